@@ -1,0 +1,217 @@
+//! `cairn`: one binary for Apache Cassandra's on-disk files.
+//!
+//! The binary only parses arguments and calls the library crates; exit codes are 0 (ok),
+//! 1 (checked and found problems) and 2 (could not run). Data goes to stdout, diagnostics to
+//! stderr, and a closed stdout (`| head`) ends the program quietly.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use cairn_format::sstable::OpenOptions;
+use cairn_inspect::{InspectError, open_inputs};
+
+/// Read, inspect and verify Apache Cassandra SSTables (3.0 to 5.0, BIG format).
+#[derive(Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print partitions, rows, cells and tombstones as sstabledump-compatible JSON.
+    Dump(DumpArgs),
+    /// Print the metadata sstablemetadata shows (Statistics.db, Summary.db, TOC).
+    Meta(MetaArgs),
+    /// Check digests, chunk checksums, index agreement and ordering.
+    Verify(VerifyArgs),
+    /// Print Index.db, Summary.db, Filter.db, CompressionInfo.db and TOC as JSON.
+    Describe(DescribeArgs),
+}
+
+#[derive(Args)]
+struct Inputs {
+    /// SSTable component files, table directories, snapshot directories or data directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// CQL schema file (CREATE TYPE / CREATE TABLE) naming key and clustering columns; default:
+    /// schema.cql beside the files, else the SSTable's serialization header alone.
+    #[arg(long, value_name = "FILE.cql")]
+    schema: Option<PathBuf>,
+    /// Do not verify checksums while reading (forensics on damaged files).
+    #[arg(long)]
+    no_verify: bool,
+}
+
+impl Inputs {
+    fn options(&self) -> OpenOptions {
+        OpenOptions { schema_file: self.schema.clone(), no_verify: self.no_verify }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Timestamps {
+    /// ISO-8601 instants (UTC), as sstabledump prints them.
+    Iso,
+    /// Raw integers: microseconds for write times, seconds for deletion and expiry times.
+    Raw,
+}
+
+#[derive(Args)]
+struct DumpArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Only this partition key (CQL literal, e.g. 5, 'abc', or a:1 for composite keys); repeatable.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    keys: Vec<String>,
+    /// Skip this partition key; repeatable.
+    #[arg(short = 'x', long = "exclude-key", value_name = "KEY")]
+    exclude: Vec<String>,
+    /// Print partition keys only.
+    #[arg(short = 'e', long)]
+    keys_only: bool,
+    /// Print only partition, row, range and cell tombstones (and expired cells).
+    #[arg(short = 'o', long)]
+    tombstones_only: bool,
+    /// How to print timestamps.
+    #[arg(long, value_enum, default_value = "iso")]
+    timestamps: Timestamps,
+    /// One JSON document per partition, one per line.
+    #[arg(short = 'l', long)]
+    ndjson: bool,
+    /// Show the shards of counter cells.
+    #[arg(long)]
+    counter_shards: bool,
+    /// The current time for "expired" flags: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+}
+
+#[derive(Args)]
+struct MetaArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+    /// gc_grace_seconds for the droppable-tombstone estimate (default: the table's, else 0).
+    #[arg(long, value_name = "SECONDS")]
+    gc_grace_seconds: Option<i64>,
+    /// The time the estimate is made at: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Scan Data.db for exact partition, row, cell and tombstone counts.
+    #[arg(long)]
+    scan: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DescribeArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Show at most this many Index.db entries (all are counted).
+    #[arg(long, value_name = "N")]
+    max_index_entries: Option<usize>,
+}
+
+fn parse_now(s: Option<&str>) -> anyhow::Result<i64> {
+    match s {
+        None => Ok(cairn_inspect::now_seconds()),
+        Some(t) => {
+            if let Ok(n) = t.parse::<i64>() {
+                return Ok(n);
+            }
+            cairn_format::types::parse::parse_timestamp_ms(t)
+                .map(|ms| ms.div_euclid(1000))
+                .ok_or_else(|| anyhow::anyhow!("--now '{t}' is neither seconds since the epoch nor a date-time"))
+        }
+    }
+}
+
+enum Outcome {
+    Ok,
+    Problems,
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result: Result<Outcome, InspectError> = match cli.command {
+        Command::Dump(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let opts = cairn_inspect::dump::DumpOptions {
+                keys: a.keys,
+                exclude: a.exclude,
+                keys_only: a.keys_only,
+                tombstones_only: a.tombstones_only,
+                raw_timestamps: a.timestamps == Timestamps::Raw,
+                ndjson: a.ndjson,
+                counter_shards: a.counter_shards,
+                now_s: parse_now(a.now.as_deref())?,
+            };
+            cairn_inspect::dump::dump(&tables, &opts, &mut out).map(|_| Outcome::Ok)
+        }
+        Command::Meta(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let opts = cairn_inspect::meta::MetaOptions {
+                gc_grace_seconds: a.gc_grace_seconds,
+                now_s: parse_now(a.now.as_deref())?,
+                scan: a.scan,
+                json: a.json,
+            };
+            cairn_inspect::meta::meta(&tables, &opts, &mut out).map(|_| Outcome::Ok)
+        }
+        Command::Verify(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            cairn_inspect::verify::verify(&tables, a.json, &mut out)
+                .map(|clean| if clean { Outcome::Ok } else { Outcome::Problems })
+        }
+        Command::Describe(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            cairn_inspect::describe::describe(&tables, a.max_index_entries, &mut out).map(|_| Outcome::Ok)
+        }
+    };
+    match result {
+        Ok(o) => {
+            if let Err(e) = out.flush()
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
+            Ok(o)
+        }
+        Err(e) if e.is_broken_pipe() => Ok(Outcome::Ok),
+        Err(e) => {
+            let _ = out.flush();
+            Err(e.into())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problems) => ExitCode::from(1),
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "cairn: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The built `cairn` binary against every corpus case: JSON shapes, exit codes, located
+//! errors, metadata cross-checked with the manifest's independently parsed facts.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use cairn_fixtures::{Case, corpus};
+use serde_json::Value as J;
+
+fn cairn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
+}
+
+fn path(case: &Case<'_>) -> String {
+    case.dir.display().to_string()
+}
+
+fn json_lines(out: &Output) -> Vec<J> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+const UNFILTERED_TYPES: [&str; 4] = ["row", "static_block", "range_tombstone_bound", "range_tombstone_boundary"];
+
+fn check_partition_shape(p: &J, ctx: &str) {
+    let key = p["partition"]["key"].as_array().unwrap_or_else(|| panic!("{ctx}: partition.key is not an array"));
+    assert!(key.iter().all(J::is_string), "{ctx}: key components must be strings");
+    assert!(p["partition"]["position"].is_u64(), "{ctx}: partition.position");
+    for r in p["rows"].as_array().unwrap_or_else(|| panic!("{ctx}: rows")) {
+        let t = r["type"].as_str().unwrap_or("");
+        assert!(UNFILTERED_TYPES.contains(&t), "{ctx}: row type {t}");
+        if t == "row" || t == "static_block" {
+            assert!(r["position"].is_u64(), "{ctx}: row position");
+            for c in r["cells"].as_array().unwrap_or_else(|| panic!("{ctx}: cells")) {
+                assert!(c["name"].is_string(), "{ctx}: cell name");
+                assert!(c.get("value").is_some() || c.get("deletion_info").is_some(), "{ctx}: cell value or deletion");
+                if let Some(ts) = c.get("tstamp") {
+                    assert!(
+                        ts.as_str().is_some_and(|s| s.parse::<i64>().is_ok()),
+                        "{ctx}: raw tstamp must be integer text"
+                    );
+                }
+            }
+        } else {
+            for side in ["start", "end"] {
+                if let Some(b) = r.get(side) {
+                    assert!(matches!(b["type"].as_str(), Some("inclusive" | "exclusive")), "{ctx}: bound type");
+                    assert!(b["deletion_info"]["marked_deleted"].is_string(), "{ctx}: bound deletion");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dump_meta_verify_describe_on_every_case() {
+    let Some(corpus) = corpus() else { return };
+    let mut checked = 0;
+    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt()) {
+        let p = path(&case);
+        let schema = case.schema_cql().map(|cql| {
+            let f = std::env::temp_dir().join(format!("cairn-cli-{}.cql", case.id));
+            std::fs::write(&f, cql).expect("schema");
+            f
+        });
+        let mut base = vec![p.clone()];
+        if let Some(s) = &schema {
+            base.extend(["--schema".to_string(), s.display().to_string()]);
+        }
+        let base: Vec<&str> = base.iter().map(String::as_str).collect();
+        // dump --timestamps raw --ndjson
+        let mut args = vec!["dump", "--timestamps", "raw", "--ndjson", "--now", "1700000000"];
+        args.extend(&base);
+        let out = cairn(&args);
+        assert!(out.status.success(), "{}: dump failed: {}", case.id, String::from_utf8_lossy(&out.stderr));
+        let parts = json_lines(&out);
+        for (i, part) in parts.iter().enumerate() {
+            check_partition_shape(part, &format!("{} partition {i}", case.id));
+        }
+        // The pretty form is one JSON array with the same partitions.
+        let mut args = vec!["dump", "--timestamps", "raw", "--now", "1700000000"];
+        args.extend(&base);
+        let pretty: J = serde_json::from_slice(&cairn(&args).stdout)
+            .unwrap_or_else(|e| panic!("{}: pretty dump is not JSON: {e}", case.id));
+        assert_eq!(pretty.as_array().map(Vec::len), Some(parts.len()), "{}", case.id);
+        assert_eq!(pretty.as_array().cloned().unwrap_or_default(), parts, "{}: pretty and ndjson differ", case.id);
+        // meta --json, cross-checked with the curator's own Statistics.db parse.
+        let mut args = vec!["meta", "--json", "--now", "1700000000"];
+        args.extend(&base);
+        let out = cairn(&args);
+        assert!(out.status.success(), "{}: meta failed: {}", case.id, String::from_utf8_lossy(&out.stderr));
+        let meta: J = serde_json::from_slice(&out.stdout).expect("meta JSON");
+        let metas: Vec<J> = meta.as_array().cloned().unwrap_or_else(|| vec![meta.clone()]);
+        if let Some(derived) = case.entry["derived_from_metadata"].as_object() {
+            for m in &metas {
+                let name = m["sstable"].as_str().unwrap_or("");
+                let Some((_, facts)) = derived.iter().find(|(k, _)| name.ends_with(k.as_str())) else { continue };
+                let partitioner = facts["partitioner"].as_str().unwrap_or("");
+                assert!(m["partitioner"].as_str().unwrap_or("").ends_with(partitioner), "{}: partitioner", case.id);
+                let s = &facts["stats"];
+                for (ours, theirs) in [
+                    ("min_timestamp", "min_ts"),
+                    ("max_timestamp", "max_ts"),
+                    ("min_ttl", "min_ttl"),
+                    ("max_ttl", "max_ttl"),
+                    ("total_rows", "total_rows"),
+                ] {
+                    if let Some(v) = s.get(theirs).and_then(J::as_i64) {
+                        assert_eq!(m[ours].as_i64(), Some(v), "{}: {ours}", case.id);
+                    }
+                }
+                for (ours, theirs) in [("min_local_deletion_time", "min_ldt"), ("max_local_deletion_time", "max_ldt")] {
+                    if let Some(v) = s.get(theirs).and_then(J::as_i64) {
+                        let expect =
+                            if v == i64::from(i32::MAX) || v == i64::from(u32::MAX) { J::Null } else { J::from(v) };
+                        assert_eq!(m[ours], expect, "{}: {ours}", case.id);
+                    }
+                }
+                if let Some(h) = facts.get("header") {
+                    let ours = m["key_type"].as_str().unwrap_or("").replace("org.apache.cassandra.db.marshal.", "");
+                    assert_eq!(Some(ours.as_str()), h["partition_key_type"].as_str(), "{}: key type", case.id);
+                }
+            }
+        }
+        // verify: clean cases exit 0 (the missing-summary case reports its missing component).
+        let mut args = vec!["verify"];
+        args.extend(&base);
+        let out = cairn(&args);
+        let expect_clean = !case.id.contains("missing_summary");
+        assert_eq!(
+            out.status.code(),
+            Some(if expect_clean { 0 } else { 1 }),
+            "{}: verify: {}",
+            case.id,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // describe: index entries = partitions.
+        let mut args = vec!["describe"];
+        args.extend(&base);
+        let out = cairn(&args);
+        assert!(out.status.success(), "{}: describe failed: {}", case.id, String::from_utf8_lossy(&out.stderr));
+        let d: J = serde_json::from_slice(&out.stdout).expect("describe JSON");
+        let docs: Vec<J> = d.as_array().cloned().unwrap_or_else(|| vec![d.clone()]);
+        let entries: u64 = docs.iter().map(|d| d["index"]["entry_count"].as_u64().unwrap_or(0)).sum();
+        if docs.iter().all(|d| d["components_present"].as_array().is_some_and(|c| c.iter().any(|x| x == "Index.db"))) {
+            assert_eq!(entries, parts.len() as u64, "{}: index entries vs partitions", case.id);
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} cases");
+}
+
+#[test]
+fn damaged_cases_exit_with_located_errors() {
+    let Some(corpus) = corpus() else { return };
+    for case in corpus.cases().into_iter().filter(Case::is_corrupt) {
+        let p = path(&case);
+        let out = cairn(&["verify", &p]);
+        let code = out.status.code();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            code == Some(1) || code == Some(2) || case.id == "incompatible_serialized_type",
+            "{}: verify exit {code:?}",
+            case.id
+        );
+        if code != Some(0) {
+            assert!(
+                text.contains(&p) || text.contains(case.dir.file_name().and_then(|n| n.to_str()).unwrap_or("?")),
+                "{}: error does not name the file: {text}",
+                case.id
+            );
+        }
+        let out = cairn(&["dump", &p]);
+        if !["lz4_integrity_invalid_digest", "incompatible_serialized_type"].contains(&case.id) {
+            assert_eq!(out.status.code(), Some(2), "{}: dump must fail", case.id);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("byte") || err.contains("checksum"), "{}: error is not located: {err}", case.id);
+        }
+    }
+}
+
+#[test]
+fn exit_codes_and_bad_arguments() {
+    let out = cairn(&["dump", "/nonexistent/nb-1-big-Data.db"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
+    let out = cairn(&["dump"]);
+    assert_eq!(out.status.code(), Some(2));
+    let Some(corpus) = corpus() else { return };
+    let case = corpus.cases().into_iter().find(|c| c.id == "uncompressed_simple").expect("case");
+    let out = cairn(&["dump", &path(&case), "-k", "not-an-int"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-an-int"));
+}
+
+#[test]
+fn key_filters_select_partitions() {
+    let Some(corpus) = corpus() else { return };
+    let case = corpus.cases().into_iter().find(|c| c.id == "uncompressed_simple").expect("case");
+    let p = path(&case);
+    let keys = |args: &[&str]| -> Vec<String> {
+        json_lines(&cairn(args)).iter().map(|l| l["partition"]["key"][0].as_str().unwrap_or("").to_string()).collect()
+    };
+    assert_eq!(keys(&["dump", &p, "-l", "-k", "3", "-k", "1"]), ["1", "3"]);
+    let all = keys(&["dump", &p, "-l"]);
+    let without = keys(&["dump", &p, "-l", "-x", "2"]);
+    assert_eq!(without.len() + 1, all.len());
+    assert!(!without.contains(&"2".to_string()));
+    let out = cairn(&["dump", &p, "--keys-only", "-l"]);
+    assert_eq!(json_lines(&out).len(), all.len());
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let Some(corpus) = corpus() else { return };
+    let case = corpus.cases().into_iter().find(|c| c.id == "oa_10k_partitions").expect("case");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["dump", &path(&case)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut buf = [0u8; 64];
+    stdout.read_exact(&mut buf).expect("read");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn help_lists_every_verb() {
+    let out = cairn(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for verb in ["dump", "meta", "verify", "describe"] {
+        assert!(text.contains(verb), "--help lacks {verb}");
+    }
+    let _ = Path::new(".");
+}

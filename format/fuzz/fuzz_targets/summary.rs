@@ -1,0 +1,8 @@
+//! Summary.db.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = cairn_format::summary::Summary::parse(data);
+});

@@ -1,0 +1,303 @@
+//! CompressionInfo.db and chunk decompression.
+//!
+//! ```text
+//! u16+UTF-8   compressor class simple name (LZ4Compressor, SnappyCompressor,
+//!             DeflateCompressor, ZstdCompressor, NoopCompressor)
+//! i32         option count, then (u16 key, u16 value) pairs
+//! i32         chunk length (uncompressed bytes per chunk; 64 KiB in 3.x, 16 KiB in 4.x)
+//! [na+] i32   max compressed length: a stored chunk at least this long is raw, not compressed
+//! i64         uncompressed Data.db length
+//! i32         chunk count, then that many i64 Data.db offsets
+//! ```
+//!
+//! Each stored chunk is followed by a big-endian CRC32 of its stored bytes. LZ4 payloads start
+//! with the uncompressed length as 4 little-endian bytes; Deflate payloads are zlib streams.
+//! (Cassandra `io/compress/CompressionMetadata.java`, `io/compress/*Compressor.java`.)
+
+use std::io::Read as _;
+
+use crate::codec::Cursor;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::version::Version;
+
+/// The chunk codecs Cassandra ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compressor {
+    /// `LZ4Compressor`.
+    Lz4,
+    /// `SnappyCompressor`.
+    Snappy,
+    /// `DeflateCompressor` (zlib).
+    Deflate,
+    /// `ZstdCompressor`.
+    Zstd,
+    /// `NoopCompressor`.
+    Noop,
+}
+
+impl Compressor {
+    /// From the stored class name (simple or fully qualified).
+    pub fn from_class(class: &str) -> Option<Compressor> {
+        Some(match class.rsplit('.').next().unwrap_or(class) {
+            "LZ4Compressor" => Compressor::Lz4,
+            "SnappyCompressor" => Compressor::Snappy,
+            "DeflateCompressor" => Compressor::Deflate,
+            "ZstdCompressor" => Compressor::Zstd,
+            "NoopCompressor" => Compressor::Noop,
+            _ => return None,
+        })
+    }
+
+    /// The simple class name.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            Compressor::Lz4 => "LZ4Compressor",
+            Compressor::Snappy => "SnappyCompressor",
+            Compressor::Deflate => "DeflateCompressor",
+            Compressor::Zstd => "ZstdCompressor",
+            Compressor::Noop => "NoopCompressor",
+        }
+    }
+
+    /// Decompress `src` (one stored chunk payload, CRC excluded), appending exactly
+    /// `expected` bytes to `dst`.
+    pub fn decompress_into(self, src: &[u8], expected: usize, dst: &mut Vec<u8>) -> Result<(), DecodeErrorKind> {
+        let start = dst.len();
+        let fail = |detail: String| DecodeErrorKind::Decompress { codec: self.class_name(), detail };
+        match self {
+            Compressor::Noop => dst.extend_from_slice(src),
+            Compressor::Lz4 => {
+                let (len, block) = src.split_at_checked(4).ok_or_else(|| fail("missing length prefix".into()))?;
+                let len = u32::from_le_bytes(len.try_into().unwrap_or([0; 4])) as usize;
+                if len != expected {
+                    return Err(DecodeErrorKind::ChunkSize { expected: expected as u64, got: len as u64 });
+                }
+                dst.resize(start + len, 0);
+                let out = dst.get_mut(start..).unwrap_or_default();
+                let n = lz4_flex::block::decompress_into(block, out).map_err(|e| fail(e.to_string()))?;
+                dst.truncate(start + n);
+            }
+            Compressor::Snappy => {
+                let len = snap::raw::decompress_len(src).map_err(|e| fail(e.to_string()))?;
+                if len != expected {
+                    return Err(DecodeErrorKind::ChunkSize { expected: expected as u64, got: len as u64 });
+                }
+                dst.resize(start + len, 0);
+                let out = dst.get_mut(start..).unwrap_or_default();
+                snap::raw::Decoder::new().decompress(src, out).map_err(|e| fail(e.to_string()))?;
+            }
+            Compressor::Deflate => {
+                let mut d = flate2::read::ZlibDecoder::new(src).take(expected as u64 + 1);
+                d.read_to_end(dst).map_err(|e| fail(e.to_string()))?;
+            }
+            Compressor::Zstd => {
+                dst.resize(start + expected, 0);
+                let out = dst.get_mut(start..).unwrap_or_default();
+                let n = zstd::bulk::decompress_to_buffer(src, out).map_err(|e| fail(e.to_string()))?;
+                dst.truncate(start + n);
+            }
+        }
+        let got = dst.len() - start;
+        if got != expected {
+            dst.truncate(start);
+            return Err(DecodeErrorKind::ChunkSize { expected: expected as u64, got: got as u64 });
+        }
+        Ok(())
+    }
+
+    /// Compress `src`, appending the stored payload (without CRC) to `dst`.
+    pub fn compress_into(self, src: &[u8], dst: &mut Vec<u8>) {
+        match self {
+            Compressor::Noop => dst.extend_from_slice(src),
+            Compressor::Lz4 => dst.extend_from_slice(&lz4_flex::block::compress_prepend_size(src)),
+            Compressor::Snappy => {
+                if let Ok(v) = snap::raw::Encoder::new().compress_vec(src) {
+                    dst.extend_from_slice(&v)
+                }
+            }
+            Compressor::Deflate => {
+                use std::io::Write as _;
+                let mut e = flate2::write::ZlibEncoder::new(std::mem::take(dst), flate2::Compression::default());
+                let _ = e.write_all(src);
+                *dst = e.finish().unwrap_or_default();
+            }
+            Compressor::Zstd => {
+                if let Ok(v) = zstd::bulk::compress(src, 3) {
+                    dst.extend_from_slice(&v)
+                }
+            }
+        }
+    }
+}
+
+/// Parsed CompressionInfo.db.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompressionInfo {
+    /// Compressor class name as stored.
+    pub class: String,
+    /// The codec, when known.
+    pub compressor: Option<Compressor>,
+    /// Compressor options.
+    pub options: Vec<(String, String)>,
+    /// Uncompressed bytes per chunk.
+    pub chunk_length: u32,
+    /// Stored chunks at least this long are raw (`na`+; `i32::MAX` before).
+    pub max_compressed_length: u32,
+    /// Uncompressed Data.db length.
+    pub data_length: u64,
+    /// Offset of each chunk in Data.db.
+    pub chunk_offsets: Vec<u64>,
+}
+
+impl CompressionInfo {
+    /// Parse CompressionInfo.db.
+    pub fn parse(bytes: &[u8], version: Version) -> Result<CompressionInfo, DecodeError> {
+        let mut c = Cursor::new(bytes);
+        let class = c.utf("compressor class")?;
+        let n = c.len_i32("compression option count", c.remaining() / 4)?;
+        let mut options = Vec::with_capacity(n);
+        for _ in 0..n {
+            options.push((c.utf("option key")?, c.utf("option value")?));
+        }
+        let at = c.offset();
+        let chunk_length = c.i32()?;
+        if chunk_length <= 0 || (chunk_length & (chunk_length - 1)) != 0 {
+            return Err(DecodeError::new(
+                at,
+                DecodeErrorKind::InvalidValue { what: "chunk length", value: i64::from(chunk_length) },
+            ));
+        }
+        let max_compressed_length = if version.has_max_compressed_length() {
+            let at = c.offset();
+            let m = c.i32()?;
+            if m <= 0 {
+                return Err(DecodeError::new(
+                    at,
+                    DecodeErrorKind::InvalidValue { what: "max compressed length", value: i64::from(m) },
+                ));
+            }
+            m as u32
+        } else {
+            i32::MAX as u32
+        };
+        let at = c.offset();
+        let data_length = c.i64()?;
+        if data_length < 0 {
+            return Err(DecodeError::new(
+                at,
+                DecodeErrorKind::InvalidValue { what: "data length", value: data_length },
+            ));
+        }
+        let count = c.len_i32("chunk count", c.remaining() / 8)?;
+        let mut chunk_offsets = Vec::with_capacity(count);
+        let mut last = 0i64;
+        for i in 0..count {
+            let at = c.offset();
+            let o = c.i64()?;
+            if o < 0 || (i > 0 && o < last) {
+                return Err(DecodeError::new(at, DecodeErrorKind::InvalidValue { what: "chunk offset", value: o }));
+            }
+            last = o;
+            chunk_offsets.push(o as u64);
+        }
+        let needed = (data_length as u64).div_ceil(chunk_length as u64) as usize;
+        if chunk_offsets.len() < needed {
+            return Err(DecodeError::new(
+                c.offset(),
+                DecodeErrorKind::SizeMismatch {
+                    what: "chunk count",
+                    recorded: chunk_offsets.len() as u64,
+                    actual: needed as u64,
+                },
+            ));
+        }
+        Ok(CompressionInfo {
+            compressor: Compressor::from_class(&class),
+            class,
+            options,
+            chunk_length: chunk_length as u32,
+            max_compressed_length,
+            data_length: data_length as u64,
+            chunk_offsets,
+        })
+    }
+
+    /// Number of chunks that hold data.
+    pub fn chunk_count(&self) -> usize {
+        self.data_length.div_ceil(u64::from(self.chunk_length)) as usize
+    }
+}
+
+/// CRC.db: chunk size and per-chunk CRC32 of an uncompressed Data.db.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkChecksums {
+    /// Bytes per chunk.
+    pub chunk_size: u32,
+    /// CRC32 of each chunk (a trailing zero entry for an empty final flush is normal).
+    pub crcs: Vec<u32>,
+}
+
+impl ChunkChecksums {
+    /// Parse CRC.db.
+    pub fn parse(bytes: &[u8]) -> Result<ChunkChecksums, DecodeError> {
+        let mut c = Cursor::new(bytes);
+        let at = c.offset();
+        let size = c.i32()?;
+        if size <= 0 {
+            return Err(DecodeError::new(
+                at,
+                DecodeErrorKind::InvalidValue { what: "CRC chunk size", value: i64::from(size) },
+            ));
+        }
+        if !c.remaining().is_multiple_of(4) {
+            return Err(c.error(DecodeErrorKind::Truncated { needed: 4, available: (c.remaining() % 4) as u64 }));
+        }
+        let mut crcs = Vec::with_capacity(c.remaining() / 4);
+        while !c.is_empty() {
+            crcs.push(c.u32()?);
+        }
+        Ok(ChunkChecksums { chunk_size: size as u32, crcs })
+    }
+}
+
+/// Parse Digest.crc32: the decimal CRC32 of the whole Data.db.
+pub fn parse_digest(bytes: &[u8]) -> Result<u32, DecodeError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::new(0, DecodeErrorKind::InvalidUtf8 { what: "digest" }))?;
+    let t = text.trim();
+    t.parse::<u32>().or_else(|_| t.parse::<i64>().map(|v| v as u32)).map_err(|_| {
+        DecodeError::new(0, DecodeErrorKind::InvalidValue { what: "digest text length", value: t.len() as i64 })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        for codec in [Compressor::Lz4, Compressor::Snappy, Compressor::Deflate, Compressor::Zstd, Compressor::Noop] {
+            let mut stored = Vec::new();
+            codec.compress_into(&data, &mut stored);
+            let mut out = Vec::new();
+            codec.decompress_into(&stored, data.len(), &mut out).unwrap();
+            assert_eq!(out, data, "{codec:?}");
+            assert!(codec.decompress_into(&stored, data.len() + 1, &mut Vec::new()).is_err(), "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn lz4_layout_is_little_endian_length_then_block() {
+        let mut stored = Vec::new();
+        Compressor::Lz4.compress_into(b"hello hello hello", &mut stored);
+        assert_eq!(&stored[..4], &17u32.to_le_bytes());
+    }
+
+    #[test]
+    fn garbage_does_not_decompress() {
+        for codec in [Compressor::Lz4, Compressor::Snappy, Compressor::Deflate, Compressor::Zstd] {
+            assert!(codec.decompress_into(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3], 100, &mut Vec::new()).is_err());
+        }
+    }
+}

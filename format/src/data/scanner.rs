@@ -1,0 +1,632 @@
+//! Iterating Data.db: partition → unfiltered (row or range-tombstone marker) → cell.
+//!
+//! The scanner keeps a window over the uncompressed stream that holds at most the current
+//! chunk plus the unread tail of the previous one; a row is copied once into a reusable
+//! [`Unfiltered`] and decoded there, so memory stays bounded by chunk and row size whatever the
+//! partition size, and nothing is allocated per cell once buffers have grown.
+//!
+//! The scanner also enforces the structural rules of the unfiltered stream that a reader can
+//! check locally: markers carry marker kinds, range tombstones open and close in pairs with the
+//! same deletion, every size field matches the bytes it describes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::clustering::{self, BoundKind};
+use crate::codec::Cursor;
+use crate::data::source::{DataSource, data_error};
+use crate::data::*;
+use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME, NO_TIMESTAMP, NO_TTL};
+use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StructureError};
+use crate::statistics::{SerializationHeader, read_uvint32};
+use crate::version::Version;
+
+/// Largest head (flags + clustering + size) we are willing to buffer while looking for its end.
+const HEAD_LIMIT: usize = 8 << 20;
+
+enum Head {
+    End { len: usize },
+    Item { len: usize, body: u64 },
+}
+
+/// Streams the partitions of one Data.db.
+#[derive(Debug)]
+pub struct Scanner {
+    source: DataSource,
+    header: Arc<SerializationHeader>,
+    version: Version,
+    path: PathBuf,
+    buf: Vec<u8>,
+    pos: usize,
+    start: u64,
+    end: u64,
+    in_partition: bool,
+    partition: PartitionHeader,
+    static_row: Unfiltered,
+    has_static_row: bool,
+    current: Unfiltered,
+    open_marker: Option<(DeletionTime, u64)>,
+}
+
+impl Scanner {
+    /// A scanner over `source`, decoding with `header`.
+    pub fn new(source: DataSource, header: Arc<SerializationHeader>, version: Version) -> Scanner {
+        let path = source.path().to_path_buf();
+        let end = source.data_length();
+        Scanner {
+            source,
+            header,
+            version,
+            path,
+            buf: Vec::new(),
+            pos: 0,
+            start: 0,
+            end,
+            in_partition: false,
+            partition: PartitionHeader::default(),
+            static_row: Unfiltered::default(),
+            has_static_row: false,
+            current: Unfiltered::default(),
+            open_marker: None,
+        }
+    }
+
+    /// The serialization header used for decoding.
+    pub fn header(&self) -> &SerializationHeader {
+        &self.header
+    }
+
+    /// The chunk source.
+    pub fn source(&self) -> &DataSource {
+        &self.source
+    }
+
+    /// Current offset in the uncompressed stream.
+    pub fn offset(&self) -> u64 {
+        self.start + self.pos as u64
+    }
+
+    /// Continue reading at `position` (a partition start, e.g. from Index.db), stopping at `end`.
+    pub fn seek(&mut self, position: u64, end: Option<u64>) -> Result<()> {
+        self.in_partition = false;
+        self.open_marker = None;
+        self.end = end.unwrap_or(self.source.data_length()).min(self.source.data_length());
+        let cs = self.source.chunk_size().max(1);
+        let chunk = position / cs;
+        self.buf.clear();
+        self.start = chunk * cs;
+        self.pos = 0;
+        if position < self.source.data_length() {
+            self.source.append_chunk(chunk, &mut self.buf)?;
+        }
+        self.pos = (position - self.start) as usize;
+        Ok(())
+    }
+
+    fn can_extend(&self) -> bool {
+        self.start + (self.buf.len() as u64) < self.source.data_length()
+    }
+
+    fn extend(&mut self) -> Result<()> {
+        let cs = self.source.chunk_size().max(1);
+        let next = (self.start + self.buf.len() as u64) / cs;
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.start += self.pos as u64;
+            self.pos = 0;
+        }
+        self.source.append_chunk(next, &mut self.buf)
+    }
+
+    fn available(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    fn ensure(&mut self, n: usize) -> Result<()> {
+        while self.available() < n {
+            if !self.can_extend() {
+                return Err(data_error(
+                    &self.path,
+                    DecodeError::new(
+                        self.offset(),
+                        DecodeErrorKind::Truncated { needed: n as u64, available: self.available() as u64 },
+                    ),
+                ));
+            }
+            self.extend()?;
+        }
+        Ok(())
+    }
+
+    /// Parse something small from the window, loading more chunks when it runs short.
+    fn parse_small<T>(&mut self, f: impl Fn(&mut Cursor<'_>) -> Result<T, DecodeError>) -> Result<(T, usize)> {
+        if self.available() == 0 && self.can_extend() {
+            self.extend()?;
+        }
+        loop {
+            let slice = self.buf.get(self.pos..).unwrap_or_default();
+            let mut c = Cursor::with_base(slice, self.offset());
+            match f(&mut c) {
+                Ok(v) => return Ok((v, c.position())),
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        DecodeErrorKind::Truncated { .. } | DecodeErrorKind::LengthOutOfRange { .. }
+                    ) && self.can_extend()
+                        && self.available() < HEAD_LIMIT =>
+                {
+                    self.extend()?
+                }
+                Err(e) => return Err(data_error(&self.path, e)),
+            }
+        }
+    }
+
+    /// The next partition, skipping whatever is left of the current one.
+    pub fn next_partition(&mut self) -> Result<Option<&PartitionHeader>> {
+        while self.in_partition {
+            self.next_unfiltered()?;
+        }
+        let position = self.offset();
+        if position >= self.end {
+            return Ok(None);
+        }
+        let version = self.version;
+        let ((key_len, deletion), len) = self.parse_small(|c| {
+            let key = c.u16_bytes()?;
+            let deletion = DeletionTime::read(c, version)?;
+            Ok((key.len(), deletion))
+        })?;
+        self.partition.key.clear();
+        self.partition.key.extend_from_slice(self.buf.get(self.pos + 2..self.pos + 2 + key_len).unwrap_or_default());
+        self.partition.deletion = deletion;
+        self.partition.position = position;
+        self.pos += len;
+        self.in_partition = true;
+        self.open_marker = None;
+        self.has_static_row = false;
+        if self.header.has_static() {
+            let at = self.offset();
+            let mut row = std::mem::take(&mut self.static_row);
+            let got = self.read_unfiltered(&mut row);
+            self.static_row = row;
+            match got? {
+                false => {
+                    return Err(data_error(
+                        &self.path,
+                        DecodeError::new(at, DecodeErrorKind::Structure(StructureError::MissingStaticRow)),
+                    ));
+                }
+                true if self.static_row.kind() != UnfilteredKind::StaticRow => {
+                    return Err(data_error(
+                        &self.path,
+                        DecodeError::new(at, DecodeErrorKind::Structure(StructureError::MissingStaticRow)),
+                    ));
+                }
+                true => self.has_static_row = !self.static_row.is_empty_row(),
+            }
+        }
+        self.partition.body_position = self.offset();
+        Ok(Some(&self.partition))
+    }
+
+    /// The current partition's header.
+    pub fn partition(&self) -> &PartitionHeader {
+        &self.partition
+    }
+
+    /// The current partition's static row, if it has a non-empty one.
+    pub fn static_row(&self) -> Option<&Unfiltered> {
+        self.has_static_row.then_some(&self.static_row)
+    }
+
+    /// The next row or marker of the current partition; `None` at its end.
+    pub fn next_unfiltered(&mut self) -> Result<Option<&Unfiltered>> {
+        if !self.in_partition {
+            return Ok(None);
+        }
+        let at = self.offset();
+        let mut row = std::mem::take(&mut self.current);
+        let got = self.read_unfiltered(&mut row);
+        self.current = row;
+        if !got? {
+            self.in_partition = false;
+            if let Some((_, open_at)) = self.open_marker.take() {
+                return Err(data_error(
+                    &self.path,
+                    DecodeError::new(at, DecodeErrorKind::UnclosedRangeTombstone { open_at }),
+                ));
+            }
+            return Ok(None);
+        }
+        match self.current.kind() {
+            UnfilteredKind::StaticRow => {
+                return Err(data_error(
+                    &self.path,
+                    DecodeError::new(at, DecodeErrorKind::Structure(StructureError::UnexpectedStaticRow)),
+                ));
+            }
+            UnfilteredKind::Marker(kind) => {
+                if kind.is_close() {
+                    let Some((open, _)) = self.open_marker.take() else {
+                        return Err(data_error(
+                            &self.path,
+                            DecodeError::new(at, DecodeErrorKind::UnopenedRangeTombstone),
+                        ));
+                    };
+                    let close = self.current.close_deletion;
+                    if open != close {
+                        return Err(data_error(
+                            &self.path,
+                            DecodeError::new(
+                                at,
+                                DecodeErrorKind::MismatchedRangeTombstone {
+                                    open_ts: open.marked_for_delete_at,
+                                    open_ldt: open.local_deletion_time,
+                                    close_ts: close.marked_for_delete_at,
+                                    close_ldt: close.local_deletion_time,
+                                },
+                            ),
+                        ));
+                    }
+                }
+                if kind.is_open() {
+                    if let Some((_, open_at)) = self.open_marker {
+                        return Err(data_error(
+                            &self.path,
+                            DecodeError::new(at, DecodeErrorKind::NestedRangeTombstone { open_at }),
+                        ));
+                    }
+                    self.open_marker = Some((self.current.deletion, at));
+                }
+            }
+            UnfilteredKind::Row => {}
+        }
+        Ok(Some(&self.current))
+    }
+
+    /// Read one unfiltered into `row`; `false` at the end-of-partition byte.
+    ///
+    /// The recorded size says how many bytes to take first; the structure itself decides where
+    /// the unfiltered ends, as in Cassandra's reader, which never trusts the size field for
+    /// parsing. A disagreement is kept in [`Unfiltered::size_mismatch`] for `verify`.
+    fn read_unfiltered(&mut self, row: &mut Unfiltered) -> Result<bool> {
+        let header = Arc::clone(&self.header);
+        let (head, _) = self.parse_small(|c| parse_head(c, &header))?;
+        let (len, body) = match head {
+            Head::End { len } => {
+                self.pos += len;
+                return Ok(false);
+            }
+            Head::Item { len, body } => (len, body),
+        };
+        let position = self.offset();
+        let left = self.source.data_length().saturating_sub(position);
+        if len as u64 + body > left {
+            return Err(data_error(
+                &self.path,
+                DecodeError::new(
+                    position,
+                    DecodeErrorKind::LengthOutOfRange { what: "row size", length: body, limit: left - len as u64 },
+                ),
+            ));
+        }
+        let mut take = len + body as usize;
+        loop {
+            self.ensure(take)?;
+            row.reset();
+            row.bytes.extend_from_slice(self.buf.get(self.pos..self.pos + take).unwrap_or_default());
+            row.position = position;
+            let bytes = std::mem::take(&mut row.bytes);
+            let r = decode_unfiltered(&bytes, position, &header, self.version, row);
+            row.bytes = bytes;
+            match r {
+                Ok(used) => {
+                    let actual = (used - len) as u64;
+                    row.size_mismatch = (actual != body).then_some((body, actual));
+                    row.bytes.truncate(used);
+                    self.pos += used;
+                    return Ok(true);
+                }
+                // The recorded size was too small: take more bytes, up to what is left.
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        DecodeErrorKind::Truncated { .. } | DecodeErrorKind::LengthOutOfRange { .. }
+                    ) && (take as u64) < left =>
+                {
+                    take = (take.saturating_mul(2).max(take + 64) as u64).min(left) as usize;
+                }
+                Err(e) => return Err(data_error(&self.path, e)),
+            }
+        }
+    }
+}
+
+fn parse_head(c: &mut Cursor<'_>, header: &SerializationHeader) -> Result<Head, DecodeError> {
+    let flags = c.u8()?;
+    if flags & END_OF_PARTITION != 0 {
+        return Ok(Head::End { len: c.position() });
+    }
+    if flags & IS_MARKER != 0 {
+        c.u8()?;
+        let size = c.u16()? as usize;
+        clustering::read_values(c, &header.clustering_types, size, |_, _| {})?;
+    } else {
+        let ext = if flags & EXTENSION_FLAG != 0 { c.u8()? } else { 0 };
+        if ext & IS_STATIC == 0 {
+            let n = header.clustering_types.len();
+            clustering::read_values(c, &header.clustering_types, n, |_, _| {})?;
+        }
+    }
+    let body = c.uvint()?;
+    Ok(Head::Item { len: c.position(), body })
+}
+
+fn offset_in(base: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).saturating_sub(base.as_ptr() as usize)
+}
+
+/// Decode one serialized row or marker (`bytes` from its flags byte to its end) into `row`.
+pub fn decode_unfiltered(
+    bytes: &[u8],
+    position: u64,
+    header: &SerializationHeader,
+    version: Version,
+    row: &mut Unfiltered,
+) -> Result<usize, DecodeError> {
+    let mut c = Cursor::with_base(bytes, position);
+    let stats = header.stats;
+    let flags = c.u8()?;
+    row.flags = flags;
+    if flags & IS_MARKER != 0 {
+        let at = c.offset();
+        let k = c.u8()?;
+        let kind = BoundKind::from_ordinal(k)
+            .filter(|k| k.is_marker_kind())
+            .ok_or_else(|| DecodeError::new(at, DecodeErrorKind::InvalidBoundKind { kind: k }))?;
+        let size = c.u16()? as usize;
+        let clustering = &mut row.clustering;
+        clustering::read_values(&mut c, &header.clustering_types, size, |_, v| {
+            clustering.push(v.map(|v| Span::of(offset_in(bytes, v), v.len())));
+        })?;
+        let size_at = c.offset();
+        row.serialized_size = c.uvint()?;
+        let body_start = c.position();
+        row.prev_size = c.uvint()?;
+        let read_deletion = |c: &mut Cursor<'_>| -> Result<DeletionTime, DecodeError> {
+            let ts = stats.timestamp(c.uvint()?);
+            let ldt = stats.local_deletion_time(read_uvint32(c)?, version);
+            Ok(DeletionTime { marked_for_delete_at: ts, local_deletion_time: ldt })
+        };
+        if kind.is_boundary() {
+            row.close_deletion = read_deletion(&mut c)?;
+            row.deletion = read_deletion(&mut c)?;
+        } else if kind.is_open() {
+            row.deletion = read_deletion(&mut c)?;
+        } else {
+            row.close_deletion = read_deletion(&mut c)?;
+        }
+        let _ = (size_at, body_start);
+        row.kind = UnfilteredKindOpt::Kind(UnfilteredKind::Marker(kind));
+        return Ok(c.position());
+    }
+    let ext = if flags & EXTENSION_FLAG != 0 { c.u8()? } else { 0 };
+    row.ext_flags = ext;
+    let is_static = ext & IS_STATIC != 0;
+    if !is_static {
+        let n = header.clustering_types.len();
+        let clustering = &mut row.clustering;
+        clustering::read_values(&mut c, &header.clustering_types, n, |_, v| {
+            clustering.push(v.map(|v| Span::of(offset_in(bytes, v), v.len())));
+        })?;
+    }
+    let size_at = c.offset();
+    row.serialized_size = c.uvint()?;
+    let body_start = c.position();
+    row.prev_size = c.uvint()?;
+    if flags & HAS_TIMESTAMP != 0 {
+        let ts = stats.timestamp(c.uvint()?);
+        let (ttl, ldt) = if flags & HAS_TTL != 0 {
+            let ttl = stats.ttl(read_uvint32(&mut c)?);
+            let ldt = stats.local_deletion_time(read_uvint32(&mut c)?, version);
+            (ttl, ldt)
+        } else {
+            (NO_TTL, NO_DELETION_TIME)
+        };
+        row.liveness = LivenessInfo { timestamp: ts, ttl, local_expiration_time: ldt };
+    }
+    let read_deletion = |c: &mut Cursor<'_>| -> Result<DeletionTime, DecodeError> {
+        let ts = stats.timestamp(c.uvint()?);
+        let ldt = stats.local_deletion_time(read_uvint32(c)?, version);
+        Ok(DeletionTime { marked_for_delete_at: ts, local_deletion_time: ldt })
+    };
+    if flags & HAS_DELETION != 0 {
+        let d = read_deletion(&mut c)?;
+        if ext & HAS_SHADOWABLE_DELETION != 0 {
+            row.shadowable_deletion = d;
+        } else {
+            row.deletion = d;
+        }
+    }
+    if ext & HAS_SCYLLA_SHADOWABLE_DELETION != 0 {
+        row.shadowable_deletion = read_deletion(&mut c)?;
+    }
+    let columns = if is_static { &header.static_columns } else { &header.regular_columns };
+    let n = columns.len();
+    // Column subset (Cassandra db/Columns.java, Serializer.deserializeSubset).
+    let mut present_small: u64 = u64::MAX;
+    let mut present_list: Option<Vec<u16>> = None;
+    if flags & HAS_ALL_COLUMNS == 0 {
+        let at = c.offset();
+        let encoded = c.uvint()?;
+        if encoded != 0 {
+            if n < 64 {
+                present_small = !encoded;
+                if n < 64 && encoded >> n != 0 {
+                    return Err(DecodeError::new(
+                        at,
+                        DecodeErrorKind::ColumnIndex { index: 63 - encoded.leading_zeros() as u64, count: n as u64 },
+                    ));
+                }
+            } else {
+                let missing = encoded as usize;
+                if missing > n {
+                    return Err(DecodeError::new(
+                        at,
+                        DecodeErrorKind::ColumnIndex { index: missing as u64, count: n as u64 },
+                    ));
+                }
+                let count = n - missing;
+                let mut list = Vec::with_capacity(count);
+                if count < n / 2 {
+                    for _ in 0..count {
+                        let at = c.offset();
+                        let i = c.uvint()?;
+                        if i >= n as u64 {
+                            return Err(DecodeError::new(
+                                at,
+                                DecodeErrorKind::ColumnIndex { index: i, count: n as u64 },
+                            ));
+                        }
+                        list.push(i as u16);
+                    }
+                } else {
+                    let mut idx = 0usize;
+                    let mut skipped = 0usize;
+                    loop {
+                        let next_missing = if skipped < missing {
+                            let at = c.offset();
+                            let i = c.uvint()?;
+                            if i >= n as u64 {
+                                return Err(DecodeError::new(
+                                    at,
+                                    DecodeErrorKind::ColumnIndex { index: i, count: n as u64 },
+                                ));
+                            }
+                            i as usize
+                        } else {
+                            n
+                        };
+                        while idx < next_missing {
+                            list.push(idx as u16);
+                            idx += 1;
+                        }
+                        if idx >= n {
+                            break;
+                        }
+                        idx += 1;
+                        skipped += 1;
+                    }
+                }
+                present_list = Some(list);
+            }
+        }
+    }
+    let liveness = row.liveness;
+    let visit = |i: usize, c: &mut Cursor<'_>, row: &mut Unfiltered| -> Result<(), DecodeError> {
+        let Some(col) = columns.get(i) else {
+            return Err(c.error(DecodeErrorKind::ColumnIndex { index: i as u64, count: n as u64 }));
+        };
+        if !col.is_complex() {
+            let cell = read_cell(c, bytes, i as u16, &col.ty, false, &liveness, &stats, version)?;
+            row.cells.push(cell);
+            return Ok(());
+        }
+        if flags & HAS_COMPLEX_DELETION != 0 {
+            let ts = stats.timestamp(c.uvint()?);
+            let ldt = stats.local_deletion_time(read_uvint32(c)?, version);
+            if ts != NO_TIMESTAMP {
+                row.complex_deletions.push(ComplexDeletion {
+                    column: i as u16,
+                    deletion: DeletionTime { marked_for_delete_at: ts, local_deletion_time: ldt },
+                });
+            }
+        }
+        let count = c.uvint_count("complex cell count")?;
+        for _ in 0..count {
+            let cell = read_cell(c, bytes, i as u16, &col.ty, true, &liveness, &stats, version)?;
+            row.cells.push(cell);
+        }
+        Ok(())
+    };
+    match present_list {
+        Some(list) => {
+            for i in list {
+                visit(i as usize, &mut c, row)?;
+            }
+        }
+        None => {
+            for i in 0..n {
+                if i < 64 && present_small & (1u64 << i) == 0 {
+                    continue;
+                }
+                visit(i, &mut c, row)?;
+            }
+        }
+    }
+    let _ = (size_at, body_start);
+    row.kind = UnfilteredKindOpt::Kind(if is_static { UnfilteredKind::StaticRow } else { UnfilteredKind::Row });
+    Ok(c.position())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_cell(
+    c: &mut Cursor<'_>,
+    base: &[u8],
+    column: u16,
+    ty: &crate::types::CqlType,
+    complex: bool,
+    liveness: &LivenessInfo,
+    stats: &crate::statistics::EncodingStats,
+    version: Version,
+) -> Result<Cell, DecodeError> {
+    let flags = c.u8()?;
+    let timestamp = if flags & CELL_USE_ROW_TIMESTAMP != 0 { liveness.timestamp } else { stats.timestamp(c.uvint()?) };
+    let deleted = flags & CELL_IS_DELETED != 0;
+    let expiring = flags & CELL_IS_EXPIRING != 0;
+    let use_row_ttl = flags & CELL_USE_ROW_TTL != 0;
+    let local_deletion_time = if use_row_ttl {
+        liveness.local_expiration_time
+    } else if deleted || expiring {
+        stats.local_deletion_time(read_uvint32(c)?, version)
+    } else {
+        NO_DELETION_TIME
+    };
+    let ttl = if use_row_ttl {
+        liveness.ttl
+    } else if expiring {
+        stats.ttl(read_uvint32(c)?)
+    } else {
+        NO_TTL
+    };
+    let path = if complex {
+        let p = c.uvint_bytes("cell path length")?;
+        Some(Span::of(offset_in(base, p), p.len()))
+    } else {
+        None
+    };
+    let value = if flags & CELL_HAS_EMPTY_VALUE != 0 {
+        Span::default()
+    } else {
+        // Complex cells are written with the collection type, which has no fixed length.
+        let v = match (complex, ty.fixed_length()) {
+            (false, Some(len)) => c.bytes(len)?,
+            _ => c.uvint_bytes("cell value length")?,
+        };
+        Span::of(offset_in(base, v), v.len())
+    };
+    Ok(Cell { column, flags, timestamp, local_deletion_time, ttl, path, value })
+}
+
+impl Scanner {
+    /// Consume the scanner, returning its source (for reuse).
+    pub fn into_source(self) -> DataSource {
+        self.source
+    }
+
+    /// A located error at the current offset (for callers that find a problem in what they read).
+    pub fn error_here(&self, kind: DecodeErrorKind) -> Error {
+        data_error(&self.path, DecodeError::new(self.offset(), kind))
+    }
+}

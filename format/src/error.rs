@@ -1,0 +1,329 @@
+//! Typed, located errors.
+//!
+//! Parsers work on byte slices and report a [`DecodeError`]: an offset relative to the start of
+//! the slice they were given plus a [`DecodeErrorKind`]. Readers that own files turn those into an
+//! [`Error`] naming the file, the component and the absolute byte offset, so that every failure a
+//! user sees says *where* it happened.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::descriptor::Component;
+
+/// What went wrong while decoding bytes, without saying where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// The bytes ended before a value was complete.
+    #[error("unexpected end of data: needed {needed} more byte(s), {available} available")]
+    Truncated {
+        /// Bytes the value needed.
+        needed: u64,
+        /// Bytes that were left.
+        available: u64,
+    },
+    /// A length or count read from disk is impossible for the bytes that remain.
+    #[error("{what} of {length} exceeds the limit of {limit}")]
+    LengthOutOfRange {
+        /// What the length measures.
+        what: &'static str,
+        /// The length read.
+        length: u64,
+        /// The largest acceptable value.
+        limit: u64,
+    },
+    /// A field holds a value that the format does not allow.
+    #[error("invalid {what}: {value}")]
+    InvalidValue {
+        /// The field.
+        what: &'static str,
+        /// The value found.
+        value: i64,
+    },
+    /// Text that must be UTF-8 (or ASCII) is not.
+    #[error("{what} is not valid UTF-8")]
+    InvalidUtf8 {
+        /// The field.
+        what: &'static str,
+    },
+    /// A Cassandra marshal type string could not be parsed.
+    #[error("cannot parse type '{text}': {reason}")]
+    BadTypeString {
+        /// The type string.
+        text: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A compressed chunk could not be decompressed.
+    #[error("{codec} chunk does not decompress: {detail}")]
+    Decompress {
+        /// The compressor class.
+        codec: &'static str,
+        /// The codec library's message.
+        detail: String,
+    },
+    /// A decompressed chunk has the wrong size.
+    #[error("chunk decompressed to {got} bytes, expected {expected}")]
+    ChunkSize {
+        /// Expected uncompressed length.
+        expected: u64,
+        /// Actual uncompressed length.
+        got: u64,
+    },
+    /// A range-tombstone marker has a bound kind that markers cannot have.
+    #[error("range tombstone marker with impossible bound kind {kind}")]
+    InvalidBoundKind {
+        /// The ordinal found.
+        kind: u8,
+    },
+    /// A range tombstone was opened while another one was still open.
+    #[error("range tombstone opened while another is open (opened at byte {open_at})")]
+    NestedRangeTombstone {
+        /// Data.db offset of the marker that opened the first one.
+        open_at: u64,
+    },
+    /// A range tombstone close (or boundary) arrived with nothing open.
+    #[error("range tombstone closed but none is open")]
+    UnopenedRangeTombstone,
+    /// The partition ended while a range tombstone was open.
+    #[error("partition ends with a range tombstone still open (opened at byte {open_at})")]
+    UnclosedRangeTombstone {
+        /// Data.db offset of the opening marker.
+        open_at: u64,
+    },
+    /// Open and close markers of one range tombstone carry different deletions.
+    #[error(
+        "range tombstone closes with deletion (ts {close_ts}, ldt {close_ldt}) but was opened \
+         with (ts {open_ts}, ldt {open_ldt})"
+    )]
+    MismatchedRangeTombstone {
+        /// Opening marker's timestamp.
+        open_ts: i64,
+        /// Opening marker's local deletion time.
+        open_ldt: i64,
+        /// Closing marker's timestamp.
+        close_ts: i64,
+        /// Closing marker's local deletion time.
+        close_ldt: i64,
+    },
+    /// A size field disagrees with the bytes actually used.
+    #[error("{what}: recorded {recorded}, actual {actual}")]
+    SizeMismatch {
+        /// The field.
+        what: &'static str,
+        /// What the file says.
+        recorded: u64,
+        /// What was found.
+        actual: u64,
+    },
+    /// A row refers to a column that the serialization header does not have.
+    #[error("column index {index} is out of range for {count} header columns")]
+    ColumnIndex {
+        /// Index found.
+        index: u64,
+        /// Columns in the header.
+        count: u64,
+    },
+    /// A static row was expected (or forbidden) here.
+    #[error("{0}")]
+    Structure(StructureError),
+}
+
+/// Structural rules of the unfiltered stream, named so that tests can match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StructureError {
+    /// The header declares static columns but the partition has no static row.
+    MissingStaticRow,
+    /// A static row appears where a clustering row was expected.
+    UnexpectedStaticRow,
+    /// Data continues after the declared end of the file.
+    TrailingBytes,
+}
+
+impl fmt::Display for StructureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StructureError::MissingStaticRow => "partition has no static row but the header has static columns",
+            StructureError::UnexpectedStaticRow => "static row where a clustering row was expected",
+            StructureError::TrailingBytes => "bytes after the end of the last structure",
+        })
+    }
+}
+
+/// A decoding failure at an offset relative to the slice that was parsed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("at byte {offset}: {kind}")]
+pub struct DecodeError {
+    /// Offset of the failure (relative to the parser's input, or absolute where the parser was
+    /// given a base offset).
+    pub offset: u64,
+    /// What went wrong.
+    pub kind: DecodeErrorKind,
+}
+
+impl DecodeError {
+    /// A new error at `offset`.
+    pub fn new(offset: u64, kind: DecodeErrorKind) -> Self {
+        DecodeError { offset, kind }
+    }
+
+    /// Attach the file and component this error came from.
+    pub fn located(self, path: impl Into<PathBuf>, component: Component) -> Error {
+        Error::Corrupt { path: path.into(), component, offset: self.offset, kind: self.kind }
+    }
+}
+
+/// Any failure of the format crate, naming the file and component it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system refused a read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes of a component do not decode.
+    #[error("{} ({component}) at byte {offset}: {kind}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Which component it is.
+        component: Component,
+        /// Absolute byte offset in that file (or in the uncompressed Data.db stream for Data).
+        offset: u64,
+        /// What is wrong.
+        kind: DecodeErrorKind,
+    },
+    /// A stored checksum disagrees with the bytes it covers.
+    #[error(
+        "{} ({component}): checksum mismatch in chunk {chunk} at byte {offset}: stored {expected:#010x}, computed {got:#010x}",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The file whose bytes are wrong.
+        path: PathBuf,
+        /// The component.
+        component: Component,
+        /// Chunk index.
+        chunk: u64,
+        /// Byte offset of the chunk in the file.
+        offset: u64,
+        /// The stored checksum.
+        expected: u32,
+        /// The checksum of the bytes read.
+        got: u32,
+    },
+    /// Digest.crc32 does not match the whole Data.db.
+    #[error("{}: Digest.crc32 says {expected} but Data.db has CRC32 {got}", path.display())]
+    DigestMismatch {
+        /// The Data.db file.
+        path: PathBuf,
+        /// Value in Digest.crc32.
+        expected: u32,
+        /// CRC32 of Data.db.
+        got: u32,
+    },
+    /// The file name carries a version letter pair this reader does not know.
+    #[error("{}: unknown or unsupported SSTable version '{version}'", path.display())]
+    UnknownVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        version: String,
+    },
+    /// The file name is not a Cassandra component name.
+    #[error("{}: not an SSTable component file name (expected <version>-<id>-big-<Component>)", path.display())]
+    BadFileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A component that must exist does not.
+    #[error("{}: missing required component {component}", path.display())]
+    MissingComponent {
+        /// The SSTable (its Data.db path).
+        path: PathBuf,
+        /// The missing component.
+        component: Component,
+    },
+    /// The SSTable uses a format family this reader cannot read (BTI `da`, legacy 2.x).
+    #[error("{}: unsupported SSTable format: {what}", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is unsupported.
+        what: String,
+    },
+    /// A schema given by the user contradicts the serialization header.
+    #[error(
+        "column '{column}': the schema says {schema_type} but the SSTable's serialization header says {header_type}"
+    )]
+    SchemaMismatch {
+        /// The column.
+        column: String,
+        /// The type in the serialization header.
+        header_type: String,
+        /// The type in the schema.
+        schema_type: String,
+    },
+    /// The SSTable has a column the schema does not know.
+    #[error("column '{column}' of the SSTable's serialization header is not in the schema of {table}")]
+    UnknownColumn {
+        /// The column.
+        column: String,
+        /// The table.
+        table: String,
+    },
+    /// The key or clustering layout of the schema disagrees with the header.
+    #[error("{what}: the schema has {schema} but the SSTable has {header}")]
+    SchemaShape {
+        /// What disagrees.
+        what: &'static str,
+        /// The schema's count or type.
+        schema: String,
+        /// The header's count or type.
+        header: String,
+    },
+    /// A CQL schema file does not parse.
+    #[error("{}: {source}", path.display())]
+    Cql {
+        /// The schema file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: crate::schema::cql::CqlError,
+    },
+}
+
+impl Error {
+    /// The I/O error for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// The byte offset this error points at, when it has one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Corrupt { offset, .. } | Error::ChecksumMismatch { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+
+    /// The component this error concerns, when it names one.
+    pub fn component(&self) -> Option<Component> {
+        match self {
+            Error::Corrupt { component, .. }
+            | Error::ChecksumMismatch { component, .. }
+            | Error::MissingComponent { component, .. } => Some(*component),
+            Error::DigestMismatch { .. } => Some(Component::Digest),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,462 @@
+//! A small CQL DDL parser: `CREATE TYPE` and `CREATE TABLE`, as found in a snapshot's
+//! `schema.cql` or a `--schema` file. Other statements are skipped.
+
+use std::fmt;
+
+use crate::types::{CqlType, UdtType};
+
+/// A parse error with the byte position in the CQL text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("CQL at byte {position}: {message}")]
+pub struct CqlError {
+    /// Byte offset in the text.
+    pub position: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Str(String),
+    Punct(char),
+}
+
+impl fmt::Display for Tok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tok::Word(w) => f.write_str(w),
+            Tok::Quoted(q) => write!(f, "\"{}\"", q.replace('"', "\"\"")),
+            Tok::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Tok::Punct(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, CqlError> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b.get(i).copied().unwrap_or(0);
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b.get(i) != Some(&b'\n') {
+                i += 1;
+            }
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            let end = text
+                .get(i + 2..)
+                .and_then(|t| t.find("*/"))
+                .ok_or(CqlError { position: i, message: "unterminated comment".into() })?;
+            i += end + 4;
+        } else if c == b'\'' || c == b'"' {
+            let start = i;
+            i += 1;
+            let mut s = String::new();
+            loop {
+                let Some(ch) = text.get(i..).and_then(|t| t.chars().next()) else {
+                    return Err(CqlError { position: start, message: "unterminated string or quoted name".into() });
+                };
+                if ch as u32 == u32::from(c) {
+                    if b.get(i + 1) == Some(&c) {
+                        s.push(ch);
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                s.push(ch);
+                i += ch.len_utf8();
+            }
+            out.push((if c == b'\'' { Tok::Str(s) } else { Tok::Quoted(s) }, start));
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'+' {
+            let start = i;
+            while b.get(i).is_some_and(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+')) {
+                i += 1;
+            }
+            // Decimal numbers keep their point.
+            if b.get(i) == Some(&b'.') && text.get(start..i).is_some_and(|w| w.bytes().all(|x| x.is_ascii_digit())) {
+                i += 1;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            out.push((Tok::Word(text.get(start..i).unwrap_or("").to_string()), start));
+        } else if c == b'$' && b.get(i + 1) == Some(&b'$') {
+            let start = i;
+            let end = text
+                .get(i + 2..)
+                .and_then(|t| t.find("$$"))
+                .ok_or(CqlError { position: i, message: "unterminated $$ string".into() })?;
+            out.push((Tok::Str(text.get(i + 2..i + 2 + end).unwrap_or("").to_string()), start));
+            i += end + 4;
+        } else if c.is_ascii() {
+            out.push((Tok::Punct(c as char), i));
+            i += 1;
+        } else {
+            return Err(CqlError { position: i, message: "unexpected character".into() });
+        }
+    }
+    Ok(out)
+}
+
+/// A column of a `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    /// Name (case-folded unless quoted).
+    pub name: String,
+    /// Type text as written.
+    pub type_text: String,
+    /// Whether declared `STATIC`.
+    pub is_static: bool,
+}
+
+/// A parsed `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTable {
+    /// Keyspace, if qualified.
+    pub keyspace: Option<String>,
+    /// Table name.
+    pub name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<ColumnSpec>,
+    /// Partition-key column names.
+    pub partition_key: Vec<String>,
+    /// Clustering column names.
+    pub clustering: Vec<String>,
+    /// Clustering columns declared DESC.
+    pub descending: Vec<String>,
+    /// `WITH COMPACT STORAGE`.
+    pub compact_storage: bool,
+    /// Other `WITH` options (name, raw value text).
+    pub options: Vec<(String, String)>,
+}
+
+/// A parsed `CREATE TYPE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateType {
+    /// Keyspace, if qualified.
+    pub keyspace: Option<String>,
+    /// Type name.
+    pub name: String,
+    /// Fields (name, type text).
+    pub fields: Vec<(String, String)>,
+}
+
+/// The statements of a schema file that matter for reading SSTables.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchemaFile {
+    /// `CREATE TYPE` statements in order.
+    pub types: Vec<CreateType>,
+    /// `CREATE TABLE` statements in order.
+    pub tables: Vec<CreateTable>,
+}
+
+struct P {
+    toks: Vec<(Tok, usize)>,
+    i: usize,
+    len: usize,
+}
+
+impl P {
+    fn pos(&self) -> usize {
+        self.toks.get(self.i).map_or(self.len, |t| t.1)
+    }
+    fn err<T>(&self, msg: impl Into<String>) -> Result<T, CqlError> {
+        Err(CqlError { position: self.pos(), message: msg.into() })
+    }
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i).map(|t| &t.0)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.i).map(|t| t.0.clone());
+        self.i += 1;
+        t
+    }
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.is_kw(kw) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_kw(&mut self, kw: &str) -> Result<(), CqlError> {
+        if self.eat_kw(kw) { Ok(()) } else { self.err(format!("expected {kw}")) }
+    }
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Punct(c)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, c: char) -> Result<(), CqlError> {
+        if self.eat(c) { Ok(()) } else { self.err(format!("expected '{c}'")) }
+    }
+    fn ident(&mut self) -> Result<String, CqlError> {
+        match self.next() {
+            Some(Tok::Word(w)) if !w.starts_with(|c: char| c.is_ascii_digit() || c == '-') => {
+                Ok(w.to_ascii_lowercase())
+            }
+            Some(Tok::Quoted(q)) => Ok(q),
+            _ => {
+                self.i = self.i.saturating_sub(1);
+                self.err("expected an identifier")
+            }
+        }
+    }
+    fn qualified(&mut self) -> Result<(Option<String>, String), CqlError> {
+        let first = self.ident()?;
+        if self.eat('.') { Ok((Some(first), self.ident()?)) } else { Ok((None, first)) }
+    }
+    fn type_text(&mut self) -> Result<String, CqlError> {
+        let mut depth = 0i32;
+        let mut s = String::new();
+        loop {
+            match self.peek() {
+                None => break,
+                Some(Tok::Punct('<')) => depth += 1,
+                Some(Tok::Punct('>')) => depth -= 1,
+                Some(Tok::Punct(',')) | Some(Tok::Punct(')')) if depth == 0 => break,
+                Some(Tok::Word(w)) if depth == 0 && !s.is_empty() && !s.ends_with('.') && w != "." => break,
+                _ => {}
+            }
+            if let Some(t) = self.next() {
+                if matches!(t, Tok::Word(_) | Tok::Quoted(_)) && s.ends_with(|c: char| c.is_alphanumeric() || c == '"')
+                {
+                    s.push(' ');
+                }
+                s.push_str(&t.to_string());
+            }
+            if depth < 0 {
+                return self.err("unbalanced '>' in type");
+            }
+        }
+        if s.is_empty() { self.err("expected a type") } else { Ok(s) }
+    }
+    fn skip_statement(&mut self) {
+        while let Some(t) = self.next() {
+            if t == Tok::Punct(';') {
+                break;
+            }
+        }
+    }
+    fn raw_value(&mut self) -> String {
+        let mut depth = 0i32;
+        let mut parts = Vec::new();
+        while let Some(t) = self.peek() {
+            match t {
+                Tok::Punct('{') | Tok::Punct('(') | Tok::Punct('[') => depth += 1,
+                Tok::Punct('}') | Tok::Punct(')') | Tok::Punct(']') => depth -= 1,
+                Tok::Punct(';') if depth == 0 => break,
+                Tok::Word(w) if depth == 0 && w.eq_ignore_ascii_case("and") => break,
+                _ => {}
+            }
+            if let Some(t) = self.next() {
+                parts.push(t.to_string());
+            }
+        }
+        parts.join(" ")
+    }
+
+    fn create_type(&mut self) -> Result<CreateType, CqlError> {
+        if self.eat_kw("if") {
+            self.expect_kw("not")?;
+            self.expect_kw("exists")?;
+        }
+        let (keyspace, name) = self.qualified()?;
+        self.expect('(')?;
+        let mut fields = Vec::new();
+        loop {
+            let f = self.ident()?;
+            let t = self.type_text()?;
+            fields.push((f, t));
+            if self.eat(')') {
+                break;
+            }
+            self.expect(',')?;
+        }
+        self.skip_statement();
+        Ok(CreateType { keyspace, name, fields })
+    }
+
+    fn create_table(&mut self) -> Result<CreateTable, CqlError> {
+        if self.eat_kw("if") {
+            self.expect_kw("not")?;
+            self.expect_kw("exists")?;
+        }
+        let (keyspace, name) = self.qualified()?;
+        self.expect('(')?;
+        let mut t = CreateTable {
+            keyspace,
+            name,
+            columns: vec![],
+            partition_key: vec![],
+            clustering: vec![],
+            descending: vec![],
+            compact_storage: false,
+            options: vec![],
+        };
+        loop {
+            if self.is_kw("primary") {
+                self.i += 1;
+                self.expect_kw("key")?;
+                self.expect('(')?;
+                if self.eat('(') {
+                    loop {
+                        t.partition_key.push(self.ident()?);
+                        if self.eat(')') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                } else {
+                    t.partition_key.push(self.ident()?);
+                }
+                while self.eat(',') {
+                    t.clustering.push(self.ident()?);
+                }
+                self.expect(')')?;
+            } else {
+                let name = self.ident()?;
+                let type_text = self.type_text()?;
+                let mut is_static = false;
+                loop {
+                    if self.eat_kw("static") {
+                        is_static = true;
+                    } else if self.eat_kw("primary") {
+                        self.expect_kw("key")?;
+                        t.partition_key = vec![name.clone()];
+                    } else {
+                        break;
+                    }
+                }
+                t.columns.push(ColumnSpec { name, type_text, is_static });
+            }
+            if self.eat(')') {
+                break;
+            }
+            self.expect(',')?;
+            if self.eat(')') {
+                break;
+            }
+        }
+        if self.eat_kw("with") {
+            loop {
+                if self.eat_kw("clustering") {
+                    self.expect_kw("order")?;
+                    self.expect_kw("by")?;
+                    self.expect('(')?;
+                    loop {
+                        let c = self.ident()?;
+                        if self.eat_kw("desc") {
+                            t.descending.push(c);
+                        } else {
+                            self.eat_kw("asc");
+                        }
+                        if self.eat(')') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                } else if self.eat_kw("compact") {
+                    self.expect_kw("storage")?;
+                    t.compact_storage = true;
+                } else {
+                    let key = self.ident()?;
+                    self.expect('=')?;
+                    let v = self.raw_value();
+                    t.options.push((key, v));
+                }
+                if !self.eat_kw("and") {
+                    break;
+                }
+            }
+        }
+        if self.peek().is_some() && !self.eat(';') {
+            return self.err("expected ';' or the end of the statement");
+        }
+        if t.partition_key.is_empty() {
+            return self.err(format!("table {} has no PRIMARY KEY", t.name));
+        }
+        Ok(t)
+    }
+}
+
+/// Parse a schema file, keeping `CREATE TYPE` and `CREATE TABLE` statements.
+pub fn parse(text: &str) -> Result<SchemaFile, CqlError> {
+    let toks = tokenize(text)?;
+    let mut p = P { toks, i: 0, len: text.len() };
+    let mut out = SchemaFile::default();
+    while p.peek().is_some() {
+        if p.eat(';') {
+            continue;
+        }
+        if p.eat_kw("create") {
+            if p.eat_kw("type") {
+                out.types.push(p.create_type()?);
+                continue;
+            }
+            if p.eat_kw("table") || (p.eat_kw("columnfamily")) {
+                out.tables.push(p.create_table()?);
+                continue;
+            }
+        }
+        p.skip_statement();
+    }
+    Ok(out)
+}
+
+/// Resolve a UDT by name among `types` (fields resolved recursively).
+pub fn resolve_udt(types: &[CreateType], keyspace: &str, name: &str) -> Option<UdtType> {
+    let t = types.iter().find(|t| t.name == name)?;
+    let ks = t.keyspace.clone().unwrap_or_else(|| keyspace.to_string());
+    let lookup = |n: &str| resolve_udt(types, &ks, n);
+    let mut fields = Vec::with_capacity(t.fields.len());
+    for (f, text) in &t.fields {
+        fields.push((f.clone(), CqlType::parse_cql(text, &ks, &lookup).ok()?));
+    }
+    Some(UdtType { keyspace: ks, name: t.name.clone(), fields, frozen: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tables_and_types() {
+        let s = parse(
+            "-- comment\nCREATE TYPE ks.ut (a int, b text);\n\
+             CREATE TABLE IF NOT EXISTS ks.t (\n pk int, \"Ck\" text, s int static, m map<int, frozen<ut>>, v vector<float, 3>,\n PRIMARY KEY ((pk), \"Ck\"))\n\
+             WITH CLUSTERING ORDER BY (\"Ck\" DESC) AND ID = 5b608090-e03d-11eb-b4c1-d335f841c590 AND compaction = { 'class': 'X' } AND gc_grace_seconds = 10;\n\
+             CREATE KEYSPACE x WITH replication = {'class': 'SimpleStrategy'};",
+        )
+        .unwrap();
+        assert_eq!(s.types.len(), 1);
+        let t = &s.tables[0];
+        assert_eq!(t.partition_key, vec!["pk"]);
+        assert_eq!(t.clustering, vec!["Ck"]);
+        assert_eq!(t.descending, vec!["Ck"]);
+        assert!(t.columns[2].is_static);
+        assert_eq!(t.columns[3].type_text, "map<int,frozen<ut>>");
+        assert!(t.options.iter().any(|(k, v)| k == "gc_grace_seconds" && v == "10"));
+        let ut = resolve_udt(&s.types, "ks", "ut").unwrap();
+        assert_eq!(ut.fields.len(), 2);
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse("CREATE TABLE t (pk int").unwrap_err();
+        assert!(e.position > 0);
+        assert!(parse("CREATE TABLE t (pk int, v text)").is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! Table schemas: what the columns of an SSTable are called and typed.
+//!
+//! The serialization header of Statistics.db names and types the static and regular columns
+//! and types the key and clustering columns, but does not name the latter. A `CREATE TABLE`
+//! (a snapshot's `schema.cql`, or `--schema FILE.cql`) supplies those names; it must agree with
+//! the header, or [`TableSchema::from_cql_file`] fails naming the column and both types.
+
+pub mod cql;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::statistics::SerializationHeader;
+use crate::types::CqlType;
+
+/// A column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    /// Name.
+    pub name: String,
+    /// Type (without the `ReversedType` wrapper).
+    pub ty: CqlType,
+}
+
+/// Where the key and clustering names came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// Only the serialization header: key columns get placeholder names.
+    Header,
+    /// A CQL file.
+    Cql(std::path::PathBuf),
+}
+
+/// The schema of one table as far as reading its SSTables needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSchema {
+    /// Keyspace (empty when unknown).
+    pub keyspace: String,
+    /// Table (empty when unknown).
+    pub table: String,
+    /// Partition key columns.
+    pub partition_key: Vec<ColumnDef>,
+    /// Clustering columns, with whether each is DESC.
+    pub clustering: Vec<(ColumnDef, bool)>,
+    /// Static columns (from the schema when known, else the header).
+    pub static_columns: Vec<ColumnDef>,
+    /// Regular columns.
+    pub regular_columns: Vec<ColumnDef>,
+    /// Table options from `WITH` (raw text).
+    pub options: Vec<(String, String)>,
+    /// `WITH COMPACT STORAGE`.
+    pub compact_storage: bool,
+    /// Where the names came from.
+    pub source: SchemaSource,
+}
+
+impl TableSchema {
+    /// A schema from the serialization header alone. Key columns are called `partition_key`
+    /// (or `partition_key_N`) and `clustering_N`, as Cassandra's offline tools name them.
+    pub fn from_header(h: &SerializationHeader) -> TableSchema {
+        let keys = h.key_components();
+        let partition_key = if keys.len() == 1 {
+            vec![ColumnDef { name: "partition_key".into(), ty: keys.into_iter().next().unwrap_or(CqlType::Blob) }]
+        } else {
+            keys.into_iter().enumerate().map(|(i, ty)| ColumnDef { name: format!("partition_key_{i}"), ty }).collect()
+        };
+        let clustering = h
+            .clustering_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (ColumnDef { name: format!("clustering_{i}"), ty: t.unreversed().clone() }, t.is_reversed()))
+            .collect();
+        let col = |c: &crate::statistics::HeaderColumn| ColumnDef { name: c.name.clone(), ty: c.ty.clone() };
+        TableSchema {
+            keyspace: String::new(),
+            table: String::new(),
+            partition_key,
+            clustering,
+            static_columns: h.static_columns.iter().map(col).collect(),
+            regular_columns: h.regular_columns.iter().map(col).collect(),
+            options: vec![],
+            compact_storage: false,
+            source: SchemaSource::Header,
+        }
+    }
+
+    /// Read `path` (a CQL file) and build the schema of the table it defines that matches
+    /// `table` (or its only table), checked against `header`.
+    pub fn from_cql_file(path: &Path, table: Option<&str>, header: &SerializationHeader) -> Result<TableSchema> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let file = cql::parse(&text).map_err(|source| Error::Cql { path: path.to_path_buf(), source })?;
+        let pick = match table {
+            Some(name) => file.tables.iter().find(|t| t.name == name).or_else(|| file.tables.first()),
+            None => file.tables.first(),
+        };
+        let Some(t) = pick else {
+            return Err(Error::Cql {
+                path: path.to_path_buf(),
+                source: cql::CqlError { position: 0, message: "no CREATE TABLE statement".into() },
+            });
+        };
+        let mut s = Self::from_create(t, &file.types).map_err(|message| Error::Cql {
+            path: path.to_path_buf(),
+            source: cql::CqlError { position: 0, message },
+        })?;
+        s.source = SchemaSource::Cql(path.to_path_buf());
+        s.check_against(header)?;
+        Ok(s)
+    }
+
+    /// Build a schema from a parsed `CREATE TABLE`.
+    pub fn from_create(t: &cql::CreateTable, types: &[cql::CreateType]) -> std::result::Result<TableSchema, String> {
+        let ks = t.keyspace.clone().unwrap_or_default();
+        let lookup = |n: &str| cql::resolve_udt(types, &ks, n);
+        let ty_of = |name: &str| -> std::result::Result<CqlType, String> {
+            let c = t.columns.iter().find(|c| c.name == name).ok_or(format!("column {name} is not defined"))?;
+            CqlType::parse_cql(&c.type_text, &ks, &lookup)
+        };
+        let partition_key = t
+            .partition_key
+            .iter()
+            .map(|n| Ok(ColumnDef { name: n.clone(), ty: ty_of(n)? }))
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        let clustering = t
+            .clustering
+            .iter()
+            .map(|n| Ok((ColumnDef { name: n.clone(), ty: ty_of(n)? }, t.descending.contains(n))))
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        let mut static_columns = Vec::new();
+        let mut regular_columns = Vec::new();
+        for c in &t.columns {
+            if t.partition_key.contains(&c.name) || t.clustering.contains(&c.name) {
+                continue;
+            }
+            let def = ColumnDef { name: c.name.clone(), ty: ty_of(&c.name)? };
+            if c.is_static { static_columns.push(def) } else { regular_columns.push(def) }
+        }
+        Ok(TableSchema {
+            keyspace: ks,
+            table: t.name.clone(),
+            partition_key,
+            clustering,
+            static_columns,
+            regular_columns,
+            options: t.options.clone(),
+            compact_storage: t.compact_storage,
+            source: SchemaSource::Header,
+        })
+    }
+
+    /// Check this schema against an SSTable's serialization header.
+    pub fn check_against(&self, h: &SerializationHeader) -> Result<()> {
+        let keys = h.key_components();
+        let table = format!("{}.{}", self.keyspace, self.table);
+        if keys.len() != self.partition_key.len() {
+            return Err(Error::SchemaShape {
+                what: "partition key columns",
+                schema: self.partition_key.len().to_string(),
+                header: keys.len().to_string(),
+            });
+        }
+        for (def, ty) in self.partition_key.iter().zip(&keys) {
+            if !def.ty.compatible_with(ty) {
+                return Err(Error::SchemaMismatch {
+                    column: def.name.clone(),
+                    header_type: ty.to_string(),
+                    schema_type: def.ty.to_string(),
+                });
+            }
+        }
+        // COMPACT STORAGE tables without clustering keep their columns as static columns
+        // beside a hidden clustering column; the header then has more clustering than CQL.
+        let hidden_compact = self.compact_storage && self.clustering.is_empty();
+        if !hidden_compact {
+            if h.clustering_types.len() != self.clustering.len() {
+                return Err(Error::SchemaShape {
+                    what: "clustering columns",
+                    schema: self.clustering.len().to_string(),
+                    header: h.clustering_types.len().to_string(),
+                });
+            }
+            for ((def, desc), ty) in self.clustering.iter().zip(&h.clustering_types) {
+                if !def.ty.compatible_with(ty.unreversed()) || *desc != ty.is_reversed() {
+                    let schema_type = if *desc { format!("{} DESC", def.ty) } else { def.ty.to_string() };
+                    let header_type =
+                        if ty.is_reversed() { format!("{} DESC", ty.unreversed()) } else { ty.to_string() };
+                    return Err(Error::SchemaMismatch { column: def.name.clone(), header_type, schema_type });
+                }
+            }
+        }
+        let all: Vec<&ColumnDef> = self.static_columns.iter().chain(&self.regular_columns).collect();
+        for hc in h.static_columns.iter().chain(&h.regular_columns) {
+            if hidden_compact && (hc.name.is_empty() || hc.name == "value") {
+                continue;
+            }
+            let Some(def) = all.iter().find(|d| d.name == hc.name) else {
+                return Err(Error::UnknownColumn { column: hc.name.clone(), table });
+            };
+            if !def.ty.compatible_with(&hc.ty) {
+                return Err(Error::SchemaMismatch {
+                    column: hc.name.clone(),
+                    header_type: hc.ty.to_string(),
+                    schema_type: def.ty.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adopt the schema's freezing for header columns whose types agree structurally but not in
+    /// freezing (CASSANDRA-15035: frozen UDTs written into headers as non-frozen), then restore
+    /// Cassandra's column order. Cassandra itself takes column complexity from the schema.
+    pub fn fix_header(&self, h: &mut SerializationHeader) {
+        let defs: Vec<&ColumnDef> = self.static_columns.iter().chain(&self.regular_columns).collect();
+        for col in h.static_columns.iter_mut().chain(h.regular_columns.iter_mut()) {
+            if let Some(def) = defs.iter().find(|d| d.name == col.name)
+                && def.ty.compatible_with(&col.ty)
+                && def.ty.is_multi_cell() != col.ty.is_multi_cell()
+            {
+                col.ty = def.ty.clone();
+            }
+        }
+        for list in [&mut h.static_columns, &mut h.regular_columns] {
+            list.sort_by(|a, b| {
+                a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+            });
+        }
+    }
+
+    /// A table option's raw value.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// `gc_grace_seconds` from the table options.
+    pub fn gc_grace_seconds(&self) -> Option<i64> {
+        self.option("gc_grace_seconds").and_then(|v| v.trim().parse().ok())
+    }
+}

@@ -1,0 +1,312 @@
+//! Opening an SSTable: its components, schema and readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codec::Cursor;
+use crate::compression::{ChunkChecksums, CompressionInfo, parse_digest};
+use crate::data::scanner::Scanner;
+use crate::data::source::{DataSource, Layout};
+use crate::descriptor::{Component, Descriptor};
+use crate::error::{DecodeErrorKind, Error, Result};
+use crate::filter::BloomFilter;
+use crate::index::{IndexReader, parse_entry};
+use crate::partitioner::{Partitioner, Token};
+use crate::schema::TableSchema;
+use crate::statistics::{self, SerializationHeader, Statistics, StatisticsError};
+use crate::summary::Summary;
+
+/// How to open an SSTable.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// A CQL schema file to name and check columns with (else `schema.cql` beside the files,
+    /// else the serialization header alone).
+    pub schema_file: Option<PathBuf>,
+    /// Skip checksum verification (forensics only).
+    pub no_verify: bool,
+}
+
+/// An opened SSTable.
+#[derive(Debug, Clone)]
+pub struct SsTable {
+    /// Which SSTable.
+    pub descriptor: Descriptor,
+    /// Components listed in TOC.txt (when present).
+    pub toc: Option<Vec<Component>>,
+    /// Components present on disk.
+    pub present: Vec<Component>,
+    /// Statistics.db.
+    pub statistics: Statistics,
+    /// The serialization header.
+    pub header: Arc<SerializationHeader>,
+    /// CompressionInfo.db, for compressed SSTables.
+    pub compression: Option<CompressionInfo>,
+    /// CRC.db, for uncompressed SSTables that have it.
+    pub crc: Option<ChunkChecksums>,
+    /// The partitioner.
+    pub partitioner: Partitioner,
+    /// Table schema.
+    pub schema: TableSchema,
+    verify: bool,
+}
+
+fn read_component(d: &Descriptor, c: Component) -> Result<Option<Vec<u8>>> {
+    let p = d.path(c);
+    match std::fs::read(&p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(p, e)),
+    }
+}
+
+impl SsTable {
+    /// Open the SSTable that `path` (any of its component files) belongs to.
+    pub fn open(path: &Path, schema_file: Option<&Path>) -> Result<SsTable> {
+        let (d, _) = Descriptor::from_path(path)?;
+        Self::open_with(d, &OpenOptions { schema_file: schema_file.map(Path::to_path_buf), no_verify: false })
+    }
+
+    /// Open `descriptor` with `options`.
+    pub fn open_with(descriptor: Descriptor, options: &OpenOptions) -> Result<SsTable> {
+        let d = descriptor;
+        let present: Vec<Component> = Component::BIG.into_iter().filter(|c| d.path(*c).exists()).collect();
+        let toc = read_component(&d, Component::Toc)?.map(|b| crate::toc::parse(&String::from_utf8_lossy(&b)).0);
+        let required = [Component::Data, Component::Statistics];
+        for c in required {
+            if !present.contains(&c) {
+                return Err(Error::MissingComponent { path: d.path(c), component: c });
+            }
+        }
+        if toc.as_ref().is_some_and(|t| t.contains(&Component::CompressionInfo))
+            && !present.contains(&Component::CompressionInfo)
+        {
+            return Err(Error::MissingComponent {
+                path: d.path(Component::CompressionInfo),
+                component: Component::CompressionInfo,
+            });
+        }
+        let stats_path = d.path(Component::Statistics);
+        let stats_bytes = read_component(&d, Component::Statistics)?.unwrap_or_default();
+        let statistics = statistics::parse(&stats_bytes, d.version).map_err(|e| match e {
+            StatisticsError::Decode(e) => e.located(&stats_path, Component::Statistics),
+            StatisticsError::Checksum(c) => Error::ChecksumMismatch {
+                path: stats_path.clone(),
+                component: Component::Statistics,
+                chunk: 0,
+                offset: c.offset,
+                expected: c.expected,
+                got: c.got,
+            },
+        })?;
+        let header = statistics.header.clone().ok_or_else(|| Error::Corrupt {
+            path: stats_path.clone(),
+            component: Component::Statistics,
+            offset: 0,
+            kind: DecodeErrorKind::InvalidValue { what: "missing serialization header component", value: 3 },
+        })?;
+        let partitioner_class = statistics.validation.as_ref().map(|v| v.partitioner.clone()).unwrap_or_default();
+        let partitioner = Partitioner::from_class(&partitioner_class).ok_or_else(|| Error::Unsupported {
+            path: stats_path.clone(),
+            what: format!("partitioner '{partitioner_class}'"),
+        })?;
+        let compression = match read_component(&d, Component::CompressionInfo)? {
+            Some(b) => {
+                let p = d.path(Component::CompressionInfo);
+                Some(CompressionInfo::parse(&b, d.version).map_err(|e| e.located(&p, Component::CompressionInfo))?)
+            }
+            None => None,
+        };
+        let crc = match (&compression, read_component(&d, Component::Crc)?) {
+            (None, Some(b)) => {
+                let p = d.path(Component::Crc);
+                Some(ChunkChecksums::parse(&b).map_err(|e| e.located(&p, Component::Crc))?)
+            }
+            _ => None,
+        };
+        let schema = Self::find_schema(&d, options, &header)?;
+        let mut header = header;
+        schema.fix_header(&mut header);
+        let table = SsTable {
+            descriptor: d,
+            toc,
+            present,
+            statistics,
+            header: Arc::new(header),
+            compression,
+            crc,
+            partitioner,
+            schema,
+            verify: !options.no_verify,
+        };
+        table.check_index_start()?;
+        Ok(table)
+    }
+
+    fn find_schema(d: &Descriptor, options: &OpenOptions, header: &SerializationHeader) -> Result<TableSchema> {
+        let table_name = table_name_of(&d.directory);
+        if let Some(f) = &options.schema_file {
+            return TableSchema::from_cql_file(f, table_name.as_deref(), header);
+        }
+        let beside = d.directory.join("schema.cql");
+        if beside.is_file() {
+            return TableSchema::from_cql_file(&beside, table_name.as_deref(), header);
+        }
+        Ok(TableSchema::from_header(header))
+    }
+
+    /// Index.db must start with a whole entry when Data.db holds anything (Cassandra and
+    /// ScyllaDB refuse to load an SSTable whose index cannot be read).
+    fn check_index_start(&self) -> Result<()> {
+        let p = self.descriptor.path(Component::Index);
+        let Ok(meta) = std::fs::metadata(&p) else { return Ok(()) };
+        let data_len = self.data_length()?;
+        if data_len == 0 {
+            return Ok(());
+        }
+        let mut f = IndexReader::open(&p, self.header.clustering_types.clone(), self.descriptor.version)?;
+        if meta.len() == 0 {
+            return Err(Error::Corrupt {
+                path: p,
+                component: Component::Index,
+                offset: 0,
+                kind: DecodeErrorKind::Truncated { needed: 2, available: 0 },
+            });
+        }
+        f.next_entry()?;
+        Ok(())
+    }
+
+    /// The uncompressed length of Data.db.
+    pub fn data_length(&self) -> Result<u64> {
+        match &self.compression {
+            Some(ci) => Ok(ci.data_length),
+            None => {
+                let p = self.descriptor.path(Component::Data);
+                Ok(std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len())
+            }
+        }
+    }
+
+    /// Path of a component.
+    pub fn path(&self, c: Component) -> PathBuf {
+        self.descriptor.path(c)
+    }
+
+    /// The chunk source of Data.db.
+    pub fn data_source(&self) -> Result<DataSource> {
+        let layout = match &self.compression {
+            Some(ci) => Layout::Compressed(ci.clone()),
+            None => Layout::Uncompressed {
+                chunk_size: self.crc.as_ref().map_or(65536, |c| c.chunk_size),
+                crcs: self.crc.clone(),
+            },
+        };
+        DataSource::open(&self.path(Component::Data), layout, self.verify)
+    }
+
+    /// A scanner over all partitions.
+    pub fn scanner(&self) -> Result<Scanner> {
+        Ok(Scanner::new(self.data_source()?, Arc::clone(&self.header), self.descriptor.version))
+    }
+
+    /// A reader over Index.db.
+    pub fn index_reader(&self) -> Result<IndexReader> {
+        IndexReader::open(&self.path(Component::Index), self.header.clustering_types.clone(), self.descriptor.version)
+    }
+
+    /// Summary.db, if present.
+    pub fn summary(&self) -> Result<Option<Summary>> {
+        let p = self.path(Component::Summary);
+        match read_component(&self.descriptor, Component::Summary)? {
+            Some(b) => Ok(Some(Summary::parse(&b).map_err(|e| e.located(&p, Component::Summary))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Filter.db, if present.
+    pub fn filter(&self) -> Result<Option<BloomFilter>> {
+        let p = self.path(Component::Filter);
+        match read_component(&self.descriptor, Component::Filter)? {
+            Some(b) => {
+                Ok(Some(BloomFilter::parse(&b, self.descriptor.version).map_err(|e| e.located(&p, Component::Filter))?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The CRC32 recorded in Digest.crc32, if present.
+    pub fn recorded_digest(&self) -> Result<Option<u32>> {
+        let p = self.path(Component::Digest);
+        match read_component(&self.descriptor, Component::Digest)? {
+            Some(b) => Ok(Some(parse_digest(&b).map_err(|e| e.located(&p, Component::Digest))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Token of a serialized partition key.
+    pub fn token(&self, key: &[u8]) -> Token {
+        self.partitioner.token(key)
+    }
+
+    /// Find a partition by key through Summary.db and Index.db; returns its Data.db position.
+    pub fn find_partition(&self, key: &[u8]) -> Result<Option<u64>> {
+        if let Some(f) = self.filter().ok().flatten()
+            && !f.may_contain(key)
+        {
+            return Ok(None);
+        }
+        let target = self.token(key);
+        let mut start = 0u64;
+        if let Ok(Some(s)) = self.summary() {
+            for (k, pos) in &s.entries {
+                let t = self.token(k);
+                if crate::partitioner::compare_decorated(&t, k, &target, key).is_le() {
+                    start = *pos;
+                } else {
+                    break;
+                }
+            }
+        }
+        let mut idx = self.index_reader()?;
+        idx.seek(start);
+        while let Some(e) = idx.next_entry()? {
+            let t = self.token(&e.key);
+            match crate::partitioner::compare_decorated(&t, &e.key, &target, key) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Ok(Some(e.data_position)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// First partition of Index.db, parsed (for tools that show it).
+    pub fn first_index_entry(&self) -> Result<Option<crate::index::IndexEntry>> {
+        let mut r = self.index_reader()?;
+        r.next_entry()
+    }
+}
+
+/// The table name of a table directory (`<table>-<id>`), or of the table above a snapshot.
+pub fn table_name_of(dir: &Path) -> Option<String> {
+    let mut d = dir;
+    let parent_is_snapshots = d.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "snapshots");
+    if parent_is_snapshots {
+        d = d.parent()?.parent()?;
+    } else if d.file_name().is_some_and(|n| n == "backups") {
+        d = d.parent()?;
+    }
+    let name = d.file_name()?.to_str()?;
+    let (t, id) = name.rsplit_once('-')?;
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| t.to_string())
+}
+
+/// Parse one index entry from bytes (for `describe` and fuzzing).
+pub fn parse_index_entry(
+    bytes: &[u8],
+    header: &SerializationHeader,
+    version: crate::Version,
+) -> Result<crate::index::IndexEntry, crate::DecodeError> {
+    let mut c = Cursor::new(bytes);
+    parse_entry(&mut c, &header.clustering_types, version)
+}

@@ -1,0 +1,583 @@
+//! `cairn dump`: partitions, rows, cells and every tombstone, as `sstabledump` (Cassandra 4.x)
+//! prints them.
+//!
+//! Shapes and layout follow Cassandra's `tools/JsonTransformer.java`: partition objects with
+//! `partition.key` / `position` / `deletion_info`, `rows` of type `row`, `static_block`,
+//! `range_tombstone_bound` and `range_tombstone_boundary`, `liveness_info`, `cells` with
+//! `name` / `path` / `value` / `tstamp` / `ttl` / `expires_at` / `expired` / `deletion_info`.
+//! Values are CQL JSON; keys and paths are plain strings. Where `sstabledump` has no field Cairn
+//! adds one in the same style: `"shadowable" : true` in a shadowable row deletion, and, with
+//! `--counter-shards`, a counter cell's `shards`. Counter values are their total (sstabledump
+//! prints the first 8 bytes of the counter context, which is not a meaningful number).
+//! When several SSTables are dumped without `--merge`, each partition object starts with an
+//! `"sstable"` field naming the file it came from.
+
+use std::io::Write;
+
+use cairn_format::clustering::BoundKind;
+use cairn_format::data::{PartitionHeader, Unfiltered, UnfilteredKind};
+use cairn_format::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
+use cairn_format::partitioner::compare_decorated;
+use cairn_format::sstable::SsTable;
+use cairn_format::statistics::SerializationHeader;
+use cairn_format::types::CqlType;
+use cairn_format::types::render::{cql_identifier, format_instant_ms, format_uuid, get_string, hex, write_json};
+use cairn_format::types::value::{counter_shards, decode};
+
+use crate::InspectError;
+use crate::json::JsonOut;
+
+/// Options of `cairn dump`.
+#[derive(Debug, Clone, Default)]
+pub struct DumpOptions {
+    /// Only these partition keys (CQL literal or sstabledump text form).
+    pub keys: Vec<String>,
+    /// Skip these partition keys.
+    pub exclude: Vec<String>,
+    /// Print partition keys only.
+    pub keys_only: bool,
+    /// Print only tombstones.
+    pub tombstones_only: bool,
+    /// Timestamps as raw integers (µs; seconds for deletion and expiry times).
+    pub raw_timestamps: bool,
+    /// One partition per line.
+    pub ndjson: bool,
+    /// Show counter shards.
+    pub counter_shards: bool,
+    /// Current time (s) for `expired`.
+    pub now_s: i64,
+}
+
+/// What a dump saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DumpStats {
+    /// Partitions printed.
+    pub partitions: u64,
+    /// Rows printed.
+    pub rows: u64,
+}
+
+/// Renders partitions in sstabledump's form.
+pub struct Renderer<'a> {
+    /// Options.
+    pub opts: &'a DumpOptions,
+    /// Output.
+    pub json: JsonOut,
+}
+
+/// Microsecond timestamps as `java.time.Instant` prints them (sstabledump `dateString`).
+pub fn instant_micros(us: i64) -> String {
+    let secs = us / 1_000_000; // toSeconds truncates toward zero ...
+    let nanos = (us.rem_euclid(1_000_000)) * 1000; // ... while the nano part uses floorMod
+    instant(secs, nanos)
+}
+
+fn instant(secs: i64, nanos: i64) -> String {
+    let base = format_instant_ms(secs.saturating_mul(1000));
+    if nanos == 0 {
+        return base;
+    }
+    let stem = base.trim_end_matches('Z');
+    let frac = if nanos % 1_000_000 == 0 {
+        format!("{:03}", nanos / 1_000_000)
+    } else if nanos % 1000 == 0 {
+        format!("{:06}", nanos / 1000)
+    } else {
+        format!("{nanos:09}")
+    };
+    format!("{stem}.{frac}Z")
+}
+
+impl<'a> Renderer<'a> {
+    /// A renderer.
+    pub fn new(opts: &'a DumpOptions) -> Self {
+        Renderer { opts, json: if opts.ndjson { JsonOut::minimal() } else { JsonOut::pretty() } }
+    }
+
+    fn micros(&self, us: i64) -> String {
+        if self.opts.raw_timestamps { us.to_string() } else { instant_micros(us) }
+    }
+
+    fn seconds(&self, s: i64) -> String {
+        if self.opts.raw_timestamps { s.to_string() } else { instant(s, 0) }
+    }
+
+    /// The key array of a partition.
+    pub fn key_strings(header: &SerializationHeader, key: &[u8]) -> Vec<String> {
+        match &header.key_type {
+            CqlType::Composite(types) => match cairn_format::types::value::composite_components(key) {
+                Ok(parts) => types.iter().zip(parts).map(|(t, p)| get_string(t, p)).collect(),
+                Err(_) => vec![hex(key)],
+            },
+            t => vec![get_string(t, key)],
+        }
+    }
+
+    fn key(&mut self, header: &SerializationHeader, key: &[u8]) {
+        self.json.objects_compact = true;
+        self.json.arrays_compact = true;
+        self.json.begin_array();
+        for s in Self::key_strings(header, key) {
+            self.json.string(&s);
+        }
+        self.json.end_array();
+        self.json.objects_compact = false;
+        self.json.arrays_compact = false;
+    }
+
+    fn deletion(&mut self, d: &DeletionTime, shadowable: bool) {
+        self.json.field("deletion_info");
+        self.json.objects_compact = true;
+        self.json.begin_object();
+        let m = self.micros(d.marked_for_delete_at);
+        self.json.field_string("marked_deleted", &m);
+        let l = self.seconds(d.local_deletion_time);
+        self.json.field_string("local_delete_time", &l);
+        if shadowable {
+            self.json.field("shadowable");
+            self.json.boolean(true);
+        }
+        self.json.end_object();
+        self.json.objects_compact = false;
+    }
+
+    fn clustering(&mut self, header: &SerializationHeader, u: &Unfiltered) -> Result<(), InspectError> {
+        if u.clustering.is_empty() {
+            return Ok(());
+        }
+        self.json.field("clustering");
+        self.json.objects_compact = true;
+        self.json.begin_array();
+        self.json.arrays_compact = true;
+        for i in 0..header.clustering_types.len() {
+            if i >= u.clustering.len() {
+                self.json.string("*");
+                continue;
+            }
+            let ty = header.clustering_types.get(i).unwrap_or(&CqlType::Blob);
+            match u.clustering_value(i) {
+                None => self.json.raw("null"),
+                Some(b) => {
+                    let v = decode(ty, b).map_err(|e| InspectError::value(u.position, e))?;
+                    let mut s = String::new();
+                    write_json(ty, &v, &mut s);
+                    self.json.raw(&s);
+                }
+            }
+        }
+        self.json.end_array();
+        self.json.objects_compact = false;
+        self.json.arrays_compact = false;
+        Ok(())
+    }
+
+    /// Open the partition object and its `rows` array.
+    pub fn begin_partition(&mut self, header: &SerializationHeader, p: &PartitionHeader, sstable: Option<&str>) {
+        self.json.begin_object();
+        if let Some(s) = sstable {
+            self.json.field_string("sstable", s);
+        }
+        self.json.field("partition");
+        self.json.begin_object();
+        self.json.field("key");
+        self.key(header, &p.key);
+        self.json.field_number("position", p.position);
+        if !p.deletion.is_live() {
+            self.deletion(&p.deletion, false);
+        }
+        self.json.end_object();
+        self.json.field("rows");
+        self.json.begin_array();
+    }
+
+    /// Close the `rows` array and the partition object.
+    pub fn end_partition(&mut self) {
+        self.json.end_array();
+        self.json.end_object();
+    }
+
+    /// Whether an unfiltered has anything to show in tombstones-only mode.
+    pub fn has_tombstones(u: &Unfiltered, now_s: i64) -> bool {
+        u.is_marker()
+            || !u.deletion.is_live()
+            || !u.shadowable_deletion.is_live()
+            || !u.complex_deletions.is_empty()
+            || u.cells.iter().any(|c| c.is_tombstone() || c.is_expired(now_s))
+    }
+
+    /// One row, static row or marker.
+    pub fn unfiltered(
+        &mut self,
+        header: &SerializationHeader,
+        u: &Unfiltered,
+        static_position: u64,
+    ) -> Result<(), InspectError> {
+        match u.kind() {
+            UnfilteredKind::Marker(kind) => {
+                self.marker(header, u, kind);
+                Ok(())
+            }
+            UnfilteredKind::StaticRow => self.row(header, u, true, static_position),
+            UnfilteredKind::Row => self.row(header, u, false, u.position),
+        }
+    }
+
+    fn bound(&mut self, header: &SerializationHeader, u: &Unfiltered, name: &str, inclusive: bool, d: &DeletionTime) {
+        self.json.field(name);
+        self.json.begin_object();
+        self.json.field_string("type", if inclusive { "inclusive" } else { "exclusive" });
+        let _ = self.clustering(header, u);
+        self.deletion(d, false);
+        self.json.end_object();
+    }
+
+    fn marker(&mut self, header: &SerializationHeader, u: &Unfiltered, kind: BoundKind) {
+        self.json.begin_object();
+        let (end_incl, start_incl) = kind.inclusivity();
+        if kind.is_boundary() {
+            self.json.field_string("type", "range_tombstone_boundary");
+            self.bound(header, u, "end", end_incl, &u.close_deletion);
+            self.bound(header, u, "start", start_incl, &u.deletion);
+        } else if kind.is_open() {
+            self.json.field_string("type", "range_tombstone_bound");
+            self.bound(header, u, "start", start_incl, &u.deletion);
+        } else {
+            self.json.field_string("type", "range_tombstone_bound");
+            self.bound(header, u, "end", end_incl, &u.close_deletion);
+        }
+        self.json.end_object();
+        self.json.objects_compact = false;
+    }
+
+    fn liveness(&mut self, l: &LivenessInfo) {
+        self.json.objects_compact = false;
+        self.json.field("liveness_info");
+        self.json.objects_compact = true;
+        self.json.begin_object();
+        let t = self.micros(l.timestamp);
+        self.json.field_string("tstamp", &t);
+        if l.is_expiring() {
+            self.json.field_number("ttl", l.ttl);
+            let e = self.seconds(l.local_expiration_time);
+            self.json.field_string("expires_at", &e);
+            self.json.field("expired");
+            self.json.boolean(l.local_expiration_time < self.opts.now_s);
+        }
+        self.json.end_object();
+        self.json.objects_compact = false;
+    }
+
+    fn row(
+        &mut self,
+        header: &SerializationHeader,
+        u: &Unfiltered,
+        is_static: bool,
+        position: u64,
+    ) -> Result<(), InspectError> {
+        let tomb_only = self.opts.tombstones_only;
+        self.json.begin_object();
+        self.json.field_string("type", if is_static { "static_block" } else { "row" });
+        self.json.field_number("position", position);
+        if !is_static {
+            self.clustering(header, u)?;
+            if !u.liveness.is_empty() {
+                self.liveness(&u.liveness);
+            }
+        }
+        match (u.deletion.is_live(), u.shadowable_deletion.is_live()) {
+            (false, true) => self.deletion(&u.deletion, false),
+            (true, false) => self.deletion(&u.shadowable_deletion, true),
+            (false, false) => {
+                self.deletion(&u.deletion, false);
+                self.json.field("shadowable_deletion_info");
+                self.json.objects_compact = true;
+                self.json.begin_object();
+                let m = self.micros(u.shadowable_deletion.marked_for_delete_at);
+                self.json.field_string("marked_deleted", &m);
+                let l = self.seconds(u.shadowable_deletion.local_deletion_time);
+                self.json.field_string("local_delete_time", &l);
+                self.json.end_object();
+                self.json.objects_compact = false;
+            }
+            (true, true) => {}
+        }
+        self.json.field("cells");
+        self.json.begin_array();
+        let columns = if is_static { &header.static_columns } else { &header.regular_columns };
+        let mut complex_done: Option<u16> = None;
+        let now = self.opts.now_s;
+        for (i, cell) in u.cells.iter().enumerate() {
+            let Some(col) = columns.get(cell.column as usize) else { continue };
+            // A complex column's deletion comes before its first cell.
+            if col.is_complex() && complex_done != Some(cell.column) {
+                complex_done = Some(cell.column);
+                if let Some(cd) = u.complex_deletions.iter().find(|d| d.column == cell.column) {
+                    self.complex_deletion(&col.name, &cd.deletion);
+                }
+            }
+            if tomb_only && !(cell.is_tombstone() || cell.is_expired(now)) {
+                continue;
+            }
+            let _ = i;
+            self.cell(u, cell, &col.name, &col.ty)?;
+        }
+        // Complex deletions of columns whose cells are all gone.
+        for cd in &u.complex_deletions {
+            if !u.cells.iter().any(|c| c.column == cd.column)
+                && let Some(col) = columns.get(cd.column as usize)
+            {
+                self.complex_deletion(&col.name, &cd.deletion);
+            }
+        }
+        self.json.end_array();
+        self.json.end_object();
+        Ok(())
+    }
+
+    fn complex_deletion(&mut self, name: &str, d: &DeletionTime) {
+        self.json.objects_compact = true;
+        self.json.begin_object();
+        self.json.field_string("name", &cql_identifier(name));
+        self.deletion(d, false);
+        self.json.objects_compact = true;
+        self.json.end_object();
+        self.json.objects_compact = false;
+    }
+
+    fn cell(
+        &mut self,
+        u: &Unfiltered,
+        cell: &cairn_format::data::Cell,
+        name: &str,
+        ty: &CqlType,
+    ) -> Result<(), InspectError> {
+        let liveness = &u.liveness;
+        self.json.begin_object();
+        self.json.objects_compact = true;
+        self.json.field_string("name", &cql_identifier(name));
+        let mut value_type = ty.clone();
+        if let Some(path) = u.path(cell) {
+            let (path_text, vt) = match ty {
+                CqlType::List { elem, .. } => {
+                    let p = <[u8; 16]>::try_from(path).map(|b| format_uuid(&b)).unwrap_or_else(|_| hex(path));
+                    (p, (**elem).clone())
+                }
+                CqlType::Set { elem, .. } => (get_string(elem, path), CqlType::Empty),
+                CqlType::Map { key, value, .. } => (get_string(key, path), (**value).clone()),
+                CqlType::Udt(udt) => {
+                    let idx = <[u8; 2]>::try_from(path).map(|b| i16::from_be_bytes(b) as usize).unwrap_or(usize::MAX);
+                    match udt.fields.get(idx) {
+                        Some((f, t)) => (f.clone(), t.clone()),
+                        None => (hex(path), CqlType::Blob),
+                    }
+                }
+                _ => (hex(path), CqlType::Blob),
+            };
+            value_type = vt;
+            self.json.field("path");
+            self.json.arrays_compact = true;
+            self.json.begin_array();
+            self.json.string(&path_text);
+            self.json.end_array();
+            self.json.arrays_compact = false;
+        }
+        if cell.is_tombstone() {
+            self.json.field("deletion_info");
+            self.json.objects_compact = true;
+            self.json.begin_object();
+            let l = self.seconds(cell.local_deletion_time);
+            self.json.field_string("local_delete_time", &l);
+            self.json.end_object();
+            self.json.objects_compact = false;
+        } else {
+            self.json.field("value");
+            let raw = u.value(cell);
+            let mut s = String::new();
+            if value_type.is_counter() {
+                let shards = counter_shards(raw).map_err(|e| InspectError::value(u.position, e))?;
+                s.push_str(&shards.iter().fold(0i64, |a, x| a.wrapping_add(x.count)).to_string());
+            } else if matches!(value_type, CqlType::Empty) {
+                s.push_str("\"\"");
+            } else {
+                let v = decode(&value_type, raw).map_err(|e| InspectError::value(u.position, e))?;
+                write_json(&value_type, &v, &mut s);
+            }
+            self.json.raw(&s);
+            if self.opts.counter_shards && value_type.is_counter() {
+                self.shards(raw);
+            }
+        }
+        if liveness.is_empty() || cell.timestamp != liveness.timestamp {
+            let t = self.micros(cell.timestamp);
+            self.json.field_string("tstamp", &t);
+        }
+        if cell.is_expiring() && !cell.is_tombstone() && (liveness.is_empty() || cell.ttl != liveness.ttl) {
+            self.json.field_number("ttl", cell.ttl);
+            let e = self.seconds(cell.local_deletion_time);
+            self.json.field_string("expires_at", &e);
+            self.json.field("expired");
+            self.json.boolean(self.opts.now_s >= cell.local_deletion_time);
+        }
+        self.json.end_object();
+        self.json.objects_compact = false;
+        Ok(())
+    }
+
+    fn shards(&mut self, raw: &[u8]) {
+        let Ok(shards) = counter_shards(raw) else { return };
+        self.json.field("shards");
+        self.json.arrays_compact = true;
+        self.json.begin_array();
+        for s in shards {
+            self.json.begin_object();
+            self.json.field_string("counter_id", &format_uuid(&s.counter_id));
+            self.json.field_number("clock", s.clock);
+            self.json.field_number("count", s.count);
+            self.json.field_string(
+                "kind",
+                match s.kind {
+                    cairn_format::types::value::ShardKind::Global => "global",
+                    cairn_format::types::value::ShardKind::Local => "local",
+                    cairn_format::types::value::ShardKind::Remote => "remote",
+                },
+            );
+            self.json.end_object();
+        }
+        self.json.end_array();
+        self.json.arrays_compact = false;
+    }
+}
+
+fn parse_keys(table: &SsTable, keys: &[String]) -> Result<Vec<Vec<u8>>, InspectError> {
+    keys.iter()
+        .map(|k| {
+            cairn_format::types::parse::from_string(&table.header.key_type, k)
+                .map_err(|reason| InspectError::BadKey { key: k.clone(), reason })
+        })
+        .collect()
+}
+
+/// Dump `tables` to `out`.
+pub fn dump(tables: &[SsTable], opts: &DumpOptions, out: &mut dyn Write) -> Result<DumpStats, InspectError> {
+    let mut stats = DumpStats::default();
+    let mut r = Renderer::new(opts);
+    let multi = tables.len() > 1;
+    if !opts.ndjson {
+        r.json.begin_array();
+        if opts.keys_only {
+            r.json.arrays_compact = true;
+        }
+    }
+    let mut first_line = true;
+    for table in tables {
+        let name = table.descriptor.display_name();
+        let header = table.header.clone();
+        let include = parse_keys(table, &opts.keys)?;
+        let exclude = parse_keys(table, &opts.exclude)?;
+        let mut scanner = table.scanner()?;
+        // With -k, visit the requested partitions through the index, in token order.
+        let mut positions: Option<std::vec::IntoIter<u64>> = None;
+        if !include.is_empty() {
+            let mut keyed: Vec<(cairn_format::partitioner::Token, Vec<u8>)> =
+                include.iter().map(|k| (table.token(k), k.clone())).collect();
+            keyed.sort_by(|a, b| compare_decorated(&a.0, &a.1, &b.0, &b.1));
+            keyed.dedup();
+            let mut pos = Vec::new();
+            for (_, k) in &keyed {
+                if let Some(p) = table.find_partition(k)? {
+                    pos.push(p);
+                }
+            }
+            positions = Some(pos.into_iter());
+        }
+        loop {
+            if let Some(it) = positions.as_mut() {
+                match it.next() {
+                    Some(p) => scanner.seek(p, None)?,
+                    None => break,
+                }
+            }
+            let Some(p) = scanner.next_partition()? else { break };
+            let p = p.clone();
+            if exclude.contains(&p.key) {
+                if positions.is_some() {
+                    continue;
+                }
+                continue;
+            }
+            if opts.keys_only {
+                if opts.ndjson {
+                    r.json.arrays_compact = true;
+                }
+                r.key(&header, &p.key);
+                if opts.ndjson {
+                    out_line(out, &mut r, &mut first_line)?;
+                }
+                stats.partitions += 1;
+                continue;
+            }
+            // Tombstones-only needs to know whether the partition has any before printing it;
+            // buffer the (owned) rows of such a partition only in that mode.
+            if opts.tombstones_only {
+                let mut rows = Vec::new();
+                let st = scanner.static_row().filter(|s| Renderer::has_tombstones(s, opts.now_s)).cloned();
+                while let Some(u) = scanner.next_unfiltered()? {
+                    if Renderer::has_tombstones(u, opts.now_s) {
+                        rows.push(u.clone());
+                    }
+                }
+                if p.deletion.is_live() && st.is_none() && rows.is_empty() {
+                    continue;
+                }
+                r.begin_partition(&header, &p, multi.then_some(name.as_str()));
+                if let Some(s) = &st {
+                    r.unfiltered(&header, s, p.body_position)?;
+                }
+                for u in &rows {
+                    r.unfiltered(&header, u, p.body_position)?;
+                    stats.rows += 1;
+                }
+                r.end_partition();
+            } else {
+                r.begin_partition(&header, &p, multi.then_some(name.as_str()));
+                if let Some(s) = scanner.static_row() {
+                    r.unfiltered(&header, s, p.body_position)?;
+                }
+                while let Some(u) = scanner.next_unfiltered()? {
+                    r.unfiltered(&header, u, p.body_position)?;
+                    stats.rows += 1;
+                    if r.json.as_str().len() > 1 << 16 && !opts.ndjson {
+                        out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+                    }
+                }
+                r.end_partition();
+            }
+            stats.partitions += 1;
+            if opts.ndjson {
+                out_line(out, &mut r, &mut first_line)?;
+            } else {
+                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+            }
+        }
+    }
+    if !opts.ndjson {
+        if opts.keys_only {
+            r.json.arrays_compact = false;
+        }
+        r.json.end_array();
+        out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+        out.write_all(b"\n").map_err(InspectError::Output)?;
+    }
+    Ok(stats)
+}
+
+fn out_line(out: &mut dyn Write, r: &mut Renderer<'_>, _first: &mut bool) -> Result<(), InspectError> {
+    let mut s = r.json.take();
+    s.push('\n');
+    out.write_all(s.as_bytes()).map_err(InspectError::Output)
+}
+
+/// Whether `t` denotes "no deletion" (for renderers that print deletion times).
+pub fn is_no_deletion(t: i64) -> bool {
+    t == NO_DELETION_TIME
+}

@@ -1,0 +1,97 @@
+//! # cairn-inspect
+//!
+//! Read-only inspection of Cassandra SSTables, the library behind `cairn dump`, `meta`,
+//! `verify` and `describe`. Every verb takes opened [`SsTable`]s and writes to a
+//! [`std::io::Write`]; JSON comes from view structs defined here, never from the format crate's
+//! internal types, so output stays stable and deterministic.
+//!
+//! ```no_run
+//! use cairn_inspect::{open_inputs, dump::{dump, DumpOptions}};
+//!
+//! let tables = open_inputs(&["data/ks/t-0123".into()], &Default::default())?;
+//! let opts = DumpOptions { now_s: 1_700_000_000, ..Default::default() };
+//! dump(&tables, &opts, &mut std::io::stdout())?;
+//! # Ok::<(), cairn_inspect::InspectError>(())
+//! ```
+
+pub mod describe;
+pub mod dump;
+pub mod json;
+pub mod meta;
+pub mod order;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use cairn_format::sstable::{OpenOptions, SsTable};
+use cairn_format::{DecodeError, Error};
+
+/// Errors of the inspection verbs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectError {
+    /// Reading an SSTable failed.
+    #[error(transparent)]
+    Format(#[from] Error),
+    /// A value inside a row does not decode.
+    #[error("Data.db at byte {position}: value does not decode: {source}")]
+    Value {
+        /// Offset of the row.
+        position: u64,
+        /// The decode error.
+        #[source]
+        source: DecodeError,
+    },
+    /// A `--key` could not be parsed for the table's key type.
+    #[error("key '{key}': {reason}")]
+    BadKey {
+        /// The key as given.
+        key: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// No SSTable was found under a path.
+    #[error("{}: no SSTables found", path.display())]
+    NoSsTables {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Writing the output failed (a broken pipe is reported as this too).
+    #[error("writing output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl InspectError {
+    fn value(position: u64, source: DecodeError) -> Self {
+        InspectError::Value { position, source }
+    }
+
+    /// Whether this is a closed output pipe (callers exit quietly).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, InspectError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Find and open every SSTable named by `paths` (component files, table, snapshot, keyspace or
+/// data directories), in path order then generation order, each once.
+pub fn open_inputs(paths: &[PathBuf], options: &OpenOptions) -> Result<Vec<SsTable>, InspectError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for p in paths {
+        let found = cairn_format::descriptor::discover(p)?;
+        if found.is_empty() {
+            return Err(InspectError::NoSsTables { path: p.clone() });
+        }
+        for d in found {
+            if seen.insert(d.clone()) {
+                out.push(SsTable::open_with(d, options)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The current time in seconds since the epoch (the default `--now`).
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,389 @@
+//! `cairn verify`: every check a reader can make without the cluster.
+//!
+//! * Digest.crc32 against the CRC32 of the whole Data.db;
+//! * every chunk's CRC32 (CompressionInfo.db chunks, or CRC.db for uncompressed files), all
+//!   chunks, continuing past failures;
+//! * Data.db structure: every partition and row decodes, sizes agree, range tombstones open and
+//!   close in pairs with matching deletions;
+//! * partitions in token order, clusterings in order within each partition;
+//! * Index.db ↔ Data.db: one entry per partition, same keys, same positions, promoted-index
+//!   header length and block offsets consistent with Data.db;
+//! * Summary.db ↔ Index.db: samples point at index entries with the same key, first and last
+//!   keys agree;
+//! * the TOC lists what is on disk.
+//!
+//! Problems are collected, each with the file, component and byte offset; the verb exits 1 when
+//! any are found, 2 when it could not run at all.
+
+use std::cmp::Ordering;
+use std::io::Write;
+
+use cairn_format::clustering::BoundKind;
+use cairn_format::data::UnfilteredKind;
+use cairn_format::descriptor::Component;
+use cairn_format::partitioner::compare_decorated;
+use cairn_format::sstable::SsTable;
+use serde::Serialize;
+
+use crate::InspectError;
+use crate::order::compare_prefixes;
+
+/// One problem found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// File.
+    pub file: String,
+    /// Component.
+    pub component: String,
+    /// Byte offset, when known.
+    pub offset: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result for one SSTable.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// SSTable name.
+    pub sstable: String,
+    /// Partitions checked.
+    pub partitions: u64,
+    /// Rows and markers checked.
+    pub unfiltereds: u64,
+    /// Chunks checked.
+    pub chunks: u64,
+    /// Problems.
+    pub problems: Vec<Problem>,
+}
+
+fn problem_of(e: &cairn_format::Error) -> Problem {
+    let (file, component) = match e {
+        cairn_format::Error::Corrupt { path, component, .. }
+        | cairn_format::Error::ChecksumMismatch { path, component, .. }
+        | cairn_format::Error::MissingComponent { path, component } => {
+            (path.display().to_string(), component.to_string())
+        }
+        cairn_format::Error::DigestMismatch { path, .. } => (path.display().to_string(), Component::Digest.to_string()),
+        cairn_format::Error::Io { path, .. } => (path.display().to_string(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    Problem { file, component, offset: e.offset(), message: e.to_string() }
+}
+
+/// Verify one SSTable.
+pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
+    let mut r =
+        Report { sstable: table.descriptor.display_name(), partitions: 0, unfiltereds: 0, chunks: 0, problems: vec![] };
+    let add = |r: &mut Report, c: Component, offset: Option<u64>, message: String| {
+        r.problems.push(Problem {
+            file: table.path(c).display().to_string(),
+            component: c.to_string(),
+            offset,
+            message,
+        });
+    };
+    // TOC against the disk.
+    if let Some(toc) = &table.toc {
+        for c in toc {
+            if !table.present.contains(c) {
+                add(&mut r, *c, None, format!("listed in TOC.txt but missing on disk: {}", table.path(*c).display()));
+            }
+        }
+        for c in &table.present {
+            if !toc.contains(c) {
+                add(&mut r, *c, None, "present on disk but not listed in TOC.txt".to_string());
+            }
+        }
+    }
+    // Digest.
+    let source = table.data_source()?;
+    match table.recorded_digest() {
+        Ok(Some(expected)) => {
+            let got = source.file_crc32()?;
+            if got != expected {
+                r.problems.push(problem_of(&cairn_format::Error::DigestMismatch {
+                    path: table.path(Component::Data),
+                    expected,
+                    got,
+                }));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => r.problems.push(problem_of(&e)),
+    }
+    // Every chunk.
+    let mut source = source;
+    let mut buf = Vec::new();
+    for i in 0..source.chunk_count() {
+        buf.clear();
+        r.chunks += 1;
+        if let Err(e) = source.append_chunk(i, &mut buf) {
+            r.problems.push(problem_of(&e));
+        }
+    }
+    if let Some(crc) = &table.crc {
+        let expected = source.chunk_count() as usize;
+        let extra = crc.crcs.get(expected..).unwrap_or_default();
+        if crc.crcs.len() < expected || extra.iter().any(|&c| c != 0) {
+            add(&mut r, Component::Crc, None, format!("CRC.db has {} checksums for {expected} chunks", crc.crcs.len()));
+        }
+    }
+    // Structure, order, and the index beside it.
+    let chunk_problems = !r.problems.is_empty() && r.problems.iter().any(|p| p.component == "Data.db");
+    let mut index = match table.index_reader() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            r.problems.push(problem_of(&e));
+            None
+        }
+    };
+    // Summary samples by Index.db position, checked as the index is walked.
+    let summary = match table.summary() {
+        Ok(s) => s,
+        Err(e) => {
+            r.problems.push(problem_of(&e));
+            None
+        }
+    };
+    let mut samples: std::collections::BTreeMap<u64, (Vec<u8>, bool)> =
+        summary.iter().flat_map(|s| s.entries.iter().map(|(k, p)| (*p, (k.clone(), false)))).collect();
+    let filter = match table.filter() {
+        Ok(f) => f,
+        Err(e) => {
+            r.problems.push(problem_of(&e));
+            None
+        }
+    };
+    let mut first_index_key: Option<Vec<u8>> = None;
+    let mut last_index_key: Option<Vec<u8>> = None;
+    let mut filter_misses = 0u64;
+    let mut scan_complete = false;
+    let types = table.header.clustering_types.clone();
+    let mut scanner = table.scanner()?;
+    let mut prev: Option<(cairn_format::partitioner::Token, Vec<u8>)> = None;
+    'partitions: loop {
+        let p = match scanner.next_partition() {
+            Ok(Some(p)) => p.clone(),
+            Ok(None) => {
+                scan_complete = true;
+                break;
+            }
+            Err(e) => {
+                if !chunk_problems {
+                    r.problems.push(problem_of(&e));
+                }
+                break;
+            }
+        };
+        r.partitions += 1;
+        let token = table.token(&p.key);
+        if let Some((pt, pk)) = &prev
+            && compare_decorated(pt, pk, &token, &p.key) != Ordering::Less
+        {
+            add(
+                &mut r,
+                Component::Data,
+                Some(p.position),
+                format!("partition out of token order (token {token} after {pt})"),
+            );
+        }
+        // Index entry for this partition.
+        if let Some(idx) = index.as_mut() {
+            match idx.next_entry() {
+                Ok(Some(e)) => {
+                    if first_index_key.is_none() {
+                        first_index_key = Some(e.key.clone());
+                    }
+                    last_index_key = Some(e.key.clone());
+                    if let Some(s) = samples.get_mut(&e.index_position) {
+                        s.1 = s.0 == e.key;
+                    }
+                    if let Some(f) = &filter
+                        && !f.may_contain(&e.key)
+                    {
+                        filter_misses += 1;
+                    }
+                    if e.key != p.key {
+                        add(
+                            &mut r,
+                            Component::Index,
+                            Some(e.index_position),
+                            "index entry key differs from the Data.db partition key".into(),
+                        );
+                    }
+                    if e.data_position != p.position {
+                        add(
+                            &mut r,
+                            Component::Index,
+                            Some(e.index_position),
+                            format!(
+                                "index entry points at Data.db byte {} but the partition starts at {}",
+                                e.data_position, p.position
+                            ),
+                        );
+                    }
+                    if let Some(pi) = &e.promoted {
+                        let header_len = p.body_position - p.position;
+                        if pi.header_length != header_len {
+                            add(
+                                &mut r,
+                                Component::Index,
+                                Some(e.index_position),
+                                format!(
+                                    "promoted index header length {} but the partition header is {header_len} bytes",
+                                    pi.header_length
+                                ),
+                            );
+                        }
+                        if pi.deletion != p.deletion {
+                            add(
+                                &mut r,
+                                Component::Index,
+                                Some(e.index_position),
+                                "promoted index partition deletion differs from Data.db".into(),
+                            );
+                        }
+                        let mut last_end = 0;
+                        for (bi, b) in pi.blocks.iter().enumerate() {
+                            if b.offset < last_end {
+                                add(
+                                    &mut r,
+                                    Component::Index,
+                                    Some(e.index_position),
+                                    format!("promoted index block {bi} overlaps the previous one"),
+                                );
+                            }
+                            last_end = b.offset + b.width;
+                        }
+                    }
+                }
+                Ok(None) => add(
+                    &mut r,
+                    Component::Index,
+                    None,
+                    format!("Index.db has no entry for the partition at Data.db byte {}", p.position),
+                ),
+                Err(e) => {
+                    r.problems.push(problem_of(&e));
+                    index = None;
+                }
+            }
+        }
+        prev = Some((token, p.key.clone()));
+        let mut last: Option<(Vec<Option<Vec<u8>>>, BoundKind)> = None;
+        loop {
+            let u = match scanner.next_unfiltered() {
+                Ok(Some(u)) => u,
+                Ok(None) => break,
+                Err(e) => {
+                    if !chunk_problems {
+                        r.problems.push(problem_of(&e));
+                    }
+                    break 'partitions;
+                }
+            };
+            r.unfiltereds += 1;
+            if let Some((recorded, actual)) = u.size_mismatch {
+                add(
+                    &mut r,
+                    Component::Data,
+                    Some(u.position),
+                    format!("size field says {recorded} bytes but the row or marker takes {actual}"),
+                );
+            }
+            let kind = match u.kind() {
+                UnfilteredKind::Marker(k) => k,
+                _ => BoundKind::Clustering,
+            };
+            let values: Vec<Option<Vec<u8>>> =
+                (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
+            if let Some((lv, lk)) = &last {
+                let a: Vec<Option<&[u8]>> = lv.iter().map(|v| v.as_deref()).collect();
+                let b: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref()).collect();
+                if compare_prefixes(&types, &a, *lk, &b, kind) != Ordering::Less {
+                    add(
+                        &mut r,
+                        Component::Data,
+                        Some(u.position),
+                        "clustering out of order within the partition".into(),
+                    );
+                }
+            }
+            last = Some((values, kind));
+        }
+    }
+    if scan_complete
+        && let Some(idx) = index.as_mut()
+        && let Ok(Some(e)) = idx.next_entry()
+    {
+        add(
+            &mut r,
+            Component::Index,
+            Some(e.index_position),
+            "Index.db has entries beyond the last Data.db partition".into(),
+        );
+    }
+    // Summary against the index.
+    if let Some(sm) = &summary
+        && scan_complete
+    {
+        for (pos, (_, ok)) in &samples {
+            if !ok {
+                add(
+                    &mut r,
+                    Component::Summary,
+                    None,
+                    format!("summary sample points at Index.db byte {pos}, which is not the entry of its key"),
+                );
+            }
+        }
+        if first_index_key.as_ref().is_some_and(|k| *k != sm.first_key) {
+            add(&mut r, Component::Summary, None, "summary first key differs from the first Index.db key".into());
+        }
+        if last_index_key.as_ref().is_some_and(|k| *k != sm.last_key) {
+            add(&mut r, Component::Summary, None, "summary last key differs from the last Index.db key".into());
+        }
+    }
+    if filter_misses > 0 {
+        add(
+            &mut r,
+            Component::Filter,
+            None,
+            format!("bloom filter misses {filter_misses} partition key(s) of Index.db"),
+        );
+    }
+    Ok(r)
+}
+
+/// Verify every table; returns whether all were clean.
+pub fn verify(tables: &[SsTable], json: bool, out: &mut dyn Write) -> Result<bool, InspectError> {
+    let mut clean = true;
+    let mut reports = Vec::new();
+    for t in tables {
+        let rep = verify_one(t)?;
+        clean &= rep.problems.is_empty();
+        reports.push(rep);
+    }
+    if json {
+        let s = serde_json::to_string_pretty(&reports).unwrap_or_default();
+        writeln!(out, "{s}").map_err(InspectError::Output)?;
+    } else {
+        for rep in &reports {
+            let status = if rep.problems.is_empty() { "OK" } else { "PROBLEMS" };
+            writeln!(
+                out,
+                "{}: {status} ({} partitions, {} rows/markers, {} chunks checked)",
+                rep.sstable, rep.partitions, rep.unfiltereds, rep.chunks
+            )
+            .map_err(InspectError::Output)?;
+            for p in &rep.problems {
+                match p.offset {
+                    Some(o) => writeln!(out, "  {} ({}) at byte {o}: {}", p.file, p.component, p.message),
+                    None => writeln!(out, "  {} ({}): {}", p.file, p.component, p.message),
+                }
+                .map_err(InspectError::Output)?;
+            }
+        }
+    }
+    Ok(clean)
+}

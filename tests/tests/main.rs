@@ -1,0 +1,6 @@
+//! Workspace-level tests: conformance against the corpus, peer oracles, robustness (CLI tests live beside the binary, in cli/tests).
+
+mod conformance;
+mod model;
+mod murmur_oracle;
+mod robustness;
