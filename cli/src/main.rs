@@ -86,6 +86,10 @@ struct DumpArgs {
     /// Show the shards of counter cells.
     #[arg(long)]
     counter_shards: bool,
+    /// One reconciled view of all SSTables of each table, in token order: newest cells win,
+    /// shadowed data disappears, tombstones and expired cells stay visible.
+    #[arg(long)]
+    merge: bool,
     /// The current time for "expired" flags: seconds since the epoch or an ISO date-time.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
@@ -162,7 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 counter_shards: a.counter_shards,
                 now_s: parse_now(a.now.as_deref())?,
             };
-            cairn_inspect::dump::dump(&tables, &opts, &mut out).map(|_| Outcome::Ok)
+            cairn_inspect::dump::dump(&tables, &opts, a.merge, &mut out).map(|_| Outcome::Ok)
         }
         Command::Meta(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;

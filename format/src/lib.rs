@@ -55,6 +55,7 @@ pub mod error;
 pub mod filter;
 pub mod index;
 pub mod partitioner;
+pub mod reconcile;
 pub mod schema;
 pub mod sstable;
 pub mod statistics;

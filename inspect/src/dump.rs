@@ -15,9 +15,10 @@
 use std::io::Write;
 
 use cairn_format::clustering::BoundKind;
-use cairn_format::data::{PartitionHeader, Unfiltered, UnfilteredKind};
+use cairn_format::data::{PartitionHeader, PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
 use cairn_format::partitioner::compare_decorated;
+use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
@@ -457,106 +458,158 @@ fn parse_keys(table: &SsTable, keys: &[String]) -> Result<Vec<Vec<u8>>, InspectE
         .collect()
 }
 
-/// Dump `tables` to `out`.
-pub fn dump(tables: &[SsTable], opts: &DumpOptions, out: &mut dyn Write) -> Result<DumpStats, InspectError> {
+/// Print the partition `stream` is positioned on (after `next_partition` returned `p`).
+fn emit_partition(
+    stream: &mut dyn PartitionStream,
+    p: &PartitionHeader,
+    r: &mut Renderer<'_>,
+    sstable: Option<&str>,
+    out: &mut dyn Write,
+    stats: &mut DumpStats,
+) -> Result<(), InspectError> {
+    let opts = r.opts;
+    let header = stream.header().clone();
+    if opts.keys_only {
+        if opts.ndjson {
+            r.json.arrays_compact = true;
+        }
+        r.key(&header, &p.key);
+        stats.partitions += 1;
+        return Ok(());
+    }
+    // Tombstones-only needs to know whether the partition has any before printing it; only in
+    // that mode are the (owned) rows of one partition buffered.
+    if opts.tombstones_only {
+        let mut rows = Vec::new();
+        let st = stream.static_row().filter(|s| Renderer::has_tombstones(s, opts.now_s)).cloned();
+        while let Some(u) = stream.next_unfiltered()? {
+            if Renderer::has_tombstones(u, opts.now_s) {
+                rows.push(u.clone());
+            }
+        }
+        if p.deletion.is_live() && st.is_none() && rows.is_empty() {
+            return Ok(());
+        }
+        r.begin_partition(&header, p, sstable);
+        if let Some(s) = &st {
+            r.unfiltered(&header, s, p.body_position)?;
+        }
+        for u in &rows {
+            r.unfiltered(&header, u, p.body_position)?;
+            stats.rows += 1;
+        }
+        r.end_partition();
+    } else {
+        r.begin_partition(&header, p, sstable);
+        if let Some(s) = stream.static_row() {
+            r.unfiltered(&header, s, p.body_position)?;
+        }
+        while let Some(u) = stream.next_unfiltered()? {
+            r.unfiltered(&header, u, p.body_position)?;
+            stats.rows += 1;
+            if r.json.as_str().len() > 1 << 16 && !opts.ndjson {
+                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+            }
+        }
+        r.end_partition();
+    }
+    stats.partitions += 1;
+    Ok(())
+}
+
+fn flush_partition(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), InspectError> {
+    let mut s = r.json.take();
+    if r.opts.ndjson {
+        if s.is_empty() {
+            return Ok(());
+        }
+        s.push('\n');
+    }
+    out.write_all(s.as_bytes()).map_err(InspectError::Output)
+}
+
+/// SSTables that belong to the same table (same directory, or the same table above a snapshot).
+fn group_by_table(tables: &[SsTable]) -> Vec<Vec<&SsTable>> {
+    let mut groups: Vec<(String, Vec<&SsTable>)> = Vec::new();
+    for t in tables {
+        let id = cairn_format::sstable::table_name_of(&t.descriptor.directory)
+            .unwrap_or_else(|| t.descriptor.directory.display().to_string());
+        match groups.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, v)) => v.push(t),
+            None => groups.push((id, vec![t])),
+        }
+    }
+    groups.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Dump `tables` to `out`; with `merge`, the SSTables of each table are reconciled into one
+/// view (in token order, nothing purged).
+pub fn dump(
+    tables: &[SsTable],
+    opts: &DumpOptions,
+    merge: bool,
+    out: &mut dyn Write,
+) -> Result<DumpStats, InspectError> {
     let mut stats = DumpStats::default();
     let mut r = Renderer::new(opts);
-    let multi = tables.len() > 1;
+    let multi = tables.len() > 1 && !merge;
     if !opts.ndjson {
         r.json.begin_array();
         if opts.keys_only {
             r.json.arrays_compact = true;
         }
     }
-    let mut first_line = true;
-    for table in tables {
-        let name = table.descriptor.display_name();
-        let header = table.header.clone();
-        let include = parse_keys(table, &opts.keys)?;
-        let exclude = parse_keys(table, &opts.exclude)?;
-        let mut scanner = table.scanner()?;
-        // With -k, visit the requested partitions through the index, in token order.
-        let mut positions: Option<std::vec::IntoIter<u64>> = None;
-        if !include.is_empty() {
-            let mut keyed: Vec<(cairn_format::partitioner::Token, Vec<u8>)> =
-                include.iter().map(|k| (table.token(k), k.clone())).collect();
-            keyed.sort_by(|a, b| compare_decorated(&a.0, &a.1, &b.0, &b.1));
-            keyed.dedup();
-            let mut pos = Vec::new();
-            for (_, k) in &keyed {
-                if let Some(p) = table.find_partition(k)? {
-                    pos.push(p);
+    if merge {
+        for group in group_by_table(tables) {
+            let Some(first) = group.first() else { continue };
+            let include = parse_keys(first, &opts.keys)?;
+            let exclude = parse_keys(first, &opts.exclude)?;
+            let scanners = group.iter().map(|t| t.scanner()).collect::<Result<Vec<_>, _>>()?;
+            let mut merger = Merger::new(scanners, first.partitioner)?;
+            while let Some(p) = merger.next_partition()? {
+                let p = p.clone();
+                if exclude.contains(&p.key) || (!include.is_empty() && !include.contains(&p.key)) {
+                    continue;
                 }
+                emit_partition(&mut merger, &p, &mut r, None, out, &mut stats)?;
+                flush_partition(&mut r, out)?;
             }
-            positions = Some(pos.into_iter());
         }
-        loop {
-            if let Some(it) = positions.as_mut() {
-                match it.next() {
-                    Some(p) => scanner.seek(p, None)?,
-                    None => break,
-                }
-            }
-            let Some(p) = scanner.next_partition()? else { break };
-            let p = p.clone();
-            if exclude.contains(&p.key) {
-                if positions.is_some() {
-                    continue;
-                }
-                continue;
-            }
-            if opts.keys_only {
-                if opts.ndjson {
-                    r.json.arrays_compact = true;
-                }
-                r.key(&header, &p.key);
-                if opts.ndjson {
-                    out_line(out, &mut r, &mut first_line)?;
-                }
-                stats.partitions += 1;
-                continue;
-            }
-            // Tombstones-only needs to know whether the partition has any before printing it;
-            // buffer the (owned) rows of such a partition only in that mode.
-            if opts.tombstones_only {
-                let mut rows = Vec::new();
-                let st = scanner.static_row().filter(|s| Renderer::has_tombstones(s, opts.now_s)).cloned();
-                while let Some(u) = scanner.next_unfiltered()? {
-                    if Renderer::has_tombstones(u, opts.now_s) {
-                        rows.push(u.clone());
+    } else {
+        for table in tables {
+            let name = table.descriptor.display_name();
+            let include = parse_keys(table, &opts.keys)?;
+            let exclude = parse_keys(table, &opts.exclude)?;
+            let mut scanner = table.scanner()?;
+            // With -k, visit the requested partitions through the index, in token order.
+            let mut positions: Option<std::vec::IntoIter<u64>> = None;
+            if !include.is_empty() {
+                let mut keyed: Vec<(cairn_format::partitioner::Token, Vec<u8>)> =
+                    include.iter().map(|k| (table.token(k), k.clone())).collect();
+                keyed.sort_by(|a, b| compare_decorated(&a.0, &a.1, &b.0, &b.1));
+                keyed.dedup();
+                let mut pos = Vec::new();
+                for (_, k) in &keyed {
+                    if let Some(p) = table.find_partition(k)? {
+                        pos.push(p);
                     }
                 }
-                if p.deletion.is_live() && st.is_none() && rows.is_empty() {
-                    continue;
-                }
-                r.begin_partition(&header, &p, multi.then_some(name.as_str()));
-                if let Some(s) = &st {
-                    r.unfiltered(&header, s, p.body_position)?;
-                }
-                for u in &rows {
-                    r.unfiltered(&header, u, p.body_position)?;
-                    stats.rows += 1;
-                }
-                r.end_partition();
-            } else {
-                r.begin_partition(&header, &p, multi.then_some(name.as_str()));
-                if let Some(s) = scanner.static_row() {
-                    r.unfiltered(&header, s, p.body_position)?;
-                }
-                while let Some(u) = scanner.next_unfiltered()? {
-                    r.unfiltered(&header, u, p.body_position)?;
-                    stats.rows += 1;
-                    if r.json.as_str().len() > 1 << 16 && !opts.ndjson {
-                        out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+                positions = Some(pos.into_iter());
+            }
+            loop {
+                if let Some(it) = positions.as_mut() {
+                    match it.next() {
+                        Some(p) => scanner.seek(p, None)?,
+                        None => break,
                     }
                 }
-                r.end_partition();
-            }
-            stats.partitions += 1;
-            if opts.ndjson {
-                out_line(out, &mut r, &mut first_line)?;
-            } else {
-                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+                let Some(p) = scanner.next_partition()? else { break };
+                let p = p.clone();
+                if exclude.contains(&p.key) {
+                    continue;
+                }
+                emit_partition(&mut scanner, &p, &mut r, multi.then_some(name.as_str()), out, &mut stats)?;
+                flush_partition(&mut r, out)?;
             }
         }
     }
@@ -569,12 +622,6 @@ pub fn dump(tables: &[SsTable], opts: &DumpOptions, out: &mut dyn Write) -> Resu
         out.write_all(b"\n").map_err(InspectError::Output)?;
     }
     Ok(stats)
-}
-
-fn out_line(out: &mut dyn Write, r: &mut Renderer<'_>, _first: &mut bool) -> Result<(), InspectError> {
-    let mut s = r.json.take();
-    s.push('\n');
-    out.write_all(s.as_bytes()).map_err(InspectError::Output)
 }
 
 /// Whether `t` denotes "no deletion" (for renderers that print deletion times).

@@ -10,7 +10,7 @@
 //!
 //! let tables = open_inputs(&["data/ks/t-0123".into()], &Default::default())?;
 //! let opts = DumpOptions { now_s: 1_700_000_000, ..Default::default() };
-//! dump(&tables, &opts, &mut std::io::stdout())?;
+//! dump(&tables, &opts, false, &mut std::io::stdout())?;
 //! # Ok::<(), cairn_inspect::InspectError>(())
 //! ```
 

@@ -9,7 +9,10 @@ use cairn_format::error::{DecodeErrorKind, Error};
 use cairn_format::sstable::{OpenOptions, SsTable};
 use serde_json::Value as J;
 
-use crate::model::{partitions_match, read_all};
+use cairn_format::data::PartitionStream;
+use cairn_format::reconcile::Merger;
+
+use crate::model::{partitions_match, read_all, read_stream};
 
 fn open_case(case: &Case<'_>, schema: Option<&Path>, no_verify: bool) -> Result<Vec<SsTable>, Error> {
     let opts = OpenOptions { schema_file: schema.map(Path::to_path_buf), no_verify };
@@ -72,9 +75,17 @@ fn check_case(case: &Case<'_>, tmp: &Path) -> Result<bool, String> {
         }
         compared = true;
     }
+    if let Some(merged) = e["merged"].as_array() {
+        let first = tables.first().ok_or("no tables")?;
+        let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+        let mut merger = Merger::new(scanners, first.partitioner).map_err(|e| e.to_string())?;
+        let header = merger.header().clone();
+        let got = read_stream(&mut merger).map_err(|e| format!("merge: {e}"))?;
+        partitions_match(&header, &got, merged, true).map_err(|m| format!("merged: {m}"))?;
+        compared = true;
+    }
     let [table] = tables.as_slice() else {
-        // Multi-generation cases are compared per generation above (and merged by the
-        // reconciliation tests).
+        // Multi-generation cases are compared per generation and merged above.
         return Ok(compared);
     };
     let got = read_all(table).map_err(|e| format!("read: {e}"))?;

@@ -1,7 +1,7 @@
 //! What the reader decodes, in the shape of the corpus manifest's expectations, and the
 //! comparison against `expected`.
 
-use cairn_format::data::{Unfiltered, UnfilteredKind};
+use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::DeletionTime;
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
@@ -111,9 +111,14 @@ fn row_model(h: &SerializationHeader, u: &Unfiltered, is_static: bool) -> RowMod
 
 /// Read every partition of `table`.
 pub fn read_all(table: &SsTable) -> Result<Vec<PartitionModel>, cairn_format::Error> {
-    let h = &table.header;
+    read_stream(&mut table.scanner()?)
+}
+
+/// Read every partition of a stream (one SSTable, or a reconciled merge).
+pub fn read_stream(s: &mut dyn PartitionStream) -> Result<Vec<PartitionModel>, cairn_format::Error> {
+    let h = s.header().clone();
+    let h = &h;
     let mut out = Vec::new();
-    let mut s = table.scanner()?;
     while let Some(p) = s.next_partition()? {
         let mut pm = PartitionModel {
             key: p.key.clone(),

@@ -39,13 +39,13 @@ fn tokens_match_the_python_driver() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the peers python");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        for k in &keys {
-            writeln!(stdin, "{}", cairn_format::types::render::hex(k)).expect("write key");
-        }
-    }
+    // Feed the keys from another thread: the driver answers line by line, so writing everything
+    // before reading would fill both pipes and deadlock.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input: String = keys.iter().map(|k| format!("{}\n", cairn_format::types::render::hex(k))).collect();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("python output");
+    feeder.join().expect("feeder thread").expect("write keys");
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).expect("utf8");
     let theirs: Vec<i64> = text.lines().map(|l| l.trim().parse().expect("token")).collect();

@@ -34,7 +34,7 @@ fn exercise(dir: &Path) -> Outcome {
             }
         };
         let dopts = DumpOptions { now_s: 1_700_000_000, ..Default::default() };
-        if dump(std::slice::from_ref(&table), &dopts, &mut std::io::sink()).is_err() {
+        if dump(std::slice::from_ref(&table), &dopts, false, &mut std::io::sink()).is_err() {
             detected = true;
         }
         match verify_one(&table) {

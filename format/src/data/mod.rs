@@ -277,4 +277,82 @@ impl Unfiltered {
     pub fn to_owned_copy(&self) -> Unfiltered {
         self.clone()
     }
+
+    /// Make `self` a copy of `other`, reusing `self`'s buffers.
+    pub fn copy_from(&mut self, other: &Unfiltered) {
+        self.kind = other.kind;
+        self.position = other.position;
+        self.flags = other.flags;
+        self.ext_flags = other.ext_flags;
+        self.clustering.clear();
+        self.clustering.extend_from_slice(&other.clustering);
+        self.liveness = other.liveness;
+        self.deletion = other.deletion;
+        self.shadowable_deletion = other.shadowable_deletion;
+        self.close_deletion = other.close_deletion;
+        self.cells.clear();
+        self.cells.extend_from_slice(&other.cells);
+        self.complex_deletions.clear();
+        self.complex_deletions.extend_from_slice(&other.complex_deletions);
+        self.serialized_size = other.serialized_size;
+        self.prev_size = other.prev_size;
+        self.size_mismatch = other.size_mismatch;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&other.bytes);
+    }
+
+    /// Start building a new unfiltered of `kind` in this (reused) value.
+    pub fn start(&mut self, kind: UnfilteredKind, position: u64) {
+        self.reset();
+        self.kind = UnfilteredKindOpt::Kind(kind);
+        self.position = position;
+    }
+
+    /// Append a clustering value.
+    pub fn push_clustering(&mut self, v: Option<&[u8]>) {
+        let span = v.map(|b| self.push_bytes(b));
+        self.clustering.push(span);
+    }
+
+    /// Copy bytes into the buffer, returning their span.
+    pub fn push_bytes(&mut self, b: &[u8]) -> Span {
+        let span = Span::of(self.bytes.len(), b.len());
+        self.bytes.extend_from_slice(b);
+        span
+    }
+
+    /// Append a cell like `template` (flags, times) for `column`, with its own path and value.
+    pub fn push_cell(&mut self, column: u16, template: &Cell, path: Option<&[u8]>, value: &[u8]) {
+        let path = path.map(|p| self.push_bytes(p));
+        let value = self.push_bytes(value);
+        self.cells.push(Cell { column, path, value, ..*template });
+    }
+}
+
+/// Anything that yields partitions of unfiltereds: one SSTable's [`scanner::Scanner`], or a
+/// reconciled merge of several ([`crate::reconcile::Merger`]).
+pub trait PartitionStream {
+    /// The header that column indices of the unfiltereds refer to.
+    fn header(&self) -> &crate::statistics::SerializationHeader;
+    /// The next partition.
+    fn next_partition(&mut self) -> crate::error::Result<Option<&PartitionHeader>>;
+    /// The current partition's non-empty static row.
+    fn static_row(&self) -> Option<&Unfiltered>;
+    /// The next row or marker of the current partition.
+    fn next_unfiltered(&mut self) -> crate::error::Result<Option<&Unfiltered>>;
+}
+
+impl PartitionStream for scanner::Scanner {
+    fn header(&self) -> &crate::statistics::SerializationHeader {
+        scanner::Scanner::header(self)
+    }
+    fn next_partition(&mut self) -> crate::error::Result<Option<&PartitionHeader>> {
+        scanner::Scanner::next_partition(self)
+    }
+    fn static_row(&self) -> Option<&Unfiltered> {
+        scanner::Scanner::static_row(self)
+    }
+    fn next_unfiltered(&mut self) -> crate::error::Result<Option<&Unfiltered>> {
+        scanner::Scanner::next_unfiltered(self)
+    }
 }

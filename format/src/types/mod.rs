@@ -8,6 +8,7 @@
 //! (`frozen<map<int, text>>`) for schema files. Values are decoded by [`value`] and rendered by
 //! [`render`].
 
+pub mod compare;
 pub mod parse;
 pub mod render;
 pub mod value;

@@ -1,0 +1,589 @@
+//! Reconciliation: several SSTables read as one, with Cassandra's merge semantics.
+//!
+//! * Partitions come out in token order; a key present in several inputs is merged.
+//! * Cells: the newer timestamp wins; on a tie a tombstone or expiring cell beats a live one, a
+//!   tombstone beats an expiring cell, then the later local deletion time, then the greater value
+//!   (Cassandra `db/rows/Cells.java`). Counter cells merge their shards (a tombstone wins).
+//! * Deletions shadow everything written at or before their timestamp: partition deletion, the
+//!   range tombstone open at a row, the row deletion, a complex-column deletion. Shadowed data
+//!   disappears; deletions that are themselves superseded by a wider one disappear too.
+//! * Range tombstones of all inputs are combined into one sequence of bound and boundary
+//!   markers: at each marker position the active deletion is the newest one open in any input.
+//! * Nothing is purged: tombstones stay, expired cells stay (they are tombstones only to
+//!   readers that know the time). Purging is compaction policy (`cairn-compact`).
+//!
+//! Memory: one row or marker per input, plus the merged row.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::clustering::BoundKind;
+use crate::data::scanner::Scanner;
+use crate::data::{Cell, ComplexDeletion, PartitionHeader, PartitionStream, Unfiltered, UnfilteredKind};
+use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
+use crate::error::{Error, Result};
+use crate::partitioner::{Partitioner, Token};
+use crate::statistics::{HeaderColumn, SerializationHeader};
+use crate::types::CqlType;
+use crate::types::compare::{compare_prefixes, compare_values};
+use crate::types::value::{CounterShard, ShardKind, counter_shards};
+
+struct Input {
+    scanner: Scanner,
+    static_map: Vec<u16>,
+    regular_map: Vec<u16>,
+    /// Current partition of this input, if it has one left.
+    current: Option<(Token, Vec<u8>, DeletionTime, u64)>,
+    static_row: Option<Unfiltered>,
+    exhausted: bool,
+    in_merge: bool,
+    peek: Unfiltered,
+    has_peek: bool,
+    open: Option<DeletionTime>,
+}
+
+/// Merges several SSTables' scanners into one reconciled stream.
+pub struct Merger {
+    inputs: Vec<Input>,
+    header: Arc<SerializationHeader>,
+    partitioner: Partitioner,
+    partition: PartitionHeader,
+    static_row: Unfiltered,
+    has_static: bool,
+    out: Unfiltered,
+    active: Option<DeletionTime>,
+    in_partition: bool,
+}
+
+/// The union of several headers' columns, in Cassandra's order.
+fn merge_columns<'a>(lists: impl Iterator<Item = &'a [HeaderColumn]>) -> Vec<HeaderColumn> {
+    let mut out: Vec<HeaderColumn> = Vec::new();
+    for list in lists {
+        for c in list {
+            if !out.iter().any(|o| o.name == c.name) {
+                out.push(c.clone());
+            }
+        }
+    }
+    out.sort_by(|a, b| a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes())));
+    out
+}
+
+fn column_map(from: &[HeaderColumn], to: &[HeaderColumn]) -> Vec<u16> {
+    from.iter().map(|c| to.iter().position(|t| t.name == c.name).unwrap_or(0) as u16).collect()
+}
+
+impl Merger {
+    /// Merge `scanners` (each with its own header), all written by `partitioner`.
+    pub fn new(scanners: Vec<Scanner>, partitioner: Partitioner) -> Result<Merger> {
+        let first = scanners.first().map(|s| s.header().clone());
+        let Some(first) = first else {
+            return Err(Error::Unsupported { path: Default::default(), what: "merging zero SSTables".into() });
+        };
+        let statics = merge_columns(scanners.iter().map(|s| s.header().static_columns.as_slice()));
+        let regulars = merge_columns(scanners.iter().map(|s| s.header().regular_columns.as_slice()));
+        for s in &scanners {
+            let h = s.header();
+            if h.clustering_types != first.clustering_types || h.key_type != first.key_type {
+                return Err(Error::SchemaShape {
+                    what: "merged SSTables' key and clustering types",
+                    schema: first.clustering_types.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    header: h.clustering_types.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        let header = SerializationHeader { static_columns: statics, regular_columns: regulars, ..first };
+        let inputs = scanners
+            .into_iter()
+            .map(|scanner| {
+                let static_map = column_map(&scanner.header().static_columns, &header.static_columns);
+                let regular_map = column_map(&scanner.header().regular_columns, &header.regular_columns);
+                Input {
+                    scanner,
+                    static_map,
+                    regular_map,
+                    current: None,
+                    static_row: None,
+                    exhausted: false,
+                    in_merge: false,
+                    peek: Unfiltered::default(),
+                    has_peek: false,
+                    open: None,
+                }
+            })
+            .collect();
+        Ok(Merger {
+            inputs,
+            header: Arc::new(header),
+            partitioner,
+            partition: PartitionHeader::default(),
+            static_row: Unfiltered::default(),
+            has_static: false,
+            out: Unfiltered::default(),
+            active: None,
+            in_partition: false,
+        })
+    }
+
+    fn advance_partition(input: &mut Input, partitioner: Partitioner) -> Result<()> {
+        match input.scanner.next_partition()? {
+            Some(p) => {
+                let token = partitioner.token(&p.key);
+                input.current = Some((token, p.key.clone(), p.deletion, p.position));
+                input.static_row = input.scanner.static_row().cloned();
+            }
+            None => {
+                input.current = None;
+                input.exhausted = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn advance_row(input: &mut Input) -> Result<()> {
+        match input.scanner.next_unfiltered()? {
+            Some(u) => {
+                input.peek.copy_from(u);
+                input.has_peek = true;
+            }
+            None => input.has_peek = false,
+        }
+        Ok(())
+    }
+
+    fn merged_deletion(&self) -> DeletionTime {
+        self.partition.deletion
+    }
+}
+
+/// Which of two deletions is newer (Cassandra `DeletionTime.supersedes`).
+pub fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
+    if b.supersedes(&a) { b } else { a }
+}
+
+/// Whether liveness `a` supersedes `b` (Cassandra `LivenessInfo.supersedes`).
+pub fn liveness_supersedes(a: &LivenessInfo, b: &LivenessInfo) -> bool {
+    if a.timestamp != b.timestamp {
+        return a.timestamp > b.timestamp;
+    }
+    if a.is_expiring() != b.is_expiring() {
+        return a.is_expiring();
+    }
+    a.local_expiration_time > b.local_expiration_time
+}
+
+/// Reconcile two cells of the same column (and path): which one wins.
+pub fn reconcile_cells<'c>(a: (&'c Cell, &[u8]), b: (&'c Cell, &[u8])) -> Ordering {
+    let ((ca, va), (cb, vb)) = (a, b);
+    if ca.timestamp != cb.timestamp {
+        return ca.timestamp.cmp(&cb.timestamp);
+    }
+    let a_special = ca.local_deletion_time != NO_DELETION_TIME || ca.is_tombstone();
+    let b_special = cb.local_deletion_time != NO_DELETION_TIME || cb.is_tombstone();
+    if a_special != b_special {
+        return a_special.cmp(&b_special);
+    }
+    if a_special {
+        if ca.is_tombstone() != cb.is_tombstone() {
+            return ca.is_tombstone().cmp(&cb.is_tombstone());
+        }
+        if ca.local_deletion_time != cb.local_deletion_time {
+            return ca.local_deletion_time.cmp(&cb.local_deletion_time);
+        }
+    }
+    va.cmp(vb)
+}
+
+/// Merge two counter contexts shard by shard: per counter id the shard with the higher clock
+/// wins (then the higher count); the result lists every id once, sorted.
+pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let mut shards: Vec<CounterShard> = counter_shards(a).ok()?;
+    for s in counter_shards(b).ok()? {
+        match shards.iter_mut().find(|x| x.counter_id == s.counter_id) {
+            Some(x) => {
+                if (s.clock, s.count) > (x.clock, x.count) {
+                    *x = s;
+                }
+            }
+            None => shards.push(s),
+        }
+    }
+    shards.sort_by_key(|x| x.counter_id);
+    let headers: Vec<i16> = shards
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s.kind {
+            ShardKind::Global => Some(i as i16 + i16::MIN),
+            ShardKind::Local => Some(i as i16),
+            ShardKind::Remote => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(2 + headers.len() * 2 + shards.len() * 32);
+    out.extend_from_slice(&(headers.len() as i16).to_be_bytes());
+    for h in headers {
+        out.extend_from_slice(&h.to_be_bytes());
+    }
+    for s in shards {
+        out.extend_from_slice(&s.counter_id);
+        out.extend_from_slice(&s.clock.to_be_bytes());
+        out.extend_from_slice(&s.count.to_be_bytes());
+    }
+    Some(out)
+}
+
+/// One row's worth of contributions: (input index, the input's row).
+struct RowMerge<'a> {
+    header: &'a SerializationHeader,
+    is_static: bool,
+}
+
+impl RowMerge<'_> {
+    /// Merge `rows` (each with its column map) into `out`, shadowed by `active`.
+    fn merge(&self, rows: &[(&Unfiltered, &[u16])], active: Option<DeletionTime>, out: &mut Unfiltered) {
+        let kind = if self.is_static { UnfilteredKind::StaticRow } else { UnfilteredKind::Row };
+        let first = rows.first().map(|r| r.0);
+        out.start(kind, first.map_or(0, |r| r.position));
+        if let Some(f) = first {
+            for i in 0..f.clustering.len() {
+                let v = f.clustering_value(i).map(<[u8]>::to_vec);
+                out.push_clustering(v.as_deref());
+            }
+        }
+        let mut liveness = LivenessInfo::EMPTY;
+        let mut deletion = DeletionTime::LIVE;
+        let mut shadowable = DeletionTime::LIVE;
+        for (r, _) in rows {
+            if !r.liveness.is_empty() && (liveness.is_empty() || liveness_supersedes(&r.liveness, &liveness)) {
+                liveness = r.liveness;
+            }
+            deletion = newer(deletion, r.deletion);
+            shadowable = newer(shadowable, r.shadowable_deletion);
+        }
+        let mut effective = active.unwrap_or(DeletionTime::LIVE);
+        if effective.supersedes(&deletion) || deletion.is_live() {
+            deletion = DeletionTime::LIVE;
+        } else {
+            effective = deletion;
+        }
+        // A shadowable deletion lasts only until the row is written again (materialized views).
+        if !shadowable.is_live()
+            && (liveness.timestamp > shadowable.marked_for_delete_at || effective.supersedes(&shadowable))
+        {
+            shadowable = DeletionTime::LIVE;
+        }
+        let shadowing = newer(effective, shadowable);
+        if !liveness.is_empty() && !shadowing.is_live() && shadowing.deletes(liveness.timestamp) {
+            liveness = LivenessInfo::EMPTY;
+        }
+        out.liveness = liveness;
+        out.deletion = deletion;
+        out.shadowable_deletion = shadowable;
+        let columns = if self.is_static { &self.header.static_columns } else { &self.header.regular_columns };
+        for (ci, col) in columns.iter().enumerate() {
+            let ci = ci as u16;
+            if col.is_complex() {
+                self.merge_complex(rows, ci, &col.ty, shadowing, out);
+            } else {
+                self.merge_simple(rows, ci, &col.ty, shadowing, out);
+            }
+        }
+    }
+
+    fn cells_of<'r>(row: &'r Unfiltered, map: &[u16], column: u16) -> impl Iterator<Item = &'r Cell> {
+        let map = map.to_vec();
+        row.cells.iter().filter(move |c| map.get(c.column as usize) == Some(&column))
+    }
+
+    fn merge_simple(
+        &self,
+        rows: &[(&Unfiltered, &[u16])],
+        column: u16,
+        ty: &CqlType,
+        shadowing: DeletionTime,
+        out: &mut Unfiltered,
+    ) {
+        let mut best: Option<(&Cell, &Unfiltered)> = None;
+        let mut counter: Option<Vec<u8>> = None;
+        for (r, map) in rows {
+            for c in Self::cells_of(r, map, column) {
+                if ty.is_counter() && !c.is_tombstone() && best.is_some_and(|(b, _)| !b.is_tombstone()) {
+                    let base =
+                        counter.clone().unwrap_or_else(|| best.map(|(b, br)| br.value(b).to_vec()).unwrap_or_default());
+                    counter = merge_counter_contexts(&base, r.value(c)).or(Some(base));
+                    if best.is_some_and(|(b, _)| c.timestamp > b.timestamp) {
+                        best = Some((c, r));
+                    }
+                    continue;
+                }
+                best = match best {
+                    None => Some((c, r)),
+                    Some((b, br)) => {
+                        let keep_new = if ty.is_counter() && (c.is_tombstone() != b.is_tombstone()) {
+                            // A counter tombstone always wins (CASSANDRA-7346).
+                            c.is_tombstone()
+                        } else {
+                            reconcile_cells((c, r.value(c)), (b, br.value(b))) == Ordering::Greater
+                        };
+                        if keep_new {
+                            if c.is_tombstone() {
+                                counter = None;
+                            }
+                            Some((c, r))
+                        } else {
+                            Some((b, br))
+                        }
+                    }
+                };
+            }
+        }
+        if let Some((c, r)) = best {
+            if !shadowing.is_live() && shadowing.deletes(c.timestamp) {
+                return;
+            }
+            let value = counter.unwrap_or_else(|| r.value(c).to_vec());
+            out.push_cell(column, c, None, &value);
+        }
+    }
+
+    fn merge_complex(
+        &self,
+        rows: &[(&Unfiltered, &[u16])],
+        column: u16,
+        ty: &CqlType,
+        shadowing: DeletionTime,
+        out: &mut Unfiltered,
+    ) {
+        let mut complex = DeletionTime::LIVE;
+        for (r, map) in rows {
+            for d in &r.complex_deletions {
+                if map.get(d.column as usize) == Some(&column) {
+                    complex = newer(complex, d.deletion);
+                }
+            }
+        }
+        if !complex.is_live() && (shadowing.supersedes(&complex) || shadowing == complex) {
+            complex = DeletionTime::LIVE;
+        }
+        if !complex.is_live() {
+            out.complex_deletions.push(ComplexDeletion { column, deletion: complex });
+        }
+        let shadow = newer(shadowing, complex);
+        let path_ty = ty.path_type().cloned().unwrap_or(CqlType::Blob);
+        // Cells of every input, merged by path (each input's cells are sorted by path).
+        let mut all: Vec<(&Cell, &Unfiltered)> =
+            rows.iter().flat_map(|(r, map)| Self::cells_of(r, map, column).map(move |c| (c, *r))).collect();
+        all.sort_by(|(a, ra), (b, rb)| {
+            compare_values(&path_ty, ra.path(a).unwrap_or_default(), rb.path(b).unwrap_or_default())
+        });
+        let mut i = 0;
+        while i < all.len() {
+            let mut j = i + 1;
+            let path_of = |k: usize| all.get(k).map(|(c, r)| r.path(c).unwrap_or_default());
+            while j < all.len() && path_of(j) == path_of(i) {
+                j += 1;
+            }
+            let mut best: Option<(&Cell, &Unfiltered)> = None;
+            for &(c, r) in all.get(i..j).unwrap_or_default() {
+                best = match best {
+                    Some((b, br)) if reconcile_cells((c, r.value(c)), (b, br.value(b))) != Ordering::Greater => {
+                        Some((b, br))
+                    }
+                    _ => Some((c, r)),
+                };
+            }
+            if let Some((c, r)) = best
+                && (shadow.is_live() || !shadow.deletes(c.timestamp))
+            {
+                let path = r.path(c).map(<[u8]>::to_vec);
+                out.push_cell(column, c, path.as_deref(), r.value(c));
+            }
+            i = j;
+        }
+    }
+}
+
+fn marker_rank(kind: BoundKind) -> bool {
+    // true = the position sorts before its clustering (inclusive start / exclusive end side).
+    matches!(kind, BoundKind::InclStartBound | BoundKind::ExclEndBound | BoundKind::ExclEndInclStartBoundary)
+}
+
+impl Merger {
+    fn position_cmp(&self, a: &Unfiltered, b: &Unfiltered) -> Ordering {
+        let kind = |u: &Unfiltered| match u.kind() {
+            UnfilteredKind::Marker(k) => k,
+            UnfilteredKind::Row => BoundKind::Clustering,
+            UnfilteredKind::StaticRow => BoundKind::StaticClustering,
+        };
+        let va: Vec<Option<&[u8]>> = (0..a.clustering.len()).map(|i| a.clustering_value(i)).collect();
+        let vb: Vec<Option<&[u8]>> = (0..b.clustering.len()).map(|i| b.clustering_value(i)).collect();
+        compare_prefixes(&self.header.clustering_types, &va, kind(a), &vb, kind(b))
+    }
+}
+
+impl PartitionStream for Merger {
+    fn header(&self) -> &SerializationHeader {
+        &self.header
+    }
+
+    fn next_partition(&mut self) -> Result<Option<&PartitionHeader>> {
+        // Finish the partition in progress.
+        for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
+            while input.scanner.next_unfiltered()?.is_some() {}
+            input.in_merge = false;
+            input.has_peek = false;
+            input.open = None;
+            Self::advance_partition(input, self.partitioner)?;
+        }
+        for input in self.inputs.iter_mut().filter(|i| i.current.is_none() && !i.exhausted) {
+            Self::advance_partition(input, self.partitioner)?;
+        }
+        let mut min: Option<(Token, Vec<u8>)> = None;
+        for input in &self.inputs {
+            if let Some((t, k, _, _)) = &input.current
+                && min
+                    .as_ref()
+                    .is_none_or(|(mt, mk)| crate::partitioner::compare_decorated(t, k, mt, mk) == Ordering::Less)
+            {
+                min = Some((t.clone(), k.clone()));
+            }
+        }
+        let Some((_, key)) = min else {
+            self.in_partition = false;
+            return Ok(None);
+        };
+        let mut deletion = DeletionTime::LIVE;
+        let mut position = u64::MAX;
+        for input in self.inputs.iter_mut() {
+            if input.current.as_ref().is_some_and(|(_, k, _, _)| *k == key) {
+                input.in_merge = true;
+                if let Some((_, _, d, p)) = &input.current {
+                    deletion = newer(deletion, *d);
+                    position = position.min(*p);
+                }
+            }
+        }
+        self.partition = PartitionHeader { key, deletion, position, body_position: position };
+        // Static rows.
+        let rows: Vec<(&Unfiltered, &[u16])> = self
+            .inputs
+            .iter()
+            .filter(|i| i.in_merge)
+            .filter_map(|i| i.static_row.as_ref().map(|r| (r, i.static_map.as_slice())))
+            .collect();
+        self.has_static = false;
+        if !rows.is_empty() {
+            let active = (!deletion.is_live()).then_some(deletion);
+            RowMerge { header: &self.header, is_static: true }.merge(&rows, active, &mut self.static_row);
+            self.has_static = !self.static_row.is_empty_row();
+        }
+        for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
+            input.current = None;
+            input.open = None;
+            Self::advance_row(input)?;
+        }
+        self.active = None;
+        self.in_partition = true;
+        Ok(Some(&self.partition))
+    }
+
+    fn static_row(&self) -> Option<&Unfiltered> {
+        self.has_static.then_some(&self.static_row)
+    }
+
+    fn next_unfiltered(&mut self) -> Result<Option<&Unfiltered>> {
+        if !self.in_partition {
+            return Ok(None);
+        }
+        loop {
+            // The smallest position among the inputs' next items, and every input at it.
+            let mut min: Option<&Unfiltered> = None;
+            for input in self.inputs.iter().filter(|i| i.in_merge && i.has_peek) {
+                if min.is_none_or(|m| self.position_cmp(&input.peek, m) == Ordering::Less) {
+                    min = Some(&input.peek);
+                }
+            }
+            let Some(min) = min else {
+                self.in_partition = false;
+                for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
+                    input.in_merge = false;
+                    Self::advance_partition(input, self.partitioner)?;
+                }
+                return Ok(None);
+            };
+            let group: Vec<usize> = self
+                .inputs
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.in_merge && i.has_peek && self.position_cmp(min, &i.peek) == Ordering::Equal)
+                .map(|(n, _)| n)
+                .collect();
+            let min_kind = min.kind();
+            let position = min.position;
+            let partition_deletion = self.merged_deletion();
+            if let UnfilteredKind::Marker(kind) = min_kind {
+                let before = marker_rank(kind);
+                let prefix: Vec<Option<Vec<u8>>> =
+                    (0..min.clustering.len()).map(|i| min.clustering_value(i).map(<[u8]>::to_vec)).collect();
+                for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
+                    if let UnfilteredKind::Marker(k) = input.peek.kind() {
+                        if k.is_close() {
+                            input.open = None;
+                        }
+                        if k.is_open() {
+                            input.open = Some(input.peek.deletion);
+                        }
+                    }
+                    Self::advance_row(input)?;
+                }
+                let mut now: Option<DeletionTime> = None;
+                for input in self.inputs.iter().filter(|i| i.in_merge) {
+                    if let Some(d) = input.open {
+                        now = Some(now.map_or(d, |n| newer(n, d)));
+                    }
+                }
+                let now = now.filter(|d| d.supersedes(&partition_deletion));
+                if now == self.active {
+                    continue;
+                }
+                let kind = match (self.active, now, before) {
+                    (None, Some(_), true) => BoundKind::InclStartBound,
+                    (None, Some(_), false) => BoundKind::ExclStartBound,
+                    (Some(_), None, true) => BoundKind::ExclEndBound,
+                    (Some(_), None, false) => BoundKind::InclEndBound,
+                    (_, _, true) => BoundKind::ExclEndInclStartBoundary,
+                    (_, _, false) => BoundKind::InclEndExclStartBoundary,
+                };
+                self.out.start(UnfilteredKind::Marker(kind), position);
+                for v in &prefix {
+                    self.out.push_clustering(v.as_deref());
+                }
+                self.out.close_deletion = self.active.unwrap_or(DeletionTime::LIVE);
+                self.out.deletion = now.unwrap_or(DeletionTime::LIVE);
+                self.active = now;
+                return Ok(Some(&self.out));
+            }
+            // Rows at the same clustering: reconcile.
+            let active = match (self.active, partition_deletion.is_live()) {
+                (Some(a), _) => Some(newer(a, partition_deletion)),
+                (None, false) => Some(partition_deletion),
+                (None, true) => None,
+            };
+            {
+                let rows: Vec<(&Unfiltered, &[u16])> = self
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| group.contains(n))
+                    .map(|(_, i)| (&i.peek, i.regular_map.as_slice()))
+                    .collect();
+                RowMerge { header: &self.header, is_static: false }.merge(&rows, active, &mut self.out);
+            }
+            for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
+                Self::advance_row(input)?;
+            }
+            if !self.out.is_empty_row() {
+                return Ok(Some(&self.out));
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Ordering of values and clustering prefixes, as Cassandra's comparators sort them
+//! (`db/marshal/*Type.compare`, `db/ClusteringComparator.java`, `db/ClusteringPrefix.java`
+//! `Kind`): rows and range-tombstone bounds within a partition are in this order on disk.
+
+use std::cmp::Ordering;
+
+use crate::clustering::BoundKind;
+use crate::types::CqlType;
+use crate::types::value::{Value, decode};
+
+/// Compare two serialized values of `ty` as Cassandra's comparator does.
+pub fn compare_values(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
+    if let CqlType::Reversed(t) = ty {
+        return compare_values(t, a, b).reverse();
+    }
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => return Ordering::Equal,
+        (true, false) => return Ordering::Less,
+        (false, true) => return Ordering::Greater,
+        _ => {}
+    }
+    match (decode(ty, a), decode(ty, b)) {
+        (Ok(x), Ok(y)) => compare_decoded(ty, &x, &y, a, b),
+        _ => a.cmp(b),
+    }
+}
+
+fn compare_decoded(ty: &CqlType, x: &Value<'_>, y: &Value<'_>, a: &[u8], b: &[u8]) -> Ordering {
+    use Value::*;
+    match (x, y) {
+        (Int(p), Int(q)) => p.cmp(q),
+        (BigInt(p), BigInt(q)) | (Timestamp(p), Timestamp(q)) | (Time(p), Time(q)) | (Counter(p), Counter(q)) => {
+            p.cmp(q)
+        }
+        (SmallInt(p), SmallInt(q)) => p.cmp(q),
+        (TinyInt(p), TinyInt(q)) => p.cmp(q),
+        (Float(p), Float(q)) => p.total_cmp(q),
+        (Double(p), Double(q)) => p.total_cmp(q),
+        (Varint(p), Varint(q)) => compare_varint(p, q),
+        (Decimal { scale: s1, unscaled: u1 }, Decimal { scale: s2, unscaled: u2 }) => {
+            let f = |s: &i32, u: &[u8]| crate::types::render::decimal_to_string(*s, u).parse::<f64>().unwrap_or(0.0);
+            f(s1, u1).total_cmp(&f(s2, u2))
+        }
+        (TimeUuid(p), TimeUuid(q)) => timeuuid_key(p).cmp(&timeuuid_key(q)),
+        (Uuid(p), Uuid(q)) => {
+            let (vp, vq) = (p.get(6).copied().unwrap_or(0) >> 4, q.get(6).copied().unwrap_or(0) >> 4);
+            vp.cmp(&vq).then_with(|| if vp == 1 { timeuuid_key(p).cmp(&timeuuid_key(q)) } else { p.cmp(q) })
+        }
+        (List(p), List(q)) | (Set(p), Set(q)) | (Vector(p), Vector(q)) => {
+            let elem = match ty {
+                CqlType::List { elem, .. } | CqlType::Set { elem, .. } | CqlType::Vector { elem, .. } => elem.as_ref(),
+                _ => &CqlType::Blob,
+            };
+            compare_lists(p.iter().map(|v| (elem, v)), q.iter().map(|v| (elem, v)), p.len(), q.len())
+        }
+        (Map(p), Map(q)) => {
+            let (kt, vt) = match ty {
+                CqlType::Map { key, value, .. } => (key.as_ref(), value.as_ref()),
+                _ => (&CqlType::Blob, &CqlType::Blob),
+            };
+            for ((k1, v1), (k2, v2)) in p.iter().zip(q) {
+                let c = compare_value(kt, k1, k2).then_with(|| compare_value(vt, v1, v2));
+                if c != Ordering::Equal {
+                    return c;
+                }
+            }
+            p.len().cmp(&q.len())
+        }
+        (Tuple(p), Tuple(q)) | (Udt(p), Udt(q)) => {
+            let types: Vec<&CqlType> = match ty {
+                CqlType::Tuple(ts) => ts.iter().collect(),
+                CqlType::Udt(u) => u.fields.iter().map(|(_, t)| t).collect(),
+                _ => vec![],
+            };
+            let tys = |v: &[Value<'_>]| -> Vec<&CqlType> {
+                (0..v.len()).map(|i| types.get(i).copied().unwrap_or(&CqlType::Blob)).collect()
+            };
+            let (tp, tq) = (tys(p), tys(q));
+            compare_lists(tp.into_iter().zip(p.iter()), tq.into_iter().zip(q.iter()), p.len(), q.len())
+        }
+        _ => a.cmp(b),
+    }
+}
+
+/// Compare two decoded values of `ty` (nested collection elements have no raw bytes of their own
+/// here; nulls sort first).
+fn compare_value(ty: &CqlType, x: &Value<'_>, y: &Value<'_>) -> Ordering {
+    match (x, y) {
+        (Value::Null, Value::Null) | (Value::Empty, Value::Empty) => Ordering::Equal,
+        (Value::Null | Value::Empty, _) => Ordering::Less,
+        (_, Value::Null | Value::Empty) => Ordering::Greater,
+        (Value::Text(a) | Value::Ascii(a), Value::Text(b) | Value::Ascii(b)) => a.as_bytes().cmp(b.as_bytes()),
+        (Value::Blob(a) | Value::Inet(a), Value::Blob(b) | Value::Inet(b)) => a.cmp(b),
+        (Value::Boolean(a), Value::Boolean(b)) => a.cmp(b),
+        (Value::Date(a), Value::Date(b)) => a.cmp(b),
+        _ => compare_decoded(ty.unreversed(), x, y, &[], &[]),
+    }
+}
+
+fn compare_lists<'v, 'a: 'v>(
+    p: impl Iterator<Item = (&'v CqlType, &'v Value<'a>)>,
+    q: impl Iterator<Item = (&'v CqlType, &'v Value<'a>)>,
+    lp: usize,
+    lq: usize,
+) -> Ordering {
+    for ((t, a), (_, b)) in p.zip(q) {
+        let c = compare_value(t, a, b);
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    lp.cmp(&lq)
+}
+
+fn timeuuid_key(u: &[u8; 16]) -> (u64, [i8; 8]) {
+    let [u0, u1, u2, u3, u4, u5, u6, u7, rest @ ..] = *u;
+    let hi = u64::from(u6 & 0x0f) << 56
+        | u64::from(u7) << 48
+        | u64::from(u4) << 40
+        | u64::from(u5) << 32
+        | u64::from(u0) << 24
+        | u64::from(u1) << 16
+        | u64::from(u2) << 8
+        | u64::from(u3);
+    (hi, rest.map(|b| b as i8))
+}
+
+fn compare_varint(a: &[u8], b: &[u8]) -> Ordering {
+    let neg = |x: &[u8]| x.first().is_some_and(|v| v & 0x80 != 0);
+    match (neg(a), neg(b)) {
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (n, _) => {
+            let len = a.len().cmp(&b.len());
+            let len = if n { len.reverse() } else { len };
+            len.then_with(|| a.cmp(b))
+        }
+    }
+}
+
+fn kind_rank(k: BoundKind) -> (i32, i32) {
+    // (comparison, comparedToClustering) as in ClusteringPrefix.Kind.
+    match k {
+        BoundKind::ExclEndBound | BoundKind::InclStartBound | BoundKind::ExclEndInclStartBoundary => (0, -1),
+        BoundKind::StaticClustering => (1, -1),
+        BoundKind::Clustering => (2, 0),
+        BoundKind::InclEndExclStartBoundary | BoundKind::InclEndBound | BoundKind::ExclStartBound => (3, 1),
+    }
+}
+
+/// Compare two clustering prefixes with their kinds.
+pub fn compare_prefixes(
+    types: &[CqlType],
+    a: &[Option<&[u8]>],
+    ka: BoundKind,
+    b: &[Option<&[u8]>],
+    kb: BoundKind,
+) -> Ordering {
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let ty = types.get(i).unwrap_or(&CqlType::Blob);
+        let c = match (x, y) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => compare_values(ty, x, y),
+        };
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    if a.len() == b.len() {
+        return kind_rank(ka).0.cmp(&kind_rank(kb).0);
+    }
+    if a.len() < b.len() { kind_rank(ka).1.cmp(&0) } else { 0.cmp(&kind_rank(kb).1) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_sort_around_rows() {
+        let t = vec![CqlType::Int, CqlType::Int];
+        let one = 1i32.to_be_bytes();
+        let two = 2i32.to_be_bytes();
+        let row: Vec<Option<&[u8]>> = vec![Some(&one), Some(&two)];
+        let prefix: Vec<Option<&[u8]>> = vec![Some(&one)];
+        assert_eq!(
+            compare_prefixes(&t, &prefix, BoundKind::InclStartBound, &row, BoundKind::Clustering),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_prefixes(&t, &prefix, BoundKind::InclEndBound, &row, BoundKind::Clustering),
+            Ordering::Greater
+        );
+        let rev = [CqlType::Reversed(Box::new(CqlType::Int))];
+        assert_eq!(compare_values(&rev[0], &one, &two), Ordering::Greater);
+        assert_eq!(compare_varint(&[0xff], &[0x01]), Ordering::Less);
+        assert_eq!(compare_varint(&[0x01, 0x00], &[0x7f]), Ordering::Greater);
+    }
+}
