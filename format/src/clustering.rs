@@ -197,6 +197,18 @@ pub fn write_values(out: &mut Vec<u8>, types: &[CqlType], values: &[Option<&[u8]
     }
 }
 
+impl ClusteringBound {
+    /// Serialize as index blocks and `oa` Statistics store it (the inverse of [`Self::read`]).
+    pub fn write(&self, out: &mut Vec<u8>, types: &[CqlType]) {
+        out.push(self.kind.ordinal());
+        if self.kind != BoundKind::Clustering {
+            out.extend_from_slice(&(self.values.len() as u16).to_be_bytes());
+        }
+        let vals: Vec<Option<&[u8]>> = self.values.iter().map(|v| v.as_deref()).collect();
+        write_values(out, types, &vals);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,8 +105,14 @@ impl Compressor {
         Ok(())
     }
 
-    /// Compress `src`, appending the stored payload (without CRC) to `dst`.
+    /// Compress `src`, appending the stored payload (without CRC) to `dst`, with the codec's
+    /// default level (Zstd 3, as Cassandra's `ZstdCompressor`).
     pub fn compress_into(self, src: &[u8], dst: &mut Vec<u8>) {
+        self.compress_with_level(src, None, dst)
+    }
+
+    /// Compress with an explicit level (`compression_level` option of Zstd and Deflate).
+    pub fn compress_with_level(self, src: &[u8], level: Option<i32>, dst: &mut Vec<u8>) {
         match self {
             Compressor::Noop => dst.extend_from_slice(src),
             Compressor::Lz4 => dst.extend_from_slice(&lz4_flex::block::compress_prepend_size(src)),
@@ -117,12 +123,14 @@ impl Compressor {
             }
             Compressor::Deflate => {
                 use std::io::Write as _;
-                let mut e = flate2::write::ZlibEncoder::new(std::mem::take(dst), flate2::Compression::default());
+                let level =
+                    level.map_or(flate2::Compression::default(), |l| flate2::Compression::new(l.clamp(0, 9) as u32));
+                let mut e = flate2::write::ZlibEncoder::new(std::mem::take(dst), level);
                 let _ = e.write_all(src);
                 *dst = e.finish().unwrap_or_default();
             }
             Compressor::Zstd => {
-                if let Ok(v) = zstd::bulk::compress(src, 3) {
+                if let Ok(v) = zstd::bulk::compress(src, level.unwrap_or(3)) {
                     dst.extend_from_slice(&v)
                 }
             }
@@ -268,6 +276,47 @@ pub fn parse_digest(bytes: &[u8]) -> Result<u32, DecodeError> {
     t.parse::<u32>().or_else(|_| t.parse::<i64>().map(|v| v as u32)).map_err(|_| {
         DecodeError::new(0, DecodeErrorKind::InvalidValue { what: "digest text length", value: t.len() as i64 })
     })
+}
+
+impl CompressionInfo {
+    /// Serialize CompressionInfo.db for `version`.
+    pub fn encode(&self, version: Version) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.chunk_offsets.len() * 8);
+        write_utf(&mut out, &self.class);
+        out.extend_from_slice(&(self.options.len() as i32).to_be_bytes());
+        for (k, v) in &self.options {
+            write_utf(&mut out, k);
+            write_utf(&mut out, v);
+        }
+        out.extend_from_slice(&(self.chunk_length as i32).to_be_bytes());
+        if version.has_max_compressed_length() {
+            out.extend_from_slice(&(self.max_compressed_length as i32).to_be_bytes());
+        }
+        out.extend_from_slice(&(self.data_length as i64).to_be_bytes());
+        out.extend_from_slice(&(self.chunk_offsets.len() as i32).to_be_bytes());
+        for o in &self.chunk_offsets {
+            out.extend_from_slice(&(*o as i64).to_be_bytes());
+        }
+        out
+    }
+}
+
+impl ChunkChecksums {
+    /// Serialize CRC.db.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.crcs.len() * 4);
+        out.extend_from_slice(&(self.chunk_size as i32).to_be_bytes());
+        for c in &self.crcs {
+            out.extend_from_slice(&c.to_be_bytes());
+        }
+        out
+    }
+}
+
+/// Java `writeUTF`: u16 length + UTF-8 (names here are ASCII, where modified UTF-8 is UTF-8).
+pub fn write_utf(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 #[cfg(test)]

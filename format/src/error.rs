@@ -288,6 +288,14 @@ pub enum Error {
         /// The header's count or type.
         header: String,
     },
+    /// A writer was given data in an order SSTables cannot hold.
+    #[error("{what} out of order: {detail}")]
+    OutOfOrder {
+        /// What was out of order.
+        what: &'static str,
+        /// The offending values.
+        detail: String,
+    },
     /// A CQL schema file does not parse.
     #[error("{}: {source}", path.display())]
     Cql {

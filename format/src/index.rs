@@ -206,3 +206,42 @@ impl IndexReader {
         self.len == 0
     }
 }
+
+impl IndexEntry {
+    /// Serialize this entry (Index.db layout of `version`).
+    pub fn encode(&self, out: &mut Vec<u8>, types: &[CqlType], version: Version) {
+        out.extend_from_slice(&(self.key.len() as u16).to_be_bytes());
+        out.extend_from_slice(&self.key);
+        crate::codec::write_uvint(out, self.data_position);
+        match &self.promoted {
+            None => out.push(0),
+            Some(p) => {
+                let mut body = Vec::new();
+                crate::codec::write_uvint(&mut body, p.header_length);
+                p.deletion.write(&mut body, version);
+                crate::codec::write_uvint(&mut body, p.blocks.len() as u64);
+                let blocks_start = body.len();
+                let mut offsets = Vec::with_capacity(p.blocks.len());
+                for b in &p.blocks {
+                    offsets.push((body.len() - blocks_start) as u32);
+                    b.first.write(&mut body, types);
+                    b.last.write(&mut body, types);
+                    crate::codec::write_uvint(&mut body, b.offset);
+                    crate::codec::write_svint(&mut body, b.width as i64 - 65536);
+                    match &b.end_open_marker {
+                        Some(d) => {
+                            body.push(1);
+                            d.write(&mut body, version);
+                        }
+                        None => body.push(0),
+                    }
+                }
+                for o in offsets {
+                    body.extend_from_slice(&o.to_be_bytes());
+                }
+                crate::codec::write_uvint(out, body.len() as u64);
+                out.extend_from_slice(&body);
+            }
+        }
+    }
+}

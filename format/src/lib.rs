@@ -63,6 +63,7 @@ pub mod summary;
 pub mod toc;
 pub mod types;
 pub mod version;
+pub mod writer;
 
 pub use descriptor::{Component, Descriptor};
 pub use error::{DecodeError, DecodeErrorKind, Error, Result};

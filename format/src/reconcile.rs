@@ -161,15 +161,24 @@ pub fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
     if b.supersedes(&a) { b } else { a }
 }
 
-/// Whether liveness `a` supersedes `b` (Cassandra `LivenessInfo.supersedes`).
+/// The TTL Cassandra gives an "expired" row marker (materialized views).
+pub const EXPIRED_LIVENESS_TTL: i32 = i32::MAX;
+
+/// Whether liveness `a` supersedes `b` (Cassandra `LivenessInfo.supersedes`): the newer
+/// timestamp; on a tie an expired marker, then (both expiring or both not) the later expiry,
+/// else the expiring one.
 pub fn liveness_supersedes(a: &LivenessInfo, b: &LivenessInfo) -> bool {
     if a.timestamp != b.timestamp {
         return a.timestamp > b.timestamp;
     }
-    if a.is_expiring() != b.is_expiring() {
-        return a.is_expiring();
+    let (ea, eb) = (a.ttl == EXPIRED_LIVENESS_TTL, b.ttl == EXPIRED_LIVENESS_TTL);
+    if ea != eb {
+        return ea;
     }
-    a.local_expiration_time > b.local_expiration_time
+    if a.is_expiring() == b.is_expiring() {
+        return a.local_expiration_time > b.local_expiration_time;
+    }
+    a.is_expiring()
 }
 
 /// Reconcile two cells of the same column (and path): which one wins.
@@ -194,17 +203,28 @@ pub fn reconcile_cells<'c>(a: (&'c Cell, &[u8]), b: (&'c Cell, &[u8])) -> Orderi
     va.cmp(vb)
 }
 
-/// Merge two counter contexts shard by shard: per counter id the shard with the higher clock
-/// wins (then the higher count); the result lists every id once, sorted.
+/// Merge two counter contexts shard by shard (Cassandra `db/context/CounterContext.merge`): for
+/// one counter id, a global shard beats the others (between globals the higher clock, then the
+/// higher count), two local shards add up, a local shard beats a remote one, and between remote
+/// shards the higher clock, then the higher count, wins.
 pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
     let mut shards: Vec<CounterShard> = counter_shards(a).ok()?;
     for s in counter_shards(b).ok()? {
         match shards.iter_mut().find(|x| x.counter_id == s.counter_id) {
-            Some(x) => {
-                if (s.clock, s.count) > (x.clock, x.count) {
+            Some(x) => match (x.kind, s.kind) {
+                (ShardKind::Local, ShardKind::Local) => {
+                    x.clock = x.clock.wrapping_add(s.clock);
+                    x.count = x.count.wrapping_add(s.count);
+                }
+                (ShardKind::Global, ShardKind::Global) | (ShardKind::Remote, ShardKind::Remote)
+                    if (s.clock, s.count) > (x.clock, x.count) =>
+                {
                     *x = s;
                 }
-            }
+                (ShardKind::Global, ShardKind::Global) | (ShardKind::Remote, ShardKind::Remote) => {}
+                (_, ShardKind::Global) | (ShardKind::Remote, ShardKind::Local) => *x = s,
+                _ => {}
+            },
             None => shards.push(s),
         }
     }
@@ -282,7 +302,7 @@ impl RowMerge<'_> {
         for (ci, col) in columns.iter().enumerate() {
             let ci = ci as u16;
             if col.is_complex() {
-                self.merge_complex(rows, ci, &col.ty, shadowing, out);
+                self.merge_complex(rows, ci, &col.ty, effective, shadowing, out);
             } else {
                 self.merge_simple(rows, ci, &col.ty, shadowing, out);
             }
@@ -306,7 +326,11 @@ impl RowMerge<'_> {
         let mut counter: Option<Vec<u8>> = None;
         for (r, map) in rows {
             for c in Self::cells_of(r, map, column) {
-                if ty.is_counter() && !c.is_tombstone() && best.is_some_and(|(b, _)| !b.is_tombstone()) {
+                if ty.is_counter()
+                    && !c.is_tombstone()
+                    && !r.value(c).is_empty()
+                    && best.is_some_and(|(b, br)| !b.is_tombstone() && !br.value(b).is_empty())
+                {
                     let base =
                         counter.clone().unwrap_or_else(|| best.map(|(b, br)| br.value(b).to_vec()).unwrap_or_default());
                     counter = merge_counter_contexts(&base, r.value(c)).or(Some(base));
@@ -321,6 +345,8 @@ impl RowMerge<'_> {
                         let keep_new = if ty.is_counter() && (c.is_tombstone() != b.is_tombstone()) {
                             // A counter tombstone always wins (CASSANDRA-7346).
                             c.is_tombstone()
+                        } else if ty.is_counter() && (r.value(c).is_empty() != br.value(b).is_empty()) {
+                            r.value(c).is_empty()
                         } else {
                             reconcile_cells((c, r.value(c)), (b, br.value(b))) == Ordering::Greater
                         };
@@ -350,6 +376,7 @@ impl RowMerge<'_> {
         rows: &[(&Unfiltered, &[u16])],
         column: u16,
         ty: &CqlType,
+        effective: DeletionTime,
         shadowing: DeletionTime,
         out: &mut Unfiltered,
     ) {
@@ -361,7 +388,8 @@ impl RowMerge<'_> {
                 }
             }
         }
-        if !complex.is_live() && (shadowing.supersedes(&complex) || shadowing == complex) {
+        // A column deletion stays only if it is newer than the deletion already covering the row.
+        if !complex.is_live() && !complex.supersedes(&effective) {
             complex = DeletionTime::LIVE;
         }
         if !complex.is_live() {

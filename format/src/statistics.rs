@@ -681,6 +681,291 @@ pub fn parse(bytes: &[u8], version: Version) -> Result<Statistics, StatisticsErr
 
 pub mod hll;
 
+// -------------------------------------------------------------------------------------------
+// Writing
+
+use crate::codec::write_uvint;
+use crate::deletion::{ldt_to_i32, ldt_to_u32};
+
+impl EstimatedHistogram {
+    /// An empty histogram with Cassandra's `n` bucket bounds (n + 1 stored pairs).
+    pub fn new(n: usize) -> Self {
+        let bounds = Self::bucket_offsets(n);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(bounds.first().copied().unwrap_or(1));
+        offsets.extend_from_slice(&bounds);
+        EstimatedHistogram { offsets, counts: vec![0; n + 1] }
+    }
+
+    /// Count one value: the first bucket whose bound is at least `v` (or the overflow bucket).
+    pub fn add(&mut self, v: i64) {
+        let bounds = self.offsets.get(1..).unwrap_or_default();
+        let i = bounds.partition_point(|&b| b < v);
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.counts.len() as i32).to_be_bytes());
+        for (o, c) in self.offsets.iter().zip(&self.counts) {
+            out.extend_from_slice(&o.to_be_bytes());
+            out.extend_from_slice(&c.to_be_bytes());
+        }
+    }
+}
+
+impl TombstoneHistogram {
+    /// An empty histogram holding at most `max_bins` bins.
+    pub fn new(max_bins: i32) -> Self {
+        TombstoneHistogram { max_bins, bins: Vec::new() }
+    }
+
+    /// Record a local deletion time, rounded up to a whole minute
+    /// (Cassandra `StreamingTombstoneHistogramBuilder`, `roundSeconds` 60); when there are more
+    /// than `max_bins` points, the two closest merge into their count-weighted mean.
+    pub fn update(&mut self, ldt: i64) {
+        let p = round_up(ldt, 60);
+        match self.bins.binary_search_by_key(&p, |b| b.0) {
+            Ok(i) => {
+                if let Some(b) = self.bins.get_mut(i) {
+                    b.1 += 1;
+                }
+            }
+            Err(i) => self.bins.insert(i, (p, 1)),
+        }
+        while self.bins.len() > self.max_bins.max(1) as usize {
+            let mut best = 0;
+            let mut gap = i64::MAX;
+            for (i, w) in self.bins.windows(2).enumerate() {
+                if let [a, b] = w
+                    && b.0 - a.0 < gap
+                {
+                    gap = b.0 - a.0;
+                    best = i;
+                }
+            }
+            let (Some(&(p1, c1)), Some(&(p2, c2))) = (self.bins.get(best), self.bins.get(best + 1)) else { break };
+            let merged =
+                round_up(((p1 as i128 * c1 as i128 + p2 as i128 * c2 as i128) / (c1 + c2).max(1) as i128) as i64, 60);
+            self.bins.remove(best + 1);
+            if let Some(b) = self.bins.get_mut(best) {
+                *b = (merged, c1 + c2);
+            }
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, version: Version) {
+        if version.has_uint_deletion_time() {
+            out.extend_from_slice(&(self.bins.len() as i32).to_be_bytes());
+            out.extend_from_slice(&(self.bins.len() as i32).to_be_bytes());
+            for (p, c) in &self.bins {
+                out.extend_from_slice(&p.to_be_bytes());
+                out.extend_from_slice(&(*c as i32).to_be_bytes());
+            }
+        } else {
+            // 3.x writes the configured maximum (100), 4.0+ the bin count: `max_bins` holds
+            // whichever the writer stores.
+            out.extend_from_slice(&self.max_bins.to_be_bytes());
+            out.extend_from_slice(&(self.bins.len() as i32).to_be_bytes());
+            for (p, c) in &self.bins {
+                out.extend_from_slice(&(*p as f64).to_be_bytes());
+                out.extend_from_slice(&c.to_be_bytes());
+            }
+        }
+    }
+}
+
+fn round_up(v: i64, unit: i64) -> i64 {
+    let r = v.rem_euclid(unit);
+    if r == 0 { v } else { v.saturating_add(unit - r) }
+}
+
+fn write_position(out: &mut Vec<u8>, p: &CommitLogPosition) {
+    out.extend_from_slice(&p.segment_id.to_be_bytes());
+    out.extend_from_slice(&p.position.to_be_bytes());
+}
+
+fn write_uuid_opt(out: &mut Vec<u8>, u: &Option<[u8; 16]>) {
+    match u {
+        Some(u) => {
+            out.push(1);
+            out.extend_from_slice(u);
+        }
+        None => out.push(0),
+    }
+}
+
+fn write_type(out: &mut Vec<u8>, s: &str) {
+    write_uvint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl StatsMetadata {
+    fn write(&self, out: &mut Vec<u8>, v: Version) {
+        self.partition_sizes.write(out);
+        self.cell_counts.write(out);
+        write_position(out, &self.commit_log_upper_bound);
+        out.extend_from_slice(&self.min_timestamp.to_be_bytes());
+        out.extend_from_slice(&self.max_timestamp.to_be_bytes());
+        if v.has_uint_deletion_time() {
+            out.extend_from_slice(&ldt_to_u32(self.min_local_deletion_time).to_be_bytes());
+            out.extend_from_slice(&ldt_to_u32(self.max_local_deletion_time).to_be_bytes());
+        } else {
+            out.extend_from_slice(&ldt_to_i32(self.min_local_deletion_time).to_be_bytes());
+            out.extend_from_slice(&ldt_to_i32(self.max_local_deletion_time).to_be_bytes());
+        }
+        out.extend_from_slice(&self.min_ttl.to_be_bytes());
+        out.extend_from_slice(&self.max_ttl.to_be_bytes());
+        out.extend_from_slice(&self.compression_ratio.to_be_bytes());
+        self.tombstone_histogram.write(out, v);
+        out.extend_from_slice(&self.sstable_level.to_be_bytes());
+        out.extend_from_slice(&self.repaired_at.to_be_bytes());
+        if v.has_legacy_min_max() {
+            for list in [&self.min_clustering_values, &self.max_clustering_values] {
+                out.extend_from_slice(&(list.len() as i32).to_be_bytes());
+                for value in list {
+                    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+                    out.extend_from_slice(value);
+                }
+            }
+        } else {
+            let (types, start, end) = match &self.covered_clusterings {
+                Some(c) => (c.types.clone(), c.start.clone(), c.end.clone()),
+                None => (
+                    vec![],
+                    ClusteringBound { kind: crate::clustering::BoundKind::InclStartBound, values: vec![] },
+                    ClusteringBound { kind: crate::clustering::BoundKind::InclEndBound, values: vec![] },
+                ),
+            };
+            write_uvint(out, types.len() as u64);
+            for t in &types {
+                write_type(out, t);
+            }
+            let parsed: Vec<CqlType> =
+                types.iter().map(|t| CqlType::parse_marshal(t).unwrap_or(CqlType::Blob)).collect();
+            start.write(out, &parsed);
+            end.write(out, &parsed);
+        }
+        out.push(u8::from(self.has_legacy_counter_shards));
+        out.extend_from_slice(&self.total_columns_set.to_be_bytes());
+        out.extend_from_slice(&self.total_rows.to_be_bytes());
+        if v.has_commit_log_lower_bound() {
+            write_position(
+                out,
+                &self.commit_log_lower_bound.unwrap_or(CommitLogPosition { segment_id: -1, position: 0 }),
+            );
+        }
+        if v.has_commit_log_intervals() {
+            out.extend_from_slice(&(self.commit_log_intervals.len() as i32).to_be_bytes());
+            for (a, b) in &self.commit_log_intervals {
+                write_position(out, a);
+                write_position(out, b);
+            }
+        }
+        if v.has_pending_repair() {
+            write_uuid_opt(out, &self.pending_repair);
+        }
+        if v.has_is_transient() {
+            out.push(u8::from(self.is_transient));
+        }
+        if v.has_originating_host_id() {
+            write_uuid_opt(out, &self.originating_host_id);
+        }
+        if v.has_improved_min_max() {
+            out.push(u8::from(self.has_partition_level_deletions.unwrap_or(true)));
+            for k in [&self.first_key, &self.last_key] {
+                let k = k.as_deref().unwrap_or_default();
+                write_uvint(out, k.len() as u64);
+                out.extend_from_slice(k);
+            }
+        }
+        if v.has_token_space_coverage() {
+            out.extend_from_slice(&self.token_space_coverage.unwrap_or(f64::NAN).to_be_bytes());
+            // Cassandra 5.0 sizes the component with 16 bytes per tombstone-histogram bin but
+            // writes 12, and writes the whole buffer: the difference is zero padding here.
+            out.resize(out.len() + 4 * self.tombstone_histogram.bins.len(), 0);
+        }
+    }
+}
+
+impl SerializationHeader {
+    /// Serialize the HEADER component.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        self.stats.write(out);
+        write_type(out, &self.key_type_string);
+        write_uvint(out, self.clustering_type_strings.len() as u64);
+        for t in &self.clustering_type_strings {
+            write_type(out, t);
+        }
+        for list in [&self.static_columns, &self.regular_columns] {
+            write_uvint(out, list.len() as u64);
+            for c in list {
+                write_uvint(out, c.name.len() as u64);
+                out.extend_from_slice(c.name.as_bytes());
+                write_type(out, &c.type_string);
+            }
+        }
+    }
+}
+
+/// Serialize Statistics.db for `version`: table of contents, then each component at its
+/// offset, with the `na`+ checksums.
+pub fn encode(s: &Statistics, version: Version) -> Vec<u8> {
+    let mut parts: Vec<(u32, Vec<u8>)> = Vec::new();
+    if let Some(v) = &s.validation {
+        let mut b = Vec::new();
+        crate::compression::write_utf(&mut b, &v.partitioner);
+        b.extend_from_slice(&v.bloom_filter_fp_chance.to_be_bytes());
+        parts.push((0, b));
+    }
+    if let Some(c) = &s.compaction {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(c.cardinality.len() as i32).to_be_bytes());
+        b.extend_from_slice(&c.cardinality);
+        parts.push((1, b));
+    }
+    if let Some(st) = &s.stats {
+        let mut b = Vec::new();
+        st.write(&mut b, version);
+        parts.push((2, b));
+    }
+    if let Some(h) = &s.header {
+        let mut b = Vec::new();
+        h.write(&mut b);
+        parts.push((3, b));
+    }
+    let checksummed = version.has_metadata_checksum();
+    let crc_len = if checksummed { 4 } else { 0 };
+    let mut out = Vec::new();
+    let mut crc = crc32fast::Hasher::new();
+    let n = parts.len() as i32;
+    out.extend_from_slice(&n.to_be_bytes());
+    crc.update(&n.to_be_bytes());
+    if checksummed {
+        out.extend_from_slice(&crc.clone().finalize().to_be_bytes());
+    }
+    let mut offset = 4 + 8 * parts.len() + 2 * crc_len;
+    for (ty, body) in &parts {
+        let (t, o) = (*ty as i32, offset as i32);
+        out.extend_from_slice(&t.to_be_bytes());
+        out.extend_from_slice(&o.to_be_bytes());
+        crc.update(&t.to_be_bytes());
+        crc.update(&o.to_be_bytes());
+        offset += body.len() + crc_len;
+    }
+    if checksummed {
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    for (_, body) in &parts {
+        out.extend_from_slice(body);
+        if checksummed {
+            out.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,3 +94,86 @@ impl Summary {
         Ok(Summary { min_index_interval, sampling_level, size_at_full_sampling, entries, first_key, last_key })
     }
 }
+
+impl Summary {
+    /// Sample Index.db entries at full sampling: every `min_index_interval`-th entry, starting
+    /// with the first (Cassandra `IndexSummaryBuilder`).
+    pub fn builder(min_index_interval: i32) -> SummaryBuilder {
+        SummaryBuilder {
+            interval: min_index_interval.max(1) as u64,
+            keys: 0,
+            entries: Vec::new(),
+            first: None,
+            last: Vec::new(),
+        }
+    }
+
+    /// Serialize Summary.db.
+    pub fn encode(&self) -> Vec<u8> {
+        let count = self.entries.len();
+        let entries_len: usize = self.entries.iter().map(|(k, _)| k.len() + 8).sum();
+        let region = count * 4 + entries_len;
+        let mut out = Vec::with_capacity(24 + region + self.first_key.len() + self.last_key.len() + 8);
+        out.extend_from_slice(&self.min_index_interval.to_be_bytes());
+        out.extend_from_slice(&(count as i32).to_be_bytes());
+        out.extend_from_slice(&(region as i64).to_be_bytes());
+        out.extend_from_slice(&self.sampling_level.to_be_bytes());
+        out.extend_from_slice(&self.size_at_full_sampling.to_be_bytes());
+        let mut offset = count * 4;
+        for (k, _) in &self.entries {
+            out.extend_from_slice(&(offset as i32).to_le_bytes());
+            offset += k.len() + 8;
+        }
+        for (k, p) in &self.entries {
+            out.extend_from_slice(k);
+            out.extend_from_slice(&(*p as i64).to_le_bytes());
+        }
+        out.extend_from_slice(&(self.first_key.len() as i32).to_be_bytes());
+        out.extend_from_slice(&self.first_key);
+        out.extend_from_slice(&(self.last_key.len() as i32).to_be_bytes());
+        out.extend_from_slice(&self.last_key);
+        out
+    }
+}
+
+/// Collects Summary.db samples while Index.db is written.
+#[derive(Debug, Clone)]
+pub struct SummaryBuilder {
+    interval: u64,
+    keys: u64,
+    entries: Vec<(Vec<u8>, u64)>,
+    first: Option<Vec<u8>>,
+    last: Vec<u8>,
+}
+
+impl SummaryBuilder {
+    /// A builder sampling every `min_index_interval`-th entry.
+    pub fn new(min_index_interval: i32) -> Self {
+        Summary::builder(min_index_interval)
+    }
+
+    /// Record the Index.db entry of `key` at `index_position`.
+    pub fn add(&mut self, key: &[u8], index_position: u64) {
+        if self.keys.is_multiple_of(self.interval) {
+            self.entries.push((key.to_vec(), index_position));
+        }
+        if self.first.is_none() {
+            self.first = Some(key.to_vec());
+        }
+        self.last.clear();
+        self.last.extend_from_slice(key);
+        self.keys += 1;
+    }
+
+    /// The summary.
+    pub fn finish(self) -> Summary {
+        Summary {
+            min_index_interval: self.interval as i32,
+            sampling_level: 128,
+            size_at_full_sampling: self.keys.div_ceil(self.interval) as i32,
+            entries: self.entries,
+            first_key: self.first.unwrap_or_default(),
+            last_key: self.last,
+        }
+    }
+}

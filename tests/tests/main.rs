@@ -1,6 +1,8 @@
 //! Workspace-level tests: conformance against the corpus, peer oracles, robustness (CLI tests live beside the binary, in cli/tests).
 
+mod components;
 mod conformance;
 mod model;
 mod murmur_oracle;
+mod rewrite;
 mod robustness;

@@ -630,3 +630,101 @@ impl Scanner {
         data_error(&self.path, DecodeError::new(self.offset(), kind))
     }
 }
+
+impl Scanner {
+    /// Bytes currently held by the scanner's window and reusable rows (for memory accounting).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.capacity() + self.current.raw().len() + self.static_row.raw().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::write_uvint;
+    use crate::data::source::Layout;
+    use crate::statistics::{EncodingStats, HeaderColumn};
+    use crate::types::CqlType;
+    use std::path::Path;
+
+    fn header() -> SerializationHeader {
+        SerializationHeader {
+            stats: EncodingStats { min_timestamp: 0, min_local_deletion_time: i32::MAX as u32, min_ttl: 0 },
+            key_type: CqlType::Int,
+            key_type_string: CqlType::Int.marshal_name(),
+            clustering_types: vec![CqlType::Int],
+            clustering_type_strings: vec![CqlType::Int.marshal_name()],
+            static_columns: vec![],
+            regular_columns: vec![HeaderColumn {
+                name: "v".into(),
+                type_string: CqlType::Text.marshal_name(),
+                ty: CqlType::Text,
+            }],
+        }
+    }
+
+    /// One partition with `rows` rows of a 40-byte text value.
+    fn wide_partition(rows: i32) -> Vec<u8> {
+        let mut out = vec![0, 4, 0, 0, 0, 7, 0x7f, 0xff, 0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        for r in 0..rows {
+            let mut body = vec![0, 0];
+            body.push(0x08);
+            body.push(40);
+            body.extend_from_slice(&[b'x'; 40]);
+            out.push(0x24);
+            out.push(0);
+            out.extend_from_slice(&r.to_be_bytes());
+            write_uvint(&mut out, body.len() as u64);
+            out.extend_from_slice(&body);
+        }
+        out.push(1);
+        out
+    }
+
+    #[test]
+    fn memory_stays_bounded_in_a_million_row_partition() {
+        let data = wide_partition(1_000_000);
+        assert!(data.len() > 40_000_000);
+        let src = DataSource::from_bytes(
+            Path::new("wide"),
+            data,
+            Layout::Uncompressed { chunk_size: 65536, crcs: None },
+            false,
+        );
+        let mut s = Scanner::new(src, Arc::new(header()), Version::Nb);
+        s.next_partition().unwrap().unwrap();
+        let mut rows = 0u64;
+        let mut peak = 0usize;
+        while let Some(u) = s.next_unfiltered().unwrap() {
+            assert_eq!(u.cells.len(), 1);
+            rows += 1;
+            if rows.is_multiple_of(1000) {
+                peak = peak.max(s.buffered_bytes());
+            }
+        }
+        assert_eq!(rows, 1_000_000);
+        assert!(peak < 512 * 1024, "scanner held {peak} bytes");
+        assert!(s.next_partition().unwrap().is_none());
+    }
+
+    #[test]
+    fn row_size_field_is_not_trusted_for_parsing() {
+        // A row whose size field says 2 bytes more than its structure: the reader follows the
+        // structure (as Cassandra does) and records the disagreement.
+        let mut data = wide_partition(2);
+        let size_at = 18 + 1 + 1 + 4;
+        data[size_at] += 2;
+        let src = DataSource::from_bytes(
+            Path::new("bad"),
+            data,
+            Layout::Uncompressed { chunk_size: 65536, crcs: None },
+            false,
+        );
+        let mut s = Scanner::new(src, Arc::new(header()), Version::Nb);
+        s.next_partition().unwrap();
+        let u = s.next_unfiltered().unwrap().unwrap();
+        assert_eq!(u.size_mismatch, Some((46, 44)));
+        assert!(s.next_unfiltered().unwrap().is_some());
+        assert!(s.next_unfiltered().unwrap().is_none());
+    }
+}

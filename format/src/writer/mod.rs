@@ -1,0 +1,740 @@
+//! Writing SSTables: Data.db and every component Cassandra writes beside it.
+//!
+//! [`SsTableWriter`] takes partitions in token order and, within each, a static row and rows and
+//! range-tombstone markers in clustering order, and streams them to Data.db (uncompressed with
+//! CRC.db, or compressed chunk by chunk with CompressionInfo.db), Index.db (with promoted
+//! indexes for partitions spanning several `column_index_size` blocks), Summary.db, Filter.db,
+//! Statistics.db, Digest.crc32 and TOC.txt. Memory is bounded by the compression chunk and the
+//! current index block, plus one Summary entry per 128 partitions and the bloom filter.
+//!
+//! Output is atomic: components are written under hidden temporary names and renamed when
+//! complete, Data.db last, so that a crash never leaves an SSTable that looks whole (readers
+//! find SSTables by their Data.db). Dropping an unfinished writer removes its files.
+
+pub mod data;
+pub mod hll;
+pub mod row;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::clustering::{BoundKind, ClusteringBound};
+use crate::compression::Compressor;
+use crate::data::{PartitionHeader, Unfiltered, UnfilteredKind};
+use crate::deletion::{DeletionTime, NO_DELETION_TIME};
+use crate::descriptor::{Component, Descriptor, SsTableId};
+use crate::error::{Error, Result};
+use crate::filter::BloomFilter;
+use crate::index::{IndexBlock, IndexEntry, PromotedIndex};
+use crate::partitioner::{Partitioner, Token, compare_decorated};
+use crate::statistics::{
+    CommitLogPosition, CompactionMetadata, CoveredClusterings, EstimatedHistogram, SerializationHeader, Statistics,
+    StatsMetadata, TombstoneHistogram, ValidationMetadata,
+};
+use crate::summary::SummaryBuilder;
+use crate::types::compare::compare_prefixes;
+use crate::version::Version;
+
+use self::data::DataFileWriter;
+
+/// Chunk compression settings.
+#[derive(Debug, Clone)]
+pub struct CompressionParams {
+    /// The codec.
+    pub compressor: Compressor,
+    /// Uncompressed bytes per chunk (a power of two; Cassandra 4.x defaults to 16 KiB).
+    pub chunk_length: u32,
+    /// Chunks compressing to at least this many bytes are stored raw (`na`+); `i32::MAX` by
+    /// default, i.e. never.
+    pub max_compressed_length: u32,
+    /// Options recorded in CompressionInfo.db.
+    pub options: Vec<(String, String)>,
+}
+
+impl CompressionParams {
+    /// `compressor` with Cassandra 4.x's default 16 KiB chunks.
+    pub fn new(compressor: Compressor) -> Self {
+        CompressionParams {
+            compressor,
+            chunk_length: 16 * 1024,
+            max_compressed_length: i32::MAX as u32,
+            options: vec![],
+        }
+    }
+}
+
+/// Writer settings; the defaults are Cassandra 4.x's.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Format version (`nb` by default).
+    pub version: Version,
+    /// Compression, or `None` for an uncompressed Data.db with CRC.db.
+    pub compression: Option<CompressionParams>,
+    /// Promoted-index block size (`column_index_size`, 64 KiB).
+    pub column_index_size: u64,
+    /// Bloom filter false-positive chance (0.01).
+    pub bloom_fp_chance: f64,
+    /// Summary sampling interval (`min_index_interval`, 128).
+    pub min_index_interval: i32,
+    /// Partitions expected, to size the bloom filter.
+    pub expected_partitions: u64,
+    /// The partitioner.
+    pub partitioner: Partitioner,
+    /// Host id recorded in Statistics (`me`, `nb`, `oa`).
+    pub originating_host_id: Option<[u8; 16]>,
+    /// Repaired-at (ms), 0 = unrepaired.
+    pub repaired_at: i64,
+    /// LCS level.
+    pub sstable_level: i32,
+    /// Commit-log intervals the data covers.
+    pub commit_log_intervals: Vec<(CommitLogPosition, CommitLogPosition)>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            version: Version::Nb,
+            compression: Some(CompressionParams::new(Compressor::Lz4)),
+            column_index_size: 64 * 1024,
+            bloom_fp_chance: 0.01,
+            min_index_interval: 128,
+            expected_partitions: 1024,
+            partitioner: Partitioner::Murmur3,
+            originating_host_id: None,
+            repaired_at: 0,
+            sstable_level: 0,
+            commit_log_intervals: Vec::new(),
+        }
+    }
+}
+
+/// The class name Statistics.db records for a partitioner.
+pub fn partitioner_class(p: Partitioner) -> &'static str {
+    match p {
+        Partitioner::Murmur3 => "org.apache.cassandra.dht.Murmur3Partitioner",
+        Partitioner::Random => "org.apache.cassandra.dht.RandomPartitioner",
+        Partitioner::ByteOrdered => "org.apache.cassandra.dht.ByteOrderedPartitioner",
+        Partitioner::OrderPreserving => "org.apache.cassandra.dht.OrderPreservingPartitioner",
+        Partitioner::Local => "org.apache.cassandra.dht.LocalPartitioner",
+    }
+}
+
+/// The next unused generation number in `dir`.
+pub fn next_generation(dir: &Path) -> Result<u64> {
+    let mut max = 0;
+    if dir.exists() {
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let e = e.map_err(|e| Error::io(dir, e))?;
+            if let Ok((d, _)) = Descriptor::from_path(&e.path())
+                && let SsTableId::Sequence(n) = d.id
+            {
+                max = max.max(n);
+            }
+        }
+    }
+    Ok(max + 1)
+}
+
+/// What Statistics.db records, gathered while writing (Cassandra `MetadataCollector`).
+#[derive(Debug)]
+struct Collector {
+    partition_sizes: EstimatedHistogram,
+    cell_counts: EstimatedHistogram,
+    min_ts: i64,
+    max_ts: i64,
+    min_ldt: i64,
+    max_ldt: i64,
+    min_ttl: i32,
+    max_ttl: i32,
+    tombstones: TombstoneHistogram,
+    total_cells: i64,
+    total_columns: i64,
+    total_rows: i64,
+    partition_cells: i64,
+    min_clustering: Option<Vec<Option<Vec<u8>>>>,
+    max_clustering: Option<Vec<Option<Vec<u8>>>>,
+    min_prefix: Option<(Vec<Option<Vec<u8>>>, BoundKind)>,
+    max_prefix: Option<(Vec<Option<Vec<u8>>>, BoundKind)>,
+    has_partition_deletions: bool,
+    hll: hll::HyperLogLogPlus,
+}
+
+impl Collector {
+    fn new(version: Version) -> Self {
+        Collector {
+            partition_sizes: EstimatedHistogram::new(if version.has_uint_deletion_time() { 155 } else { 150 }),
+            // Writers of `mc` and older counted cells in 114 buckets, `md` onwards in 118.
+            cell_counts: EstimatedHistogram::new(if version >= Version::Md { 118 } else { 114 }),
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            min_ldt: NO_DELETION_TIME,
+            max_ldt: i64::MIN,
+            min_ttl: i32::MAX,
+            max_ttl: i32::MIN,
+            tombstones: TombstoneHistogram::new(100),
+            total_cells: 0,
+            total_columns: 0,
+            total_rows: 0,
+            partition_cells: 0,
+            min_clustering: None,
+            max_clustering: None,
+            min_prefix: None,
+            max_prefix: None,
+            has_partition_deletions: false,
+            hll: hll::HyperLogLogPlus::new(),
+        }
+    }
+
+    fn timestamp(&mut self, ts: i64) {
+        self.min_ts = self.min_ts.min(ts);
+        self.max_ts = self.max_ts.max(ts);
+    }
+
+    fn ldt(&mut self, ldt: i64) {
+        self.min_ldt = self.min_ldt.min(ldt);
+        self.max_ldt = self.max_ldt.max(ldt);
+        if ldt != NO_DELETION_TIME {
+            self.tombstones.update(ldt);
+        }
+    }
+
+    fn ttl(&mut self, ttl: i32) {
+        self.min_ttl = self.min_ttl.min(ttl);
+        self.max_ttl = self.max_ttl.max(ttl);
+    }
+
+    fn deletion(&mut self, d: &DeletionTime) {
+        if !d.is_live() {
+            self.timestamp(d.marked_for_delete_at);
+            self.ldt(d.local_deletion_time);
+        }
+    }
+
+    fn unfiltered(&mut self, u: &Unfiltered) {
+        if u.is_marker() {
+            self.deletion(&u.close_deletion);
+            self.deletion(&u.deletion);
+            return;
+        }
+        // Static rows count as rows (Cassandra `MetadataCollector`), empty ones are not rows.
+        if !u.is_empty_row() {
+            self.total_rows += 1;
+        }
+        if !u.liveness.is_empty() {
+            self.timestamp(u.liveness.timestamp);
+            if u.liveness.is_expiring() {
+                self.ttl(u.liveness.ttl);
+                self.ldt(u.liveness.local_expiration_time);
+            } else {
+                self.ttl(0);
+                self.ldt(NO_DELETION_TIME);
+            }
+        }
+        self.deletion(&u.deletion);
+        self.deletion(&u.shadowable_deletion);
+        for d in &u.complex_deletions {
+            self.deletion(&d.deletion);
+        }
+        let mut last_column = None;
+        for c in &u.cells {
+            self.timestamp(c.timestamp);
+            self.ttl(c.ttl);
+            self.ldt(c.local_deletion_time);
+            self.total_cells += 1;
+            self.partition_cells += 1;
+            // A complex column counts once, however many cells it has.
+            if last_column != Some(c.column) {
+                self.total_columns += 1;
+                last_column = Some(c.column);
+            }
+        }
+    }
+}
+
+/// Streams partitions into a new SSTable.
+pub struct SsTableWriter {
+    descriptor: Descriptor,
+    options: WriterOptions,
+    header: SerializationHeader,
+    data: DataFileWriter,
+    index: BufWriter<File>,
+    index_tmp: PathBuf,
+    index_pos: u64,
+    summary: SummaryBuilder,
+    filter: BloomFilter,
+    collector: Collector,
+    buf: Vec<u8>,
+    entry_buf: Vec<u8>,
+    // Current partition.
+    partition: Option<PartitionState>,
+    last_key: Option<(Token, Vec<u8>)>,
+    first_key: Option<Vec<u8>>,
+    partitions: u64,
+    temps: Vec<PathBuf>,
+    finished: bool,
+    static_pending: bool,
+}
+
+struct PartitionState {
+    key: Vec<u8>,
+    deletion: DeletionTime,
+    start: u64,
+    header_length: u64,
+    previous_start: u64,
+    blocks: Vec<IndexBlock>,
+    block_first: Option<ClusteringBound>,
+    block_start: u64,
+    last: Option<(ClusteringBound, BoundKind)>,
+    open_marker: Option<DeletionTime>,
+    written: u64,
+}
+
+fn temp_name(d: &Descriptor, c: Component) -> PathBuf {
+    d.directory.join(format!(".{}.tmp", d.file_name(c)))
+}
+
+impl SsTableWriter {
+    /// Start SSTable `generation` in `dir` (created if missing), written with `header`. The
+    /// header's EncodingStats are the bases of every delta in Data.db; any values work, values
+    /// at or below the data's minimums make the smallest files.
+    pub fn create(
+        dir: &Path,
+        generation: u64,
+        header: SerializationHeader,
+        options: WriterOptions,
+    ) -> Result<SsTableWriter> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let descriptor =
+            Descriptor { directory: dir.to_path_buf(), version: options.version, id: SsTableId::Sequence(generation) };
+        for c in Component::BIG {
+            if descriptor.path(c).exists() {
+                return Err(Error::io(descriptor.path(c), std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+            }
+        }
+        let data_tmp = temp_name(&descriptor, Component::Data);
+        let index_tmp = temp_name(&descriptor, Component::Index);
+        let data = DataFileWriter::create(&data_tmp, options.compression.clone())?;
+        let index_file = File::create(&index_tmp).map_err(|e| Error::io(&index_tmp, e))?;
+        let filter = BloomFilter::with_capacity(options.expected_partitions, options.bloom_fp_chance);
+        let collector = Collector::new(options.version);
+        Ok(SsTableWriter {
+            summary: SummaryBuilder::new(options.min_index_interval),
+            descriptor,
+            header,
+            data,
+            index: BufWriter::with_capacity(1 << 16, index_file),
+            temps: vec![data_tmp, index_tmp.clone()],
+            index_tmp,
+            index_pos: 0,
+            filter,
+            collector,
+            buf: Vec::with_capacity(4096),
+            entry_buf: Vec::new(),
+            partition: None,
+            last_key: None,
+            first_key: None,
+            partitions: 0,
+            finished: false,
+            static_pending: false,
+            options,
+        })
+    }
+
+    /// The descriptor the SSTable will have.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// The header rows are written with.
+    pub fn header(&self) -> &SerializationHeader {
+        &self.header
+    }
+
+    /// Uncompressed bytes written to Data.db so far.
+    pub fn data_position(&self) -> u64 {
+        self.data.position()
+    }
+
+    /// Begin a partition; keys must come in token order.
+    pub fn begin_partition(&mut self, key: &[u8], deletion: DeletionTime) -> Result<()> {
+        if self.partition.is_some() {
+            self.end_partition()?;
+        }
+        let token = self.options.partitioner.token(key);
+        if let Some((t, k)) = &self.last_key
+            && compare_decorated(t, k, &token, key) != std::cmp::Ordering::Less
+        {
+            return Err(Error::OutOfOrder { what: "partition", detail: format!("token {token} after {t}") });
+        }
+        self.last_key = Some((token, key.to_vec()));
+        if self.first_key.is_none() {
+            self.first_key = Some(key.to_vec());
+        }
+        let start = self.data.position();
+        self.buf.clear();
+        row::write_partition_header(&mut self.buf, key, &deletion, self.options.version);
+        self.data.write(&self.buf)?;
+        self.filter.add(key);
+        self.collector.hll.offer(key);
+        self.collector.deletion(&deletion);
+        self.collector.has_partition_deletions |= !deletion.is_live();
+        self.collector.partition_cells = 0;
+        self.partition = Some(PartitionState {
+            key: key.to_vec(),
+            deletion,
+            start,
+            header_length: self.data.position() - start,
+            previous_start: start,
+            blocks: Vec::new(),
+            block_first: None,
+            block_start: 0,
+            last: None,
+            open_marker: None,
+            written: 0,
+        });
+        self.static_pending = !self.header.static_columns.is_empty();
+        Ok(())
+    }
+
+    /// Write the partition's static row (only right after `begin_partition`). A partition of a
+    /// table with static columns gets an empty static row when none is written, as Cassandra
+    /// writes one.
+    pub fn write_static_row(&mut self, u: &Unfiltered) -> Result<()> {
+        self.static_pending = false;
+        self.buf.clear();
+        row::write_unfiltered(&mut self.buf, u, &self.header, self.options.version, 0);
+        self.data.write(&self.buf)?;
+        self.collector.unfiltered(u);
+        if let Some(p) = self.partition.as_mut() {
+            p.header_length = self.data.position() - p.start;
+            p.previous_start = p.start;
+        }
+        Ok(())
+    }
+
+    fn flush_static(&mut self) -> Result<()> {
+        if self.static_pending {
+            let mut empty = Unfiltered::default();
+            empty.start(UnfilteredKind::StaticRow, 0);
+            self.write_static_row(&empty)?;
+        }
+        Ok(())
+    }
+
+    /// Write a row or range-tombstone marker of the current partition.
+    pub fn write(&mut self, u: &Unfiltered) -> Result<()> {
+        self.flush_static()?;
+        let pos = self.data.position();
+        let Some(p) = self.partition.as_mut() else {
+            return Err(Error::OutOfOrder { what: "row", detail: "written outside a partition".into() });
+        };
+        let kind = match u.kind() {
+            UnfilteredKind::Marker(k) => k,
+            _ => BoundKind::Clustering,
+        };
+        let bound = ClusteringBound {
+            kind,
+            values: (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect(),
+        };
+        if let Some((last, lk)) = &p.last {
+            let a: Vec<Option<&[u8]>> = last.values.iter().map(|v| v.as_deref()).collect();
+            let b: Vec<Option<&[u8]>> = bound.values.iter().map(|v| v.as_deref()).collect();
+            if compare_prefixes(&self.header.clustering_types, &a, *lk, &b, kind) != std::cmp::Ordering::Less {
+                return Err(Error::OutOfOrder {
+                    what: "clustering",
+                    detail: format!("row or marker at Data.db byte {pos}"),
+                });
+            }
+        }
+        if p.block_first.is_none() {
+            p.block_first = Some(bound.clone());
+            p.block_start = pos;
+        }
+        self.buf.clear();
+        row::write_unfiltered(&mut self.buf, u, &self.header, self.options.version, pos - p.previous_start);
+        self.data.write(&self.buf)?;
+        p.previous_start = pos;
+        p.written += 1;
+        if let UnfilteredKind::Marker(k) = u.kind() {
+            p.open_marker = if k.is_open() { Some(u.deletion) } else { None };
+        }
+        let size = match (&self.collector.min_clustering, u.kind()) {
+            (_, UnfilteredKind::Row) => Some(()),
+            _ => None,
+        };
+        let _ = size;
+        p.last = Some((bound, kind));
+        if self.data.position() - p.block_start >= self.options.column_index_size {
+            Self::close_block(p, self.data.position());
+        }
+        self.collector.unfiltered(u);
+        self.track_clustering(u);
+        Ok(())
+    }
+
+    /// Track the clustering bounds Statistics.db records. Cassandra 3.x keeps the smallest and
+    /// largest value of each component separately, by that component's type; 4.0 onwards keeps
+    /// the smallest and largest whole prefix (rows and range-tombstone bounds alike).
+    fn track_clustering(&mut self, u: &Unfiltered) {
+        if u.kind() == UnfilteredKind::StaticRow {
+            return;
+        }
+        let types = &self.header.clustering_types;
+        let vals: Vec<Option<Vec<u8>>> =
+            (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
+        if self.options.version.has_pending_repair() {
+            let kind = match u.kind() {
+                UnfilteredKind::Marker(k) => k,
+                _ => BoundKind::Clustering,
+            };
+            let cmp = |a: &(Vec<Option<Vec<u8>>>, BoundKind), b: &(Vec<Option<Vec<u8>>>, BoundKind)| {
+                let x: Vec<Option<&[u8]>> = a.0.iter().map(|v| v.as_deref()).collect();
+                let y: Vec<Option<&[u8]>> = b.0.iter().map(|v| v.as_deref()).collect();
+                compare_prefixes(types, &x, a.1, &y, b.1)
+            };
+            let cur = (vals, kind);
+            if self.collector.min_prefix.as_ref().is_none_or(|m| cmp(&cur, m).is_lt()) {
+                self.collector.min_prefix = Some(cur.clone());
+            }
+            if self.collector.max_prefix.as_ref().is_none_or(|m| cmp(&cur, m).is_gt()) {
+                self.collector.max_prefix = Some(cur);
+            }
+            return;
+        }
+        let min = self.collector.min_clustering.get_or_insert_with(Vec::new);
+        let max = self.collector.max_clustering.get_or_insert_with(Vec::new);
+        for (i, v) in vals.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let ty = types.get(i).unwrap_or(&crate::types::CqlType::Blob);
+            while min.len() <= i {
+                min.push(None);
+            }
+            while max.len() <= i {
+                max.push(None);
+            }
+            if let Some(slot) = min.get_mut(i)
+                && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_lt())
+            {
+                *slot = Some(v.clone());
+            }
+            if let Some(slot) = max.get_mut(i)
+                && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_gt())
+            {
+                *slot = Some(v.clone());
+            }
+        }
+    }
+
+    fn close_block(p: &mut PartitionState, end: u64) {
+        if let (Some(first), Some((last, _))) = (p.block_first.take(), p.last.clone()) {
+            p.blocks.push(IndexBlock {
+                first,
+                last,
+                offset: p.block_start - p.start,
+                width: end - p.block_start,
+                end_open_marker: p.open_marker,
+            });
+        }
+    }
+
+    /// End the current partition: the end-of-partition byte, the index entry.
+    pub fn end_partition(&mut self) -> Result<()> {
+        self.flush_static()?;
+        let Some(mut p) = self.partition.take() else { return Ok(()) };
+        self.data.write(&[crate::data::END_OF_PARTITION])?;
+        let end = self.data.position();
+        if p.written > 0 && p.block_first.is_some() {
+            Self::close_block(&mut p, end);
+        }
+        let promoted = (p.blocks.len() > 1).then(|| PromotedIndex {
+            header_length: p.header_length,
+            deletion: p.deletion,
+            offsets: vec![],
+            blocks: std::mem::take(&mut p.blocks),
+        });
+        let entry = IndexEntry { index_position: self.index_pos, key: p.key.clone(), data_position: p.start, promoted };
+        self.entry_buf.clear();
+        entry.encode(&mut self.entry_buf, &self.header.clustering_types, self.options.version);
+        self.index.write_all(&self.entry_buf).map_err(|e| Error::io(&self.index_tmp, e))?;
+        self.summary.add(&p.key, self.index_pos);
+        self.index_pos += self.entry_buf.len() as u64;
+        self.collector.partition_sizes.add((end - p.start) as i64);
+        self.collector.cell_counts.add(self.collector.partition_cells);
+        self.partitions += 1;
+        Ok(())
+    }
+
+    /// Write a whole partition from a stream positioned on it (`p` as returned by its
+    /// `next_partition`).
+    pub fn write_partition(
+        &mut self,
+        stream: &mut dyn crate::data::PartitionStream,
+        p: &PartitionHeader,
+    ) -> Result<()> {
+        self.begin_partition(&p.key, p.deletion)?;
+        if let Some(s) = stream.static_row() {
+            let s = s.clone();
+            self.write_static_row(&s)?;
+        }
+        while let Some(u) = stream.next_unfiltered()? {
+            self.write(u)?;
+        }
+        self.end_partition()
+    }
+
+    /// Finish: write the remaining components and make the SSTable appear.
+    pub fn finish(mut self) -> Result<Descriptor> {
+        self.end_partition()?;
+        let d = self.descriptor.clone();
+        let v = self.options.version;
+        self.index.flush().map_err(|e| Error::io(&self.index_tmp, e))?;
+        let data = std::mem::replace(&mut self.data, DataFileWriter::placeholder());
+        let written = data.finish()?;
+        let write = |c: Component, bytes: &[u8], temps: &mut Vec<PathBuf>| -> Result<()> {
+            let tmp = temp_name(&d, c);
+            std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+            temps.push(tmp);
+            Ok(())
+        };
+        let mut temps = std::mem::take(&mut self.temps);
+        let mut components = vec![
+            Component::Data,
+            Component::Index,
+            Component::Summary,
+            Component::Filter,
+            Component::Statistics,
+            Component::Digest,
+            Component::Toc,
+        ];
+        match &written.compression {
+            Some(ci) => {
+                write(Component::CompressionInfo, &ci.encode(v), &mut temps)?;
+                components.push(Component::CompressionInfo);
+            }
+            None => {
+                write(Component::Crc, &written.crcs.encode(), &mut temps)?;
+                components.push(Component::Crc);
+            }
+        }
+        write(Component::Digest, written.digest.to_string().as_bytes(), &mut temps)?;
+        let summary =
+            std::mem::replace(&mut self.summary, SummaryBuilder::new(self.options.min_index_interval)).finish();
+        write(Component::Summary, &summary.encode(), &mut temps)?;
+        write(Component::Filter, &self.filter.encode(v), &mut temps)?;
+        let stats = self.statistics(&written);
+        write(Component::Statistics, &crate::statistics::encode(&stats, v), &mut temps)?;
+        let toc: String = components.iter().map(|c| format!("{}\n", c.suffix())).collect();
+        write(Component::Toc, toc.as_bytes(), &mut temps)?;
+        // Make it appear: everything but Data.db first, Data.db last.
+        let mut order: Vec<Component> = components.iter().copied().filter(|c| *c != Component::Data).collect();
+        order.push(Component::Data);
+        for c in order {
+            let from = temp_name(&d, c);
+            let to = d.path(c);
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        self.finished = true;
+        Ok(d)
+    }
+
+    fn statistics(&mut self, written: &data::Written) -> Statistics {
+        let v = self.options.version;
+        let c = &mut self.collector;
+        let none = c.min_ts > c.max_ts;
+        // Values up to the first null (Cassandra writes `getBufferArray`, truncated there).
+        let flat = |x: Option<&Vec<Option<Vec<u8>>>>| -> Vec<Vec<u8>> {
+            x.map(|vals| vals.iter().map_while(Clone::clone).collect()).unwrap_or_default()
+        };
+        let (min_clustering_values, max_clustering_values) = if !v.has_legacy_min_max() {
+            (vec![], vec![])
+        } else if v.has_pending_repair() {
+            (flat(c.min_prefix.as_ref().map(|p| &p.0)), flat(c.max_prefix.as_ref().map(|p| &p.0)))
+        } else {
+            (flat(c.min_clustering.as_ref()), flat(c.max_clustering.as_ref()))
+        };
+        let covered = (!v.has_legacy_min_max()).then(|| {
+            let to_bound = |x: Option<&(Vec<Option<Vec<u8>>>, BoundKind)>, kind| ClusteringBound {
+                kind,
+                values: x.map(|p| p.0.iter().map_while(Clone::clone).map(Some).collect()).unwrap_or_default(),
+            };
+            CoveredClusterings {
+                types: self.header.clustering_type_strings.clone(),
+                start: to_bound(c.min_prefix.as_ref(), BoundKind::InclStartBound),
+                end: to_bound(c.max_prefix.as_ref(), BoundKind::InclEndBound),
+            }
+        });
+        let mut tombstones = std::mem::replace(&mut c.tombstones, TombstoneHistogram::new(100));
+        if v >= Version::Na {
+            tombstones.max_bins = tombstones.bins.len() as i32;
+        }
+        let stats = StatsMetadata {
+            partition_sizes: c.partition_sizes.clone(),
+            cell_counts: c.cell_counts.clone(),
+            commit_log_upper_bound: self
+                .options
+                .commit_log_intervals
+                .last()
+                .map_or(CommitLogPosition { segment_id: -1, position: 0 }, |i| i.1),
+            // Cassandra's tracker reports (Long.MIN_VALUE, Long.MAX_VALUE) when nothing was seen.
+            min_timestamp: if none { i64::MIN } else { c.min_ts },
+            max_timestamp: if none { i64::MAX } else { c.max_ts },
+            min_local_deletion_time: c.min_ldt,
+            max_local_deletion_time: if c.max_ldt == i64::MIN { NO_DELETION_TIME } else { c.max_ldt },
+            min_ttl: if c.min_ttl > c.max_ttl { 0 } else { c.min_ttl },
+            max_ttl: if c.min_ttl > c.max_ttl { 0 } else { c.max_ttl },
+            compression_ratio: written.compression_ratio(),
+            tombstone_histogram: tombstones,
+            sstable_level: self.options.sstable_level,
+            repaired_at: self.options.repaired_at,
+            min_clustering_values,
+            max_clustering_values,
+            covered_clusterings: covered,
+            has_legacy_counter_shards: false,
+            total_columns_set: c.total_columns,
+            total_rows: c.total_rows,
+            commit_log_lower_bound: Some(
+                self.options
+                    .commit_log_intervals
+                    .first()
+                    .map_or(CommitLogPosition { segment_id: -1, position: 0 }, |i| i.0),
+            ),
+            commit_log_intervals: self.options.commit_log_intervals.clone(),
+            pending_repair: None,
+            is_transient: false,
+            originating_host_id: self.options.originating_host_id,
+            has_partition_level_deletions: Some(c.has_partition_deletions),
+            first_key: self.first_key.clone(),
+            last_key: self.last_key.as_ref().map(|(_, k)| k.clone()),
+            token_space_coverage: Some(f64::NAN),
+        };
+        Statistics {
+            validation: Some(ValidationMetadata {
+                partitioner: partitioner_class(self.options.partitioner).to_string(),
+                bloom_filter_fp_chance: self.options.bloom_fp_chance,
+            }),
+            compaction: Some(CompactionMetadata { cardinality: c.hll.to_bytes() }),
+            stats: Some(stats),
+            header: Some(self.header.clone()),
+            toc: vec![],
+        }
+    }
+
+    /// Partitions written so far.
+    pub fn partitions(&self) -> u64 {
+        self.partitions
+    }
+}
+
+impl Drop for SsTableWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            for t in &self.temps {
+                let _ = std::fs::remove_file(t);
+            }
+            for c in Component::BIG {
+                let _ = std::fs::remove_file(temp_name(&self.descriptor, c));
+            }
+        }
+    }
+}

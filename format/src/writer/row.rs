@@ -1,0 +1,251 @@
+//! Serializing partitions, rows, range-tombstone markers and cells into Data.db bytes
+//! (the inverse of [`crate::data::scanner`]; Cassandra `db/rows/UnfilteredSerializer.java`,
+//! `db/rows/Cell.java`, `db/Columns.java`).
+
+use crate::clustering::write_values;
+use crate::codec::write_uvint;
+use crate::data::*;
+use crate::deletion::{DeletionTime, LivenessInfo, NO_TIMESTAMP};
+use crate::statistics::{EncodingStats, SerializationHeader};
+use crate::version::Version;
+
+fn write_ts(out: &mut Vec<u8>, stats: &EncodingStats, ts: i64) {
+    write_uvint(out, ts.wrapping_sub(stats.min_timestamp) as u64);
+}
+
+/// A 32-bit delta, sign-extended before the vint encoding (as Cassandra writes it).
+fn write_delta32(out: &mut Vec<u8>, delta: i32) {
+    write_uvint(out, i64::from(delta) as u64);
+}
+
+/// The on-disk 32 bits of a local deletion time.
+pub fn ldt_raw(ldt: i64, version: Version) -> u32 {
+    if version.has_uint_deletion_time() {
+        crate::deletion::ldt_to_u32(ldt)
+    } else {
+        crate::deletion::ldt_to_i32(ldt) as u32
+    }
+}
+
+fn write_ldt(out: &mut Vec<u8>, stats: &EncodingStats, ldt: i64, version: Version) {
+    write_delta32(out, ldt_raw(ldt, version).wrapping_sub(stats.min_local_deletion_time) as i32);
+}
+
+fn write_ttl(out: &mut Vec<u8>, stats: &EncodingStats, ttl: i32) {
+    write_delta32(out, ttl.wrapping_sub(stats.min_ttl));
+}
+
+fn write_deletion(out: &mut Vec<u8>, stats: &EncodingStats, d: &DeletionTime, version: Version) {
+    write_ts(out, stats, d.marked_for_delete_at);
+    write_ldt(out, stats, d.local_deletion_time, version);
+}
+
+/// Append the partition header: key and partition deletion.
+pub fn write_partition_header(out: &mut Vec<u8>, key: &[u8], deletion: &DeletionTime, version: Version) {
+    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    out.extend_from_slice(key);
+    deletion.write(out, version);
+}
+
+/// Append a cell.
+fn write_cell(
+    out: &mut Vec<u8>,
+    u: &Unfiltered,
+    c: &Cell,
+    complex: bool,
+    fixed: Option<usize>,
+    stats: &EncodingStats,
+    version: Version,
+) {
+    let liveness: &LivenessInfo = &u.liveness;
+    let deleted = c.is_tombstone();
+    let expiring = !deleted && c.ttl != 0;
+    let value = u.value(c);
+    let use_row_ts = !liveness.is_empty() && c.timestamp == liveness.timestamp;
+    let use_row_ttl = expiring
+        && liveness.is_expiring()
+        && c.ttl == liveness.ttl
+        && c.local_deletion_time == liveness.local_expiration_time;
+    let mut flags = 0u8;
+    if deleted {
+        flags |= CELL_IS_DELETED;
+    }
+    if expiring {
+        flags |= CELL_IS_EXPIRING;
+    }
+    if value.is_empty() {
+        flags |= CELL_HAS_EMPTY_VALUE;
+    }
+    if use_row_ts {
+        flags |= CELL_USE_ROW_TIMESTAMP;
+    }
+    if use_row_ttl {
+        flags |= CELL_USE_ROW_TTL;
+    }
+    out.push(flags);
+    if !use_row_ts {
+        write_ts(out, stats, c.timestamp);
+    }
+    if (deleted || expiring) && !use_row_ttl {
+        write_ldt(out, stats, c.local_deletion_time, version);
+    }
+    if expiring && !use_row_ttl {
+        write_ttl(out, stats, c.ttl);
+    }
+    if complex {
+        let p = u.path(c).unwrap_or_default();
+        write_uvint(out, p.len() as u64);
+        out.extend_from_slice(p);
+    }
+    if !value.is_empty() {
+        if fixed.is_none() || complex {
+            write_uvint(out, value.len() as u64);
+        }
+        out.extend_from_slice(value);
+    }
+}
+
+/// Append the column-subset encoding of the columns `present` (sorted header indices) of a
+/// header list of `count` columns (Cassandra `Columns.Serializer.serializeSubset`).
+fn write_subset(out: &mut Vec<u8>, present: &[u16], count: usize) {
+    if present.len() == count {
+        write_uvint(out, 0);
+    } else if count < 64 {
+        let mut missing = (1u64 << count) - 1;
+        for &i in present {
+            missing &= !(1u64 << i);
+        }
+        write_uvint(out, missing);
+    } else {
+        write_uvint(out, (count - present.len()) as u64);
+        if present.len() < count / 2 {
+            for &i in present {
+                write_uvint(out, u64::from(i));
+            }
+        } else {
+            let mut next = 0u16;
+            for &i in present {
+                while next < i {
+                    write_uvint(out, u64::from(next));
+                    next += 1;
+                }
+                next = i + 1;
+            }
+            while (next as usize) < count {
+                write_uvint(out, u64::from(next));
+                next += 1;
+            }
+        }
+    }
+}
+
+/// Append one row or marker; `prev_size` is the distance from the previous unfiltered's start
+/// (or the partition start) to this one (0 for static rows).
+pub fn write_unfiltered(
+    out: &mut Vec<u8>,
+    u: &Unfiltered,
+    header: &SerializationHeader,
+    version: Version,
+    prev_size: u64,
+) {
+    let stats = &header.stats;
+    let mut body = Vec::with_capacity(64);
+    write_uvint(&mut body, prev_size);
+    if let UnfilteredKind::Marker(kind) = u.kind() {
+        out.push(IS_MARKER);
+        out.push(kind.ordinal());
+        out.extend_from_slice(&(u.clustering.len() as u16).to_be_bytes());
+        let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
+        write_values(out, &header.clustering_types, &vals);
+        if kind.is_close() {
+            write_deletion(&mut body, stats, &u.close_deletion, version);
+        }
+        if kind.is_open() {
+            write_deletion(&mut body, stats, &u.deletion, version);
+        }
+        write_uvint(out, body.len() as u64);
+        out.extend_from_slice(&body);
+        return;
+    }
+    let is_static = u.kind() == UnfilteredKind::StaticRow;
+    let columns = if is_static { &header.static_columns } else { &header.regular_columns };
+    let mut present: Vec<u16> =
+        u.cells.iter().map(|c| c.column).chain(u.complex_deletions.iter().map(|d| d.column)).collect();
+    present.sort_unstable();
+    present.dedup();
+    let has_complex_deletion = !u.complex_deletions.is_empty();
+    let (deletion, shadowable) = if !u.deletion.is_live() {
+        (u.deletion, false)
+    } else if !u.shadowable_deletion.is_live() {
+        (u.shadowable_deletion, true)
+    } else {
+        (DeletionTime::LIVE, false)
+    };
+    let mut flags = 0u8;
+    let mut ext = 0u8;
+    if is_static {
+        ext |= IS_STATIC;
+    }
+    if shadowable {
+        ext |= HAS_SHADOWABLE_DELETION;
+    }
+    if u.liveness.timestamp != NO_TIMESTAMP {
+        flags |= HAS_TIMESTAMP;
+        if u.liveness.is_expiring() {
+            flags |= HAS_TTL;
+        }
+    }
+    if !deletion.is_live() {
+        flags |= HAS_DELETION;
+    }
+    if present.len() == columns.len() {
+        flags |= HAS_ALL_COLUMNS;
+    }
+    if has_complex_deletion {
+        flags |= HAS_COMPLEX_DELETION;
+    }
+    if ext != 0 {
+        flags |= EXTENSION_FLAG;
+    }
+    out.push(flags);
+    if ext != 0 {
+        out.push(ext);
+    }
+    if !is_static {
+        let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
+        write_values(out, &header.clustering_types, &vals);
+    }
+    if flags & HAS_TIMESTAMP != 0 {
+        write_ts(&mut body, stats, u.liveness.timestamp);
+        if flags & HAS_TTL != 0 {
+            write_ttl(&mut body, stats, u.liveness.ttl);
+            write_ldt(&mut body, stats, u.liveness.local_expiration_time, version);
+        }
+    }
+    if !deletion.is_live() {
+        write_deletion(&mut body, stats, &deletion, version);
+    }
+    if flags & HAS_ALL_COLUMNS == 0 {
+        write_subset(&mut body, &present, columns.len());
+    }
+    for &ci in &present {
+        let Some(col) = columns.get(ci as usize) else { continue };
+        if col.is_complex() {
+            if has_complex_deletion {
+                let d = u.complex_deletions.iter().find(|d| d.column == ci).map_or(DeletionTime::LIVE, |d| d.deletion);
+                write_deletion(&mut body, stats, &d, version);
+            }
+            let n = u.cells.iter().filter(|c| c.column == ci).count();
+            write_uvint(&mut body, n as u64);
+            for c in u.cells.iter().filter(|c| c.column == ci) {
+                write_cell(&mut body, u, c, true, None, stats, version);
+            }
+        } else {
+            for c in u.cells.iter().filter(|c| c.column == ci) {
+                write_cell(&mut body, u, c, false, col.ty.fixed_length(), stats, version);
+            }
+        }
+    }
+    write_uvint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+}
