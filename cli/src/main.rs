@@ -31,6 +31,68 @@ enum Command {
     Verify(VerifyArgs),
     /// Print Index.db, Summary.db, Filter.db, CompressionInfo.db and TOC as JSON.
     Describe(DescribeArgs),
+    /// Rewrite SSTables offline (format upgrade or downgrade, ...).
+    #[command(subcommand)]
+    Compact(CompactCommand),
+}
+
+#[derive(Subcommand)]
+enum CompactCommand {
+    /// Rewrite SSTables of any readable version into another version and/or compression
+    /// (the job of sstableupgrade; also downgrades to me for Cassandra 3.11 where the data fits).
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum TargetVersion {
+    /// Cassandra 4.0, 4.1 and 5.0 (compatibility mode).
+    Nb,
+    /// Cassandra 3.0.25+ / 3.11.11+.
+    Me,
+    /// Cassandra 5.0.
+    Oa,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CompressionArg {
+    /// LZ4Compressor.
+    Lz4,
+    /// SnappyCompressor.
+    Snappy,
+    /// DeflateCompressor.
+    Deflate,
+    /// ZstdCompressor.
+    Zstd,
+    /// Uncompressed, with CRC.db.
+    None,
+}
+
+impl CompressionArg {
+    fn compressor(self) -> Option<cairn_format::compression::Compressor> {
+        use cairn_format::compression::Compressor;
+        match self {
+            CompressionArg::Lz4 => Some(Compressor::Lz4),
+            CompressionArg::Snappy => Some(Compressor::Snappy),
+            CompressionArg::Deflate => Some(Compressor::Deflate),
+            CompressionArg::Zstd => Some(Compressor::Zstd),
+            CompressionArg::None => None,
+        }
+    }
+}
+
+#[derive(Args)]
+struct UpgradeArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Target format version.
+    #[arg(long, value_enum, default_value = "nb")]
+    to: TargetVersion,
+    /// Target compression (default: keep each source's).
+    #[arg(long, value_enum)]
+    compression: Option<CompressionArg>,
+    /// Output directory (keyspace/table directories are recreated below it).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -182,6 +244,23 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
             cairn_inspect::verify::verify(&tables, a.json, &mut out)
                 .map(|clean| if clean { Outcome::Ok } else { Outcome::Problems })
+        }
+        Command::Compact(CompactCommand::Upgrade(a)) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let to = match a.to {
+                TargetVersion::Nb => cairn_format::Version::Nb,
+                TargetVersion::Me => cairn_format::Version::Me,
+                TargetVersion::Oa => cairn_format::Version::Oa,
+            };
+            let opts = cairn_compact::upgrade::UpgradeOptions {
+                to,
+                compression: a.compression.map(CompressionArg::compressor),
+            };
+            let written = cairn_compact::upgrade::upgrade(&tables, &opts, &a.out)?;
+            for d in written {
+                let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+            }
+            Ok(Outcome::Ok)
         }
         Command::Describe(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;

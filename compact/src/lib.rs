@@ -1,12 +1,13 @@
 //! # cairn-compact
 //!
-//! Compaction *policy* for Cassandra SSTables: which SSTables a strategy (STCS, LCS, TWCS)
-//! would compact next, when a tombstone may be purged (gc_grace and overlapping SSTables), and
-//! the N→M rewrite task. Reconciliation itself (the merge of cells and deletions by timestamp)
-//! is data-model semantics and lives in `cairn-format`.
+//! Rewriting Cassandra SSTables, and the policy of compaction: which SSTables a strategy
+//! (STCS, LCS, TWCS) would compact next and when a tombstone may be purged. Reconciliation
+//! itself (the merge of cells and deletions by timestamp) is data-model semantics and lives in
+//! `cairn-format`; this crate decides what to keep and drives the N→M rewrite.
 //!
-//! Status: the crate exists so the dependency direction of the workspace holds
-//! (`format` ← `compact` ← {`inspect`, `export`, `server`, `loader`}); the strategies and the
-//! runner arrive with the compaction work.
+//! [`upgrade`] is the job of Cassandra's `sstableupgrade`: rewrite SSTables of any readable
+//! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
+
+pub mod upgrade;
 
 pub use cairn_format;

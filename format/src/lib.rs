@@ -54,6 +54,8 @@ pub mod descriptor;
 pub mod error;
 pub mod filter;
 pub mod index;
+pub mod live;
+pub mod partition;
 pub mod partitioner;
 pub mod reconcile;
 pub mod schema;

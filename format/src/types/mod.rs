@@ -393,7 +393,6 @@ struct MarshalParser<'a> {
 enum Param {
     Type(CqlType),
     Named(String, CqlType),
-    Number(u32),
     Ident(String),
 }
 
@@ -461,9 +460,8 @@ impl MarshalParser<'_> {
                     out.push(Param::Named(id, t));
                 }
                 _ => {
-                    if id.bytes().all(|b| b.is_ascii_digit()) {
-                        out.push(Param::Number(id.parse().map_err(|_| self.err("number out of range"))?));
-                    } else if !id.contains('.') && !id.ends_with("Type") && self.peek() != Some(b'(') {
+                    // Bare identifiers: keyspace and hex names of UserType, VectorType's dimension.
+                    if !id.contains('.') && !id.ends_with("Type") && self.peek() != Some(b'(') {
                         out.push(Param::Ident(id));
                     } else {
                         self.pos = save;
@@ -534,7 +532,7 @@ impl MarshalParser<'_> {
                 let elem = one(&params, self)?;
                 let dimension = params
                     .iter()
-                    .find_map(|p| if let Param::Number(n) = p { Some(*n) } else { None })
+                    .find_map(|p| if let Param::Ident(n) = p { n.parse::<u32>().ok() } else { None })
                     .ok_or_else(|| self.err("VectorType needs a dimension"))?;
                 CqlType::Vector { elem: Box::new(elem), dimension }
             }
@@ -546,7 +544,6 @@ impl MarshalParser<'_> {
                 };
                 let name = match it.next() {
                     Some(Param::Ident(h)) => unhex(&h).ok_or_else(|| self.err("UserType name is not hex UTF-8"))?,
-                    Some(Param::Number(n)) => unhex(&n.to_string()).ok_or_else(|| self.err("bad UserType name"))?,
                     _ => return Err(self.err("UserType needs a name")),
                 };
                 let mut fields = Vec::new();

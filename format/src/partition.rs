@@ -1,0 +1,335 @@
+//! Partitions held in memory and turned into the ordered unfiltered stream an SSTable stores:
+//! rows sorted by clustering, range tombstones (which may overlap) swept into non-overlapping
+//! bound and boundary markers, cells of one column in cell-path order. Generators and the
+//! node's memtables build partitions this way before writing them.
+
+use std::cmp::Ordering;
+
+use crate::clustering::BoundKind;
+use crate::data::{Cell, ComplexDeletion, Unfiltered, UnfilteredKind};
+use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
+use crate::reconcile::{liveness_supersedes, newer, reconcile_cells};
+use crate::statistics::SerializationHeader;
+use crate::types::CqlType;
+use crate::types::compare::{compare_prefixes, compare_values};
+
+/// A clustering (or clustering prefix) with owned values; `None` is a null component.
+pub type Clustering = Vec<Option<Vec<u8>>>;
+
+/// One cell, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedCell {
+    /// Column index in the header's static or regular list.
+    pub column: u16,
+    /// Cell path (non-frozen collections and UDTs).
+    pub path: Option<Vec<u8>>,
+    /// Value bytes (empty for tombstones).
+    pub value: Vec<u8>,
+    /// Write timestamp (µs).
+    pub timestamp: i64,
+    /// TTL (0 = none).
+    pub ttl: i32,
+    /// Expiry of an expiring cell, deletion time of a tombstone, else `NO_DELETION_TIME`.
+    pub local_deletion_time: i64,
+    /// Whether this is a tombstone.
+    pub tombstone: bool,
+}
+
+impl OwnedCell {
+    /// A live cell.
+    pub fn live(column: u16, path: Option<Vec<u8>>, value: Vec<u8>, timestamp: i64) -> Self {
+        OwnedCell { column, path, value, timestamp, ttl: 0, local_deletion_time: NO_DELETION_TIME, tombstone: false }
+    }
+
+    /// An expiring cell written at `now_s` with `ttl` seconds to live.
+    pub fn expiring(column: u16, path: Option<Vec<u8>>, value: Vec<u8>, timestamp: i64, ttl: i32, now_s: i64) -> Self {
+        OwnedCell { column, path, value, timestamp, ttl, local_deletion_time: now_s + i64::from(ttl), tombstone: false }
+    }
+
+    /// A cell tombstone written at `now_s`.
+    pub fn tombstone(column: u16, path: Option<Vec<u8>>, timestamp: i64, now_s: i64) -> Self {
+        OwnedCell { column, path, value: vec![], timestamp, ttl: 0, local_deletion_time: now_s, tombstone: true }
+    }
+
+    fn as_cell(&self) -> Cell {
+        Cell {
+            column: self.column,
+            flags: if self.tombstone { crate::data::CELL_IS_DELETED } else { 0 },
+            timestamp: self.timestamp,
+            local_deletion_time: self.local_deletion_time,
+            ttl: self.ttl,
+            path: None,
+            value: Default::default(),
+        }
+    }
+}
+
+/// A row, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Clustering values (empty for static rows and tables without clustering).
+    pub clustering: Clustering,
+    /// Row marker.
+    pub liveness: LivenessInfo,
+    /// Row deletion.
+    pub deletion: DeletionTime,
+    /// Complex-column deletions.
+    pub complex_deletions: Vec<(u16, DeletionTime)>,
+    /// Cells.
+    pub cells: Vec<OwnedCell>,
+}
+
+impl Row {
+    /// An empty row at `clustering`.
+    pub fn new(clustering: Clustering) -> Self {
+        Row {
+            clustering,
+            liveness: LivenessInfo::EMPTY,
+            deletion: DeletionTime::LIVE,
+            complex_deletions: vec![],
+            cells: vec![],
+        }
+    }
+
+    /// Merge a cell in (the reconciliation winner stays).
+    pub fn add_cell(&mut self, c: OwnedCell) {
+        match self.cells.iter_mut().find(|x| x.column == c.column && x.path == c.path) {
+            Some(x) => {
+                if reconcile_cells((&c.as_cell(), &c.value), (&x.as_cell(), &x.value)) == Ordering::Greater {
+                    *x = c;
+                }
+            }
+            None => self.cells.push(c),
+        }
+    }
+
+    /// Merge a row marker in.
+    pub fn add_liveness(&mut self, l: LivenessInfo) {
+        if self.liveness.is_empty() || liveness_supersedes(&l, &self.liveness) {
+            self.liveness = l;
+        }
+    }
+
+    /// Merge a row deletion in.
+    pub fn delete(&mut self, d: DeletionTime) {
+        self.deletion = newer(self.deletion, d);
+    }
+
+    /// Merge a complex-column deletion in.
+    pub fn delete_column(&mut self, column: u16, d: DeletionTime) {
+        match self.complex_deletions.iter_mut().find(|x| x.0 == column) {
+            Some(x) => x.1 = newer(x.1, d),
+            None => self.complex_deletions.push((column, d)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.liveness.is_empty()
+            && self.deletion.is_live()
+            && self.cells.is_empty()
+            && self.complex_deletions.is_empty()
+    }
+
+    /// Fill `out` with this row for `header` (cells by column, then by cell path).
+    pub fn to_unfiltered(&self, header: &SerializationHeader, kind: UnfilteredKind, out: &mut Unfiltered) {
+        out.start(kind, 0);
+        for v in &self.clustering {
+            out.push_clustering(v.as_deref());
+        }
+        out.liveness = self.liveness;
+        out.deletion = self.deletion;
+        let columns = if kind == UnfilteredKind::StaticRow { &header.static_columns } else { &header.regular_columns };
+        let mut cells: Vec<&OwnedCell> = self.cells.iter().collect();
+        cells.sort_by(|a, b| {
+            a.column.cmp(&b.column).then_with(|| {
+                let path_ty = columns.get(a.column as usize).and_then(|c| c.ty.path_type()).unwrap_or(&CqlType::Blob);
+                compare_values(path_ty, a.path.as_deref().unwrap_or_default(), b.path.as_deref().unwrap_or_default())
+            })
+        });
+        for c in cells {
+            let template = c.as_cell();
+            out.push_cell(c.column, &template, c.path.as_deref(), &c.value);
+        }
+        let mut cds = self.complex_deletions.clone();
+        cds.sort_by_key(|d| d.0);
+        for (column, deletion) in cds {
+            out.complex_deletions.push(ComplexDeletion { column, deletion });
+        }
+    }
+}
+
+/// A range tombstone: a clustering slice deleted at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeTombstone {
+    /// Start prefix (empty = from the partition start).
+    pub start: Clustering,
+    /// Whether the start is inclusive.
+    pub start_inclusive: bool,
+    /// End prefix (empty = to the partition end).
+    pub end: Clustering,
+    /// Whether the end is inclusive.
+    pub end_inclusive: bool,
+    /// The deletion.
+    pub deletion: DeletionTime,
+}
+
+/// A partition held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// Serialized partition key.
+    pub key: Vec<u8>,
+    /// Partition deletion.
+    pub deletion: DeletionTime,
+    /// Static row.
+    pub static_row: Option<Row>,
+    /// Rows by clustering (byte order here; clustering order when written).
+    pub rows: std::collections::BTreeMap<Clustering, Row>,
+    /// Range tombstones (may overlap).
+    pub range_tombstones: Vec<RangeTombstone>,
+}
+
+impl Partition {
+    /// An empty partition.
+    pub fn new(key: Vec<u8>) -> Self {
+        Partition {
+            key,
+            deletion: DeletionTime::LIVE,
+            static_row: None,
+            rows: Default::default(),
+            range_tombstones: vec![],
+        }
+    }
+
+    /// The row at `clustering`, created if missing.
+    pub fn row_mut(&mut self, clustering: &[Option<Vec<u8>>]) -> &mut Row {
+        self.rows.entry(clustering.to_vec()).or_insert_with(|| Row::new(clustering.to_vec()))
+    }
+
+    /// The static row, created if missing.
+    pub fn static_mut(&mut self) -> &mut Row {
+        self.static_row.get_or_insert_with(|| Row::new(vec![]))
+    }
+
+    /// Merge a partition deletion in.
+    pub fn delete(&mut self, d: DeletionTime) {
+        self.deletion = newer(self.deletion, d);
+    }
+
+    /// Rows and markers in clustering order, as an SSTable stores them.
+    pub fn unfiltereds(&self, header: &SerializationHeader) -> Vec<Unfiltered> {
+        let types = &header.clustering_types;
+        // Range-tombstone bound events: (prefix, kind as a position, is_start, index).
+        let mut events: Vec<(Clustering, BoundKind, bool, usize)> = Vec::new();
+        for (i, rt) in self.range_tombstones.iter().enumerate() {
+            if !rt.deletion.supersedes(&self.deletion) {
+                continue;
+            }
+            let sk = if rt.start_inclusive { BoundKind::InclStartBound } else { BoundKind::ExclStartBound };
+            let ek = if rt.end_inclusive { BoundKind::InclEndBound } else { BoundKind::ExclEndBound };
+            // An empty slice (start at or after end) deletes nothing.
+            if compare_prefixes(types, &pref(&rt.start), sk, &pref(&rt.end), ek) != Ordering::Less {
+                continue;
+            }
+            events.push((rt.start.clone(), sk, true, i));
+            events.push((rt.end.clone(), ek, false, i));
+        }
+        events.sort_by(|a, b| compare_prefixes(types, &pref(&a.0), a.1, &pref(&b.0), b.1));
+        let mut rows: Vec<&Row> = self.rows.values().filter(|r| !r.is_empty()).collect();
+        rows.sort_by(|a, b| {
+            compare_prefixes(
+                types,
+                &pref(&a.clustering),
+                BoundKind::Clustering,
+                &pref(&b.clustering),
+                BoundKind::Clustering,
+            )
+        });
+        let mut out = Vec::with_capacity(rows.len() + events.len());
+        let mut open: Vec<usize> = Vec::new();
+        let mut active: Option<DeletionTime> = None;
+        let mut ri = 0;
+        let mut ei = 0;
+        while ri < rows.len() || ei < events.len() {
+            let take_row = match (rows.get(ri), events.get(ei)) {
+                (Some(r), Some(e)) => {
+                    compare_prefixes(types, &pref(&r.clustering), BoundKind::Clustering, &pref(&e.0), e.1)
+                        == Ordering::Less
+                }
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_row {
+                if let Some(r) = rows.get(ri) {
+                    let mut u = Unfiltered::default();
+                    r.to_unfiltered(header, UnfilteredKind::Row, &mut u);
+                    out.push(u);
+                }
+                ri += 1;
+                continue;
+            }
+            // All events at this position together.
+            let Some(first) = events.get(ei).cloned() else { break };
+            let before = matches!(first.1, BoundKind::InclStartBound | BoundKind::ExclEndBound);
+            while let Some(e) = events.get(ei) {
+                if compare_prefixes(types, &pref(&e.0), e.1, &pref(&first.0), first.1) != Ordering::Equal {
+                    break;
+                }
+                if e.2 {
+                    open.push(e.3);
+                } else if let Some(p) = open.iter().position(|&x| x == e.3) {
+                    open.remove(p);
+                }
+                ei += 1;
+            }
+            let now = open.iter().filter_map(|&i| self.range_tombstones.get(i).map(|r| r.deletion)).reduce(newer);
+            if now == active {
+                continue;
+            }
+            let kind = match (active, now, before) {
+                (None, Some(_), true) => BoundKind::InclStartBound,
+                (None, Some(_), false) => BoundKind::ExclStartBound,
+                (Some(_), None, true) => BoundKind::ExclEndBound,
+                (Some(_), None, false) => BoundKind::InclEndBound,
+                (_, _, true) => BoundKind::ExclEndInclStartBoundary,
+                (_, _, false) => BoundKind::InclEndExclStartBoundary,
+            };
+            let mut u = Unfiltered::default();
+            u.start(UnfilteredKind::Marker(kind), 0);
+            for v in &first.0 {
+                u.push_clustering(v.as_deref());
+            }
+            u.close_deletion = active.unwrap_or(DeletionTime::LIVE);
+            u.deletion = now.unwrap_or(DeletionTime::LIVE);
+            active = now;
+            out.push(u);
+        }
+        out
+    }
+
+    /// The static row as an unfiltered, if any.
+    pub fn static_unfiltered(&self, header: &SerializationHeader) -> Option<Unfiltered> {
+        let s = self.static_row.as_ref().filter(|r| !r.is_empty())?;
+        let mut u = Unfiltered::default();
+        s.to_unfiltered(header, UnfilteredKind::StaticRow, &mut u);
+        Some(u)
+    }
+}
+
+fn pref(c: &Clustering) -> Vec<Option<&[u8]>> {
+    c.iter().map(|v| v.as_deref()).collect()
+}
+
+impl crate::writer::SsTableWriter {
+    /// Write a whole in-memory partition.
+    pub fn write_partition_content(&mut self, p: &Partition) -> crate::error::Result<()> {
+        self.begin_partition(&p.key, p.deletion)?;
+        let header = self.header().clone();
+        if let Some(s) = p.static_unfiltered(&header) {
+            self.write_static_row(&s)?;
+        }
+        for u in p.unfiltereds(&header) {
+            self.write(&u)?;
+        }
+        self.end_partition()
+    }
+}
