@@ -34,6 +34,82 @@ enum Command {
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]
     Compact(CompactCommand),
+    /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
+    Gen(GenArgs),
+    /// A tour: generate a small sessions dataset and inspect it with every verb.
+    Demo(DemoArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DatasetArg {
+    /// Web sessions with TTLs, renewals and logouts (the Cassandra HA talk's table).
+    Sessions,
+    /// Sensor readings by (sensor, day), time-window shaped.
+    Timeseries,
+    /// The TTL'd comments feed that piles up expired cells.
+    Comments,
+    /// A few partitions with very many rows.
+    Wide,
+    /// Maps, sets, lists, UDTs and tuples, frozen and not.
+    Collections,
+    /// One column per CQL type.
+    Alltypes,
+    /// Partition, row, range, cell and TTL tombstones over overlapping SSTables.
+    Tombstones,
+}
+
+impl DatasetArg {
+    fn name(self) -> &'static str {
+        match self {
+            DatasetArg::Sessions => "sessions",
+            DatasetArg::Timeseries => "timeseries",
+            DatasetArg::Comments => "comments",
+            DatasetArg::Wide => "wide",
+            DatasetArg::Collections => "collections",
+            DatasetArg::Alltypes => "alltypes",
+            DatasetArg::Tombstones => "tombstones",
+        }
+    }
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Which dataset.
+    #[arg(value_enum)]
+    dataset: DatasetArg,
+    /// Data directory to write into (DIR/KEYSPACE/TABLE-ID/, and DIR/schema.cql).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Random seed (the same seed gives the same files).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Approximate number of CQL rows.
+    #[arg(long, default_value_t = 10_000)]
+    rows: u64,
+    /// Format version.
+    #[arg(long, value_enum, default_value = "nb")]
+    version: TargetVersion,
+    /// Compression.
+    #[arg(long, value_enum, default_value = "lz4")]
+    compression: CompressionArg,
+    /// Number of SSTables the writes are spread over (as flushes would split them).
+    #[arg(long, default_value_t = 3)]
+    sstables: u32,
+    /// Also write the expected live content (NDJSON: a header line with `now`, then one CQL row per line).
+    #[arg(long, value_name = "FILE")]
+    expected: Option<PathBuf>,
+    /// The dataset's clock (seconds since the epoch, or a date-time): writes happen in the hours
+    /// and days before it, TTLs expire relative to it. Default: a fixed time, for reproducible
+    /// files; `now` for the current time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to write the demo data (default: a new directory under the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -262,6 +338,43 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+        Command::Gen(a) => {
+            let to = match a.version {
+                TargetVersion::Nb => cairn_format::Version::Nb,
+                TargetVersion::Me => cairn_format::Version::Me,
+                TargetVersion::Oa => cairn_format::Version::Oa,
+            };
+            let opts = cairn_fixtures::generate::GenOptions {
+                seed: a.seed,
+                rows: a.rows,
+                version: to,
+                compression: a.compression.compressor(),
+                sstables: a.sstables,
+                out: a.out,
+                expected: a.expected,
+            };
+            let clock = match a.now.as_deref() {
+                None => None,
+                Some("now") => Some(cairn_inspect::now_seconds()),
+                Some(t) => Some(parse_now(Some(t))?),
+            };
+            let ds = cairn_fixtures::generate::dataset(a.dataset.name())
+                .ok_or_else(|| anyhow::anyhow!("unknown dataset"))?;
+            let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, clock)?;
+            let _ = writeln!(
+                out,
+                "wrote {} partitions into {} SSTable(s) under {}",
+                g.partitions,
+                g.sstables.len(),
+                g.table_dir.display()
+            );
+            let _ = writeln!(out, "schema: {}", g.schema.display());
+            Ok(Outcome::Ok)
+        }
+        Command::Demo(a) => {
+            drop(out);
+            return demo(a.out);
+        }
         Command::Describe(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
             cairn_inspect::describe::describe(&tables, a.max_index_entries, &mut out).map(|_| Outcome::Ok)
@@ -284,13 +397,70 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// `cairn demo`: a sessions dataset, then every inspection verb on it.
+fn demo(out: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    let dir = out.unwrap_or_else(|| std::env::temp_dir().join(format!("cairn-demo-{}", std::process::id())));
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    let opts = cairn_fixtures::generate::GenOptions {
+        seed: 2014,
+        rows: 200,
+        version: cairn_format::Version::Nb,
+        compression: Some(cairn_format::compression::Compressor::Lz4),
+        sstables: 2,
+        out: dir.clone(),
+        expected: Some(dir.join("expected.ndjson")),
+    };
+    writeln!(o, "== cairn gen sessions --rows 200 --sstables 2 --out {}", dir.display())?;
+    writeln!(
+        o,
+        "   Web sessions written USING TTL, some renewed, some logged out (deleted), flushed into 2 SSTables."
+    )?;
+    let g = cairn_fixtures::generate::generate("sessions", &opts)?;
+    for s in &g.sstables {
+        writeln!(o, "   {}", s.display())?;
+    }
+    let tables = open_inputs(std::slice::from_ref(&g.table_dir), &OpenOptions::default())?;
+    let now = g.now;
+    writeln!(
+        o,
+        "\n== cairn dump --merge --ndjson (first 3 partitions; the two SSTables reconciled, at the dataset's clock)"
+    )?;
+    let mut buf = Vec::new();
+    let dopts = cairn_inspect::dump::DumpOptions { ndjson: true, now_s: now, ..Default::default() };
+    cairn_inspect::dump::dump(&tables, &dopts, true, &mut buf)?;
+    for line in String::from_utf8_lossy(&buf).lines().take(3) {
+        writeln!(o, "{line}")?;
+    }
+    writeln!(o, "\n== cairn dump --tombstones-only (first SSTable, first 2 partitions with tombstones)")?;
+    let mut buf = Vec::new();
+    let topts =
+        cairn_inspect::dump::DumpOptions { ndjson: true, tombstones_only: true, now_s: now, ..Default::default() };
+    cairn_inspect::dump::dump(&tables[..1], &topts, false, &mut buf)?;
+    for line in String::from_utf8_lossy(&buf).lines().take(2) {
+        writeln!(o, "{line}")?;
+    }
+    writeln!(o, "\n== cairn meta (first SSTable)")?;
+    let mopts = cairn_inspect::meta::MetaOptions { gc_grace_seconds: None, now_s: now, scan: true, json: false };
+    cairn_inspect::meta::meta(&tables[..1], &mopts, &mut o)?;
+    writeln!(o, "\n== cairn verify")?;
+    let clean = cairn_inspect::verify::verify(&tables, false, &mut o)?;
+    writeln!(o, "\n== cairn describe --max-index-entries 2 (first SSTable)")?;
+    cairn_inspect::describe::describe(&tables[..1], Some(2), &mut o)?;
+    writeln!(o, "\nEverything is under {} (schema.cql, expected.ndjson, cairn/sessions-*/).", dir.display())?;
+    Ok(if clean { Outcome::Ok } else { Outcome::Problems })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            let broken_pipe =
+                e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || e.downcast_ref::<InspectError>().is_some_and(InspectError::is_broken_pipe);
+            if broken_pipe {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(std::io::stderr(), "cairn: error: {e:#}");

@@ -215,7 +215,27 @@ impl Partition {
         self.deletion = newer(self.deletion, d);
     }
 
-    /// Rows and markers in clustering order, as an SSTable stores them.
+    /// The newest deletion covering a row at `clustering`: the partition deletion and every
+    /// range tombstone whose slice contains it.
+    fn covering_deletion(&self, types: &[CqlType], clustering: &Clustering) -> DeletionTime {
+        let row = pref(clustering);
+        let mut d = self.deletion;
+        for rt in &self.range_tombstones {
+            let sk = if rt.start_inclusive { BoundKind::InclStartBound } else { BoundKind::ExclStartBound };
+            let ek = if rt.end_inclusive { BoundKind::InclEndBound } else { BoundKind::ExclEndBound };
+            if compare_prefixes(types, &pref(&rt.start), sk, &row, BoundKind::Clustering) == Ordering::Less
+                && compare_prefixes(types, &row, BoundKind::Clustering, &pref(&rt.end), ek) == Ordering::Less
+            {
+                d = newer(d, rt.deletion);
+            }
+        }
+        d
+    }
+
+    /// Rows and markers in clustering order, as an SSTable stores them. As Cassandra's
+    /// memtables do, data shadowed by a deletion of the same partition is left out: a row keeps
+    /// its deletion only when it is newer than the partition or range deletion covering it, and
+    /// its marker and cells only when they are newer than every deletion covering them.
     pub fn unfiltereds(&self, header: &SerializationHeader) -> Vec<Unfiltered> {
         let types = &header.clustering_types;
         // Range-tombstone bound events: (prefix, kind as a position, is_start, index).
@@ -234,7 +254,9 @@ impl Partition {
             events.push((rt.end.clone(), ek, false, i));
         }
         events.sort_by(|a, b| compare_prefixes(types, &pref(&a.0), a.1, &pref(&b.0), b.1));
-        let mut rows: Vec<&Row> = self.rows.values().filter(|r| !r.is_empty()).collect();
+        let purged: Vec<Row> =
+            self.rows.values().map(|r| self.purge(types, r, false)).filter(|r| !r.is_empty()).collect();
+        let mut rows: Vec<&Row> = purged.iter().collect();
         rows.sort_by(|a, b| {
             compare_prefixes(
                 types,
@@ -306,9 +328,42 @@ impl Partition {
         out
     }
 
+    /// `row` without what deletions of this partition shadow (see [`Self::unfiltereds`]).
+    fn purge(&self, types: &[CqlType], row: &Row, is_static: bool) -> Row {
+        let covering = if is_static { self.deletion } else { self.covering_deletion(types, &row.clustering) };
+        let mut out = Row::new(row.clustering.clone());
+        let active = if row.deletion.supersedes(&covering) {
+            out.deletion = row.deletion;
+            row.deletion
+        } else {
+            covering
+        };
+        let shadowed = |ts: i64, d: &DeletionTime| !d.is_live() && d.deletes(ts);
+        if !row.liveness.is_empty() && !shadowed(row.liveness.timestamp, &active) {
+            out.liveness = row.liveness;
+        }
+        for &(column, d) in &row.complex_deletions {
+            if d.supersedes(&active) {
+                out.complex_deletions.push((column, d));
+            }
+        }
+        for c in &row.cells {
+            let column_deletion =
+                out.complex_deletions.iter().find(|x| x.0 == c.column).map_or(DeletionTime::LIVE, |x| x.1);
+            if !shadowed(c.timestamp, &newer(active, column_deletion)) {
+                out.cells.push(c.clone());
+            }
+        }
+        out
+    }
+
     /// The static row as an unfiltered, if any.
     pub fn static_unfiltered(&self, header: &SerializationHeader) -> Option<Unfiltered> {
-        let s = self.static_row.as_ref().filter(|r| !r.is_empty())?;
+        let s = self
+            .static_row
+            .as_ref()
+            .map(|r| self.purge(&header.clustering_types, r, true))
+            .filter(|r| !r.is_empty())?;
         let mut u = Unfiltered::default();
         s.to_unfiltered(header, UnfilteredKind::StaticRow, &mut u);
         Some(u)

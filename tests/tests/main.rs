@@ -2,6 +2,7 @@
 
 mod components;
 mod conformance;
+mod cqlite;
 mod datasets;
 mod model;
 mod murmur_oracle;

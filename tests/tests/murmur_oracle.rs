@@ -4,18 +4,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn peers_python() -> Option<String> {
-    match std::env::var("CAIRN_PEERS_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            let msg = "CAIRN_PEERS_PYTHON is not set: the Murmur3 oracle (Python driver) was not run; scripts/test sets it up";
-            assert!(!cairn_fixtures::in_ci(), "{msg}");
-            eprintln!("{msg}");
-            None
-        }
-    }
-}
-
 /// Deterministic pseudo-random keys of 1 to 48 bytes, biased towards bytes >= 0x80 in tails.
 fn keys(n: usize) -> Vec<Vec<u8>> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -30,7 +18,7 @@ fn keys(n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn tokens_match_the_python_driver() {
-    let Some(python) = peers_python() else { return };
+    let Some(python) = cairn_tests::peers_python("the Murmur3 oracle (Python driver)") else { return };
     let keys = keys(5000);
     let script = "import sys\nfrom cassandra.metadata import Murmur3Token\nfor line in sys.stdin:\n    print(Murmur3Token.from_key(bytes.fromhex(line.strip())).value)\n";
     let mut child = Command::new(&python)

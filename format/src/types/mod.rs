@@ -206,27 +206,40 @@ impl CqlType {
         Ok(t)
     }
 
-    /// The marshal class string Cassandra writes for this type.
+    /// The marshal class string Cassandra writes for this type (`AbstractType.toString()`):
+    /// frozen collections, UDTs and tuples are wrapped in `FrozenType(...)` at the outermost
+    /// frozen level only; types nested inside a frozen type are written without the wrapper.
     pub fn marshal_name(&self) -> String {
         let mut s = String::new();
-        self.write_marshal(&mut s);
+        self.write_marshal(&mut s, false);
         s
     }
 
-    fn write_marshal(&self, s: &mut String) {
+    fn write_marshal(&self, s: &mut String, ignore_freezing: bool) {
         const P: &str = "org.apache.cassandra.db.marshal.";
         let simple = |s: &mut String, n: &str| {
             s.push_str(P);
             s.push_str(n);
         };
-        let frozen_wrap = |s: &mut String, frozen: bool, inner: &dyn Fn(&mut String)| {
-            if frozen {
+        // (class, parameters, multi-cell) of parameterised types.
+        let params_of = |s: &mut String, class: &str, params: &[&CqlType], multi_cell: bool| {
+            let include_frozen = !ignore_freezing && !multi_cell;
+            if include_frozen {
                 s.push_str(P);
                 s.push_str("FrozenType(");
-                inner(s);
+            }
+            s.push_str(P);
+            s.push_str(class);
+            s.push('(');
+            for (i, t) in params.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                t.write_marshal(s, ignore_freezing || !multi_cell);
+            }
+            s.push(')');
+            if include_frozen {
                 s.push(')');
-            } else {
-                inner(s);
             }
         };
         match self {
@@ -252,26 +265,11 @@ impl CqlType {
             CqlType::Varint => simple(s, "IntegerType"),
             CqlType::Empty => simple(s, "EmptyType"),
             CqlType::LexicalUuid => simple(s, "LexicalUUIDType"),
-            CqlType::List { elem, frozen } => frozen_wrap(s, *frozen, &|s| {
-                s.push_str(P);
-                s.push_str("ListType(");
-                elem.write_marshal(s);
-                s.push(')');
-            }),
-            CqlType::Set { elem, frozen } => frozen_wrap(s, *frozen, &|s| {
-                s.push_str(P);
-                s.push_str("SetType(");
-                elem.write_marshal(s);
-                s.push(')');
-            }),
-            CqlType::Map { key, value, frozen } => frozen_wrap(s, *frozen, &|s| {
-                s.push_str(P);
-                s.push_str("MapType(");
-                key.write_marshal(s);
-                s.push(',');
-                value.write_marshal(s);
-                s.push(')');
-            }),
+            CqlType::List { elem, frozen } => params_of(s, "ListType", &[elem], !frozen),
+            CqlType::Set { elem, frozen } => params_of(s, "SetType", &[elem], !frozen),
+            CqlType::Map { key, value, frozen } => params_of(s, "MapType", &[key, value], !frozen),
+            // Tuples are always frozen and Cassandra writes them without the wrapper, their
+            // parameters as inside a frozen type (`TupleType.toString`, 3.0 to 5.0).
             CqlType::Tuple(ts) => {
                 s.push_str(P);
                 s.push_str("TupleType(");
@@ -279,11 +277,16 @@ impl CqlType {
                     if i > 0 {
                         s.push(',');
                     }
-                    t.write_marshal(s);
+                    t.write_marshal(s, true);
                 }
                 s.push(')');
             }
-            CqlType::Udt(u) => frozen_wrap(s, u.frozen, &|s| {
+            CqlType::Udt(u) => {
+                let include_frozen = !ignore_freezing && u.frozen;
+                if include_frozen {
+                    s.push_str(P);
+                    s.push_str("FrozenType(");
+                }
                 s.push_str(P);
                 s.push_str("UserType(");
                 s.push_str(&u.keyspace);
@@ -293,14 +296,17 @@ impl CqlType {
                     s.push(',');
                     s.push_str(&hex(n.as_bytes()));
                     s.push(':');
-                    t.write_marshal(s);
+                    t.write_marshal(s, ignore_freezing || u.frozen);
                 }
                 s.push(')');
-            }),
+                if include_frozen {
+                    s.push(')');
+                }
+            }
             CqlType::Vector { elem, dimension } => {
                 s.push_str(P);
                 s.push_str("VectorType(");
-                elem.write_marshal(s);
+                elem.write_marshal(s, ignore_freezing);
                 s.push(',');
                 s.push_str(&dimension.to_string());
                 s.push(')');
@@ -308,7 +314,7 @@ impl CqlType {
             CqlType::Reversed(t) => {
                 s.push_str(P);
                 s.push_str("ReversedType(");
-                t.write_marshal(s);
+                t.write_marshal(s, ignore_freezing);
                 s.push(')');
             }
             CqlType::Composite(ts) => {
@@ -318,7 +324,7 @@ impl CqlType {
                     if i > 0 {
                         s.push(',');
                     }
-                    t.write_marshal(s);
+                    t.write_marshal(s, ignore_freezing);
                 }
                 s.push(')');
             }
@@ -795,6 +801,7 @@ mod tests {
             "org.apache.cassandra.db.marshal.CompositeType(org.apache.cassandra.db.marshal.UUIDType,org.apache.cassandra.db.marshal.UTF8Type)",
             "org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.FrozenType(org.apache.cassandra.db.marshal.SetType(org.apache.cassandra.db.marshal.Int32Type)))",
             "org.apache.cassandra.db.marshal.TupleType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.UTF8Type)",
+            "org.apache.cassandra.db.marshal.FrozenType(org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.Int32Type)))",
         ] {
             assert_eq!(CqlType::parse_marshal(s).unwrap().marshal_name(), s);
         }

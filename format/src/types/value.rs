@@ -270,6 +270,42 @@ fn decode_fields<'a, 't>(types: impl Iterator<Item = &'t CqlType>, b: &'a [u8]) 
     Ok(out)
 }
 
+/// The field index a non-frozen UDT cell's path names (a big-endian `short`, per Cassandra's
+/// `UserType.fieldNameAsString`/`CellPath` use), or `None` when the path is not two bytes.
+pub fn udt_field_index(path: &[u8]) -> Option<usize> {
+    <[u8; 2]>::try_from(path).ok().map(|b| u16::from_be_bytes(b) as usize)
+}
+
+/// The CQL value of a multi-cell (non-frozen) column from its live cells `(path, value)`, in the
+/// order given: a set's elements are the paths, a list's the values (its paths are timeuuids), a
+/// map's entries are `(path, value)`, and a UDT's fields are placed by [`udt_field_index`] (fields
+/// without a cell are null). Any other type is not multi-cell and gives [`Value::Null`].
+pub fn from_cells<'a>(
+    ty: &CqlType,
+    cells: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Result<Value<'a>, DecodeError> {
+    let cells = cells.into_iter();
+    Ok(match ty.unreversed() {
+        CqlType::Set { elem, .. } => Value::Set(cells.map(|(p, _)| decode(elem, p)).collect::<Result<_, _>>()?),
+        CqlType::List { elem, .. } => Value::List(cells.map(|(_, v)| decode(elem, v)).collect::<Result<_, _>>()?),
+        CqlType::Map { key, value, .. } => Value::Map(
+            cells.map(|(p, v)| Ok((decode(key, p)?, decode(value, v)?))).collect::<Result<_, DecodeError>>()?,
+        ),
+        CqlType::Udt(u) => {
+            let mut fields = vec![Value::Null; u.fields.len()];
+            for (p, v) in cells {
+                let index = udt_field_index(p);
+                match (index.and_then(|i| fields.get_mut(i)), index.and_then(|i| u.fields.get(i))) {
+                    (Some(slot), Some((_, t))) => *slot = decode(t, v)?,
+                    _ => return Err(invalid("UDT field index", index.map_or(-1, |i| i as i64))),
+                }
+            }
+            Value::Udt(fields)
+        }
+        _ => Value::Null,
+    })
+}
+
 /// Split CompositeType bytes (u16 length, bytes, end-of-component byte per component).
 pub fn composite_components(b: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     let mut c = Cursor::new(b);
