@@ -288,6 +288,14 @@ pub enum Error {
         /// The header's count or type.
         header: String,
     },
+    /// A writer was given a row SSTables cannot hold.
+    #[error("invalid row, column '{column}': {detail}")]
+    InvalidRow {
+        /// The column.
+        column: String,
+        /// What is wrong, and where.
+        detail: String,
+    },
     /// A writer was given data in an order SSTables cannot hold.
     #[error("{what} out of order: {detail}")]
     OutOfOrder {

@@ -11,7 +11,7 @@ use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
 use crate::reconcile::{liveness_supersedes, newer, reconcile_cells};
 use crate::statistics::SerializationHeader;
 use crate::types::CqlType;
-use crate::types::compare::{compare_prefixes, compare_values};
+use crate::types::compare::{compare_prefix_values, compare_values};
 
 /// A clustering (or clustering prefix) with owned values; `None` is a null component.
 pub type Clustering = Vec<Option<Vec<u8>>>;
@@ -218,13 +218,12 @@ impl Partition {
     /// The newest deletion covering a row at `clustering`: the partition deletion and every
     /// range tombstone whose slice contains it.
     fn covering_deletion(&self, types: &[CqlType], clustering: &Clustering) -> DeletionTime {
-        let row = pref(clustering);
         let mut d = self.deletion;
         for rt in &self.range_tombstones {
             let sk = if rt.start_inclusive { BoundKind::InclStartBound } else { BoundKind::ExclStartBound };
             let ek = if rt.end_inclusive { BoundKind::InclEndBound } else { BoundKind::ExclEndBound };
-            if compare_prefixes(types, &pref(&rt.start), sk, &row, BoundKind::Clustering) == Ordering::Less
-                && compare_prefixes(types, &row, BoundKind::Clustering, &pref(&rt.end), ek) == Ordering::Less
+            if cmp(types, &rt.start, sk, clustering, BoundKind::Clustering) == Ordering::Less
+                && cmp(types, clustering, BoundKind::Clustering, &rt.end, ek) == Ordering::Less
             {
                 d = newer(d, rt.deletion);
             }
@@ -247,25 +246,17 @@ impl Partition {
             let sk = if rt.start_inclusive { BoundKind::InclStartBound } else { BoundKind::ExclStartBound };
             let ek = if rt.end_inclusive { BoundKind::InclEndBound } else { BoundKind::ExclEndBound };
             // An empty slice (start at or after end) deletes nothing.
-            if compare_prefixes(types, &pref(&rt.start), sk, &pref(&rt.end), ek) != Ordering::Less {
+            if cmp(types, &rt.start, sk, &rt.end, ek) != Ordering::Less {
                 continue;
             }
             events.push((rt.start.clone(), sk, true, i));
             events.push((rt.end.clone(), ek, false, i));
         }
-        events.sort_by(|a, b| compare_prefixes(types, &pref(&a.0), a.1, &pref(&b.0), b.1));
-        let purged: Vec<Row> =
+        events.sort_by(|a, b| cmp(types, &a.0, a.1, &b.0, b.1));
+        let purged: Vec<std::borrow::Cow<'_, Row>> =
             self.rows.values().map(|r| self.purge(types, r, false)).filter(|r| !r.is_empty()).collect();
-        let mut rows: Vec<&Row> = purged.iter().collect();
-        rows.sort_by(|a, b| {
-            compare_prefixes(
-                types,
-                &pref(&a.clustering),
-                BoundKind::Clustering,
-                &pref(&b.clustering),
-                BoundKind::Clustering,
-            )
-        });
+        let mut rows: Vec<&Row> = purged.iter().map(|r| r.as_ref()).collect();
+        rows.sort_by(|a, b| cmp(types, &a.clustering, BoundKind::Clustering, &b.clustering, BoundKind::Clustering));
         let mut out = Vec::with_capacity(rows.len() + events.len());
         let mut open: Vec<usize> = Vec::new();
         let mut active: Option<DeletionTime> = None;
@@ -273,10 +264,7 @@ impl Partition {
         let mut ei = 0;
         while ri < rows.len() || ei < events.len() {
             let take_row = match (rows.get(ri), events.get(ei)) {
-                (Some(r), Some(e)) => {
-                    compare_prefixes(types, &pref(&r.clustering), BoundKind::Clustering, &pref(&e.0), e.1)
-                        == Ordering::Less
-                }
+                (Some(r), Some(e)) => cmp(types, &r.clustering, BoundKind::Clustering, &e.0, e.1) == Ordering::Less,
                 (Some(_), None) => true,
                 _ => false,
             };
@@ -293,7 +281,7 @@ impl Partition {
             let Some(first) = events.get(ei).cloned() else { break };
             let before = matches!(first.1, BoundKind::InclStartBound | BoundKind::ExclEndBound);
             while let Some(e) = events.get(ei) {
-                if compare_prefixes(types, &pref(&e.0), e.1, &pref(&first.0), first.1) != Ordering::Equal {
+                if cmp(types, &e.0, e.1, &first.0, first.1) != Ordering::Equal {
                     break;
                 }
                 if e.2 {
@@ -329,8 +317,12 @@ impl Partition {
     }
 
     /// `row` without what deletions of this partition shadow (see [`Self::unfiltereds`]).
-    fn purge(&self, types: &[CqlType], row: &Row, is_static: bool) -> Row {
+    fn purge<'a>(&self, types: &[CqlType], row: &'a Row, is_static: bool) -> std::borrow::Cow<'a, Row> {
         let covering = if is_static { self.deletion } else { self.covering_deletion(types, &row.clustering) };
+        if covering.is_live() && row.deletion.is_live() && row.complex_deletions.is_empty() {
+            // Nothing of this partition can shadow anything in the row (the common case).
+            return std::borrow::Cow::Borrowed(row);
+        }
         let mut out = Row::new(row.clustering.clone());
         let active = if row.deletion.supersedes(&covering) {
             out.deletion = row.deletion;
@@ -354,7 +346,7 @@ impl Partition {
                 out.cells.push(c.clone());
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     /// The static row as an unfiltered, if any.
@@ -370,8 +362,9 @@ impl Partition {
     }
 }
 
-fn pref(c: &Clustering) -> Vec<Option<&[u8]>> {
-    c.iter().map(|v| v.as_deref()).collect()
+/// Compare two clusterings (or prefixes) with their kinds, without allocating.
+fn cmp(types: &[CqlType], a: &Clustering, ka: BoundKind, b: &Clustering, kb: BoundKind) -> Ordering {
+    compare_prefix_values(types, a.iter().map(|v| v.as_deref()), ka, b.iter().map(|v| v.as_deref()), kb)
 }
 
 impl crate::writer::SsTableWriter {

@@ -357,6 +357,11 @@ pub struct HeaderColumn {
 }
 
 impl HeaderColumn {
+    /// A column of `ty`, with the type string Cassandra would store for it.
+    pub fn new(name: &str, ty: CqlType) -> Self {
+        HeaderColumn { name: name.into(), type_string: ty.marshal_name(), ty }
+    }
+
     /// Whether the column is stored as several cells.
     pub fn is_complex(&self) -> bool {
         self.ty.is_multi_cell()
@@ -383,6 +388,26 @@ pub struct SerializationHeader {
 }
 
 impl SerializationHeader {
+    /// A header for a key of `key_type`, `clustering` types and the given columns, with the type
+    /// strings Cassandra would store and the delta bases in `stats`.
+    pub fn new(
+        stats: EncodingStats,
+        key_type: CqlType,
+        clustering: Vec<CqlType>,
+        static_columns: Vec<HeaderColumn>,
+        regular_columns: Vec<HeaderColumn>,
+    ) -> Self {
+        SerializationHeader {
+            stats,
+            key_type_string: key_type.marshal_name(),
+            key_type,
+            clustering_type_strings: clustering.iter().map(CqlType::marshal_name).collect(),
+            clustering_types: clustering,
+            static_columns,
+            regular_columns,
+        }
+    }
+
     fn read(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
         let stats = EncodingStats::read(c)?;
         let (key_type_string, key_type) = read_type(c)?;

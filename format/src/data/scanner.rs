@@ -648,19 +648,13 @@ mod tests {
     use std::path::Path;
 
     fn header() -> SerializationHeader {
-        SerializationHeader {
-            stats: EncodingStats { min_timestamp: 0, min_local_deletion_time: i32::MAX as u32, min_ttl: 0 },
-            key_type: CqlType::Int,
-            key_type_string: CqlType::Int.marshal_name(),
-            clustering_types: vec![CqlType::Int],
-            clustering_type_strings: vec![CqlType::Int.marshal_name()],
-            static_columns: vec![],
-            regular_columns: vec![HeaderColumn {
-                name: "v".into(),
-                type_string: CqlType::Text.marshal_name(),
-                ty: CqlType::Text,
-            }],
-        }
+        SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: i32::MAX as u32, min_ttl: 0 },
+            CqlType::Int,
+            vec![CqlType::Int],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        )
     }
 
     /// One partition with `rows` rows of a 40-byte text value.

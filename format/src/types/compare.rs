@@ -19,6 +19,38 @@ pub fn compare_values(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
         (false, true) => return Ordering::Greater,
         _ => {}
     }
+    // Fast paths for the common clustering types: no decoding.
+    fn fixed<const N: usize>(a: &[u8], b: &[u8]) -> Option<([u8; N], [u8; N])> {
+        Some((<[u8; N]>::try_from(a).ok()?, <[u8; N]>::try_from(b).ok()?))
+    }
+    match ty {
+        CqlType::Int => {
+            if let Some((x, y)) = fixed::<4>(a, b) {
+                return i32::from_be_bytes(x).cmp(&i32::from_be_bytes(y));
+            }
+        }
+        CqlType::BigInt | CqlType::Timestamp | CqlType::Time | CqlType::Counter => {
+            if let Some((x, y)) = fixed::<8>(a, b) {
+                return i64::from_be_bytes(x).cmp(&i64::from_be_bytes(y));
+            }
+        }
+        CqlType::SmallInt => {
+            if let Some((x, y)) = fixed::<2>(a, b) {
+                return i16::from_be_bytes(x).cmp(&i16::from_be_bytes(y));
+            }
+        }
+        CqlType::TinyInt => {
+            if let Some((x, y)) = fixed::<1>(a, b) {
+                return i8::from_be_bytes(x).cmp(&i8::from_be_bytes(y));
+            }
+        }
+        // UTF8Type, AsciiType, BytesType, InetAddressType, BooleanType and SimpleDateType (an
+        // unsigned int) compare their bytes.
+        CqlType::Text | CqlType::Ascii | CqlType::Blob | CqlType::Inet | CqlType::Boolean | CqlType::Date => {
+            return a.cmp(b);
+        }
+        _ => {}
+    }
     match (decode(ty, a), decode(ty, b)) {
         (Ok(x), Ok(y)) => compare_decoded(ty, &x, &y, a, b),
         _ => a.cmp(b),
@@ -156,7 +188,19 @@ pub fn compare_prefixes(
     b: &[Option<&[u8]>],
     kb: BoundKind,
 ) -> Ordering {
-    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+    compare_prefix_values(types, a.iter().copied(), ka, b.iter().copied(), kb)
+}
+
+/// [`compare_prefixes`] over any two sequences of component values (no allocation).
+pub fn compare_prefix_values<'a, 'b>(
+    types: &[CqlType],
+    a: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    ka: BoundKind,
+    b: impl ExactSizeIterator<Item = Option<&'b [u8]>>,
+    kb: BoundKind,
+) -> Ordering {
+    let (la, lb) = (a.len(), b.len());
+    for (i, (x, y)) in a.zip(b).enumerate() {
         let ty = types.get(i).unwrap_or(&CqlType::Blob);
         let c = match (x, y) {
             (None, None) => Ordering::Equal,
@@ -168,10 +212,10 @@ pub fn compare_prefixes(
             return c;
         }
     }
-    if a.len() == b.len() {
+    if la == lb {
         return kind_rank(ka).0.cmp(&kind_rank(kb).0);
     }
-    if a.len() < b.len() { kind_rank(ka).1.cmp(&0) } else { 0.cmp(&kind_rank(kb).1) }
+    if la < lb { kind_rank(ka).1.cmp(&0) } else { 0.cmp(&kind_rank(kb).1) }
 }
 
 #[cfg(test)]

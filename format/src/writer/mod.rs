@@ -29,11 +29,11 @@ use crate::filter::BloomFilter;
 use crate::index::{IndexBlock, IndexEntry, PromotedIndex};
 use crate::partitioner::{Partitioner, Token, compare_decorated};
 use crate::statistics::{
-    CommitLogPosition, CompactionMetadata, CoveredClusterings, EstimatedHistogram, SerializationHeader, Statistics,
-    StatsMetadata, TombstoneHistogram, ValidationMetadata,
+    CommitLogPosition, CompactionMetadata, CoveredClusterings, EstimatedHistogram, HeaderColumn, SerializationHeader,
+    Statistics, StatsMetadata, TombstoneHistogram, ValidationMetadata,
 };
 use crate::summary::SummaryBuilder;
-use crate::types::compare::compare_prefixes;
+use crate::types::compare::compare_prefix_values;
 use crate::version::Version;
 
 use self::data::DataFileWriter;
@@ -107,6 +107,38 @@ impl Default for WriterOptions {
             commit_log_intervals: Vec::new(),
         }
     }
+}
+
+/// Reject cells a row cannot hold (Cassandra `Row` invariants): a column the header does not
+/// have, a simple column with a cell path or more than one cell, a complex column cell without
+/// a path, cells not in column order, complex cells not in strictly increasing path order.
+fn check_cells(u: &Unfiltered, columns: &[HeaderColumn], pos: u64) -> Result<()> {
+    let invalid = |column: u16, detail: &str| {
+        let name = columns.get(column as usize).map_or_else(|| format!("#{column}"), |c| c.name.clone());
+        Err(Error::InvalidRow { column: name, detail: format!("{detail} (row at Data.db byte {pos})") })
+    };
+    let mut previous: Option<(u16, Option<&[u8]>)> = None;
+    for c in &u.cells {
+        let Some(col) = columns.get(c.column as usize) else { return invalid(c.column, "no such column") };
+        let path = u.path(c);
+        match (col.ty.is_multi_cell(), path) {
+            (false, Some(_)) => return invalid(c.column, "a cell path on a simple column"),
+            (true, None) => return invalid(c.column, "a complex column cell without a path"),
+            _ => {}
+        }
+        if let Some((pc, pp)) = previous {
+            let order = pc.cmp(&c.column).then_with(|| match (pp, path, col.ty.path_type()) {
+                (Some(a), Some(b), Some(t)) => crate::types::compare::compare_values(t, a, b),
+                _ => std::cmp::Ordering::Equal,
+            });
+            if order != std::cmp::Ordering::Less {
+                let what = if col.ty.is_multi_cell() { "cells out of path order" } else { "more than one cell" };
+                return invalid(c.column, what);
+            }
+        }
+        previous = Some((c.column, path));
+    }
+    Ok(())
 }
 
 /// The class name Statistics.db records for a partitioner.
@@ -402,6 +434,7 @@ impl SsTableWriter {
     /// writes one.
     pub fn write_static_row(&mut self, u: &Unfiltered) -> Result<()> {
         self.static_pending = false;
+        check_cells(u, &self.header.static_columns, self.data.position())?;
         self.buf.clear();
         row::write_unfiltered(&mut self.buf, u, &self.header, self.options.version, 0);
         self.data.write(&self.buf)?;
@@ -433,22 +466,23 @@ impl SsTableWriter {
             UnfilteredKind::Marker(k) => k,
             _ => BoundKind::Clustering,
         };
-        let bound = ClusteringBound {
-            kind,
-            values: (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect(),
-        };
         if let Some((last, lk)) = &p.last {
-            let a: Vec<Option<&[u8]>> = last.values.iter().map(|v| v.as_deref()).collect();
-            let b: Vec<Option<&[u8]>> = bound.values.iter().map(|v| v.as_deref()).collect();
-            if compare_prefixes(&self.header.clustering_types, &a, *lk, &b, kind) != std::cmp::Ordering::Less {
+            let a = last.values.iter().map(|v| v.as_deref());
+            let b = (0..u.clustering.len()).map(|i| u.clustering_value(i));
+            if compare_prefix_values(&self.header.clustering_types, a, *lk, b, kind) != std::cmp::Ordering::Less {
                 return Err(Error::OutOfOrder {
                     what: "clustering",
                     detail: format!("row or marker at Data.db byte {pos}"),
                 });
             }
         }
+        if !matches!(u.kind(), UnfilteredKind::Marker(_)) {
+            check_cells(u, &self.header.regular_columns, pos)?;
+        }
+        let values =
+            |u: &Unfiltered| (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
         if p.block_first.is_none() {
-            p.block_first = Some(bound.clone());
+            p.block_first = Some(ClusteringBound { kind, values: values(u) });
             p.block_start = pos;
         }
         self.buf.clear();
@@ -459,12 +493,23 @@ impl SsTableWriter {
         if let UnfilteredKind::Marker(k) = u.kind() {
             p.open_marker = if k.is_open() { Some(u.deletion) } else { None };
         }
-        let size = match (&self.collector.min_clustering, u.kind()) {
-            (_, UnfilteredKind::Row) => Some(()),
-            _ => None,
-        };
-        let _ = size;
-        p.last = Some((bound, kind));
+        // The last bound, updated in place (no allocation per row once the buffers have grown).
+        match &mut p.last {
+            Some((last, lk)) if last.values.len() == u.clustering.len() => {
+                for (i, slot) in last.values.iter_mut().enumerate() {
+                    match (slot.as_mut(), u.clustering_value(i)) {
+                        (Some(buf), Some(v)) => {
+                            buf.clear();
+                            buf.extend_from_slice(v);
+                        }
+                        (_, v) => *slot = v.map(<[u8]>::to_vec),
+                    }
+                }
+                last.kind = kind;
+                *lk = kind;
+            }
+            _ => p.last = Some((ClusteringBound { kind, values: values(u) }, kind)),
+        }
         if self.data.position() - p.block_start >= self.options.column_index_size {
             Self::close_block(p, self.data.position());
         }
@@ -481,30 +526,28 @@ impl SsTableWriter {
             return;
         }
         let types = &self.header.clustering_types;
-        let vals: Vec<Option<Vec<u8>>> =
-            (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
+        let n = u.clustering.len();
+        let current = || (0..n).map(|i| u.clustering_value(i));
+        let owned = || (0..n).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect::<Vec<_>>();
         if self.options.version.has_pending_repair() {
             let kind = match u.kind() {
                 UnfilteredKind::Marker(k) => k,
                 _ => BoundKind::Clustering,
             };
-            let cmp = |a: &(Vec<Option<Vec<u8>>>, BoundKind), b: &(Vec<Option<Vec<u8>>>, BoundKind)| {
-                let x: Vec<Option<&[u8]>> = a.0.iter().map(|v| v.as_deref()).collect();
-                let y: Vec<Option<&[u8]>> = b.0.iter().map(|v| v.as_deref()).collect();
-                compare_prefixes(types, &x, a.1, &y, b.1)
+            let cmp = |m: &(Vec<Option<Vec<u8>>>, BoundKind)| {
+                compare_prefix_values(types, current(), kind, m.0.iter().map(|v| v.as_deref()), m.1)
             };
-            let cur = (vals, kind);
-            if self.collector.min_prefix.as_ref().is_none_or(|m| cmp(&cur, m).is_lt()) {
-                self.collector.min_prefix = Some(cur.clone());
+            if self.collector.min_prefix.as_ref().is_none_or(|m| cmp(m).is_lt()) {
+                self.collector.min_prefix = Some((owned(), kind));
             }
-            if self.collector.max_prefix.as_ref().is_none_or(|m| cmp(&cur, m).is_gt()) {
-                self.collector.max_prefix = Some(cur);
+            if self.collector.max_prefix.as_ref().is_none_or(|m| cmp(m).is_gt()) {
+                self.collector.max_prefix = Some((owned(), kind));
             }
             return;
         }
         let min = self.collector.min_clustering.get_or_insert_with(Vec::new);
         let max = self.collector.max_clustering.get_or_insert_with(Vec::new);
-        for (i, v) in vals.iter().enumerate() {
+        for (i, v) in current().enumerate() {
             let Some(v) = v else { continue };
             let ty = types.get(i).unwrap_or(&crate::types::CqlType::Blob);
             while min.len() <= i {
@@ -516,12 +559,12 @@ impl SsTableWriter {
             if let Some(slot) = min.get_mut(i)
                 && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_lt())
             {
-                *slot = Some(v.clone());
+                *slot = Some(v.to_vec());
             }
             if let Some(slot) = max.get_mut(i)
                 && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_gt())
             {
-                *slot = Some(v.clone());
+                *slot = Some(v.to_vec());
             }
         }
     }
@@ -736,5 +779,73 @@ impl Drop for SsTableWriter {
                 let _ = std::fs::remove_file(temp_name(&self.descriptor, c));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Cell, Span};
+    use crate::statistics::EncodingStats;
+    use crate::types::CqlType;
+
+    fn header() -> SerializationHeader {
+        let set = CqlType::Set { elem: Box::new(CqlType::Int), frozen: false };
+        SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: i32::MAX as u32, min_ttl: 0 },
+            CqlType::Int,
+            vec![CqlType::Int],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text), HeaderColumn::new("s", set)],
+        )
+    }
+
+    /// A test cell: column, path, value.
+    type TestCell<'a> = (u16, Option<&'a [u8]>, &'a [u8]);
+
+    fn row(cells: &[TestCell<'_>]) -> Unfiltered {
+        let mut u = Unfiltered::default();
+        u.start(UnfilteredKind::Row, 0);
+        u.push_clustering(Some(&1i32.to_be_bytes()));
+        let template = Cell {
+            column: 0,
+            flags: 0,
+            timestamp: 5,
+            local_deletion_time: NO_DELETION_TIME,
+            ttl: 0,
+            path: None,
+            value: Span::default(),
+        };
+        for (column, path, value) in cells {
+            u.push_cell(*column, &template, *path, value);
+        }
+        u
+    }
+
+    #[test]
+    fn rows_that_break_row_invariants_are_refused_with_the_column() -> Result<()> {
+        let cases: [(&[TestCell<'_>], &str); 5] = [
+            (&[(0, None, b"a"), (0, None, b"b")], "more than one cell"),
+            (&[(0, Some(b"p"), b"a")], "a cell path on a simple column"),
+            (&[(1, None, b"")], "without a path"),
+            (&[(1, Some(&[0, 0, 0, 2]), b""), (1, Some(&[0, 0, 0, 1]), b"")], "out of path order"),
+            (&[(7, None, b"x")], "no such column"),
+        ];
+        for (cells, expected) in cases {
+            let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+            let mut w = SsTableWriter::create(dir.path(), 1, header(), WriterOptions::default())?;
+            w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+            match w.write(&row(cells)) {
+                Err(Error::InvalidRow { detail, .. }) => assert!(detail.contains(expected), "{detail}"),
+                other => panic!("{expected}: got {other:?}"),
+            }
+        }
+        // A well-formed row (set cells in element order) is accepted.
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let mut w = SsTableWriter::create(dir.path(), 1, header(), WriterOptions::default())?;
+        w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+        w.write(&row(&[(0, None, b"a"), (1, Some(&[0, 0, 0, 1]), b""), (1, Some(&[0, 0, 0, 2]), b"")]))?;
+        w.finish()?;
+        Ok(())
     }
 }

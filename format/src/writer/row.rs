@@ -149,22 +149,21 @@ pub fn write_unfiltered(
     prev_size: u64,
 ) {
     let stats = &header.stats;
-    let mut body = Vec::with_capacity(64);
-    write_uvint(&mut body, prev_size);
     if let UnfilteredKind::Marker(kind) = u.kind() {
         out.push(IS_MARKER);
         out.push(kind.ordinal());
         out.extend_from_slice(&(u.clustering.len() as u16).to_be_bytes());
         let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
         write_values(out, &header.clustering_types, &vals);
+        let body_start = out.len();
+        write_uvint(out, prev_size);
         if kind.is_close() {
-            write_deletion(&mut body, stats, &u.close_deletion, version);
+            write_deletion(out, stats, &u.close_deletion, version);
         }
         if kind.is_open() {
-            write_deletion(&mut body, stats, &u.deletion, version);
+            write_deletion(out, stats, &u.deletion, version);
         }
-        write_uvint(out, body.len() as u64);
-        out.extend_from_slice(&body);
+        finish_body(out, body_start);
         return;
     }
     let is_static = u.kind() == UnfilteredKind::StaticRow;
@@ -215,37 +214,50 @@ pub fn write_unfiltered(
         let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
         write_values(out, &header.clustering_types, &vals);
     }
+    let body_start = out.len();
+    write_uvint(out, prev_size);
     if flags & HAS_TIMESTAMP != 0 {
-        write_ts(&mut body, stats, u.liveness.timestamp);
+        write_ts(out, stats, u.liveness.timestamp);
         if flags & HAS_TTL != 0 {
-            write_ttl(&mut body, stats, u.liveness.ttl);
-            write_ldt(&mut body, stats, u.liveness.local_expiration_time, version);
+            write_ttl(out, stats, u.liveness.ttl);
+            write_ldt(out, stats, u.liveness.local_expiration_time, version);
         }
     }
     if !deletion.is_live() {
-        write_deletion(&mut body, stats, &deletion, version);
+        write_deletion(out, stats, &deletion, version);
     }
     if flags & HAS_ALL_COLUMNS == 0 {
-        write_subset(&mut body, &present, columns.len());
+        write_subset(out, &present, columns.len());
     }
     for &ci in &present {
         let Some(col) = columns.get(ci as usize) else { continue };
         if col.is_complex() {
             if has_complex_deletion {
                 let d = u.complex_deletions.iter().find(|d| d.column == ci).map_or(DeletionTime::LIVE, |d| d.deletion);
-                write_deletion(&mut body, stats, &d, version);
+                write_deletion(out, stats, &d, version);
             }
             let n = u.cells.iter().filter(|c| c.column == ci).count();
-            write_uvint(&mut body, n as u64);
+            write_uvint(out, n as u64);
             for c in u.cells.iter().filter(|c| c.column == ci) {
-                write_cell(&mut body, u, c, true, None, stats, version);
+                write_cell(out, u, c, true, None, stats, version);
             }
         } else {
             for c in u.cells.iter().filter(|c| c.column == ci) {
-                write_cell(&mut body, u, c, false, col.ty.fixed_length(), stats, version);
+                write_cell(out, u, c, false, col.ty.fixed_length(), stats, version);
             }
         }
     }
-    write_uvint(out, body.len() as u64);
-    out.extend_from_slice(&body);
+    finish_body(out, body_start);
+}
+
+/// Put the size of the body written from `body_start` in front of it, as a vint (written at
+/// the end, then rotated into place: no separate body buffer per row).
+fn finish_body(out: &mut Vec<u8>, body_start: usize) {
+    let len = out.len().saturating_sub(body_start);
+    let before = out.len();
+    write_uvint(out, len as u64);
+    let n = out.len() - before;
+    if let Some(tail) = out.get_mut(body_start..) {
+        tail.rotate_right(n);
+    }
 }
