@@ -15,20 +15,13 @@ use cairn_format::types::CqlType;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn header() -> SerializationHeader {
-    let col = |name: &str, ty: CqlType| HeaderColumn { name: name.into(), type_string: ty.marshal_name(), ty };
-    SerializationHeader {
-        stats: EncodingStats {
-            min_timestamp: 1_600_000_000_000_000,
-            min_local_deletion_time: i32::MAX as u32,
-            min_ttl: 0,
-        },
-        key_type: CqlType::Int,
-        key_type_string: CqlType::Int.marshal_name(),
-        clustering_types: vec![CqlType::Int],
-        clustering_type_strings: vec![CqlType::Int.marshal_name()],
-        static_columns: vec![],
-        regular_columns: vec![col("n", CqlType::BigInt), col("v", CqlType::Text)],
-    }
+    SerializationHeader::new(
+        EncodingStats { min_timestamp: 1_600_000_000_000_000, min_local_deletion_time: i32::MAX as u32, min_ttl: 0 },
+        CqlType::Int,
+        vec![CqlType::Int],
+        vec![],
+        vec![HeaderColumn::new("n", CqlType::BigInt), HeaderColumn::new("v", CqlType::Text)],
+    )
 }
 
 /// `partitions` partitions of `rows` narrow rows each, in the `nb` layout.

@@ -477,26 +477,33 @@ fn emit_partition(
         stats.partitions += 1;
         return Ok(());
     }
-    // Tombstones-only needs to know whether the partition has any before printing it; only in
-    // that mode are the (owned) rows of one partition buffered.
+    // Tombstones-only prints a partition only when something in it is a tombstone: it is begun
+    // at the first one, so nothing is buffered.
     if opts.tombstones_only {
-        let mut rows = Vec::new();
         let st = stream.static_row().filter(|s| Renderer::has_tombstones(s, opts.now_s)).cloned();
-        while let Some(u) = stream.next_unfiltered()? {
-            if Renderer::has_tombstones(u, opts.now_s) {
-                rows.push(u.clone());
-            }
+        let mut begun = !p.deletion.is_live() || st.is_some();
+        if begun {
+            r.begin_partition(&header, p, sstable);
         }
-        if p.deletion.is_live() && st.is_none() && rows.is_empty() {
-            return Ok(());
-        }
-        r.begin_partition(&header, p, sstable);
         if let Some(s) = &st {
             r.unfiltered(&header, s, p.body_position)?;
         }
-        for u in &rows {
+        while let Some(u) = stream.next_unfiltered()? {
+            if !Renderer::has_tombstones(u, opts.now_s) {
+                continue;
+            }
+            if !begun {
+                r.begin_partition(&header, p, sstable);
+                begun = true;
+            }
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
+            if r.json.as_str().len() > 1 << 16 {
+                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+            }
+        }
+        if !begun {
+            return Ok(());
         }
         r.end_partition();
     } else {
@@ -507,7 +514,7 @@ fn emit_partition(
         while let Some(u) = stream.next_unfiltered()? {
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
-            if r.json.as_str().len() > 1 << 16 && !opts.ndjson {
+            if r.json.as_str().len() > 1 << 16 {
                 out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
             }
         }

@@ -129,21 +129,30 @@ pub fn to_json(ty: &CqlType, v: &Value<'_>) -> String {
 pub fn quote_json(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs of bytes that need no escape in one go; only '"', '\\' and control characters
+    // (all ASCII, so never inside a multi-byte UTF-8 sequence) are escaped.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(s.get(run..i).unwrap_or_default());
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04X}", b);
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(s.get(run..).unwrap_or_default());
     out.push('"');
 }
 
@@ -294,14 +303,34 @@ pub fn format_timestamp_ms(ms: i64) -> String {
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
     let secs = rem / 1000;
-    format!(
-        "{}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}Z",
-        format_year(y),
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60,
-        rem % 1000
-    )
+    let mut s = String::with_capacity(24);
+    if (0..=9999).contains(&y) {
+        push_digits(&mut s, y, 4);
+    } else {
+        s.push_str(&format_year(y));
+    }
+    // Fixed-width fields, written digit by digit (this runs once per timestamp cell in a dump).
+    for (sep, v, width) in [
+        ('-', m as i64, 2),
+        ('-', d as i64, 2),
+        (' ', secs / 3600, 2),
+        (':', (secs / 60) % 60, 2),
+        (':', secs % 60, 2),
+        ('.', rem % 1000, 3),
+    ] {
+        s.push(sep);
+        push_digits(&mut s, v, width);
+    }
+    s.push('Z');
+    s
+}
+
+/// Append the non-negative `v` as exactly `width` decimal digits (zero-padded).
+fn push_digits(s: &mut String, v: i64, width: u32) {
+    for i in (0..width).rev() {
+        let digit = (v / 10i64.pow(i)) % 10;
+        s.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// ISO-8601 instant (`yyyy-MM-ddTHH:mm:ss[.fff]Z`) of epoch milliseconds, as `java.time.Instant`
@@ -447,24 +476,40 @@ fn java_fp_string(sci: String, abs: f64) -> String {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let sign = if neg { "-" } else { "" };
+    let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || first.chars().chain(rest.chars());
+    let count = first.len() + rest.len();
+    let mut out = String::with_capacity(count + 8);
+    if neg {
+        out.push('-');
+    }
     if (1e-3..1e7).contains(&abs) {
         // Plain notation with at least one fractional digit.
         let point = exp + 1; // digits before the decimal point
-        let s = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        if point <= 0 {
+            out.push_str("0.");
+            (0..-point).for_each(|_| out.push('0'));
+            out.extend(digits());
+        } else if point as usize >= count {
+            out.extend(digits());
+            (0..point as usize - count).for_each(|_| out.push('0'));
+            out.push_str(".0");
         } else {
-            let (a, b) = digits.split_at(point as usize);
-            format!("{a}.{b}")
-        };
-        return format!("{sign}{s}");
+            for (i, c) in digits().enumerate() {
+                if i == point as usize {
+                    out.push('.');
+                }
+                out.push(c);
+            }
+        }
+        return out;
     }
-    let (first, rest) = digits.split_at(1.min(digits.len()));
-    let rest = if rest.is_empty() { "0" } else { rest };
-    format!("{sign}{first}.{rest}E{exp}")
+    out.push_str(first);
+    out.push('.');
+    out.push_str(if rest.is_empty() { "0" } else { rest });
+    out.push('E');
+    let _ = write!(out, "{exp}");
+    out
 }
 
 /// Java `Double.toString`.
