@@ -69,10 +69,7 @@ fn compare_decoded(ty: &CqlType, x: &Value<'_>, y: &Value<'_>, a: &[u8], b: &[u8
         (Float(p), Float(q)) => p.total_cmp(q),
         (Double(p), Double(q)) => p.total_cmp(q),
         (Varint(p), Varint(q)) => compare_varint(p, q),
-        (Decimal { scale: s1, unscaled: u1 }, Decimal { scale: s2, unscaled: u2 }) => {
-            let f = |s: &i32, u: &[u8]| crate::types::render::decimal_to_string(*s, u).parse::<f64>().unwrap_or(0.0);
-            f(s1, u1).total_cmp(&f(s2, u2))
-        }
+        (Decimal { scale: s1, unscaled: u1 }, Decimal { scale: s2, unscaled: u2 }) => compare_decimal(*s1, u1, *s2, u2),
         (TimeUuid(p), TimeUuid(q)) => timeuuid_key(p).cmp(&timeuuid_key(q)),
         (Uuid(p), Uuid(q)) => {
             let (vp, vq) = (p.get(6).copied().unwrap_or(0) >> 4, q.get(6).copied().unwrap_or(0) >> 4);
@@ -111,6 +108,33 @@ fn compare_decoded(ty: &CqlType, x: &Value<'_>, y: &Value<'_>, a: &[u8], b: &[u8
             compare_lists(tp.into_iter().zip(p.iter()), tq.into_iter().zip(q.iter()), p.len(), q.len())
         }
         _ => a.cmp(b),
+    }
+}
+
+/// Compare two decimals exactly, as `BigDecimal.compareTo` does (`1.0` equals `1.00`): each is
+/// normalised to a sign, its significant digits and a decimal exponent.
+fn compare_decimal(s1: i32, u1: &[u8], s2: i32, u2: &[u8]) -> Ordering {
+    // (sign, exponent, digits without leading or trailing zeros): value = sign × 0.digits × 10^exponent.
+    let key = |scale: i32, unscaled: &[u8]| {
+        let text = crate::types::render::varint_to_string(unscaled);
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(d) => (true, d.to_string()),
+            None => (false, text),
+        };
+        let digits = digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return (0i8, 0i64, String::new());
+        }
+        let exponent = digits.len() as i64 - i64::from(scale);
+        (if negative { -1 } else { 1 }, exponent, digits.trim_end_matches('0').to_string())
+    };
+    let (a, b) = (key(s1, u1), key(s2, u2));
+    let magnitude = a.1.cmp(&b.1).then_with(|| a.2.cmp(&b.2));
+    match a.0.cmp(&b.0) {
+        Ordering::Equal if a.0 < 0 => magnitude.reverse(),
+        Ordering::Equal if a.0 == 0 => Ordering::Equal,
+        Ordering::Equal => magnitude,
+        other => other,
     }
 }
 
@@ -241,5 +265,19 @@ mod tests {
         assert_eq!(compare_values(&rev[0], &one, &two), Ordering::Greater);
         assert_eq!(compare_varint(&[0xff], &[0x01]), Ordering::Less);
         assert_eq!(compare_varint(&[0x01, 0x00], &[0x7f]), Ordering::Greater);
+        // Decimals compare exactly: 1.0 = 1.00, 0.1 < 0.10000000000000001, -2 < -1.5 < 0 < 1e-9.
+        let dec = |scale: i32, unscaled: &str| {
+            let mut b = scale.to_be_bytes().to_vec();
+            b.extend(crate::types::parse::decimal_to_twos_complement(unscaled).unwrap_or_default());
+            b
+        };
+        let d = CqlType::Decimal;
+        assert_eq!(compare_values(&d, &dec(1, "10"), &dec(2, "100")), Ordering::Equal);
+        assert_eq!(compare_values(&d, &dec(1, "1"), &dec(17, "10000000000000001")), Ordering::Less);
+        let ascending = [dec(0, "-2"), dec(1, "-15"), dec(0, "0"), dec(9, "1"), dec(-3, "7")];
+        for w in ascending.windows(2) {
+            assert_eq!(compare_values(&d, &w[0], &w[1]), Ordering::Less, "{w:?}");
+            assert_eq!(compare_values(&d, &w[1], &w[0]), Ordering::Greater, "{w:?}");
+        }
     }
 }
