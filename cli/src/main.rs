@@ -31,6 +31,8 @@ enum Command {
     Verify(VerifyArgs),
     /// Print Index.db, Summary.db, Filter.db, CompressionInfo.db and TOC as JSON.
     Describe(DescribeArgs),
+    /// Count tombstones by kind and age, and say which are droppable and what blocks the rest.
+    Tombstones(TombstonesArgs),
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]
     Compact(CompactCommand),
@@ -252,6 +254,27 @@ struct MetaArgs {
 }
 
 #[derive(Args)]
+struct TombstonesArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
+    #[arg(long, value_name = "SECONDS")]
+    gc_grace_seconds: Option<i64>,
+    /// The time tombstones are judged at: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Partitions to list per SSTable, most tombstones first.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    top: usize,
+    /// One JSON object per partition holding tombstones.
+    #[arg(long, conflicts_with = "json")]
+    ndjson: bool,
+    /// The per-SSTable summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct VerifyArgs {
     #[command(flatten)]
     inputs: Inputs,
@@ -315,6 +338,17 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 json: a.json,
             };
             cairn_inspect::meta::meta(&tables, &opts, &mut out).map(|_| Outcome::Ok)
+        }
+        Command::Tombstones(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let opts = cairn_inspect::tombstones::TombstoneOptions {
+                now_s: parse_now(a.now.as_deref())?,
+                gc_grace_seconds: a.gc_grace_seconds,
+                top: a.top,
+                ndjson: a.ndjson,
+                json: a.json,
+            };
+            cairn_inspect::tombstones::tombstones(&tables, &opts, &mut out).map(|()| Outcome::Ok)
         }
         Command::Verify(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
@@ -440,7 +474,19 @@ fn demo(out: Option<PathBuf>) -> anyhow::Result<Outcome> {
     for line in String::from_utf8_lossy(&buf).lines().take(2) {
         writeln!(o, "{line}")?;
     }
-    writeln!(o, "\n== cairn meta (first SSTable)")?;
+    writeln!(
+        o,
+        "\n== cairn tombstones --top 2 --now <11 days later> (every logout and expired session past gc_grace)"
+    )?;
+    let topts = cairn_inspect::tombstones::TombstoneOptions {
+        now_s: now + 11 * 86_400,
+        gc_grace_seconds: None,
+        top: 2,
+        ndjson: false,
+        json: false,
+    };
+    cairn_inspect::tombstones::tombstones(&tables, &topts, &mut o)?;
+    writeln!(o, "== cairn meta (first SSTable)")?;
     let mopts = cairn_inspect::meta::MetaOptions { gc_grace_seconds: None, now_s: now, scan: true, json: false };
     cairn_inspect::meta::meta(&tables[..1], &mopts, &mut o)?;
     writeln!(o, "\n== cairn verify")?;

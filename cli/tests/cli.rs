@@ -77,6 +77,18 @@ fn dump_meta_verify_describe_on_every_case() {
         let out = cairn(&args);
         assert!(out.status.success(), "{}: dump failed: {}", case.id, String::from_utf8_lossy(&out.stderr));
         let parts = json_lines(&out);
+        // tombstones --json: one summary per SSTable, covering every partition dump printed.
+        let mut args = vec!["tombstones", "--json", "--now", "1700000000"];
+        args.extend(&base);
+        let t = cairn(&args);
+        assert!(t.status.success(), "{}: tombstones failed: {}", case.id, String::from_utf8_lossy(&t.stderr));
+        let summaries: J = serde_json::from_slice(&t.stdout).expect("tombstones JSON");
+        let summaries = summaries.as_array().expect("an array of SSTable summaries");
+        let total: u64 = summaries.iter().map(|s| s["partitions"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(total, parts.len() as u64, "{}: tombstones saw another partition count than dump", case.id);
+        for s in summaries {
+            assert!(s["partitions_with_tombstones"].as_u64() <= s["partitions"].as_u64(), "{}", case.id);
+        }
         for (i, part) in parts.iter().enumerate() {
             check_partition_shape(part, &format!("{} partition {i}", case.id));
         }
@@ -236,8 +248,22 @@ fn closed_stdout_ends_quietly() {
 fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for verb in ["dump", "meta", "verify", "describe"] {
+    for verb in ["dump", "meta", "verify", "describe", "tombstones", "compact", "gen", "demo"] {
         assert!(text.contains(verb), "--help lacks {verb}");
     }
     let _ = Path::new(".");
+}
+
+#[test]
+fn gen_refuses_a_table_directory_that_already_holds_sstables() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-gen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.display().to_string();
+    let first = cairn(&["gen", "sessions", "--rows", "50", "--out", &out]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = cairn(&["gen", "sessions", "--rows", "50", "--out", &out]);
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("already holds SSTables"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

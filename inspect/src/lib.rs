@@ -19,6 +19,7 @@ pub mod dump;
 pub mod json;
 pub mod meta;
 pub mod order;
+pub mod tombstones;
 pub mod verify;
 
 use std::path::PathBuf;

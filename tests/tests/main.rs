@@ -8,3 +8,4 @@ mod model;
 mod murmur_oracle;
 mod rewrite;
 mod robustness;
+mod tombstones;

@@ -1,0 +1,518 @@
+//! `cairn tombstones`: where the tombstones are, how old they are, and why the old ones stay.
+//!
+//! Every SSTable is scanned once. Each tombstone — partition deletion, row deletion, shadowable
+//! row deletion, range tombstone (an open bound or a boundary), cell tombstone, complex-column
+//! deletion, and expired TTL (an expired cell or row marker, which compaction turns into a
+//! tombstone) — is counted by kind, bucketed by age (`--now` minus its local deletion time, the
+//! expiry time for expired TTLs), and judged as Cassandra's compaction would judge it
+//! (`db/compaction/CompactionController.java`, `db/partitions/PurgeFunction.java`):
+//!
+//! - **younger than gc_grace**: its local deletion time is not before `now - gc_grace_seconds`;
+//! - **droppable**: past gc_grace, and no other SSTable of the table may hold older data for the
+//!   partition — none whose bloom filter admits the key and whose minimum timestamp is at or
+//!   below the tombstone's timestamp;
+//! - **blocked**: past gc_grace but such an SSTable exists; the report names it (the
+//!   per-partition form of `sstableexpiredblockers`). Compacting the blocker together with this
+//!   SSTable is what lets the tombstone go.
+//!
+//! "Other SSTables" are the other SSTables of the same table directory among the inputs, so a
+//! report over a whole table directory judges each SSTable as a single-SSTable compaction of it
+//! would.
+
+use std::io::Write;
+
+use cairn_format::data::{Unfiltered, UnfilteredKind};
+use cairn_format::deletion::DeletionTime;
+use cairn_format::filter::BloomFilter;
+use cairn_format::sstable::SsTable;
+use serde::Serialize;
+
+use crate::InspectError;
+use crate::dump::Renderer;
+
+/// Options of `cairn tombstones`.
+#[derive(Debug, Clone, Default)]
+pub struct TombstoneOptions {
+    /// The time tombstones are judged at (s).
+    pub now_s: i64,
+    /// gc_grace_seconds (default: the table's, else Cassandra's default of 864000).
+    pub gc_grace_seconds: Option<i64>,
+    /// How many partitions to list per SSTable in the summary.
+    pub top: usize,
+    /// One JSON object per partition with tombstones instead of the summary.
+    pub ndjson: bool,
+    /// The summary as JSON.
+    pub json: bool,
+}
+
+/// Cassandra's default `gc_grace_seconds` (10 days).
+pub const DEFAULT_GC_GRACE_SECONDS: i64 = 864_000;
+
+/// Tombstones by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Kinds {
+    /// Partition deletions.
+    pub partition: u64,
+    /// Row deletions.
+    pub row: u64,
+    /// Shadowable row deletions (materialized views).
+    pub shadowable: u64,
+    /// Range tombstones (open bounds and boundaries).
+    pub range: u64,
+    /// Cell tombstones.
+    pub cell: u64,
+    /// Complex-column (collection, UDT) deletions.
+    pub complex: u64,
+    /// Expired TTL cells and row markers.
+    pub expired_ttl: u64,
+}
+
+impl Kinds {
+    /// All tombstones.
+    pub fn total(&self) -> u64 {
+        self.partition + self.row + self.shadowable + self.range + self.cell + self.complex + self.expired_ttl
+    }
+
+    fn add(&mut self, o: &Kinds) {
+        self.partition += o.partition;
+        self.row += o.row;
+        self.shadowable += o.shadowable;
+        self.range += o.range;
+        self.cell += o.cell;
+        self.complex += o.complex;
+        self.expired_ttl += o.expired_ttl;
+    }
+}
+
+/// Tombstones by age (time since their local deletion time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Ages {
+    /// Less than an hour (or in the future).
+    pub under_1h: u64,
+    /// One hour to a day.
+    pub under_1d: u64,
+    /// One to seven days.
+    pub under_7d: u64,
+    /// Seven to thirty days.
+    pub under_30d: u64,
+    /// Thirty days or more.
+    pub older: u64,
+}
+
+impl Ages {
+    fn count(&mut self, age_s: i64) {
+        let slot = if age_s < 3_600 {
+            &mut self.under_1h
+        } else if age_s < 86_400 {
+            &mut self.under_1d
+        } else if age_s < 604_800 {
+            &mut self.under_7d
+        } else if age_s < 2_592_000 {
+            &mut self.under_30d
+        } else {
+            &mut self.older
+        };
+        *slot += 1;
+    }
+
+    fn add(&mut self, o: &Ages) {
+        self.under_1h += o.under_1h;
+        self.under_1d += o.under_1d;
+        self.under_7d += o.under_7d;
+        self.under_30d += o.under_30d;
+        self.older += o.older;
+    }
+}
+
+/// How the tombstones stand against gc_grace and overlapping SSTables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Verdicts {
+    /// Past gc_grace and not blocked: a compaction of this SSTable drops them.
+    pub droppable: u64,
+    /// Past gc_grace but another SSTable may hold older data for the partition.
+    pub blocked: u64,
+    /// Not yet past gc_grace.
+    pub younger_than_gc_grace: u64,
+}
+
+impl Verdicts {
+    fn add(&mut self, o: &Verdicts) {
+        self.droppable += o.droppable;
+        self.blocked += o.blocked;
+        self.younger_than_gc_grace += o.younger_than_gc_grace;
+    }
+}
+
+/// One partition's tombstones.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionTombstones {
+    /// The SSTable (Data.db path).
+    pub sstable: String,
+    /// Partition key components, as `sstabledump` prints them.
+    pub key: Vec<String>,
+    /// Offset of the partition in Data.db.
+    pub position: u64,
+    /// Rows (not markers) in the partition.
+    pub rows: u64,
+    /// Tombstones by kind.
+    pub tombstones: Kinds,
+    /// Verdicts.
+    #[serde(flatten)]
+    pub verdicts: Verdicts,
+    /// The SSTables that block tombstones past gc_grace (Data.db paths).
+    pub blocked_by: Vec<String>,
+}
+
+/// One SSTable's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SsTableTombstones {
+    /// The SSTable (Data.db path).
+    pub sstable: String,
+    /// gc_grace_seconds applied.
+    pub gc_grace_seconds: i64,
+    /// The time judged at (s).
+    pub now: i64,
+    /// Partitions.
+    pub partitions: u64,
+    /// Partitions holding at least one tombstone.
+    pub partitions_with_tombstones: u64,
+    /// Tombstones by kind.
+    pub tombstones: Kinds,
+    /// Tombstones by age.
+    pub ages: Ages,
+    /// Verdicts.
+    #[serde(flatten)]
+    pub verdicts: Verdicts,
+    /// The partitions with the most tombstones (at most `--top`), most first.
+    pub top_partitions: Vec<PartitionTombstones>,
+}
+
+/// Another SSTable of the same table: what may hold older data for a key.
+struct Other {
+    path: String,
+    filter: Option<BloomFilter>,
+    min_timestamp: i64,
+}
+
+/// Judges one tombstone at a time for the current partition.
+struct Judge<'a> {
+    gc_before: i64,
+    now: i64,
+    /// The other SSTables whose filter admits the partition key.
+    overlapping: Vec<&'a Other>,
+    kinds: Kinds,
+    ages: Ages,
+    verdicts: Verdicts,
+    blockers: Vec<String>,
+}
+
+impl Judge<'_> {
+    /// A tombstone written at `timestamp` (µs), deleting from `ldt` (s).
+    fn tombstone(&mut self, timestamp: i64, ldt: i64, kind: fn(&mut Kinds) -> &mut u64) {
+        *kind(&mut self.kinds) += 1;
+        self.ages.count(self.now - ldt);
+        if ldt >= self.gc_before {
+            self.verdicts.younger_than_gc_grace += 1;
+            return;
+        }
+        let mut blocked = false;
+        for o in self.overlapping.iter().filter(|o| o.min_timestamp <= timestamp) {
+            blocked = true;
+            if !self.blockers.contains(&o.path) {
+                self.blockers.push(o.path.clone());
+            }
+        }
+        if blocked {
+            self.verdicts.blocked += 1;
+        } else {
+            self.verdicts.droppable += 1;
+        }
+    }
+
+    fn deletion(&mut self, d: &DeletionTime, kind: fn(&mut Kinds) -> &mut u64) {
+        if !d.is_live() {
+            self.tombstone(d.marked_for_delete_at, d.local_deletion_time, kind);
+        }
+    }
+
+    fn unfiltered(&mut self, u: &Unfiltered) {
+        if let UnfilteredKind::Marker(k) = u.kind() {
+            if k.is_open() {
+                self.deletion(&u.deletion, |k| &mut k.range);
+            }
+            return;
+        }
+        self.deletion(&u.deletion, |k| &mut k.row);
+        self.deletion(&u.shadowable_deletion, |k| &mut k.shadowable);
+        let l = &u.liveness;
+        if l.is_expiring() && l.local_expiration_time <= self.now {
+            self.tombstone(l.timestamp, l.local_expiration_time, |k| &mut k.expired_ttl);
+        }
+        for d in &u.complex_deletions {
+            self.deletion(&d.deletion, |k| &mut k.complex);
+        }
+        for c in &u.cells {
+            if c.is_tombstone() {
+                self.tombstone(c.timestamp, c.local_deletion_time, |k| &mut k.cell);
+            } else if c.is_expired(self.now) {
+                self.tombstone(c.timestamp, c.local_deletion_time, |k| &mut k.expired_ttl);
+            }
+        }
+    }
+}
+
+/// Report on `tables`: a summary per SSTable (human text or `--json`), or one JSON object per
+/// partition holding tombstones (`--ndjson`).
+pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Write) -> Result<(), InspectError> {
+    let mut others = Vec::with_capacity(tables.len());
+    for t in tables {
+        others.push(Other {
+            path: t.path(cairn_format::Component::Data).display().to_string(),
+            filter: t.filter()?,
+            min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
+        });
+    }
+    let mut summaries = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        let gc = opts.gc_grace_seconds.or_else(|| t.schema.gc_grace_seconds()).unwrap_or(DEFAULT_GC_GRACE_SECONDS);
+        let me = others.get(i).map(|o| o.path.clone()).unwrap_or_default();
+        let siblings: Vec<&Other> = tables
+            .iter()
+            .zip(&others)
+            .enumerate()
+            .filter(|(j, (o, _))| *j != i && o.descriptor.directory == t.descriptor.directory)
+            .map(|(_, (_, other))| other)
+            .collect();
+        let mut s = SsTableTombstones {
+            sstable: me.clone(),
+            gc_grace_seconds: gc,
+            now: opts.now_s,
+            partitions: 0,
+            partitions_with_tombstones: 0,
+            tombstones: Kinds::default(),
+            ages: Ages::default(),
+            verdicts: Verdicts::default(),
+            top_partitions: Vec::new(),
+        };
+        let mut scanner = t.scanner()?;
+        let header = scanner.header().clone();
+        while let Some(p) = scanner.next_partition()?.cloned() {
+            s.partitions += 1;
+            let overlapping =
+                siblings.iter().copied().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)));
+            let mut judge = Judge {
+                gc_before: opts.now_s - gc,
+                now: opts.now_s,
+                overlapping: overlapping.collect(),
+                kinds: Kinds::default(),
+                ages: Ages::default(),
+                verdicts: Verdicts::default(),
+                blockers: Vec::new(),
+            };
+            judge.deletion(&p.deletion, |k| &mut k.partition);
+            if let Some(st) = scanner.static_row() {
+                judge.unfiltered(st);
+            }
+            let mut rows = 0;
+            while let Some(u) = scanner.next_unfiltered()? {
+                if !u.is_marker() {
+                    rows += 1;
+                }
+                judge.unfiltered(u);
+            }
+            if judge.kinds.total() == 0 {
+                continue;
+            }
+            s.partitions_with_tombstones += 1;
+            s.tombstones.add(&judge.kinds);
+            s.ages.add(&judge.ages);
+            s.verdicts.add(&judge.verdicts);
+            let report = PartitionTombstones {
+                sstable: me.clone(),
+                key: Renderer::key_strings(&header, &p.key),
+                position: p.position,
+                rows,
+                tombstones: judge.kinds,
+                verdicts: judge.verdicts,
+                blocked_by: judge.blockers,
+            };
+            if opts.ndjson {
+                let line = serde_json::to_string(&report).unwrap_or_default();
+                writeln!(out, "{line}").map_err(InspectError::Output)?;
+            } else {
+                keep_top(&mut s.top_partitions, report, opts.top);
+            }
+        }
+        if !opts.ndjson {
+            summaries.push(s);
+        }
+    }
+    if opts.ndjson {
+        return Ok(());
+    }
+    if opts.json {
+        let text = serde_json::to_string_pretty(&summaries).unwrap_or_default();
+        writeln!(out, "{text}").map_err(InspectError::Output)?;
+        return Ok(());
+    }
+    for s in &summaries {
+        human(s, out).map_err(InspectError::Output)?;
+    }
+    Ok(())
+}
+
+/// Keep the `n` partitions with the most tombstones (ties: earlier in the file first).
+fn keep_top(top: &mut Vec<PartitionTombstones>, p: PartitionTombstones, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let at = top.partition_point(|x| x.tombstones.total() >= p.tombstones.total());
+    if at < n {
+        top.insert(at, p);
+        top.truncate(n);
+    }
+}
+
+fn human(s: &SsTableTombstones, out: &mut dyn Write) -> std::io::Result<()> {
+    let k = &s.tombstones;
+    writeln!(out, "{}", s.sstable)?;
+    writeln!(out, "  partitions: {}, with tombstones: {}", s.partitions, s.partitions_with_tombstones)?;
+    writeln!(
+        out,
+        "  tombstones: {} (partition {}, row {}, shadowable {}, range {}, cell {}, complex {}, expired TTL {})",
+        k.total(),
+        k.partition,
+        k.row,
+        k.shadowable,
+        k.range,
+        k.cell,
+        k.complex,
+        k.expired_ttl
+    )?;
+    let a = &s.ages;
+    writeln!(
+        out,
+        "  age: <1h {}, 1h-1d {}, 1d-7d {}, 7d-30d {}, >=30d {}",
+        a.under_1h, a.under_1d, a.under_7d, a.under_30d, a.older
+    )?;
+    writeln!(
+        out,
+        "  at gc_grace_seconds {} and now {}: droppable {}, blocked by overlapping SSTables {}, younger than gc_grace {}",
+        s.gc_grace_seconds,
+        crate::dump::instant_micros(s.now.saturating_mul(1_000_000)),
+        s.verdicts.droppable,
+        s.verdicts.blocked,
+        s.verdicts.younger_than_gc_grace
+    )?;
+    if !s.top_partitions.is_empty() {
+        writeln!(out, "  partitions with the most tombstones:")?;
+    }
+    for p in &s.top_partitions {
+        let v = &p.verdicts;
+        writeln!(
+            out,
+            "    key {} (at byte {}, {} rows): {} tombstones, droppable {}, blocked {}, younger than gc_grace {}",
+            p.key.join(":"),
+            p.position,
+            p.rows,
+            p.tombstones.total(),
+            v.droppable,
+            v.blocked,
+            v.younger_than_gc_grace
+        )?;
+        for b in &p.blocked_by {
+            writeln!(out, "      blocked by {b} (may hold older data for this key)")?;
+        }
+    }
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::partition::{OwnedCell, Partition};
+    use cairn_format::partitioner::murmur3_token;
+    use cairn_format::sstable::{OpenOptions, SsTable};
+    use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
+    use cairn_format::types::CqlType;
+    use cairn_format::writer::{SsTableWriter, WriterOptions};
+
+    const NOW: i64 = 1_700_000_000;
+    const GC: i64 = 3_600;
+
+    fn write(dir: &std::path::Path, generation: u64, mut parts: Vec<Partition>) -> SsTable {
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![CqlType::Int],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        parts.sort_by_key(|p| murmur3_token(&p.key));
+        let options = WriterOptions { expected_partitions: parts.len() as u64, ..WriterOptions::default() };
+        let mut w = SsTableWriter::create(dir, generation, header, options).expect("writer");
+        for p in &parts {
+            w.write_partition_content(p).expect("write");
+        }
+        SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open")
+    }
+
+    fn partition(key: i32, cell: OwnedCell) -> Partition {
+        let mut p = Partition::new(key.to_be_bytes().to_vec());
+        p.row_mut(&[Some(1i32.to_be_bytes().to_vec())]).add_cell(cell);
+        p
+    }
+
+    #[test]
+    fn tombstones_are_judged_as_compaction_would_and_blockers_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A: old data for key 1. B: tombstones. C: newer data for key 1 (cannot block).
+        let a = write(dir.path(), 1, vec![partition(1, OwnedCell::live(0, None, b"old".to_vec(), 100))]);
+        let b = write(
+            dir.path(),
+            2,
+            vec![
+                // Past gc_grace, key also in A whose data (ts 100) is older: blocked by A.
+                partition(1, OwnedCell::tombstone(0, None, 200, NOW - 10 * GC)),
+                // Past gc_grace, key in no other SSTable: droppable.
+                partition(2, OwnedCell::tombstone(0, None, 200, NOW - 10 * GC)),
+                // Deleted a minute ago: younger than gc_grace.
+                partition(3, OwnedCell::tombstone(0, None, 200, NOW - 60)),
+                // Expired TTL: written 3 gc periods ago with a one-period TTL.
+                partition(4, OwnedCell::expiring(0, None, b"x".to_vec(), 200, GC as i32, NOW - 3 * GC)),
+            ],
+        );
+        let c = write(dir.path(), 3, vec![partition(1, OwnedCell::live(0, None, b"new".to_vec(), 300))]);
+        let tables = [a, b, c];
+        let opts = TombstoneOptions { now_s: NOW, gc_grace_seconds: Some(GC), top: 10, ndjson: true, json: false };
+        let mut out = Vec::new();
+        tombstones(&tables, &opts, &mut out).expect("report");
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8(out).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        assert_eq!(lines.len(), 4, "only B's four partitions hold tombstones: {lines:?}");
+        let by_key = |k: &str| lines.iter().find(|l| l["key"][0] == k).unwrap_or_else(|| panic!("key {k}"));
+        let a_path = tables[0].path(cairn_format::Component::Data).display().to_string();
+        assert_eq!(by_key("1")["blocked"], 1);
+        assert_eq!(by_key("1")["blocked_by"], serde_json::json!([a_path]));
+        assert_eq!(by_key("2")["droppable"], 1);
+        assert_eq!(by_key("2")["blocked_by"], serde_json::json!([]));
+        assert_eq!(by_key("3")["younger_than_gc_grace"], 1);
+        assert_eq!(by_key("4")["tombstones"]["expired_ttl"], 1);
+        assert_eq!(by_key("4")["droppable"], 1);
+        for k in ["1", "2", "3"] {
+            assert_eq!(by_key(k)["tombstones"]["cell"], 1);
+        }
+
+        // The summary agrees with the partitions, and with a gc_grace longer than every age
+        // nothing is droppable or blocked.
+        let mut out = Vec::new();
+        let long = TombstoneOptions { gc_grace_seconds: Some(100 * GC), ndjson: false, json: true, ..opts };
+        tombstones(&tables, &long, &mut out).expect("report");
+        let summary: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        let b_summary = &summary[1];
+        assert_eq!(b_summary["tombstones"]["cell"], 3);
+        assert_eq!(b_summary["younger_than_gc_grace"], 4);
+        assert_eq!(b_summary["droppable"], 0);
+        assert_eq!(summary[0]["partitions_with_tombstones"], 0);
+    }
+}
