@@ -119,6 +119,32 @@ enum CompactCommand {
     /// Rewrite SSTables of any readable version into another version and/or compression
     /// (the job of sstableupgrade; also downgrades to me for Cassandra 3.11 where the data fits).
     Upgrade(UpgradeArgs),
+    /// Merge SSTables of one table into one new SSTable, purging tombstones past gc_grace that
+    /// no SSTable outside the compaction can need (the inputs are left untouched).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Inputs, target version, compression (default: the first input's) and output directory.
+    #[command(flatten)]
+    target: UpgradeArgs,
+    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
+    #[arg(long, value_name = "SECONDS")]
+    gc_grace_seconds: Option<i64>,
+    /// The time of the compaction: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+}
+
+impl TargetVersion {
+    fn version(self) -> cairn_format::Version {
+        match self {
+            TargetVersion::Nb => cairn_format::Version::Nb,
+            TargetVersion::Me => cairn_format::Version::Me,
+            TargetVersion::Oa => cairn_format::Version::Oa,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -165,7 +191,7 @@ struct UpgradeArgs {
     /// Target format version.
     #[arg(long, value_enum, default_value = "nb")]
     to: TargetVersion,
-    /// Target compression (default: keep each source's).
+    /// Target compression (default: keep the source's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
     /// Output directory (keyspace/table directories are recreated below it).
@@ -355,13 +381,37 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cairn_inspect::verify::verify(&tables, a.json, &mut out)
                 .map(|clean| if clean { Outcome::Ok } else { Outcome::Problems })
         }
+        Command::Compact(CompactCommand::Run(a)) => {
+            let t = &a.target;
+            let tables = open_inputs(&t.inputs.paths, &t.inputs.options())?;
+            let opts = cairn_compact::run::RunOptions {
+                to: t.to.version(),
+                compression: t.compression.map(CompressionArg::compressor),
+                gc_grace_seconds: a.gc_grace_seconds,
+                now_s: parse_now(a.now.as_deref())?,
+            };
+            let r = cairn_compact::run::run(&tables, &opts, &t.out)?;
+            match &r.output {
+                Some(d) => {
+                    let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+                }
+                None => {
+                    let _ = writeln!(out, "(nothing survived: no SSTable written)");
+                }
+            }
+            eprintln!(
+                "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables",
+                tables.len(),
+                r.partitions_in,
+                r.partitions_out,
+                r.purged,
+                r.kept_for_overlap
+            );
+            Ok(Outcome::Ok)
+        }
         Command::Compact(CompactCommand::Upgrade(a)) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
-            let to = match a.to {
-                TargetVersion::Nb => cairn_format::Version::Nb,
-                TargetVersion::Me => cairn_format::Version::Me,
-                TargetVersion::Oa => cairn_format::Version::Oa,
-            };
+            let to = a.to.version();
             let opts = cairn_compact::upgrade::UpgradeOptions {
                 to,
                 compression: a.compression.map(CompressionArg::compressor),

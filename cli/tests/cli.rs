@@ -267,3 +267,22 @@ fn gen_refuses_a_table_directory_that_already_holds_sstables() {
     assert!(err.contains("already holds SSTables"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn compact_run_writes_a_verified_sstable_and_reports_what_it_purged() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let out_dir = dir.join("out").display().to_string();
+    let g = cairn(&["gen", "tombstones", "--rows", "300", "--out", &data]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let r = cairn(&["compact", "run", &data, "--out", &out_dir, "--now", "2023-12-31T00:00:00Z"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let written = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    assert!(written.ends_with("-Data.db") && Path::new(&written).is_file(), "{written}");
+    let report = String::from_utf8_lossy(&r.stderr);
+    assert!(report.contains("compacted 3 SSTables") && report.contains("tombstones purged"), "{report}");
+    let v = cairn(&["verify", &written]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,12 @@
 //!
 //! [`upgrade`] is the job of Cassandra's `sstableupgrade`: rewrite SSTables of any readable
 //! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
+//! [`run`] merges SSTables of a table into one, purging tombstones by Cassandra's rules.
 
+pub mod run;
 pub mod upgrade;
+
+/// Cassandra's default `gc_grace_seconds` (10 days).
+pub const DEFAULT_GC_GRACE_SECONDS: i64 = 864_000;
 
 pub use cairn_format;

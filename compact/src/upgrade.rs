@@ -34,6 +34,14 @@ pub enum UpgradeError {
         /// Target version.
         to: Version,
     },
+    /// A compaction was given SSTables of more than one table directory.
+    #[error("{first} and {other} are not SSTables of the same table directory; compact one table at a time")]
+    NotOneTable {
+        /// The first input's directory.
+        first: String,
+        /// The other directory.
+        other: String,
+    },
 }
 
 /// How to rewrite.

@@ -1,5 +1,6 @@
 //! Workspace-level tests: conformance against the corpus, peer oracles, robustness (CLI tests live beside the binary, in cli/tests).
 
+mod compaction;
 mod components;
 mod conformance;
 mod cqlite;

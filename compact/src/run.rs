@@ -1,0 +1,307 @@
+//! `cairn compact run`: merge SSTables of one table into one new SSTable, purging what
+//! Cassandra's compaction would purge.
+//!
+//! The inputs are reconciled by [`cairn_format::reconcile::Merger`] (newest data wins, data
+//! shadowed by a deletion disappears). Then every tombstone is judged as Cassandra's
+//! `CompactionController`/`PurgeFunction` judge it: it is purged when its local deletion time is
+//! before `gc_before = now - gc_grace_seconds` **and** its timestamp is below the smallest
+//! minimum timestamp of the SSTables *outside* the compaction whose bloom filter admits the
+//! partition key — otherwise older data it shadows could come back. Expired TTL cells are
+//! purged the same way (their expiry as deletion time); one that must stay becomes a tombstone
+//! with deletion time `expiry - ttl`, as Cassandra converts it (`AbstractCell.purge`), and is
+//! judged again. Expired row markers follow the same rule. A range tombstone boundary whose one
+//! side is purged becomes a bound of the other side. Partitions and rows left empty vanish.
+//!
+//! The inputs are never modified; the output appears atomically (the writer's guarantee).
+
+use std::path::Path;
+
+use cairn_format::clustering::BoundKind;
+use cairn_format::data::{Cell, PartitionStream, Unfiltered, UnfilteredKind};
+use cairn_format::deletion::{DeletionTime, LivenessInfo};
+use cairn_format::filter::BloomFilter;
+use cairn_format::reconcile::Merger;
+use cairn_format::sstable::SsTable;
+use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
+use cairn_format::{Descriptor, Version};
+
+use crate::upgrade::{UpgradeError, target_dir};
+
+/// Settings of a compaction.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output version.
+    pub to: Version,
+    /// Output compression: `None` keeps the first input's, `Some(None)` writes uncompressed.
+    pub compression: Option<Option<cairn_format::compression::Compressor>>,
+    /// gc_grace_seconds (default: the table's from the schema, else 864000).
+    pub gc_grace_seconds: Option<i64>,
+    /// The time of the compaction (s).
+    pub now_s: i64,
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// The SSTable written (`None` when nothing survived).
+    pub output: Option<Descriptor>,
+    /// Partitions read (after merging) and written.
+    pub partitions_in: u64,
+    /// Partitions written.
+    pub partitions_out: u64,
+    /// Tombstones (of any kind, expired TTLs included) purged.
+    pub purged: u64,
+    /// Tombstones past gc_grace kept because an SSTable outside the compaction may hold older
+    /// data for their partition.
+    pub kept_for_overlap: u64,
+}
+
+/// An SSTable of the table that is not being compacted.
+struct Outside {
+    filter: Option<BloomFilter>,
+    min_timestamp: i64,
+}
+
+struct Purger {
+    gc_before: i64,
+    now: i64,
+    /// Timestamps below this may be purged in the current partition.
+    max_purgeable: i64,
+    purged: u64,
+    kept_for_overlap: u64,
+}
+
+/// What compaction does with one tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Not yet past gc_grace.
+    Young,
+    /// Past gc_grace, but an SSTable outside the compaction may hold older data.
+    Overlap,
+    /// Purged.
+    Purge,
+}
+
+impl Purger {
+    fn fate(&self, ts: i64, ldt: i64) -> Fate {
+        if ldt >= self.gc_before {
+            Fate::Young
+        } else if ts < self.max_purgeable {
+            Fate::Purge
+        } else {
+            Fate::Overlap
+        }
+    }
+
+    /// Count a final decision; true when the tombstone goes.
+    fn decide(&mut self, fate: Fate) -> bool {
+        match fate {
+            Fate::Purge => self.purged += 1,
+            Fate::Overlap => self.kept_for_overlap += 1,
+            Fate::Young => {}
+        }
+        fate == Fate::Purge
+    }
+
+    /// Whether a tombstone written at `ts`, deleting from `ldt`, goes.
+    fn should_purge(&mut self, ts: i64, ldt: i64) -> bool {
+        let fate = self.fate(ts, ldt);
+        self.decide(fate)
+    }
+
+    fn deletion(&mut self, d: DeletionTime) -> DeletionTime {
+        if !d.is_live() && self.should_purge(d.marked_for_delete_at, d.local_deletion_time) {
+            DeletionTime::LIVE
+        } else {
+            d
+        }
+    }
+
+    /// The cell as compaction leaves it, or `None` when purged.
+    fn cell(&mut self, c: &Cell) -> Option<Cell> {
+        if c.is_live(self.now) {
+            return Some(*c);
+        }
+        if c.is_tombstone() {
+            return if self.should_purge(c.timestamp, c.local_deletion_time) { None } else { Some(*c) };
+        }
+        // An expired cell goes when its expiry is purgeable; one that must stay becomes a
+        // tombstone dated from its write, which may be purgeable in turn.
+        let ldt = c.local_deletion_time - i64::from(c.ttl);
+        let fate = match self.fate(c.timestamp, c.local_deletion_time) {
+            Fate::Purge => Fate::Purge,
+            _ => self.fate(c.timestamp, ldt),
+        };
+        if self.decide(fate) {
+            return None;
+        }
+        Some(Cell {
+            flags: (c.flags | cairn_format::data::CELL_IS_DELETED) & !cairn_format::data::CELL_IS_EXPIRING,
+            ttl: 0,
+            local_deletion_time: ldt,
+            ..*c
+        })
+    }
+
+    /// `u` purged into `out`; false when nothing of it remains.
+    fn unfiltered(&mut self, u: &Unfiltered, out: &mut Unfiltered) -> bool {
+        if let UnfilteredKind::Marker(kind) = u.kind() {
+            let close = if kind.is_close() { self.deletion(u.close_deletion) } else { DeletionTime::LIVE };
+            let open = if kind.is_open() { self.deletion(u.deletion) } else { DeletionTime::LIVE };
+            let kind = match (kind, close.is_live(), open.is_live()) {
+                (_, true, true) => return false,
+                (BoundKind::ExclEndInclStartBoundary, true, false) => BoundKind::InclStartBound,
+                (BoundKind::ExclEndInclStartBoundary, false, true) => BoundKind::ExclEndBound,
+                (BoundKind::InclEndExclStartBoundary, true, false) => BoundKind::ExclStartBound,
+                (BoundKind::InclEndExclStartBoundary, false, true) => BoundKind::InclEndBound,
+                (k, _, _) => k,
+            };
+            out.start(UnfilteredKind::Marker(kind), u.position);
+            for i in 0..u.clustering.len() {
+                out.push_clustering(u.clustering_value(i));
+            }
+            out.close_deletion = close;
+            out.deletion = open;
+            return true;
+        }
+        out.start(u.kind(), u.position);
+        for i in 0..u.clustering.len() {
+            out.push_clustering(u.clustering_value(i));
+        }
+        out.deletion = self.deletion(u.deletion);
+        out.shadowable_deletion = self.deletion(u.shadowable_deletion);
+        let l = u.liveness;
+        let expired = l.is_expiring() && l.local_expiration_time <= self.now;
+        out.liveness =
+            if expired && self.should_purge(l.timestamp, l.local_expiration_time) { LivenessInfo::EMPTY } else { l };
+        for d in &u.complex_deletions {
+            let kept = self.deletion(d.deletion);
+            if !kept.is_live() {
+                out.complex_deletions.push(cairn_format::data::ComplexDeletion { column: d.column, deletion: kept });
+            }
+        }
+        for c in &u.cells {
+            if let Some(kept) = self.cell(c) {
+                let value = if kept.is_tombstone() { &[][..] } else { u.value(c) };
+                out.push_cell(kept.column, &kept, u.path(c), value);
+            }
+        }
+        !(out.liveness.is_empty()
+            && out.deletion.is_live()
+            && out.shadowable_deletion.is_live()
+            && out.complex_deletions.is_empty()
+            && out.cells.is_empty())
+    }
+}
+
+/// Compact `tables` (SSTables of one table) into one new SSTable under `out` (laid out as
+/// `upgrade` lays it out). SSTables of the same table directories that are not among `tables`
+/// are consulted, never read in full, to decide what may be purged.
+pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, UpgradeError> {
+    let Some(first) = tables.first() else { return Ok(RunReport::default()) };
+    let dir = first.descriptor.directory.as_path();
+    if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
+        return Err(UpgradeError::NotOneTable {
+            first: dir.display().to_string(),
+            other: t.descriptor.directory.display().to_string(),
+        });
+    }
+    let mut outside = Vec::new();
+    for d in cairn_format::descriptor::discover(dir)? {
+        if tables.iter().any(|t| t.descriptor == d) {
+            continue;
+        }
+        let t = SsTable::open_with(d, &Default::default())?;
+        outside.push(Outside {
+            filter: t.filter()?,
+            min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
+        });
+    }
+    let gc =
+        opts.gc_grace_seconds.or_else(|| first.schema.gc_grace_seconds()).unwrap_or(crate::DEFAULT_GC_GRACE_SECONDS);
+    let mut purger =
+        Purger { gc_before: opts.now_s - gc, now: opts.now_s, max_purgeable: i64::MAX, purged: 0, kept_for_overlap: 0 };
+    let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
+    let mut merger = Merger::new(scanners, first.partitioner)?;
+    let header = PartitionStream::header(&merger).clone();
+    let out_dir = target_dir(&first.descriptor, out);
+    let compression = match &opts.compression {
+        Some(Some(c)) => Some(CompressionParams::new(*c)),
+        Some(None) => None,
+        None => first.compression.as_ref().and_then(|c| c.compressor).map(CompressionParams::new),
+    };
+    let expected: u64 = tables
+        .iter()
+        .map(|t| t.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(128))
+        .sum();
+    let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
+    let options = WriterOptions {
+        version: opts.to,
+        compression,
+        bloom_fp_chance: first.statistics.validation.as_ref().map_or(0.01, |v| v.bloom_filter_fp_chance),
+        expected_partitions: expected.max(1),
+        partitioner: first.partitioner,
+        // Repaired only when every input was repaired at the same time (Cassandra keeps the
+        // minimum; mixing repaired and unrepaired data is never repaired).
+        repaired_at: if repaired.windows(2).all(|w| w.first() == w.last()) {
+            repaired.first().copied().unwrap_or(0)
+        } else {
+            0
+        },
+        ..WriterOptions::default()
+    };
+    let mut writer = SsTableWriter::create(&out_dir, next_generation(&out_dir)?, header, options)?;
+    let mut report = RunReport::default();
+    let mut purged_row = Unfiltered::default();
+    while let Some(p) = merger.next_partition()?.cloned() {
+        report.partitions_in += 1;
+        purger.max_purgeable = outside
+            .iter()
+            .filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)))
+            .map(|o| o.min_timestamp)
+            .min()
+            .unwrap_or(i64::MAX);
+        let deletion = purger.deletion(p.deletion);
+        let mut begun = !deletion.is_live();
+        if begun {
+            writer.begin_partition(&p.key, deletion)?;
+        }
+        if let Some(st) = merger.static_row()
+            && purger.unfiltered(st, &mut purged_row)
+        {
+            if !begun {
+                writer.begin_partition(&p.key, deletion)?;
+                begun = true;
+            }
+            writer.write_static_row(&purged_row)?;
+        }
+        while let Some(u) = merger.next_unfiltered()? {
+            if !purger.unfiltered(u, &mut purged_row) {
+                continue;
+            }
+            if !begun {
+                writer.begin_partition(&p.key, deletion)?;
+                begun = true;
+            }
+            writer.write(&purged_row)?;
+        }
+        if begun {
+            writer.end_partition()?;
+            report.partitions_out += 1;
+        }
+    }
+    report.purged = purger.purged;
+    report.kept_for_overlap = purger.kept_for_overlap;
+    if report.partitions_out == 0 {
+        // Everything was purged: Cassandra writes no SSTable either. Dropping the writer
+        // removes its temporary files.
+        drop(writer);
+        return Ok(report);
+    }
+    report.output = Some(writer.finish()?);
+    let schema = first.descriptor.directory.join("schema.cql");
+    if schema.is_file() && !out_dir.join("schema.cql").exists() {
+        let _ = std::fs::copy(&schema, out_dir.join("schema.cql"));
+    }
+    Ok(report)
+}
