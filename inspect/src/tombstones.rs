@@ -45,8 +45,7 @@ pub struct TombstoneOptions {
     pub json: bool,
 }
 
-/// Cassandra's default `gc_grace_seconds` (10 days).
-pub const DEFAULT_GC_GRACE_SECONDS: i64 = 864_000;
+pub use cairn_compact::DEFAULT_GC_GRACE_SECONDS;
 
 /// Tombstones by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
