@@ -37,6 +37,21 @@ pub enum BoundKind {
 }
 
 impl BoundKind {
+    /// The range-tombstone marker at a position where the deletion in force changes from open
+    /// (`was_open`) or not to open (`now_open`) or not; `before` is true when the position sorts
+    /// just before the clustering prefix it names (an inclusive start, an exclusive end), false
+    /// when just after. Called only where something changes.
+    pub fn transition(was_open: bool, now_open: bool, before: bool) -> BoundKind {
+        match (was_open, now_open, before) {
+            (false, _, true) => BoundKind::InclStartBound,
+            (false, _, false) => BoundKind::ExclStartBound,
+            (true, false, true) => BoundKind::ExclEndBound,
+            (true, false, false) => BoundKind::InclEndBound,
+            (true, true, true) => BoundKind::ExclEndInclStartBoundary,
+            (true, true, false) => BoundKind::InclEndExclStartBoundary,
+        }
+    }
+
     /// From the ordinal byte.
     pub fn from_ordinal(b: u8) -> Option<BoundKind> {
         Some(match b {

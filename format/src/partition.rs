@@ -295,14 +295,7 @@ impl Partition {
             if now == active {
                 continue;
             }
-            let kind = match (active, now, before) {
-                (None, Some(_), true) => BoundKind::InclStartBound,
-                (None, Some(_), false) => BoundKind::ExclStartBound,
-                (Some(_), None, true) => BoundKind::ExclEndBound,
-                (Some(_), None, false) => BoundKind::InclEndBound,
-                (_, _, true) => BoundKind::ExclEndInclStartBoundary,
-                (_, _, false) => BoundKind::InclEndExclStartBoundary,
-            };
+            let kind = BoundKind::transition(active.is_some(), now.is_some(), before);
             let mut u = Unfiltered::default();
             u.start(UnfilteredKind::Marker(kind), 0);
             for v in &first.0 {

@@ -573,14 +573,7 @@ impl PartitionStream for Merger {
                 if now == self.active {
                     continue;
                 }
-                let kind = match (self.active, now, before) {
-                    (None, Some(_), true) => BoundKind::InclStartBound,
-                    (None, Some(_), false) => BoundKind::ExclStartBound,
-                    (Some(_), None, true) => BoundKind::ExclEndBound,
-                    (Some(_), None, false) => BoundKind::InclEndBound,
-                    (_, _, true) => BoundKind::ExclEndInclStartBoundary,
-                    (_, _, false) => BoundKind::InclEndExclStartBoundary,
-                };
+                let kind = BoundKind::transition(self.active.is_some(), now.is_some(), before);
                 self.out.start(UnfilteredKind::Marker(kind), position);
                 for v in &prefix {
                     self.out.push_clustering(v.as_deref());
