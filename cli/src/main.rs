@@ -122,6 +122,49 @@ enum CompactCommand {
     /// Merge SSTables of one table into one new SSTable, purging tombstones past gc_grace that
     /// no SSTable outside the compaction can need (the inputs are left untouched).
     Run(RunArgs),
+    /// Show what a compaction strategy (STCS, LCS, TWCS) would compact next in a table
+    /// directory, and why; --execute runs it.
+    Plan(PlanArgs),
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    /// The table directory (or its SSTables).
+    #[command(flatten)]
+    inputs: Inputs,
+    /// stcs, lcs or twcs (or a class name); default: the table's compaction class from schema.cql.
+    #[arg(long, value_name = "STRATEGY")]
+    strategy: Option<String>,
+    /// A strategy option by its CQL name, e.g. -o min_threshold=2 -o sstable_size_in_mb=160
+    /// (repeatable; overrides the schema's).
+    #[arg(short = 'o', long = "option", value_name = "NAME=VALUE")]
+    options: Vec<String>,
+    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
+    #[arg(long, value_name = "SECONDS")]
+    gc_grace_seconds: Option<i64>,
+    /// The time of the plan: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// The plan as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Run the planned compaction (with --out DIR, or --in-place).
+    #[arg(long)]
+    execute: bool,
+    /// With --execute: write the output under DIR (keyspace/table directories recreated),
+    /// leaving the table directory untouched.
+    #[arg(long, value_name = "DIR", requires = "execute", conflicts_with = "in_place")]
+    out: Option<PathBuf>,
+    /// With --execute: write into the table directory and delete the compacted SSTables once
+    /// the output is complete, as Cassandra does (stop the node first).
+    #[arg(long, requires = "execute")]
+    in_place: bool,
+    /// Output format version for --execute.
+    #[arg(long, value_enum, default_value = "nb")]
+    to: TargetVersion,
+    /// Output compression for --execute (default: keep the inputs').
+    #[arg(long, value_enum)]
+    compression: Option<CompressionArg>,
 }
 
 #[derive(Args)]
@@ -135,6 +178,9 @@ struct RunArgs {
     /// The time of the compaction: seconds since the epoch or an ISO date-time.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Purge tombstones only if every input SSTable is repaired (only_purge_repaired_tombstones).
+    #[arg(long)]
+    only_purge_repaired: bool,
 }
 
 impl TargetVersion {
@@ -318,6 +364,66 @@ struct DescribeArgs {
     max_index_entries: Option<usize>,
 }
 
+fn compact_plan(a: &PlanArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
+    use cairn_compact::plan;
+    if a.execute && a.out.is_none() && !a.in_place {
+        anyhow::bail!("--execute needs --out DIR (inputs untouched) or --in-place (replace them, as Cassandra does)");
+    }
+    let strategy = match a.strategy.as_deref() {
+        None => None,
+        Some(s) => Some(
+            plan::Strategy::parse(s).ok_or_else(|| anyhow::anyhow!("unknown strategy {s:?}: use stcs, lcs or twcs"))?,
+        ),
+    };
+    let mut options = Vec::new();
+    for o in &a.options {
+        let (k, v) = o.split_once('=').ok_or_else(|| anyhow::anyhow!("--option {o:?}: expected NAME=VALUE"))?;
+        options.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+    let req = plan::PlanRequest {
+        strategy,
+        options,
+        now_s: parse_now(a.now.as_deref())?,
+        gc_grace_seconds: a.gc_grace_seconds,
+    };
+    let p = plan::plan_tables(&tables, &req)?;
+    if a.json {
+        let _ = writeln!(out, "{}", plan::render_json(&p));
+    } else {
+        let _ = write!(out, "{}", plan::render_text(&p));
+    }
+    if !a.execute {
+        return Ok(Outcome::Ok);
+    }
+    let target = match &a.out {
+        Some(d) => plan::ExecuteTarget::Out(d.clone()),
+        None => plan::ExecuteTarget::InPlace,
+    };
+    let mut base = cairn_compact::run::RunOptions::new(a.to.version(), p.clock.now_s);
+    base.compression = a.compression.map(CompressionArg::compressor);
+    match plan::execute(&p, &tables, &base, &target)? {
+        None => eprintln!("nothing to compact"),
+        Some(x) => {
+            for d in &x.report.outputs {
+                let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+            }
+            eprintln!(
+                "compacted {} SSTables into {} ({} partitions in, {} out; {} tombstones purged, {} kept for overlapping SSTables); {} fully expired dropped; {} deleted",
+                x.compacted.len(),
+                x.report.outputs.len(),
+                x.report.partitions_in,
+                x.report.partitions_out,
+                x.report.purged,
+                x.report.kept_for_overlap,
+                x.dropped.len(),
+                x.deleted.len()
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
 fn parse_now(s: Option<&str>) -> anyhow::Result<i64> {
     match s {
         None => Ok(cairn_inspect::now_seconds()),
@@ -384,20 +490,16 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Compact(CompactCommand::Run(a)) => {
             let t = &a.target;
             let tables = open_inputs(&t.inputs.paths, &t.inputs.options())?;
-            let opts = cairn_compact::run::RunOptions {
-                to: t.to.version(),
-                compression: t.compression.map(CompressionArg::compressor),
-                gc_grace_seconds: a.gc_grace_seconds,
-                now_s: parse_now(a.now.as_deref())?,
-            };
+            let mut opts = cairn_compact::run::RunOptions::new(t.to.version(), parse_now(a.now.as_deref())?);
+            opts.compression = t.compression.map(CompressionArg::compressor);
+            opts.gc_grace_seconds = a.gc_grace_seconds;
+            opts.only_purge_repaired = a.only_purge_repaired;
             let r = cairn_compact::run::run(&tables, &opts, &t.out)?;
-            match &r.output {
-                Some(d) => {
-                    let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
-                }
-                None => {
-                    let _ = writeln!(out, "(nothing survived: no SSTable written)");
-                }
+            for d in &r.outputs {
+                let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+            }
+            if r.outputs.is_empty() {
+                let _ = writeln!(out, "(nothing survived: no SSTable written)");
             }
             eprintln!(
                 "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables",
@@ -408,6 +510,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 r.kept_for_overlap
             );
             Ok(Outcome::Ok)
+        }
+        Command::Compact(CompactCommand::Plan(a)) => {
+            let o = compact_plan(&a, &mut out)?;
+            Ok(o)
         }
         Command::Compact(CompactCommand::Upgrade(a)) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;

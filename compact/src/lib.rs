@@ -7,8 +7,10 @@
 //!
 //! [`upgrade`] is the job of Cassandra's `sstableupgrade`: rewrite SSTables of any readable
 //! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
-//! [`run`] merges SSTables of a table into one, purging tombstones by Cassandra's rules.
+//! [`run`] merges SSTables of a table into new ones, purging tombstones by Cassandra's rules.
+//! [`plan`] says what STCS, LCS or TWCS would compact next, and runs it.
 
+pub mod plan;
 pub mod run;
 pub mod upgrade;
 

@@ -23,7 +23,7 @@ use cairn_format::filter::BloomFilter;
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
-use cairn_format::{Descriptor, Version};
+use cairn_format::{Component, Descriptor, Version};
 
 use crate::upgrade::{UpgradeError, target_dir};
 
@@ -38,13 +38,35 @@ pub struct RunOptions {
     pub gc_grace_seconds: Option<i64>,
     /// The time of the compaction (s).
     pub now_s: i64,
+    /// Purge tombstones only when every input is repaired (`only_purge_repaired_tombstones`).
+    pub only_purge_repaired: bool,
+    /// LCS level recorded in the outputs' Statistics.db (0 outside LCS).
+    pub level: i32,
+    /// Start a new output SSTable once Data.db reaches this many bytes on disk (LCS's
+    /// `sstable_size_in_mb`, `compact split --size`); `None`: one output.
+    pub max_output_bytes: Option<u64>,
+}
+
+impl RunOptions {
+    /// Compact at `now_s` into `to`, keeping the inputs' compression, gc_grace from the schema.
+    pub fn new(to: Version, now_s: i64) -> RunOptions {
+        RunOptions {
+            to,
+            compression: None,
+            gc_grace_seconds: None,
+            now_s,
+            only_purge_repaired: false,
+            level: 0,
+            max_output_bytes: None,
+        }
+    }
 }
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
-    /// The SSTable written (`None` when nothing survived).
-    pub output: Option<Descriptor>,
+    /// The SSTables written, in token order (none when nothing survived).
+    pub outputs: Vec<Descriptor>,
     /// Partitions read (after merging) and written.
     pub partitions_in: u64,
     /// Partitions written.
@@ -194,10 +216,17 @@ impl Purger {
     }
 }
 
-/// Compact `tables` (SSTables of one table) into one new SSTable under `out` (laid out as
+/// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out as
 /// `upgrade` lays it out). SSTables of the same table directories that are not among `tables`
 /// are consulted, never read in full, to decide what may be purged.
 pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, UpgradeError> {
+    let Some(first) = tables.first() else { return Ok(RunReport::default()) };
+    run_into(tables, opts, &target_dir(&first.descriptor, out))
+}
+
+/// [`run`], writing into exactly `out_dir` (which may be the table directory itself: the
+/// outputs take new generations and the inputs stay until the caller removes them).
+pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result<RunReport, UpgradeError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let dir = first.descriptor.directory.as_path();
     if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
@@ -219,12 +248,15 @@ pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunRepor
     }
     let gc =
         opts.gc_grace_seconds.or_else(|| first.schema.gc_grace_seconds()).unwrap_or(crate::DEFAULT_GC_GRACE_SECONDS);
+    let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
+    // CompactionController.compactingRepaired: with only_purge_repaired_tombstones, nothing is
+    // purged unless every input is repaired.
+    let may_purge = !opts.only_purge_repaired || repaired.iter().all(|&r| r != 0);
     let mut purger =
         Purger { gc_before: opts.now_s - gc, now: opts.now_s, max_purgeable: i64::MAX, purged: 0, kept_for_overlap: 0 };
     let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
     let mut merger = Merger::new(scanners, first.partitioner)?;
     let header = PartitionStream::header(&merger).clone();
-    let out_dir = target_dir(&first.descriptor, out);
     let compression = match &opts.compression {
         Some(Some(c)) => Some(CompressionParams::new(*c)),
         Some(None) => None,
@@ -234,7 +266,6 @@ pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunRepor
         .iter()
         .map(|t| t.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(128))
         .sum();
-    let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
     let options = WriterOptions {
         version: opts.to,
         compression,
@@ -248,60 +279,133 @@ pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunRepor
         } else {
             0
         },
+        sstable_level: opts.level,
         ..WriterOptions::default()
     };
-    let mut writer = SsTableWriter::create(&out_dir, next_generation(&out_dir)?, header, options)?;
+    let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new() };
+    let result = compact_partitions(&mut merger, &mut purger, &outside, may_purge, opts, &mut outputs);
+    let report = match result {
+        Ok(mut report) => {
+            if let Some(w) = outputs.writer.take() {
+                match w.finish() {
+                    Ok(d) => outputs.done.push(d),
+                    Err(e) => {
+                        outputs.discard();
+                        return Err(e.into());
+                    }
+                }
+            }
+            report.purged = purger.purged;
+            report.kept_for_overlap = purger.kept_for_overlap;
+            report.outputs = std::mem::take(&mut outputs.done);
+            report
+        }
+        Err(e) => {
+            // No half-compaction: SSTables already finished go too.
+            outputs.discard();
+            return Err(e);
+        }
+    };
+    let schema = first.descriptor.directory.join("schema.cql");
+    if !report.outputs.is_empty() && schema.is_file() && !out_dir.join("schema.cql").exists() {
+        let _ = std::fs::copy(&schema, out_dir.join("schema.cql"));
+    }
+    Ok(report)
+}
+
+/// The output SSTables of a compaction: one open writer, the finished ones.
+struct Outputs<'a> {
+    dir: &'a Path,
+    header: cairn_format::statistics::SerializationHeader,
+    options: WriterOptions,
+    writer: Option<SsTableWriter>,
+    done: Vec<Descriptor>,
+}
+
+impl Outputs<'_> {
+    fn writer(&mut self) -> Result<&mut SsTableWriter, UpgradeError> {
+        let w = match self.writer.take() {
+            Some(w) => w,
+            None => {
+                SsTableWriter::create(self.dir, next_generation(self.dir)?, self.header.clone(), self.options.clone())?
+            }
+        };
+        Ok(self.writer.insert(w))
+    }
+
+    /// Close the current output once it holds `max` bytes.
+    fn roll(&mut self, max: Option<u64>) -> Result<(), UpgradeError> {
+        if let (Some(max), Some(w)) = (max, self.writer.as_ref())
+            && w.data_file_position() >= max
+            && let Some(w) = self.writer.take()
+        {
+            self.done.push(w.finish()?);
+        }
+        Ok(())
+    }
+
+    /// Remove everything written (dropping the open writer removes its temporary files).
+    fn discard(&mut self) {
+        self.writer = None;
+        for d in self.done.drain(..) {
+            for c in Component::BIG {
+                let _ = std::fs::remove_file(d.path(c));
+            }
+        }
+    }
+}
+
+fn compact_partitions(
+    merger: &mut Merger,
+    purger: &mut Purger,
+    outside: &[Outside],
+    may_purge: bool,
+    opts: &RunOptions,
+    out: &mut Outputs<'_>,
+) -> Result<RunReport, UpgradeError> {
     let mut report = RunReport::default();
     let mut purged_row = Unfiltered::default();
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
-        purger.max_purgeable = outside
-            .iter()
-            .filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)))
-            .map(|o| o.min_timestamp)
-            .min()
-            .unwrap_or(i64::MAX);
+        purger.max_purgeable = if may_purge {
+            outside
+                .iter()
+                .filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)))
+                .map(|o| o.min_timestamp)
+                .min()
+                .unwrap_or(i64::MAX)
+        } else {
+            i64::MIN
+        };
         let deletion = purger.deletion(p.deletion);
         let mut begun = !deletion.is_live();
         if begun {
-            writer.begin_partition(&p.key, deletion)?;
+            out.writer()?.begin_partition(&p.key, deletion)?;
         }
         if let Some(st) = merger.static_row()
             && purger.unfiltered(st, &mut purged_row)
         {
             if !begun {
-                writer.begin_partition(&p.key, deletion)?;
+                out.writer()?.begin_partition(&p.key, deletion)?;
                 begun = true;
             }
-            writer.write_static_row(&purged_row)?;
+            out.writer()?.write_static_row(&purged_row)?;
         }
         while let Some(u) = merger.next_unfiltered()? {
             if !purger.unfiltered(u, &mut purged_row) {
                 continue;
             }
             if !begun {
-                writer.begin_partition(&p.key, deletion)?;
+                out.writer()?.begin_partition(&p.key, deletion)?;
                 begun = true;
             }
-            writer.write(&purged_row)?;
+            out.writer()?.write(&purged_row)?;
         }
         if begun {
-            writer.end_partition()?;
+            out.writer()?.end_partition()?;
             report.partitions_out += 1;
+            out.roll(opts.max_output_bytes)?;
         }
-    }
-    report.purged = purger.purged;
-    report.kept_for_overlap = purger.kept_for_overlap;
-    if report.partitions_out == 0 {
-        // Everything was purged: Cassandra writes no SSTable either. Dropping the writer
-        // removes its temporary files.
-        drop(writer);
-        return Ok(report);
-    }
-    report.output = Some(writer.finish()?);
-    let schema = first.descriptor.directory.join("schema.cql");
-    if schema.is_file() && !out_dir.join("schema.cql").exists() {
-        let _ = std::fs::copy(&schema, out_dir.join("schema.cql"));
     }
     Ok(report)
 }

@@ -63,14 +63,14 @@ fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns(
 
             // Everything compacted: whatever is past gc_grace goes.
             let out = tmp.path().join(format!("all-{now}"));
-            let ro = RunOptions { to: Version::Nb, compression: None, gc_grace_seconds: None, now_s: now };
+            let ro = RunOptions::new(Version::Nb, now);
             let r = run(&inputs, &ro, &out).expect("compact");
             assert_eq!(r.kept_for_overlap, 0, "{name}: nothing is outside the compaction");
             if now > g.now {
                 assert!(r.purged > 0, "{name}: a month later nothing was purged: {r:?}");
             }
             // Everything may be gone (every session expired and purged): then no SSTable.
-            let compacted = r.output.map(|d| open(&d.directory)).unwrap_or_default();
+            let compacted = r.outputs.first().map(|d| open(&d.directory)).unwrap_or_default();
             assert_eq!(live(name, &compacted.iter().collect::<Vec<_>>(), now), before, "{name} at {now}: live content");
             for s in tombstone_verdicts(&compacted, now).as_array().expect("summaries") {
                 assert_eq!(s["droppable"], 0, "{name} at {now}: droppable tombstones left: {s}");
@@ -80,7 +80,7 @@ fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns(
             // The oldest SSTable left out: tombstones its data may need stay, nothing resurrects.
             let out = tmp.path().join(format!("partial-{now}"));
             let r = run(&inputs[1..], &ro, &out).expect("compact");
-            let partial = r.output.as_ref().map(|d| open(&d.directory)).unwrap_or_default();
+            let partial = r.outputs.first().map(|d| open(&d.directory)).unwrap_or_default();
             let mut view: Vec<&SsTable> = vec![&inputs[0]];
             view.extend(partial.iter());
             assert_eq!(

@@ -7,6 +7,7 @@ mod cqlite;
 mod datasets;
 mod model;
 mod murmur_oracle;
+mod plan;
 mod rewrite;
 mod robustness;
 mod tombstones;

@@ -92,6 +92,12 @@ impl DataFileWriter {
         self.pos
     }
 
+    /// Bytes written to the file so far (compressed chunks and their checksums; the chunk being
+    /// filled is not counted), as Cassandra's `getOnDiskFilePointer`.
+    pub fn file_position(&self) -> u64 {
+        self.file_pos
+    }
+
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
         self.digest.update(bytes);
         self.file_pos += bytes.len() as u64;

@@ -388,6 +388,11 @@ impl SsTableWriter {
         self.data.position()
     }
 
+    /// Bytes of Data.db on disk so far (what LCS's `sstable_size_in_mb` limits).
+    pub fn data_file_position(&self) -> u64 {
+        self.data.file_position()
+    }
+
     /// Begin a partition; keys must come in token order.
     pub fn begin_partition(&mut self, key: &[u8], deletion: DeletionTime) -> Result<()> {
         if self.partition.is_some() {
