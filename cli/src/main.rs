@@ -33,6 +33,9 @@ enum Command {
     Describe(DescribeArgs),
     /// Count tombstones by kind and age, and say which are droppable and what blocks the rest.
     Tombstones(TombstonesArgs),
+    /// Find large partitions (size, rows, cells, tombstones) and their distribution per SSTable
+    /// (the job of sstablepartitions).
+    Partitions(PartitionsArgs),
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]
     Compact(CompactCommand),
@@ -125,6 +128,37 @@ enum CompactCommand {
     /// Show what a compaction strategy (STCS, LCS, TWCS) would compact next in a table
     /// directory, and why; --execute runs it.
     Plan(PlanArgs),
+    /// Rewrite each SSTable into pieces of at most --size MiB and/or one per token range (the
+    /// job of sstablesplit; nothing merged or purged).
+    Split(SplitArgs),
+}
+
+#[derive(Args)]
+struct SplitArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Maximum size of a piece in MiB (default 50 unless --token-ranges is given).
+    #[arg(long, value_name = "MB")]
+    size: Option<u64>,
+    /// Split at N equal token ranges of the partitioner's token space.
+    #[arg(long, value_name = "N")]
+    token_ranges: Option<u32>,
+    /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched.
+    #[arg(long, value_name = "DIR", conflicts_with = "in_place")]
+    out: Option<PathBuf>,
+    /// Write the pieces beside each input and delete the input once they are complete (stop the
+    /// node first).
+    #[arg(long)]
+    in_place: bool,
+    /// Output format version.
+    #[arg(long, value_enum, default_value = "nb")]
+    to: TargetVersion,
+    /// Output compression (default: keep the input's).
+    #[arg(long, value_enum)]
+    compression: Option<CompressionArg>,
+    /// When TTLs count as expired: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
 }
 
 #[derive(Args)]
@@ -347,6 +381,56 @@ struct TombstonesArgs {
 }
 
 #[derive(Args)]
+struct PartitionsArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// List partitions of at least this size: bytes, or with a unit (10KiB, 20MiB, 30GiB).
+    #[arg(short = 't', long, value_name = "SIZE")]
+    min_size: Option<String>,
+    /// List partitions of at least this many rows.
+    #[arg(short = 'w', long, value_name = "N")]
+    min_rows: Option<u64>,
+    /// List partitions of at least this many cells.
+    #[arg(short = 'c', long, value_name = "N")]
+    min_cells: Option<u64>,
+    /// List partitions of at least this many tombstones.
+    #[arg(short = 'o', long, value_name = "N")]
+    min_tombstones: Option<u64>,
+    /// Only this partition key (CQL literal); repeatable.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    keys: Vec<String>,
+    /// Skip this partition key; repeatable.
+    #[arg(short = 'x', long = "exclude-key", value_name = "KEY")]
+    exclude: Vec<String>,
+    /// The time TTLs expire against: seconds since the epoch or an ISO date-time.
+    #[arg(short = 'u', long, value_name = "TIME")]
+    now: Option<String>,
+    /// Machine-readable CSV with the columns of Cassandra's sstablepartitions --csv.
+    #[arg(short = 'm', long, conflicts_with = "json")]
+    csv: bool,
+    /// Matches and per-SSTable percentiles as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A size: bytes, or a number with a binary unit (KiB, MiB, GiB, TiB; B/KB/MB... read as binary).
+fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| anyhow::anyhow!("size {s:?}: expected bytes or e.g. 20MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => anyhow::bail!("size {s:?}: unknown unit {unit:?}"),
+    };
+    n.checked_mul(mult).ok_or_else(|| anyhow::anyhow!("size {s:?} is too large"))
+}
+
+#[derive(Args)]
 struct VerifyArgs {
     #[command(flatten)]
     inputs: Inputs,
@@ -482,6 +566,21 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cairn_inspect::tombstones::tombstones(&tables, &opts, &mut out).map(|()| Outcome::Ok)
         }
+        Command::Partitions(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let opts = cairn_inspect::partitions::PartitionsOptions {
+                min_size: a.min_size.as_deref().map(parse_size).transpose()?,
+                min_rows: a.min_rows,
+                min_cells: a.min_cells,
+                min_tombstones: a.min_tombstones,
+                keys: a.keys,
+                exclude: a.exclude,
+                now_s: parse_now(a.now.as_deref())?,
+                csv: a.csv,
+                json: a.json,
+            };
+            cairn_inspect::partitions::partitions(&tables, &opts, &mut out).map(|()| Outcome::Ok)
+        }
         Command::Verify(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
             cairn_inspect::verify::verify(&tables, a.json, &mut out)
@@ -509,6 +608,37 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 r.purged,
                 r.kept_for_overlap
             );
+            Ok(Outcome::Ok)
+        }
+        Command::Compact(CompactCommand::Split(a)) => {
+            let target = match (&a.out, a.in_place) {
+                (Some(d), _) => cairn_compact::plan::ExecuteTarget::Out(d.clone()),
+                (None, true) => cairn_compact::plan::ExecuteTarget::InPlace,
+                (None, false) => {
+                    return Err(anyhow::anyhow!("compact split needs --out DIR (inputs untouched) or --in-place"));
+                }
+            };
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let size = match (a.size, a.token_ranges) {
+                (Some(mb), _) => Some(mb.saturating_mul(1 << 20)),
+                (None, None) => Some(cairn_compact::split::DEFAULT_SPLIT_SIZE_MB << 20),
+                (None, Some(_)) => None,
+            };
+            let opts = cairn_compact::split::SplitOptions {
+                to: a.to.version(),
+                compression: a.compression.map(CompressionArg::compressor),
+                max_bytes: size,
+                token_ranges: a.token_ranges,
+                now_s: parse_now(a.now.as_deref())?,
+            };
+            for s in cairn_compact::split::split(&tables, &opts, &target)? {
+                if s.skipped {
+                    eprintln!("skipping {}: already within the size", s.input.display_name());
+                }
+                for d in &s.outputs {
+                    let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+                }
+            }
             Ok(Outcome::Ok)
         }
         Command::Compact(CompactCommand::Plan(a)) => {

@@ -248,7 +248,7 @@ fn closed_stdout_ends_quietly() {
 fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for verb in ["dump", "meta", "verify", "describe", "tombstones", "compact", "gen", "demo"] {
+    for verb in ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "gen", "demo"] {
         assert!(text.contains(verb), "--help lacks {verb}");
     }
     let _ = Path::new(".");
@@ -332,5 +332,123 @@ fn compact_plan_reads_the_table_strategy_and_execute_replaces_the_inputs() {
     let bad = cairn(&["compact", "plan", &table, "--strategy", "stcs", "-o", "sstable_size_in_mb=10"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not understood"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Fields of one CSV line (RFC 4180 quoting).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().expect("field").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields.last_mut().expect("field").push(c),
+        }
+    }
+    fields
+}
+
+#[test]
+fn partitions_agrees_with_dump_on_every_case() {
+    let Some(corpus) = corpus() else { return };
+    let mut checked = 0;
+    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt()) {
+        let mut base = vec![path(&case)];
+        if let Some(cql) = case.schema_cql() {
+            let f = std::env::temp_dir().join(format!("cairn-cli-partitions-{}.cql", case.id));
+            std::fs::write(&f, cql).expect("schema");
+            base.extend(["--schema".to_string(), f.display().to_string()]);
+        }
+        let with = |args: &[&str]| {
+            let mut v: Vec<&str> = args.to_vec();
+            v.extend(base.iter().map(String::as_str));
+            cairn(&v)
+        };
+        let d = with(&["dump", "--ndjson", "--now", "1700000000"]);
+        assert!(d.status.success(), "{}: {}", case.id, String::from_utf8_lossy(&d.stderr));
+        let dump = json_lines(&d);
+        // --min-rows 0 lists every partition.
+        let out = with(&["partitions", "--csv", "--min-rows", "0", "--now", "1700000000"]);
+        assert!(out.status.success(), "{}: {}", case.id, String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(cairn_inspect::partitions::CSV_HEADER),
+            "{}: the CSV starts with Cassandra's header",
+            case.id
+        );
+        let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
+        assert_eq!(rows.len(), dump.len(), "{}: one CSV line per partition", case.id);
+        for (i, (r, d)) in rows.iter().zip(&dump).enumerate() {
+            let ctx = format!("{} partition {i}", case.id);
+            assert_eq!(r.len(), 23, "{ctx}: {r:?}");
+            let num = |k: usize| r[k].parse::<u64>().unwrap_or_else(|_| panic!("{ctx}: column {k}: {:?}", r[k]));
+            assert_eq!(
+                r[0],
+                d["partition"]["key"]
+                    .as_array()
+                    .expect("key")
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                "{ctx}: key"
+            );
+            assert_eq!(num(3), d["partition"]["position"].as_u64().expect("position"), "{ctx}: offset");
+            assert_eq!(r[2] == "true", d["partition"].get("deletion_info").is_none(), "{ctx}: live");
+            let unfiltereds = d["rows"].as_array().expect("rows");
+            let of = |t: &str| unfiltereds.iter().filter(|u| u["type"] == t).count() as u64;
+            assert_eq!(num(5), of("row"), "{ctx}: rows");
+            assert_eq!(num(9), of("range_tombstone_bound") + of("range_tombstone_boundary"), "{ctx}: range markers");
+            let deleted_rows =
+                unfiltereds.iter().filter(|u| u["type"] == "row" && u.get("deletion_info").is_some()).count() as u64;
+            assert_eq!(num(8), deleted_rows, "{ctx}: row tombstones");
+            let parts: u64 = (8..14).map(num).sum();
+            assert_eq!(num(7), parts, "{ctx}: the tombstone total is the sum of its kinds");
+            // Partitions tile Data.db: each ends where the next begins.
+            if let Some(next) = rows.get(i + 1)
+                && next[14] == r[14]
+            {
+                assert_eq!(num(3) + num(4), next[3].parse::<u64>().expect("offset"), "{ctx}: size");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} corpus cases");
+}
+
+#[test]
+fn partitions_thresholds_select_and_summarise() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-partitions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let g = cairn(&["gen", "wide", "--rows", "3000", "--sstables", "1", "--out", &data]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let all: J = serde_json::from_slice(&cairn(&["partitions", "--json", "-w", "0", &data]).stdout).expect("json");
+    let matches = all[0]["matches"].as_array().expect("matches").clone();
+    let total_rows: u64 = matches.iter().map(|m| m["rows"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(total_rows, 3000, "every generated row counted once");
+    let max_rows = matches.iter().filter_map(|m| m["rows"].as_u64()).max().expect("rows");
+    assert_eq!(all[0]["max"][1], max_rows);
+    // A threshold at the largest partition's row count lists exactly the partitions that reach it.
+    let reach = matches.iter().filter(|m| m["rows"].as_u64() == Some(max_rows)).count();
+    let top: J = serde_json::from_slice(&cairn(&["partitions", "--json", "-w", &max_rows.to_string(), &data]).stdout)
+        .expect("json");
+    assert_eq!(top[0]["matches"].as_array().map(Vec::len), Some(reach));
+    // No threshold: the summary only.
+    let text = String::from_utf8_lossy(&cairn(&["partitions", &data]).stdout).to_string();
+    assert!(text.contains("~p99") && text.contains("count") && !text.contains("Partition: "), "{text}");
+    // Sizes accept units.
+    let big = cairn(&["partitions", "--json", "-t", "1GiB", &data]);
+    let big: J = serde_json::from_slice(&big.stdout).expect("json");
+    assert_eq!(big[0]["matches"].as_array().map(Vec::len), Some(0));
+    assert_eq!(cairn(&["partitions", "-t", "12XB", &data]).status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }

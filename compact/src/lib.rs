@@ -12,6 +12,7 @@
 
 pub mod plan;
 pub mod run;
+pub mod split;
 pub mod upgrade;
 
 /// Cassandra's default `gc_grace_seconds` (10 days).

@@ -675,13 +675,13 @@ pub fn execute(
 
 /// Delete an SSTable's components, Data.db first (Cassandra's order: without Data.db the rest is
 /// never read, so an interrupted deletion leaves no half SSTable behind).
-fn delete_sstable(d: &Descriptor) -> Result<(), PlanError> {
+pub(crate) fn delete_sstable(d: &Descriptor) -> Result<(), UpgradeError> {
     for c in Component::BIG {
         let p = d.path(c);
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(cairn_format::Error::io(&p, e).into()),
+            Err(e) => return Err(UpgradeError::Format(cairn_format::Error::io(&p, e))),
         }
     }
     Ok(())

@@ -45,6 +45,11 @@ pub struct RunOptions {
     /// Start a new output SSTable once Data.db reaches this many bytes on disk (LCS's
     /// `sstable_size_in_mb`, `compact split --size`); `None`: one output.
     pub max_output_bytes: Option<u64>,
+    /// Also start a new output at each of these tokens (ascending): one output per token range.
+    pub split_tokens: Vec<cairn_format::partitioner::Token>,
+    /// Purge nothing (`sstablesplit`): tombstones stay whatever their age; expired cells still
+    /// become tombstones, as in every Cassandra compaction.
+    pub no_purge: bool,
 }
 
 impl RunOptions {
@@ -58,6 +63,8 @@ impl RunOptions {
             only_purge_repaired: false,
             level: 0,
             max_output_bytes: None,
+            split_tokens: Vec::new(),
+            no_purge: false,
         }
     }
 }
@@ -251,9 +258,9 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
     let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
     // CompactionController.compactingRepaired: with only_purge_repaired_tombstones, nothing is
     // purged unless every input is repaired.
-    let may_purge = !opts.only_purge_repaired || repaired.iter().all(|&r| r != 0);
-    let mut purger =
-        Purger { gc_before: opts.now_s - gc, now: opts.now_s, max_purgeable: i64::MAX, purged: 0, kept_for_overlap: 0 };
+    let may_purge = !opts.no_purge && (!opts.only_purge_repaired || repaired.iter().all(|&r| r != 0));
+    let gc_before = if opts.no_purge { i64::MIN } else { opts.now_s - gc };
+    let mut purger = Purger { gc_before, now: opts.now_s, max_purgeable: i64::MAX, purged: 0, kept_for_overlap: 0 };
     let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
     let mut merger = Merger::new(scanners, first.partitioner)?;
     let header = PartitionStream::header(&merger).clone();
@@ -283,7 +290,8 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
         ..WriterOptions::default()
     };
     let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new() };
-    let result = compact_partitions(&mut merger, &mut purger, &outside, may_purge, opts, &mut outputs);
+    let result =
+        compact_partitions(&mut merger, first.partitioner, &mut purger, &outside, may_purge, opts, &mut outputs);
     let report = match result {
         Ok(mut report) => {
             if let Some(w) = outputs.writer.take() {
@@ -357,6 +365,7 @@ impl Outputs<'_> {
 
 fn compact_partitions(
     merger: &mut Merger,
+    partitioner: cairn_format::partitioner::Partitioner,
     purger: &mut Purger,
     outside: &[Outside],
     may_purge: bool,
@@ -365,8 +374,20 @@ fn compact_partitions(
 ) -> Result<RunReport, UpgradeError> {
     let mut report = RunReport::default();
     let mut purged_row = Unfiltered::default();
+    let mut boundaries = opts.split_tokens.iter().peekable();
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
+        if boundaries.peek().is_some() {
+            let token = partitioner.token(&p.key);
+            let mut crossed = false;
+            while boundaries.peek().is_some_and(|b| **b <= token) {
+                boundaries.next();
+                crossed = true;
+            }
+            if crossed {
+                out.roll(Some(0))?;
+            }
+        }
         purger.max_purgeable = if may_purge {
             outside
                 .iter()

@@ -42,6 +42,14 @@ pub enum UpgradeError {
         /// The other directory.
         other: String,
     },
+    /// Token-range splitting needs a hashing partitioner.
+    #[error("{sstable}: token ranges cannot be computed for the {partitioner} partitioner")]
+    NoTokenRanges {
+        /// The SSTable.
+        sstable: String,
+        /// Its partitioner.
+        partitioner: String,
+    },
 }
 
 /// How to rewrite.

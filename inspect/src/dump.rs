@@ -449,7 +449,7 @@ impl<'a> Renderer<'a> {
     }
 }
 
-fn parse_keys(table: &SsTable, keys: &[String]) -> Result<Vec<Vec<u8>>, InspectError> {
+pub(crate) fn parse_keys(table: &SsTable, keys: &[String]) -> Result<Vec<Vec<u8>>, InspectError> {
     keys.iter()
         .map(|k| {
             cairn_format::types::parse::from_string(&table.header.key_type, k)

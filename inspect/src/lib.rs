@@ -1,7 +1,7 @@
 //! # cairn-inspect
 //!
 //! Read-only inspection of Cassandra SSTables, the library behind `cairn dump`, `meta`,
-//! `verify` and `describe`. Every verb takes opened [`SsTable`]s and writes to a
+//! `verify`, `describe`, `tombstones` and `partitions`. Every verb takes opened [`SsTable`]s and writes to a
 //! [`std::io::Write`]; JSON comes from view structs defined here, never from the format crate's
 //! internal types, so output stays stable and deterministic.
 //!
@@ -19,6 +19,7 @@ pub mod dump;
 pub mod json;
 pub mod meta;
 pub mod order;
+pub mod partitions;
 pub mod tombstones;
 pub mod verify;
 

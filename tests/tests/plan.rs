@@ -287,3 +287,61 @@ fn the_schema_names_the_strategy_and_its_options() {
     let lcs = PlanRequest { strategy: Some(Strategy::Leveled), now_s: NOW, ..Default::default() };
     assert_eq!(plan_tables(&tables, &lcs).expect("plan").options.min_threshold, 4);
 }
+
+/// The pieces of `sstablesplit`: by token range and by size, nothing lost, nothing twice.
+#[test]
+fn split_by_token_range_and_size_keeps_every_partition_once() {
+    use cairn_compact::split::{SplitOptions, split, token_boundaries};
+    use cairn_fixtures::generate::{GenOptions, generate};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let opts = GenOptions {
+        seed: 9,
+        rows: 3000,
+        version: Version::Nb,
+        compression: Some(cairn_format::compression::Compressor::Lz4),
+        sstables: 2,
+        out: tmp.path().join("data"),
+        expected: None,
+    };
+    let g = generate("collections", &opts).expect("generate");
+    let before = merged_dump(&g.table_dir);
+    let inputs = open(&g.table_dir);
+    let split_opts =
+        SplitOptions { to: Version::Nb, compression: None, max_bytes: None, token_ranges: Some(4), now_s: NOW };
+    let out = tmp.path().join("ranges");
+    let pieces = split(&inputs, &split_opts, &ExecuteTarget::Out(out.clone())).expect("split");
+    let bounds = token_boundaries(inputs[0].partitioner, 4, "t").expect("bounds");
+    assert_eq!(bounds.len(), 3);
+    for s in &pieces {
+        assert!(!s.outputs.is_empty() && s.outputs.len() <= 4, "{:?}", s.outputs);
+        for d in &s.outputs {
+            let t = SsTable::open_with(d.clone(), &OpenOptions::default()).expect("open");
+            let summary = t.summary().expect("summary").expect("present");
+            let range = |k: &[u8]| bounds.iter().filter(|b| **b <= t.token(k)).count();
+            assert_eq!(range(&summary.first_key), range(&summary.last_key), "a piece spans one token range");
+        }
+    }
+    let out_dir = pieces[0].outputs[0].directory.clone();
+    assert!(merged_dump(&out_dir) == before, "the pieces hold the same content");
+    assert_eq!(open(&g.table_dir).len(), 2, "--out leaves the inputs");
+
+    // By size, in place: 16 KiB pieces, the inputs replaced.
+    let by_size = SplitOptions { max_bytes: Some(16 << 10), token_ranges: None, ..split_opts };
+    let pieces = split(&inputs, &by_size, &ExecuteTarget::InPlace).expect("split");
+    let total: usize = pieces.iter().map(|s| s.outputs.len()).sum();
+    assert!(total > 4, "{total} pieces");
+    for s in &pieces {
+        assert!(s.deleted && !s.input.path(Component::Data).exists());
+        for d in &s.outputs {
+            let size = std::fs::metadata(d.path(Component::Data)).expect("size").len();
+            assert!(size < (16 << 10) + 8192, "{size} bytes");
+        }
+    }
+    assert!(merged_dump(&g.table_dir) == before, "in place, the table reads the same");
+    // A size larger than every SSTable skips them all.
+    let tables = open(&g.table_dir);
+    let big = SplitOptions { max_bytes: Some(1 << 30), ..by_size };
+    let skipped = split(&tables, &big, &ExecuteTarget::InPlace).expect("split");
+    assert!(skipped.iter().all(|s| s.skipped && s.outputs.is_empty() && !s.deleted));
+    assert_eq!(open(&g.table_dir).len(), total);
+}

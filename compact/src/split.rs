@@ -1,0 +1,101 @@
+//! `cairn compact split`: the job of Cassandra's `sstablesplit` — rewrite each SSTable on its
+//! own into pieces of at most `--size` MiB (default 50, as the tool), or into one SSTable per
+//! token range (`--token-ranges N`, equal slices of the partitioner's token space), or both.
+//!
+//! Nothing is merged and nothing is purged (the tool runs without gc), but as in every
+//! Cassandra rewrite expired cells become tombstones. Outputs are level 0, as the tool's are.
+//! SSTables already below the size are skipped when only `--size` is given, as the tool skips
+//! them. `--out DIR` leaves the inputs alone; in place, each input is deleted once its pieces are
+//! complete (the tool snapshots the originals first unless told not to: keep a snapshot or use
+//! `--out` if you want them back).
+
+use cairn_format::partitioner::{Partitioner, Token};
+use cairn_format::sstable::SsTable;
+use cairn_format::{Component, Descriptor, Version};
+
+use crate::plan::ExecuteTarget;
+use crate::run::{RunOptions, run, run_into};
+use crate::upgrade::UpgradeError;
+
+/// `sstablesplit`'s default size (MiB).
+pub const DEFAULT_SPLIT_SIZE_MB: u64 = 50;
+
+/// How to split.
+#[derive(Debug, Clone)]
+pub struct SplitOptions {
+    /// Output version.
+    pub to: Version,
+    /// Output compression (`None`: keep each input's).
+    pub compression: Option<Option<cairn_format::compression::Compressor>>,
+    /// Maximum Data.db size of a piece (bytes).
+    pub max_bytes: Option<u64>,
+    /// Number of equal token ranges.
+    pub token_ranges: Option<u32>,
+    /// Now (s): when TTLs count as expired.
+    pub now_s: i64,
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The input.
+    pub input: Descriptor,
+    /// Its pieces (empty when skipped).
+    pub outputs: Vec<Descriptor>,
+    /// Skipped: already below the size.
+    pub skipped: bool,
+    /// Deleted (in place).
+    pub deleted: bool,
+}
+
+/// The `n - 1` tokens dividing the partitioner's token space into `n` equal ranges.
+pub fn token_boundaries(p: Partitioner, n: u32, sstable: &str) -> Result<Vec<Token>, UpgradeError> {
+    let n = i128::from(n.max(1));
+    match p {
+        Partitioner::Murmur3 => {
+            // Tokens are in [i64::MIN, i64::MAX] (MIN itself is never a key's token).
+            let (lo, width) = (i128::from(i64::MIN), i128::from(u64::MAX));
+            Ok((1..n).map(|i| Token::Murmur3((lo + width * i / n) as i64)).collect())
+        }
+        Partitioner::Random => {
+            let top = 1i128 << 126; // 2^127 / 2, times 2 below, without overflowing.
+            Ok((1..n).map(|i| Token::Random(top / n * i * 2)).collect())
+        }
+        other => Err(UpgradeError::NoTokenRanges { sstable: sstable.to_string(), partitioner: format!("{other:?}") }),
+    }
+}
+
+/// Split each of `tables`.
+pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, UpgradeError> {
+    let mut done = Vec::new();
+    for t in tables {
+        let name = t.path(Component::Data).display().to_string();
+        let data_bytes = std::fs::metadata(t.path(Component::Data)).map(|m| m.len()).unwrap_or(0);
+        if opts.token_ranges.is_none() && opts.max_bytes.is_some_and(|m| data_bytes <= m) {
+            done.push(Split { input: t.descriptor.clone(), outputs: vec![], skipped: true, deleted: false });
+            continue;
+        }
+        let split_tokens = match opts.token_ranges {
+            Some(n) => token_boundaries(t.partitioner, n, &name)?,
+            None => vec![],
+        };
+        let run_opts = RunOptions {
+            compression: opts.compression,
+            max_output_bytes: opts.max_bytes,
+            split_tokens,
+            no_purge: true,
+            ..RunOptions::new(opts.to, opts.now_s)
+        };
+        let one = std::slice::from_ref(t);
+        let report = match target {
+            ExecuteTarget::Out(dir) => run(one, &run_opts, dir)?,
+            ExecuteTarget::InPlace => run_into(one, &run_opts, &t.descriptor.directory)?,
+        };
+        let deleted = *target == ExecuteTarget::InPlace;
+        if deleted {
+            crate::plan::delete_sstable(&t.descriptor)?;
+        }
+        done.push(Split { input: t.descriptor.clone(), outputs: report.outputs, skipped: false, deleted });
+    }
+    Ok(done)
+}
