@@ -182,6 +182,10 @@ struct PlanArgs {
     /// The plan as JSON.
     #[arg(long)]
     json: bool,
+    /// Accept TWCS's unsafe_aggressive_sstable_expiration (Cassandra needs
+    /// -Dcassandra.allow_unsafe_aggressive_sstable_expiration=true for it).
+    #[arg(long)]
+    allow_unsafe_aggressive_sstable_expiration: bool,
     /// Run the planned compaction (with --out DIR, or --in-place).
     #[arg(long)]
     execute: bool,
@@ -470,6 +474,7 @@ fn compact_plan(a: &PlanArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
         options,
         now_s: parse_now(a.now.as_deref())?,
         gc_grace_seconds: a.gc_grace_seconds,
+        allow_unsafe_expiration: a.allow_unsafe_aggressive_sstable_expiration,
     };
     let p = plan::plan_tables(&tables, &req)?;
     if a.json {

@@ -155,6 +155,8 @@ pub struct StrategyOptions {
     pub timestamp_resolution: TimestampResolution,
     /// TWCS `unsafe_aggressive_sstable_expiration` (false).
     pub unsafe_aggressive_sstable_expiration: bool,
+    /// `enabled` (true): background compaction on.
+    pub enabled: bool,
 }
 
 /// TWCS `timestamp_resolution`: the unit of the write timestamps.
@@ -211,24 +213,38 @@ impl Default for StrategyOptions {
             window_size: 1,
             timestamp_resolution: TimestampResolution::Microseconds,
             unsafe_aggressive_sstable_expiration: false,
+            enabled: true,
         }
     }
 }
 
 /// Options Cassandra accepts for every strategy and ignores here (they steer a running node).
-const IGNORED_OPTIONS: &[&str] = &["class", "enabled", "log_all", "provide_overlapping_tombstones"];
+const IGNORED_OPTIONS: &[&str] = &["class", "log_all", "provide_overlapping_tombstones"];
 
 impl StrategyOptions {
     /// Options as `compaction = {...}` gives them (names as in CQL, values as text), checked as
     /// Cassandra's `validateOptions` checks them: an unknown option or a bad value is an error.
-    pub fn from_pairs(strategy: Strategy, pairs: &[(String, String)]) -> Result<StrategyOptions, PlanError> {
+    ///
+    /// `allow_unsafe_expiration` stands for Cassandra's JVM property
+    /// `cassandra.allow_unsafe_aggressive_sstable_expiration`, without which TWCS refuses
+    /// `unsafe_aggressive_sstable_expiration: true`.
+    pub fn from_pairs(
+        strategy: Strategy,
+        pairs: &[(String, String)],
+        allow_unsafe_expiration: bool,
+    ) -> Result<StrategyOptions, PlanError> {
         let mut o = StrategyOptions::default();
         let mut tombstone_option_given = false;
         for (k, v) in pairs {
             let bad = || PlanError::BadOption { name: k.clone(), value: v.clone() };
-            let int = || v.trim().parse::<i64>().map_err(|_| bad());
-            let float = || v.trim().parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(bad);
-            let boolean = || Ok::<bool, PlanError>(v.trim().eq_ignore_ascii_case("true"));
+            // Java's parseLong/parseFloat and the strict true/false check of validateOptions.
+            let int = || v.parse::<i64>().map_err(|_| bad());
+            let float = || v.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(bad);
+            let boolean = || match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(bad()),
+            };
             let common = matches!(
                 k.as_str(),
                 "min_threshold"
@@ -240,6 +256,7 @@ impl StrategyOptions {
             );
             let stcs_like = matches!(k.as_str(), "bucket_low" | "bucket_high" | "min_sstable_size");
             let known = common
+                || k == "enabled"
                 || IGNORED_OPTIONS.contains(&k.as_str())
                 || match strategy {
                     Strategy::SizeTiered => stcs_like,
@@ -267,7 +284,11 @@ impl StrategyOptions {
                 "min_threshold" => o.min_threshold = usize::try_from(int()?).map_err(|_| bad())?,
                 "max_threshold" => o.max_threshold = usize::try_from(int()?).map_err(|_| bad())?,
                 "tombstone_threshold" => {
-                    o.tombstone_threshold = float()?;
+                    // A Java float: 0.2 is 0.2000000030, and ratios must exceed that.
+                    o.tombstone_threshold = f64::from(float()? as f32);
+                    if o.tombstone_threshold < 0.0 {
+                        return Err(bad());
+                    }
                     tombstone_option_given = true;
                 }
                 "tombstone_compaction_interval" => {
@@ -287,7 +308,8 @@ impl StrategyOptions {
                 }
                 "fanout_size" => o.fanout_size = u32::try_from(int()?).ok().filter(|&s| s > 0).ok_or_else(bad)?,
                 "compaction_window_unit" => {
-                    o.window_unit = match v.trim().to_ascii_uppercase().as_str() {
+                    // TimeUnit.valueOf: upper case only.
+                    o.window_unit = match v.as_str() {
                         "MINUTES" => WindowUnit::Minutes,
                         "HOURS" => WindowUnit::Hours,
                         "DAYS" => WindowUnit::Days,
@@ -296,7 +318,7 @@ impl StrategyOptions {
                 }
                 "compaction_window_size" => o.window_size = int().ok().filter(|&s| s >= 1).ok_or_else(bad)?,
                 "timestamp_resolution" => {
-                    o.timestamp_resolution = match v.trim().to_ascii_uppercase().as_str() {
+                    o.timestamp_resolution = match v.as_str() {
                         "SECONDS" => TimestampResolution::Seconds,
                         "MILLISECONDS" => TimestampResolution::Milliseconds,
                         "MICROSECONDS" => TimestampResolution::Microseconds,
@@ -304,7 +326,19 @@ impl StrategyOptions {
                         _ => return Err(bad()),
                     }
                 }
-                "unsafe_aggressive_sstable_expiration" => o.unsafe_aggressive_sstable_expiration = boolean()?,
+                "unsafe_aggressive_sstable_expiration" => {
+                    o.unsafe_aggressive_sstable_expiration = boolean()?;
+                    if o.unsafe_aggressive_sstable_expiration && !allow_unsafe_expiration {
+                        return Err(PlanError::UnsafeExpiration);
+                    }
+                }
+                "enabled" => o.enabled = boolean()?,
+                "log_all" => {
+                    boolean()?;
+                }
+                "expired_sstable_check_frequency_seconds" => {
+                    int().ok().filter(|&f| f >= 0).ok_or_else(bad)?;
+                }
                 _ => {}
             }
         }
@@ -324,6 +358,7 @@ impl StrategyOptions {
     /// The options in effect, by Cassandra's names, for printing.
     pub fn effective(&self, strategy: Strategy) -> Vec<(&'static str, String)> {
         let mut v = vec![
+            ("enabled", self.enabled.to_string()),
             ("min_threshold", self.min_threshold.to_string()),
             ("max_threshold", self.max_threshold.to_string()),
             ("tombstone_threshold", self.tombstone_threshold.to_string()),
@@ -384,6 +419,11 @@ pub enum PlanError {
         /// Value given.
         value: String,
     },
+    /// TWCS's unsafe expiration without its safety catch.
+    #[error(
+        "unsafe_aggressive_sstable_expiration: true is refused unless allowed (Cassandra's -Dcassandra.allow_unsafe_aggressive_sstable_expiration=true; here --allow-unsafe-aggressive-sstable-expiration)"
+    )]
+    UnsafeExpiration,
     /// No strategy given and none in the schema.
     #[error("no compaction strategy: give --strategy, or a schema.cql with the table's compaction options")]
     NoStrategy,
@@ -555,7 +595,10 @@ fn outside_ratio(t: &SsTable, ranges: &[(Token, Token)]) -> Result<Option<f64>, 
     while let Some(e) = r.next_entry()? {
         total += 1;
         let tok = t.token(&e.key);
-        if !ranges.iter().any(|(l, h)| *l < tok && tok <= *h) {
+        // Range (l, h]; with l >= h it wraps around the ring (a single-partition SSTable's range
+        // covers everything, as Cassandra's Range does).
+        let within = |l: &Token, h: &Token| if l < h { *l < tok && tok <= *h } else { tok > *l || tok <= *h };
+        if !ranges.iter().any(|(l, h)| within(l, h)) {
             outside += 1;
         }
     }
@@ -575,6 +618,8 @@ pub struct PlanRequest {
     pub now_s: i64,
     /// gc_grace_seconds (default: the table's, else 864000).
     pub gc_grace_seconds: Option<i64>,
+    /// Allow TWCS's `unsafe_aggressive_sstable_expiration` (Cassandra's JVM property).
+    pub allow_unsafe_expiration: bool,
 }
 
 /// Plan the next compaction of `tables`, all SSTables of one table directory.
@@ -603,7 +648,7 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
         pairs.retain(|(k2, _)| k2 != k);
         pairs.push((k.clone(), v.clone()));
     }
-    let options = StrategyOptions::from_pairs(strategy, &pairs)?;
+    let options = StrategyOptions::from_pairs(strategy, &pairs, req.allow_unsafe_expiration)?;
     let gc =
         req.gc_grace_seconds.or_else(|| first.schema.gc_grace_seconds()).unwrap_or(crate::DEFAULT_GC_GRACE_SECONDS);
     let clock = PlanClock { now_s: req.now_s, gc_before: req.now_s - gc };
@@ -797,8 +842,32 @@ pub fn plan(strategy: Strategy, options: &StrategyOptions, clock: PlanClock, mut
             g
         })
         .collect();
-    // CompactionStrategyManager serves the strategy with the most remaining tasks first.
-    plans.sort_by_key(|g| std::cmp::Reverse(g.estimated_remaining_tasks));
+    // CompactionStrategyManager keeps its holders in the order pending repair, repaired,
+    // unrepaired, and stable-sorts their task suppliers by estimated remaining tasks. STCS and
+    // TWCS only update that estimate while picking a task, so a freshly started node sees 0
+    // for them; LCS computes it on demand.
+    let rank = |g: &GroupPlan| match g.group.as_str() {
+        n if n.starts_with("pending repair") => 0,
+        "repaired" => 1,
+        _ => 2,
+    };
+    let live_estimate = |g: &GroupPlan| if strategy == Strategy::Leveled { g.estimated_remaining_tasks } else { 0 };
+    plans.sort_by_key(|g| (std::cmp::Reverse(live_estimate(g)), rank(g)));
+    // Pending repair sessions share one supplier that asks only its busiest session.
+    let mut served_pending = false;
+    for g in plans.iter_mut().filter(|g| rank(g) == 0) {
+        if served_pending && g.task.take().is_some() {
+            g.notes.push("waits: Cassandra compacts one pending-repair session at a time".into());
+        }
+        served_pending |= g.task.is_some();
+    }
+    if !options.enabled {
+        for g in &mut plans {
+            if g.task.take().is_some() {
+                g.notes.push("compaction is disabled (enabled: false): nothing runs".into());
+            }
+        }
+    }
     Plan { strategy, options: options.clone(), clock, sstables, groups: plans }
 }
 
@@ -1046,6 +1115,8 @@ impl Ctx<'_> {
             }
         }
         let level = |n: usize| levels.get(n).map_or(&[][..], Vec::as_slice);
+        // The level each SSTable is in now (after any demotion to L0).
+        let effective = |i: usize| -> i32 { levels.iter().position(|l| l.contains(&i)).unwrap_or(0) as i32 };
         let max_bytes = self.o.max_sstable_bytes();
         // Size-tiering in L0 when L0 fell behind.
         let l0 = level(0);
@@ -1113,7 +1184,7 @@ impl Ctx<'_> {
             }
             let candidates = self.lcs_candidates_for(n, lv, level(n + 1));
             if !candidates.is_empty() {
-                let next = self.next_level(&candidates);
+                let next = self.next_level(&candidates, &effective);
                 task = Some(Task {
                     kind: TaskKind::Compaction,
                     reason: format!(
@@ -1133,7 +1204,7 @@ impl Ctx<'_> {
             task = if candidates.is_empty() {
                 l0_stcs
             } else {
-                let next = self.next_level(&candidates);
+                let next = self.next_level(&candidates, &effective);
                 let with_l1 = candidates.iter().filter(|&&i| level(1).contains(&i)).count();
                 Some(Task {
                     kind: TaskKind::Compaction,
@@ -1167,7 +1238,9 @@ impl Ctx<'_> {
                         continue 'levels;
                     }
                     if self.worth_dropping_tombstones(i) {
-                        task = Some(self.tombstone_task(i, Some(self.f(i).level)));
+                        let mut t = self.tombstone_task(i, Some(effective(i)));
+                        t.max_sstable_bytes = Some(max_bytes);
+                        task = Some(t);
                         break 'levels;
                     }
                 }
@@ -1238,8 +1311,8 @@ impl Ctx<'_> {
     }
 
     /// `LeveledManifest.getNextLevel`.
-    fn next_level(&self, set: &[usize]) -> i32 {
-        let levels = || set.iter().map(|&i| self.f(i).level.max(0));
+    fn next_level(&self, set: &[usize], level_of: &dyn Fn(usize) -> i32) -> i32 {
+        let levels = || set.iter().map(|&i| level_of(i));
         let (min, max) = (levels().min().unwrap_or(0), levels().max().unwrap_or(0));
         if min == 0 && max == 0 && self.total_data(set) < self.o.max_sstable_bytes() {
             0
@@ -1278,10 +1351,27 @@ impl Ctx<'_> {
             windows.entry(w).or_default().push(i);
             highest = highest.max(w);
         }
+        // TimeWindowCompactionStrategy.newestBucket's count: one task per compactable window,
+        // more where a window holds well over max_threshold SSTables.
+        let tasks_for = |n: usize| -> u64 {
+            let remaining = n as f64 - self.o.max_threshold as f64;
+            1 + if remaining > self.o.min_threshold as f64 {
+                (remaining / self.o.max_threshold as f64).ceil() as u64
+            } else {
+                0
+            }
+        };
         g.estimated_remaining_tasks = windows
             .iter()
-            .filter(|(k, b)| if **k >= highest { b.len() >= self.o.min_threshold } else { b.len() >= 2 })
-            .count() as u64;
+            .filter(|(k, b)| {
+                if **k >= highest {
+                    b.len() >= self.o.min_threshold && self.stcs_most_interesting(&self.stcs_buckets(b)).is_some()
+                } else {
+                    b.len() >= 2
+                }
+            })
+            .map(|(_, b)| tasks_for(b.len()))
+            .sum();
         let mut chosen: Option<(i64, Vec<usize>, String)> = None;
         for (&key, bucket) in windows.iter().rev() {
             let note;

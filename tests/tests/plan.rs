@@ -91,6 +91,7 @@ fn request(strategy: Strategy, options: &[(&str, &str)]) -> PlanRequest {
         options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         now_s: NOW,
         gc_grace_seconds: None,
+        allow_unsafe_expiration: true,
     }
 }
 

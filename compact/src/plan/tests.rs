@@ -51,7 +51,7 @@ fn clock() -> PlanClock {
 
 fn opts(strategy: Strategy, pairs: &[(&str, &str)]) -> StrategyOptions {
     let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    StrategyOptions::from_pairs(strategy, &pairs).expect("valid options")
+    StrategyOptions::from_pairs(strategy, &pairs, true).expect("valid options")
 }
 
 /// The generations of the next task's SSTables.
@@ -186,6 +186,40 @@ fn stcs_tombstone_compaction_thresholds() {
 }
 
 #[test]
+fn disabled_compaction_plans_nothing() {
+    let v: Vec<_> = (1..=4).map(|g| fact(g, 100 * MIB)).collect();
+    let p = stcs(v, &[("enabled", "false")]);
+    assert_eq!(next(&p), None);
+    assert!(p.groups[0].notes.iter().any(|n| n.contains("disabled")));
+}
+
+#[test]
+fn a_single_partition_sstable_overlaps_the_whole_ring() {
+    // Cassandra's Range(first, first) wraps: every partition counts as overlapped.
+    let tomb = SsTableFacts { droppable_ratio: 0.9, ..ranged(1, MIB, 0, 100) };
+    let point = ranged(2, MIB, 50, 50);
+    let within = |l: i64, h: i64, t: i64| {
+        let (l, h, t) = (Token::Murmur3(l), Token::Murmur3(h), Token::Murmur3(t));
+        if l < h { l < t && t <= h } else { t > l || t <= h }
+    };
+    assert!(within(50, 50, -7) && within(50, 50, 99) && !within(0, 10, 11));
+    // With the estimate uninformative it is never worth it; unchecked, it is.
+    assert_eq!(next(&stcs(vec![tomb.clone(), point.clone()], &[])), None);
+    assert_eq!(next(&stcs(vec![tomb, point], &[("unchecked_tombstone_compaction", "true")])), Some(vec![1]));
+}
+
+#[test]
+fn demoted_sstables_count_as_l0_when_choosing_the_next_level() {
+    // Two overlapping "L2" SSTables: the second goes to L0; L0 then holds it alone with a fresh
+    // flush, and their compaction stays in L0 (both are level 0 now), not L3.
+    let v = vec![at_level(ranged(1, MIB, 0, 100), 2), at_level(ranged(2, MIB, 50, 150), 2), ranged(3, MIB, 60, 70)];
+    let p = lcs(v, &[]);
+    let (_, t) = p.next().expect("task");
+    assert_eq!(t.level, Some(0));
+    assert_eq!(next(&p), Some(vec![2, 3]));
+}
+
+#[test]
 fn repair_states_are_planned_apart() {
     let mut v: Vec<_> = (1..=4).map(|g| fact(g, 100 * MIB)).collect();
     v.extend((5..=8).map(|g| SsTableFacts { repaired_at: 1_700_000_000_000, ..fact(g, 100 * MIB) }));
@@ -199,8 +233,9 @@ fn repair_states_are_planned_apart() {
         }
     }
     let names: Vec<&str> = p.groups.iter().map(|g| g.group.as_str()).collect();
-    assert!(names.contains(&"repaired") && names.contains(&"unrepaired"));
-    assert!(names.iter().any(|n| n.starts_with("pending repair 07070707-0707")));
+    // A freshly started node: pending repair, then repaired, then unrepaired.
+    assert_eq!(names[1..], ["repaired", "unrepaired"]);
+    assert!(names[0].starts_with("pending repair 07070707-0707"));
 }
 
 fn lcs(sstables: Vec<SsTableFacts>, pairs: &[(&str, &str)]) -> Plan {
@@ -389,14 +424,27 @@ fn twcs_tombstone_compactions_are_off_unless_asked_for() {
 
 #[test]
 fn options_are_checked_as_cassandra_checks_them() {
-    let e = |s: Strategy, k: &str, v: &str| StrategyOptions::from_pairs(s, &[(k.to_string(), v.to_string())]);
+    let e = |s: Strategy, k: &str, v: &str| StrategyOptions::from_pairs(s, &[(k.to_string(), v.to_string())], false);
     assert!(matches!(e(Strategy::SizeTiered, "sstable_size_in_mb", "10"), Err(PlanError::UnknownOption { .. })));
     assert!(matches!(e(Strategy::SizeTiered, "min_threshold", "1"), Err(PlanError::BadOption { .. })));
     assert!(matches!(e(Strategy::SizeTiered, "max_threshold", "2"), Err(PlanError::BadOption { .. })));
     assert!(matches!(e(Strategy::SizeTiered, "bucket_high", "0.4"), Err(PlanError::BadOption { .. })));
     assert!(matches!(e(Strategy::TimeWindow, "compaction_window_unit", "WEEKS"), Err(PlanError::BadOption { .. })));
     assert!(e(Strategy::Leveled, "class", "LeveledCompactionStrategy").is_ok());
-    assert!(e(Strategy::TimeWindow, "compaction_window_unit", "minutes").is_ok());
+    assert!(e(Strategy::TimeWindow, "compaction_window_unit", "MINUTES").is_ok());
+    assert!(
+        e(Strategy::TimeWindow, "compaction_window_unit", "minutes").is_err(),
+        "TimeUnit.valueOf is case-sensitive"
+    );
+    assert!(e(Strategy::SizeTiered, "unchecked_tombstone_compaction", "yes").is_err());
+    assert!(e(Strategy::SizeTiered, "enabled", "FALSE").is_ok());
+    assert!(matches!(
+        e(Strategy::TimeWindow, "unsafe_aggressive_sstable_expiration", "true"),
+        Err(PlanError::UnsafeExpiration)
+    ));
+    // tombstone_threshold is a Java float: 0.2f is slightly above 0.2.
+    let o = e(Strategy::SizeTiered, "tombstone_threshold", "0.2").expect("ok");
+    assert!(o.tombstone_threshold > 0.2);
 }
 
 #[test]
