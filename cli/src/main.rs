@@ -39,6 +39,9 @@ enum Command {
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]
     Compact(CompactCommand),
+    /// Export the live rows of each table (all its SSTables reconciled) as Parquet, CSV or
+    /// NDJSON datasets for Spark, DuckDB, pandas and friends.
+    Export(ExportArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),
     /// A tour: generate a small sessions dataset and inspect it with every verb.
@@ -384,6 +387,71 @@ struct TombstonesArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV with a header line, values as cqlsh prints them.
+    Csv,
+    /// One JSON object per row (CQL JSON values).
+    Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ParquetCodec {
+    /// Zstandard.
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (LZ4_RAW).
+    Lz4,
+    /// Uncompressed.
+    None,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Output directory: one dataset per table at DIR/KEYSPACE/TABLE/.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The time rows are read at (TTLs expire against it): seconds since the epoch or an ISO
+    /// date-time; default now.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// File format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: ExportFormat,
+    /// Parquet compression.
+    #[arg(long, value_enum, default_value = "zstd")]
+    compression: ParquetCodec,
+    /// Rows per Parquet row group.
+    #[arg(long, value_name = "N", default_value_t = 131_072)]
+    rows_per_group: usize,
+    /// Start a new file past this size: bytes or with a unit (512MiB, 1GiB).
+    #[arg(long, value_name = "SIZE")]
+    max_file_size: Option<String>,
+    /// Only these columns (comma-separated; key columns may be named).
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Add writetime(c) for each simple non-key column (microseconds).
+    #[arg(long)]
+    with_writetime: bool,
+    /// Add ttl(c) for each simple non-key column (seconds left; null without TTL).
+    #[arg(long)]
+    with_ttl: bool,
+    /// Only partitions with token in (START, END].
+    #[arg(long, value_name = "START:END", allow_hyphen_values = true)]
+    where_token: Option<String>,
+    /// One token_range=K/ folder per slice of N equal token ranges.
+    #[arg(long, value_name = "N")]
+    token_splits: Option<u32>,
+    /// UUIDs as text instead of 16-byte binary tagged arrow.uuid.
+    #[arg(long)]
+    uuid_as_string: bool,
+}
+
 #[derive(Args)]
 struct PartitionsArgs {
     #[command(flatten)]
@@ -570,6 +638,59 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 json: a.json,
             };
             cairn_inspect::tombstones::tombstones(&tables, &opts, &mut out).map(|()| Outcome::Ok)
+        }
+        Command::Export(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let where_token = match &a.where_token {
+                None => None,
+                Some(w) => {
+                    // Tokens may be negative: split at the ':' that follows a digit.
+                    let at = w
+                        .char_indices()
+                        .skip(1)
+                        .find(|&(_, c)| c == ':')
+                        .map(|(i, _)| i)
+                        .ok_or_else(|| anyhow::anyhow!("--where-token {w:?}: expected START:END"))?;
+                    Some((w[..at].to_string(), w[at + 1..].to_string()))
+                }
+            };
+            let opts = cairn_export::ExportOptions {
+                out: a.out,
+                now_s: parse_now(a.now.as_deref())?,
+                format: match a.format {
+                    ExportFormat::Parquet => cairn_export::Format::Parquet,
+                    ExportFormat::Csv => cairn_export::Format::Csv,
+                    ExportFormat::Ndjson => cairn_export::Format::Ndjson,
+                },
+                codec: match a.compression {
+                    ParquetCodec::Zstd => cairn_export::Codec::Zstd,
+                    ParquetCodec::Snappy => cairn_export::Codec::Snappy,
+                    ParquetCodec::Lz4 => cairn_export::Codec::Lz4,
+                    ParquetCodec::None => cairn_export::Codec::None,
+                },
+                rows_per_group: a.rows_per_group,
+                max_file_bytes: a.max_file_size.as_deref().map(parse_size).transpose()?,
+                columns: a.columns,
+                with_writetime: a.with_writetime,
+                with_ttl: a.with_ttl,
+                where_token,
+                token_splits: a.token_splits,
+                types: cairn_export::arrow::TypeOptions { uuid_as_string: a.uuid_as_string },
+            };
+            for s in cairn_export::export(&tables, &opts)? {
+                let _ = writeln!(out, "{}", s.path);
+                eprintln!(
+                    "{}.{}: {} rows of {} partitions from {} SSTable(s) into {} file(s) in {:.2}s",
+                    s.keyspace,
+                    s.table,
+                    s.rows,
+                    s.partitions,
+                    s.sstables.len(),
+                    s.files.len(),
+                    s.seconds
+                );
+            }
+            Ok(Outcome::Ok)
         }
         Command::Partitions(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;

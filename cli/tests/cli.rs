@@ -248,7 +248,7 @@ fn closed_stdout_ends_quietly() {
 fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for verb in ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "gen", "demo"] {
+    for verb in ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "gen", "demo"] {
         assert!(text.contains(verb), "--help lacks {verb}");
     }
     let _ = Path::new(".");
@@ -450,5 +450,39 @@ fn partitions_thresholds_select_and_summarise() {
     let big: J = serde_json::from_slice(&big.stdout).expect("json");
     assert_eq!(big[0]["matches"].as_array().map(Vec::len), Some(0));
     assert_eq!(cairn(&["partitions", "-t", "12XB", &data]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_writes_complete_datasets_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let out = dir.join("out").display().to_string();
+    let g = cairn(&["gen", "sessions", "--rows", "200", "--out", &data]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let now = "2023-11-14T00:00:00Z";
+    let e = cairn(&["export", &data, "--out", &out, "--format", "csv", "--with-writetime", "--with-ttl", "--now", now]);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let dataset = String::from_utf8_lossy(&e.stdout).trim().to_string();
+    assert!(dataset.ends_with("cairn/sessions"), "{dataset}");
+    let csv = std::fs::read_to_string(Path::new(&dataset).join("part-00000.csv")).expect("csv");
+    let header = csv.lines().next().expect("header");
+    assert_eq!(header, "session_key,session_data,writetime(session_data),ttl(session_data)");
+    assert!(Path::new(&dataset).join("_SUCCESS").is_file());
+    let summary: J =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&dataset).join("_cairn_export.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["rows"].as_u64(), Some(csv.lines().count() as u64 - 1));
+    // A second export into the same place is refused and changes nothing.
+    let again = cairn(&["export", &data, "--out", &out, "--format", "csv", "--now", now]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(Path::new(&dataset).join("part-00000.csv")).expect("csv"), csv);
+    // Unknown columns are named.
+    let other = dir.join("out2").display().to_string();
+    let bad = cairn(&["export", &data, "--out", &other, "--columns", "session_key,nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no column nope"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,873 @@
 //! # cairn-export
 //!
-//! Export of reconciled live rows (or raw mutations) from Cassandra SSTables to Parquet, CSV
-//! and NDJSON. This is the only crate of the workspace that will link arrow and parquet.
+//! `cairn export`: the live CQL rows of Cassandra SSTables — reconciled across every SSTable of
+//! a table, tombstones applied, expired cells gone, as `SELECT *` would show them at `--now` —
+//! written as Parquet (or CSV, or NDJSON) for Spark-style analysis. One dataset per table, at
+//! `OUT/<keyspace>/<table>/`:
 //!
-//! Status: placeholder in the workspace layout; the exporter arrives with the export work.
+//! - `part-NNNNN.parquet` files (with `--token-splits N`, under Hive-style `token_range=K/`
+//!   folders, K = 0..N-1 over equal slices of the token space), one row group per
+//!   `--rows-per-group` rows (default 131 072), a new file past `--max-file-size`;
+//! - `_cairn_export.json`: rows, partitions, files, the Arrow schema with each column's CQL type,
+//!   the token ranges, seconds taken;
+//! - `_SUCCESS`, written last.
+//!
+//! The dataset is written under a hidden `.<table>.cairn-tmp-<pid>` directory and renamed into
+//! place only when complete, so a crashed or failed export leaves nothing a reader would take
+//! for a dataset (Spark and pyarrow skip names starting with `.` or `_`). An existing dataset is
+//! never overwritten.
+//!
+//! Columns: partition key, clustering, then static and regular columns by name (the order of
+//! `SELECT *`); `--columns` keeps only those named (key columns may be named too);
+//! `--with-writetime` / `--with-ttl` add `writetime(c)` (µs) and `ttl(c)` (seconds left) for
+//! each simple non-key column. Type mapping: see [`arrow`].
 
-pub use cairn_compact;
+pub mod arrow;
+pub mod rows;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use cairn_format::data::PartitionStream;
+use cairn_format::partitioner::{Partitioner, Token};
+use cairn_format::reconcile::Merger;
+use cairn_format::sstable::SsTable;
+use cairn_format::types::CqlType;
+use cairn_format::types::value::{Value, composite_components, decode, from_cells};
+
+use crate::arrow::{NumericShape, NumericSpan, TypeOptions};
+use crate::rows::{Cell, Row, TokenFilter, for_each_row};
+
+/// Output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Apache Parquet.
+    #[default]
+    Parquet,
+    /// CSV with a header line, values as cqlsh prints them.
+    Csv,
+    /// One JSON object per row, values as CQL JSON.
+    Ndjson,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+/// Parquet compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// Zstandard (default level).
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw, Parquet's LZ4_RAW).
+    Lz4,
+    /// Uncompressed.
+    None,
+}
+
+/// What to export and how.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Output directory (datasets at `<out>/<keyspace>/<table>/`).
+    pub out: PathBuf,
+    /// The time rows are read at (s): TTLs expire against it.
+    pub now_s: i64,
+    /// File format.
+    pub format: Format,
+    /// Parquet compression.
+    pub codec: Codec,
+    /// Rows per Parquet row group (and per CSV/NDJSON write batch).
+    pub rows_per_group: usize,
+    /// Start a new file once one reaches this many bytes.
+    pub max_file_bytes: Option<u64>,
+    /// Only these columns (key columns included when named).
+    pub columns: Option<Vec<String>>,
+    /// Add `writetime(c)` columns.
+    pub with_writetime: bool,
+    /// Add `ttl(c)` columns.
+    pub with_ttl: bool,
+    /// Only tokens in `(start, end]`.
+    pub where_token: Option<(String, String)>,
+    /// Split the output into this many token ranges.
+    pub token_splits: Option<u32>,
+    /// Type-mapping choices.
+    pub types: TypeOptions,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            out: PathBuf::new(),
+            now_s: 0,
+            format: Format::Parquet,
+            codec: Codec::Zstd,
+            rows_per_group: 128 * 1024,
+            max_file_bytes: None,
+            columns: None,
+            with_writetime: false,
+            with_ttl: false,
+            where_token: None,
+            token_splits: None,
+            types: TypeOptions::default(),
+        }
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading an SSTable failed.
+    #[error(transparent)]
+    Read(#[from] cairn_format::Error),
+    /// A value does not decode.
+    #[error("{table}: partition {key}: column {column}: {source}")]
+    Value {
+        /// keyspace.table.
+        table: String,
+        /// The partition key (hex).
+        key: String,
+        /// The column.
+        column: String,
+        /// The decode error.
+        #[source]
+        source: Box<cairn_format::DecodeError>,
+    },
+    /// Writing failed.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Parquet encoding failed.
+    #[error("{}: {message}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// The dataset already exists.
+    #[error("{}: already exists; export into an empty place (nothing was overwritten)", path.display())]
+    Exists {
+        /// The dataset directory.
+        path: PathBuf,
+    },
+    /// A `--columns` name is not a column of the table.
+    #[error("{table}: no column {column} (columns: {known})")]
+    NoColumn {
+        /// keyspace.table.
+        table: String,
+        /// The name given.
+        column: String,
+        /// The table's columns.
+        known: String,
+    },
+    /// A bad `--where-token` or `--token-splits`.
+    #[error("{0}")]
+    Tokens(String),
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Write { path: path.to_path_buf(), source }
+}
+
+/// One output column.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Partition key component `i` (of a composite key, else the whole key).
+    Key(usize),
+    /// Clustering column `i`.
+    Clustering(usize),
+    /// Static column (header index).
+    Static(u16),
+    /// Regular column (header index).
+    Regular(u16),
+    /// `writetime()` of a static (true) or regular column.
+    WriteTime(bool, u16),
+    /// `ttl()` of a static (true) or regular column.
+    Ttl(bool, u16),
+}
+
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    ty: CqlType,
+    source: Source,
+    field: Field,
+}
+
+/// What was exported, per table (also written as `_cairn_export.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    /// Keyspace.
+    pub keyspace: String,
+    /// Table.
+    pub table: String,
+    /// The dataset directory.
+    pub path: String,
+    /// Input SSTables.
+    pub sstables: Vec<String>,
+    /// Uncompressed input bytes (Data.db).
+    pub input_bytes: u64,
+    /// Rows written.
+    pub rows: u64,
+    /// Partitions with at least one row written.
+    pub partitions: u64,
+    /// Files written (relative to the dataset), with their rows and bytes.
+    pub files: Vec<FileSummary>,
+    /// Columns: name, CQL type, Arrow type.
+    pub schema: Vec<ColumnSummary>,
+    /// Token ranges of `token_range=K` folders: (exclusive start, inclusive end) as text.
+    pub token_ranges: Vec<(String, String)>,
+    /// The clock rows were read at.
+    pub now: i64,
+    /// Wall-clock seconds taken.
+    pub seconds: f64,
+}
+
+/// One file of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    /// Path relative to the dataset.
+    pub path: String,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// One column of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSummary {
+    /// Name.
+    pub name: String,
+    /// CQL type.
+    pub cql_type: String,
+    /// Arrow type.
+    pub arrow_type: String,
+}
+
+/// Export `tables` (any number of tables; grouped by table directory).
+pub fn export(tables: &[SsTable], opts: &ExportOptions) -> Result<Vec<TableSummary>, ExportError> {
+    let mut groups: BTreeMap<PathBuf, Vec<SsTable>> = BTreeMap::new();
+    for t in tables {
+        groups.entry(t.descriptor.directory.clone()).or_default().push(t.clone());
+    }
+    let mut out = Vec::new();
+    for group in groups.values() {
+        out.push(export_table(group, opts)?);
+    }
+    Ok(out)
+}
+
+fn names_of(tables: &[SsTable]) -> (String, String) {
+    let Some(first) = tables.first() else { return (String::new(), String::new()) };
+    if !first.schema.keyspace.is_empty() && !first.schema.table.is_empty() {
+        return (first.schema.keyspace.clone(), first.schema.table.clone());
+    }
+    // <ks>/<table>-<id>[/snapshots/<name>]
+    let mut dir = first.descriptor.directory.clone();
+    if dir.parent().and_then(Path::file_name).is_some_and(|n| n == "snapshots") {
+        dir.pop();
+        dir.pop();
+    }
+    let table = cairn_format::sstable::table_name_of(&dir).unwrap_or_else(|| "table".into());
+    let ks = dir.parent().and_then(Path::file_name).map_or("keyspace".into(), |n| n.to_string_lossy().to_string());
+    (ks, table)
+}
+
+fn parse_token(p: Partitioner, s: &str) -> Result<Token, ExportError> {
+    let bad = || ExportError::Tokens(format!("token {s:?} is not a {p:?} token"));
+    match p {
+        Partitioner::Murmur3 => s.trim().parse().map(Token::Murmur3).map_err(|_| bad()),
+        Partitioner::Random => s.trim().parse().map(Token::Random).map_err(|_| bad()),
+        _ => Err(ExportError::Tokens(format!("token ranges need a hashing partitioner, not {p:?}"))),
+    }
+}
+
+fn columns_of(
+    tables: &[SsTable],
+    header: &cairn_format::statistics::SerializationHeader,
+    opts: &ExportOptions,
+    table_name: &str,
+    numeric: &BTreeMap<String, NumericShape>,
+) -> Result<Vec<Column>, ExportError> {
+    let Some(first) = tables.first() else { return Ok(vec![]) };
+    let schema = &first.schema;
+    let key_types: Vec<CqlType> = match &header.key_type {
+        CqlType::Composite(t) => t.clone(),
+        t => vec![t.clone()],
+    };
+    let mut cols = Vec::new();
+    for (i, ty) in key_types.iter().enumerate() {
+        let name = schema.partition_key.get(i).map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone());
+        cols.push((name, ty.clone(), Source::Key(i)));
+    }
+    for (i, ty) in header.clustering_types.iter().enumerate() {
+        let name = schema.clustering.get(i).map_or_else(|| format!("clustering_{i}"), |(c, _)| c.name.clone());
+        cols.push((name, ty.unreversed().clone(), Source::Clustering(i)));
+    }
+    let mut others: Vec<(String, CqlType, Source)> = Vec::new();
+    for (i, c) in header.static_columns.iter().enumerate() {
+        others.push((c.name.clone(), c.ty.clone(), Source::Static(i as u16)));
+    }
+    for (i, c) in header.regular_columns.iter().enumerate() {
+        others.push((c.name.clone(), c.ty.clone(), Source::Regular(i as u16)));
+    }
+    others.sort_by(|a, b| a.0.cmp(&b.0));
+    cols.extend(others);
+    if let Some(keep) = &opts.columns {
+        let known: Vec<String> = cols.iter().map(|c| c.0.clone()).collect();
+        for k in keep {
+            if !known.contains(k) {
+                return Err(ExportError::NoColumn {
+                    table: table_name.into(),
+                    column: k.clone(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        cols.retain(|c| keep.contains(&c.0));
+    }
+    let mut extra = Vec::new();
+    for (name, ty, source) in &cols {
+        let (is_static, idx) = match source {
+            Source::Static(i) => (true, *i),
+            Source::Regular(i) => (false, *i),
+            _ => continue,
+        };
+        if ty.is_multi_cell() {
+            continue;
+        }
+        if opts.with_writetime {
+            extra.push((format!("writetime({name})"), CqlType::BigInt, Source::WriteTime(is_static, idx)));
+        }
+        if opts.with_ttl {
+            extra.push((format!("ttl({name})"), CqlType::Int, Source::Ttl(is_static, idx)));
+        }
+    }
+    cols.extend(extra);
+    Ok(cols
+        .into_iter()
+        .map(|(name, ty, source)| {
+            let shape = numeric.get(&name).copied();
+            let field = arrow::field_with(&name, &ty, opts.types, shape);
+            Column { name, ty, source, field }
+        })
+        .collect())
+}
+
+fn merger(tables: &[SsTable]) -> Result<Merger, ExportError> {
+    let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
+    let p = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
+    Ok(Merger::new(scanners, p)?)
+}
+
+/// A first pass over top-level decimal and varint columns: the layout every value fits.
+fn measure_numerics(
+    tables: &[SsTable],
+    now: i64,
+    filter: &TokenFilter,
+) -> Result<BTreeMap<String, NumericShape>, ExportError> {
+    let mut m = merger(tables)?;
+    let header = PartitionStream::header(&m).clone();
+    let is_num = |t: &CqlType| matches!(t.unreversed(), CqlType::Decimal | CqlType::Varint);
+    let statics: Vec<usize> = (0..header.static_columns.len())
+        .filter(|&i| header.static_columns.get(i).is_some_and(|c| is_num(&c.ty)))
+        .collect();
+    let regulars: Vec<usize> = (0..header.regular_columns.len())
+        .filter(|&i| header.regular_columns.get(i).is_some_and(|c| is_num(&c.ty)))
+        .collect();
+    let key_types: Vec<CqlType> = match &header.key_type {
+        CqlType::Composite(t) => t.clone(),
+        t => vec![t.clone()],
+    };
+    let keys: Vec<usize> = (0..key_types.len()).filter(|&i| key_types.get(i).is_some_and(is_num)).collect();
+    let cks: Vec<usize> =
+        (0..header.clustering_types.len()).filter(|&i| header.clustering_types.get(i).is_some_and(is_num)).collect();
+    let mut spans: BTreeMap<String, NumericSpan> = BTreeMap::new();
+    if statics.is_empty() && regulars.is_empty() && keys.is_empty() && cks.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
+    let schema = tables.first().map(|t| t.schema.clone());
+    let mut note = |name: String, ty: &CqlType, b: &[u8]| {
+        if let Ok(v) = decode(ty, b) {
+            spans.entry(name).or_default().add(&v);
+        }
+    };
+    for_each_row(&mut m, partitioner, now, filter, &mut |row: Row| {
+        if !keys.is_empty() {
+            let parts: Vec<&[u8]> = if key_types.len() > 1 {
+                composite_components(&row.key).unwrap_or_default()
+            } else {
+                vec![&row.key[..]]
+            };
+            for &i in &keys {
+                let name = schema
+                    .as_ref()
+                    .and_then(|s| s.partition_key.get(i))
+                    .map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone());
+                if let (Some(b), Some(t)) = (parts.get(i), key_types.get(i)) {
+                    note(name, t, b);
+                }
+            }
+        }
+        for &i in &cks {
+            let name = schema
+                .as_ref()
+                .and_then(|s| s.clustering.get(i))
+                .map_or_else(|| format!("clustering_{i}"), |(c, _)| c.name.clone());
+            if let (Some(Some(b)), Some(t)) = (row.clustering.get(i), header.clustering_types.get(i)) {
+                note(name, t.unreversed(), b);
+            }
+        }
+        for (list, cols, is_static) in [(&row.statics, &statics, true), (&row.columns, &regulars, false)] {
+            for (idx, cell) in list {
+                if !cols.contains(&(*idx as usize)) {
+                    continue;
+                }
+                let hc = if is_static {
+                    header.static_columns.get(*idx as usize)
+                } else {
+                    header.regular_columns.get(*idx as usize)
+                };
+                if let (Some(hc), Cell::Simple { value, .. }) = (hc, cell) {
+                    note(hc.name.clone(), &hc.ty, value);
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    Ok(spans.into_iter().map(|(k, v)| (k, v.shape())).collect())
+}
+
+/// Where rows go: the files of one token range.
+struct Sink {
+    dir: PathBuf,
+    rel: String,
+    format: Format,
+    schema: Arc<Schema>,
+    props: WriterProperties,
+    max_bytes: Option<u64>,
+    part: usize,
+    current: Option<Open>,
+    files: Vec<FileSummary>,
+}
+
+enum Open {
+    Parquet { path: PathBuf, writer: Box<ArrowWriter<File>>, rows: u64 },
+    Text { path: PathBuf, writer: std::io::BufWriter<File>, rows: u64, bytes: u64 },
+}
+
+impl Sink {
+    fn open(&mut self) -> Result<&mut Open, ExportError> {
+        if self.current.is_none() {
+            std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
+            let name = format!("part-{:05}.{}", self.part, self.format.extension());
+            self.part += 1;
+            let path = self.dir.join(&name);
+            let f = File::create(&path).map_err(write_err(&path))?;
+            let open = match self.format {
+                Format::Parquet => {
+                    let writer = ArrowWriter::try_new(f, Arc::clone(&self.schema), Some(self.props.clone()))
+                        .map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+                    Open::Parquet { path, writer: Box::new(writer), rows: 0 }
+                }
+                Format::Csv | Format::Ndjson => {
+                    let mut writer = std::io::BufWriter::new(f);
+                    let mut bytes = 0;
+                    if self.format == Format::Csv {
+                        let header: Vec<String> = self.schema.fields().iter().map(|f| csv_field(f.name())).collect();
+                        let line = format!("{}\n", header.join(","));
+                        writer.write_all(line.as_bytes()).map_err(write_err(&path))?;
+                        bytes = line.len() as u64;
+                    }
+                    Open::Text { path, writer, rows: 0, bytes }
+                }
+            };
+            self.current = Some(open);
+        }
+        match self.current.as_mut() {
+            Some(o) => Ok(o),
+            None => Err(ExportError::Tokens("internal: no open file".into())),
+        }
+    }
+
+    fn close(&mut self) -> Result<(), ExportError> {
+        let Some(open) = self.current.take() else { return Ok(()) };
+        let (path, rows) = match open {
+            Open::Parquet { path, writer, rows } => {
+                writer.close().map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+                (path, rows)
+            }
+            Open::Text { path, mut writer, rows, .. } => {
+                writer.flush().map_err(write_err(&path))?;
+                (path, rows)
+            }
+        };
+        let bytes = std::fs::metadata(&path).map_err(write_err(&path))?.len();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let rel = if self.rel.is_empty() { name } else { format!("{}/{name}", self.rel) };
+        self.files.push(FileSummary { path: rel, rows, bytes });
+        Ok(())
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Decoded values of a batch, borrowing from its rows.
+fn decode_batch<'a>(
+    rows: &'a [Row],
+    cols: &[Column],
+    header: &cairn_format::statistics::SerializationHeader,
+    table: &str,
+    now: i64,
+) -> Result<Vec<Vec<Option<Value<'a>>>>, ExportError> {
+    let composite = matches!(header.key_type, CqlType::Composite(_));
+    let mut out: Vec<Vec<Option<Value<'a>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        let parts: Vec<&[u8]> =
+            if composite { composite_components(&row.key).unwrap_or_default() } else { vec![&row.key[..]] };
+        for (c, col_out) in cols.iter().zip(out.iter_mut()) {
+            let err = |source: cairn_format::DecodeError| ExportError::Value {
+                table: table.into(),
+                key: cairn_format::types::render::hex(&row.key),
+                column: c.name.clone(),
+                source: Box::new(source),
+            };
+            let find = |is_static: bool, idx: u16| -> Option<&'a Cell> {
+                let list = if is_static { &row.statics } else { &row.columns };
+                list.iter().find(|(i, _)| *i == idx).map(|(_, c)| c)
+            };
+            let v = match &c.source {
+                Source::Key(i) => match parts.get(*i) {
+                    Some(b) => Some(decode(&c.ty, b).map_err(err)?),
+                    None => None,
+                },
+                Source::Clustering(i) => match row.clustering.get(*i) {
+                    Some(Some(b)) => Some(decode(&c.ty, b).map_err(err)?),
+                    _ => None,
+                },
+                Source::Static(idx) | Source::Regular(idx) => match find(matches!(c.source, Source::Static(_)), *idx) {
+                    Some(Cell::Simple { value, .. }) => Some(decode(&c.ty, value).map_err(err)?),
+                    Some(Cell::Complex(cells)) => {
+                        Some(from_cells(&c.ty, cells.iter().map(|(p, v)| (&p[..], &v[..]))).map_err(err)?)
+                    }
+                    None => None,
+                },
+                Source::WriteTime(s, idx) => match find(*s, *idx) {
+                    Some(Cell::Simple { timestamp, .. }) => Some(Value::BigInt(*timestamp)),
+                    _ => None,
+                },
+                Source::Ttl(s, idx) => match find(*s, *idx) {
+                    Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
+                        Some(Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX)))
+                    }
+                    _ => None,
+                },
+            };
+            col_out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+fn write_batch(
+    sink: &mut Sink,
+    rows: &[Row],
+    cols: &[Column],
+    header: &cairn_format::statistics::SerializationHeader,
+    table: &str,
+    now: i64,
+) -> Result<(), ExportError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values = decode_batch(rows, cols, header, table, now)?;
+    let schema = Arc::clone(&sink.schema);
+    let csv = sink.format == Format::Csv;
+    let open = sink.open()?;
+    match open {
+        Open::Parquet { path, writer, rows: n } => {
+            let arrays: Vec<ArrayRef> = cols
+                .iter()
+                .zip(&values)
+                .map(|(c, v)| {
+                    let refs: Vec<Option<&Value<'_>>> = v.iter().map(Option::as_ref).collect();
+                    arrow::to_array(&c.ty, c.field.data_type(), &refs)
+                })
+                .collect();
+            let batch = RecordBatch::try_new(schema, arrays)
+                .map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+            writer.write(&batch).map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+            // One row group per batch: bounded memory, and an exact size for rolling files.
+            writer.flush().map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+            *n += rows.len() as u64;
+        }
+        Open::Text { path, writer, rows: n, bytes } => {
+            let text = render_text(cols, &values, rows.len(), csv);
+            writer.write_all(text.as_bytes()).map_err(write_err(path))?;
+            *n += rows.len() as u64;
+            *bytes += text.len() as u64;
+        }
+    }
+    let full = match (&sink.current, sink.max_bytes) {
+        (Some(Open::Parquet { writer, .. }), Some(max)) => writer.bytes_written() as u64 >= max,
+        (Some(Open::Text { bytes, .. }), Some(max)) => *bytes >= max,
+        _ => false,
+    };
+    if full {
+        sink.close()?;
+    }
+    Ok(())
+}
+
+fn render_text(cols: &[Column], values: &[Vec<Option<Value<'_>>>], n: usize, csv: bool) -> String {
+    use cairn_format::types::render;
+    let mut out = String::new();
+    for r in 0..n {
+        if csv {
+            let fields: Vec<String> = cols
+                .iter()
+                .zip(values)
+                .map(|(c, v)| match v.get(r) {
+                    Some(Some(Value::Null | Value::Empty)) | Some(None) | None => String::new(),
+                    Some(Some(x)) => csv_field(&render::to_cql_string(&c.ty, x)),
+                })
+                .collect();
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        } else {
+            out.push('{');
+            let mut first = true;
+            for (c, v) in cols.iter().zip(values) {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                render::quote_json(&c.name, &mut out);
+                out.push(':');
+                match v.get(r) {
+                    Some(Some(Value::Null | Value::Empty)) | Some(None) | None => out.push_str("null"),
+                    Some(Some(x)) => render::write_json(&c.ty, x, &mut out),
+                }
+            }
+            out.push_str("}\n");
+        }
+    }
+    out
+}
+
+fn cql_type_name(t: &CqlType) -> String {
+    t.to_string()
+}
+
+fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary, ExportError> {
+    let started = Instant::now();
+    let (keyspace, table) = names_of(tables);
+    let table_name = format!("{keyspace}.{table}");
+    let final_dir = opts.out.join(&keyspace).join(&table);
+    if final_dir.exists() && std::fs::read_dir(&final_dir).map_err(write_err(&final_dir))?.next().is_some() {
+        return Err(ExportError::Exists { path: final_dir });
+    }
+    let ks_dir = opts.out.join(&keyspace);
+    std::fs::create_dir_all(&ks_dir).map_err(write_err(&ks_dir))?;
+    let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started);
+    match result {
+        Ok(mut summary) => {
+            if final_dir.exists() {
+                std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
+            }
+            std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
+            summary.path = final_dir.display().to_string();
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_dataset(
+    tables: &[SsTable],
+    opts: &ExportOptions,
+    dir: &Path,
+    keyspace: &str,
+    table: &str,
+    table_name: &str,
+    started: Instant,
+) -> Result<TableSummary, ExportError> {
+    let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
+    let filter = match &opts.where_token {
+        None => TokenFilter::default(),
+        Some((a, b)) => {
+            TokenFilter { start: Some(parse_token(partitioner, a)?), end: Some(parse_token(partitioner, b)?) }
+        }
+    };
+    let boundaries: Vec<Token> = match opts.token_splits {
+        Some(n) if n > 1 => cairn_compact::split::token_boundaries(partitioner, n, table_name)
+            .map_err(|e| ExportError::Tokens(e.to_string()))?,
+        _ => vec![],
+    };
+    let numeric =
+        if opts.format == Format::Parquet { measure_numerics(tables, opts.now_s, &filter)? } else { BTreeMap::new() };
+    let mut m = merger(tables)?;
+    let header = PartitionStream::header(&m).clone();
+    let cols = columns_of(tables, &header, opts, table_name, &numeric)?;
+    let schema = Arc::new(Schema::new(cols.iter().map(|c| c.field.clone()).collect::<Vec<_>>()));
+    let codec = match opts.codec {
+        Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
+        Codec::Snappy => Compression::SNAPPY,
+        Codec::Lz4 => Compression::LZ4_RAW,
+        Codec::None => Compression::UNCOMPRESSED,
+    };
+    let props = WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(opts.rows_per_group.max(1)))
+        .set_created_by(format!("cairn {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let split = opts.token_splits.is_some_and(|n| n > 1);
+    let new_sink = |k: Option<usize>| Sink {
+        dir: match k {
+            Some(k) => dir.join(format!("token_range={k}")),
+            None => dir.to_path_buf(),
+        },
+        rel: k.map(|k| format!("token_range={k}")).unwrap_or_default(),
+        format: opts.format,
+        schema: Arc::clone(&schema),
+        props: props.clone(),
+        max_bytes: opts.max_file_bytes,
+        part: 0,
+        current: None,
+        files: vec![],
+    };
+    let mut range = 0usize;
+    let mut sink = new_sink(split.then_some(0));
+    let mut files = Vec::new();
+    let mut batch: Vec<Row> = Vec::with_capacity(opts.rows_per_group.min(1 << 20));
+    let (mut rows, mut partitions) = (0u64, 0u64);
+    let mut last_key: Option<Vec<u8>> = None;
+    let now = opts.now_s;
+    // An export error inside the row callback stops the scan and is returned after it.
+    let mut failed: Option<ExportError> = None;
+    for_each_row(&mut m, partitioner, now, &filter, &mut |row: Row| {
+        let step = || -> Result<(), ExportError> {
+            if split {
+                let mut k = range;
+                while boundaries.get(k).is_some_and(|b| *b <= row.token) {
+                    k += 1;
+                }
+                if k != range {
+                    write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
+                    batch.clear();
+                    sink.close()?;
+                    files.append(&mut sink.files);
+                    range = k;
+                    sink = new_sink(Some(k));
+                }
+            }
+            if last_key.as_ref() != Some(&row.key) {
+                partitions += 1;
+                last_key = Some(row.key.clone());
+            }
+            rows += 1;
+            batch.push(row);
+            if batch.len() >= opts.rows_per_group.max(1) {
+                write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
+                batch.clear();
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
+    sink.close()?;
+    files.append(&mut sink.files);
+    if files.is_empty() {
+        // An empty table still gets a (row-less) file, so readers see its schema.
+        let mut s = new_sink(split.then_some(0));
+        s.open()?;
+        s.close()?;
+        files.append(&mut s.files);
+    }
+    let mut token_ranges = Vec::new();
+    if split {
+        let (lo, hi) = match partitioner {
+            Partitioner::Random => ("-1".to_string(), (1i128 << 127).to_string()),
+            _ => (i64::MIN.to_string(), i64::MAX.to_string()),
+        };
+        let mut edges = vec![lo];
+        edges.extend(boundaries.iter().map(|b| b.to_string()));
+        edges.push(hi);
+        token_ranges = edges.windows(2).map(|w| (w[0].clone(), w[1].clone())).collect();
+    }
+    let mut input_bytes = 0;
+    for t in tables {
+        input_bytes += t.data_length()?;
+    }
+    let summary = TableSummary {
+        keyspace: keyspace.into(),
+        table: table.into(),
+        path: dir.display().to_string(),
+        sstables: tables.iter().map(|t| t.path(cairn_format::Component::Data).display().to_string()).collect(),
+        input_bytes,
+        rows,
+        partitions,
+        files,
+        schema: cols
+            .iter()
+            .map(|c| ColumnSummary {
+                name: c.name.clone(),
+                cql_type: cql_type_name(&c.ty),
+                arrow_type: c.field.data_type().to_string(),
+            })
+            .collect(),
+        token_ranges,
+        now: opts.now_s,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    let p = dir.join("_cairn_export.json");
+    std::fs::write(&p, json).map_err(write_err(&p))?;
+    let p = dir.join("_SUCCESS");
+    std::fs::write(&p, b"").map_err(write_err(&p))?;
+    Ok(summary)
+}

@@ -5,6 +5,7 @@ mod components;
 mod conformance;
 mod cqlite;
 mod datasets;
+mod export;
 mod model;
 mod murmur_oracle;
 mod plan;

@@ -1,0 +1,452 @@
+//! CQL types to Arrow types, and decoded CQL values to Arrow arrays.
+//!
+//! | CQL | Arrow |
+//! | --- | --- |
+//! | `tinyint`, `smallint`, `int`, `bigint`, `counter` | Int8, Int16, Int32, Int64, Int64 |
+//! | `float`, `double`, `boolean` | Float32, Float64, Boolean |
+//! | `ascii`, `text`, `varchar`, `inet` | Utf8 (`inet` as Cassandra prints it) |
+//! | `blob` (and unknown custom types) | Binary |
+//! | `uuid`, `timeuuid` | FixedSizeBinary(16) tagged `arrow.uuid` (Utf8 with `uuid_as_string`) |
+//! | `timestamp` | Timestamp(ms, UTC) |
+//! | `date`, `time` | Date32, Time64(ns) |
+//! | `duration` | Struct{months: Int32, days: Int32, nanoseconds: Int64} — Parquet has no month-day-nano interval, so the three fields are kept apart, unrounded |
+//! | `decimal` | Decimal128(38, s) when every value fits at the column's largest scale, else Decimal256(76, s), else Utf8 (exact text) |
+//! | `varint` | Decimal128(38, 0) / Decimal256(76, 0) when every value fits, else Utf8 |
+//! | `list<T>`, `set<T>` | `List<T>` |
+//! | `map<K, V>` | `Map<K, V>` (entries `key`, `value`) |
+//! | UDT, `tuple` | Struct (tuple fields `f0`, `f1`, ...) |
+//! | `vector<T, n>` | `FixedSizeList<T, n>` |
+//!
+//! Frozen and non-frozen collections map alike. Decimal and varint columns inside collections,
+//! tuples or UDTs are exported as Utf8 (their scale is not known up front); at the top level
+//! the exporter measures them first ([`NumericShape`]). A value CQL shows as null — absent, or
+//! an empty value of a type whose values are never empty — is null.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, Int8Builder, Int16Builder,
+    Int32Builder, Int64Builder, StringBuilder, Time64NanosecondBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::types::{Decimal128Type, Decimal256Type};
+use arrow_array::{
+    Array, ArrayRef, FixedSizeBinaryArray, FixedSizeListArray, ListArray, MapArray, PrimitiveArray, StructArray,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer, i256};
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+
+use cairn_format::types::CqlType;
+use cairn_format::types::render;
+use cairn_format::types::value::Value;
+
+/// Field metadata key of Arrow extension types.
+pub const EXTENSION_NAME: &str = "ARROW:extension:name";
+
+/// How a top-level decimal or varint column is laid out, from a first pass over its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumericShape {
+    /// Decimal128 with this scale.
+    Decimal128(i8),
+    /// Decimal256 with this scale.
+    Decimal256(i8),
+    /// Exact text.
+    Text,
+}
+
+/// What a first pass learns of a decimal or varint column: the largest scale and the most
+/// integer digits of any value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NumericSpan {
+    /// Largest scale seen (0 for varint).
+    pub max_scale: i32,
+    /// Most digits left of the point.
+    pub max_int_digits: i32,
+    /// A value whose scale is negative or too large for Arrow decimals was seen.
+    pub unrepresentable: bool,
+}
+
+impl NumericSpan {
+    /// Account for one value.
+    pub fn add(&mut self, v: &Value<'_>) {
+        let (scale, unscaled) = match v {
+            Value::Decimal { scale, unscaled } => (*scale, *unscaled),
+            Value::Varint(b) => (0, *b),
+            _ => return,
+        };
+        if !(0..=76).contains(&scale) {
+            self.unrepresentable = true;
+            return;
+        }
+        let digits = render::varint_to_string(unscaled).trim_start_matches('-').len() as i32;
+        self.max_scale = self.max_scale.max(scale);
+        self.max_int_digits = self.max_int_digits.max(digits - scale);
+    }
+
+    /// The layout every value fits.
+    pub fn shape(&self) -> NumericShape {
+        let s = self.max_scale;
+        let total = self.max_int_digits.max(1) + s;
+        if self.unrepresentable {
+            NumericShape::Text
+        } else if total <= 38 {
+            NumericShape::Decimal128(s as i8)
+        } else if total <= 76 {
+            NumericShape::Decimal256(s as i8)
+        } else {
+            NumericShape::Text
+        }
+    }
+}
+
+/// Type-mapping choices.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TypeOptions {
+    /// UUIDs as text instead of tagged 16-byte binary.
+    pub uuid_as_string: bool,
+}
+
+/// The Arrow type of a CQL type (`numeric`: the measured layout of a top-level decimal/varint).
+pub fn data_type(ty: &CqlType, o: TypeOptions, numeric: Option<NumericShape>) -> DataType {
+    match ty.unreversed() {
+        CqlType::TinyInt => DataType::Int8,
+        CqlType::SmallInt => DataType::Int16,
+        CqlType::Int => DataType::Int32,
+        CqlType::BigInt | CqlType::Counter => DataType::Int64,
+        CqlType::Float => DataType::Float32,
+        CqlType::Double => DataType::Float64,
+        CqlType::Boolean => DataType::Boolean,
+        CqlType::Ascii | CqlType::Text | CqlType::Inet => DataType::Utf8,
+        CqlType::Blob | CqlType::Custom(_) | CqlType::Empty | CqlType::Composite(_) => DataType::Binary,
+        CqlType::Uuid | CqlType::TimeUuid | CqlType::LexicalUuid => {
+            if o.uuid_as_string {
+                DataType::Utf8
+            } else {
+                DataType::FixedSizeBinary(16)
+            }
+        }
+        CqlType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        CqlType::Date => DataType::Date32,
+        CqlType::Time => DataType::Time64(TimeUnit::Nanosecond),
+        CqlType::Duration => DataType::Struct(duration_fields()),
+        CqlType::Decimal | CqlType::Varint => match numeric {
+            Some(NumericShape::Decimal128(s)) => DataType::Decimal128(38, s),
+            Some(NumericShape::Decimal256(s)) => DataType::Decimal256(76, s),
+            Some(NumericShape::Text) | None => DataType::Utf8,
+        },
+        CqlType::List { elem, .. } | CqlType::Set { elem, .. } => DataType::List(Arc::new(field("element", elem, o))),
+        CqlType::Map { key, value, .. } => DataType::Map(Arc::new(map_entries(key, value, o)), false),
+        CqlType::Tuple(types) => DataType::Struct(
+            types.iter().enumerate().map(|(i, t)| field(&format!("f{i}"), t, o)).collect::<Vec<_>>().into(),
+        ),
+        CqlType::Udt(u) => DataType::Struct(u.fields.iter().map(|(n, t)| field(n, t, o)).collect::<Vec<_>>().into()),
+        CqlType::Vector { elem, dimension } => {
+            DataType::FixedSizeList(Arc::new(field("element", elem, o)), i32::try_from(*dimension).unwrap_or(i32::MAX))
+        }
+        CqlType::Reversed(t) => data_type(t, o, numeric),
+    }
+}
+
+fn duration_fields() -> Fields {
+    vec![
+        Field::new("months", DataType::Int32, false),
+        Field::new("days", DataType::Int32, false),
+        Field::new("nanoseconds", DataType::Int64, false),
+    ]
+    .into()
+}
+
+fn map_entries(key: &CqlType, value: &CqlType, o: TypeOptions) -> Field {
+    let mut k = field("key", key, o);
+    k.set_nullable(false);
+    Field::new("entries", DataType::Struct(vec![k, field("value", value, o)].into()), false)
+}
+
+/// A nullable field of a CQL type (nested decimals and varints as text).
+pub fn field(name: &str, ty: &CqlType, o: TypeOptions) -> Field {
+    field_with(name, ty, o, None)
+}
+
+/// A nullable field, with the measured layout of a top-level decimal or varint.
+pub fn field_with(name: &str, ty: &CqlType, o: TypeOptions, numeric: Option<NumericShape>) -> Field {
+    let f = Field::new(name, data_type(ty, o, numeric), true);
+    match ty.unreversed() {
+        CqlType::Uuid | CqlType::TimeUuid | CqlType::LexicalUuid if !o.uuid_as_string => {
+            f.with_metadata([(EXTENSION_NAME, "arrow.uuid")])
+        }
+        _ => f,
+    }
+}
+
+/// An Arrow array of `values` (`None`: null) of CQL type `ty`, typed as `dt` (from
+/// [`data_type`]).
+pub fn to_array<'v, 'a>(ty: &CqlType, dt: &DataType, values: &[Option<&'v Value<'a>>]) -> ArrayRef {
+    let vals: Vec<Option<&'v Value<'a>>> = values
+        .iter()
+        .map(|v| match v {
+            Some(Value::Null | Value::Empty) | None => None,
+            Some(x) => Some(*x),
+        })
+        .collect();
+    macro_rules! prim {
+        ($builder:ty, $variant:path) => {{
+            let mut b = <$builder>::with_capacity(vals.len());
+            for v in &vals {
+                match v {
+                    Some($variant(x)) => b.append_value(*x),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        }};
+    }
+    match (ty.unreversed(), dt) {
+        (CqlType::TinyInt, _) => prim!(Int8Builder, Value::TinyInt),
+        (CqlType::SmallInt, _) => prim!(Int16Builder, Value::SmallInt),
+        (CqlType::Int, _) => prim!(Int32Builder, Value::Int),
+        (CqlType::BigInt, _) => prim!(Int64Builder, Value::BigInt),
+        (CqlType::Counter, _) => prim!(Int64Builder, Value::Counter),
+        (CqlType::Float, _) => prim!(Float32Builder, Value::Float),
+        (CqlType::Double, _) => prim!(Float64Builder, Value::Double),
+        (CqlType::Boolean, _) => prim!(BooleanBuilder, Value::Boolean),
+        (CqlType::Time, _) => prim!(Time64NanosecondBuilder, Value::Time),
+        (CqlType::Timestamp, _) => {
+            let mut b = TimestampMillisecondBuilder::with_capacity(vals.len()).with_timezone("UTC");
+            for v in &vals {
+                match v {
+                    Some(Value::Timestamp(ms)) => b.append_value(*ms),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        (CqlType::Date, _) => {
+            let mut b = Date32Builder::with_capacity(vals.len());
+            for v in &vals {
+                match v {
+                    Some(Value::Date(d)) => b.append_value((i64::from(*d) - (1i64 << 31)) as i32),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        (CqlType::Ascii | CqlType::Text, _) => {
+            let mut b = StringBuilder::with_capacity(vals.len(), vals.len() * 16);
+            for v in &vals {
+                match v {
+                    Some(Value::Text(s) | Value::Ascii(s)) => b.append_value(s),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        (_, DataType::Utf8) => {
+            let mut b = StringBuilder::with_capacity(vals.len(), vals.len() * 16);
+            for v in &vals {
+                match v {
+                    Some(Value::Inet(x)) => b.append_value(render::format_inet(x)),
+                    Some(Value::Uuid(u) | Value::TimeUuid(u)) => b.append_value(render::format_uuid(u)),
+                    Some(Value::Decimal { scale, unscaled }) => {
+                        b.append_value(render::decimal_to_string(*scale, unscaled))
+                    }
+                    Some(Value::Varint(x)) => b.append_value(render::varint_to_string(x)),
+                    Some(Value::Blob(x)) if x.len() == 16 => {
+                        b.append_value(render::format_uuid(&<[u8; 16]>::try_from(*x).unwrap_or_default()))
+                    }
+                    Some(other) => b.append_value(render::to_cql_string(ty, other)),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        (_, DataType::FixedSizeBinary(16)) => {
+            let iter = vals.iter().map(|v| match v {
+                Some(Value::Uuid(u) | Value::TimeUuid(u)) => Some(u.to_vec()),
+                Some(Value::Blob(b)) if b.len() == 16 => Some(b.to_vec()),
+                _ => None,
+            });
+            match FixedSizeBinaryArray::try_from_sparse_iter_with_size(iter, 16) {
+                Ok(a) => Arc::new(a),
+                Err(_) => arrow_array::new_null_array(dt, vals.len()),
+            }
+        }
+        (_, DataType::Binary) => {
+            let mut b = BinaryBuilder::with_capacity(vals.len(), vals.len() * 16);
+            for v in &vals {
+                match v {
+                    Some(Value::Blob(x)) => b.append_value(x),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        (CqlType::Duration, DataType::Struct(fields)) => {
+            let parts = |f: &dyn Fn(i32, i32, i64) -> i64| -> Vec<i64> {
+                vals.iter()
+                    .map(|v| match v {
+                        Some(Value::Duration { months, days, nanos }) => f(*months, *days, *nanos),
+                        _ => 0,
+                    })
+                    .collect()
+            };
+            let months: Vec<i32> = parts(&|m, _, _| i64::from(m)).into_iter().map(|x| x as i32).collect();
+            let days: Vec<i32> = parts(&|_, d, _| i64::from(d)).into_iter().map(|x| x as i32).collect();
+            let nanos = parts(&|_, _, n| n);
+            let children: Vec<ArrayRef> = vec![
+                Arc::new(PrimitiveArray::<arrow_array::types::Int32Type>::from(months)),
+                Arc::new(PrimitiveArray::<arrow_array::types::Int32Type>::from(days)),
+                Arc::new(PrimitiveArray::<arrow_array::types::Int64Type>::from(nanos)),
+            ];
+            Arc::new(StructArray::new(fields.clone(), children, nulls(&vals)))
+        }
+        (_, DataType::Decimal128(p, s)) => {
+            let iter = vals.iter().map(|v| v.and_then(|v| rescale(v, i32::from(*s))));
+            let a: PrimitiveArray<Decimal128Type> = iter.collect();
+            Arc::new(
+                a.with_precision_and_scale(*p, *s).unwrap_or_else(|_| PrimitiveArray::from(vec![None; vals.len()])),
+            )
+        }
+        (_, DataType::Decimal256(p, s)) => {
+            let iter = vals.iter().map(|v| v.and_then(|v| rescale_256(v, i32::from(*s))));
+            let a: PrimitiveArray<Decimal256Type> = iter.collect();
+            Arc::new(
+                a.with_precision_and_scale(*p, *s).unwrap_or_else(|_| PrimitiveArray::from(vec![None; vals.len()])),
+            )
+        }
+        (CqlType::List { elem, .. } | CqlType::Set { elem, .. }, DataType::List(child)) => {
+            let mut offsets = Vec::with_capacity(vals.len() + 1);
+            offsets.push(0i32);
+            let mut flat: Vec<Option<&Value<'_>>> = Vec::new();
+            for v in &vals {
+                if let Some(Value::List(items) | Value::Set(items)) = v {
+                    flat.extend(items.iter().map(Some));
+                }
+                offsets.push(flat.len() as i32);
+            }
+            let values = to_array(elem, child.data_type(), &flat);
+            Arc::new(ListArray::new(child.clone(), OffsetBuffer::new(offsets.into()), values, nulls(&vals)))
+        }
+        (CqlType::Map { key, value, .. }, DataType::Map(entries, _)) => {
+            let DataType::Struct(kv) = entries.data_type() else {
+                return arrow_array::new_null_array(dt, vals.len());
+            };
+            let mut offsets = vec![0i32];
+            let (mut keys, mut items): (Vec<Option<&Value<'_>>>, Vec<Option<&Value<'_>>>) = (vec![], vec![]);
+            for v in &vals {
+                if let Some(Value::Map(pairs)) = v {
+                    for (k, x) in pairs {
+                        keys.push(Some(k));
+                        items.push(Some(x));
+                    }
+                }
+                offsets.push(keys.len() as i32);
+            }
+            let (Some(kf), Some(vf)) = (kv.first(), kv.get(1)) else {
+                return arrow_array::new_null_array(dt, vals.len());
+            };
+            let children = vec![to_array(key, kf.data_type(), &keys), to_array(value, vf.data_type(), &items)];
+            let entries_array = StructArray::new(kv.clone(), children, None);
+            Arc::new(MapArray::new(
+                entries.clone(),
+                OffsetBuffer::new(offsets.into()),
+                entries_array,
+                nulls(&vals),
+                false,
+            ))
+        }
+        (CqlType::Tuple(types), DataType::Struct(fields)) => struct_array(types.iter(), fields, &vals),
+        (CqlType::Udt(u), DataType::Struct(fields)) => struct_array(u.fields.iter().map(|(_, t)| t), fields, &vals),
+        (CqlType::Vector { elem, dimension }, DataType::FixedSizeList(child, size)) => {
+            let mut flat: Vec<Option<&Value<'_>>> = Vec::with_capacity(vals.len() * *dimension as usize);
+            for v in &vals {
+                match v {
+                    Some(Value::Vector(items)) if items.len() == *dimension as usize => {
+                        flat.extend(items.iter().map(Some))
+                    }
+                    _ => flat.extend(std::iter::repeat_n(None, *dimension as usize)),
+                }
+            }
+            let values = to_array(elem, child.data_type(), &flat);
+            Arc::new(FixedSizeListArray::new(child.clone(), *size, values, nulls(&vals)))
+        }
+        _ => arrow_array::new_null_array(dt, vals.len()),
+    }
+}
+
+fn struct_array<'t>(
+    types: impl Iterator<Item = &'t CqlType>,
+    fields: &Fields,
+    vals: &[Option<&Value<'_>>],
+) -> ArrayRef {
+    let children: Vec<ArrayRef> = types
+        .zip(fields.iter())
+        .enumerate()
+        .map(|(i, (t, f))| {
+            let column: Vec<Option<&Value<'_>>> = vals
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Tuple(items) | Value::Udt(items)) => items.get(i),
+                    _ => None,
+                })
+                .collect();
+            to_array(t, f.data_type(), &column)
+        })
+        .collect();
+    if children.is_empty() {
+        return Arc::new(StructArray::new_empty_fields(vals.len(), nulls(vals)));
+    }
+    Arc::new(StructArray::new(fields.clone(), children, nulls(vals)))
+}
+
+fn nulls(vals: &[Option<&Value<'_>>]) -> Option<NullBuffer> {
+    if vals.iter().all(Option::is_some) {
+        return None;
+    }
+    Some(NullBuffer::from(vals.iter().map(Option::is_some).collect::<Vec<bool>>()))
+}
+
+/// The unscaled value at `scale` (exact; `None` when it does not fit in i128·10^k arithmetic).
+fn rescale(v: &Value<'_>, scale: i32) -> Option<i128> {
+    let (s, unscaled) = match v {
+        Value::Decimal { scale, unscaled } => (*scale, *unscaled),
+        Value::Varint(b) => (0, *b),
+        _ => return None,
+    };
+    let base = be_to_i128(unscaled)?;
+    let up = u32::try_from(scale - s).ok()?;
+    base.checked_mul(10i128.checked_pow(up)?)
+}
+
+fn rescale_256(v: &Value<'_>, scale: i32) -> Option<i256> {
+    let (s, unscaled) = match v {
+        Value::Decimal { scale, unscaled } => (*scale, *unscaled),
+        Value::Varint(b) => (0, *b),
+        _ => return None,
+    };
+    if unscaled.len() > 32 {
+        return None;
+    }
+    let mut bytes = [if unscaled.first().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 }; 32];
+    let start = 32 - unscaled.len();
+    bytes.get_mut(start..)?.copy_from_slice(unscaled);
+    let base = i256::from_be_bytes(bytes);
+    let up = u32::try_from(scale - s).ok()?;
+    let mut factor = i256::ONE;
+    for _ in 0..up {
+        factor = factor.checked_mul(i256::from_i128(10))?;
+    }
+    base.checked_mul(factor)
+}
+
+fn be_to_i128(b: &[u8]) -> Option<i128> {
+    if b.len() > 16 {
+        return None;
+    }
+    let mut bytes = [if b.first().is_some_and(|x| x & 0x80 != 0) { 0xff } else { 0 }; 16];
+    bytes.get_mut(16 - b.len()..)?.copy_from_slice(b);
+    Some(i128::from_be_bytes(bytes))
+}
+
+/// Whether an Arrow array's length matches (a check for callers assembling batches).
+pub fn same_len(arrays: &[ArrayRef], n: usize) -> bool {
+    arrays.iter().all(|a| a.len() == n)
+}
