@@ -470,9 +470,10 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let header = csv.lines().next().expect("header");
     assert_eq!(header, "session_key,session_data,writetime(session_data),ttl(session_data)");
     assert!(Path::new(&dataset).join("_SUCCESS").is_file());
-    let summary: J =
-        serde_json::from_str(&std::fs::read_to_string(Path::new(&dataset).join("_cairn_export.json")).expect("summary"))
-            .expect("json");
+    let summary: J = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&dataset).join("_cairn_export.json")).expect("summary"),
+    )
+    .expect("json");
     assert_eq!(summary["rows"].as_u64(), Some(csv.lines().count() as u64 - 1));
     // A second export into the same place is refused and changes nothing.
     let again = cairn(&["export", &data, "--out", &out, "--format", "csv", "--now", now]);
