@@ -398,6 +398,14 @@ enum ExportFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportMode {
+    /// Reconciled live rows.
+    Live,
+    /// The raw cell log.
+    Mutations,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ParquetCodec {
     /// Zstandard.
     Zstd,
@@ -416,6 +424,10 @@ struct ExportArgs {
     /// Output directory: one dataset per table at DIR/KEYSPACE/TABLE/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// live: the reconciled rows SELECT * returns; mutations: every cell, marker and tombstone
+    /// of every SSTable, unreconciled (columns kind, column, path, value, writetime, ttl, ...).
+    #[arg(long, value_enum, default_value = "live")]
+    mode: ExportMode,
     /// The time rows are read at (TTLs expire against it): seconds since the epoch or an ISO
     /// date-time; default now.
     #[arg(long, value_name = "TIME")]
@@ -656,6 +668,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             let opts = cairn_export::ExportOptions {
                 out: a.out,
+                mode: match a.mode {
+                    ExportMode::Live => cairn_export::Mode::Live,
+                    ExportMode::Mutations => cairn_export::Mode::Mutations,
+                },
                 now_s: parse_now(a.now.as_deref())?,
                 format: match a.format {
                     ExportFormat::Parquet => cairn_export::Format::Parquet,

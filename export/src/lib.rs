@@ -23,6 +23,7 @@
 //! each simple non-key column. Type mapping: see [`arrow`].
 
 pub mod arrow;
+mod mutations;
 pub mod rows;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,16 @@ impl Format {
     }
 }
 
+/// What rows a dataset holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The reconciled live rows, as `SELECT *` shows them.
+    #[default]
+    Live,
+    /// Every cell, marker and tombstone of every SSTable, unreconciled.
+    Mutations,
+}
+
 /// Parquet compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Codec {
@@ -90,6 +101,8 @@ pub enum Codec {
 pub struct ExportOptions {
     /// Output directory (datasets at `<out>/<keyspace>/<table>/`).
     pub out: PathBuf,
+    /// Live rows or the raw mutations.
+    pub mode: Mode,
     /// The time rows are read at (s): TTLs expire against it.
     pub now_s: i64,
     /// File format.
@@ -118,6 +131,7 @@ impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             out: PathBuf::new(),
+            mode: Mode::Live,
             now_s: 0,
             format: Format::Parquet,
             codec: Codec::Zstd,
@@ -209,6 +223,8 @@ enum Source {
     WriteTime(bool, u16),
     /// `ttl()` of a static (true) or regular column.
     Ttl(bool, u16),
+    /// A fixed column of mutations mode.
+    Fixed(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -585,6 +601,7 @@ fn decode_batch<'a>(
                     Some(Cell::Simple { timestamp, .. }) => Some(Value::BigInt(*timestamp)),
                     _ => None,
                 },
+                Source::Fixed(_) => None,
                 Source::Ttl(s, idx) => match find(*s, *idx) {
                     Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
                         Some(Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX)))
@@ -610,6 +627,19 @@ fn write_batch(
         return Ok(());
     }
     let values = decode_batch(rows, cols, header, table, now)?;
+    write_values(sink, cols, &values, rows.len())
+}
+
+/// Write `n` rows given column by column.
+fn write_values(
+    sink: &mut Sink,
+    cols: &[Column],
+    values: &[Vec<Option<Value<'_>>>],
+    n_rows: usize,
+) -> Result<(), ExportError> {
+    if n_rows == 0 {
+        return Ok(());
+    }
     let schema = Arc::clone(&sink.schema);
     let csv = sink.format == Format::Csv;
     let open = sink.open()?;
@@ -617,7 +647,7 @@ fn write_batch(
         Open::Parquet { path, writer, rows: n } => {
             let arrays: Vec<ArrayRef> = cols
                 .iter()
-                .zip(&values)
+                .zip(values)
                 .map(|(c, v)| {
                     let refs: Vec<Option<&Value<'_>>> = v.iter().map(Option::as_ref).collect();
                     arrow::to_array(&c.ty, c.field.data_type(), &refs)
@@ -628,12 +658,12 @@ fn write_batch(
             writer.write(&batch).map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
             // One row group per batch: bounded memory, and an exact size for rolling files.
             writer.flush().map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
-            *n += rows.len() as u64;
+            *n += n_rows as u64;
         }
         Open::Text { path, writer, rows: n, bytes } => {
-            let text = render_text(cols, &values, rows.len(), csv);
+            let text = render_text(cols, values, n_rows, csv);
             writer.write_all(text.as_bytes()).map_err(write_err(path))?;
-            *n += rows.len() as u64;
+            *n += n_rows as u64;
             *bytes += text.len() as u64;
         }
     }
@@ -688,6 +718,74 @@ fn cql_type_name(t: &CqlType) -> String {
     t.to_string()
 }
 
+/// The live rows of a merged table into sinks, one per token range in order: (files, rows, partitions).
+#[allow(clippy::too_many_arguments)]
+fn write_live(
+    m: &mut Merger,
+    cols: &[Column],
+    header: &cairn_format::statistics::SerializationHeader,
+    opts: &ExportOptions,
+    filter: &TokenFilter,
+    boundaries: &[Token],
+    new_sink: &dyn Fn(Option<usize>) -> Sink,
+    table_name: &str,
+) -> Result<(Vec<FileSummary>, u64, u64), ExportError> {
+    let split = !boundaries.is_empty();
+    let partitioner = m.partitioner();
+    let mut range = 0usize;
+    let mut sink = new_sink(split.then_some(0));
+    let mut files = Vec::new();
+    let mut batch: Vec<Row> = Vec::with_capacity(opts.rows_per_group.min(1 << 20));
+    let (mut rows, mut partitions) = (0u64, 0u64);
+    let mut last_key: Option<Vec<u8>> = None;
+    let now = opts.now_s;
+    // An export error inside the row callback stops the scan and is returned after it.
+    let mut failed: Option<ExportError> = None;
+    for_each_row(m, partitioner, now, filter, &mut |row: Row| {
+        let step = || -> Result<(), ExportError> {
+            if split {
+                let mut k = range;
+                while boundaries.get(k).is_some_and(|b| *b <= row.token) {
+                    k += 1;
+                }
+                if k != range {
+                    write_batch(&mut sink, &batch, cols, header, table_name, now)?;
+                    batch.clear();
+                    sink.close()?;
+                    files.append(&mut sink.files);
+                    range = k;
+                    sink = new_sink(Some(k));
+                }
+            }
+            if last_key.as_ref() != Some(&row.key) {
+                partitions += 1;
+                last_key = Some(row.key.clone());
+            }
+            rows += 1;
+            batch.push(row);
+            if batch.len() >= opts.rows_per_group.max(1) {
+                write_batch(&mut sink, &batch, cols, header, table_name, now)?;
+                batch.clear();
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    write_batch(&mut sink, &batch, cols, header, table_name, now)?;
+    sink.close()?;
+    files.append(&mut sink.files);
+    Ok((files, rows, partitions))
+}
+
 fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary, ExportError> {
     let started = Instant::now();
     let (keyspace, table) = names_of(tables);
@@ -738,11 +836,20 @@ fn write_dataset(
             .map_err(|e| ExportError::Tokens(e.to_string()))?,
         _ => vec![],
     };
-    let numeric =
-        if opts.format == Format::Parquet { measure_numerics(tables, opts.now_s, &filter)? } else { BTreeMap::new() };
+    let mutations = opts.mode == Mode::Mutations;
+    let numeric = if opts.format == Format::Parquet && !mutations {
+        measure_numerics(tables, opts.now_s, &filter)?
+    } else {
+        BTreeMap::new()
+    };
     let mut m = merger(tables)?;
     let header = PartitionStream::header(&m).clone();
-    let cols = columns_of(tables, &header, opts, table_name, &numeric)?;
+    let cols = if mutations {
+        let keys_only = ExportOptions { columns: None, with_writetime: false, with_ttl: false, ..opts.clone() };
+        mutations::columns(columns_of(tables, &header, &keys_only, table_name, &numeric)?, opts.types)
+    } else {
+        columns_of(tables, &header, opts, table_name, &numeric)?
+    };
     let schema = Arc::new(Schema::new(cols.iter().map(|c| c.field.clone()).collect::<Vec<_>>()));
     let codec = match opts.codec {
         Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
@@ -770,57 +877,27 @@ fn write_dataset(
         current: None,
         files: vec![],
     };
-    let mut range = 0usize;
-    let mut sink = new_sink(split.then_some(0));
-    let mut files = Vec::new();
-    let mut batch: Vec<Row> = Vec::with_capacity(opts.rows_per_group.min(1 << 20));
-    let (mut rows, mut partitions) = (0u64, 0u64);
-    let mut last_key: Option<Vec<u8>> = None;
-    let now = opts.now_s;
-    // An export error inside the row callback stops the scan and is returned after it.
-    let mut failed: Option<ExportError> = None;
-    for_each_row(&mut m, partitioner, now, &filter, &mut |row: Row| {
-        let step = || -> Result<(), ExportError> {
-            if split {
-                let mut k = range;
-                while boundaries.get(k).is_some_and(|b| *b <= row.token) {
-                    k += 1;
-                }
-                if k != range {
-                    write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
-                    batch.clear();
-                    sink.close()?;
-                    files.append(&mut sink.files);
-                    range = k;
-                    sink = new_sink(Some(k));
-                }
-            }
-            if last_key.as_ref() != Some(&row.key) {
-                partitions += 1;
-                last_key = Some(row.key.clone());
-            }
-            rows += 1;
-            batch.push(row);
-            if batch.len() >= opts.rows_per_group.max(1) {
-                write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
-                batch.clear();
-            }
-            Ok(())
-        };
-        match step() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
+    let (mut files, rows, partitions) = if mutations {
+        let mut sinks: BTreeMap<usize, Sink> = BTreeMap::new();
+        let w = mutations::write(
+            tables,
+            &cols,
+            opts.now_s,
+            &filter,
+            &boundaries,
+            &mut sinks,
+            &|k| new_sink(split.then_some(k)),
+            opts.rows_per_group.max(1),
+        )?;
+        let mut files = Vec::new();
+        for sink in sinks.values_mut() {
+            sink.close()?;
+            files.append(&mut sink.files);
         }
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    write_batch(&mut sink, &batch, &cols, &header, table_name, now)?;
-    sink.close()?;
-    files.append(&mut sink.files);
+        (files, w.rows, w.partitions)
+    } else {
+        write_live(&mut m, &cols, &header, opts, &filter, &boundaries, &new_sink, table_name)?
+    };
     if files.is_empty() {
         // An empty table still gets a (row-less) file, so readers see its schema.
         let mut s = new_sink(split.then_some(0));

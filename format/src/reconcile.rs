@@ -74,6 +74,11 @@ fn column_map(from: &[HeaderColumn], to: &[HeaderColumn]) -> Vec<u16> {
 }
 
 impl Merger {
+    /// The partitioner partitions are ordered by.
+    pub fn partitioner(&self) -> Partitioner {
+        self.partitioner
+    }
+
     /// Merge `scanners` (each with its own header), all written by `partitioner`.
     pub fn new(scanners: Vec<Scanner>, partitioner: Partitioner) -> Result<Merger> {
         let first = scanners.first().map(|s| s.header().clone());

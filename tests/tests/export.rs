@@ -432,3 +432,94 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The tombstones a manifest case lists: (kind, column, timestamp, local deletion time).
+fn manifest_tombstones(expected: &J) -> Vec<(String, String, i64, i64)> {
+    let mut out = Vec::new();
+    let ts =
+        |d: &J| (d["timestamp"].as_i64().unwrap_or(i64::MIN), d["local_deletion_time"].as_i64().unwrap_or(i64::MIN));
+    let cells = |cells: &J, out: &mut Vec<(String, String, i64, i64)>| {
+        for (name, c) in cells.as_object().into_iter().flatten() {
+            if c["deleted"].as_bool() == Some(true) {
+                let (t, l) = ts(c);
+                out.push(("cell_tombstone".into(), name.clone(), t, l));
+            }
+            if c.get("collection_deletion").is_some() {
+                let (t, l) = ts(&c["collection_deletion"]);
+                out.push(("collection_tombstone".into(), name.clone(), t, l));
+            }
+        }
+    };
+    for p in expected["partitions"].as_array().into_iter().flatten() {
+        for r in p["rows"].as_array().into_iter().flatten() {
+            cells(&r["cells"], &mut out);
+            if r.get("shadowable_deletion").is_some() {
+                let (t, l) = ts(&r["shadowable_deletion"]);
+                out.push(("shadowable_row_deletion".into(), String::new(), t, l));
+            }
+        }
+        if p.get("static").is_some() {
+            cells(&p["static"], &mut out);
+        }
+        for rt in p["range_tombstones"].as_array().into_iter().flatten() {
+            let (t, l) = ts(&rt["deletion"]);
+            out.push(("range_tombstone_start".into(), String::new(), t, l));
+            if !rt["end"].is_null() {
+                out.push(("range_tombstone_end".into(), String::new(), t, l));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn mutations_mode_lists_every_tombstone_the_manifest_lists() {
+    let Some(corpus) = cairn_fixtures::corpus() else { return };
+    let Some(python) = cairn_tests::peers_python("pyarrow") else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut checked = Vec::new();
+    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt() && c.well_described()) {
+        let want = manifest_tombstones(case.expected());
+        if want.is_empty() {
+            continue;
+        }
+        let schema = case.schema_cql().map(|cql| {
+            let f = tmp.path().join(format!("{}.cql", case.id));
+            std::fs::write(&f, cql).expect("schema");
+            f
+        });
+        let oo = OpenOptions { schema_file: schema, no_verify: false };
+        let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
+        let eo = ExportOptions {
+            out: tmp.path().join("export").join(case.id),
+            mode: cairn_export::Mode::Mutations,
+            now_s: 1_700_000_000,
+            ..Default::default()
+        };
+        for s in export(&tables, &eo).unwrap_or_else(|e| panic!("{}: export failed: {e}", case.id)) {
+            checked.push((case.id.to_string(), PathBuf::from(&s.path), want.clone()));
+        }
+    }
+    assert!(checked.len() >= 5, "only {} corpus cases with tombstones", checked.len());
+    let jobs: Vec<(&str, &Path)> = checked.iter().map(|(_, p, _)| ("pyarrow", p.as_path())).collect();
+    let read = read_back(&python, &jobs);
+    for (id, dir, want) in &checked {
+        let rows = read.get(&("pyarrow".to_string(), dir.clone())).unwrap_or_else(|| panic!("{id}: nothing read"));
+        let mut got: Vec<(String, String, i64, i64)> = rows
+            .iter()
+            .map(|r| serde_json::from_str::<J>(r).expect("json"))
+            .map(|r| {
+                (
+                    r["kind"].as_str().unwrap_or("").to_string(),
+                    r["column"].as_str().unwrap_or("").to_string(),
+                    r["writetime"].as_i64().unwrap_or(i64::MIN),
+                    r["local_deletion_time"].as_i64().unwrap_or(i64::MIN),
+                )
+            })
+            .collect();
+        for w in want {
+            let at = got.iter().position(|g| g == w).unwrap_or_else(|| panic!("{id}: {w:?} missing from {got:?}"));
+            got.swap_remove(at);
+        }
+    }
+}
