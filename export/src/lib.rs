@@ -48,7 +48,7 @@ use cairn_format::types::CqlType;
 use cairn_format::types::value::{Value, composite_components, decode, from_cells};
 
 use crate::arrow::{NumericShape, NumericSpan, TypeOptions};
-use crate::rows::{Cell, Row, TokenFilter, for_each_row};
+use crate::rows::{Cell, Cells, Row, TokenFilter, for_each_row};
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -458,11 +458,11 @@ fn measure_numerics(
                 .and_then(|s| s.clustering.get(i))
                 .map_or_else(|| format!("clustering_{i}"), |(c, _)| c.name.clone());
             if let (Some(Some(b)), Some(t)) = (row.clustering.get(i), header.clustering_types.get(i)) {
-                note(name, t.unreversed(), b);
+                note(name, t.unreversed(), row.data.bytes(*b));
             }
         }
-        for (list, cols, is_static) in [(&row.statics, &statics, true), (&row.columns, &regulars, false)] {
-            for (idx, cell) in list {
+        for (cells, cols, is_static) in [(&*row.statics, &statics, true), (&row.data, &regulars, false)] {
+            for (idx, cell) in &cells.cells {
                 if !cols.contains(&(*idx as usize)) {
                     continue;
                 }
@@ -472,7 +472,7 @@ fn measure_numerics(
                     header.regular_columns.get(*idx as usize)
                 };
                 if let (Some(hc), Cell::Simple { value, .. }) = (hc, cell) {
-                    note(hc.name.clone(), &hc.ty, value);
+                    note(hc.name.clone(), &hc.ty, cells.bytes(*value));
                 }
             }
         }
@@ -567,9 +567,14 @@ fn decode_batch<'a>(
 ) -> Result<Vec<Vec<Option<Value<'a>>>>, ExportError> {
     let composite = matches!(header.key_type, CqlType::Composite(_));
     let mut out: Vec<Vec<Option<Value<'a>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
+    // Rows of a partition share their key: split a composite key once per partition.
+    let mut parts: Vec<&'a [u8]> = Vec::new();
+    let mut parts_of: Option<&'a std::sync::Arc<[u8]>> = None;
     for row in rows {
-        let parts: Vec<&[u8]> =
-            if composite { composite_components(&row.key).unwrap_or_default() } else { vec![&row.key[..]] };
+        if !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key)) {
+            parts = if composite { composite_components(&row.key).unwrap_or_default() } else { vec![&row.key[..]] };
+            parts_of = Some(&row.key);
+        }
         for (c, col_out) in cols.iter().zip(out.iter_mut()) {
             let err = |source: cairn_format::DecodeError| ExportError::Value {
                 table: table.into(),
@@ -577,9 +582,9 @@ fn decode_batch<'a>(
                 column: c.name.clone(),
                 source: Box::new(source),
             };
-            let find = |is_static: bool, idx: u16| -> Option<&'a Cell> {
-                let list = if is_static { &row.statics } else { &row.columns };
-                list.iter().find(|(i, _)| *i == idx).map(|(_, c)| c)
+            let find = |is_static: bool, idx: u16| -> Option<(&'a Cells, &'a Cell)> {
+                let cells: &'a Cells = if is_static { &row.statics } else { &row.data };
+                cells.get(idx).map(|c| (cells, c))
             };
             let v = match &c.source {
                 Source::Key(i) => match parts.get(*i) {
@@ -587,23 +592,24 @@ fn decode_batch<'a>(
                     None => None,
                 },
                 Source::Clustering(i) => match row.clustering.get(*i) {
-                    Some(Some(b)) => Some(decode(&c.ty, b).map_err(err)?),
+                    Some(Some(span)) => Some(decode(&c.ty, row.data.bytes(*span)).map_err(err)?),
                     _ => None,
                 },
                 Source::Static(idx) | Source::Regular(idx) => match find(matches!(c.source, Source::Static(_)), *idx) {
-                    Some(Cell::Simple { value, .. }) => Some(decode(&c.ty, value).map_err(err)?),
-                    Some(Cell::Complex(cells)) => {
-                        Some(from_cells(&c.ty, cells.iter().map(|(p, v)| (&p[..], &v[..]))).map_err(err)?)
-                    }
+                    Some((cells, Cell::Simple { value, .. })) => Some(decode(&c.ty, cells.bytes(*value)).map_err(err)?),
+                    Some((cells, Cell::Complex(elems))) => Some(
+                        from_cells(&c.ty, elems.iter().map(|(p, v)| (cells.bytes(*p), cells.bytes(*v))))
+                            .map_err(err)?,
+                    ),
                     None => None,
                 },
                 Source::WriteTime(s, idx) => match find(*s, *idx) {
-                    Some(Cell::Simple { timestamp, .. }) => Some(Value::BigInt(*timestamp)),
+                    Some((_, Cell::Simple { timestamp, .. })) => Some(Value::BigInt(*timestamp)),
                     _ => None,
                 },
                 Source::Fixed(_) => None,
                 Source::Ttl(s, idx) => match find(*s, *idx) {
-                    Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
+                    Some((_, Cell::Simple { ttl, expires, .. })) if *ttl > 0 => {
                         Some(Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX)))
                     }
                     _ => None,
@@ -737,7 +743,7 @@ fn write_live(
     let mut files = Vec::new();
     let mut batch: Vec<Row> = Vec::with_capacity(opts.rows_per_group.min(1 << 20));
     let (mut rows, mut partitions) = (0u64, 0u64);
-    let mut last_key: Option<Vec<u8>> = None;
+    let mut last_key: Option<std::sync::Arc<[u8]>> = None;
     let now = opts.now_s;
     // An export error inside the row callback stops the scan and is returned after it.
     let mut failed: Option<ExportError> = None;

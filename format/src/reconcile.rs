@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::{Partitioner, Token};
 use crate::statistics::{HeaderColumn, SerializationHeader};
 use crate::types::CqlType;
-use crate::types::compare::{compare_prefixes, compare_values};
+use crate::types::compare::{compare_prefix_values, compare_values};
 use crate::types::value::{CounterShard, ShardKind, counter_shards};
 
 struct Input {
@@ -447,9 +447,14 @@ impl Merger {
             UnfilteredKind::Row => BoundKind::Clustering,
             UnfilteredKind::StaticRow => BoundKind::StaticClustering,
         };
-        let va: Vec<Option<&[u8]>> = (0..a.clustering.len()).map(|i| a.clustering_value(i)).collect();
-        let vb: Vec<Option<&[u8]>> = (0..b.clustering.len()).map(|i| b.clustering_value(i)).collect();
-        compare_prefixes(&self.header.clustering_types, &va, kind(a), &vb, kind(b))
+        // Called for every unfiltered of every input: no allocation.
+        compare_prefix_values(
+            &self.header.clustering_types,
+            (0..a.clustering.len()).map(|i| a.clustering_value(i)),
+            kind(a),
+            (0..b.clustering.len()).map(|i| b.clustering_value(i)),
+            kind(b),
+        )
     }
 }
 
