@@ -287,8 +287,13 @@ fn generated_datasets_read_back_through_pyarrow_duckdb_and_spark() {
     }
 }
 
+/// The clock corpus exports are read at.
+fn now_of_corpus() -> i64 {
+    1_700_000_000
+}
+
 #[test]
-fn corpus_cases_read_back_through_pyarrow() {
+fn corpus_cases_read_back_through_pyarrow_duckdb_and_spark() {
     let Some(corpus) = cairn_fixtures::corpus() else { return };
     let Some(python) = cairn_tests::peers_python("pyarrow") else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -302,7 +307,7 @@ fn corpus_cases_read_back_through_pyarrow() {
         let oo = OpenOptions { schema_file: schema, no_verify: false };
         let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
         // One table per case: group as export does.
-        let now = 1_700_000_000;
+        let now = now_of_corpus();
         let eo = ExportOptions { out: tmp.path().join("export").join(case.id), now_s: now, ..Default::default() };
         let s = export(&tables, &eo).unwrap_or_else(|e| panic!("{}: export failed: {e}", case.id));
         for summary in s {
@@ -313,16 +318,20 @@ fn corpus_cases_read_back_through_pyarrow() {
                 })
                 .cloned()
                 .collect();
-            let want = expected_rows(&group, now, EXACT);
-            checked.push((case.id.to_string(), PathBuf::from(&summary.path), want));
+            checked.push((case.id.to_string(), PathBuf::from(&summary.path), group));
         }
     }
     assert!(checked.len() > 10, "only {} corpus datasets", checked.len());
-    let jobs: Vec<(&str, &Path)> = checked.iter().map(|(_, p, _)| ("pyarrow", p.as_path())).collect();
+    let engines = [("pyarrow", EXACT), ("duckdb", DUCKDB), ("spark", SPARK)];
+    let jobs: Vec<(&str, &Path)> =
+        checked.iter().flat_map(|(_, p, _)| engines.iter().map(move |(e, _)| (*e, p.as_path()))).collect();
     let read = read_back(&python, &jobs);
-    for (id, dir, want) in &checked {
-        let got = read.get(&("pyarrow".to_string(), dir.clone())).unwrap_or_else(|| panic!("{id}: nothing read"));
-        assert!(got == want, "{id}: {}", first_difference(want, got));
+    for (id, dir, group) in &checked {
+        for (engine, flavor) in engines {
+            let want = expected_rows(group, now_of_corpus(), flavor);
+            let got = read.get(&(engine.to_string(), dir.clone())).unwrap_or_else(|| panic!("{id}: nothing read"));
+            assert!(got == &want, "{id} via {engine}: {}", first_difference(&want, got));
+        }
     }
 }
 
