@@ -42,6 +42,8 @@ enum Command {
     /// Export the live rows of each table (all its SSTables reconciled) as Parquet, CSV or
     /// NDJSON datasets for Spark, DuckDB, pandas and friends.
     Export(ExportArgs),
+    /// Run a Cassandra-compatible node: CQL native protocol v4 for drivers and cqlsh.
+    Node(NodeArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),
     /// A tour: generate a small sessions dataset and inspect it with every verb.
@@ -385,6 +387,22 @@ struct TombstonesArgs {
     /// The per-SSTable summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Data directory.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Address to listen on (listen_address / rpc_address).
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: std::net::IpAddr,
+    /// CQL port (native_transport_port).
+    #[arg(long, default_value_t = 9042)]
+    port: u16,
+    /// cluster_name.
+    #[arg(long, default_value = "Cairn Cluster")]
+    cluster_name: String,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -832,6 +850,19 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             );
             let _ = writeln!(out, "schema: {}", g.schema.display());
             Ok(Outcome::Ok)
+        }
+        Command::Node(a) => {
+            drop(out);
+            let config = cairn_server::NodeConfig {
+                data_dir: a.data,
+                listen: std::net::SocketAddr::new(a.listen, a.port),
+                cluster_name: a.cluster_name,
+                ..Default::default()
+            };
+            let node = cairn_server::start(config)?;
+            eprintln!("cairn node: ready, CQL native protocol v4 on {}", node.addr);
+            node.wait();
+            return Ok(Outcome::Ok);
         }
         Command::Demo(a) => {
             drop(out);

@@ -248,7 +248,9 @@ fn closed_stdout_ends_quietly() {
 fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for verb in ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "gen", "demo"] {
+    for verb in
+        ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "node", "gen", "demo"]
+    {
         assert!(text.contains(verb), "--help lacks {verb}");
     }
     let _ = Path::new(".");

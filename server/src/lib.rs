@@ -1,9 +1,20 @@
 //! # cairn-server
 //!
-//! A Cassandra-compatible node: the CQL native protocol, a commit log, memtables flushed to
-//! genuine `nb` SSTables, compaction and snapshots, with token ownership in mind so that a ring
-//! of several nodes can follow.
+//! `cairn node`: a Cassandra-compatible node speaking the CQL native protocol v4 ([`protocol`]),
+//! executing the CQL statements drivers, cqlsh and session stores send ([`cql`], [`node`]), and
+//! answering the system tables drivers read to learn the schema and the token ring ([`system`]).
+//! Data lives in memtables of the format crate's partitions, reconciled by the same rules as
+//! the offline tools; the node owns `num_tokens` tokens of a ring of one.
 //!
-//! Status: placeholder in the workspace layout; the node arrives with the server work.
+//! Not yet: the commit log, flushing memtables to `nb` SSTables and reading them back,
+//! compaction, snapshots, authentication, events pushed after REGISTER, protocol v5, LWT,
+//! counters, `SELECT JSON`, server-side `DESCRIBE`.
 
-pub use cairn_compact;
+pub mod cql;
+pub mod literal;
+pub mod node;
+pub mod protocol;
+pub mod system;
+pub mod values;
+
+pub use node::{NodeConfig, NodeHandle, start};

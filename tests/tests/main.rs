@@ -8,6 +8,7 @@ mod datasets;
 mod export;
 mod model;
 mod murmur_oracle;
+mod node;
 mod plan;
 mod rewrite;
 mod robustness;

@@ -1,0 +1,1873 @@
+//! The node: accepts CQL connections, keeps the schema and the memtables, executes statements.
+//!
+//! One thread per connection; the schema and the data are behind one lock (a node of one,
+//! serving tests and tools, not a throughput server yet). Tables hold their data in memtables of
+//! `cairn_format` partitions — the model the SSTable writer takes — so reconciliation (newest
+//! timestamp wins, deletions shadow older data, TTLs expire) is the offline tools' own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, BufWriter, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_format::deletion::{DeletionTime, LivenessInfo};
+use cairn_format::partition::{OwnedCell, Partition};
+use cairn_format::partitioner::{Token, murmur3_token};
+use cairn_format::schema::TableSchema;
+use cairn_format::schema::cql::CreateType;
+use cairn_format::statistics::{
+    DELETION_TIME_EPOCH, EncodingStats, HeaderColumn, SerializationHeader, TIMESTAMP_EPOCH,
+};
+use cairn_format::types::CqlType;
+use cairn_format::types::compare::compare_values;
+use cairn_format::types::value::compose;
+
+use crate::cql::{Assignment, QName, Relation, Selector, Statement, Term, Using};
+use crate::protocol::{self, Compression, Incoming, QueryParams, Request, Value, Writer, code, opcode};
+use crate::system;
+use crate::values::{self, serialize_collection, serialize_fields, serialize_map, split_collection, split_fields};
+
+/// How the node runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// `cluster_name`.
+    pub cluster_name: String,
+    /// Largest accepted frame body.
+    pub max_frame_bytes: usize,
+    /// Tokens this node owns (`num_tokens`).
+    pub num_tokens: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            data_dir: PathBuf::from("data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9042)),
+            cluster_name: "Cairn Cluster".into(),
+            max_frame_bytes: 256 << 20,
+            num_tokens: 16,
+        }
+    }
+}
+
+/// A running node.
+pub struct NodeHandle {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// Stop accepting connections and wait for the acceptor to end.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Block until the node stops.
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A failed request: the ERROR the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Error code.
+    pub code: i32,
+    /// Message.
+    pub message: String,
+    /// Code-specific extra body.
+    pub extra: Vec<u8>,
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure { code: code::INVALID, message: message.into(), extra: vec![] }
+}
+
+type Row = Vec<Option<Vec<u8>>>;
+type Columns = Vec<(String, CqlType)>;
+/// A live column value: bytes, write time, seconds of TTL left.
+type Timed = Option<(Vec<u8>, i64, Option<i64>)>;
+/// Which partition keys and clustering prefixes a WHERE clause names.
+type KeySet = (Vec<Vec<u8>>, Vec<Vec<Option<Vec<u8>>>>);
+/// Notes a bind marker that binds a partition-key column.
+type KeyMarker<'a> = dyn FnMut(&Term, &Col, &mut Vec<(usize, u16)>) + 'a;
+
+/// What a statement returns.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Void,
+    Rows { keyspace: String, table: String, columns: Columns, rows: Vec<Row>, paging_state: Option<Vec<u8>> },
+    SetKeyspace(String),
+    SchemaChange { change: &'static str, target: &'static str, keyspace: String, name: Option<String> },
+}
+
+pub(crate) struct Table {
+    pub(crate) schema: TableSchema,
+    pub(crate) header: Arc<SerializationHeader>,
+    pub(crate) id: [u8; 16],
+    memtable: BTreeMap<(Token, Vec<u8>), Partition>,
+}
+
+pub(crate) struct Keyspace {
+    pub(crate) replication: Vec<(String, String)>,
+    pub(crate) durable_writes: bool,
+    pub(crate) tables: BTreeMap<String, Table>,
+    pub(crate) types: Vec<CreateType>,
+}
+
+struct Prepared {
+    keyspace: Option<String>,
+    statement: Statement,
+    binds: Columns,
+    pk_indexes: Vec<u16>,
+    table: (String, String),
+    result: Option<Columns>,
+}
+
+pub(crate) struct State {
+    pub(crate) keyspaces: BTreeMap<String, Keyspace>,
+    prepared: HashMap<Vec<u8>, Prepared>,
+    pub(crate) schema_version: [u8; 16],
+    last_timestamp: i64,
+    seed: u64,
+}
+
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) config: NodeConfig,
+    pub(crate) host_id: [u8; 16],
+    pub(crate) tokens: Vec<i64>,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+fn splitmix(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *seed;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn random_uuid(seed: &mut u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&splitmix(seed).to_be_bytes());
+    b[8..].copy_from_slice(&splitmix(seed).to_be_bytes());
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// A version-1 (time-based) UUID for list cell paths, as Cassandra makes them.
+fn timeuuid(micros: i64, seed: &mut u64) -> [u8; 16] {
+    let ts = (micros as u64).wrapping_mul(10).wrapping_add(0x01B2_1DD2_1381_4000);
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&((ts & 0xFFFF_FFFF) as u32).to_be_bytes());
+    b[4..6].copy_from_slice(&(((ts >> 32) & 0xFFFF) as u16).to_be_bytes());
+    b[6..8].copy_from_slice(&((((ts >> 48) & 0x0FFF) as u16) | 0x1000).to_be_bytes());
+    b[8..].copy_from_slice(&splitmix(seed).to_be_bytes());
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// Start a node.
+pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let listener = TcpListener::bind(config.listen)?;
+    let addr = listener.local_addr()?;
+    let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
+    let host_id = random_uuid(&mut seed);
+    let mut tokens: Vec<i64> = (0..config.num_tokens.max(1)).map(|_| splitmix(&mut seed) as i64).collect();
+    tokens.sort_unstable();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            keyspaces: BTreeMap::new(),
+            prepared: HashMap::new(),
+            schema_version: random_uuid(&mut seed),
+            last_timestamp: 0,
+            seed,
+        }),
+        config,
+        host_id,
+        tokens,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stop2.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || serve(conn, &shared));
+        }
+    });
+    Ok(NodeHandle { addr, stop, thread: Some(thread) })
+}
+
+struct Session {
+    keyspace: Option<String>,
+    compression: Option<Compression>,
+    started: bool,
+}
+
+fn serve(conn: TcpStream, shared: &Shared) {
+    let _ = conn.set_nodelay(true);
+    let Ok(read_half) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = BufWriter::new(conn);
+    let mut session = Session { keyspace: None, compression: None, started: false };
+    loop {
+        let frame = match protocol::read_frame(&mut reader, shared.config.max_frame_bytes) {
+            Err(_) | Ok(Ok(Incoming::Closed)) => return,
+            Ok(Err(e)) => {
+                let _ = protocol::write_frame(
+                    &mut writer,
+                    0,
+                    opcode::ERROR,
+                    &protocol::error_body(code::PROTOCOL, &e.to_string()),
+                    None,
+                );
+                let _ = writer.flush();
+                return;
+            }
+            Ok(Ok(Incoming::WrongVersion(h))) => {
+                let msg = format!(
+                    "Invalid or unsupported protocol version ({}); supported versions are (4/v4)",
+                    h.version & 0x7f
+                );
+                let _ = protocol::write_frame(
+                    &mut writer,
+                    h.stream,
+                    opcode::ERROR,
+                    &protocol::error_body(code::PROTOCOL, &msg),
+                    None,
+                );
+                let _ = writer.flush();
+                return;
+            }
+            Ok(Ok(Incoming::Frame(h, body))) => (h, body),
+        };
+        let (h, body) = frame;
+        let body = if h.flags & 0x01 != 0 {
+            match session.compression.map(|c| c.decompress(&body)) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    let _ = protocol::write_frame(
+                        &mut writer,
+                        h.stream,
+                        opcode::ERROR,
+                        &protocol::error_body(code::PROTOCOL, &e.to_string()),
+                        None,
+                    );
+                    let _ = writer.flush();
+                    return;
+                }
+                None => {
+                    let msg = "compressed frame before a compression was agreed in STARTUP";
+                    let _ = protocol::write_frame(
+                        &mut writer,
+                        h.stream,
+                        opcode::ERROR,
+                        &protocol::error_body(code::PROTOCOL, msg),
+                        None,
+                    );
+                    let _ = writer.flush();
+                    return;
+                }
+            }
+        } else {
+            body
+        };
+        let (op, out, close) = match Request::parse(h.opcode, &body) {
+            Err(e) => (opcode::ERROR, protocol::error_body(code::PROTOCOL, &e.to_string()), true),
+            Ok(req) => match handle(req, &mut session, shared) {
+                Ok((op, out)) => (op, out, false),
+                Err(f) => {
+                    let mut w = Writer::default();
+                    w.int(f.code).string(&f.message);
+                    w.buf.extend_from_slice(&f.extra);
+                    (opcode::ERROR, w.buf, f.code == code::PROTOCOL)
+                }
+            },
+        };
+        let compression = if op == opcode::READY { None } else { session.compression };
+        if protocol::write_frame(&mut writer, h.stream, op, &out, compression).is_err() || writer.flush().is_err() {
+            return;
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, Vec<u8>), Failure> {
+    let protocol_error = |m: &str| Failure { code: code::PROTOCOL, message: m.into(), extra: vec![] };
+    match req {
+        Request::Options => {
+            let mut w = Writer::default();
+            w.string_multimap(&[
+                ("CQL_VERSION", &["3.4.7"]),
+                ("COMPRESSION", &["lz4", "snappy"]),
+                ("PROTOCOL_VERSIONS", &["4/v4"]),
+            ]);
+            Ok((opcode::SUPPORTED, w.buf))
+        }
+        Request::Startup(options) => {
+            if let Some(c) = options.get("COMPRESSION") {
+                session.compression = Some(
+                    Compression::parse(c).ok_or_else(|| protocol_error(&format!("unsupported compression '{c}'")))?,
+                );
+            }
+            session.started = true;
+            Ok((opcode::READY, vec![]))
+        }
+        _ if !session.started => Err(protocol_error("Unexpected message, expecting STARTUP or OPTIONS")),
+        Request::Register(_) => Ok((opcode::READY, vec![])),
+        Request::AuthResponse(_) => Err(protocol_error("authentication is not enabled")),
+        Request::Query(text, params) => {
+            let (statement, _) = crate::cql::parse(&text).map_err(|e| Failure {
+                code: code::SYNTAX,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
+            let out = execute(&mut state, shared, session, &statement, &params)?;
+            Ok((opcode::RESULT, encode_outcome(out, &params)))
+        }
+        Request::Prepare(text) => {
+            let (statement, n) = crate::cql::parse(&text).map_err(|e| Failure {
+                code: code::SYNTAX,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
+            let id = {
+                let key = format!("{}\u{0}{text}", session.keyspace.clone().unwrap_or_default());
+                let (a, b) = cairn_format::partitioner::murmur3_cassandra(key.as_bytes());
+                let mut id = a.to_be_bytes().to_vec();
+                id.extend_from_slice(&b.to_be_bytes());
+                id
+            };
+            let p = prepare(&state, session, statement, n)?;
+            let out = encode_prepared(&id, &p);
+            state.prepared.insert(id, p);
+            Ok((opcode::RESULT, out))
+        }
+        Request::Execute(id, params) => {
+            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
+            let Some(p) = state.prepared.get(&id) else {
+                let mut w = Writer::default();
+                w.short_bytes(&id);
+                return Err(Failure {
+                    code: code::UNPREPARED,
+                    message: "Prepared query with ID not found".into(),
+                    extra: w.buf,
+                });
+            };
+            let statement = p.statement.clone();
+            let saved = session.keyspace.clone();
+            if p.keyspace.is_some() && session.keyspace.is_none() {
+                session.keyspace = p.keyspace.clone();
+            }
+            let skip = params.skip_metadata;
+            let result = execute(&mut state, shared, session, &statement, &params);
+            session.keyspace = saved.or(session.keyspace.take());
+            let mut params = params;
+            params.skip_metadata = skip;
+            Ok((opcode::RESULT, encode_outcome(result?, &params)))
+        }
+        Request::Batch(_, statements, _, timestamp) => {
+            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
+            for st in statements {
+                let (statement, values) = match st {
+                    protocol::BatchStatement::Query(q, v) => {
+                        let (s, _) = crate::cql::parse(&q).map_err(|e| Failure {
+                            code: code::SYNTAX,
+                            message: e.to_string(),
+                            extra: vec![],
+                        })?;
+                        (s, v)
+                    }
+                    protocol::BatchStatement::Prepared(id, v) => match state.prepared.get(&id) {
+                        Some(p) => (p.statement.clone(), v),
+                        None => {
+                            let mut w = Writer::default();
+                            w.short_bytes(&id);
+                            return Err(Failure {
+                                code: code::UNPREPARED,
+                                message: "Prepared query with ID not found".into(),
+                                extra: w.buf,
+                            });
+                        }
+                    },
+                };
+                if matches!(statement, Statement::Select { .. }) {
+                    return Err(invalid(
+                        "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
+                    ));
+                }
+                let params = QueryParams { values, timestamp, ..Default::default() };
+                execute(&mut state, shared, session, &statement, &params)?;
+            }
+            let mut w = Writer::default();
+            w.int(0x0001);
+            Ok((opcode::RESULT, w.buf))
+        }
+    }
+}
+
+fn encode_rows_metadata(
+    w: &mut Writer,
+    keyspace: &str,
+    table: &str,
+    columns: &Columns,
+    paging: Option<&[u8]>,
+    no_metadata: bool,
+) {
+    let mut flags = 0x0001;
+    if paging.is_some() {
+        flags |= 0x0002;
+    }
+    if no_metadata {
+        flags = (flags & 0x0002) | 0x0004;
+    }
+    w.int(flags).int(columns.len() as i32);
+    if let Some(p) = paging {
+        w.bytes(Some(p));
+    }
+    if no_metadata {
+        return;
+    }
+    w.string(keyspace).string(table);
+    for (name, ty) in columns {
+        w.string(name);
+        values::write_type(w, ty);
+    }
+}
+
+fn encode_outcome(o: Outcome, params: &QueryParams) -> Vec<u8> {
+    let mut w = Writer::default();
+    match o {
+        Outcome::Void => {
+            w.int(0x0001);
+        }
+        Outcome::SetKeyspace(ks) => {
+            w.int(0x0003).string(&ks);
+        }
+        Outcome::SchemaChange { change, target, keyspace, name } => {
+            w.int(0x0005).string(change).string(target).string(&keyspace);
+            if let Some(n) = name {
+                w.string(&n);
+            }
+        }
+        Outcome::Rows { keyspace, table, columns, rows, paging_state } => {
+            w.int(0x0002);
+            encode_rows_metadata(&mut w, &keyspace, &table, &columns, paging_state.as_deref(), params.skip_metadata);
+            w.int(rows.len() as i32);
+            for r in &rows {
+                for v in r {
+                    w.bytes(v.as_deref());
+                }
+            }
+        }
+    }
+    w.buf
+}
+
+fn encode_prepared(id: &[u8], p: &Prepared) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.int(0x0004).short_bytes(id);
+    // Prepared metadata: global table spec, bind markers, partition-key marker indexes.
+    w.int(0x0001).int(p.binds.len() as i32).int(p.pk_indexes.len() as i32);
+    for i in &p.pk_indexes {
+        w.short(*i);
+    }
+    w.string(&p.table.0).string(&p.table.1);
+    for (name, ty) in &p.binds {
+        w.string(name);
+        values::write_type(&mut w, ty);
+    }
+    match &p.result {
+        Some(cols) => encode_rows_metadata(&mut w, &p.table.0, &p.table.1, cols, None, false),
+        None => {
+            w.int(0x0004).int(0);
+        }
+    }
+    w.buf
+}
+
+/// A value bound to a term: bytes, null, or unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bound {
+    Bytes(Vec<u8>),
+    Null,
+    Unset,
+}
+
+struct Binder<'a> {
+    params: &'a QueryParams,
+}
+
+impl Binder<'_> {
+    fn bind(&self, t: &Term, ty: &CqlType, what: &str) -> Result<Bound, Failure> {
+        match t {
+            Term::Null => Ok(Bound::Null),
+            Term::Literal(text) => cairn_format::types::parse::from_string(ty, text)
+                .map(Bound::Bytes)
+                .map_err(|e| invalid(format!("Invalid value for {what}: {e}"))),
+            Term::Collection(text) => crate::literal::to_bytes(ty, text)
+                .map(Bound::Bytes)
+                .map_err(|e| invalid(format!("Invalid value for {what}: {e}"))),
+            Term::Bind(i) => self.value_at(*i, None, what),
+            Term::Named(name, i) => self.value_at(*i, Some(name), what),
+        }
+    }
+
+    fn value_at(&self, i: usize, name: Option<&String>, what: &str) -> Result<Bound, Failure> {
+        let index = match name {
+            Some(n) if !self.params.names.is_empty() => {
+                self.params.names.iter().position(|x| x == n).ok_or_else(|| invalid(format!("No value for :{n}")))?
+            }
+            _ => i,
+        };
+        match self.params.values.get(index) {
+            Some(Value::Set(b)) => Ok(Bound::Bytes(b.clone())),
+            Some(Value::Null) => Ok(Bound::Null),
+            Some(Value::Unset) => Ok(Bound::Unset),
+            None => Err(invalid(format!(
+                "There were {} markers(?) in CQL but {} bound variables (for {what})",
+                i + 1,
+                self.params.values.len()
+            ))),
+        }
+    }
+
+    fn int(&self, t: &Term, what: &str) -> Result<Option<i64>, Failure> {
+        match self.bind(t, &CqlType::BigInt, what) {
+            Ok(Bound::Bytes(b)) => Ok(Some(match b.len() {
+                4 => i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                8 => i64::from_be_bytes(b.try_into().unwrap_or_default()),
+                _ => return Err(invalid(format!("Invalid {what}"))),
+            })),
+            Ok(_) => Ok(None),
+            Err(f) => {
+                // A bound TTL is an int.
+                match self.bind(t, &CqlType::Int, what)? {
+                    Bound::Bytes(b) if b.len() == 4 => {
+                        Ok(Some(i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))))
+                    }
+                    _ => Err(f),
+                }
+            }
+        }
+    }
+}
+
+fn resolve_keyspace(session: &Session, q: &QName) -> Result<String, Failure> {
+    q.keyspace.clone().or_else(|| session.keyspace.clone()).ok_or_else(|| {
+        invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+    })
+}
+
+fn table_mut<'s>(state: &'s mut State, ks: &str, name: &str) -> Result<&'s mut Table, Failure> {
+    let keyspace = state.keyspaces.get_mut(ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+    keyspace.tables.get_mut(name).ok_or_else(|| invalid(format!("table {name} does not exist")))
+}
+
+fn validate_name(name: &str) -> Result<(), Failure> {
+    if name.is_empty() || name.len() > 48 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(invalid(format!("\"{name}\" is not a valid name: use up to 48 letters, digits or underscores")));
+    }
+    Ok(())
+}
+
+fn header_for(schema: &TableSchema) -> SerializationHeader {
+    let key = match schema.partition_key.as_slice() {
+        [one] => one.ty.clone(),
+        many => CqlType::Composite(many.iter().map(|c| c.ty.clone()).collect()),
+    };
+    let clustering: Vec<CqlType> = schema
+        .clustering
+        .iter()
+        .map(|(c, desc)| if *desc { CqlType::Reversed(Box::new(c.ty.clone())) } else { c.ty.clone() })
+        .collect();
+    // Cassandra's column order: simple columns before complex ones, then by name.
+    let sorted = |cols: &[cairn_format::schema::ColumnDef]| {
+        let mut v: Vec<HeaderColumn> = cols.iter().map(|c| HeaderColumn::new(&c.name, c.ty.clone())).collect();
+        v.sort_by(|a, b| a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes())));
+        v
+    };
+    SerializationHeader::new(
+        EncodingStats {
+            min_timestamp: TIMESTAMP_EPOCH,
+            min_local_deletion_time: DELETION_TIME_EPOCH as u32,
+            min_ttl: 0,
+        },
+        key,
+        clustering,
+        sorted(&schema.static_columns),
+        sorted(&schema.regular_columns),
+    )
+}
+
+/// Where a column lives.
+#[derive(Debug, Clone, PartialEq)]
+enum Col {
+    Key(usize, CqlType),
+    Clustering(usize, CqlType),
+    Static(u16, CqlType),
+    Regular(u16, CqlType),
+}
+
+impl Col {
+    fn ty(&self) -> &CqlType {
+        match self {
+            Col::Key(_, t) | Col::Clustering(_, t) | Col::Static(_, t) | Col::Regular(_, t) => t,
+        }
+    }
+}
+
+fn column(t: &Table, name: &str) -> Option<Col> {
+    if let Some(i) = t.schema.partition_key.iter().position(|c| c.name == name) {
+        return t.schema.partition_key.get(i).map(|c| Col::Key(i, c.ty.clone()));
+    }
+    if let Some(i) = t.schema.clustering.iter().position(|(c, _)| c.name == name) {
+        return t.schema.clustering.get(i).map(|(c, _)| Col::Clustering(i, c.ty.clone()));
+    }
+    if let Some(i) = t.header.static_columns.iter().position(|c| c.name == name) {
+        return t.header.static_columns.get(i).map(|c| Col::Static(i as u16, c.ty.clone()));
+    }
+    t.header
+        .regular_columns
+        .iter()
+        .position(|c| c.name == name)
+        .and_then(|i| t.header.regular_columns.get(i).map(|c| Col::Regular(i as u16, c.ty.clone())))
+}
+
+fn all_columns(t: &Table) -> Columns {
+    let mut v: Columns = t.schema.partition_key.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
+    v.extend(t.schema.clustering.iter().map(|(c, _)| (c.name.clone(), c.ty.clone())));
+    let mut others: Columns = t
+        .header
+        .static_columns
+        .iter()
+        .chain(&t.header.regular_columns)
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
+    others.sort_by(|a, b| a.0.cmp(&b.0));
+    v.extend(others);
+    v
+}
+
+fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> Result<Prepared, Failure> {
+    let mut binds: Columns = vec![(String::new(), CqlType::Blob); n];
+    let mut pk_indexes = Vec::new();
+    let (qname, result) = match &statement {
+        Statement::Select { table, .. }
+        | Statement::Insert { table, .. }
+        | Statement::Update { table, .. }
+        | Statement::Delete { table, .. } => (Some(table.clone()), matches!(statement, Statement::Select { .. })),
+        _ => (None, false),
+    };
+    let Some(qname) = qname else {
+        return Ok(Prepared {
+            keyspace: session.keyspace.clone(),
+            statement,
+            binds,
+            pk_indexes,
+            table: (String::new(), String::new()),
+            result: None,
+        });
+    };
+    let ks = resolve_keyspace(session, &qname)?;
+    if ks == "system" || ks == "system_schema" {
+        // Metadata queries of drivers: the columns are known from the system table itself.
+        let cols = system::columns(&ks, &qname.name)
+            .ok_or_else(|| invalid(format!("table {ks}.{} does not exist", qname.name)))?;
+        let mark = |binds: &mut Columns, rels: &[Relation]| {
+            for r in rels {
+                for v in &r.values {
+                    if let Term::Bind(i) | Term::Named(_, i) = v
+                        && let (Some(slot), Some(c)) =
+                            (binds.get_mut(*i), cols.iter().find(|c| Some(&c.0) == r.columns.first()))
+                    {
+                        *slot = c.clone();
+                    }
+                }
+            }
+        };
+        let mut result_cols = None;
+        if let Statement::Select { relations, selectors, .. } = &statement {
+            mark(&mut binds, relations);
+            result_cols = Some(project_columns(&cols, selectors.as_ref())?);
+        }
+        return Ok(Prepared {
+            keyspace: Some(ks.clone()),
+            statement,
+            binds,
+            pk_indexes,
+            table: (ks, qname.name),
+            result: if result { result_cols } else { None },
+        });
+    }
+    let t = state
+        .keyspaces
+        .get(&ks)
+        .and_then(|k| k.tables.get(&qname.name))
+        .ok_or_else(|| invalid(format!("table {} does not exist", qname.name)))?;
+    let name_slot = |binds: &mut Columns, term: &Term, name: &str, ty: CqlType| {
+        if let Term::Bind(i) | Term::Named(_, i) = term
+            && let Some(slot) = binds.get_mut(*i)
+        {
+            *slot = (name.to_string(), ty);
+        }
+    };
+    let mut key_marker = |term: &Term, col: &Col, pk: &mut Vec<(usize, u16)>| {
+        if let (Term::Bind(i) | Term::Named(_, i), Col::Key(k, _)) = (term, col) {
+            pk.push((*k, *i as u16));
+        }
+    };
+    let mut pk: Vec<(usize, u16)> = Vec::new();
+    let using = |binds: &mut Columns, u: &Using| {
+        if let Some(Term::Bind(i) | Term::Named(_, i)) = &u.ttl
+            && let Some(s) = binds.get_mut(*i)
+        {
+            *s = ("[ttl]".into(), CqlType::Int);
+        }
+        if let Some(Term::Bind(i) | Term::Named(_, i)) = &u.timestamp
+            && let Some(s) = binds.get_mut(*i)
+        {
+            *s = ("[timestamp]".into(), CqlType::BigInt);
+        }
+    };
+    let rels = |binds: &mut Columns,
+                pk: &mut Vec<(usize, u16)>,
+                relations: &[Relation],
+                key_marker: &mut KeyMarker<'_>|
+     -> Result<(), Failure> {
+        for r in relations {
+            if r.token {
+                for v in &r.values {
+                    if let Term::Bind(i) | Term::Named(_, i) = v
+                        && let Some(s) = binds.get_mut(*i)
+                    {
+                        *s = ("partition key token".into(), CqlType::BigInt);
+                    }
+                }
+                continue;
+            }
+            let Some(name) = r.columns.first() else { continue };
+            let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+            for v in &r.values {
+                let ty = if r.op == "in" && r.values.len() == 1 && matches!(v, Term::Bind(_)) {
+                    CqlType::List { elem: Box::new(col.ty().clone()), frozen: true }
+                } else {
+                    col.ty().clone()
+                };
+                if let Term::Bind(i) | Term::Named(_, i) = v
+                    && let Some(s) = binds.get_mut(*i)
+                {
+                    *s = (name.clone(), ty);
+                }
+                if r.op == "=" {
+                    key_marker(v, &col, pk);
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut result_cols = None;
+    match &statement {
+        Statement::Insert { columns, values, using: u, .. } => {
+            for (c, v) in columns.iter().zip(values) {
+                let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                name_slot(&mut binds, v, c, col.ty().clone());
+                key_marker(v, &col, &mut pk);
+            }
+            using(&mut binds, u);
+        }
+        Statement::Update { assignments, relations, using: u, .. } => {
+            using(&mut binds, u);
+            for a in assignments {
+                match a {
+                    Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => {
+                        let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                        name_slot(&mut binds, v, c, col.ty().clone());
+                    }
+                    Assignment::SetElement(c, k, v) => {
+                        let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                        if let CqlType::Map { key, value, .. } = col.ty() {
+                            name_slot(&mut binds, k, c, (**key).clone());
+                            name_slot(&mut binds, v, c, (**value).clone());
+                        }
+                    }
+                }
+            }
+            rels(&mut binds, &mut pk, relations, &mut key_marker)?;
+        }
+        Statement::Delete { relations, using: u, .. } => {
+            using(&mut binds, u);
+            rels(&mut binds, &mut pk, relations, &mut key_marker)?;
+        }
+        Statement::Select { relations, selectors, limit, .. } => {
+            rels(&mut binds, &mut pk, relations, &mut key_marker)?;
+            if let Some(Term::Bind(i) | Term::Named(_, i)) = limit
+                && let Some(s) = binds.get_mut(*i)
+            {
+                *s = ("[limit]".into(), CqlType::Int);
+            }
+            result_cols = Some(select_columns(t, selectors.as_ref())?);
+        }
+        _ => {}
+    }
+    pk.sort_unstable();
+    if pk.len() == t.schema.partition_key.len() {
+        pk_indexes = pk.into_iter().map(|(_, i)| i).collect();
+    }
+    Ok(Prepared {
+        keyspace: Some(ks.clone()),
+        statement,
+        binds,
+        pk_indexes,
+        table: (ks, qname.name),
+        result: result_cols,
+    })
+}
+
+fn project_columns(cols: &Columns, selectors: Option<&Vec<(Selector, Option<String>)>>) -> Result<Columns, Failure> {
+    let Some(sel) = selectors else { return Ok(cols.clone()) };
+    sel.iter()
+        .map(|(s, alias)| {
+            let (name, ty) = match s {
+                Selector::Column(c) => cols
+                    .iter()
+                    .find(|x| &x.0 == c)
+                    .cloned()
+                    .ok_or_else(|| invalid(format!("Undefined column name {c}")))?,
+                Selector::Count => ("count".to_string(), CqlType::BigInt),
+                Selector::WriteTime(c) => (format!("writetime({c})"), CqlType::BigInt),
+                Selector::Ttl(c) => (format!("ttl({c})"), CqlType::Int),
+                Selector::Token(c) => (format!("system.token({})", c.join(", ")), CqlType::BigInt),
+            };
+            Ok((alias.clone().unwrap_or(name), ty))
+        })
+        .collect()
+}
+
+fn select_columns(t: &Table, selectors: Option<&Vec<(Selector, Option<String>)>>) -> Result<Columns, Failure> {
+    project_columns(&all_columns(t), selectors)
+}
+
+fn next_timestamp(state: &mut State, params: &QueryParams, using: &Using, b: &Binder<'_>) -> Result<i64, Failure> {
+    if let Some(t) = &using.timestamp
+        && let Some(v) = b.int(t, "timestamp")?
+    {
+        return Ok(v);
+    }
+    if let Some(t) = params.timestamp {
+        return Ok(t);
+    }
+    let now = now_micros().max(state.last_timestamp + 1);
+    state.last_timestamp = now;
+    Ok(now)
+}
+
+fn execute(
+    state: &mut State,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+) -> Result<Outcome, Failure> {
+    let b = Binder { params };
+    let now_s = now_micros() / 1_000_000;
+    match st {
+        Statement::Use(ks) => {
+            if !state.keyspaces.contains_key(ks) && !system::is_system_keyspace(ks) {
+                return Err(invalid(format!("Keyspace '{ks}' does not exist")));
+            }
+            session.keyspace = Some(ks.clone());
+            Ok(Outcome::SetKeyspace(ks.clone()))
+        }
+        Statement::CreateKeyspace { name, if_not_exists, replication, durable_writes } => {
+            validate_name(name)?;
+            if state.keyspaces.contains_key(name) || system::is_system_keyspace(name) {
+                if *if_not_exists {
+                    return Ok(Outcome::Void);
+                }
+                let mut w = Writer::default();
+                w.string(name).string("");
+                return Err(Failure {
+                    code: code::ALREADY_EXISTS,
+                    message: format!("Keyspace {name} already exists"),
+                    extra: w.buf,
+                });
+            }
+            if !replication.iter().any(|(k, _)| k == "class") {
+                return Err(Failure {
+                    code: code::CONFIG,
+                    message: "Missing replication strategy class".into(),
+                    extra: vec![],
+                });
+            }
+            std::fs::create_dir_all(shared.config.data_dir.join(name)).map_err(|e| Failure {
+                code: code::SERVER,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            state.keyspaces.insert(
+                name.clone(),
+                Keyspace {
+                    replication: replication.clone(),
+                    durable_writes: *durable_writes,
+                    tables: BTreeMap::new(),
+                    types: vec![],
+                },
+            );
+            state.schema_version = random_uuid(&mut state.seed);
+            Ok(Outcome::SchemaChange { change: "CREATED", target: "KEYSPACE", keyspace: name.clone(), name: None })
+        }
+        Statement::DropKeyspace { name, if_exists } => {
+            if state.keyspaces.remove(name).is_none() {
+                return if *if_exists {
+                    Ok(Outcome::Void)
+                } else {
+                    Err(invalid(format!("Keyspace {name} does not exist")))
+                };
+            }
+            state.prepared.retain(|_, p| p.table.0 != *name);
+            state.schema_version = random_uuid(&mut state.seed);
+            Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
+        }
+        Statement::CreateType { name, if_not_exists, text } => {
+            let ks = resolve_keyspace(session, name)?;
+            validate_name(&name.name)?;
+            let parsed = cairn_format::schema::cql::parse(text).map_err(|e| Failure {
+                code: code::SYNTAX,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            let mut ty = parsed.types.into_iter().next().ok_or_else(|| invalid("not a CREATE TYPE"))?;
+            ty.keyspace = Some(ks.clone());
+            let keyspace =
+                state.keyspaces.get_mut(&ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+            if keyspace.types.iter().any(|t| t.name == ty.name) {
+                if *if_not_exists {
+                    return Ok(Outcome::Void);
+                }
+                let mut w = Writer::default();
+                w.string(&ks).string(&ty.name);
+                return Err(Failure {
+                    code: code::ALREADY_EXISTS,
+                    message: format!("A user type with name '{}' already exists", ty.name),
+                    extra: w.buf,
+                });
+            }
+            let n = ty.name.clone();
+            keyspace.types.push(ty);
+            state.schema_version = random_uuid(&mut state.seed);
+            Ok(Outcome::SchemaChange { change: "CREATED", target: "TYPE", keyspace: ks, name: Some(n) })
+        }
+        Statement::CreateTable { table, if_not_exists, text } => {
+            let ks = resolve_keyspace(session, table)?;
+            validate_name(&table.name)?;
+            let parsed = cairn_format::schema::cql::parse(text).map_err(|e| Failure {
+                code: code::SYNTAX,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            let mut ct = parsed.tables.into_iter().next().ok_or_else(|| invalid("not a CREATE TABLE"))?;
+            ct.keyspace = Some(ks.clone());
+            let seed = &mut state.seed;
+            let id = random_uuid(seed);
+            let keyspace =
+                state.keyspaces.get_mut(&ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+            if keyspace.tables.contains_key(&ct.name) {
+                if *if_not_exists {
+                    return Ok(Outcome::Void);
+                }
+                let mut w = Writer::default();
+                w.string(&ks).string(&ct.name);
+                return Err(Failure {
+                    code: code::ALREADY_EXISTS,
+                    message: format!("Cannot add already existing table \"{}\" to keyspace \"{ks}\"", ct.name),
+                    extra: w.buf,
+                });
+            }
+            if ct.partition_key.is_empty() {
+                return Err(invalid("No PRIMARY KEY specified (exactly one required)"));
+            }
+            let mut schema = TableSchema::from_create(&ct, &keyspace.types).map_err(invalid)?;
+            schema.keyspace = ks.clone();
+            let header = Arc::new(header_for(&schema));
+            let name = ct.name.clone();
+            keyspace.tables.insert(name.clone(), Table { schema, header, id, memtable: BTreeMap::new() });
+            state.schema_version = random_uuid(&mut state.seed);
+            Ok(Outcome::SchemaChange { change: "CREATED", target: "TABLE", keyspace: ks, name: Some(name) })
+        }
+        Statement::DropTable { table, if_exists } => {
+            let ks = resolve_keyspace(session, table)?;
+            let removed = state.keyspaces.get_mut(&ks).and_then(|k| k.tables.remove(&table.name));
+            if removed.is_none() {
+                return if *if_exists {
+                    Ok(Outcome::Void)
+                } else {
+                    Err(invalid(format!("Table '{ks}.{}' doesn't exist", table.name)))
+                };
+            }
+            state.prepared.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
+            state.schema_version = random_uuid(&mut state.seed);
+            Ok(Outcome::SchemaChange {
+                change: "DROPPED",
+                target: "TABLE",
+                keyspace: ks,
+                name: Some(table.name.clone()),
+            })
+        }
+        Statement::Truncate(table) => {
+            let ks = resolve_keyspace(session, table)?;
+            table_mut(state, &ks, &table.name)?.memtable.clear();
+            Ok(Outcome::Void)
+        }
+        Statement::Insert { table, columns, values, using, if_not_exists, json } => {
+            if *if_not_exists {
+                return Err(invalid("Lightweight transactions (IF NOT EXISTS) are not supported by this node"));
+            }
+            if json.is_some() {
+                return Err(invalid("INSERT JSON is not supported yet"));
+            }
+            let ks = resolve_keyspace(session, table)?;
+            if columns.len() != values.len() {
+                return Err(invalid("Unmatched column names/values"));
+            }
+            let ts = next_timestamp(state, params, using, &b)?;
+            let t = table_mut(state, &ks, &table.name)?;
+            let ttl = ttl_of(t, using, &b)?;
+            let mut keys: Vec<Option<Vec<u8>>> = vec![None; t.schema.partition_key.len()];
+            let mut cks: Vec<Option<Vec<u8>>> = vec![None; t.schema.clustering.len()];
+            let mut cells: Vec<(Col, Bound)> = Vec::new();
+            for (c, v) in columns.iter().zip(values) {
+                let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                let bound = b.bind(v, col.ty(), c)?;
+                match (&col, bound) {
+                    (Col::Key(i, _), Bound::Bytes(x)) => keys[*i] = Some(x),
+                    (Col::Clustering(i, _), Bound::Bytes(x)) => cks[*i] = Some(x),
+                    (Col::Key(..) | Col::Clustering(..), _) => {
+                        return Err(invalid(format!("Invalid null value in condition for column {c}")));
+                    }
+                    (_, bound) => cells.push((col, bound)),
+                }
+            }
+            let key = partition_key(t, &keys)?;
+            let clustering = full_clustering(t, &cks)?;
+            let header = Arc::clone(&t.header);
+            let mut seed = ts as u64 ^ 0x5eed;
+            let p = partition_mut(t, key);
+            p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
+            for (col, bound) in cells {
+                write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
+            }
+            Ok(Outcome::Void)
+        }
+        Statement::Update { table, using, assignments, relations, conditional } => {
+            if *conditional {
+                return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
+            }
+            let ks = resolve_keyspace(session, table)?;
+            let ts = next_timestamp(state, params, using, &b)?;
+            let t = table_mut(state, &ks, &table.name)?;
+            let ttl = ttl_of(t, using, &b)?;
+            let (keys, cks) = key_restrictions(t, relations, &b)?;
+            let header = Arc::clone(&t.header);
+            let schema = t.schema.clone();
+            let mut seed = ts as u64 ^ 0x5eed;
+            // An UPDATE of static columns only names the partition alone.
+            let static_only = assignments.iter().all(|a| {
+                let (Assignment::Set(c, _)
+                | Assignment::Add(c, _)
+                | Assignment::Remove(c, _)
+                | Assignment::SetElement(c, _, _)) = a;
+                matches!(column_in(&header, &schema, c), Ok(Col::Static(..)))
+            });
+            for key in keys {
+                for cl in &cks {
+                    let clustering =
+                        if static_only && cl.iter().all(Option::is_none) { vec![] } else { full_clustering(t, cl)? };
+                    let p = partition_mut(t, key.clone());
+                    for a in assignments {
+                        let (name, term) = match a {
+                            Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
+                            Assignment::SetElement(c, _, v) => (c, v),
+                        };
+                        let col = column_in(&header, &schema, name)?;
+                        if matches!(col, Col::Key(..) | Col::Clustering(..)) {
+                            return Err(invalid(format!("PRIMARY KEY part {name} found in SET part")));
+                        }
+                        match a {
+                            Assignment::Set(..) => {
+                                let bound = b.bind(term, col.ty(), name)?;
+                                write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
+                            }
+                            Assignment::Add(..) | Assignment::Remove(..) => {
+                                // `m = m - {k, ...}` names map keys as a set.
+                                let ty = match (a, col.ty().unreversed()) {
+                                    (Assignment::Remove(..), CqlType::Map { key, .. }) => {
+                                        CqlType::Set { elem: key.clone(), frozen: true }
+                                    }
+                                    (_, t) => t.clone(),
+                                };
+                                let bound = b.bind(term, &ty, name)?;
+                                let add = matches!(a, Assignment::Add(..));
+                                add_elements(p, &clustering, &col, bound, add, ts, ttl, now_s, &mut seed)?;
+                            }
+                            Assignment::SetElement(_, k, v) => {
+                                let CqlType::Map { key: kt, value: vt, .. } = col.ty().unreversed() else {
+                                    return Err(invalid(format!("Invalid operation for non-map column {name}")));
+                                };
+                                let (Bound::Bytes(kb), vb) = (b.bind(k, kt, name)?, b.bind(v, vt, name)?) else {
+                                    return Err(invalid("Invalid null map key"));
+                                };
+                                let idx = col_index(&col);
+                                let cell = match vb {
+                                    Bound::Bytes(v) => make_cell(idx, Some(kb), v, ts, ttl, now_s),
+                                    _ => OwnedCell::tombstone(idx, Some(kb), ts, now_s),
+                                };
+                                row_for(p, &clustering, &col).add_cell(cell);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(Outcome::Void)
+        }
+        Statement::Delete { table, columns, using, relations, conditional } => {
+            if *conditional {
+                return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
+            }
+            let ks = resolve_keyspace(session, table)?;
+            let ts = next_timestamp(state, params, using, &b)?;
+            let t = table_mut(state, &ks, &table.name)?;
+            let (keys, cks) = key_restrictions(t, relations, &b)?;
+            let header = Arc::clone(&t.header);
+            let schema = t.schema.clone();
+            let deletion = DeletionTime { marked_for_delete_at: ts, local_deletion_time: now_s };
+            let n_ck = t.schema.clustering.len();
+            for key in keys {
+                for cl in &cks {
+                    let given = cl.iter().take_while(|c| c.is_some()).count();
+                    let p = partition_mut(t, key.clone());
+                    if columns.is_empty() {
+                        if given == 0 {
+                            p.delete(deletion);
+                        } else if given == n_ck {
+                            p.row_mut(cl).delete(deletion);
+                        } else {
+                            let prefix: Vec<Option<Vec<u8>>> = cl.iter().take(given).cloned().collect();
+                            p.range_tombstones.push(cairn_format::partition::RangeTombstone {
+                                start: prefix.clone(),
+                                start_inclusive: true,
+                                end: prefix,
+                                end_inclusive: true,
+                                deletion,
+                            });
+                        }
+                        continue;
+                    }
+                    if given != n_ck && columns.iter().any(|(c, _)| !header.static_columns.iter().any(|s| &s.name == c))
+                    {
+                        return Err(invalid("Missing mandatory PRIMARY KEY part to delete columns"));
+                    }
+                    for (name, element) in columns {
+                        let col = column_in(&header, &schema, name)?;
+                        let idx = col_index(&col);
+                        let row = row_for(p, cl, &col);
+                        match element {
+                            Some(k) => {
+                                let kt = col.ty().path_type().cloned().unwrap_or(CqlType::Blob);
+                                let Bound::Bytes(kb) = b.bind(k, &kt, name)? else {
+                                    return Err(invalid("Invalid null element"));
+                                };
+                                row.add_cell(OwnedCell::tombstone(idx, Some(kb), ts, now_s));
+                            }
+                            None if col.ty().is_multi_cell() => row.delete_column(idx, deletion),
+                            None => row.add_cell(OwnedCell::tombstone(idx, None, ts, now_s)),
+                        }
+                    }
+                }
+            }
+            Ok(Outcome::Void)
+        }
+        Statement::Select {
+            table,
+            selectors,
+            relations,
+            limit,
+            per_partition_limit,
+            order,
+            json,
+            distinct,
+            allow_filtering,
+        } => {
+            if *json || *distinct {
+                return Err(invalid("SELECT JSON and SELECT DISTINCT are not supported yet"));
+            }
+            let ks = resolve_keyspace(session, table)?;
+            let limit = match limit {
+                Some(t) => b.int(t, "LIMIT")?.map(|v| v.max(0) as usize),
+                None => None,
+            };
+            let ppl = match per_partition_limit {
+                Some(t) => b.int(t, "PER PARTITION LIMIT")?.map(|v| v.max(0) as usize),
+                None => None,
+            };
+            let (columns, rows, table_name) = if system::is_system_keyspace(&ks) {
+                let (cols, rows) = system::table(state, shared, &ks, &table.name)
+                    .ok_or_else(|| invalid(format!("table {ks}.{} does not exist", table.name)))?;
+                let rows = filter_system_rows(&cols, rows, relations, &b)?;
+                let out_cols = project_columns(&cols, selectors.as_ref())?;
+                let rows = project_plain(&cols, rows, selectors.as_ref());
+                (out_cols, rows, table.name.clone())
+            } else {
+                let t = state
+                    .keyspaces
+                    .get(&ks)
+                    .and_then(|k| k.tables.get(&table.name))
+                    .ok_or_else(|| invalid(format!("table {} does not exist", table.name)))?;
+                let (cols, rows) =
+                    select_rows(t, selectors.as_ref(), relations, order, ppl, *allow_filtering, &b, now_s)?;
+                (cols, rows, table.name.clone())
+            };
+            let mut rows = rows;
+            if let Some(l) = limit {
+                rows.truncate(l);
+            }
+            // Paging: the state is the offset of the next row.
+            let offset = params
+                .paging_state
+                .as_ref()
+                .and_then(|s| <[u8; 8]>::try_from(s.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes) as usize;
+            let page = params.page_size.filter(|&p| p > 0).map(|p| p as usize);
+            let total = rows.len();
+            let mut rows: Vec<Row> = rows.into_iter().skip(offset).collect();
+            let mut paging_state = None;
+            if let Some(p) = page
+                && rows.len() > p
+            {
+                rows.truncate(p);
+                paging_state = Some(((offset + p) as u64).to_be_bytes().to_vec());
+            }
+            let _ = total;
+            Ok(Outcome::Rows { keyspace: ks, table: table_name, columns, rows, paging_state })
+        }
+        Statement::Batch { statements, using } => {
+            let ts = next_timestamp(state, params, using, &b)?;
+            for s in statements {
+                let p = QueryParams { timestamp: Some(ts), ..params.clone() };
+                execute(state, shared, session, s, &p)?;
+            }
+            Ok(Outcome::Void)
+        }
+        Statement::Unsupported(what) => Err(invalid(format!("{what} is not supported by this node"))),
+    }
+}
+
+fn column_in(header: &SerializationHeader, schema: &TableSchema, name: &str) -> Result<Col, Failure> {
+    if let Some(i) = schema.partition_key.iter().position(|c| c.name == name) {
+        return Ok(Col::Key(i, schema.partition_key[i].ty.clone()));
+    }
+    if let Some(i) = schema.clustering.iter().position(|(c, _)| c.name == name) {
+        return Ok(Col::Clustering(i, schema.clustering[i].0.ty.clone()));
+    }
+    if let Some(i) = header.static_columns.iter().position(|c| c.name == name) {
+        return Ok(Col::Static(i as u16, header.static_columns[i].ty.clone()));
+    }
+    if let Some(i) = header.regular_columns.iter().position(|c| c.name == name) {
+        return Ok(Col::Regular(i as u16, header.regular_columns[i].ty.clone()));
+    }
+    Err(invalid(format!("Undefined column name {name}")))
+}
+
+fn col_index(c: &Col) -> u16 {
+    match c {
+        Col::Static(i, _) | Col::Regular(i, _) => *i,
+        _ => 0,
+    }
+}
+
+fn ttl_of(t: &Table, using: &Using, b: &Binder<'_>) -> Result<i32, Failure> {
+    let ttl = match &using.ttl {
+        Some(term) => b.int(term, "ttl")?.unwrap_or(0),
+        None => t.schema.option("default_time_to_live").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+    };
+    if !(0..=630_720_000).contains(&ttl) {
+        return Err(invalid(format!("ttl is too large. requested ({ttl}) maximum (630720000)")));
+    }
+    Ok(ttl as i32)
+}
+
+fn liveness(ts: i64, ttl: i32, now_s: i64) -> LivenessInfo {
+    if ttl > 0 {
+        LivenessInfo { timestamp: ts, ttl, local_expiration_time: now_s + i64::from(ttl) }
+    } else {
+        LivenessInfo { timestamp: ts, ttl: 0, local_expiration_time: cairn_format::deletion::NO_DELETION_TIME }
+    }
+}
+
+fn make_cell(column: u16, path: Option<Vec<u8>>, value: Vec<u8>, ts: i64, ttl: i32, now_s: i64) -> OwnedCell {
+    if ttl > 0 {
+        OwnedCell::expiring(column, path, value, ts, ttl, now_s)
+    } else {
+        OwnedCell::live(column, path, value, ts)
+    }
+}
+
+fn partition_key(t: &Table, keys: &[Option<Vec<u8>>]) -> Result<Vec<u8>, Failure> {
+    let missing: Vec<&str> =
+        keys.iter().zip(&t.schema.partition_key).filter(|(k, _)| k.is_none()).map(|(_, c)| c.name.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!("Some partition key parts are missing: {}", missing.join(", "))));
+    }
+    let parts: Vec<&[u8]> = keys.iter().map(|k| k.as_deref().unwrap_or_default()).collect();
+    Ok(if parts.len() == 1 { parts[0].to_vec() } else { compose(&parts) })
+}
+
+fn full_clustering(t: &Table, cks: &[Option<Vec<u8>>]) -> Result<Vec<Option<Vec<u8>>>, Failure> {
+    if let Some((c, _)) = cks.iter().zip(&t.schema.clustering).find(|(k, _)| k.is_none()).map(|(_, c)| c) {
+        return Err(invalid(format!("Some clustering keys are missing: {}", c.name)));
+    }
+    Ok(cks.to_vec())
+}
+
+fn partition_mut(t: &mut Table, key: Vec<u8>) -> &mut Partition {
+    let token = Token::Murmur3(murmur3_token(&key));
+    t.memtable.entry((token, key.clone())).or_insert_with(|| Partition::new(key))
+}
+
+fn row_for<'p>(
+    p: &'p mut Partition,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+) -> &'p mut cairn_format::partition::Row {
+    match col {
+        Col::Static(..) => p.static_mut(),
+        _ => p.row_mut(clustering),
+    }
+}
+
+/// Write one column of a row: a simple cell, or a whole collection (a complex deletion just
+/// before the write, then one cell per element, as Cassandra writes `c = {...}`).
+#[allow(clippy::too_many_arguments)]
+fn write_cell(
+    p: &mut Partition,
+    header: &SerializationHeader,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+    bound: Bound,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let _ = header;
+    let idx = col_index(col);
+    let ty = col.ty().clone();
+    let row = row_for(p, clustering, col);
+    if !ty.is_multi_cell() {
+        match bound {
+            Bound::Bytes(v) => row.add_cell(make_cell(idx, None, v, ts, ttl, now_s)),
+            Bound::Null => row.add_cell(OwnedCell::tombstone(idx, None, ts, now_s)),
+            Bound::Unset => {}
+        }
+        return Ok(());
+    }
+    match bound {
+        Bound::Unset => Ok(()),
+        Bound::Null => {
+            row.delete_column(idx, DeletionTime { marked_for_delete_at: ts, local_deletion_time: now_s });
+            Ok(())
+        }
+        Bound::Bytes(v) => {
+            row.delete_column(idx, DeletionTime { marked_for_delete_at: ts - 1, local_deletion_time: now_s });
+            add_elements_to(row, idx, &ty, &v, true, ts, ttl, now_s, seed)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_elements(
+    p: &mut Partition,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+    bound: Bound,
+    add: bool,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let idx = col_index(col);
+    let ty = col.ty().clone();
+    if !ty.is_multi_cell() {
+        return Err(invalid(format!("Invalid operation for non-collection column (type {ty})")));
+    }
+    let Bound::Bytes(v) = bound else { return Ok(()) };
+    let row = row_for(p, clustering, col);
+    add_elements_to(row, idx, &ty, &v, add, ts, ttl, now_s, seed)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_elements_to(
+    row: &mut cairn_format::partition::Row,
+    idx: u16,
+    ty: &CqlType,
+    v: &[u8],
+    add: bool,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let bad = || invalid(format!("Invalid value for a {ty}"));
+    let cell = |path: Vec<u8>, value: Vec<u8>| {
+        if add {
+            make_cell(idx, Some(path), value, ts, ttl, now_s)
+        } else {
+            OwnedCell::tombstone(idx, Some(path), ts, now_s)
+        }
+    };
+    match ty.unreversed() {
+        CqlType::Set { .. } => {
+            for (e, _) in split_collection(v, false).ok_or_else(bad)? {
+                row.add_cell(cell(e, vec![]));
+            }
+        }
+        CqlType::Map { .. } => {
+            // `m = m - {k1, k2}` removes keys given as a set.
+            if !add {
+                for (k, _) in split_collection(v, false).ok_or_else(bad)? {
+                    row.add_cell(OwnedCell::tombstone(idx, Some(k), ts, now_s));
+                }
+                return Ok(());
+            }
+            for (k, val) in split_collection(v, true).ok_or_else(bad)? {
+                row.add_cell(cell(k, val.unwrap_or_default()));
+            }
+        }
+        CqlType::List { .. } => {
+            if !add {
+                return Err(invalid("Removing list elements by value is not supported yet"));
+            }
+            for (i, (e, _)) in split_collection(v, false).ok_or_else(bad)?.into_iter().enumerate() {
+                let path = timeuuid(ts + i as i64, seed).to_vec();
+                row.add_cell(cell(path, e));
+            }
+        }
+        CqlType::Udt(_) => {
+            for (i, f) in split_fields(v).ok_or_else(bad)?.into_iter().enumerate() {
+                let path = (i as u16).to_be_bytes().to_vec();
+                match f {
+                    Some(val) => row.add_cell(make_cell(idx, Some(path), val, ts, ttl, now_s)),
+                    None => row.add_cell(OwnedCell::tombstone(idx, Some(path), ts, now_s)),
+                }
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// The partition keys and clustering prefixes a WHERE clause names (`=` and `IN` only).
+fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>) -> Result<KeySet, Failure> {
+    let mut keys: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.partition_key.len()];
+    let mut cks: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.clustering.len()];
+    for r in relations {
+        let Some(name) = r.columns.first() else { continue };
+        let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+        let vals = bind_values(r, col.ty(), name, b)?;
+        match (&col, r.op.as_str()) {
+            (Col::Key(i, _), "=" | "in") => keys[*i] = vals,
+            (Col::Clustering(i, _), "=" | "in") => cks[*i] = vals,
+            _ => {
+                return Err(invalid(format!(
+                    "Only EQ and IN relations on primary key columns are supported here (got {name} {})",
+                    r.op
+                )));
+            }
+        }
+    }
+    if keys.iter().any(Vec::is_empty) {
+        let missing: Vec<&str> = keys
+            .iter()
+            .zip(&t.schema.partition_key)
+            .filter(|(k, _)| k.is_empty())
+            .map(|(_, c)| c.name.as_str())
+            .collect();
+        return Err(invalid(format!("Some partition key parts are missing: {}", missing.join(", "))));
+    }
+    let mut key_bytes = vec![vec![]];
+    for options in &keys {
+        key_bytes = key_bytes
+            .into_iter()
+            .flat_map(|prefix: Vec<Vec<u8>>| {
+                options.iter().map(move |o| {
+                    let mut p = prefix.clone();
+                    p.push(o.clone());
+                    p
+                })
+            })
+            .collect();
+    }
+    let keys = key_bytes
+        .into_iter()
+        .map(|parts| {
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            if refs.len() == 1 { refs[0].to_vec() } else { compose(&refs) }
+        })
+        .collect();
+    let mut clusterings: Vec<Vec<Option<Vec<u8>>>> = vec![vec![]];
+    for (i, options) in cks.iter().enumerate() {
+        if options.is_empty() {
+            for c in &mut clusterings {
+                c.extend(std::iter::repeat_n(None, t.schema.clustering.len() - i));
+            }
+            break;
+        }
+        clusterings = clusterings
+            .into_iter()
+            .flat_map(|prefix| {
+                options.iter().map(move |o| {
+                    let mut p = prefix.clone();
+                    p.push(Some(o.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    Ok((keys, clusterings))
+}
+
+fn bind_values(r: &Relation, ty: &CqlType, name: &str, b: &Binder<'_>) -> Result<Vec<Vec<u8>>, Failure> {
+    let mut out = Vec::new();
+    if r.op == "in" && r.values.len() == 1 && matches!(r.values[0], Term::Bind(_) | Term::Named(..)) {
+        let list = CqlType::List { elem: Box::new(ty.clone()), frozen: true };
+        if let Bound::Bytes(v) = b.bind(&r.values[0], &list, name)? {
+            out.extend(
+                split_collection(&v, false).ok_or_else(|| invalid("Invalid IN list"))?.into_iter().map(|(e, _)| e),
+            );
+        }
+        return Ok(out);
+    }
+    for v in &r.values {
+        match b.bind(v, ty, name)? {
+            Bound::Bytes(x) => out.push(x),
+            _ => return Err(invalid(format!("Invalid null value in condition for column {name}"))),
+        }
+    }
+    Ok(out)
+}
+
+fn filter_system_rows(
+    cols: &Columns,
+    rows: Vec<Row>,
+    relations: &[Relation],
+    b: &Binder<'_>,
+) -> Result<Vec<Row>, Failure> {
+    let mut rows = rows;
+    for r in relations {
+        let Some(name) = r.columns.first() else { continue };
+        let i =
+            cols.iter().position(|c| &c.0 == name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+        let vals = bind_values(r, &cols[i].1, name, b)?;
+        if r.op != "=" && r.op != "in" {
+            return Err(invalid("only = and IN restrictions are supported on system tables"));
+        }
+        rows.retain(|row| row.get(i).and_then(|v| v.as_ref()).is_some_and(|v| vals.contains(v)));
+    }
+    Ok(rows)
+}
+
+fn project_plain(cols: &Columns, rows: Vec<Row>, selectors: Option<&Vec<(Selector, Option<String>)>>) -> Vec<Row> {
+    let Some(sel) = selectors else { return rows };
+    if sel.iter().any(|(s, _)| *s == Selector::Count) {
+        return vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]];
+    }
+    rows.into_iter()
+        .map(|r| {
+            sel.iter()
+                .map(|(s, _)| match s {
+                    Selector::Column(c) => {
+                        cols.iter().position(|x| &x.0 == c).and_then(|i| r.get(i).cloned().flatten())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One live CQL row of a user table, with its cells' write times and TTLs.
+struct LiveRow {
+    key: Vec<u8>,
+    clustering: Vec<Option<Vec<u8>>>,
+    /// Per header column (static then regular): value, write time, TTL left.
+    statics: Vec<Timed>,
+    regulars: Vec<Timed>,
+}
+
+fn column_values(u: &cairn_format::data::Unfiltered, cols: &[HeaderColumn], now_s: i64) -> Vec<Timed> {
+    let mut out: Vec<Timed> = vec![None; cols.len()];
+    let mut elems: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![vec![]; cols.len()];
+    let mut times: Vec<(i64, Option<i64>)> = vec![(i64::MIN, None); cols.len()];
+    for c in u.cells.iter().filter(|c| c.is_live(now_s)) {
+        let i = c.column as usize;
+        let Some(hc) = cols.get(i) else { continue };
+        let ttl_left = c.is_expiring().then(|| c.local_deletion_time - now_s);
+        if hc.is_complex() {
+            if let Some(e) = elems.get_mut(i) {
+                e.push((u.path(c).unwrap_or_default().to_vec(), u.value(c).to_vec()));
+            }
+            if let Some(t) = times.get_mut(i) {
+                *t = (t.0.max(c.timestamp), ttl_left);
+            }
+        } else if let Some(slot) = out.get_mut(i) {
+            *slot = Some((u.value(c).to_vec(), c.timestamp, ttl_left));
+        }
+    }
+    for (i, e) in elems.into_iter().enumerate() {
+        if e.is_empty() {
+            continue;
+        }
+        let Some(hc) = cols.get(i) else { continue };
+        let bytes = match hc.ty.unreversed() {
+            CqlType::Set { .. } => serialize_collection(e.iter().map(|(p, _)| p.as_slice())),
+            CqlType::List { .. } => serialize_collection(e.iter().map(|(_, v)| v.as_slice())),
+            CqlType::Map { .. } => serialize_map(e.iter().map(|(p, v)| (p.as_slice(), v.as_slice()))),
+            CqlType::Udt(udt) => {
+                let mut fields: Vec<Option<&[u8]>> = vec![None; udt.fields.len()];
+                for (p, v) in &e {
+                    if let Some(f) = cairn_format::types::value::udt_field_index(p).and_then(|fi| fields.get_mut(fi)) {
+                        *f = Some(v.as_slice());
+                    }
+                }
+                serialize_fields(fields.into_iter())
+            }
+            _ => continue,
+        };
+        if let Some(slot) = out.get_mut(i) {
+            let (ts, ttl) = times.get(i).copied().unwrap_or((i64::MIN, None));
+            *slot = Some((bytes, ts, ttl));
+        }
+    }
+    out
+}
+
+fn live_rows(t: &Table, p: &Partition, now_s: i64) -> Vec<LiveRow> {
+    let header = &t.header;
+    let statics = p
+        .static_unfiltered(header)
+        .map(|s| column_values(&s, &header.static_columns, now_s))
+        .unwrap_or_else(|| vec![None; header.static_columns.len()]);
+    let mut out = Vec::new();
+    for u in p.unfiltereds(header) {
+        if u.kind() != cairn_format::data::UnfilteredKind::Row {
+            continue;
+        }
+        let regulars = column_values(&u, &header.regular_columns, now_s);
+        if !u.liveness.is_live(now_s) && regulars.iter().all(Option::is_none) {
+            continue;
+        }
+        out.push(LiveRow {
+            key: p.key.clone(),
+            clustering: (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect(),
+            statics: statics.clone(),
+            regulars,
+        });
+    }
+    if out.is_empty() && statics.iter().any(Option::is_some) {
+        out.push(LiveRow {
+            key: p.key.clone(),
+            clustering: vec![None; t.schema.clustering.len()],
+            statics,
+            regulars: vec![None; header.regular_columns.len()],
+        });
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn select_rows(
+    t: &Table,
+    selectors: Option<&Vec<(Selector, Option<String>)>>,
+    relations: &[Relation],
+    order: &[(String, bool)],
+    per_partition_limit: Option<usize>,
+    allow_filtering: bool,
+    b: &Binder<'_>,
+    now_s: i64,
+) -> Result<(Columns, Vec<Row>), Failure> {
+    let columns = select_columns(t, selectors)?;
+    // Partition-key restrictions decide which partitions are read; the rest filter rows.
+    let pk_names: Vec<&str> = t.schema.partition_key.iter().map(|c| c.name.as_str()).collect();
+    let pk_rels: Vec<&Relation> = relations
+        .iter()
+        .filter(|r| !r.token && r.columns.first().is_some_and(|c| pk_names.contains(&c.as_str())))
+        .collect();
+    let token_rels: Vec<&Relation> = relations.iter().filter(|r| r.token).collect();
+    let mut filters: Vec<(Col, String, Vec<Vec<u8>>)> = Vec::new();
+    for r in relations.iter().filter(|r| !r.token && !pk_rels.iter().any(|p| std::ptr::eq(*p, *r))) {
+        let Some(name) = r.columns.first() else { continue };
+        let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+        if matches!(col, Col::Static(..) | Col::Regular(..)) && !allow_filtering {
+            return Err(invalid(
+                "Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING",
+            ));
+        }
+        filters.push((col.clone(), r.op.clone(), bind_values(r, col.ty(), name, b)?));
+    }
+    let partitions: Vec<&Partition> = if !pk_rels.is_empty() {
+        if pk_rels.len() != pk_names.len() || pk_rels.iter().any(|r| r.op != "=" && r.op != "in") {
+            if !allow_filtering {
+                return Err(invalid("Partition key parts must all be restricted by = or IN (or use ALLOW FILTERING)"));
+            }
+            t.memtable.values().collect()
+        } else {
+            let (keys, _) = key_restrictions(t, &pk_rels.iter().map(|r| (*r).clone()).collect::<Vec<_>>(), b)?;
+            let mut keyed: Vec<(Token, Vec<u8>)> =
+                keys.into_iter().map(|k| (Token::Murmur3(murmur3_token(&k)), k)).collect();
+            keyed.sort();
+            keyed.dedup();
+            keyed.iter().filter_map(|k| t.memtable.get(k)).collect()
+        }
+    } else {
+        t.memtable.values().collect()
+    };
+    let token_of = |p: &Partition| murmur3_token(&p.key);
+    let mut token_bounds: Vec<(String, i64)> = Vec::new();
+    for r in token_rels {
+        let v = r.values.last().ok_or_else(|| invalid("token() needs a value"))?;
+        let x = b.int(v, "token")?.ok_or_else(|| invalid("null token"))?;
+        token_bounds.push((r.op.clone(), x));
+    }
+    let mut rows = Vec::new();
+    for p in partitions {
+        let tok = token_of(p);
+        if !token_bounds.iter().all(|(op, x)| match op.as_str() {
+            ">" => tok > *x,
+            ">=" => tok >= *x,
+            "<" => tok < *x,
+            "<=" => tok <= *x,
+            "=" => tok == *x,
+            _ => true,
+        }) {
+            continue;
+        }
+        let mut prows = live_rows(t, p, now_s);
+        prows.retain(|r| {
+            filters.iter().all(|(col, op, vals)| {
+                let (value, ty) = match col {
+                    Col::Clustering(i, ty) => (r.clustering.get(*i).cloned().flatten(), ty),
+                    Col::Static(i, ty) => (r.statics.get(*i as usize).cloned().flatten().map(|v| v.0), ty),
+                    Col::Regular(i, ty) => (r.regulars.get(*i as usize).cloned().flatten().map(|v| v.0), ty),
+                    Col::Key(..) => return true,
+                };
+                let Some(value) = value else { return false };
+                let cmp = |x: &Vec<u8>| compare_values(ty, &value, x);
+                match op.as_str() {
+                    "=" | "in" => vals.iter().any(|x| cmp(x).is_eq()),
+                    ">" => vals.iter().all(|x| cmp(x).is_gt()),
+                    ">=" => vals.iter().all(|x| cmp(x).is_ge()),
+                    "<" => vals.iter().all(|x| cmp(x).is_lt()),
+                    "<=" => vals.iter().all(|x| cmp(x).is_le()),
+                    _ => false,
+                }
+            })
+        });
+        if let Some((first_ck, desc)) = order.first() {
+            let table_desc = t.schema.clustering.first().is_some_and(|(c, d)| &c.name == first_ck && *d);
+            if *desc != table_desc {
+                prows.reverse();
+            }
+        }
+        if let Some(l) = per_partition_limit {
+            prows.truncate(l);
+        }
+        rows.extend(prows);
+    }
+    let count_only = selectors.is_some_and(|s| s.iter().any(|(x, _)| *x == Selector::Count));
+    if count_only {
+        return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]]));
+    }
+    let header = &t.header;
+    let key_parts = |key: &[u8]| -> Vec<Vec<u8>> {
+        if t.schema.partition_key.len() > 1 {
+            cairn_format::types::value::composite_components(key)
+                .unwrap_or_default()
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect()
+        } else {
+            vec![key.to_vec()]
+        }
+    };
+    let value_of = |r: &LiveRow, name: &str, what: u8| -> Option<Vec<u8>> {
+        let cell = |list: &Vec<Timed>, i: usize| list.get(i).cloned().flatten();
+        let pick = |c: Option<(Vec<u8>, i64, Option<i64>)>| match what {
+            0 => c.map(|x| x.0),
+            1 => c.map(|x| x.1.to_be_bytes().to_vec()),
+            _ => c.and_then(|x| x.2).map(|t| (t as i32).to_be_bytes().to_vec()),
+        };
+        if let Some(i) = t.schema.partition_key.iter().position(|c| c.name == name) {
+            return key_parts(&r.key).get(i).cloned();
+        }
+        if let Some(i) = t.schema.clustering.iter().position(|(c, _)| c.name == name) {
+            return r.clustering.get(i).cloned().flatten();
+        }
+        if let Some(i) = header.static_columns.iter().position(|c| c.name == name) {
+            return pick(cell(&r.statics, i));
+        }
+        header.regular_columns.iter().position(|c| c.name == name).and_then(|i| pick(cell(&r.regulars, i)))
+    };
+    let out = rows
+        .iter()
+        .map(|r| match selectors {
+            None => all_columns(t).iter().map(|(n, _)| value_of(r, n, 0)).collect(),
+            Some(sel) => sel
+                .iter()
+                .map(|(s, _)| match s {
+                    Selector::Column(c) => value_of(r, c, 0),
+                    Selector::WriteTime(c) => value_of(r, c, 1),
+                    Selector::Ttl(c) => value_of(r, c, 2),
+                    Selector::Token(_) => Some(murmur3_token(&r.key).to_be_bytes().to_vec()),
+                    Selector::Count => None,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((columns, out))
+}
+
+#[doc(hidden)]
+pub fn _text(s: &str) -> Option<Vec<u8>> {
+    values::text(s)
+}
