@@ -403,6 +403,21 @@ struct NodeArgs {
     /// cluster_name.
     #[arg(long, default_value = "Cairn Cluster")]
     cluster_name: String,
+    /// commitlog_sync: periodic (fsync every --commitlog-sync-period-ms) or batch (fsync every
+    /// write before acknowledging it).
+    #[arg(long, value_enum, default_value = "periodic")]
+    commitlog_sync: CommitlogSync,
+    /// commitlog_sync_period in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    commitlog_sync_period_ms: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CommitlogSync {
+    /// fsync every period.
+    Periodic,
+    /// fsync every write before acknowledging it.
+    Batch,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -857,6 +872,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 data_dir: a.data,
                 listen: std::net::SocketAddr::new(a.listen, a.port),
                 cluster_name: a.cluster_name,
+                commitlog_sync: match a.commitlog_sync {
+                    CommitlogSync::Batch => cairn_server::commitlog::SyncMode::Batch,
+                    CommitlogSync::Periodic => cairn_server::commitlog::SyncMode::Periodic(
+                        std::time::Duration::from_millis(a.commitlog_sync_period_ms.max(1)),
+                    ),
+                },
                 ..Default::default()
             };
             let node = cairn_server::start(config)?;

@@ -489,3 +489,64 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no column nope"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Python of the peers virtualenv, or `None` outside CI (where its absence fails).
+fn peers_python() -> Option<String> {
+    match std::env::var("CAIRN_PEERS_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(std::env::var("CI").is_err(), "CAIRN_PEERS_PYTHON is not set");
+            eprintln!("CAIRN_PEERS_PYTHON is not set: the driver test was not run");
+            None
+        }
+    }
+}
+
+fn start_node(data: &Path, port: u16) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "--data", &data.display().to_string(), "--port", &port.to_string(), "--commitlog-sync", "batch"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    // Wait for "ready".
+    let mut err = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        match err.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!("node exited before ready: {}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    child
+}
+
+#[test]
+fn node_killed_with_sigkill_loses_no_acknowledged_write() {
+    let Some(python) = peers_python() else { return };
+    let dir = std::env::temp_dir().join(format!("cairn-cli-node-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("peers").join("node_restart.py");
+    let run = |phase: &str| {
+        let out = Command::new(&python).arg(&script).arg(port.to_string()).arg(phase).output().expect("python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("ok"),
+            "{phase}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut node = start_node(&dir, port);
+    run("write");
+    node.kill().expect("SIGKILL");
+    node.wait().expect("reaped");
+    // Nothing was flushed: every acknowledged write is in the commit log only.
+    assert!(std::fs::read_dir(dir.join("commitlog")).expect("commitlog").count() >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut node = start_node(&dir, port);
+    run("read");
+    node.kill().expect("kill");
+    let _ = node.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,8 @@ pub struct NodeConfig {
     pub max_frame_bytes: usize,
     /// Tokens this node owns (`num_tokens`).
     pub num_tokens: usize,
+    /// `commitlog_sync`.
+    pub commitlog_sync: crate::commitlog::SyncMode,
 }
 
 impl Default for NodeConfig {
@@ -54,6 +56,7 @@ impl Default for NodeConfig {
             cluster_name: "Cairn Cluster".into(),
             max_frame_bytes: 256 << 20,
             num_tokens: 16,
+            commitlog_sync: crate::commitlog::SyncMode::Periodic(std::time::Duration::from_secs(10)),
         }
     }
 }
@@ -64,11 +67,30 @@ pub struct NodeHandle {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 impl NodeHandle {
-    /// Stop accepting connections and wait for the acceptor to end.
+    /// Flush every memtable to SSTables.
+    pub fn flush(&self) -> Result<(), String> {
+        let mut state = self.shared.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        for k in state.keyspaces.values_mut() {
+            for t in k.tables.values_mut() {
+                t.flush().map_err(|e| e.to_string())?;
+            }
+        }
+        // Everything logged is now in SSTables.
+        if let Ok(mut log) = self.shared.commitlog.lock()
+            && let Some(log) = log.as_mut()
+        {
+            log.truncate().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Flush, stop accepting connections and wait for the acceptor to end.
     pub fn stop(mut self) {
+        let _ = self.flush();
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
         if let Some(t) = self.thread.take() {
@@ -122,6 +144,50 @@ pub(crate) struct Table {
     pub(crate) header: Arc<SerializationHeader>,
     pub(crate) id: [u8; 16],
     memtable: BTreeMap<(Token, Vec<u8>), Partition>,
+    /// Writes since the last flush.
+    writes: u64,
+    /// The table directory.
+    dir: PathBuf,
+    /// Its SSTables, oldest first.
+    sstables: Vec<cairn_format::sstable::SsTable>,
+    /// `CREATE TABLE` as the node replays it.
+    create_text: String,
+}
+
+/// Memtable writes after which a table is flushed to an SSTable.
+const FLUSH_AFTER_WRITES: u64 = 200_000;
+
+impl Table {
+    /// Flush the memtable to a new SSTable.
+    fn flush(&mut self) -> cairn_format::Result<()> {
+        if let Some(t) = crate::storage::flush(&self.dir, &self.header, self.memtable.values())? {
+            self.sstables.push(t);
+        }
+        self.memtable.clear();
+        self.writes = 0;
+        Ok(())
+    }
+
+    /// The partitions with `keys` (all of them when `None`), memtable and SSTables merged.
+    fn partitions(&self, keys: Option<&[(Token, Vec<u8>)]>) -> Result<Vec<Partition>, Failure> {
+        let server = |e: cairn_format::Error| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] };
+        match keys {
+            Some(keys) => {
+                let mut out = Vec::new();
+                for k in keys {
+                    let mut p = self.memtable.get(k).cloned().unwrap_or_else(|| Partition::new(k.1.clone()));
+                    crate::storage::read_partition(&self.sstables, &k.1, &mut p).map_err(server)?;
+                    out.push(p);
+                }
+                Ok(out)
+            }
+            None => {
+                let mut all = self.memtable.clone();
+                crate::storage::read_all(&self.sstables, &mut all).map_err(server)?;
+                Ok(all.into_values().collect())
+            }
+        }
+    }
 }
 
 pub(crate) struct Keyspace {
@@ -133,6 +199,7 @@ pub(crate) struct Keyspace {
 
 struct Prepared {
     keyspace: Option<String>,
+    text: String,
     statement: Statement,
     binds: Columns,
     pk_indexes: Vec<u16>,
@@ -146,6 +213,8 @@ pub(crate) struct State {
     pub(crate) schema_version: [u8; 16],
     last_timestamp: i64,
     seed: u64,
+    /// The server time a replayed write was made at.
+    now_override: Option<i64>,
 }
 
 pub(crate) struct Shared {
@@ -153,6 +222,173 @@ pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     pub(crate) host_id: [u8; 16],
     pub(crate) tokens: Vec<i64>,
+    /// Table ids to reuse while the schema is replayed at start-up.
+    pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
+    /// The commit log (locked after `state`).
+    commitlog: Mutex<Option<crate::commitlog::CommitLog>>,
+}
+
+/// Execute a statement, logging it first when it writes.
+fn logged_execute(
+    state: &mut State,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    text: &str,
+    params: &QueryParams,
+) -> Result<Outcome, Failure> {
+    let writes = matches!(
+        st,
+        Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. } | Statement::Batch { .. }
+    );
+    if !writes {
+        return execute(state, shared, session, st, params);
+    }
+    let ts = match params.timestamp {
+        Some(t) => t,
+        None => {
+            let t = now_micros().max(state.last_timestamp + 1);
+            state.last_timestamp = t;
+            t
+        }
+    };
+    let now_s = now_micros() / 1_000_000;
+    let entry = crate::commitlog::Entry {
+        timestamp: ts,
+        now_s,
+        keyspace: session.keyspace.clone().unwrap_or_default(),
+        statement: text.to_string(),
+        values: params.values.clone(),
+    };
+    if let Ok(mut log) = shared.commitlog.lock()
+        && let Some(log) = log.as_mut()
+    {
+        log.append(&entry).map_err(|e| Failure {
+            code: code::SERVER,
+            message: format!("commit log: {e}"),
+            extra: vec![],
+        })?;
+    }
+    let params = QueryParams { timestamp: Some(ts), ..params.clone() };
+    state.now_override = Some(now_s);
+    let out = execute(state, shared, session, st, &params);
+    state.now_override = None;
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex16(s: &str) -> Option<[u8; 16]> {
+    let v: Vec<u8> =
+        (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    <[u8; 16]>::try_from(v.as_slice()).ok()
+}
+
+/// Write the schema the node replays at start-up (`<data>/cairn_schema.cql`), atomically.
+fn save_schema(state: &State, data: &std::path::Path) -> Result<(), Failure> {
+    let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
+    for (name, k) in &state.keyspaces {
+        let repl: Vec<String> = k.replication.iter().map(|(a, b)| format!("'{a}': '{b}'")).collect();
+        out.push_str(&format!(
+            "CREATE KEYSPACE {name} WITH replication = {{{}}} AND durable_writes = {};\n",
+            repl.join(", "),
+            k.durable_writes
+        ));
+        for ty in &k.types {
+            let fields: Vec<String> = ty.fields.iter().map(|(n, t)| format!("{n} {t}")).collect();
+            out.push_str(&format!("CREATE TYPE {name}.{} ({});\n", ty.name, fields.join(", ")));
+        }
+        for (tn, t) in &k.tables {
+            out.push_str(&format!("-- table {name}.{tn} {}\n{};\n", hex(&t.id), t.create_text));
+        }
+    }
+    let path = data.join("cairn_schema.cql");
+    let tmp = data.join("cairn_schema.cql.tmp");
+    let io =
+        |e: std::io::Error| Failure { code: code::SERVER, message: format!("{}: {e}", path.display()), extra: vec![] };
+    std::fs::write(&tmp, out).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// Replay `<data>/cairn_schema.cql` into a new node.
+fn replay_schema(shared: &Shared) -> std::io::Result<()> {
+    let path = shared.config.data_dir.join("cairn_schema.cql");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let mut session = Session { keyspace: None, compression: None, started: true };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("-- table ") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(qualified), Some(id)) = (parts.next(), parts.next())
+                && let (Some((ks, t)), Some(id)) = (qualified.split_once('.'), unhex16(id))
+                && let Ok(mut ids) = shared.pending_ids.lock()
+            {
+                ids.insert((ks.to_string(), t.to_string()), id);
+            }
+            continue;
+        }
+        if line.trim().is_empty() || line.starts_with("--") {
+            continue;
+        }
+        let bad = |m: String| std::io::Error::other(format!("{}: {m}", path.display()));
+        let (st, _) = crate::cql::parse(line).map_err(|e| bad(e.to_string()))?;
+        let mut state = shared.state.lock().map_err(|_| bad("poisoned".into()))?;
+        execute(&mut state, shared, &mut session, &st, &QueryParams::default()).map_err(|f| bad(f.message))?;
+    }
+    Ok(())
+}
+
+/// Apply the commit log's writes to the memtables (after the schema replay).
+fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
+    let n = entries.len();
+    let mut failed = 0;
+    for e in entries {
+        let mut session = Session {
+            keyspace: (!e.keyspace.is_empty()).then(|| e.keyspace.clone()),
+            compression: None,
+            started: true,
+        };
+        let Ok((st, _)) = crate::cql::parse(&e.statement) else {
+            failed += 1;
+            continue;
+        };
+        let Ok(mut state) = shared.state.lock() else { return };
+        state.now_override = Some(e.now_s);
+        let params = QueryParams { values: e.values, timestamp: Some(e.timestamp), ..Default::default() };
+        if execute(&mut state, shared, &mut session, &st, &params).is_err() {
+            // A table dropped since, for instance.
+            failed += 1;
+        }
+        state.now_override = None;
+        state.last_timestamp = state.last_timestamp.max(e.timestamp);
+    }
+    if n > 0 {
+        eprintln!("cairn node: replayed {} commit log entries ({failed} no longer applicable)", n - failed);
+    }
+}
+
+/// This node's identity, kept across restarts in `<data>/cairn_node.txt`: host id, then tokens.
+fn identity(data: &std::path::Path, num_tokens: usize, seed: &mut u64) -> std::io::Result<([u8; 16], Vec<i64>)> {
+    let path = data.join("cairn_node.txt");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut lines = text.lines();
+        if let Some(id) = lines.next().and_then(unhex16) {
+            let tokens: Vec<i64> = lines.filter_map(|l| l.trim().parse().ok()).collect();
+            if !tokens.is_empty() {
+                return Ok((id, tokens));
+            }
+        }
+    }
+    let host_id = random_uuid(seed);
+    let mut tokens: Vec<i64> = (0..num_tokens.max(1)).map(|_| splitmix(seed) as i64).collect();
+    tokens.sort_unstable();
+    let mut text = format!("{}\n", hex(&host_id));
+    for t in &tokens {
+        text.push_str(&format!("{t}\n"));
+    }
+    std::fs::write(&path, text)?;
+    Ok((host_id, tokens))
 }
 
 fn now_micros() -> i64 {
@@ -194,9 +430,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
-    let host_id = random_uuid(&mut seed);
-    let mut tokens: Vec<i64> = (0..config.num_tokens.max(1)).map(|_| splitmix(&mut seed) as i64).collect();
-    tokens.sort_unstable();
+    let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &mut seed)?;
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             keyspaces: BTreeMap::new(),
@@ -204,13 +438,38 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
             schema_version: random_uuid(&mut seed),
             last_timestamp: 0,
             seed,
+            now_override: None,
         }),
         config,
         host_id,
         tokens,
+        pending_ids: Mutex::new(HashMap::new()),
+        commitlog: Mutex::new(None),
     });
+    replay_schema(&shared)?;
+    let (log, entries) =
+        crate::commitlog::CommitLog::open(&shared.config.data_dir.join("commitlog"), shared.config.commitlog_sync)?;
+    replay_commitlog(&shared, entries);
+    if let Ok(mut slot) = shared.commitlog.lock() {
+        *slot = Some(log);
+    }
+    if let crate::commitlog::SyncMode::Periodic(period) = shared.config.commitlog_sync {
+        let weak = Arc::downgrade(&shared);
+        std::thread::spawn(move || {
+            while let Some(node) = weak.upgrade() {
+                if let Ok(mut log) = node.commitlog.lock()
+                    && let Some(log) = log.as_mut()
+                {
+                    let _ = log.sync();
+                }
+                drop(node);
+                std::thread::sleep(period);
+            }
+        });
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = Arc::clone(&stop);
+    let node = Arc::clone(&shared);
     let thread = std::thread::spawn(move || {
         for conn in listener.incoming() {
             if stop2.load(Ordering::SeqCst) {
@@ -221,7 +480,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
             std::thread::spawn(move || serve(conn, &shared));
         }
     });
-    Ok(NodeHandle { addr, stop, thread: Some(thread) })
+    Ok(NodeHandle { addr, stop, thread: Some(thread), shared: node })
 }
 
 struct Session {
@@ -351,7 +610,7 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
                 extra: vec![],
             })?;
             let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
-            let out = execute(&mut state, shared, session, &statement, &params)?;
+            let out = logged_execute(&mut state, shared, session, &statement, &text, &params)?;
             Ok((opcode::RESULT, encode_outcome(out, &params)))
         }
         Request::Prepare(text) => {
@@ -368,7 +627,8 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
                 id.extend_from_slice(&b.to_be_bytes());
                 id
             };
-            let p = prepare(&state, session, statement, n)?;
+            let mut p = prepare(&state, session, statement, n)?;
+            p.text = text;
             let out = encode_prepared(&id, &p);
             state.prepared.insert(id, p);
             Ok((opcode::RESULT, out))
@@ -385,12 +645,13 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
                 });
             };
             let statement = p.statement.clone();
+            let text = p.text.clone();
             let saved = session.keyspace.clone();
             if p.keyspace.is_some() && session.keyspace.is_none() {
                 session.keyspace = p.keyspace.clone();
             }
             let skip = params.skip_metadata;
-            let result = execute(&mut state, shared, session, &statement, &params);
+            let result = logged_execute(&mut state, shared, session, &statement, &text, &params);
             session.keyspace = saved.or(session.keyspace.take());
             let mut params = params;
             params.skip_metadata = skip;
@@ -399,17 +660,17 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
         Request::Batch(_, statements, _, timestamp) => {
             let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
             for st in statements {
-                let (statement, values) = match st {
+                let (statement, values, text) = match st {
                     protocol::BatchStatement::Query(q, v) => {
                         let (s, _) = crate::cql::parse(&q).map_err(|e| Failure {
                             code: code::SYNTAX,
                             message: e.to_string(),
                             extra: vec![],
                         })?;
-                        (s, v)
+                        (s, v, q)
                     }
                     protocol::BatchStatement::Prepared(id, v) => match state.prepared.get(&id) {
-                        Some(p) => (p.statement.clone(), v),
+                        Some(p) => (p.statement.clone(), v, p.text.clone()),
                         None => {
                             let mut w = Writer::default();
                             w.short_bytes(&id);
@@ -427,7 +688,7 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
                     ));
                 }
                 let params = QueryParams { values, timestamp, ..Default::default() };
-                execute(&mut state, shared, session, &statement, &params)?;
+                logged_execute(&mut state, shared, session, &statement, &text, &params)?;
             }
             let mut w = Writer::default();
             w.int(0x0001);
@@ -691,6 +952,7 @@ fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> 
     };
     let Some(qname) = qname else {
         return Ok(Prepared {
+            text: String::new(),
             keyspace: session.keyspace.clone(),
             statement,
             binds,
@@ -722,6 +984,7 @@ fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> 
             result_cols = Some(project_columns(&cols, selectors.as_ref())?);
         }
         return Ok(Prepared {
+            text: String::new(),
             keyspace: Some(ks.clone()),
             statement,
             binds,
@@ -845,6 +1108,7 @@ fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> 
         pk_indexes = pk.into_iter().map(|(_, i)| i).collect();
     }
     Ok(Prepared {
+        text: String::new(),
         keyspace: Some(ks.clone()),
         statement,
         binds,
@@ -899,8 +1163,29 @@ fn execute(
     st: &Statement,
     params: &QueryParams,
 ) -> Result<Outcome, Failure> {
+    let out = execute_inner(state, shared, session, st, params)?;
+    // Memtables are flushed to SSTables once they have taken enough writes.
+    if let Statement::Insert { table, .. } | Statement::Update { table, .. } | Statement::Delete { table, .. } = st
+        && let Ok(ks) = resolve_keyspace(session, table)
+        && let Ok(t) = table_mut(state, &ks, &table.name)
+    {
+        t.writes += 1;
+        if t.writes >= FLUSH_AFTER_WRITES {
+            t.flush().map_err(|e| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] })?;
+        }
+    }
+    Ok(out)
+}
+
+fn execute_inner(
+    state: &mut State,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+) -> Result<Outcome, Failure> {
     let b = Binder { params };
-    let now_s = now_micros() / 1_000_000;
+    let now_s = state.now_override.unwrap_or_else(|| now_micros() / 1_000_000);
     match st {
         Statement::Use(ks) => {
             if !state.keyspaces.contains_key(ks) && !system::is_system_keyspace(ks) {
@@ -945,6 +1230,7 @@ fn execute(
                 },
             );
             state.schema_version = random_uuid(&mut state.seed);
+            save_schema(state, &shared.config.data_dir)?;
             Ok(Outcome::SchemaChange { change: "CREATED", target: "KEYSPACE", keyspace: name.clone(), name: None })
         }
         Statement::DropKeyspace { name, if_exists } => {
@@ -957,6 +1243,7 @@ fn execute(
             }
             state.prepared.retain(|_, p| p.table.0 != *name);
             state.schema_version = random_uuid(&mut state.seed);
+            save_schema(state, &shared.config.data_dir)?;
             Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
         }
         Statement::CreateType { name, if_not_exists, text } => {
@@ -986,6 +1273,7 @@ fn execute(
             let n = ty.name.clone();
             keyspace.types.push(ty);
             state.schema_version = random_uuid(&mut state.seed);
+            save_schema(state, &shared.config.data_dir)?;
             Ok(Outcome::SchemaChange { change: "CREATED", target: "TYPE", keyspace: ks, name: Some(n) })
         }
         Statement::CreateTable { table, if_not_exists, text } => {
@@ -1021,8 +1309,31 @@ fn execute(
             schema.keyspace = ks.clone();
             let header = Arc::new(header_for(&schema));
             let name = ct.name.clone();
-            keyspace.tables.insert(name.clone(), Table { schema, header, id, memtable: BTreeMap::new() });
+            let id =
+                shared.pending_ids.lock().ok().and_then(|mut m| m.remove(&(ks.clone(), name.clone()))).unwrap_or(id);
+            let dir = crate::storage::table_dir(&shared.config.data_dir, &ks, &name, &id);
+            let io = |e: std::io::Error| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] };
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let create_text = text.replace(['\n', '\r'], " ");
+            let mut schema_cql = String::new();
+            for ty in &keyspace.types {
+                let fields: Vec<String> = ty.fields.iter().map(|(n, t)| format!("{n} {t}")).collect();
+                schema_cql.push_str(&format!("CREATE TYPE {ks}.{} ({});\n", ty.name, fields.join(", ")));
+            }
+            schema_cql.push_str(&create_text);
+            schema_cql.push_str(";\n");
+            std::fs::write(dir.join("schema.cql"), schema_cql).map_err(io)?;
+            let sstables = crate::storage::load_dir(&dir).map_err(|e| Failure {
+                code: code::SERVER,
+                message: e.to_string(),
+                extra: vec![],
+            })?;
+            keyspace.tables.insert(
+                name.clone(),
+                Table { schema, header, id, memtable: BTreeMap::new(), writes: 0, dir, sstables, create_text },
+            );
             state.schema_version = random_uuid(&mut state.seed);
+            save_schema(state, &shared.config.data_dir)?;
             Ok(Outcome::SchemaChange { change: "CREATED", target: "TABLE", keyspace: ks, name: Some(name) })
         }
         Statement::DropTable { table, if_exists } => {
@@ -1046,7 +1357,14 @@ fn execute(
         }
         Statement::Truncate(table) => {
             let ks = resolve_keyspace(session, table)?;
-            table_mut(state, &ks, &table.name)?.memtable.clear();
+            let t = table_mut(state, &ks, &table.name)?;
+            t.memtable.clear();
+            // The SSTables go too (Cassandra snapshots first when auto_snapshot is on).
+            for s in t.sstables.drain(..) {
+                for c in cairn_format::Component::BIG {
+                    let _ = std::fs::remove_file(s.path(c));
+                }
+            }
             Ok(Outcome::Void)
         }
         Statement::Insert { table, columns, values, using, if_not_exists, json } => {
@@ -1745,22 +2063,22 @@ fn select_rows(
         }
         filters.push((col.clone(), r.op.clone(), bind_values(r, col.ty(), name, b)?));
     }
-    let partitions: Vec<&Partition> = if !pk_rels.is_empty() {
+    let partitions: Vec<Partition> = if !pk_rels.is_empty() {
         if pk_rels.len() != pk_names.len() || pk_rels.iter().any(|r| r.op != "=" && r.op != "in") {
             if !allow_filtering {
                 return Err(invalid("Partition key parts must all be restricted by = or IN (or use ALLOW FILTERING)"));
             }
-            t.memtable.values().collect()
+            t.partitions(None)?
         } else {
             let (keys, _) = key_restrictions(t, &pk_rels.iter().map(|r| (*r).clone()).collect::<Vec<_>>(), b)?;
             let mut keyed: Vec<(Token, Vec<u8>)> =
                 keys.into_iter().map(|k| (Token::Murmur3(murmur3_token(&k)), k)).collect();
             keyed.sort();
             keyed.dedup();
-            keyed.iter().filter_map(|k| t.memtable.get(k)).collect()
+            t.partitions(Some(&keyed))?
         }
     } else {
-        t.memtable.values().collect()
+        t.partitions(None)?
     };
     let token_of = |p: &Partition| murmur3_token(&p.key);
     let mut token_bounds: Vec<(String, i64)> = Vec::new();
@@ -1770,7 +2088,7 @@ fn select_rows(
         token_bounds.push((r.op.clone(), x));
     }
     let mut rows = Vec::new();
-    for p in partitions {
+    for p in &partitions {
         let tok = token_of(p);
         if !token_bounds.iter().all(|(op, x)| match op.as_str() {
             ">" => tok > *x,

@@ -1,0 +1,168 @@
+//! The node's files, in Cassandra's data-directory layout: `<data>/<keyspace>/<table>-<id>/`
+//! holds `nb` SSTables flushed from the memtables (LZ4, the writer's Cassandra 4.x defaults) and a
+//! `schema.cql` beside them, so `cairn dump`, `verify`, `export` and every other offline verb read
+//! a node's tables with their column names. `<data>/cairn_schema.cql` records the schema the node
+//! replays at start-up: one statement per line, each `CREATE TABLE` preceded by a
+//! `-- table <keyspace>.<table> <id>` line naming its directory.
+//!
+//! Reads merge a partition's memtable version with what every SSTable holds for its key (bloom
+//! filter, summary and index first, then Data.db) into one in-memory partition, reconciled by the
+//! format crate's rules.
+
+use std::path::{Path, PathBuf};
+
+use cairn_format::Descriptor;
+use cairn_format::data::{Unfiltered, UnfilteredKind};
+use cairn_format::partition::{OwnedCell, Partition, RangeTombstone};
+use cairn_format::sstable::{OpenOptions, SsTable};
+use cairn_format::writer::{SsTableWriter, WriterOptions, next_generation};
+
+/// The directory of a table.
+pub fn table_dir(data: &Path, keyspace: &str, table: &str, id: &[u8; 16]) -> PathBuf {
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    data.join(keyspace).join(format!("{table}-{hex}"))
+}
+
+/// Write `memtable` (partitions in token order) as a new `nb` SSTable in `dir`.
+pub fn flush<'p>(
+    dir: &Path,
+    header: &cairn_format::statistics::SerializationHeader,
+    partitions: impl ExactSizeIterator<Item = &'p Partition>,
+) -> cairn_format::Result<Option<SsTable>> {
+    if partitions.len() == 0 {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| cairn_format::Error::io(dir, e))?;
+    let options = WriterOptions { expected_partitions: partitions.len() as u64, ..WriterOptions::default() };
+    let mut w = SsTableWriter::create(dir, next_generation(dir)?, header.clone(), options)?;
+    for p in partitions {
+        w.write_partition_content(p)?;
+    }
+    let d = w.finish()?;
+    open(d).map(Some)
+}
+
+/// Open an SSTable of the node (its table's schema.cql beside it).
+pub fn open(d: Descriptor) -> cairn_format::Result<SsTable> {
+    let schema = d.directory.join("schema.cql");
+    let options = OpenOptions { schema_file: schema.is_file().then_some(schema), no_verify: false };
+    SsTable::open_with(d, &options)
+}
+
+/// Every SSTable of a table directory.
+pub fn load_dir(dir: &Path) -> cairn_format::Result<Vec<SsTable>> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    cairn_format::descriptor::discover(dir)?.into_iter().map(open).collect()
+}
+
+/// Merge the current partition of `scanner` (just returned by `next_partition`) into `p`.
+pub fn read_into(scanner: &mut cairn_format::data::scanner::Scanner, p: &mut Partition) -> cairn_format::Result<()> {
+    let header = scanner.header().clone();
+    p.delete(scanner.partition().deletion);
+    if let Some(s) = scanner.static_row() {
+        merge_row(s, p, true);
+    }
+    // The range tombstone open so far: start bound, inclusive, deletion.
+    let mut open: Option<(cairn_format::partition::Clustering, bool, cairn_format::deletion::DeletionTime)> = None;
+    while let Some(u) = scanner.next_unfiltered()? {
+        match u.kind() {
+            UnfilteredKind::Row => merge_row(u, p, false),
+            UnfilteredKind::StaticRow => merge_row(u, p, true),
+            UnfilteredKind::Marker(k) => {
+                let bound: Vec<Option<Vec<u8>>> =
+                    (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
+                if k.is_close()
+                    && let Some((start, start_inclusive, deletion)) = open.take()
+                {
+                    let end_inclusive = matches!(
+                        k,
+                        cairn_format::clustering::BoundKind::InclEndBound
+                            | cairn_format::clustering::BoundKind::InclEndExclStartBoundary
+                    );
+                    p.range_tombstones.push(RangeTombstone {
+                        start,
+                        start_inclusive,
+                        end: bound.clone(),
+                        end_inclusive,
+                        deletion,
+                    });
+                }
+                if k.is_open() {
+                    let inclusive = matches!(
+                        k,
+                        cairn_format::clustering::BoundKind::InclStartBound
+                            | cairn_format::clustering::BoundKind::ExclEndInclStartBoundary
+                    );
+                    open = Some((bound, inclusive, u.deletion));
+                }
+            }
+        }
+    }
+    let _ = header;
+    Ok(())
+}
+
+fn merge_row(u: &Unfiltered, p: &mut Partition, is_static: bool) {
+    let row = if is_static {
+        p.static_mut()
+    } else {
+        let clustering: Vec<Option<Vec<u8>>> =
+            (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
+        p.row_mut(&clustering)
+    };
+    if !u.liveness.is_empty() {
+        row.add_liveness(u.liveness);
+    }
+    if !u.deletion.is_live() {
+        row.delete(u.deletion);
+    }
+    if !u.shadowable_deletion.is_live() {
+        row.delete(u.shadowable_deletion);
+    }
+    for d in &u.complex_deletions {
+        row.delete_column(d.column, d.deletion);
+    }
+    for c in &u.cells {
+        row.add_cell(OwnedCell {
+            column: c.column,
+            path: u.path(c).map(<[u8]>::to_vec),
+            value: u.value(c).to_vec(),
+            timestamp: c.timestamp,
+            ttl: if c.is_expiring() { c.ttl } else { 0 },
+            local_deletion_time: c.local_deletion_time,
+            tombstone: c.is_tombstone(),
+        });
+    }
+}
+
+/// What `sstables` hold for `key`, merged into `p`.
+pub fn read_partition(sstables: &[SsTable], key: &[u8], p: &mut Partition) -> cairn_format::Result<()> {
+    for t in sstables {
+        let Some(pos) = t.find_partition(key)? else { continue };
+        let mut s = t.scanner()?;
+        s.seek(pos, None)?;
+        if s.next_partition()?.is_some() {
+            read_into(&mut s, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every partition `sstables` hold, merged into `into` (keyed by token and key).
+pub fn read_all(
+    sstables: &[SsTable],
+    into: &mut std::collections::BTreeMap<(cairn_format::partitioner::Token, Vec<u8>), Partition>,
+) -> cairn_format::Result<()> {
+    for t in sstables {
+        let mut s = t.scanner()?;
+        while let Some(h) = s.next_partition()? {
+            let key = h.key.clone();
+            let token = t.token(&key);
+            let p = into.entry((token, key.clone())).or_insert_with(|| Partition::new(key));
+            read_into(&mut s, p)?;
+        }
+    }
+    Ok(())
+}
