@@ -332,6 +332,8 @@ pub enum Statement {
         /// `USING TIMESTAMP`.
         using: Using,
     },
+    /// `DESCRIBE ...` (server-side, as Cassandra 4.0 answers cqlsh): what, and the name.
+    Describe(String, Option<QName>),
     /// Something the node recognises and does not support (the name of the feature).
     Unsupported(String),
 }
@@ -863,7 +865,23 @@ impl P<'_> {
             }
             return Ok(Statement::Batch { statements, using });
         }
-        for feature in ["grant", "revoke", "list", "describe", "desc"] {
+        if self.eat_kw("describe") || self.eat_kw("desc") {
+            self.eat_kw("full");
+            for what in ["keyspaces", "tables", "types", "schema", "cluster"] {
+                if self.eat_kw(what) {
+                    return Ok(Statement::Describe(what.into(), None));
+                }
+            }
+            for what in ["keyspace", "table", "columnfamily", "type"] {
+                if self.eat_kw(what) {
+                    let name = if self.peek().is_some() { Some(self.qname()?) } else { None };
+                    let what = if what == "columnfamily" { "table" } else { what };
+                    return Ok(Statement::Describe(what.into(), name));
+                }
+            }
+            return Ok(Statement::Describe("name".into(), Some(self.qname()?)));
+        }
+        for feature in ["grant", "revoke", "list"] {
             if self.kw(feature) {
                 return Ok(Statement::Unsupported(feature.to_ascii_uppercase()));
             }

@@ -118,3 +118,70 @@ fn data_survives_a_restart_as_sstables_that_verify_and_cqlite_reads() {
     run(node.addr.port(), "read");
     node.stop();
 }
+
+#[test]
+fn cqlsh_runs_statements_describes_and_copies() {
+    let Some(python) = cairn_tests::peers_python("cqlsh") else { return };
+    let cqlsh = Path::new(&python).with_file_name("cqlsh");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let port = node.addr.port().to_string();
+    let cql = |statements: &str| -> String {
+        let out = Command::new(&cqlsh).args(["127.0.0.1", &port, "-e", statements]).output().expect("cqlsh");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "cqlsh -e {statements}: {text}");
+        text
+    };
+    cql("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}; \
+         CREATE TABLE shop.items (id int PRIMARY KEY, name text, tags set<text>); \
+         INSERT INTO shop.items (id, name, tags) VALUES (1, 'apple', {'red', 'fruit'});");
+    let out = cql("SELECT id, name, tags FROM shop.items");
+    assert!(out.contains("apple") && out.contains("{'fruit', 'red'}") && out.contains("(1 rows)"), "{out}");
+    let out = cql("DESCRIBE KEYSPACE shop");
+    assert!(out.contains("CREATE KEYSPACE shop") && out.contains("CREATE TABLE shop.items"), "{out}");
+    let csv_in = tmp.path().join("in.csv");
+    std::fs::write(&csv_in, "id,name\n2,pear\n3,plum\n").expect("csv");
+    let out = cql(&format!("COPY shop.items (id, name) FROM '{}' WITH HEADER = true", csv_in.display()));
+    assert!(out.contains("2 rows imported"), "{out}");
+    let csv_out = tmp.path().join("out.csv");
+    let out = cql(&format!("COPY shop.items (id, name) TO '{}'", csv_out.display()));
+    assert!(out.contains("3 rows exported"), "{out}");
+    let mut lines: Vec<String> = std::fs::read_to_string(&csv_out).expect("out").lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(lines, vec!["1,apple", "2,pear", "3,plum"]);
+    let bad = Command::new(&cqlsh).args(["127.0.0.1", &port, "-e", "SELECT * FROM shop.nope"]).output().expect("cqlsh");
+    assert!(!bad.status.success());
+    node.stop();
+}
+
+#[test]
+fn a_flask_session_store_keeps_sessions_across_a_restart_until_their_ttl() {
+    let Some(python) = cairn_tests::peers_python("Flask and cassandra-flask-sessions") else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let config = || cairn_server::NodeConfig {
+        data_dir: data.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("flask_sessions.py");
+    let run = |port: u16, args: &[&str]| -> String {
+        let out = Command::new(&python).arg(&script).arg(port.to_string()).args(args).output().expect("python");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{args:?}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let node = cairn_server::start(config()).expect("start");
+    let out = run(node.addr.port(), &["login"]);
+    let sid = out.lines().find_map(|l| l.strip_prefix("sid ")).expect("a session id").trim().to_string();
+    node.stop();
+    let node = cairn_server::start(config()).expect("restart");
+    let out = run(node.addr.port(), &["restarted", &sid]);
+    assert!(out.contains("ok"), "{out}");
+    node.stop();
+}
