@@ -185,3 +185,67 @@ fn a_flask_session_store_keeps_sessions_across_a_restart_until_their_ttl() {
     assert!(out.contains("ok"), "{out}");
     node.stop();
 }
+
+/// The scylla Rust driver (1.9.0) with token-aware routing: its cluster state must hold the
+/// node's 16-token ring and the table's metadata, and the tokens it computes must be Cairn's.
+#[test]
+fn the_scylla_rust_driver_sees_the_ring_and_routes_by_token() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        session
+            .query_unpaged(
+                "CREATE KEYSPACE r WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+                &[],
+            )
+            .await
+            .expect("create keyspace");
+        session
+            .query_unpaged("CREATE TABLE r.t (k int, c int, v text, PRIMARY KEY (k, c))", &[])
+            .await
+            .expect("create table");
+        session.refresh_metadata().await.expect("metadata");
+        let state = session.get_cluster_state();
+        assert_eq!(state.replica_locator().ring().len(), 16, "the node's tokens, read from system.local");
+        let token = state.compute_token("r", "t", &(5i32,)).expect("table metadata from system_schema");
+        assert_eq!(token.value(), cairn_format::partitioner::murmur3_token(&5i32.to_be_bytes()));
+        assert_eq!(state.get_token_endpoints("r", "t", token).len(), 1);
+        let ins = session.prepare("INSERT INTO r.t (k, c, v) VALUES (?, ?, ?)").await.expect("prepare");
+        let t = ins.calculate_token(&(7i32, 1i32, "x")).expect("token").expect("routable");
+        assert_eq!(t.value(), cairn_format::partitioner::murmur3_token(&7i32.to_be_bytes()), "pk indexes of PREPARE");
+        for i in 0..100i32 {
+            session.execute_unpaged(&ins, (i % 10, i, format!("v{i}"))).await.expect("insert");
+        }
+        let sel = session.prepare("SELECT c, v FROM r.t WHERE k = ?").await.expect("prepare");
+        let rows = session.execute_unpaged(&sel, (3i32,)).await.expect("select").into_rows_result().expect("rows");
+        let got: Vec<(i32, String)> =
+            rows.rows::<(i32, String)>().expect("typed").collect::<Result<_, _>>().expect("rows");
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|(c, v)| c % 10 == 3 && *v == format!("v{c}")));
+        let mut all = session.prepare("SELECT k, c, v FROM r.t").await.expect("prepare");
+        all.set_page_size(7);
+        // Page by hand: each page's state resumes the next.
+        let mut state = scylla::response::PagingState::start();
+        let (mut n, mut pages) = (0, 0);
+        loop {
+            let (res, next) = session.execute_single_page(&all, &[], state).await.expect("page");
+            n += res.into_rows_result().expect("rows").rows_num();
+            pages += 1;
+            match next {
+                scylla::response::PagingStateResponse::HasMorePages { state: s } => state = s,
+                scylla::response::PagingStateResponse::NoMorePages => break,
+            }
+        }
+        assert_eq!((n, pages), (100, 15), "paged through every row, 7 at a time");
+    });
+    node.stop();
+}
