@@ -410,6 +410,10 @@ struct NodeArgs {
     /// commitlog_sync_period in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     commitlog_sync_period_ms: u64,
+    /// A user of PasswordAuthenticator, as NAME:PASSWORD (repeatable); without any, every
+    /// client is let in (AllowAllAuthenticator).
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    users: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -877,6 +881,20 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     CommitlogSync::Periodic => cairn_server::commitlog::SyncMode::Periodic(
                         std::time::Duration::from_millis(a.commitlog_sync_period_ms.max(1)),
                     ),
+                },
+                users: if a.users.is_empty() {
+                    None
+                } else {
+                    Some(
+                        a.users
+                            .iter()
+                            .map(|u| {
+                                u.split_once(':')
+                                    .map(|(n, p)| (n.to_string(), p.to_string()))
+                                    .ok_or_else(|| anyhow::anyhow!("--user {u:?}: expected NAME:PASSWORD"))
+                            })
+                            .collect::<anyhow::Result<Vec<_>>>()?,
+                    )
                 },
                 ..Default::default()
             };

@@ -46,6 +46,9 @@ pub struct NodeConfig {
     pub num_tokens: usize,
     /// `commitlog_sync`.
     pub commitlog_sync: crate::commitlog::SyncMode,
+    /// `authenticator: PasswordAuthenticator` with these (user, password) pairs; `None`:
+    /// `AllowAllAuthenticator`.
+    pub users: Option<Vec<(String, String)>>,
 }
 
 impl Default for NodeConfig {
@@ -57,6 +60,7 @@ impl Default for NodeConfig {
             max_frame_bytes: 256 << 20,
             num_tokens: 16,
             commitlog_sync: crate::commitlog::SyncMode::Periodic(std::time::Duration::from_secs(10)),
+            users: None,
         }
     }
 }
@@ -316,7 +320,7 @@ fn save_schema(state: &State, data: &std::path::Path) -> Result<(), Failure> {
 fn replay_schema(shared: &Shared) -> std::io::Result<()> {
     let path = shared.config.data_dir.join("cairn_schema.cql");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let mut session = Session { keyspace: None, compression: None, started: true };
+    let mut session = Session { keyspace: None, compression: None, started: true, authenticated: true };
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("-- table ") {
             let mut parts = rest.split_whitespace();
@@ -348,6 +352,7 @@ fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
             keyspace: (!e.keyspace.is_empty()).then(|| e.keyspace.clone()),
             compression: None,
             started: true,
+            authenticated: true,
         };
         let Ok((st, _)) = crate::cql::parse(&e.statement) else {
             failed += 1;
@@ -487,6 +492,8 @@ struct Session {
     keyspace: Option<String>,
     compression: Option<Compression>,
     started: bool,
+    /// Authenticated (always, when authentication is off).
+    authenticated: bool,
 }
 
 fn serve(conn: TcpStream, shared: &Shared) {
@@ -494,7 +501,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
     let Ok(read_half) = conn.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
     let mut writer = BufWriter::new(conn);
-    let mut session = Session { keyspace: None, compression: None, started: false };
+    let mut session = Session { keyspace: None, compression: None, started: false, authenticated: false };
     loop {
         let frame = match protocol::read_frame(&mut reader, shared.config.max_frame_bytes) {
             Err(_) | Ok(Ok(Incoming::Closed)) => return,
@@ -598,11 +605,43 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
                 );
             }
             session.started = true;
+            if shared.config.users.is_some() {
+                // PasswordAuthenticator: the client answers with SASL PLAIN.
+                let mut w = Writer::default();
+                w.string("org.apache.cassandra.auth.PasswordAuthenticator");
+                return Ok((opcode::AUTHENTICATE, w.buf));
+            }
+            session.authenticated = true;
             Ok((opcode::READY, vec![]))
         }
         _ if !session.started => Err(protocol_error("Unexpected message, expecting STARTUP or OPTIONS")),
+        Request::AuthResponse(token) => {
+            let Some(users) = &shared.config.users else { return Err(protocol_error("authentication is not enabled")) };
+            // SASL PLAIN: [authzid] NUL authcid NUL password.
+            let token = token.unwrap_or_default();
+            let mut parts = token.split(|b| *b == 0);
+            let (_, user, password) = (parts.next(), parts.next(), parts.next());
+            let (user, password) = (
+                String::from_utf8_lossy(user.unwrap_or_default()).to_string(),
+                String::from_utf8_lossy(password.unwrap_or_default()).to_string(),
+            );
+            if users.iter().any(|(u, p)| *u == user && *p == password) {
+                session.authenticated = true;
+                let mut w = Writer::default();
+                w.bytes(None);
+                Ok((opcode::AUTH_SUCCESS, w.buf))
+            } else {
+                Err(Failure {
+                    code: code::BAD_CREDENTIALS,
+                    message: format!("Provided username {user} and/or password are incorrect"),
+                    extra: vec![],
+                })
+            }
+        }
+        _ if !session.authenticated => {
+            Err(protocol_error("Unexpected message, expecting SASL_RESPONSE (authenticate first)"))
+        }
         Request::Register(_) => Ok((opcode::READY, vec![])),
-        Request::AuthResponse(_) => Err(protocol_error("authentication is not enabled")),
         Request::Query(text, params) => {
             let (statement, _) = crate::cql::parse(&text).map_err(|e| Failure {
                 code: code::SYNTAX,

@@ -209,7 +209,7 @@ pub fn write_frame(
     compression: Option<Compression>,
 ) -> std::io::Result<()> {
     let (flags, body) = match compression {
-        Some(c) if opcode != opcode::READY && opcode != opcode::SUPPORTED => {
+        Some(c) if opcode != opcode::READY && opcode != opcode::SUPPORTED && opcode != opcode::AUTHENTICATE => {
             (0x01, std::borrow::Cow::Owned(c.compress(body)))
         }
         _ => (0x00, std::borrow::Cow::Borrowed(body)),

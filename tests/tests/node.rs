@@ -249,3 +249,51 @@ fn the_scylla_rust_driver_sees_the_ring_and_routes_by_token() {
     });
     node.stop();
 }
+
+#[test]
+fn with_authentication_on_nothing_is_served_before_a_correct_password() {
+    use std::io::{Read, Write};
+    let Some(python) = cairn_tests::peers_python("cassandra-driver") else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        users: Some(vec![("cassandra".into(), "cassandra".into())]),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("node_auth.py");
+    let out = Command::new(&python).arg(script).arg(node.addr.port().to_string()).output().expect("python");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Raw frames: STARTUP gets AUTHENTICATE; a QUERY before AUTH_RESPONSE is refused.
+    let mut c = std::net::TcpStream::connect(node.addr).expect("connect");
+    let mut startup = vec![0x04, 0, 0, 1, 0x01, 0, 0, 0, 22, 0, 1, 0, 11];
+    startup.extend_from_slice(b"CQL_VERSION");
+    startup.extend_from_slice(&[0, 5]);
+    startup.extend_from_slice(b"3.0.0");
+    c.write_all(&startup).expect("startup");
+    let mut h = [0u8; 9];
+    c.read_exact(&mut h).expect("header");
+    assert_eq!(h[4], 0x03, "AUTHENTICATE");
+    let mut body = vec![0u8; i32::from_be_bytes([h[5], h[6], h[7], h[8]]) as usize];
+    c.read_exact(&mut body).expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("PasswordAuthenticator"));
+    let q = b"SELECT * FROM system.local";
+    let mut query = vec![0x04, 0, 0, 2, 0x07];
+    query.extend_from_slice(&((4 + q.len() + 3) as i32).to_be_bytes());
+    query.extend_from_slice(&(q.len() as i32).to_be_bytes());
+    query.extend_from_slice(q);
+    query.extend_from_slice(&[0, 1, 0]);
+    c.write_all(&query).expect("query");
+    c.read_exact(&mut h).expect("header");
+    assert_eq!(h[4], 0x00, "ERROR, not a result");
+    let mut body = vec![0u8; i32::from_be_bytes([h[5], h[6], h[7], h[8]]) as usize];
+    c.read_exact(&mut body).expect("body");
+    assert_eq!(i32::from_be_bytes([body[0], body[1], body[2], body[3]]), 0x000A);
+    node.stop();
+}
