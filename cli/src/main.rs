@@ -898,9 +898,19 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 },
                 ..Default::default()
             };
+            // SIGTERM and SIGINT stop the node cleanly: memtables flushed, commit log emptied.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
+            }
             let node = cairn_server::start(config)?;
-            eprintln!("cairn node: ready, CQL native protocol v4 on {}", node.addr);
-            node.wait();
+            cairn_server::log!("cairn node: ready, CQL native protocol v4 on {}", node.addr);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            cairn_server::log!("cairn node: stopping (flushing memtables)");
+            node.stop();
+            cairn_server::log!("cairn node: stopped");
             return Ok(Outcome::Ok);
         }
         Command::Demo(a) => {

@@ -518,6 +518,8 @@ fn start_node(data: &Path, port: u16) -> std::process::Child {
             _ => panic!("node exited before ready: {}", String::from_utf8_lossy(&seen)),
         }
     }
+    // Keep draining its stderr, as a terminal would.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     child
 }
 
@@ -546,7 +548,34 @@ fn node_killed_with_sigkill_loses_no_acknowledged_write() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let mut node = start_node(&dir, port);
     run("read");
-    node.kill().expect("kill");
-    let _ = node.wait();
+    // SIGTERM: a clean stop that flushes the memtables into SSTables and empties the log.
+    let term = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill -TERM");
+    assert!(term.success());
+    let status = node.wait().expect("wait");
+    assert!(status.success(), "the node exits 0 on SIGTERM: {status:?}");
+    let data_files = walk(&dir.join("shop")).into_iter().filter(|p| p.to_string_lossy().ends_with("-Data.db")).count();
+    assert_eq!(data_files, 1, "one flushed SSTable");
+    let log_bytes: u64 = std::fs::read_dir(dir.join("commitlog"))
+        .expect("commitlog")
+        .filter_map(Result::ok)
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum();
+    assert_eq!(log_bytes, 0, "nothing left to replay");
+    let v = cairn(&["verify", &dir.join("shop").display().to_string()]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.clone());
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+        }
+    }
+    out
 }

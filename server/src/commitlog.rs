@@ -150,7 +150,7 @@ impl CommitLog {
         for (_, p) in &existing {
             let (entries, torn) = read_segment(p)?;
             if let Some(at) = torn {
-                eprintln!(
+                crate::log!(
                     "cairn node: {}: torn or corrupt entry at byte {at} skipped (and anything after it)",
                     p.display()
                 );

@@ -11,6 +11,15 @@
 //! Not yet: compaction, snapshots, authentication, events pushed after REGISTER, protocol v5,
 //! LWT, counters, `SELECT JSON`, server-side `DESCRIBE`.
 
+/// A line on stderr that never fails (a node must not die because its log was closed).
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod commitlog;
 pub mod cql;
 pub mod literal;

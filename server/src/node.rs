@@ -369,7 +369,7 @@ fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
         state.last_timestamp = state.last_timestamp.max(e.timestamp);
     }
     if n > 0 {
-        eprintln!("cairn node: replayed {} commit log entries ({failed} no longer applicable)", n - failed);
+        crate::log!("cairn node: replayed {} commit log entries ({failed} no longer applicable)", n - failed);
     }
 }
 
