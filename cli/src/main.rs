@@ -44,6 +44,9 @@ enum Command {
     Export(ExportArgs),
     /// Run a Cassandra-compatible node: CQL native protocol v4 for drivers and cqlsh.
     Node(NodeArgs),
+    /// Operate a running node (nodetool's job): flush, snapshot, listsnapshots, clearsnapshot,
+    /// compact, status, tablestats.
+    Admin(AdminArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),
     /// A tour: generate a small sessions dataset and inspect it with every verb.
@@ -414,6 +417,29 @@ struct NodeArgs {
     /// client is let in (AllowAllAuthenticator).
     #[arg(long = "user", value_name = "NAME:PASSWORD")]
     users: Vec<String>,
+    /// Port of the admin interface (`cairn admin`), on loopback; 0 turns it off.
+    #[arg(long, default_value_t = 7199)]
+    admin_port: u16,
+}
+
+#[derive(Args)]
+struct AdminArgs {
+    /// The node's admin address.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// The node's admin port.
+    #[arg(long, default_value_t = 7199)]
+    port: u16,
+    /// The admin token (with authentication on); default: read from --data's cairn_admin.token.
+    #[arg(long)]
+    token: Option<String>,
+    /// The node's data directory (to find the admin token).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// flush [ks[.table]] | snapshot TAG [ks[.table]] | listsnapshots | clearsnapshot TAG|--all |
+    /// compact [ks[.table]] | status | tablestats [ks[.table]]
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -882,6 +908,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         std::time::Duration::from_millis(a.commitlog_sync_period_ms.max(1)),
                     ),
                 },
+                admin: (a.admin_port != 0)
+                    .then(|| std::net::SocketAddr::new(std::net::IpAddr::from([127, 0, 0, 1]), a.admin_port)),
                 users: if a.users.is_empty() {
                     None
                 } else {
@@ -912,6 +940,25 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             node.stop();
             cairn_server::log!("cairn node: stopped");
             return Ok(Outcome::Ok);
+        }
+        Command::Admin(a) => {
+            let token = match (&a.token, &a.data) {
+                (Some(t), _) => Some(t.clone()),
+                (None, Some(d)) => {
+                    std::fs::read_to_string(d.join("cairn_admin.token")).ok().map(|t| t.trim().to_string())
+                }
+                (None, None) => None,
+            };
+            let addr = std::net::SocketAddr::new(a.host, a.port);
+            match cairn_server::admin::request(addr, token.as_deref(), &a.command)
+                .map_err(|e| anyhow::anyhow!("admin interface at {addr}: {e}"))?
+            {
+                Ok(text) => {
+                    let _ = write!(out, "{text}");
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => return Err(anyhow::anyhow!("{e}")),
+            }
         }
         Command::Demo(a) => {
             drop(out);

@@ -502,25 +502,47 @@ fn peers_python() -> Option<String> {
     }
 }
 
-fn start_node(data: &Path, port: u16) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["node", "--data", &data.display().to_string(), "--port", &port.to_string(), "--commitlog-sync", "batch"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    // Wait for "ready".
-    let mut err = child.stderr.take().expect("stderr");
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("ready") {
-        match err.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => panic!("node exited before ready: {}", String::from_utf8_lossy(&seen)),
+/// Start `cairn node` on a free port (retrying when another process takes the port between
+/// choosing and binding it); returns the child and its port once it is ready.
+fn start_node(data: &Path) -> (std::process::Child, u16) {
+    for _ in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args([
+                "node",
+                "--data",
+                &data.display().to_string(),
+                "--port",
+                &port.to_string(),
+                "--admin-port",
+                "0",
+                "--commitlog-sync",
+                "batch",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn node");
+        let mut err = child.stderr.take().expect("stderr");
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        let ready = loop {
+            if String::from_utf8_lossy(&seen).contains("ready, CQL") {
+                break true;
+            }
+            match err.read(&mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                _ => break false,
+            }
+        };
+        if ready {
+            // Keep draining its stderr, as a terminal would.
+            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            return (child, port);
         }
+        let _ = child.wait();
+        assert!(String::from_utf8_lossy(&seen).contains("in use"), "node failed: {}", String::from_utf8_lossy(&seen));
     }
-    // Keep draining its stderr, as a terminal would.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    child
+    panic!("no free port for the node");
 }
 
 #[test]
@@ -528,9 +550,8 @@ fn node_killed_with_sigkill_loses_no_acknowledged_write() {
     let Some(python) = peers_python() else { return };
     let dir = std::env::temp_dir().join(format!("cairn-cli-node-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("peers").join("node_restart.py");
-    let run = |phase: &str| {
+    let run = |port: u16, phase: &str| {
         let out = Command::new(&python).arg(&script).arg(port.to_string()).arg(phase).output().expect("python");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -539,15 +560,15 @@ fn node_killed_with_sigkill_loses_no_acknowledged_write() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let mut node = start_node(&dir, port);
-    run("write");
+    let (mut node, port) = start_node(&dir);
+    run(port, "write");
     node.kill().expect("SIGKILL");
     node.wait().expect("reaped");
     // Nothing was flushed: every acknowledged write is in the commit log only.
     assert!(std::fs::read_dir(dir.join("commitlog")).expect("commitlog").count() >= 1);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let mut node = start_node(&dir, port);
-    run("read");
+    let (mut node, port) = start_node(&dir);
+    run(port, "read");
     // SIGTERM: a clean stop that flushes the memtables into SSTables and empties the log.
     let term = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill -TERM");
     assert!(term.success());

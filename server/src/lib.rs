@@ -20,6 +20,7 @@ macro_rules! log {
     }};
 }
 
+pub mod admin;
 pub mod commitlog;
 pub mod cql;
 pub mod literal;

@@ -49,6 +49,8 @@ pub struct NodeConfig {
     /// `authenticator: PasswordAuthenticator` with these (user, password) pairs; `None`:
     /// `AllowAllAuthenticator`.
     pub users: Option<Vec<(String, String)>>,
+    /// The admin interface's address (`None`: off).
+    pub admin: Option<SocketAddr>,
 }
 
 impl Default for NodeConfig {
@@ -61,6 +63,7 @@ impl Default for NodeConfig {
             num_tokens: 16,
             commitlog_sync: crate::commitlog::SyncMode::Periodic(std::time::Duration::from_secs(10)),
             users: None,
+            admin: None,
         }
     }
 }
@@ -69,6 +72,8 @@ impl Default for NodeConfig {
 pub struct NodeHandle {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The admin interface's address.
+    pub admin: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -77,19 +82,7 @@ pub struct NodeHandle {
 impl NodeHandle {
     /// Flush every memtable to SSTables.
     pub fn flush(&self) -> Result<(), String> {
-        let mut state = self.shared.state.lock().map_err(|_| "node state poisoned".to_string())?;
-        for k in state.keyspaces.values_mut() {
-            for t in k.tables.values_mut() {
-                t.flush().map_err(|e| e.to_string())?;
-            }
-        }
-        // Everything logged is now in SSTables.
-        if let Ok(mut log) = self.shared.commitlog.lock()
-            && let Some(log) = log.as_mut()
-        {
-            log.truncate().map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        self.shared.flush_tables(None, None).map(|_| ())
     }
 
     /// Flush, stop accepting connections and wait for the acceptor to end.
@@ -162,13 +155,58 @@ pub(crate) struct Table {
 const FLUSH_AFTER_WRITES: u64 = 200_000;
 
 impl Table {
-    /// Flush the memtable to a new SSTable.
+    /// Flush the memtable to a new SSTable, then let the table's compaction strategy run.
     fn flush(&mut self) -> cairn_format::Result<()> {
         if let Some(t) = crate::storage::flush(&self.dir, &self.header, self.memtable.values())? {
             self.sstables.push(t);
+            self.background_compaction();
         }
         self.memtable.clear();
         self.writes = 0;
+        Ok(())
+    }
+
+    /// What the table's strategy (its `compaction` option, STCS by default) would compact next,
+    /// compacted in place, as a node's background compaction does.
+    fn background_compaction(&mut self) {
+        use cairn_compact::plan;
+        let strategy = self
+            .schema
+            .option("compaction")
+            .and_then(plan::parse_cql_map)
+            .and_then(|m| m.into_iter().find(|(k, _)| k == "class").and_then(|(_, v)| plan::Strategy::parse(&v)))
+            .unwrap_or(plan::Strategy::SizeTiered);
+        let req = plan::PlanRequest { strategy: Some(strategy), now_s: now_micros() / 1_000_000, ..Default::default() };
+        let result = plan::plan_tables(&self.sstables, &req).map_err(|e| e.to_string()).and_then(|p| {
+            let base = cairn_compact::run::RunOptions::new(cairn_format::Version::Nb, req.now_s);
+            plan::execute(&p, &self.sstables, &base, &plan::ExecuteTarget::InPlace).map_err(|e| e.to_string())
+        });
+        match result {
+            Ok(Some(_)) => match crate::storage::load_dir(&self.dir) {
+                Ok(s) => self.sstables = s,
+                Err(e) => crate::log!("cairn node: {}: reloading after compaction: {e}", self.dir.display()),
+            },
+            Ok(None) => {}
+            Err(e) => crate::log!("cairn node: {}: background compaction: {e}", self.dir.display()),
+        }
+    }
+
+    /// A major compaction: every SSTable into one, purged as Cassandra purges.
+    fn compact_all(&mut self) -> cairn_format::Result<()> {
+        if self.sstables.len() < 2 {
+            return Ok(());
+        }
+        let now = now_micros() / 1_000_000;
+        let opts = cairn_compact::run::RunOptions::new(cairn_format::Version::Nb, now);
+        cairn_compact::run::run_into(&self.sstables, &opts, &self.dir)
+            .map_err(|e| cairn_format::Error::io(&self.dir, std::io::Error::other(e.to_string())))?;
+        for s in &self.sstables {
+            // Data.db first: without it the rest is never read.
+            for c in cairn_format::Component::BIG {
+                let _ = std::fs::remove_file(s.path(c));
+            }
+        }
+        self.sstables = crate::storage::load_dir(&self.dir)?;
         Ok(())
     }
 
@@ -278,6 +316,127 @@ fn logged_execute(
     let out = execute(state, shared, session, st, &params);
     state.now_override = None;
     out
+}
+
+impl Shared {
+    /// Flush the tables in scope (all when `None`); when every table was flushed the commit log
+    /// is emptied. Returns how many tables were flushed.
+    pub(crate) fn flush_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<usize, String> {
+        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut n = 0;
+        for (kn, k) in state.keyspaces.iter_mut() {
+            if ks.is_some_and(|x| x != kn) {
+                continue;
+            }
+            for (tn, t) in k.tables.iter_mut() {
+                if table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                t.flush().map_err(|e| e.to_string())?;
+                n += 1;
+            }
+        }
+        if ks.is_none()
+            && let Ok(mut log) = self.commitlog.lock()
+            && let Some(log) = log.as_mut()
+        {
+            // Everything logged is now in SSTables.
+            log.truncate().map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    /// The directories of the tables in scope.
+    pub(crate) fn table_dirs(&self, ks: Option<&str>, table: Option<&str>) -> Result<Vec<PathBuf>, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = Vec::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_none_or(|x| x == kn) && table.is_none_or(|x| x == tn) {
+                    out.push(t.dir.clone());
+                }
+            }
+        }
+        if out.is_empty() && (ks.is_some() || table.is_some()) {
+            return Err("no such keyspace or table".into());
+        }
+        Ok(out)
+    }
+
+    /// Major compaction of the tables in scope.
+    pub(crate) fn compact_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = String::new();
+        for (kn, k) in state.keyspaces.iter_mut() {
+            for (tn, t) in k.tables.iter_mut() {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                t.flush().map_err(|e| e.to_string())?;
+                let before = t.sstables.len();
+                t.compact_all().map_err(|e| e.to_string())?;
+                out.push_str(&format!("{kn}.{tn}: {before} SSTable(s) -> {}\n", t.sstables.len()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `nodetool status`, for a ring of one.
+    pub(crate) fn status(&self) -> Result<String, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let load: u64 = state
+            .keyspaces
+            .values()
+            .flat_map(|k| k.tables.values())
+            .flat_map(|t| t.sstables.iter())
+            .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
+            .sum();
+        let mut ip = self.config.listen.ip();
+        if ip.is_unspecified() {
+            ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        }
+        let id = hex(&self.host_id);
+        Ok(format!(
+            "Datacenter: datacenter1\n=======================\nStatus=Up/Down  State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  {ip}  {load} bytes  {}  100.0%  {}-{}-{}-{}-{}  rack1\n",
+            self.tokens.len(),
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        ))
+    }
+
+    /// `nodetool tablestats`.
+    pub(crate) fn tablestats(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = String::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                let bytes: u64 = t
+                    .sstables
+                    .iter()
+                    .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
+                    .sum();
+                let keys: u64 = t
+                    .sstables
+                    .iter()
+                    .map(|s| s.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(0))
+                    .sum();
+                out.push_str(&format!(
+                    "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
+                    t.sstables.len(),
+                    keys + t.memtable.len() as u64,
+                    t.memtable.len(),
+                    t.writes
+                ));
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -485,7 +644,27 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
             std::thread::spawn(move || serve(conn, &shared));
         }
     });
-    Ok(NodeHandle { addr, stop, thread: Some(thread), shared: node })
+    let admin = match node.config.admin {
+        Some(a) => {
+            let token = match &node.config.users {
+                Some(_) => {
+                    let t = hex(&random_uuid(&mut seed));
+                    let path = node.config.data_dir.join("cairn_admin.token");
+                    std::fs::write(&path, &t)?;
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                    }
+                    Some(t)
+                }
+                None => None,
+            };
+            Some(crate::admin::serve(a, Arc::clone(&node), token)?)
+        }
+        None => None,
+    };
+    Ok(NodeHandle { addr, admin, stop, thread: Some(thread), shared: node })
 }
 
 struct Session {

@@ -1,0 +1,190 @@
+//! The admin interface, in place of JMX and nodetool: one request per TCP connection on the
+//! admin port (loopback by default), a line `TOKEN COMMAND ARGS...` answered by `ok` or
+//! `error: ...` and then the command's output. With authentication on, the token is the one the
+//! node wrote to `<data>/cairn_admin.token` (readable by its owner only); otherwise `-`.
+//!
+//! Commands: `flush [ks[.table]]`, `snapshot TAG [ks[.table]]` (flush, then hard links under
+//! each table's `snapshots/TAG/` with Cassandra's `manifest.json` and `schema.cql`),
+//! `listsnapshots`, `clearsnapshot TAG|--all`, `compact [ks[.table]]` (a major compaction,
+//! purging as Cassandra does), `status`, `tablestats [ks[.table]]`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::node::Shared;
+
+/// Serve the admin interface on `addr` (in a thread); returns the bound address.
+pub(crate) fn serve(addr: SocketAddr, shared: Arc<Shared>, token: Option<String>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)?;
+    let bound = listener.local_addr()?;
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let Some(shared) = weak.upgrade() else { break };
+            let token = token.clone();
+            std::thread::spawn(move || handle(conn, &shared, token.as_deref()));
+        }
+    });
+    Ok(bound)
+}
+
+fn handle(conn: TcpStream, shared: &Shared, token: Option<&str>) {
+    let Ok(read) = conn.try_clone() else { return };
+    let mut line = String::new();
+    if BufReader::new(read).take(64 * 1024).read_line(&mut line).is_err() {
+        return;
+    }
+    let mut words = line.split_whitespace();
+    let given = words.next().unwrap_or("-");
+    let mut out = conn;
+    if let Some(t) = token
+        && given != t
+    {
+        let _ = writeln!(out, "error: a valid admin token is required (see <data>/cairn_admin.token)");
+        return;
+    }
+    let args: Vec<&str> = words.collect();
+    let reply = match args.split_first() {
+        Some((cmd, rest)) => run(shared, cmd, rest),
+        None => Err("no command".into()),
+    };
+    let _ = match reply {
+        Ok(text) => write!(out, "ok\n{text}"),
+        Err(e) => writeln!(out, "error: {e}"),
+    };
+}
+
+fn scope(args: &[&str]) -> (Option<String>, Option<String>) {
+    match args.first().map(|s| s.split_once('.')) {
+        Some(Some((k, t))) => (Some(k.to_string()), Some(t.to_string())),
+        Some(None) => (args.first().map(|s| s.to_string()), None),
+        None => (None, None),
+    }
+}
+
+fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
+    match cmd {
+        "flush" => {
+            let (ks, t) = scope(args);
+            let n = shared.flush_tables(ks.as_deref(), t.as_deref())?;
+            Ok(format!("flushed {n} table(s)\n"))
+        }
+        "snapshot" => {
+            let tag = args.first().ok_or("snapshot needs a tag")?;
+            if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(format!("invalid snapshot tag {tag:?}"));
+            }
+            let (ks, t) = scope(args.get(1..).unwrap_or_default());
+            shared.flush_tables(ks.as_deref(), t.as_deref())?;
+            let dirs = shared.table_dirs(ks.as_deref(), t.as_deref())?;
+            let mut files = 0;
+            for dir in &dirs {
+                files += snapshot(dir, tag).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            Ok(format!("snapshot {tag}: {} table(s), {files} file(s) linked\n", dirs.len()))
+        }
+        "listsnapshots" => {
+            let mut out = String::from("Snapshot name\tKeyspace\tTable\tFiles\tBytes\n");
+            for dir in shared.table_dirs(None, None)? {
+                let Ok(rd) = std::fs::read_dir(dir.join("snapshots")) else { continue };
+                let mut tags: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+                tags.sort();
+                for tag in tags {
+                    let (n, bytes) = std::fs::read_dir(&tag)
+                        .map(|rd| {
+                            rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len())))
+                        })
+                        .unwrap_or((0, 0));
+                    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    let table = name(&dir);
+                    let ks = dir.parent().map(name).unwrap_or_default();
+                    out.push_str(&format!("{}\t{ks}\t{table}\t{n}\t{bytes}\n", name(&tag)));
+                }
+            }
+            Ok(out)
+        }
+        "clearsnapshot" => {
+            let tag = *args.first().ok_or("clearsnapshot needs a tag or --all")?;
+            let mut removed = 0;
+            for dir in shared.table_dirs(None, None)? {
+                let snaps = dir.join("snapshots");
+                let targets: Vec<std::path::PathBuf> = if tag == "--all" {
+                    std::fs::read_dir(&snaps).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+                } else {
+                    vec![snaps.join(tag)]
+                };
+                for t in targets {
+                    if t.is_dir() {
+                        std::fs::remove_dir_all(&t).map_err(|e| format!("{}: {e}", t.display()))?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(format!("removed {removed} snapshot director(ies)\n"))
+        }
+        "compact" => {
+            let (ks, t) = scope(args);
+            shared.compact_tables(ks.as_deref(), t.as_deref())
+        }
+        "status" => shared.status(),
+        "tablestats" => {
+            let (ks, t) = scope(args);
+            shared.tablestats(ks.as_deref(), t.as_deref())
+        }
+        other => Err(format!("unknown command {other}")),
+    }
+}
+
+/// Hard-link every SSTable component of a table directory under `snapshots/<tag>/`, with
+/// Cassandra 4.0's `manifest.json` and the table's `schema.cql`. Returns the files linked.
+fn snapshot(dir: &Path, tag: &str) -> std::io::Result<usize> {
+    let target = dir.join("snapshots").join(tag);
+    if target.exists() {
+        return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("snapshot {tag} already exists")));
+    }
+    std::fs::create_dir_all(&target)?;
+    let mut files = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    entries.sort();
+    for p in entries {
+        let Some(name) = p.file_name().map(|n| n.to_string_lossy().to_string()) else { continue };
+        if name == "schema.cql" {
+            std::fs::copy(&p, target.join(&name))?;
+            continue;
+        }
+        if !name.contains("-big-") {
+            continue;
+        }
+        std::fs::hard_link(&p, target.join(&name))?;
+        if name.ends_with("-Data.db") {
+            files.push(name);
+        }
+    }
+    let list: Vec<String> = files.iter().map(|f| format!("\"{f}\"")).collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let manifest = format!(
+        "{{\"files\":[{}],\"created_at\":\"{}\",\"expires_at\":null}}\n",
+        list.join(","),
+        cairn_format::types::render::format_instant_ms(now)
+    );
+    std::fs::write(target.join("manifest.json"), manifest)?;
+    Ok(files.len())
+}
+
+/// Send one admin command; returns the output after `ok`, or the error.
+pub fn request(addr: SocketAddr, token: Option<&str>, command: &[String]) -> std::io::Result<Result<String, String>> {
+    let mut c = TcpStream::connect(addr)?;
+    writeln!(c, "{} {}", token.unwrap_or("-"), command.join(" "))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut c, &mut text)?;
+    Ok(match text.strip_prefix("ok\n") {
+        Some(out) => Ok(out.to_string()),
+        None => Err(text.trim_start_matches("error: ").trim_end().to_string()),
+    })
+}
+
+use std::io::Read as _;
