@@ -47,6 +47,9 @@ enum Command {
     /// Operate a running node (nodetool's job): flush, snapshot, listsnapshots, clearsnapshot,
     /// compact, status, tablestats.
     Admin(AdminArgs),
+    /// Restore SSTables (snapshots, table directories, files) into a live cluster over CQL,
+    /// keeping write timestamps, TTLs and deletions.
+    Load(LoadArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),
     /// A tour: generate a small sessions dataset and inspect it with every verb.
@@ -420,6 +423,64 @@ struct NodeArgs {
     /// Port of the admin interface (`cairn admin`), on loopback; 0 turns it off.
     #[arg(long, default_value_t = 7199)]
     admin_port: u16,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum TimestampModeArg {
+    /// The original write timestamps.
+    Preserve,
+    /// Shifted so the newest restored write lands just after the load starts.
+    Rebase,
+    /// Every write at the load's time.
+    Now,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Contact points, comma-separated.
+    #[arg(short = 'd', long = "nodes", value_name = "HOST[,HOST...]", required = true)]
+    nodes: String,
+    /// CQL port.
+    #[arg(short = 'p', long, default_value_t = 9042)]
+    port: u16,
+    /// User name.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// File holding the password.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Write into this keyspace.
+    #[arg(long)]
+    target_keyspace: Option<String>,
+    /// Write into this table.
+    #[arg(long)]
+    target_table: Option<String>,
+    /// Rename a column: OLD=NEW (repeatable).
+    #[arg(long = "rename-column", value_name = "OLD=NEW")]
+    renames: Vec<String>,
+    /// Skip writes newer than this time.
+    #[arg(long, value_name = "TIME")]
+    as_of: Option<String>,
+    /// preserve, rebase or now.
+    #[arg(long, value_enum, default_value = "preserve")]
+    timestamp_mode: TimestampModeArg,
+    /// Drop TTLs (restored data does not expire).
+    #[arg(long)]
+    drop_ttl: bool,
+    /// Create a missing keyspace and table from the source schema.
+    #[arg(long)]
+    create_schema: bool,
+    /// Count what would be written, write nothing.
+    #[arg(long)]
+    plan: bool,
+    /// The summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The load's time (TTLs remaining are computed against it).
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
 }
 
 #[derive(Args)]
@@ -940,6 +1001,68 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             node.stop();
             cairn_server::log!("cairn node: stopped");
             return Ok(Outcome::Ok);
+        }
+        Command::Load(a) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let password = match &a.password_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_string(),
+                ),
+                None => None,
+            };
+            let mut renames = Vec::new();
+            for r in &a.renames {
+                let (o, n) =
+                    r.split_once('=').ok_or_else(|| anyhow::anyhow!("--rename-column {r:?}: expected OLD=NEW"))?;
+                renames.push((o.to_string(), n.to_string()));
+            }
+            let opts = cairn_loader::LoadOptions {
+                hosts: a
+                    .nodes
+                    .split(',')
+                    .map(|h| if h.contains(':') { h.to_string() } else { format!("{h}:{}", a.port) })
+                    .collect(),
+                credentials: a.user.clone().map(|u| (u, password.unwrap_or_default())),
+                target_keyspace: a.target_keyspace.clone(),
+                target_table: a.target_table.clone(),
+                renames,
+                now_s: parse_now(a.now.as_deref())?,
+                as_of: a
+                    .as_of
+                    .as_deref()
+                    .map(|t| parse_now(Some(t)).map(|s| s.saturating_mul(1_000_000)))
+                    .transpose()?,
+                timestamp_mode: match a.timestamp_mode {
+                    TimestampModeArg::Preserve => cairn_loader::TimestampMode::Preserve,
+                    TimestampModeArg::Rebase => cairn_loader::TimestampMode::Rebase,
+                    TimestampModeArg::Now => cairn_loader::TimestampMode::Now,
+                },
+                drop_ttl: a.drop_ttl,
+                plan: a.plan,
+                create_schema: a.create_schema,
+                batch_statements: 50,
+            };
+            let summary = cairn_loader::load(&tables, &opts)?;
+            if a.json {
+                let _ = writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            } else {
+                for s in &summary {
+                    let _ = writeln!(
+                        out,
+                        "{}{}.{}: {} partitions, {} rows, {} cells, {} deletions, {} skipped (--as-of), {} statements",
+                        if a.plan { "plan: " } else { "" },
+                        s.keyspace,
+                        s.table,
+                        s.partitions,
+                        s.rows,
+                        s.cells,
+                        s.tombstones,
+                        s.skipped_newer,
+                        s.statements
+                    );
+                }
+            }
+            Ok(Outcome::Ok)
         }
         Command::Admin(a) => {
             let token = match (&a.token, &a.data) {

@@ -249,7 +249,7 @@ fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for verb in
-        ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "node", "gen", "demo"]
+        ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "node", "admin", "load", "gen", "demo"]
     {
         assert!(text.contains(verb), "--help lacks {verb}");
     }

@@ -211,6 +211,8 @@ pub enum Assignment {
     Remove(String, Term),
     /// `c[k] = v`.
     SetElement(String, Term, Term),
+    /// `c.field = v` (a field of a non-frozen UDT).
+    SetField(String, String, Term),
 }
 
 /// A statement.
@@ -717,7 +719,11 @@ impl P<'_> {
             let mut assignments = Vec::new();
             loop {
                 let col = self.ident()?;
-                if self.eat('[') {
+                if self.eat('.') {
+                    let field = self.ident()?;
+                    self.expect('=')?;
+                    assignments.push(Assignment::SetField(col, field, self.term(text)?));
+                } else if self.eat('[') {
                     let k = self.term(text)?;
                     self.expect(']')?;
                     self.expect('=')?;

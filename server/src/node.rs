@@ -1295,6 +1295,14 @@ fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> 
                         let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
                         name_slot(&mut binds, v, c, col.ty().clone());
                     }
+                    Assignment::SetField(c, f, v) => {
+                        let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                        if let CqlType::Udt(u) = col.ty().unreversed()
+                            && let Some((_, ft)) = u.fields.iter().find(|(n, _)| n == f)
+                        {
+                            name_slot(&mut binds, v, f, ft.clone());
+                        }
+                    }
                     Assignment::SetElement(c, k, v) => {
                         let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
                         if let CqlType::Map { key, value, .. } = col.ty() {
@@ -1617,7 +1625,7 @@ fn execute_inner(
             let key = partition_key(t, &keys)?;
             let clustering = full_clustering(t, &cks)?;
             let header = Arc::clone(&t.header);
-            let mut seed = ts as u64 ^ 0x5eed;
+            let mut seed = statement_seed(st, params, ts);
             let p = partition_mut(t, key);
             p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
             for (col, bound) in cells {
@@ -1636,13 +1644,15 @@ fn execute_inner(
             let (keys, cks) = key_restrictions(t, relations, &b)?;
             let header = Arc::clone(&t.header);
             let schema = t.schema.clone();
-            let mut seed = ts as u64 ^ 0x5eed;
+            // List cell paths: derived from the statement, so a commit-log replay makes the same ones.
+            let mut seed = statement_seed(st, params, ts);
             // An UPDATE of static columns only names the partition alone.
             let static_only = assignments.iter().all(|a| {
                 let (Assignment::Set(c, _)
                 | Assignment::Add(c, _)
                 | Assignment::Remove(c, _)
-                | Assignment::SetElement(c, _, _)) = a;
+                | Assignment::SetElement(c, _, _)
+                | Assignment::SetField(c, _, _)) = a;
                 matches!(column_in(&header, &schema, c), Ok(Col::Static(..)))
             });
             for key in keys {
@@ -1653,7 +1663,7 @@ fn execute_inner(
                     for a in assignments {
                         let (name, term) = match a {
                             Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
-                            Assignment::SetElement(c, _, v) => (c, v),
+                            Assignment::SetElement(c, _, v) | Assignment::SetField(c, _, v) => (c, v),
                         };
                         let col = column_in(&header, &schema, name)?;
                         if matches!(col, Col::Key(..) | Col::Clustering(..)) {
@@ -1675,6 +1685,25 @@ fn execute_inner(
                                 let bound = b.bind(term, &ty, name)?;
                                 let add = matches!(a, Assignment::Add(..));
                                 add_elements(p, &clustering, &col, bound, add, ts, ttl, now_s, &mut seed)?;
+                            }
+                            Assignment::SetField(_, field, v) => {
+                                let CqlType::Udt(udt) = col.ty().unreversed() else {
+                                    return Err(invalid(format!("Invalid field selection: {name} is not a user type")));
+                                };
+                                let i = udt
+                                    .fields
+                                    .iter()
+                                    .position(|(n, _)| n == field)
+                                    .ok_or_else(|| invalid(format!("Unknown field {field} in {name}")))?;
+                                let ft = udt.fields[i].1.clone();
+                                let path = (i as u16).to_be_bytes().to_vec();
+                                let idx = col_index(&col);
+                                let cell = match b.bind(v, &ft, field)? {
+                                    Bound::Bytes(x) => make_cell(idx, Some(path), x, ts, ttl, now_s),
+                                    Bound::Null => OwnedCell::tombstone(idx, Some(path), ts, now_s),
+                                    Bound::Unset => continue,
+                                };
+                                row_for(p, &clustering, &col).add_cell(cell);
                             }
                             Assignment::SetElement(_, k, v) => {
                                 let CqlType::Map { key: kt, value: vt, .. } = col.ty().unreversed() else {
@@ -1703,11 +1732,73 @@ fn execute_inner(
             let ks = resolve_keyspace(session, table)?;
             let ts = next_timestamp(state, params, using, &b)?;
             let t = table_mut(state, &ks, &table.name)?;
-            let (keys, cks) = key_restrictions(t, relations, &b)?;
+            // Slices on a clustering column (`c > ?`, `c <= ?`) delete a range: a range tombstone.
+            let is_slice = |r: &Relation| matches!(r.op.as_str(), "<" | "<=" | ">" | ">=");
+            let slices: Vec<&Relation> = relations.iter().filter(|r| is_slice(r)).collect();
+            let eq: Vec<Relation> = relations.iter().filter(|r| !is_slice(r)).cloned().collect();
+            let (keys, cks) = key_restrictions(t, &eq, &b)?;
             let header = Arc::clone(&t.header);
             let schema = t.schema.clone();
             let deletion = DeletionTime { marked_for_delete_at: ts, local_deletion_time: now_s };
             let n_ck = t.schema.clustering.len();
+            if !slices.is_empty() {
+                if !columns.is_empty() {
+                    return Err(invalid("Range deletions are not supported for specific columns"));
+                }
+                let name = slices[0].columns.first().cloned().unwrap_or_default();
+                if slices.iter().any(|r| r.columns.first() != Some(&name)) {
+                    return Err(invalid("A range deletion restricts one clustering column"));
+                }
+                let Col::Clustering(i, ty) = column_in(&header, &schema, &name)? else {
+                    return Err(invalid(format!(
+                        "{name} is not a clustering column: only clustering columns can be restricted by a slice"
+                    )));
+                };
+                // Each bound: the value and whether it is inclusive.
+                type SliceBound = Option<(Vec<u8>, bool)>;
+                let (mut start, mut end): (SliceBound, SliceBound) = (None, None);
+                for r in &slices {
+                    let v = bind_values(r, &ty, &name, &b)?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| invalid("missing slice bound"))?;
+                    match r.op.as_str() {
+                        ">" => start = Some((v, false)),
+                        ">=" => start = Some((v, true)),
+                        "<" => end = Some((v, false)),
+                        _ => end = Some((v, true)),
+                    }
+                }
+                for key in &keys {
+                    for cl in &cks {
+                        let given = cl.iter().take_while(|c| c.is_some()).count();
+                        if given != i {
+                            return Err(invalid(
+                                "The clustering columns before a sliced one must be restricted by equality",
+                            ));
+                        }
+                        let prefix: Vec<Option<Vec<u8>>> = cl.iter().take(given).cloned().collect();
+                        let bound = |b: &SliceBound| match b {
+                            Some((v, incl)) => {
+                                let mut p = prefix.clone();
+                                p.push(Some(v.clone()));
+                                (p, *incl)
+                            }
+                            None => (prefix.clone(), true),
+                        };
+                        let ((s, si), (e, ei)) = (bound(&start), bound(&end));
+                        let p = partition_mut(t, key.clone());
+                        p.range_tombstones.push(cairn_format::partition::RangeTombstone {
+                            start: s,
+                            start_inclusive: si,
+                            end: e,
+                            end_inclusive: ei,
+                            deletion,
+                        });
+                    }
+                }
+                return Ok(Outcome::Void);
+            }
             for key in keys {
                 for cl in &cks {
                     let given = cl.iter().take_while(|c| c.is_some()).count();
@@ -1920,6 +2011,14 @@ fn describe(state: &State, session: &Session, what: &str, name: Option<&QName>) 
         _ => return Err(invalid("DESCRIBE what?")),
     };
     Ok(Outcome::Rows { keyspace: String::new(), table: "describe".into(), columns, rows, paging_state: None })
+}
+
+/// A seed for the timeuuid paths of list elements a statement appends: the same for the same
+/// statement, values and timestamp (a commit-log replay), different otherwise.
+fn statement_seed(st: &Statement, params: &QueryParams, ts: i64) -> u64 {
+    let text = format!("{st:?}{:?}{ts}", params.values);
+    let (a, b) = cairn_format::partitioner::murmur3_cassandra(text.as_bytes());
+    (a ^ b) as u64
 }
 
 fn column_in(header: &SerializationHeader, schema: &TableSchema, name: &str) -> Result<Col, Failure> {

@@ -6,6 +6,7 @@ mod conformance;
 mod cqlite;
 mod datasets;
 mod export;
+mod load;
 mod model;
 mod murmur_oracle;
 mod node;
