@@ -475,6 +475,10 @@ struct LoadArgs {
     /// Count what would be written, write nothing.
     #[arg(long)]
     plan: bool,
+    /// Checkpoint file: finished partitions are recorded and skipped when the same load runs
+    /// again after a crash or an interruption.
+    #[arg(long, value_name = "STATE_FILE")]
+    resume: Option<PathBuf>,
     /// The summary as JSON.
     #[arg(long)]
     json: bool,
@@ -1041,6 +1045,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 plan: a.plan,
                 create_schema: a.create_schema,
                 batch_statements: 50,
+                resume: a.resume.clone(),
+                stop_after: None,
             };
             let summary = cairn_loader::load(&tables, &opts)?;
             if a.json {

@@ -248,9 +248,21 @@ fn closed_stdout_ends_quietly() {
 fn help_lists_every_verb() {
     let out = cairn(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for verb in
-        ["dump", "meta", "verify", "describe", "tombstones", "partitions", "compact", "export", "node", "admin", "load", "gen", "demo"]
-    {
+    for verb in [
+        "dump",
+        "meta",
+        "verify",
+        "describe",
+        "tombstones",
+        "partitions",
+        "compact",
+        "export",
+        "node",
+        "admin",
+        "load",
+        "gen",
+        "demo",
+    ] {
         assert!(text.contains(verb), "--help lacks {verb}");
     }
     let _ = Path::new(".");

@@ -72,6 +72,11 @@ pub struct LoadOptions {
     pub create_schema: bool,
     /// Statements per batch (one partition's statements at most).
     pub batch_statements: usize,
+    /// Checkpoint file: finished partitions are recorded here and skipped when the load is
+    /// run again (after a crash or an interruption).
+    pub resume: Option<std::path::PathBuf>,
+    /// Stop after this many partitions (an interruption, for tests and staged loads).
+    pub stop_after: Option<u64>,
 }
 
 /// What a load did (or would do, with `--plan`), per table.
@@ -93,6 +98,8 @@ pub struct TableLoad {
     pub skipped_newer: u64,
     /// CQL statements sent.
     pub statements: u64,
+    /// Partitions skipped because a previous run finished them (`--resume`).
+    pub resumed_past: u64,
 }
 
 /// Why a load failed.
@@ -126,6 +133,17 @@ pub enum LoadError {
         /// keyspace.table.
         table: String,
         /// The error.
+        message: String,
+    },
+    /// Stopped by `stop_after` (resume with the same checkpoint file).
+    #[error("stopped after {0} partitions; run again with the same --resume file to finish")]
+    Interrupted(u64),
+    /// The checkpoint file cannot be read or written.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What went wrong.
         message: String,
     },
     /// Counters cannot be replayed idempotently.
@@ -531,6 +549,31 @@ fn create_table(ctx: &TableCtx) -> String {
     s
 }
 
+/// The checkpoint: per source table directory, the last partition (token order) fully written,
+/// as `<dir>\t<token>\t<key hex>` lines. Written to a temporary file and renamed.
+fn read_checkpoint(path: &std::path::Path) -> Result<BTreeMap<String, (String, String)>, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(LoadError::Checkpoint { path: path.display().to_string(), message: e.to_string() }),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split('\t');
+            Some((p.next()?.to_string(), (p.next()?.to_string(), p.next()?.to_string())))
+        })
+        .collect())
+}
+
+fn write_checkpoint(path: &std::path::Path, done: &BTreeMap<String, (String, String)>) -> Result<(), LoadError> {
+    let text: String = done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
+    let tmp = path.with_extension("tmp");
+    let err = |e: std::io::Error| LoadError::Checkpoint { path: path.display().to_string(), message: e.to_string() };
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
 /// Load `tables` (grouped by table directory) as `o` says.
 pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadError> {
     let mut groups: BTreeMap<std::path::PathBuf, Vec<SsTable>> = BTreeMap::new();
@@ -558,7 +601,13 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
         )
     };
     let mut out = Vec::new();
-    for group in groups.values() {
+    let mut checkpoint = match &o.resume {
+        Some(p) => read_checkpoint(p)?,
+        None => BTreeMap::new(),
+    };
+    let mut total_partitions = 0u64;
+    for (dir_key, group) in &groups {
+        let dir_key = dir_key.display().to_string();
         let Some(first) = group.first() else { continue };
         let schema = first.schema.clone();
         let dir = &first.descriptor.directory;
@@ -616,7 +665,24 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
             stats: TableLoad { keyspace: ctx.keyspace.clone(), table: ctx.table.clone(), ..Default::default() },
             ctx,
         };
+        // Partitions at or before the checkpoint were written by an earlier run.
+        let resume_after = checkpoint.get(&dir_key).cloned().map(|(t, k)| {
+            let token = t.parse::<i64>().map(cairn_format::partitioner::Token::Murmur3).ok();
+            (token, k)
+        });
         while let Some(p) = merger.next_partition()?.cloned() {
+            let token = first.partitioner.token(&p.key);
+            if let Some((Some(t), k)) = &resume_after
+                && cairn_format::partitioner::compare_decorated(&token, &p.key, t, &decode_hex(k)).is_le()
+            {
+                while merger.next_unfiltered()?.is_some() {}
+                w.stats.resumed_past += 1;
+                continue;
+            }
+            if o.stop_after.is_some_and(|n| total_partitions >= n) {
+                return Err(LoadError::Interrupted(total_partitions));
+            }
+            total_partitions += 1;
             let key_where = w.ctx.key_where(&p.key)?;
             let mut stmts = Vec::new();
             w.deletion(&mut stmts, "", &p.deletion, &key_where);
@@ -657,10 +723,22 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
                         .map_err(|e| LoadError::Write { table: name.clone(), message: e.to_string() })?;
                 }
             }
+            if let (Some(path), false) = (&o.resume, o.plan) {
+                let t = match &token {
+                    cairn_format::partitioner::Token::Murmur3(t) => t.to_string(),
+                    other => other.to_string(),
+                };
+                checkpoint.insert(dir_key.clone(), (t, render::hex(&p.key)));
+                write_checkpoint(path, &checkpoint)?;
+            }
         }
         out.push(w.stats);
     }
     Ok(out)
+}
+
+fn decode_hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// Every source column must exist on the target with the same type.

@@ -192,3 +192,21 @@ fn restore_semantics_and_bad_input() {
     assert!(matches!(load(&input, &gone), Err(LoadError::Connect { .. })));
     n.stop();
 }
+
+#[test]
+fn an_interrupted_load_resumes_where_it_stopped() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let now = now_s();
+    let (_, input) = generated("tombstones", &tmp.path().join("in"), now);
+    let data = tmp.path().join("node");
+    let n = node(&data);
+    let state = tmp.path().join("load.state");
+    let o = LoadOptions { resume: Some(state.clone()), ..options(&n, now) };
+    let err = load(&input, &LoadOptions { stop_after: Some(7), ..o.clone() }).expect_err("interrupted");
+    assert!(matches!(err, LoadError::Interrupted(7)), "{err}");
+    assert!(state.is_file());
+    let s = load(&input, &o).expect("resumed");
+    assert_eq!(s[0].resumed_past, 7, "the finished partitions are skipped");
+    assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "the same final state");
+    n.stop();
+}
