@@ -612,3 +612,77 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn load_reports_bad_input_with_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let g = cairn(&["gen", "sessions", "--rows", "100", "--out", &data, "--now", "now"]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let node = cairn_server::start(cairn_server::NodeConfig {
+        data_dir: dir.join("node"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        users: Some(vec![("cassandra".into(), "cassandra".into())]),
+        ..Default::default()
+    })
+    .expect("node");
+    let port = node.addr.port().to_string();
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "wrong\n").expect("pw");
+    let pw_s = pw.display().to_string();
+    // Wrong credentials.
+    let out = cairn(&[
+        "load",
+        "-d",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "cassandra",
+        "--password-file",
+        &pw_s,
+        "--create-schema",
+        &data,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect") && err.contains("incorrect"), "{err}");
+    // An unreachable host.
+    let out = cairn(&["load", "-d", "127.0.0.1", "-p", "1", &data]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+    // The right password loads; --json reports it.
+    std::fs::write(&pw, "cassandra\n").expect("pw");
+    let out = cairn(&[
+        "load",
+        "-d",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "cassandra",
+        "--password-file",
+        &pw_s,
+        "--create-schema",
+        "--json",
+        &data,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: J = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(summary[0]["statements"].as_u64().unwrap_or(0) > 0);
+    // A corrupt SSTable: a located error, exit 2.
+    let data_file =
+        walk(&dir.join("data")).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("Data.db");
+    let mut bytes = std::fs::read(&data_file).expect("read");
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 32] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&data_file, &bytes).expect("write");
+    let out = cairn(&["load", "-d", "127.0.0.1", "-p", &port, "-u", "cassandra", "--password-file", &pw_s, &data]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Data.db"), "{}", String::from_utf8_lossy(&out.stderr));
+    node.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
