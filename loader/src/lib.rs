@@ -203,8 +203,8 @@ impl TableCtx {
         render::maybe_quote_identifier(n)
     }
 
-    /// `pk1 = v AND pk2 = v` for a partition key.
-    fn key_where(&self, key: &[u8]) -> Result<String, LoadError> {
+    /// (column, literal) of a partition key.
+    fn key_pairs(&self, key: &[u8]) -> Result<Vec<(String, String)>, LoadError> {
         let types: Vec<CqlType> = self.schema.partition_key.iter().map(|c| c.ty.clone()).collect();
         let parts: Vec<&[u8]> = if types.len() > 1 {
             composite_components(key).map_err(|e| LoadError::Value(e.to_string()))?
@@ -214,13 +214,18 @@ impl TableCtx {
         let mut out = Vec::new();
         for ((c, t), b) in self.schema.partition_key.iter().zip(&types).zip(parts) {
             let v = decode(t, b).map_err(|e| LoadError::Value(format!("partition key {}: {e}", c.name)))?;
-            out.push(format!("{} = {}", self.col(&c.name), literal(t, &v)));
+            out.push((self.col(&c.name), literal(t, &v)));
         }
-        Ok(out.join(" AND "))
+        Ok(out)
     }
 
-    /// Equalities on the first `n` clustering values.
-    fn clustering_where(&self, u: &Unfiltered, n: usize) -> Result<Vec<String>, LoadError> {
+    /// `pk1 = v AND pk2 = v` for a partition key.
+    fn key_where(&self, key: &[u8]) -> Result<String, LoadError> {
+        Ok(self.key_pairs(key)?.iter().map(|(c, v)| format!("{c} = {v}")).collect::<Vec<_>>().join(" AND "))
+    }
+
+    /// (column, literal) of the first `n` clustering values.
+    fn clustering_pairs(&self, u: &Unfiltered, n: usize) -> Result<Vec<(String, String)>, LoadError> {
         let mut out = Vec::new();
         for i in 0..n {
             let (c, _) = self.schema.clustering.get(i).ok_or_else(|| LoadError::Value("clustering".into()))?;
@@ -228,9 +233,14 @@ impl TableCtx {
                 return Err(LoadError::Value(format!("null clustering value for {}", c.name)));
             };
             let v = decode(&c.ty, b).map_err(|e| LoadError::Value(format!("clustering {}: {e}", c.name)))?;
-            out.push(format!("{} = {}", self.col(&c.name), literal(&c.ty, &v)));
+            out.push((self.col(&c.name), literal(&c.ty, &v)));
         }
         Ok(out)
+    }
+
+    /// Equalities on the first `n` clustering values.
+    fn clustering_where(&self, u: &Unfiltered, n: usize) -> Result<Vec<String>, LoadError> {
+        Ok(self.clustering_pairs(u, n)?.into_iter().map(|(c, v)| format!("{c} = {v}")).collect())
     }
 }
 
@@ -278,37 +288,53 @@ impl Writer<'_> {
         }
     }
 
-    /// Statements for one row (or the static row, with `clustering_n` 0).
+    /// Statements for one row (or the static row).
     fn row(
         &mut self,
         out: &mut Vec<String>,
-        key_where: &str,
+        key: &[(String, String)],
         u: &Unfiltered,
         is_static: bool,
     ) -> Result<(), LoadError> {
         let n = if is_static { 0 } else { u.clustering.len() };
-        let mut where_parts = vec![key_where.to_string()];
-        where_parts.extend(self.ctx.clustering_where(u, n)?);
-        let where_ = where_parts.join(" AND ");
+        let mut pairs: Vec<(String, String)> = key.to_vec();
+        pairs.extend(self.ctx.clustering_pairs(u, n)?);
+        let where_ = pairs.iter().map(|(c, v)| format!("{c} = {v}")).collect::<Vec<_>>().join(" AND ");
         self.deletion(out, "", &u.deletion, &where_);
         self.deletion(out, "", &u.shadowable_deletion, &where_);
         let columns =
             if is_static { self.ctx.header.static_columns.clone() } else { self.ctx.header.regular_columns.clone() };
         let now = self.o.now_s;
         let mut wrote = false;
-        // The row marker: an INSERT of the primary key alone.
+        // The row marker: an INSERT of the primary key, with the simple cells written with it
+        // (same timestamp, same expiry) folded in, as the original INSERT wrote them.
+        let mut folded: Vec<usize> = Vec::new();
         let l = u.liveness;
         if !is_static && !l.is_empty() {
             let expired = l.is_expiring() && l.local_expiration_time <= now;
             if !expired && let Some(ts) = self.ts(l.timestamp) {
                 let ttl = l.is_expiring().then(|| l.local_expiration_time - now);
-                let mut names: Vec<String> =
-                    self.ctx.schema.partition_key.iter().map(|c| self.ctx.col(&c.name)).collect();
-                names.extend(self.ctx.schema.clustering.iter().take(n).map(|(c, _)| self.ctx.col(&c.name)));
-                let values: Vec<String> = where_parts
-                    .iter()
-                    .flat_map(|w| w.split(" AND ").map(|eq| eq.split_once(" = ").map_or("", |(_, v)| v).to_string()))
-                    .collect();
+                let mut names: Vec<String> = pairs.iter().map(|(c, _)| c.clone()).collect();
+                let mut values: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+                for (i, c) in u.cells.iter().enumerate() {
+                    let Some(col) = columns.get(c.column as usize) else { continue };
+                    let same = c.timestamp == l.timestamp
+                        && !c.is_tombstone()
+                        && c.is_expiring() == l.is_expiring()
+                        && (!c.is_expiring() || c.local_deletion_time == l.local_expiration_time);
+                    if !same
+                        || col.is_complex()
+                        || u.path(c).is_some()
+                        || matches!(col.ty.unreversed(), CqlType::Counter)
+                    {
+                        continue;
+                    }
+                    let v = decode(&col.ty, u.value(c)).map_err(|e| LoadError::Value(format!("{}: {e}", col.name)))?;
+                    names.push(self.ctx.col(&col.name));
+                    values.push(literal(&col.ty, &v));
+                    folded.push(i);
+                    self.stats.cells += 1;
+                }
                 out.push(format!(
                     "INSERT INTO {} ({}) VALUES ({}) {}",
                     self.ctx.qname(),
@@ -325,7 +351,10 @@ impl Writer<'_> {
                 self.deletion(out, &cols, &d.deletion, &where_);
             }
         }
-        for c in &u.cells {
+        for (i, c) in u.cells.iter().enumerate() {
+            if folded.contains(&i) {
+                continue;
+            }
             let Some(col) = columns.get(c.column as usize) else { continue };
             if matches!(col.ty.unreversed(), CqlType::Counter) {
                 return Err(LoadError::Counters(self.ctx.qname()));
@@ -683,11 +712,12 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
                 return Err(LoadError::Interrupted(total_partitions));
             }
             total_partitions += 1;
+            let key_pairs = w.ctx.key_pairs(&p.key)?;
             let key_where = w.ctx.key_where(&p.key)?;
             let mut stmts = Vec::new();
             w.deletion(&mut stmts, "", &p.deletion, &key_where);
             if let Some(st) = merger.static_row().cloned() {
-                w.row(&mut stmts, &key_where, &st, true)?;
+                w.row(&mut stmts, &key_pairs, &st, true)?;
             }
             let mut open: Option<Unfiltered> = None;
             while let Some(u) = merger.next_unfiltered()? {
@@ -706,7 +736,7 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
                     }
                     _ => {
                         let row = u.clone();
-                        w.row(&mut stmts, &key_where, &row, false)?;
+                        w.row(&mut stmts, &key_pairs, &row, false)?;
                     }
                 }
             }
