@@ -31,7 +31,7 @@ use cairn_format::types::value::{Value, composite_components, decode, from_cells
 use serde_json::{Value as J, json};
 
 /// The canonical JSON of a value, as tests/peers/cqlite_rows.py encodes cqlite's values.
-fn canon(ty: &CqlType, v: &Value<'_>) -> J {
+pub(crate) fn canon(ty: &CqlType, v: &Value<'_>) -> J {
     let sort = |mut items: Vec<J>| {
         items.sort_by_key(|x| x.to_string());
         J::Array(items)
@@ -102,7 +102,7 @@ fn canon(ty: &CqlType, v: &Value<'_>) -> J {
     }
 }
 
-fn canon_bytes(ty: &CqlType, b: &[u8]) -> J {
+pub(crate) fn canon_bytes(ty: &CqlType, b: &[u8]) -> J {
     decode(ty, b).map_or(J::Null, |v| canon(ty, &v))
 }
 

@@ -1,8 +1,10 @@
 //! `cairn load` round trips: generated datasets (with TTLs, collections, static columns and
-//! every kind of deletion) are loaded into a `cairn node`, flushed, and the node's SSTables must
-//! hold the same live rows with the same write timestamps as the input read reconciled. Loading
-//! an old SSTable first and then the whole set shows deletions replayed onto data the target
-//! already held. Restore semantics (`--as-of`, `rebase`, renames) and bad input are checked.
+//! every kind of deletion) and the corpus cases are loaded into a `cairn node`. Two readers must
+//! agree with the input read reconciled: the Python driver (every column with `WRITETIME` and
+//! `TTL`, tests/peers/driver_rows.py), and the node's own SSTables after a flush (live rows, write
+//! timestamps and expiry times). Loading an old SSTable first and then the whole set shows
+//! deletions replayed onto data the target already held. Restore semantics (`--as-of`, `rebase`,
+//! renames), resume and bad input are checked.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +17,9 @@ use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_inspect::open_inputs;
 use cairn_loader::{LoadError, LoadOptions, TimestampMode, load};
+use serde_json::{Value as J, json};
+
+use crate::cqlite::{canon, canon_bytes};
 
 fn now_s() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -94,6 +99,176 @@ fn expiries(tables: &[SsTable], now: i64) -> BTreeMap<String, i64> {
     out
 }
 
+/// The rows a CQL client should read at `now`, in the encoding tests/peers/driver_rows.py gives
+/// the Python driver's: key and clustering values, and per column its value, with the write
+/// time and the expiry (seconds) of single-cell columns.
+fn client_view(tables: &[SsTable], now: i64) -> Vec<J> {
+    let mut rows = Vec::new();
+    if tables.is_empty() {
+        return rows;
+    }
+    let scanners = tables.iter().map(|t| t.scanner().expect("scanner")).collect();
+    let mut m = Merger::new(scanners, tables[0].partitioner).expect("merger");
+    let header = PartitionStream::header(&m).clone();
+    let columns = |u: Option<&cairn_format::data::Unfiltered>, list: &[cairn_format::statistics::HeaderColumn]| {
+        let mut out = serde_json::Map::new();
+        for (i, col) in list.iter().enumerate() {
+            let cells: Vec<_> = u
+                .map(|u| u.cells.iter().filter(|c| c.column as usize == i && c.is_live(now)).collect())
+                .unwrap_or_default();
+            let entry = if col.is_complex() {
+                let parts = cells
+                    .iter()
+                    .map(|c| (u.and_then(|u| u.path(c)).unwrap_or_default(), u.map_or(&[][..], |u| u.value(c))));
+                let v = cairn_format::types::value::from_cells(&col.ty, parts).map_or(J::Null, |v| canon(&col.ty, &v));
+                json!({ "v": v })
+            } else {
+                match (cells.first(), u) {
+                    (Some(c), Some(u)) => json!({
+                        "v": canon_bytes(&col.ty, u.value(c)),
+                        "wt": c.timestamp,
+                        "ttl": c.is_expiring().then_some(c.local_deletion_time),
+                    }),
+                    _ => json!({ "v": null, "wt": null, "ttl": null }),
+                }
+            };
+            // A column without a value reads as null whether or not the table's files know it.
+            if !entry["v"].is_null() {
+                out.insert(col.name.clone(), entry);
+            }
+        }
+        out
+    };
+    let live = |o: &serde_json::Map<String, J>| !o.is_empty();
+    while let Some(p) = m.next_partition().expect("partition").cloned() {
+        let pk: Vec<J> = match &header.key_type {
+            cairn_format::types::CqlType::Composite(ts) => {
+                let parts = cairn_format::types::value::composite_components(&p.key).expect("composite key");
+                ts.iter().zip(parts).map(|(t, b)| canon_bytes(t, b)).collect()
+            }
+            t => vec![canon_bytes(t, &p.key)],
+        };
+        let statics = columns(m.static_row(), &header.static_columns);
+        let mut any = false;
+        while let Some(u) = m.next_unfiltered().expect("row") {
+            if u.kind() != UnfilteredKind::Row {
+                continue;
+            }
+            let mut cols = columns(Some(u), &header.regular_columns);
+            if !u.liveness.is_live(now) && !live(&cols) {
+                continue;
+            }
+            any = true;
+            let ck: Vec<J> = header
+                .clustering_types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| u.clustering_value(i).map_or(J::Null, |b| canon_bytes(t, b)))
+                .collect();
+            cols.extend(statics.clone());
+            rows.push(json!({ "pk": pk, "ck": ck, "cols": cols }));
+        }
+        if !any && live(&statics) {
+            let mut cols = columns(None, &header.regular_columns);
+            cols.extend(statics);
+            rows.push(json!({ "pk": pk, "ck": vec![J::Null; header.clustering_types.len()], "cols": cols }));
+        }
+    }
+    rows.sort_by_key(J::to_string);
+    rows
+}
+
+/// `keyspace` read back through the Python driver, with each remaining TTL checked against the
+/// expiry `want` expects (`loaded_at` is the clock the load ran on, `started` the wall clock when
+/// it began) and then replaced by that expiry, so the rows compare whole.
+/// Returns the rows and how many remaining TTLs were checked.
+fn driver_view(python: &str, port: u16, keyspace: &str, want: &[J], loaded_at: i64, started: i64) -> (Vec<J>, usize) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("driver_rows.py");
+    let out =
+        std::process::Command::new(python).arg(script).arg(port.to_string()).arg(keyspace).output().expect("python");
+    assert!(out.status.success(), "driver_rows.py: {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = std::str::from_utf8(&out.stdout).expect("utf-8").lines();
+    let at =
+        serde_json::from_str::<J>(lines.next().expect("clock line")).expect("clock json")["at"].as_i64().expect("at");
+    let expiry: BTreeMap<String, i64> = want
+        .iter()
+        .flat_map(|r| {
+            let id = format!("{} {}", r["pk"], r["ck"]);
+            r["cols"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(move |(c, v)| v["ttl"].as_i64().map(|e| (format!("{id} {c}"), e)))
+        })
+        .collect();
+    let mut tables = std::collections::BTreeSet::new();
+    let mut ttls = 0;
+    let mut rows: Vec<J> = lines
+        .map(|l| {
+            let mut r: J = serde_json::from_str(l).expect("row json");
+            if let Some(t) = r.as_object_mut().and_then(|o| o.remove("table")) {
+                tables.insert(t.to_string());
+            }
+            let id = format!("{} {}", r["pk"], r["ck"]);
+            let cols = r["cols"].as_object_mut().expect("cols");
+            cols.retain(|_, v| !v["v"].is_null());
+            for (c, v) in cols.iter_mut() {
+                if let Some(left) = v.get("ttl").and_then(J::as_i64) {
+                    let key = format!("{id} {c}");
+                    let Some(&e) = expiry.get(&key) else { panic!("{key}: TTL {left} on a cell that does not expire") };
+                    // The remaining TTL the load wrote counted down for the seconds since it began.
+                    let written = e - loaded_at;
+                    assert!(
+                        left <= written + 1 && left >= written - (at - started) - 2,
+                        "{key}: TTL {left}, expected {written} less the {} s since the load began",
+                        at - started
+                    );
+                    v["ttl"] = json!(e);
+                    ttls += 1;
+                }
+            }
+            r
+        })
+        .collect();
+    assert!(tables.len() <= 1, "one table per keyspace here: {tables:?}");
+    rows.sort_by_key(J::to_string);
+    (rows, ttls)
+}
+
+fn assert_same_rows(what: &str, want: &[J], got: &[J]) {
+    let key = |r: &J| format!("{} {}", r["pk"], r["ck"]);
+    let got_by_key: BTreeMap<String, &J> = got.iter().map(|r| (key(r), r)).collect();
+    let mut problems = Vec::new();
+    for w in want.iter().filter(|r| !got.contains(r)) {
+        match got_by_key.get(&key(w)) {
+            None => problems.push(format!("row {} missing", key(w))),
+            Some(g) => {
+                let (wc, gc) = (&w["cols"], &g["cols"]);
+                let names: std::collections::BTreeSet<&String> =
+                    wc.as_object().into_iter().chain(gc.as_object()).flat_map(|o| o.keys()).collect();
+                for n in names.into_iter().filter(|n| wc[n.as_str()] != gc[n.as_str()]) {
+                    problems.push(format!(
+                        "row {} column {n}: expected {}, read {}",
+                        key(w),
+                        wc[n.as_str()],
+                        gc[n.as_str()]
+                    ));
+                }
+            }
+        }
+    }
+    let want_keys: std::collections::BTreeSet<String> = want.iter().map(key).collect();
+    problems.extend(got.iter().filter(|r| !want_keys.contains(&key(r))).map(|r| format!("unexpected row {r}")));
+    assert!(
+        problems.is_empty() && want.len() == got.len(),
+        "{what}: {} rows expected, {} read; {} problems, the first: {:?}",
+        want.len(),
+        got.len(),
+        problems.len(),
+        &problems[..problems.len().min(3)]
+    );
+}
+
 fn generated(name: &str, dir: &Path, now: i64) -> (std::path::PathBuf, Vec<SsTable>) {
     let opts = GenOptions {
         seed: 77,
@@ -142,14 +317,25 @@ fn node_tables(node: &cairn_server::NodeHandle, data: &Path, ks: &str) -> Vec<Ss
 
 #[test]
 fn generated_datasets_round_trip_with_timestamps_ttls_and_deletions() {
+    let python = cairn_tests::peers_python("the Python driver read-back");
     let tmp = tempfile::tempdir().expect("tempdir");
     let now = now_s();
+    let mut ttls_checked = 0;
     for name in ["sessions", "collections", "alltypes", "tombstones", "comments", "timeseries"] {
         let (_, input) = generated(name, &tmp.path().join("in").join(name), now);
         let data = tmp.path().join("node").join(name);
         let n = node(&data);
-        let summary = load(&input, &options(&n, now)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The load's clock is the wall clock, as in real use: remaining TTLs count from it.
+        let load_now = now_s();
+        let summary = load(&input, &options(&n, load_now)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(summary[0].statements > 0);
+        // What a client reads: every column with WRITETIME and TTL, through the Python driver.
+        if let Some(py) = &python {
+            let want = client_view(&input, load_now);
+            let (got, ttls) = driver_view(py, n.addr.port(), "cairn", &want, load_now, load_now);
+            assert_same_rows(name, &want, &got);
+            ttls_checked += ttls;
+        }
         let want = live(&input, now);
         let got = live(&node_tables(&n, &data, "cairn"), now);
         assert!(!want.is_empty(), "{name}: no live rows");
@@ -166,6 +352,7 @@ fn generated_datasets_round_trip_with_timestamps_ttls_and_deletions() {
         }
         n.stop();
     }
+    assert!(python.is_none() || ttls_checked > 100, "only {ttls_checked} TTLs read back through the driver");
 }
 
 #[test]
@@ -177,7 +364,12 @@ fn deletions_replay_onto_data_the_target_already_holds() {
     let n = node(&data);
     // The oldest SSTable first (data the later SSTables delete), then everything.
     load(&input[..1], &options(&n, now)).expect("first load");
-    load(&input, &options(&n, now)).expect("full load");
+    let load_now = now_s();
+    load(&input, &options(&n, load_now)).expect("full load");
+    if let Some(py) = cairn_tests::peers_python("the Python driver read-back") {
+        let want = client_view(&input, load_now);
+        assert_same_rows("tombstones", &want, &driver_view(&py, n.addr.port(), "cairn", &want, load_now, load_now).0);
+    }
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now));
     n.stop();
 }
@@ -257,6 +449,7 @@ fn an_interrupted_load_resumes_where_it_stopped() {
 #[test]
 fn corpus_cases_round_trip() {
     let Some(corpus) = cairn_fixtures::corpus() else { return };
+    let python = cairn_tests::peers_python("the Python driver read-back");
     let tmp = tempfile::tempdir().expect("tempdir");
     let now = 1_700_000_000;
     let mut loaded = 0;
@@ -279,6 +472,7 @@ fn corpus_cases_round_trip() {
         let data = tmp.path().join("node").join(case.id);
         let n = node(&data);
         let o = LoadOptions { target_keyspace: Some("corpus".into()), ..options(&n, now) };
+        let started = now_s();
         // COMPACT STORAGE tables may hold rows with a clustering prefix (written through Thrift):
         // CQL cannot write them, and the loader says so.
         let compact = input.first().is_some_and(|t| t.schema.compact_storage);
@@ -287,6 +481,10 @@ fn corpus_cases_round_trip() {
             Err(LoadError::Value(m)) if compact && m.contains("null clustering value") => {}
             Err(e) => failures.push(format!("{}: {e}", case.id)),
             Ok(_) => {
+                if let Some(py) = &python {
+                    let want = client_view(&input, now);
+                    assert_same_rows(case.id, &want, &driver_view(py, n.addr.port(), "corpus", &want, now, started).0);
+                }
                 let got = live(&node_tables(&n, &data, "corpus"), now);
                 let want = live(&input, now);
                 if got == want {
