@@ -479,6 +479,15 @@ struct LoadArgs {
     /// again after a crash or an interruption.
     #[arg(long, value_name = "STATE_FILE")]
     resume: Option<PathBuf>,
+    /// Connections per host.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Partitions written concurrently (each partition's batches stay in order).
+    #[arg(long, default_value_t = 32)]
+    max_in_flight: usize,
+    /// Cap the CQL sent, in MiB/s (default: unthrottled).
+    #[arg(long, value_name = "MiB/s")]
+    throttle: Option<f64>,
     /// The summary as JSON.
     #[arg(long)]
     json: bool,
@@ -1047,15 +1056,35 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 batch_statements: 50,
                 resume: a.resume.clone(),
                 stop_after: None,
+                connections: a.connections,
+                max_in_flight: a.max_in_flight,
+                throttle_mib_s: a.throttle,
+                progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let summary = cairn_loader::load(&tables, &opts)?;
+            if a.throttle.is_some_and(|t| !t.is_finite() || t <= 0.0) {
+                return Err(anyhow::anyhow!("--throttle must be a positive number of MiB/s"));
+            }
+            let started = std::time::Instant::now();
+            let summary = match cairn_loader::load(&tables, &opts) {
+                Ok(s) => s,
+                // The load began and writes failed (after retries): exit 1, resumable.
+                Err(e @ cairn_loader::LoadError::Write { .. }) => {
+                    let hint = if a.resume.is_some() { "; run again with the same --resume file" } else { "" };
+                    eprintln!("cairn: {e}{hint}");
+                    return Ok(Outcome::Problems);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
             if a.json {
-                let _ = writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+                let v = serde_json::json!({ "seconds": seconds, "tables": summary });
+                let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 for s in &summary {
                     let _ = writeln!(
                         out,
-                        "{}{}.{}: {} partitions, {} rows, {} cells, {} deletions, {} skipped (--as-of), {} statements",
+                        "{}{}.{}: {} partitions, {} rows, {} cells, {} deletions, {} skipped (--as-of), {} statements, {:.2} MiB of CQL",
                         if a.plan { "plan: " } else { "" },
                         s.keyspace,
                         s.table,
@@ -1064,7 +1093,44 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         s.cells,
                         s.tombstones,
                         s.skipped_newer,
-                        s.statements
+                        s.statements,
+                        mib(s.bytes)
+                    );
+                    if a.plan {
+                        let _ = writeln!(out, "  schema: {}", s.schema_check);
+                        for (host, h) in &s.per_host {
+                            let _ = writeln!(
+                                out,
+                                "  {host}: {} partitions, {} rows, {:.2} MiB",
+                                h.partitions,
+                                h.rows,
+                                mib(h.bytes)
+                            );
+                        }
+                        match a.throttle {
+                            Some(t) => {
+                                let _ = writeln!(out, "  estimate: {:.0} s at {t} MiB/s", mib(s.bytes) / t);
+                            }
+                            None => {
+                                let _ = writeln!(out, "  estimate: unthrottled (give --throttle for a time)");
+                            }
+                        }
+                    } else if s.resumed_past > 0 || s.retries > 0 {
+                        let _ = writeln!(
+                            out,
+                            "  {} partitions skipped as done by an earlier run, {} retries",
+                            s.resumed_past, s.retries
+                        );
+                    }
+                }
+                if !a.plan {
+                    let rows: u64 = summary.iter().map(|s| s.rows).sum();
+                    let bytes: u64 = summary.iter().map(|s| s.bytes).sum();
+                    let _ = writeln!(
+                        out,
+                        "loaded {rows} rows in {seconds:.1} s: {:.0} rows/s, {:.2} MiB/s",
+                        rows as f64 / seconds.max(1e-3),
+                        mib(bytes) / seconds.max(1e-3)
                     );
                 }
             }

@@ -670,7 +670,36 @@ fn load_reports_bad_input_with_exit_code_2() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: J = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(summary[0]["statements"].as_u64().unwrap_or(0) > 0);
+    let tables = &summary["tables"];
+    assert!(tables[0]["statements"].as_u64().unwrap_or(0) > 0 && tables[0]["bytes"].as_u64().unwrap_or(0) > 0);
+    // --plan: counts per host, the schema check and a time at the throttle; nothing written.
+    let out = cairn(&[
+        "load",
+        "-d",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "cassandra",
+        "--password-file",
+        &pw_s,
+        "--plan",
+        "--throttle",
+        "0.5",
+        &data,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("schema: ok") && text.contains("estimate:") && text.contains("at 0.5 MiB/s"), "{text}");
+    let host_rows: u64 = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("127.0.0.1:"))
+        .filter_map(|l| l.split(", ").nth(1)?.strip_suffix(" rows")?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(host_rows, tables[0]["rows"].as_u64().expect("rows"), "per-host rows add up: {text}");
+    // A throttle must be positive.
+    let out = cairn(&["load", "-d", "127.0.0.1", "-p", &port, "--throttle", "0", &data]);
+    assert_eq!(out.status.code(), Some(2));
     // A corrupt SSTable: a located error, exit 2.
     let data_file =
         walk(&dir.join("data")).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("Data.db");

@@ -8,17 +8,23 @@
 //!
 //! The input of each table is read reconciled (newest wins, shadowed data dropped), the same
 //! view `cairn dump --merge` shows, and written partition by partition as unlogged batches of
-//! statements with literal values. Restore semantics: `--target-keyspace/--target-table`,
-//! `--as-of` (skip writes newer than a time), `--timestamp-mode preserve|rebase|now`,
-//! `--ttl-mode preserve|drop`, `--create-schema` (from the snapshot's schema.cql), `--plan`
-//! (count only, write nothing). The target schema is checked before any write.
+//! statements with literal values, several partitions in flight, routed to a replica, throttled
+//! and retried (see [`send`]). Restore semantics: `--target-keyspace/--target-table`,
+//! `--rename-column`, `--as-of` (skip writes newer than a time), `--timestamp-mode
+//! preserve|rebase|now`, `--drop-ttl`, `--create-schema` (from the snapshot's schema.cql),
+//! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints). The
+//! target schema is checked before any write.
 //!
 //! Cells expired at load time are written as the tombstones they have become. List elements
 //! are appended (their original cell paths cannot be set through CQL), UDT fields of
 //! non-frozen UDTs are written whole, counters are refused.
 
+pub mod send;
+
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use cairn_format::clustering::BoundKind;
 use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
@@ -77,6 +83,14 @@ pub struct LoadOptions {
     pub resume: Option<std::path::PathBuf>,
     /// Stop after this many partitions (an interruption, for tests and staged loads).
     pub stop_after: Option<u64>,
+    /// Connections per host (0: the driver's default, one per host or shard).
+    pub connections: usize,
+    /// Partitions written concurrently (each partition's batches in order).
+    pub max_in_flight: usize,
+    /// Bytes of CQL sent per second, in MiB/s (`None`: unthrottled).
+    pub throttle_mib_s: Option<f64>,
+    /// Report progress on standard error (a terminal line, rewritten twice a second).
+    pub progress: bool,
 }
 
 /// What a load did (or would do, with `--plan`), per table.
@@ -100,6 +114,26 @@ pub struct TableLoad {
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).
     pub resumed_past: u64,
+    /// Bytes of CQL text sent (or, with `--plan`, that would be).
+    pub bytes: u64,
+    /// Writes retried after a transient failure.
+    pub retries: u64,
+    /// The schema check: `ok`, or (with `--plan --create-schema`) that the table would be created.
+    pub schema_check: String,
+    /// Rows, cells and bytes per target host (the partition's first replica), with `--plan`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_host: BTreeMap<String, HostLoad>,
+}
+
+/// What goes to one host.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HostLoad {
+    /// Partitions.
+    pub partitions: u64,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes of CQL.
+    pub bytes: u64,
 }
 
 /// Why a load failed.
@@ -614,9 +648,7 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
         .enable_all()
         .build()
         .map_err(|e| LoadError::Connect { hosts: o.hosts.join(","), message: e.to_string() })?;
-    let session = if o.plan {
-        None
-    } else {
+    let session = {
         let mut b = scylla::client::session_builder::SessionBuilder::new();
         for h in &o.hosts {
             b = b.known_node(h);
@@ -624,11 +656,16 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
         if let Some((u, p)) = &o.credentials {
             b = b.user(u, p);
         }
-        Some(
+        if let Some(n) = std::num::NonZeroUsize::new(o.connections) {
+            b = b.pool_size(scylla::client::PoolSize::PerHost(n));
+        }
+        Arc::new(
             rt.block_on(b.build())
                 .map_err(|e| LoadError::Connect { hosts: o.hosts.join(","), message: e.to_string() })?,
         )
     };
+    let mut sender = send::Sender::new(session.clone(), o.max_in_flight, o.throttle_mib_s);
+    let mut progress = Progress::new(o.progress);
     let mut out = Vec::new();
     let mut checkpoint = match &o.resume {
         Some(p) => read_checkpoint(p)?,
@@ -670,28 +707,47 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
             group.iter().filter_map(|t| t.statistics.stats.as_ref().map(|s| s.max_timestamp)).max().unwrap_or(0);
         let now_us = now_micros();
         let name = format!("{}.{}", ctx.keyspace, ctx.table);
-        if let Some(s) = &session {
+        let schema_err = |e: &dyn std::fmt::Display| LoadError::Schema { table: name.clone(), message: e.to_string() };
+        let schema_check = if o.plan {
+            match check_schema(&rt, &session, &ctx) {
+                Ok(()) => "ok".to_string(),
+                Err(LoadError::Schema { message, .. }) if o.create_schema && message.contains("does not exist") => {
+                    "the table does not exist: --create-schema would create it".to_string()
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
             if o.create_schema {
                 let ks_cql = format!(
                     "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}",
                     render::maybe_quote_identifier(&ctx.keyspace)
                 );
-                rt.block_on(s.query_unpaged(ks_cql, &[]))
-                    .map_err(|e| LoadError::Schema { table: name.clone(), message: e.to_string() })?;
+                rt.block_on(session.query_unpaged(ks_cql, &[])).map_err(|e| schema_err(&e))?;
                 for ty in create_types(&ctx) {
-                    rt.block_on(s.query_unpaged(ty, &[]))
-                        .map_err(|e| LoadError::Schema { table: name.clone(), message: e.to_string() })?;
+                    rt.block_on(session.query_unpaged(ty, &[])).map_err(|e| schema_err(&e))?;
                 }
-                rt.block_on(s.query_unpaged(create_table(&ctx), &[]))
-                    .map_err(|e| LoadError::Schema { table: name.clone(), message: e.to_string() })?;
+                rt.block_on(session.query_unpaged(create_table(&ctx), &[])).map_err(|e| schema_err(&e))?;
+                rt.block_on(session.refresh_metadata()).map_err(|e| schema_err(&e))?;
             }
-            check_schema(&rt, s, &ctx)?;
-        }
+            check_schema(&rt, &session, &ctx)?;
+            "ok".to_string()
+        };
+        let cluster = session.get_cluster_state();
+        let estimated: u64 = group
+            .iter()
+            .filter_map(|t| t.statistics.stats.as_ref().map(|s| s.partition_sizes.count().max(0) as u64))
+            .sum();
+        progress.table(&name, estimated);
         let mut w = Writer {
             shift: now_us - max_ts + 1,
             now_us,
             o,
-            stats: TableLoad { keyspace: ctx.keyspace.clone(), table: ctx.table.clone(), ..Default::default() },
+            stats: TableLoad {
+                keyspace: ctx.keyspace.clone(),
+                table: ctx.table.clone(),
+                schema_check,
+                ..Default::default()
+            },
             ctx,
         };
         // Partitions at or before the checkpoint were written by an earlier run.
@@ -699,6 +755,10 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
             let token = t.parse::<i64>().map(cairn_format::partitioner::Token::Murmur3).ok();
             (token, k)
         });
+        let write_err = |e: String| LoadError::Write { table: name.clone(), message: e };
+        // The last partition handed to the sender, for the checkpoint.
+        let mut last: Option<(String, String)> = None;
+        let mut since_checkpoint = 0u64;
         while let Some(p) = merger.next_partition()?.cloned() {
             let token = first.partitioner.token(&p.key);
             if let Some((Some(t), k)) = &resume_after
@@ -709,12 +769,18 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
                 continue;
             }
             if o.stop_after.is_some_and(|n| total_partitions >= n) {
+                sender.drain(&rt).map_err(write_err)?;
+                if let (Some(path), Some(l)) = (&o.resume, last.take()) {
+                    checkpoint.insert(dir_key.clone(), l);
+                    write_checkpoint(path, &checkpoint)?;
+                }
                 return Err(LoadError::Interrupted(total_partitions));
             }
             total_partitions += 1;
             let key_pairs = w.ctx.key_pairs(&p.key)?;
             let key_where = w.ctx.key_where(&p.key)?;
             let mut stmts = Vec::new();
+            let rows_before = w.stats.rows;
             w.deletion(&mut stmts, "", &p.deletion, &key_where);
             if let Some(st) = merger.static_row().cloned() {
                 w.row(&mut stmts, &key_pairs, &st, true)?;
@@ -742,29 +808,129 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
             }
             w.stats.partitions += 1;
             w.stats.statements += stmts.len() as u64;
-            if let Some(s) = &session {
-                for chunk in stmts.chunks(o.batch_statements.max(1)) {
-                    let text = if chunk.len() == 1 {
+            let batches: Vec<String> = stmts
+                .chunks(o.batch_statements.max(1))
+                .map(|chunk| {
+                    if chunk.len() == 1 {
                         chunk[0].clone()
                     } else {
                         format!("BEGIN UNLOGGED BATCH {}; APPLY BATCH", chunk.join("; "))
-                    };
-                    rt.block_on(s.query_unpaged(text, &[]))
-                        .map_err(|e| LoadError::Write { table: name.clone(), message: e.to_string() })?;
-                }
+                    }
+                })
+                .collect();
+            let bytes: u64 = batches.iter().map(|b| b.len() as u64).sum();
+            w.stats.bytes += bytes;
+            let murmur = match token {
+                cairn_format::partitioner::Token::Murmur3(t) => Some(t),
+                _ => None,
+            };
+            if o.plan {
+                let host = murmur
+                    .and_then(|t| {
+                        cluster
+                            .get_token_endpoints(&w.ctx.keyspace, &w.ctx.table, scylla::routing::Token::new(t))
+                            .first()
+                            .map(|(n, _)| n.address.to_string())
+                    })
+                    .unwrap_or_else(|| "(any)".into());
+                let h = w.stats.per_host.entry(host).or_default();
+                h.partitions += 1;
+                h.rows += w.stats.rows - rows_before;
+                h.bytes += bytes;
+            } else {
+                let unit =
+                    send::Unit { keyspace: w.ctx.keyspace.clone(), table: w.ctx.table.clone(), token: murmur, batches };
+                sender.send(&rt, unit).map_err(write_err)?;
             }
+            progress.update(&w.stats);
             if let (Some(path), false) = (&o.resume, o.plan) {
                 let t = match &token {
                     cairn_format::partitioner::Token::Murmur3(t) => t.to_string(),
                     other => other.to_string(),
                 };
-                checkpoint.insert(dir_key.clone(), (t, render::hex(&p.key)));
-                write_checkpoint(path, &checkpoint)?;
+                last = Some((t, render::hex(&p.key)));
+                since_checkpoint += 1;
+                // Everything sent so far is acknowledged before the checkpoint moves past it.
+                if since_checkpoint >= CHECKPOINT_EVERY {
+                    sender.drain(&rt).map_err(write_err)?;
+                    if let Some(l) = last.take() {
+                        checkpoint.insert(dir_key.clone(), l);
+                    }
+                    write_checkpoint(path, &checkpoint)?;
+                    since_checkpoint = 0;
+                }
             }
         }
+        sender.drain(&rt).map_err(write_err)?;
+        if let (Some(path), Some(l)) = (&o.resume, last.take()) {
+            checkpoint.insert(dir_key.clone(), l);
+            write_checkpoint(path, &checkpoint)?;
+        }
+        w.stats.retries = sender.retries;
+        sender.retries = 0;
+        progress.done(&w.stats);
         out.push(w.stats);
     }
     Ok(out)
+}
+
+/// Partitions between checkpoints: each checkpoint waits for every write in flight.
+const CHECKPOINT_EVERY: u64 = 2000;
+
+/// The progress line on standard error: partitions, rows, rows/s, MiB/s, percentage and ETA
+/// against the SSTables' own partition counts (an estimate: overlapping SSTables count a
+/// partition more than once, so the percentage is held below 100 until the table is done).
+struct Progress {
+    on: bool,
+    started: Instant,
+    last: Option<Instant>,
+    table: String,
+    estimated: u64,
+}
+
+impl Progress {
+    fn new(on: bool) -> Progress {
+        Progress { on, started: Instant::now(), last: None, table: String::new(), estimated: 0 }
+    }
+
+    fn table(&mut self, name: &str, estimated: u64) {
+        self.table = name.to_string();
+        self.estimated = estimated;
+        self.started = Instant::now();
+    }
+
+    fn line(&self, s: &TableLoad, done: bool) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let mut line = format!(
+            "{}: {} partitions, {} rows, {:.0} rows/s, {:.2} MiB/s",
+            self.table,
+            s.partitions,
+            s.rows,
+            s.rows as f64 / secs,
+            s.bytes as f64 / secs / (1024.0 * 1024.0),
+        );
+        if done {
+            line.push_str(&format!(", done in {secs:.1} s"));
+        } else if self.estimated > 0 && s.partitions > 0 {
+            let pct = (s.partitions as f64 / self.estimated as f64 * 100.0).min(99.0);
+            line.push_str(&format!(", {pct:.0}%, ETA {:.0} s", secs * (100.0 - pct) / pct));
+        }
+        line
+    }
+
+    fn update(&mut self, s: &TableLoad) {
+        if !self.on || self.last.is_some_and(|l| l.elapsed().as_millis() < 500) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let _ = write!(std::io::stderr(), "\r\x1b[K{}", self.line(s, false));
+    }
+
+    fn done(&mut self, s: &TableLoad) {
+        if self.on {
+            let _ = writeln!(std::io::stderr(), "\r\x1b[K{}", self.line(s, true));
+        }
+    }
 }
 
 fn decode_hex(s: &str) -> Vec<u8> {

@@ -300,6 +300,9 @@ fn options(node: &cairn_server::NodeHandle, now: i64) -> LoadOptions {
         now_s: now,
         create_schema: true,
         batch_statements: 50,
+        // Partitions in flight together, as the CLI does by default.
+        max_in_flight: 16,
+        connections: 2,
         ..Default::default()
     }
 }
