@@ -218,9 +218,28 @@ struct PlanArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Inputs, target version, compression (default: the first input's) and output directory.
     #[command(flatten)]
-    target: UpgradeArgs,
+    inputs: Inputs,
+    /// Target format version.
+    #[arg(long, value_enum, default_value = "nb")]
+    to: TargetVersion,
+    /// Target compression (default: the first input's).
+    #[arg(long, value_enum)]
+    compression: Option<CompressionArg>,
+    /// Output directory (keyspace/table directories are recreated below it).
+    #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+    out: Option<PathBuf>,
+    /// Decide everything, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// For each partition the compaction changes: what is dropped (shadowed, superseded, purged
+    /// tombstones) and why each kept tombstone stays (younger than gc_grace, or older data may
+    /// sit in the SSTables named). On stdout; the written files go to the summary on stderr.
+    #[arg(long)]
+    explain: bool,
+    /// With --explain: one JSON object per partition.
+    #[arg(long, requires = "explain")]
+    ndjson: bool,
     /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
     #[arg(long, value_name = "SECONDS")]
     gc_grace_seconds: Option<i64>,
@@ -749,6 +768,62 @@ enum Outcome {
     Problems,
 }
 
+/// One `compact run --explain` line.
+fn explanation_text(
+    e: &cairn_compact::run::Explanation,
+    header: &cairn_format::statistics::SerializationHeader,
+    ndjson: bool,
+) -> String {
+    let key = cairn_inspect::dump::Renderer::key_strings(header, &e.key);
+    let after = e.droppable_after.map(|s| cairn_format::types::render::format_timestamp_ms(s.saturating_mul(1000)));
+    if ndjson {
+        return serde_json::json!({
+            "key": key,
+            "removed": e.removed,
+            "shadowed": e.shadowed,
+            "superseded": e.superseded,
+            "expired_kept_as_tombstones": e.expired_kept,
+            "tombstones_purged": e.purged,
+            "kept_younger_than_gc_grace": e.kept_young,
+            "droppable_after": after,
+            "kept_for_overlap": e.kept_overlap,
+            "overlapping_sstables": e.blockers,
+        })
+        .to_string();
+    }
+    let mut parts = Vec::new();
+    if e.removed {
+        parts.push("removed".to_string());
+    }
+    if e.shadowed > 0 {
+        parts.push(format!("{} shadowed by a newer deletion", e.shadowed));
+    }
+    if e.superseded > 0 {
+        parts.push(format!("{} superseded by newer writes", e.superseded));
+    }
+    if e.purged > 0 {
+        parts.push(format!("{} tombstones purged", e.purged));
+    }
+    if e.expired_kept > 0 {
+        parts.push(format!("{} expired cells kept as tombstones", e.expired_kept));
+    }
+    if e.kept_young > 0 {
+        parts.push(format!(
+            "{} tombstones kept: younger than gc_grace (droppable after {})",
+            e.kept_young,
+            after.unwrap_or_default()
+        ));
+    }
+    if e.kept_overlap > 0 {
+        parts.push(format!(
+            "{} tombstones kept past gc_grace: older data for the key may be in {}",
+            e.kept_overlap,
+            e.blockers.join(", ")
+        ));
+    }
+    format!("partition ({}): {}", key.join(", "), parts.join("; "))
+}
+
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -866,21 +941,39 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .map(|clean| if clean { Outcome::Ok } else { Outcome::Problems })
         }
         Command::Compact(CompactCommand::Run(a)) => {
-            let t = &a.target;
-            let tables = open_inputs(&t.inputs.paths, &t.inputs.options())?;
-            let mut opts = cairn_compact::run::RunOptions::new(t.to.version(), parse_now(a.now.as_deref())?);
-            opts.compression = t.compression.map(CompressionArg::compressor);
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let mut opts = cairn_compact::run::RunOptions::new(a.to.version(), parse_now(a.now.as_deref())?);
+            opts.compression = a.compression.map(CompressionArg::compressor);
             opts.gc_grace_seconds = a.gc_grace_seconds;
             opts.only_purge_repaired = a.only_purge_repaired;
-            let r = cairn_compact::run::run(&tables, &opts, &t.out)?;
-            for d in &r.outputs {
-                let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+            opts.dry_run = a.dry_run;
+            let out_root = a.out.clone().unwrap_or_default();
+            let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
+            let target = cairn_compact::upgrade::target_dir(&first.descriptor, &out_root);
+            let header = first.header.clone();
+            let mut explain = |e: &cairn_compact::run::Explanation| {
+                if a.explain {
+                    let _ = writeln!(out, "{}", explanation_text(e, &header, a.ndjson));
+                }
+            };
+            let r = cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)?;
+            if !a.explain {
+                for d in &r.outputs {
+                    let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
+                }
+                if r.outputs.is_empty() && !a.dry_run {
+                    let _ = writeln!(out, "(nothing survived: no SSTable written)");
+                }
             }
-            if r.outputs.is_empty() {
-                let _ = writeln!(out, "(nothing survived: no SSTable written)");
-            }
+            let written = if a.dry_run {
+                "dry run: nothing written".to_string()
+            } else {
+                let names: Vec<String> =
+                    r.outputs.iter().map(|d| d.path(cairn_format::Component::Data).display().to_string()).collect();
+                format!("written: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })
+            };
             eprintln!(
-                "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables",
+                "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables; {written}",
                 tables.len(),
                 r.partitions_in,
                 r.partitions_out,

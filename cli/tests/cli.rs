@@ -296,6 +296,30 @@ fn compact_run_writes_a_verified_sstable_and_reports_what_it_purged() {
     assert!(written.ends_with("-Data.db") && Path::new(&written).is_file(), "{written}");
     let report = String::from_utf8_lossy(&r.stderr);
     assert!(report.contains("compacted 3 SSTables") && report.contains("tombstones purged"), "{report}");
+    // --dry-run --explain: the same decisions, one JSON line per partition changed, no files.
+    let dry_out = dir.join("dry").display().to_string();
+    let e = cairn(&[
+        "compact",
+        "run",
+        &data,
+        "--out",
+        &dry_out,
+        "--now",
+        "2023-12-31T00:00:00Z",
+        "--dry-run",
+        "--explain",
+        "--ndjson",
+    ]);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert!(!Path::new(&dry_out).exists());
+    let lines: Vec<J> =
+        String::from_utf8_lossy(&e.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let purged: u64 = lines.iter().map(|l| l["tombstones_purged"].as_u64().expect("purged")).sum();
+    let said = String::from_utf8_lossy(&e.stderr);
+    assert!(purged > 0 && said.contains(&format!("{purged} tombstones purged")) && said.contains("dry run"), "{said}");
+    assert!(lines.iter().all(|l| l["key"].is_array() && l["shadowed"].is_u64()));
+    // Without --out, only a dry run is allowed.
+    assert_eq!(cairn(&["compact", "run", &data]).status.code(), Some(2));
     let v = cairn(&["verify", &written]);
     assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
     let _ = std::fs::remove_dir_all(&dir);
@@ -631,20 +655,13 @@ fn load_reports_bad_input_with_exit_code_2() {
     let pw = dir.join("pw");
     std::fs::write(&pw, "wrong\n").expect("pw");
     let pw_s = pw.display().to_string();
+    let load_as_cassandra = |extra: &[&str]| {
+        let mut args = vec!["load", "-d", "127.0.0.1", "-p", &port, "-u", "cassandra", "--password-file", &pw_s];
+        args.extend_from_slice(extra);
+        cairn(&args)
+    };
     // Wrong credentials.
-    let out = cairn(&[
-        "load",
-        "-d",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-u",
-        "cassandra",
-        "--password-file",
-        &pw_s,
-        "--create-schema",
-        &data,
-    ]);
+    let out = load_as_cassandra(&["--create-schema", &data]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect") && err.contains("incorrect"), "{err}");
@@ -654,40 +671,13 @@ fn load_reports_bad_input_with_exit_code_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
     // The right password loads; --json reports it.
     std::fs::write(&pw, "cassandra\n").expect("pw");
-    let out = cairn(&[
-        "load",
-        "-d",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-u",
-        "cassandra",
-        "--password-file",
-        &pw_s,
-        "--create-schema",
-        "--json",
-        &data,
-    ]);
+    let out = load_as_cassandra(&["--create-schema", "--json", &data]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: J = serde_json::from_slice(&out.stdout).expect("json");
     let tables = &summary["tables"];
     assert!(tables[0]["statements"].as_u64().unwrap_or(0) > 0 && tables[0]["bytes"].as_u64().unwrap_or(0) > 0);
-    // --plan: counts per host, the schema check and a time at the throttle; nothing written.
-    let out = cairn(&[
-        "load",
-        "-d",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-u",
-        "cassandra",
-        "--password-file",
-        &pw_s,
-        "--plan",
-        "--throttle",
-        "0.5",
-        &data,
-    ]);
+    // --plan: counts per host, the schema check and a time at the throttle.
+    let out = load_as_cassandra(&["--plan", "--throttle", "0.5", &data]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("schema: ok") && text.contains("estimate:") && text.contains("at 0.5 MiB/s"), "{text}");
@@ -709,7 +699,7 @@ fn load_reports_bad_input_with_exit_code_2() {
         *b ^= 0x5a;
     }
     std::fs::write(&data_file, &bytes).expect("write");
-    let out = cairn(&["load", "-d", "127.0.0.1", "-p", &port, "-u", "cassandra", "--password-file", &pw_s, &data]);
+    let out = load_as_cassandra(&[&data]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Data.db"), "{}", String::from_utf8_lossy(&out.stderr));
     node.stop();

@@ -50,6 +50,8 @@ pub struct RunOptions {
     /// Purge nothing (`sstablesplit`): tombstones stay whatever their age; expired cells still
     /// become tombstones, as in every Cassandra compaction.
     pub no_purge: bool,
+    /// Decide everything, write nothing (`--dry-run`).
+    pub dry_run: bool,
 }
 
 impl RunOptions {
@@ -65,6 +67,7 @@ impl RunOptions {
             max_output_bytes: None,
             split_tokens: Vec::new(),
             no_purge: false,
+            dry_run: false,
         }
     }
 }
@@ -85,19 +88,62 @@ pub struct RunReport {
     pub kept_for_overlap: u64,
 }
 
+/// Why one partition changed in a compaction (`--explain`): what reconciliation dropped, what
+/// the purge rules dropped, and why the tombstones that stay, stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The partition key (serialized).
+    pub key: Vec<u8>,
+    /// Cells and row markers dropped because a newer deletion covers them.
+    pub shadowed: u64,
+    /// Older versions of cells dropped because a newer write of the same cell exists.
+    pub superseded: u64,
+    /// Expired TTL cells and markers kept as tombstones (not yet purgeable).
+    pub expired_kept: u64,
+    /// Tombstones (expired cells included) purged: past gc_grace, and no SSTable outside the
+    /// compaction may hold older data for the key.
+    pub purged: u64,
+    /// Tombstones kept because they are younger than gc_grace.
+    pub kept_young: u64,
+    /// When the first of those becomes purgeable (s): its deletion time plus gc_grace.
+    pub droppable_after: Option<i64>,
+    /// Tombstones past gc_grace kept because an SSTable outside the compaction may hold older
+    /// data they shadow.
+    pub kept_overlap: u64,
+    /// Those SSTables (Data.db file names): their bloom filter admits the key and their oldest
+    /// write is at or before the newest tombstone kept for them.
+    pub blockers: Vec<String>,
+    /// Nothing of the partition is written.
+    pub removed: bool,
+}
+
 /// An SSTable of the table that is not being compacted.
 struct Outside {
+    name: String,
     filter: Option<BloomFilter>,
     min_timestamp: i64,
 }
 
+/// One partition's purge decisions.
+#[derive(Default)]
+struct Tally {
+    purged: u64,
+    young: u64,
+    young_min_ldt: Option<i64>,
+    overlap: u64,
+    overlap_max_ts: Option<i64>,
+    expired_kept: u64,
+}
+
 struct Purger {
     gc_before: i64,
+    gc_grace: i64,
     now: i64,
     /// Timestamps below this may be purged in the current partition.
     max_purgeable: i64,
     purged: u64,
     kept_for_overlap: u64,
+    tally: Tally,
 }
 
 /// What compaction does with one tombstone.
@@ -122,12 +168,24 @@ impl Purger {
         }
     }
 
-    /// Count a final decision; true when the tombstone goes.
-    fn decide(&mut self, fate: Fate) -> bool {
+    /// Count a final decision on a tombstone written at `ts`, deleting from `ldt`; true when
+    /// it goes.
+    fn decide(&mut self, fate: Fate, ts: i64, ldt: i64) -> bool {
+        let t = &mut self.tally;
         match fate {
-            Fate::Purge => self.purged += 1,
-            Fate::Overlap => self.kept_for_overlap += 1,
-            Fate::Young => {}
+            Fate::Purge => {
+                self.purged += 1;
+                t.purged += 1;
+            }
+            Fate::Overlap => {
+                self.kept_for_overlap += 1;
+                t.overlap += 1;
+                t.overlap_max_ts = Some(t.overlap_max_ts.map_or(ts, |m| m.max(ts)));
+            }
+            Fate::Young => {
+                t.young += 1;
+                t.young_min_ldt = Some(t.young_min_ldt.map_or(ldt, |m| m.min(ldt)));
+            }
         }
         fate == Fate::Purge
     }
@@ -135,7 +193,7 @@ impl Purger {
     /// Whether a tombstone written at `ts`, deleting from `ldt`, goes.
     fn should_purge(&mut self, ts: i64, ldt: i64) -> bool {
         let fate = self.fate(ts, ldt);
-        self.decide(fate)
+        self.decide(fate, ts, ldt)
     }
 
     fn deletion(&mut self, d: DeletionTime) -> DeletionTime {
@@ -157,13 +215,14 @@ impl Purger {
         // An expired cell goes when its expiry is purgeable; one that must stay becomes a
         // tombstone dated from its write, which may be purgeable in turn.
         let ldt = c.local_deletion_time - i64::from(c.ttl);
-        let fate = match self.fate(c.timestamp, c.local_deletion_time) {
-            Fate::Purge => Fate::Purge,
-            _ => self.fate(c.timestamp, ldt),
+        let (fate, judged) = match self.fate(c.timestamp, c.local_deletion_time) {
+            Fate::Purge => (Fate::Purge, c.local_deletion_time),
+            _ => (self.fate(c.timestamp, ldt), ldt),
         };
-        if self.decide(fate) {
+        if self.decide(fate, c.timestamp, judged) {
             return None;
         }
+        self.tally.expired_kept += 1;
         Some(Cell {
             flags: (c.flags | cairn_format::data::CELL_IS_DELETED) & !cairn_format::data::CELL_IS_EXPIRING,
             ttl: 0,
@@ -201,8 +260,14 @@ impl Purger {
         out.shadowable_deletion = self.deletion(u.shadowable_deletion);
         let l = u.liveness;
         let expired = l.is_expiring() && l.local_expiration_time <= self.now;
-        out.liveness =
-            if expired && self.should_purge(l.timestamp, l.local_expiration_time) { LivenessInfo::EMPTY } else { l };
+        out.liveness = if !expired {
+            l
+        } else if self.should_purge(l.timestamp, l.local_expiration_time) {
+            LivenessInfo::EMPTY
+        } else {
+            self.tally.expired_kept += 1;
+            l
+        };
         for d in &u.complex_deletions {
             let kept = self.deletion(d.deletion);
             if !kept.is_live() {
@@ -234,6 +299,16 @@ pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunRepor
 /// [`run`], writing into exactly `out_dir` (which may be the table directory itself: the
 /// outputs take new generations and the inputs stay until the caller removes them).
 pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result<RunReport, UpgradeError> {
+    run_explained(tables, opts, out_dir, &mut |_| {})
+}
+
+/// [`run_into`], calling `explain` for every partition the compaction changes (in token order).
+pub fn run_explained(
+    tables: &[SsTable],
+    opts: &RunOptions,
+    out_dir: &Path,
+    explain: &mut dyn FnMut(&Explanation),
+) -> Result<RunReport, UpgradeError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let dir = first.descriptor.directory.as_path();
     if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
@@ -249,6 +324,7 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
         }
         let t = SsTable::open_with(d, &Default::default())?;
         outside.push(Outside {
+            name: t.descriptor.path(Component::Data).file_name().map_or(String::new(), |n| n.to_string_lossy().into()),
             filter: t.filter()?,
             min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
         });
@@ -260,7 +336,15 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
     // purged unless every input is repaired.
     let may_purge = !opts.no_purge && (!opts.only_purge_repaired || repaired.iter().all(|&r| r != 0));
     let gc_before = if opts.no_purge { i64::MIN } else { opts.now_s - gc };
-    let mut purger = Purger { gc_before, now: opts.now_s, max_purgeable: i64::MAX, purged: 0, kept_for_overlap: 0 };
+    let mut purger = Purger {
+        gc_before,
+        gc_grace: gc,
+        now: opts.now_s,
+        max_purgeable: i64::MAX,
+        purged: 0,
+        kept_for_overlap: 0,
+        tally: Tally::default(),
+    };
     let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
     let mut merger = Merger::new(scanners, first.partitioner)?;
     let header = PartitionStream::header(&merger).clone();
@@ -289,9 +373,17 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
         sstable_level: opts.level,
         ..WriterOptions::default()
     };
-    let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new() };
-    let result =
-        compact_partitions(&mut merger, first.partitioner, &mut purger, &outside, may_purge, opts, &mut outputs);
+    let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run };
+    let result = compact_partitions(
+        &mut merger,
+        first.partitioner,
+        &mut purger,
+        &outside,
+        may_purge,
+        opts,
+        &mut outputs,
+        explain,
+    );
     let report = match result {
         Ok(mut report) => {
             if let Some(w) = outputs.writer.take() {
@@ -321,16 +413,46 @@ pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result
     Ok(report)
 }
 
-/// The output SSTables of a compaction: one open writer, the finished ones.
+/// The output SSTables of a compaction: one open writer, the finished ones. A dry run writes
+/// nothing.
 struct Outputs<'a> {
     dir: &'a Path,
     header: cairn_format::statistics::SerializationHeader,
     options: WriterOptions,
     writer: Option<SsTableWriter>,
     done: Vec<Descriptor>,
+    dry: bool,
 }
 
 impl Outputs<'_> {
+    fn begin(&mut self, key: &[u8], deletion: DeletionTime) -> Result<(), UpgradeError> {
+        if !self.dry {
+            self.writer()?.begin_partition(key, deletion)?;
+        }
+        Ok(())
+    }
+
+    fn static_row(&mut self, u: &Unfiltered) -> Result<(), UpgradeError> {
+        if !self.dry {
+            self.writer()?.write_static_row(u)?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, u: &Unfiltered) -> Result<(), UpgradeError> {
+        if !self.dry {
+            self.writer()?.write(u)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<(), UpgradeError> {
+        if !self.dry {
+            self.writer()?.end_partition()?;
+        }
+        Ok(())
+    }
+
     fn writer(&mut self) -> Result<&mut SsTableWriter, UpgradeError> {
         let w = match self.writer.take() {
             Some(w) => w,
@@ -363,6 +485,7 @@ impl Outputs<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compact_partitions(
     merger: &mut Merger,
     partitioner: cairn_format::partitioner::Partitioner,
@@ -371,12 +494,15 @@ fn compact_partitions(
     may_purge: bool,
     opts: &RunOptions,
     out: &mut Outputs<'_>,
+    explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, UpgradeError> {
     let mut report = RunReport::default();
     let mut purged_row = Unfiltered::default();
     let mut boundaries = opts.split_tokens.iter().peekable();
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
+        let counts_before = merger.counts();
+        purger.tally = Tally::default();
         if boundaries.peek().is_some() {
             let token = partitioner.token(&p.key);
             let mut crossed = false;
@@ -388,44 +514,58 @@ fn compact_partitions(
                 out.roll(Some(0))?;
             }
         }
-        purger.max_purgeable = if may_purge {
-            outside
-                .iter()
-                .filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)))
-                .map(|o| o.min_timestamp)
-                .min()
-                .unwrap_or(i64::MAX)
-        } else {
-            i64::MIN
-        };
+        let admitting: Vec<&Outside> =
+            outside.iter().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key))).collect();
+        purger.max_purgeable =
+            if may_purge { admitting.iter().map(|o| o.min_timestamp).min().unwrap_or(i64::MAX) } else { i64::MIN };
         let deletion = purger.deletion(p.deletion);
         let mut begun = !deletion.is_live();
         if begun {
-            out.writer()?.begin_partition(&p.key, deletion)?;
+            out.begin(&p.key, deletion)?;
         }
         if let Some(st) = merger.static_row()
             && purger.unfiltered(st, &mut purged_row)
         {
             if !begun {
-                out.writer()?.begin_partition(&p.key, deletion)?;
+                out.begin(&p.key, deletion)?;
                 begun = true;
             }
-            out.writer()?.write_static_row(&purged_row)?;
+            out.static_row(&purged_row)?;
         }
         while let Some(u) = merger.next_unfiltered()? {
             if !purger.unfiltered(u, &mut purged_row) {
                 continue;
             }
             if !begun {
-                out.writer()?.begin_partition(&p.key, deletion)?;
+                out.begin(&p.key, deletion)?;
                 begun = true;
             }
-            out.writer()?.write(&purged_row)?;
+            out.row(&purged_row)?;
         }
         if begun {
-            out.writer()?.end_partition()?;
+            out.end()?;
             report.partitions_out += 1;
             out.roll(opts.max_output_bytes)?;
+        }
+        let counts = merger.counts();
+        let t = &purger.tally;
+        let e = Explanation {
+            key: Vec::new(),
+            shadowed: counts.shadowed - counts_before.shadowed,
+            superseded: counts.superseded - counts_before.superseded,
+            expired_kept: t.expired_kept,
+            purged: t.purged,
+            kept_young: t.young,
+            droppable_after: t.young_min_ldt.map(|l| l.saturating_add(purger.gc_grace)),
+            kept_overlap: t.overlap,
+            blockers: t
+                .overlap_max_ts
+                .map(|ts| admitting.iter().filter(|o| o.min_timestamp <= ts).map(|o| o.name.clone()).collect())
+                .unwrap_or_default(),
+            removed: !begun,
+        };
+        if e.shadowed + e.superseded + e.expired_kept + e.purged + e.kept_young + e.kept_overlap > 0 || e.removed {
+            explain(&Explanation { key: p.key.clone(), ..e });
         }
     }
     Ok(report)

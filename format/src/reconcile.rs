@@ -42,8 +42,19 @@ struct Input {
     open: Option<DeletionTime>,
 }
 
+/// What reconciliation dropped so far (cumulative over a [`Merger`]'s life).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeCounts {
+    /// Cells and row markers dropped because a newer deletion (partition, range, row, shadowable
+    /// or collection) covers them.
+    pub shadowed: u64,
+    /// Older versions of a cell or row marker dropped because another input holds a newer one.
+    pub superseded: u64,
+}
+
 /// Merges several SSTables' scanners into one reconciled stream.
 pub struct Merger {
+    counts: std::cell::Cell<MergeCounts>,
     inputs: Vec<Input>,
     header: Arc<SerializationHeader>,
     partitioner: Partitioner,
@@ -77,6 +88,11 @@ impl Merger {
     /// The partitioner partitions are ordered by.
     pub fn partitioner(&self) -> Partitioner {
         self.partitioner
+    }
+
+    /// What reconciliation has dropped so far.
+    pub fn counts(&self) -> MergeCounts {
+        self.counts.get()
     }
 
     /// Merge `scanners` (each with its own header), all written by `partitioner`.
@@ -118,6 +134,7 @@ impl Merger {
             })
             .collect();
         Ok(Merger {
+            counts: std::cell::Cell::new(MergeCounts::default()),
             inputs,
             header: Arc::new(header),
             partitioner,
@@ -260,9 +277,17 @@ pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
 struct RowMerge<'a> {
     header: &'a SerializationHeader,
     is_static: bool,
+    counts: &'a std::cell::Cell<MergeCounts>,
 }
 
 impl RowMerge<'_> {
+    fn count(&self, shadowed: u64, superseded: u64) {
+        let mut c = self.counts.get();
+        c.shadowed += shadowed;
+        c.superseded += superseded;
+        self.counts.set(c);
+    }
+
     /// Merge `rows` (each with its column map) into `out`, shadowed by `active`.
     fn merge(&self, rows: &[(&Unfiltered, &[u16])], active: Option<DeletionTime>, out: &mut Unfiltered) {
         let kind = if self.is_static { UnfilteredKind::StaticRow } else { UnfilteredKind::Row };
@@ -277,6 +302,8 @@ impl RowMerge<'_> {
         let mut liveness = LivenessInfo::EMPTY;
         let mut deletion = DeletionTime::LIVE;
         let mut shadowable = DeletionTime::LIVE;
+        let markers = rows.iter().filter(|(r, _)| !r.liveness.is_empty()).count() as u64;
+        self.count(0, markers.saturating_sub(1));
         for (r, _) in rows {
             if !r.liveness.is_empty() && (liveness.is_empty() || liveness_supersedes(&r.liveness, &liveness)) {
                 liveness = r.liveness;
@@ -299,6 +326,7 @@ impl RowMerge<'_> {
         let shadowing = newer(effective, shadowable);
         if !liveness.is_empty() && !shadowing.is_live() && shadowing.deletes(liveness.timestamp) {
             liveness = LivenessInfo::EMPTY;
+            self.count(1, 0);
         }
         out.liveness = liveness;
         out.deletion = deletion;
@@ -329,8 +357,10 @@ impl RowMerge<'_> {
     ) {
         let mut best: Option<(&Cell, &Unfiltered)> = None;
         let mut counter: Option<Vec<u8>> = None;
+        let mut seen = 0u64;
         for (r, map) in rows {
             for c in Self::cells_of(r, map, column) {
+                seen += 1;
                 if ty.is_counter()
                     && !c.is_tombstone()
                     && !r.value(c).is_empty()
@@ -367,8 +397,11 @@ impl RowMerge<'_> {
                 };
             }
         }
+        // Counter shards are merged, not superseded.
+        self.count(0, if ty.is_counter() { 0 } else { seen.saturating_sub(1) });
         if let Some((c, r)) = best {
             if !shadowing.is_live() && shadowing.deletes(c.timestamp) {
+                self.count(1, 0);
                 return;
             }
             let value = counter.unwrap_or_else(|| r.value(c).to_vec());
@@ -416,6 +449,7 @@ impl RowMerge<'_> {
                 j += 1;
             }
             let mut best: Option<(&Cell, &Unfiltered)> = None;
+            self.count(0, (j - i) as u64 - 1);
             for &(c, r) in all.get(i..j).unwrap_or_default() {
                 best = match best {
                     Some((b, br)) if reconcile_cells((c, r.value(c)), (b, br.value(b))) != Ordering::Greater => {
@@ -424,11 +458,13 @@ impl RowMerge<'_> {
                     _ => Some((c, r)),
                 };
             }
-            if let Some((c, r)) = best
-                && (shadow.is_live() || !shadow.deletes(c.timestamp))
-            {
-                let path = r.path(c).map(<[u8]>::to_vec);
-                out.push_cell(column, c, path.as_deref(), r.value(c));
+            if let Some((c, r)) = best {
+                if shadow.is_live() || !shadow.deletes(c.timestamp) {
+                    let path = r.path(c).map(<[u8]>::to_vec);
+                    out.push_cell(column, c, path.as_deref(), r.value(c));
+                } else {
+                    self.count(1, 0);
+                }
             }
             i = j;
         }
@@ -511,7 +547,11 @@ impl PartitionStream for Merger {
         self.has_static = false;
         if !rows.is_empty() {
             let active = (!deletion.is_live()).then_some(deletion);
-            RowMerge { header: &self.header, is_static: true }.merge(&rows, active, &mut self.static_row);
+            RowMerge { header: &self.header, is_static: true, counts: &self.counts }.merge(
+                &rows,
+                active,
+                &mut self.static_row,
+            );
             self.has_static = !self.static_row.is_empty_row();
         }
         for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
@@ -607,7 +647,11 @@ impl PartitionStream for Merger {
                     .filter(|(n, _)| group.contains(n))
                     .map(|(_, i)| (&i.peek, i.regular_map.as_slice()))
                     .collect();
-                RowMerge { header: &self.header, is_static: false }.merge(&rows, active, &mut self.out);
+                RowMerge { header: &self.header, is_static: false, counts: &self.counts }.merge(
+                    &rows,
+                    active,
+                    &mut self.out,
+                );
             }
             for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
                 Self::advance_row(input)?;

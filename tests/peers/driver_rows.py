@@ -8,65 +8,26 @@ can turn remaining TTLs back into expiry times.
 
 usage: driver_rows.py PORT KEYSPACE
 """
-import datetime
-import decimal
 import ipaddress
 import json
 import sys
 import time
-import uuid
 
 from cassandra.cluster import Cluster
 from cassandra.query import SimpleStatement
 from cassandra.util import Date, Duration, Time
 
-EPOCH = datetime.datetime(1970, 1, 1)
+from canon import canon
 
 
-def canon(v):
-    """The encoding tests/tests/cqlite.rs `canon` gives Cairn's values."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return v if -(2**63) <= v < 2**63 else str(v)
-    if isinstance(v, (float, str)):
-        return v
-    if isinstance(v, (bytes, bytearray)):
-        return "0x" + bytes(v).hex()
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, uuid.UUID):
-        return str(v)
-    if isinstance(v, datetime.datetime):
-        if v.tzinfo is not None:
-            v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return (v - EPOCH) // datetime.timedelta(milliseconds=1)
+def driver_types(v):
     if isinstance(v, Date):
         return v.days_from_epoch
-    if isinstance(v, datetime.date):
-        return (v - datetime.date(1970, 1, 1)).days
     if isinstance(v, Time):
         return v.nanosecond_time
-    if isinstance(v, datetime.time):
-        return ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000_000 + v.microsecond * 1000
     if isinstance(v, Duration):
         return [v.months, v.days, v.nanoseconds]
-    if hasattr(v, "_fields"):
-        # A UDT (the driver returns a named tuple).
-        return {k: canon(getattr(v, k)) for k in v._fields}
-    if len(v) == 0:
-        # Empty collections are null, as on the Cairn side (and in cqlsh for non-frozen ones).
-        return None
-    if hasattr(v, "items"):
-        return sorted(([canon(k), canon(x)] for k, x in v.items()), key=lambda p: json.dumps(p[0], sort_keys=True))
-    if isinstance(v, (list, tuple)):
-        return [canon(x) for x in v]
-    if hasattr(v, "__iter__"):
-        # Sets (the driver's SortedSet).
-        return sorted((canon(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
-    raise TypeError(f"unhandled value {v!r} of {type(v)}")
+    return NotImplemented
 
 
 def inet(v):
@@ -98,7 +59,7 @@ def main():
         types = {c.name: c.cql_type for c in table.columns.values()}
 
         def value(col, v):
-            return inet(v) if types[col] == "inet" else canon(v)
+            return inet(v) if types[col] == "inet" else canon(v, driver_types)
 
         for row in session.execute(query):
             values = list(row)

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use cairn_compact::run::{RunOptions, run};
+use cairn_compact::run::{Explanation, RunOptions, run, run_explained};
 use cairn_fixtures::generate::{GenOptions, dataset, generate, live_row_line};
 use cairn_format::Version;
 use cairn_format::compression::Compressor;
+use cairn_format::data::PartitionStream;
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_inspect::open_inputs;
@@ -41,6 +42,34 @@ fn tombstone_verdicts(tables: &[SsTable], now: i64) -> serde_json::Value {
     serde_json::from_slice(&out).expect("json")
 }
 
+/// Cells and row markers in `tables`: read one by one, or (`merged`) after reconciliation,
+/// with what the merger says it dropped.
+fn cells_and_markers(tables: &[&SsTable], merged: bool) -> (u64, cairn_format::reconcile::MergeCounts) {
+    let mut n = 0u64;
+    let mut count = |m: &mut Merger| {
+        while m.next_partition().expect("partition").is_some() {
+            if let Some(s) = m.static_row() {
+                n += s.cells.len() as u64;
+            }
+            while let Some(u) = m.next_unfiltered().expect("row") {
+                n += u.cells.len() as u64 + u64::from(!u.liveness.is_empty());
+            }
+        }
+    };
+    let mut counts = cairn_format::reconcile::MergeCounts::default();
+    if merged {
+        let scanners = tables.iter().map(|t| t.scanner().expect("scanner")).collect();
+        let mut m = Merger::new(scanners, tables[0].partitioner).expect("merger");
+        count(&mut m);
+        counts = m.counts();
+    } else {
+        for t in tables {
+            count(&mut Merger::new(vec![t.scanner().expect("scanner")], t.partitioner).expect("merger"));
+        }
+    }
+    (n, counts)
+}
+
 #[test]
 fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns() {
     for (seed, name) in [(3u64, "tombstones"), (4, "comments"), (5, "sessions")] {
@@ -58,6 +87,14 @@ fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns(
         let inputs = open(&g.table_dir);
         assert_eq!(inputs.len(), 3);
         let all: Vec<&SsTable> = inputs.iter().collect();
+        // Every cell and marker read is either in the merge's output or counted as shadowed or
+        // superseded.
+        let (read, _) = cells_and_markers(&all, false);
+        let (kept, dropped) = cells_and_markers(&all, true);
+        assert_eq!(read, kept + dropped.shadowed + dropped.superseded, "{name}: {dropped:?}");
+        if name == "tombstones" {
+            assert!(dropped.shadowed > 0 && dropped.superseded > 0, "{name}: {dropped:?}");
+        }
         for now in [g.now, g.now + 30 * 86_400] {
             let before = live(name, &all, now);
 
@@ -78,8 +115,43 @@ fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns(
             }
 
             // The oldest SSTable left out: tombstones its data may need stay, nothing resurrects.
+            // A dry run with --explain first: it decides the same and writes nothing.
             let out = tmp.path().join(format!("partial-{now}"));
+            let mut explained: Vec<Explanation> = Vec::new();
+            let dry = RunOptions { dry_run: true, ..ro.clone() };
+            let target = cairn_compact::upgrade::target_dir(&inputs[1].descriptor, &out);
+            let d = run_explained(&inputs[1..], &dry, &target, &mut |e| explained.push(e.clone())).expect("dry run");
+            assert!(!out.exists(), "{name}: a dry run wrote {}", out.display());
             let r = run(&inputs[1..], &ro, &out).expect("compact");
+            assert_eq!(
+                (d.partitions_in, d.partitions_out, d.purged, d.kept_for_overlap),
+                (r.partitions_in, r.partitions_out, r.purged, r.kept_for_overlap),
+                "{name}: dry run vs run"
+            );
+            assert_eq!(explained.iter().map(|e| e.purged).sum::<u64>(), r.purged, "{name}: purged, explained");
+            assert_eq!(
+                explained.iter().map(|e| e.kept_overlap).sum::<u64>(),
+                r.kept_for_overlap,
+                "{name}: kept, explained"
+            );
+            assert_eq!(explained.iter().filter(|e| e.removed).count() as u64, r.partitions_in - r.partitions_out);
+            // Each tombstone kept for the SSTable left out names it; where that SSTable really
+            // holds the key (not a bloom filter false positive), the explanation is right.
+            let oldest = inputs[0].descriptor.path(cairn_format::Component::Data);
+            let oldest_name = oldest.file_name().expect("name").to_string_lossy().to_string();
+            let mut oldest_keys = std::collections::BTreeSet::new();
+            let mut m =
+                Merger::new(vec![inputs[0].scanner().expect("scanner")], inputs[0].partitioner).expect("merger");
+            while let Some(p) = m.next_partition().expect("partition") {
+                oldest_keys.insert(p.key.clone());
+                while m.next_unfiltered().expect("row").is_some() {}
+            }
+            for e in explained.iter().filter(|e| e.kept_overlap > 0) {
+                assert_eq!(e.blockers, vec![oldest_name.clone()], "{name}: {e:?}");
+            }
+            if r.kept_for_overlap > 0 {
+                assert!(explained.iter().any(|e| e.kept_overlap > 0 && oldest_keys.contains(&e.key)), "{name}");
+            }
             let partial = r.outputs.first().map(|d| open(&d.directory)).unwrap_or_default();
             let mut view: Vec<&SsTable> = vec![&inputs[0]];
             view.extend(partial.iter());
