@@ -142,6 +142,56 @@ enum CompactCommand {
     /// Rewrite each SSTable into pieces of at most --size MiB and/or one per token range (the
     /// job of sstablesplit; nothing merged or purged).
     Split(SplitArgs),
+    /// The offline nodetool garbagecollect: rewrite each SSTable on its own, dropping the data
+    /// other SSTables of the table delete (-g row) or also overwrite (-g cell), then purging as
+    /// any compaction does.
+    Gc(GcArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GranularityArg {
+    /// Data covered by partition, range and row deletions elsewhere (nodetool's default).
+    Row,
+    /// Also cells another SSTable holds a newer version of.
+    Cell,
+}
+
+#[derive(Args)]
+struct GcArgs {
+    /// The SSTables to collect (a table directory: all of them).
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Granularity.
+    #[arg(short = 'g', long, value_enum, default_value = "row")]
+    granularity: GranularityArg,
+    /// Write the rewritten SSTables under DIR (keyspace/table directories recreated), inputs
+    /// untouched.
+    #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
+    out: Option<PathBuf>,
+    /// Replace each SSTable in its directory once its rewrite is complete (stop the node first).
+    #[arg(long)]
+    in_place: bool,
+    /// Decide everything, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Per partition changed, what was collected and purged (as `compact run --explain`).
+    #[arg(long)]
+    explain: bool,
+    /// Output format version.
+    #[arg(long, value_enum, default_value = "nb")]
+    to: TargetVersion,
+    /// Output compression (default: keep the input's).
+    #[arg(long, value_enum)]
+    compression: Option<CompressionArg>,
+    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
+    #[arg(long, value_name = "SECONDS")]
+    gc_grace_seconds: Option<i64>,
+    /// The time of the collection: seconds since the epoch or an ISO date-time.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Collect only repaired SSTables (only_purge_repaired_tombstones).
+    #[arg(long)]
+    only_purge_repaired: bool,
 }
 
 #[derive(Args)]
@@ -780,6 +830,7 @@ fn explanation_text(
         return serde_json::json!({
             "key": key,
             "removed": e.removed,
+            "collected": e.collected,
             "shadowed": e.shadowed,
             "superseded": e.superseded,
             "expired_kept_as_tombstones": e.expired_kept,
@@ -794,6 +845,9 @@ fn explanation_text(
     let mut parts = Vec::new();
     if e.removed {
         parts.push("removed".to_string());
+    }
+    if e.collected > 0 {
+        parts.push(format!("{} dead because of other SSTables (collected)", e.collected));
     }
     if e.shadowed > 0 {
         parts.push(format!("{} shadowed by a newer deletion", e.shadowed));
@@ -979,6 +1033,62 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 r.partitions_out,
                 r.purged,
                 r.kept_for_overlap
+            );
+            Ok(Outcome::Ok)
+        }
+        Command::Compact(CompactCommand::Gc(a)) => {
+            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            let target = match (&a.out, a.in_place) {
+                (Some(d), _) => cairn_compact::plan::ExecuteTarget::Out(d.clone()),
+                (None, true) => cairn_compact::plan::ExecuteTarget::InPlace,
+                // A dry run writes nothing anywhere.
+                (None, false) => cairn_compact::plan::ExecuteTarget::Out(PathBuf::new()),
+            };
+            let mut opts = cairn_compact::run::RunOptions::new(a.to.version(), parse_now(a.now.as_deref())?);
+            opts.compression = a.compression.map(CompressionArg::compressor);
+            opts.gc_grace_seconds = a.gc_grace_seconds;
+            opts.only_purge_repaired = a.only_purge_repaired;
+            opts.dry_run = a.dry_run;
+            let granularity = match a.granularity {
+                GranularityArg::Row => cairn_compact::gc::Granularity::Row,
+                GranularityArg::Cell => cairn_compact::gc::Granularity::Cell,
+            };
+            let header = tables.first().map(|t| t.header.clone());
+            let mut explain = |e: &cairn_compact::run::Explanation| {
+                if let (true, Some(h)) = (a.explain, &header) {
+                    let _ = writeln!(out, "{}", explanation_text(e, h, false));
+                }
+            };
+            let done = cairn_compact::gc::gc(&tables, granularity, &opts, &target, &mut explain)?;
+            let (mut collected, mut purged) = (0u64, 0u64);
+            for c in &done {
+                collected += c.collected;
+                purged += c.report.purged;
+                let outputs: Vec<String> = c
+                    .report
+                    .outputs
+                    .iter()
+                    .map(|d| d.path(cairn_format::Component::Data).display().to_string())
+                    .collect();
+                let into = if a.dry_run {
+                    "dry run".to_string()
+                } else if outputs.is_empty() {
+                    "nothing left".to_string()
+                } else {
+                    outputs.join(", ")
+                };
+                let _ = writeln!(
+                    out,
+                    "{} -> {into}: {} collected, {} tombstones purged{}",
+                    c.input.path(cairn_format::Component::Data).display(),
+                    c.collected,
+                    c.report.purged,
+                    if c.deleted { " (input deleted)" } else { "" }
+                );
+            }
+            eprintln!(
+                "garbage-collected {} SSTables: {collected} cells, markers and deletions collected, {purged} tombstones purged",
+                done.len()
             );
             Ok(Outcome::Ok)
         }

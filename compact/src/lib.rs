@@ -8,8 +8,10 @@
 //! [`upgrade`] is the job of Cassandra's `sstableupgrade`: rewrite SSTables of any readable
 //! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
 //! [`run`] merges SSTables of a table into new ones, purging tombstones by Cassandra's rules.
-//! [`plan`] says what STCS, LCS or TWCS would compact next, and runs it.
+//! [`plan`] says what STCS, LCS or TWCS would compact next, and runs it. [`split`] is
+//! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`.
 
+pub mod gc;
 pub mod plan;
 pub mod run;
 pub mod split;

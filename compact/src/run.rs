@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub no_purge: bool,
     /// Decide everything, write nothing (`--dry-run`).
     pub dry_run: bool,
+    /// Also drop what other SSTables of the table make dead (`compact gc`).
+    pub garbage: Option<crate::gc::Granularity>,
 }
 
 impl RunOptions {
@@ -68,6 +70,7 @@ impl RunOptions {
             split_tokens: Vec::new(),
             no_purge: false,
             dry_run: false,
+            garbage: None,
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct Explanation {
     /// Those SSTables (Data.db file names): their bloom filter admits the key and their oldest
     /// write is at or before the newest tombstone kept for them.
     pub blockers: Vec<String>,
+    /// Cells, markers and deletions `compact gc` dropped because other SSTables make them dead.
+    pub collected: u64,
     /// Nothing of the partition is written.
     pub removed: bool,
 }
@@ -317,16 +322,39 @@ pub fn run_explained(
             other: t.descriptor.directory.display().to_string(),
         });
     }
-    let mut outside = Vec::new();
+    let mut others = Vec::new();
     for d in cairn_format::descriptor::discover(dir)? {
-        if tables.iter().any(|t| t.descriptor == d) {
-            continue;
+        if !tables.iter().any(|t| t.descriptor == d) {
+            others.push(SsTable::open_with(d, &Default::default())?);
         }
-        let t = SsTable::open_with(d, &Default::default())?;
+    }
+    run_with(tables, &others, opts, out_dir, explain)
+}
+
+/// [`run_explained`] with the rest of the table given: `others` are the SSTables outside the
+/// compaction (consulted for purging and, with `garbage`, for what they make dead).
+pub fn run_with(
+    tables: &[SsTable],
+    others: &[SsTable],
+    opts: &RunOptions,
+    out_dir: &Path,
+    explain: &mut dyn FnMut(&Explanation),
+) -> Result<RunReport, UpgradeError> {
+    let Some(first) = tables.first() else { return Ok(RunReport::default()) };
+    let mut outside = Vec::new();
+    let mut shadow_sources = Vec::new();
+    let min_ts = tables.iter().filter_map(|t| t.statistics.stats.as_ref().map(|s| s.min_timestamp)).min();
+    for t in others {
+        let filter = t.filter()?;
+        let stats = t.statistics.stats.as_ref();
+        // Only an SSTable with writes newer than the oldest being compacted can shadow them.
+        if opts.garbage.is_some() && stats.is_none_or(|s| min_ts.is_none_or(|m| s.max_timestamp > m)) {
+            shadow_sources.push(crate::gc::ShadowSource { table: t.clone(), filter: filter.clone() });
+        }
         outside.push(Outside {
-            name: t.descriptor.path(Component::Data).file_name().map_or(String::new(), |n| n.to_string_lossy().into()),
-            filter: t.filter()?,
-            min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
+            name: crate::gc::data_name(&t.descriptor),
+            filter,
+            min_timestamp: stats.map_or(i64::MIN, |s| s.min_timestamp),
         });
     }
     let gc =
@@ -374,6 +402,7 @@ pub fn run_explained(
         ..WriterOptions::default()
     };
     let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run };
+    let garbage = opts.garbage.filter(|_| may_purge).map(|g| (g, shadow_sources.as_slice()));
     let result = compact_partitions(
         &mut merger,
         first.partitioner,
@@ -382,6 +411,7 @@ pub fn run_explained(
         may_purge,
         opts,
         &mut outputs,
+        garbage,
         explain,
     );
     let report = match result {
@@ -494,10 +524,13 @@ fn compact_partitions(
     may_purge: bool,
     opts: &RunOptions,
     out: &mut Outputs<'_>,
+    garbage: Option<(crate::gc::Granularity, &[crate::gc::ShadowSource])>,
     explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, UpgradeError> {
     let mut report = RunReport::default();
     let mut purged_row = Unfiltered::default();
+    let mut collected_row = Unfiltered::default();
+    let header = PartitionStream::header(merger).clone();
     let mut boundaries = opts.split_tokens.iter().peekable();
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
@@ -518,12 +551,33 @@ fn compact_partitions(
             outside.iter().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key))).collect();
         purger.max_purgeable =
             if may_purge { admitting.iter().map(|o| o.min_timestamp).min().unwrap_or(i64::MAX) } else { i64::MIN };
-        let deletion = purger.deletion(p.deletion);
+        let mut shadow = match garbage {
+            Some((_, sources)) => crate::gc::Shadow::load(sources, &p.key, partitioner)?,
+            None => None,
+        };
+        let partition_deletion = match &mut shadow {
+            Some(s) => s.partition_deletion(p.deletion),
+            None => p.deletion,
+        };
+        // What other SSTables make dead goes first (compact gc), then what compaction purges.
+        // Without gc, rows go to the purger as read (no copy).
+        let mut collect = |u: &Unfiltered, into: &mut Unfiltered| -> Option<bool> {
+            match (&mut shadow, garbage) {
+                (Some(s), Some((g, _))) => Some(s.filter(u, &header, g, into)),
+                _ => None,
+            }
+        };
+        let deletion = purger.deletion(partition_deletion);
         let mut begun = !deletion.is_live();
         if begun {
             out.begin(&p.key, deletion)?;
         }
         if let Some(st) = merger.static_row()
+            && let Some(st) = match collect(st, &mut collected_row) {
+                None => Some(st),
+                Some(true) => Some(&collected_row),
+                Some(false) => None,
+            }
             && purger.unfiltered(st, &mut purged_row)
         {
             if !begun {
@@ -533,6 +587,11 @@ fn compact_partitions(
             out.static_row(&purged_row)?;
         }
         while let Some(u) = merger.next_unfiltered()? {
+            let u = match collect(u, &mut collected_row) {
+                None => u,
+                Some(true) => &collected_row,
+                Some(false) => continue,
+            };
             if !purger.unfiltered(u, &mut purged_row) {
                 continue;
             }
@@ -562,9 +621,12 @@ fn compact_partitions(
                 .overlap_max_ts
                 .map(|ts| admitting.iter().filter(|o| o.min_timestamp <= ts).map(|o| o.name.clone()).collect())
                 .unwrap_or_default(),
+            collected: shadow.as_ref().map_or(0, |s| s.collected),
             removed: !begun,
         };
-        if e.shadowed + e.superseded + e.expired_kept + e.purged + e.kept_young + e.kept_overlap > 0 || e.removed {
+        if e.shadowed + e.superseded + e.expired_kept + e.purged + e.kept_young + e.kept_overlap + e.collected > 0
+            || e.removed
+        {
             explain(&Explanation { key: p.key.clone(), ..e });
         }
     }

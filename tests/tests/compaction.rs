@@ -166,3 +166,87 @@ fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns(
         }
     }
 }
+
+/// Every cell, marker and deletion of `tables`, one by one.
+fn stored(tables: &[&SsTable]) -> u64 {
+    let mut n = 0u64;
+    for t in tables {
+        let mut m = Merger::new(vec![t.scanner().expect("scanner")], t.partitioner).expect("merger");
+        while let Some(p) = m.next_partition().expect("partition") {
+            n += u64::from(!p.deletion.is_live());
+            if let Some(s) = m.static_row() {
+                n += s.cells.len() as u64;
+            }
+            while let Some(u) = m.next_unfiltered().expect("row") {
+                n += u.cells.len() as u64
+                    + u.complex_deletions.len() as u64
+                    + u64::from(!u.liveness.is_empty())
+                    + u64::from(!u.deletion.is_live());
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn gc_drops_what_other_sstables_make_dead_and_reads_never_change() {
+    use cairn_compact::gc::{Granularity, gc};
+    use cairn_compact::plan::ExecuteTarget;
+    for (seed, name) in [(11u64, "tombstones"), (12, "comments"), (13, "collections")] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let opts = GenOptions {
+            seed,
+            rows: 600,
+            version: Version::Nb,
+            compression: Some(Compressor::Lz4),
+            sstables: 3,
+            out: tmp.path().join("data"),
+            expected: None,
+        };
+        let g = generate(name, &opts).expect("generate");
+        let inputs = open(&g.table_dir);
+        let all: Vec<&SsTable> = inputs.iter().collect();
+        let before = live(name, &all, g.now);
+        let mut collected = Vec::new();
+        for (i, granularity) in [Granularity::Row, Granularity::Cell].into_iter().enumerate() {
+            let ro = RunOptions::new(Version::Nb, g.now);
+            // A dry run decides the same and writes nothing.
+            let dry = RunOptions { dry_run: true, ..ro.clone() };
+            let out = tmp.path().join(format!("gc-{i}"));
+            let d = gc(&inputs, granularity, &dry, &ExecuteTarget::Out(out.clone()), &mut |_| {}).expect("dry");
+            assert!(!out.exists(), "{name}: the dry run wrote");
+            let done = gc(&inputs, granularity, &ro, &ExecuteTarget::Out(out.clone()), &mut |_| {}).expect("gc");
+            assert_eq!(
+                d.iter().map(|c| (c.collected, c.report.purged)).collect::<Vec<_>>(),
+                done.iter().map(|c| (c.collected, c.report.purged)).collect::<Vec<_>>(),
+                "{name}: dry run vs run"
+            );
+            let outputs: Vec<SsTable> = done
+                .iter()
+                .flat_map(|c| &c.report.outputs)
+                .map(|d| SsTable::open_with(d.clone(), &Default::default()).expect("open"))
+                .collect();
+            let after: Vec<&SsTable> = outputs.iter().collect();
+            assert_eq!(live(name, &after, g.now), before, "{name} {granularity:?}: what a read returns");
+            let n: u64 = done.iter().map(|c| c.collected).sum();
+            let purged: u64 = done.iter().map(|c| c.report.purged).sum();
+            // What gc reports is what left the files (expired cells turned to tombstones stay
+            // one item each).
+            assert_eq!(stored(&all), stored(&after) + n + purged, "{name} {granularity:?}: items");
+            collected.push(n);
+        }
+        if name == "tombstones" {
+            assert!(collected[0] > 0, "{name}: row granularity collected nothing");
+        }
+        assert!(
+            collected[1] >= collected[0],
+            "{name}: cell granularity collects at least what row does: {collected:?}"
+        );
+        // In place: each input replaced, the same reads.
+        let ro = RunOptions::new(Version::Nb, g.now);
+        let done = gc(&inputs, Granularity::Cell, &ro, &ExecuteTarget::InPlace, &mut |_| {}).expect("in place");
+        assert!(done.iter().all(|c| c.deleted && !c.input.path(cairn_format::Component::Data).exists()));
+        let now_there = open_inputs(std::slice::from_ref(&g.table_dir), &Default::default()).unwrap_or_default();
+        assert_eq!(live(name, &now_there.iter().collect::<Vec<_>>(), g.now), before, "{name}: in place");
+    }
+}

@@ -1,0 +1,336 @@
+//! `cairn compact gc`: the offline `nodetool garbagecollect`.
+//!
+//! Each SSTable of a table is rewritten on its own, oldest (by max timestamp) first as Cassandra
+//! 5.0 orders them (`CompactionManager.performGarbageCollection`), dropping the data in it that
+//! other SSTables of the table make dead — the job of `CompactionIterator.GarbageSkipper`:
+//!
+//! - `row` granularity (Cassandra's default `-g ROW`): cells, row markers and deletions covered
+//!   by a partition, range or row deletion held by another SSTable;
+//! - `cell` granularity (`-g CELL`): also cells another SSTable holds a newer version of.
+//!
+//! The rewritten SSTable is such that merged with the others it reads exactly as before. Only
+//! SSTables whose newest write is newer than the oldest write of the one rewritten can shadow it
+//! (`CompactionController.getShadowIterator`). Then the usual purge rules apply (gc_grace and
+//! overlaps). Each SSTable is judged against the current state of the others — the outputs of
+//! those already collected, not their originals — so a deletion held twice is never dropped from
+//! both copies. Range tombstone markers of the rewritten SSTable are kept whole (Cassandra trims
+//! the parts a deletion elsewhere supersedes; keeping them only costs bytes).
+
+use std::cmp::Ordering;
+
+use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
+use cairn_format::deletion::{DeletionTime, LivenessInfo};
+use cairn_format::filter::BloomFilter;
+use cairn_format::reconcile::{Merger, newer, reconcile_cells};
+use cairn_format::sstable::SsTable;
+use cairn_format::statistics::{HeaderColumn, SerializationHeader};
+use cairn_format::types::compare::compare_prefix_values;
+use cairn_format::{Component, Descriptor};
+
+use crate::plan::ExecuteTarget;
+use crate::run::{RunOptions, RunReport};
+use crate::upgrade::UpgradeError;
+
+/// What `compact gc` removes besides what any compaction purges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// Data covered by partition, range and row deletions in other SSTables.
+    Row,
+    /// Also cells other SSTables hold newer versions of.
+    Cell,
+}
+
+/// One SSTable collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// The SSTable rewritten.
+    pub input: Descriptor,
+    /// What replaced it (none when nothing was left).
+    pub report: RunReport,
+    /// Cells, markers and deletions dropped because other SSTables make them dead.
+    pub collected: u64,
+    /// Whether the input was deleted (in place).
+    pub deleted: bool,
+}
+
+/// Garbage-collect each of `tables` (SSTables of one table directory), oldest first.
+pub fn gc(
+    tables: &[SsTable],
+    granularity: Granularity,
+    opts: &RunOptions,
+    target: &ExecuteTarget,
+    explain: &mut dyn FnMut(&crate::run::Explanation),
+) -> Result<Vec<Collected>, UpgradeError> {
+    let Some(first) = tables.first() else { return Ok(Vec::new()) };
+    let dir = first.descriptor.directory.clone();
+    if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
+        return Err(UpgradeError::NotOneTable {
+            first: dir.display().to_string(),
+            other: t.descriptor.directory.display().to_string(),
+        });
+    }
+    // The table as it stands: every SSTable of the directory, replaced by its output once
+    // collected.
+    let mut current: Vec<SsTable> = Vec::new();
+    for d in cairn_format::descriptor::discover(&dir)? {
+        current.push(match tables.iter().find(|t| t.descriptor == d) {
+            Some(t) => t.clone(),
+            None => SsTable::open_with(d, &Default::default())?,
+        });
+    }
+    let max_ts = |t: &SsTable| t.statistics.stats.as_ref().map_or(i64::MAX, |s| s.max_timestamp);
+    let mut order: Vec<&SsTable> = tables.iter().collect();
+    order.sort_by_key(|t| (max_ts(t), t.descriptor.id.clone()));
+    if opts.only_purge_repaired {
+        order.retain(|t| t.statistics.stats.as_ref().is_some_and(|s| s.repaired_at != 0));
+    }
+    let mut done = Vec::new();
+    for t in order {
+        let others: Vec<SsTable> = current.iter().filter(|o| o.descriptor != t.descriptor).cloned().collect();
+        let o = RunOptions { garbage: Some(granularity), ..opts.clone() };
+        let one = std::slice::from_ref(t);
+        let out_dir = match target {
+            ExecuteTarget::Out(root) => crate::upgrade::target_dir(&t.descriptor, root),
+            ExecuteTarget::InPlace => dir.clone(),
+        };
+        let mut collected = 0;
+        let report = crate::run::run_with(one, &others, &o, &out_dir, &mut |e| {
+            collected += e.collected;
+            explain(e);
+        })?;
+        let deleted = *target == ExecuteTarget::InPlace && !opts.dry_run;
+        if deleted {
+            crate::plan::delete_sstable(&t.descriptor)?;
+        }
+        current.retain(|c| c.descriptor != t.descriptor);
+        for d in &report.outputs {
+            current.push(SsTable::open_with(d.clone(), &Default::default())?);
+        }
+        if opts.dry_run {
+            // Nothing was written: the next SSTable sees this one as it is.
+            current.push(t.clone());
+        }
+        done.push(Collected { input: t.descriptor.clone(), report, collected, deleted });
+    }
+    Ok(done)
+}
+
+/// An SSTable that may shadow the one being collected.
+pub(crate) struct ShadowSource {
+    pub(crate) table: SsTable,
+    pub(crate) filter: Option<BloomFilter>,
+}
+
+/// What the other SSTables hold for one partition, merged.
+pub(crate) struct Shadow {
+    header: SerializationHeader,
+    deletion: DeletionTime,
+    static_row: Option<Unfiltered>,
+    /// Rows and range markers in clustering order.
+    items: Vec<Unfiltered>,
+    /// Next item not yet passed, and the range deletion open before it.
+    cursor: usize,
+    open: DeletionTime,
+    /// Cells, markers and deletions dropped so far.
+    pub(crate) collected: u64,
+}
+
+impl Shadow {
+    /// The merged content of `key` in `sources`, or `None` when none of them holds it.
+    pub(crate) fn load(
+        sources: &[ShadowSource],
+        key: &[u8],
+        partitioner: cairn_format::partitioner::Partitioner,
+    ) -> Result<Option<Shadow>, UpgradeError> {
+        let mut scanners = Vec::new();
+        for s in sources {
+            if s.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
+                continue;
+            }
+            if let Some(pos) = s.table.find_partition(key)? {
+                let mut sc = s.table.scanner()?;
+                sc.seek(pos, None)?;
+                scanners.push(sc);
+            }
+        }
+        if scanners.is_empty() {
+            return Ok(None);
+        }
+        let mut m = Merger::new(scanners, partitioner)?;
+        let header = PartitionStream::header(&m).clone();
+        let Some(p) = m.next_partition()?.cloned() else { return Ok(None) };
+        if p.key != key {
+            return Ok(None);
+        }
+        let static_row = m.static_row().cloned();
+        let mut items = Vec::new();
+        while let Some(u) = m.next_unfiltered()? {
+            items.push(u.clone());
+        }
+        Ok(Some(Shadow {
+            header,
+            deletion: p.deletion,
+            static_row,
+            items,
+            cursor: 0,
+            open: DeletionTime::LIVE,
+            collected: 0,
+        }))
+    }
+
+    /// The partition deletion of the collected SSTable: kept only if newer than the others'.
+    pub(crate) fn partition_deletion(&mut self, d: DeletionTime) -> DeletionTime {
+        if d.is_live() || d.supersedes(&self.deletion) {
+            d
+        } else {
+            self.collected += 1;
+            DeletionTime::LIVE
+        }
+    }
+
+    /// `u` (a row or marker of the collected SSTable, whose columns `columns` describes) with
+    /// what the others make dead removed, into `out`; false when nothing is left.
+    pub(crate) fn filter(
+        &mut self,
+        u: &Unfiltered,
+        columns: &SerializationHeader,
+        granularity: Granularity,
+        out: &mut Unfiltered,
+    ) -> bool {
+        let kind = u.kind();
+        if let UnfilteredKind::Marker(_) = kind {
+            out.copy_from(u);
+            return true;
+        }
+        let is_static = kind == UnfilteredKind::StaticRow;
+        let (tomb_row, active) = if is_static {
+            (self.static_row.clone(), self.deletion)
+        } else {
+            self.advance_to(u);
+            let row = self
+                .items
+                .get(self.cursor)
+                .filter(|t| t.kind() == UnfilteredKind::Row && self.compare(t, u) == Ordering::Equal)
+                .cloned();
+            (row, newer(self.deletion, self.open))
+        };
+        let row_deletion = tomb_row.as_ref().map_or(DeletionTime::LIVE, |t| t.deletion);
+        let covering = newer(active, row_deletion);
+        let (mine, theirs) = if is_static {
+            (&columns.static_columns, &self.header.static_columns)
+        } else {
+            (&columns.regular_columns, &self.header.regular_columns)
+        };
+        out.start(kind, u.position);
+        for i in 0..u.clustering.len() {
+            out.push_clustering(u.clustering_value(i));
+        }
+        out.deletion = if u.deletion.supersedes(&covering) { u.deletion } else { DeletionTime::LIVE };
+        out.shadowable_deletion =
+            if u.shadowable_deletion.supersedes(&covering) { u.shadowable_deletion } else { DeletionTime::LIVE };
+        let marker_beaten = granularity == Granularity::Cell
+            && tomb_row.as_ref().is_some_and(|t| {
+                !t.liveness.is_empty() && cairn_format::reconcile::liveness_supersedes(&t.liveness, &u.liveness)
+            });
+        out.liveness = if u.liveness.is_empty() || covering.deletes(u.liveness.timestamp) || marker_beaten {
+            LivenessInfo::EMPTY
+        } else {
+            u.liveness
+        };
+        for d in &u.complex_deletions {
+            let theirs_complex = tomb_row
+                .as_ref()
+                .and_then(|t| {
+                    let name = &mine.get(d.column as usize)?.name;
+                    let col = theirs.iter().position(|c| &c.name == name)?;
+                    t.complex_deletions.iter().find(|x| x.column as usize == col).map(|x| x.deletion)
+                })
+                .filter(|_| granularity == Granularity::Cell)
+                .unwrap_or(DeletionTime::LIVE);
+            if d.deletion.supersedes(&newer(covering, theirs_complex)) {
+                out.complex_deletions.push(*d);
+            }
+        }
+        for c in &u.cells {
+            let mut dead = covering.deletes(c.timestamp);
+            if !dead
+                && granularity == Granularity::Cell
+                && let Some(t) = &tomb_row
+            {
+                dead = newer_elsewhere(t, theirs, mine, u, c);
+            }
+            if !dead {
+                out.push_cell(c.column, c, u.path(c), u.value(c));
+            }
+        }
+        let count = |x: &Unfiltered| {
+            x.cells.len()
+                + x.complex_deletions.len()
+                + usize::from(!x.liveness.is_empty())
+                + usize::from(!x.deletion.is_live())
+                + usize::from(!x.shadowable_deletion.is_live())
+        };
+        self.collected += (count(u) - count(out)) as u64;
+        !(out.liveness.is_empty()
+            && out.deletion.is_live()
+            && out.shadowable_deletion.is_live()
+            && out.complex_deletions.is_empty()
+            && out.cells.is_empty())
+    }
+
+    fn compare(&self, a: &Unfiltered, b: &Unfiltered) -> Ordering {
+        let kind = |u: &Unfiltered| match u.kind() {
+            UnfilteredKind::Marker(k) => k,
+            UnfilteredKind::Row => cairn_format::clustering::BoundKind::Clustering,
+            UnfilteredKind::StaticRow => cairn_format::clustering::BoundKind::StaticClustering,
+        };
+        compare_prefix_values(
+            &self.header.clustering_types,
+            (0..a.clustering.len()).map(|i| a.clustering_value(i)),
+            kind(a),
+            (0..b.clustering.len()).map(|i| b.clustering_value(i)),
+            kind(b),
+        )
+    }
+
+    /// Pass every item before `u`, tracking the range deletion open at `u`.
+    fn advance_to(&mut self, u: &Unfiltered) {
+        while let Some(t) = self.items.get(self.cursor) {
+            if self.compare(t, u) != Ordering::Less {
+                break;
+            }
+            if let UnfilteredKind::Marker(k) = t.kind() {
+                self.open = if k.is_open() { t.deletion } else { DeletionTime::LIVE };
+            }
+            self.cursor += 1;
+        }
+    }
+}
+
+/// Whether the other SSTables' row `t` holds a newer version of cell `c` of row `u` (or a
+/// collection deletion covering it).
+fn newer_elsewhere(
+    t: &Unfiltered,
+    theirs: &[HeaderColumn],
+    mine: &[HeaderColumn],
+    u: &Unfiltered,
+    c: &cairn_format::data::Cell,
+) -> bool {
+    let Some(name) = mine.get(c.column as usize).map(|h| &h.name) else { return false };
+    let Some(col) = theirs.iter().position(|h| &h.name == name) else { return false };
+    if let Some(d) = t.complex_deletions.iter().find(|x| x.column as usize == col)
+        && d.deletion.deletes(c.timestamp)
+    {
+        return true;
+    }
+    let path = u.path(c);
+    t.cells.iter().filter(|x| x.column as usize == col && t.path(x) == path).any(|x| {
+        // Strictly newer only: an identical copy elsewhere is no reason to drop this one.
+        reconcile_cells((x, t.value(x)), (c, u.value(c))) == Ordering::Greater
+    })
+}
+
+/// The Data.db file name of `d`.
+pub(crate) fn data_name(d: &Descriptor) -> String {
+    d.path(Component::Data).file_name().map_or(String::new(), |n| n.to_string_lossy().into())
+}
