@@ -165,7 +165,7 @@ struct GcArgs {
     #[arg(short = 'g', long, value_enum, default_value = "row")]
     granularity: GranularityArg,
     /// Write the rewritten SSTables under DIR (keyspace/table directories recreated), inputs
-    /// untouched.
+    /// untouched; they replace the inputs as a set, never one by one.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     out: Option<PathBuf>,
     /// Replace each SSTable in its directory once its rewrite is complete (stop the node first).

@@ -14,7 +14,13 @@
 //! overlaps). Each SSTable is judged against the current state of the others — the outputs of
 //! those already collected, not their originals — so a deletion held twice is never dropped from
 //! both copies. Range tombstone markers of the rewritten SSTable are kept whole (Cassandra trims
-//! the parts a deletion elsewhere supersedes; keeping them only costs bytes).
+//! the parts a deletion elsewhere supersedes; keeping them only costs bytes). Counter cells are
+//! only collected when a deletion covers them: counter shards merge, they do not supersede.
+//!
+//! With `--out`, the rewritten SSTables are valid as a whole set replacing the inputs (one may
+//! have purged a tombstone because another no longer holds the data it covered). A dry run judges
+//! every SSTable against the originals, so a deletion held by two SSTables counts as collected in
+//! both; the real run keeps one.
 
 use std::cmp::Ordering;
 
@@ -316,7 +322,13 @@ fn newer_elsewhere(
     u: &Unfiltered,
     c: &cairn_format::data::Cell,
 ) -> bool {
-    let Some(name) = mine.get(c.column as usize).map(|h| &h.name) else { return false };
+    let Some(mine_col) = mine.get(c.column as usize) else { return false };
+    // Counter cells merge their shards (and a counter tombstone always wins): a newer counter
+    // cell elsewhere does not make this one dead. Only deletions do.
+    if mine_col.ty.is_counter() {
+        return false;
+    }
+    let name = &mine_col.name;
     let Some(col) = theirs.iter().position(|h| &h.name == name) else { return false };
     if let Some(d) = t.complex_deletions.iter().find(|x| x.column as usize == col)
         && d.deletion.deletes(c.timestamp)
