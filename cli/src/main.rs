@@ -478,8 +478,8 @@ struct NodeArgs {
     /// cluster_name.
     #[arg(long, default_value = "Cairn Cluster")]
     cluster_name: String,
-    /// commitlog_sync: periodic (fsync every --commitlog-sync-period-ms) or batch (fsync every
-    /// write before acknowledging it).
+    /// commitlog_sync: periodic (fsync every --commitlog-sync-period-ms) or batch (a write is
+    /// acknowledged once an fsync covers it; one fsync covers every write before it: group commit).
     #[arg(long, value_enum, default_value = "periodic")]
     commitlog_sync: CommitlogSync,
     /// commitlog_sync_period in milliseconds.

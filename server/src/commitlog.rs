@@ -15,9 +15,11 @@
 //! harmless (the same cells reconcile to themselves). A torn or corrupt tail entry — a process
 //! killed mid-append — is detected by its checksums and skipped, never applied in part.
 //!
-//! Sync: `batch` fsyncs every entry before the write is acknowledged; `periodic` (the default)
-//! writes every entry to the file at once (it survives the process) and fsyncs every period (a
-//! machine crash loses at most that window). All segments are removed once every table has
+//! Sync: `batch` acknowledges a write only once an fsync covers its entry — group commit: one
+//! fsync covers every entry appended before it began, whichever connection wrote them, and a
+//! connection answers the requests it has pipelined after one wait (see
+//! [`crate::node`]); `periodic` (the default) writes every entry to the file at once (it
+//! survives the process) and fsyncs every period (a machine crash loses at most that window). All segments are removed once every table has
 //! been flushed.
 
 use std::fs::{File, OpenOptions};
@@ -91,6 +93,8 @@ pub struct CommitLog {
     id: u64,
     size: u64,
     mode: SyncMode,
+    /// Bytes appended since the log was opened, over every segment: an entry's position.
+    written: u64,
 }
 
 /// Segments are rotated past this size.
@@ -159,15 +163,17 @@ impl CommitLog {
         }
         let id = existing.last().map_or(1, |(id, _)| id + 1);
         let file = Self::create(dir, id)?;
-        Ok((CommitLog { dir: dir.to_path_buf(), file, id, size: 0, mode }, replay))
+        Ok((CommitLog { dir: dir.to_path_buf(), file, id, size: 0, mode, written: 0 }, replay))
     }
 
     fn create(dir: &Path, id: u64) -> std::io::Result<File> {
         OpenOptions::new().create(true).append(true).open(dir.join(format!("CommitLog-{id}.log")))
     }
 
-    /// Append an entry (and fsync it in batch mode).
-    pub fn append(&mut self, e: &Entry) -> std::io::Result<()> {
+    /// Append an entry, returning the log position just past it (durable once
+    /// [`CommitLog::durable_handle`]'s fsync taken at or after that position returns). A
+    /// finished segment is fsynced before the next one begins.
+    pub fn append(&mut self, e: &Entry) -> std::io::Result<u64> {
         if self.size > SEGMENT_BYTES {
             self.file.sync_data()?;
             self.id += 1;
@@ -184,10 +190,14 @@ impl CommitLog {
         // One write: the entry reaches the OS whole or is torn at the end, never interleaved.
         self.file.write_all(&buf)?;
         self.size += buf.len() as u64;
-        if self.mode == SyncMode::Batch {
-            self.file.sync_data()?;
-        }
-        Ok(())
+        self.written += buf.len() as u64;
+        Ok(self.written)
+    }
+
+    /// The position everything appended so far ends at, and a handle to fsync for it (earlier
+    /// segments were fsynced when they were finished).
+    pub fn durable_handle(&self) -> std::io::Result<(u64, File)> {
+        Ok((self.written, self.file.try_clone()?))
     }
 
     /// fsync the current segment.

@@ -268,6 +268,10 @@ pub(crate) struct Shared {
     pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
     /// The commit log (locked after `state`).
     commitlog: Mutex<Option<crate::commitlog::CommitLog>>,
+    /// Group commit (batch sync): the log position known durable, and whether an fsync is under
+    /// way. Locked with nothing else held.
+    durable: Mutex<(u64, bool)>,
+    durable_cv: std::sync::Condvar,
 }
 
 /// Execute a statement, logging it first when it writes.
@@ -305,11 +309,15 @@ fn logged_execute(
     if let Ok(mut log) = shared.commitlog.lock()
         && let Some(log) = log.as_mut()
     {
-        log.append(&entry).map_err(|e| Failure {
+        let at = log.append(&entry).map_err(|e| Failure {
             code: code::SERVER,
             message: format!("commit log: {e}"),
             extra: vec![],
         })?;
+        if log.mode() == crate::commitlog::SyncMode::Batch {
+            // Answered only once an fsync covers it (the connection waits before replying).
+            session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+        }
     }
     let params = QueryParams { timestamp: Some(ts), ..params.clone() };
     state.now_override = Some(now_s);
@@ -319,6 +327,36 @@ fn logged_execute(
 }
 
 impl Shared {
+    /// Wait until the commit log is durable up to `at` (group commit: whoever finds no fsync
+    /// under way runs one for everything appended so far; the others wait for it).
+    fn wait_durable(&self, at: u64) -> std::io::Result<()> {
+        let poisoned = || std::io::Error::other("commit log state poisoned");
+        let mut g = self.durable.lock().map_err(|_| poisoned())?;
+        loop {
+            if g.0 >= at {
+                return Ok(());
+            }
+            if g.1 {
+                g = self.durable_cv.wait(g).map_err(|_| poisoned())?;
+                continue;
+            }
+            g.1 = true;
+            drop(g);
+            let handle = match self.commitlog.lock() {
+                Ok(log) => log.as_ref().map(crate::commitlog::CommitLog::durable_handle).transpose(),
+                Err(_) => Err(poisoned()),
+            };
+            let synced = handle.and_then(|h| match h {
+                Some((pos, file)) => file.sync_data().map(|()| pos),
+                None => Ok(at),
+            });
+            g = self.durable.lock().map_err(|_| poisoned())?;
+            g.1 = false;
+            self.durable_cv.notify_all();
+            g.0 = g.0.max(synced?);
+        }
+    }
+
     /// Flush the tables in scope (all when `None`); when every table was flushed the commit log
     /// is emptied. Returns how many tables were flushed.
     pub(crate) fn flush_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<usize, String> {
@@ -479,7 +517,8 @@ fn save_schema(state: &State, data: &std::path::Path) -> Result<(), Failure> {
 fn replay_schema(shared: &Shared) -> std::io::Result<()> {
     let path = shared.config.data_dir.join("cairn_schema.cql");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let mut session = Session { keyspace: None, compression: None, started: true, authenticated: true };
+    let mut session =
+        Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("-- table ") {
             let mut parts = rest.split_whitespace();
@@ -512,6 +551,7 @@ fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
             compression: None,
             started: true,
             authenticated: true,
+            pending_sync: None,
         };
         let Ok((st, _)) = crate::cql::parse(&e.statement) else {
             failed += 1;
@@ -609,6 +649,8 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         tokens,
         pending_ids: Mutex::new(HashMap::new()),
         commitlog: Mutex::new(None),
+        durable: Mutex::new((0, false)),
+        durable_cv: std::sync::Condvar::new(),
     });
     replay_schema(&shared)?;
     let (log, entries) =
@@ -673,6 +715,23 @@ struct Session {
     started: bool,
     /// Authenticated (always, when authentication is off).
     authenticated: bool,
+    /// The commit-log position the answers not yet sent must wait to be durable (batch sync).
+    pending_sync: Option<u64>,
+}
+
+/// Send the answers held back, once the writes they acknowledge are durable (batch sync); false
+/// when the connection should end.
+fn send_answers(shared: &Shared, session: &mut Session, answers: &mut Vec<u8>, writer: &mut impl Write) -> bool {
+    if let Some(at) = session.pending_sync.take()
+        && let Err(e) = shared.wait_durable(at)
+    {
+        // Not durable: answer nothing (the client times out and retries), and stop.
+        crate::log!("cairn node: commit log sync failed: {e}");
+        return false;
+    }
+    let ok = writer.write_all(answers).is_ok() && writer.flush().is_ok();
+    answers.clear();
+    ok
 }
 
 fn serve(conn: TcpStream, shared: &Shared) {
@@ -680,11 +739,16 @@ fn serve(conn: TcpStream, shared: &Shared) {
     let Ok(read_half) = conn.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
     let mut writer = BufWriter::new(conn);
-    let mut session = Session { keyspace: None, compression: None, started: false, authenticated: false };
+    let mut session =
+        Session { keyspace: None, compression: None, started: false, authenticated: false, pending_sync: None };
+    // Answers wait here while more requests are already buffered (pipelined), and go out
+    // together — after one durability wait in batch sync mode.
+    let mut answers: Vec<u8> = Vec::new();
     loop {
         let frame = match protocol::read_frame(&mut reader, shared.config.max_frame_bytes) {
             Err(_) | Ok(Ok(Incoming::Closed)) => return,
             Ok(Err(e)) => {
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 let _ = protocol::write_frame(
                     &mut writer,
                     0,
@@ -700,6 +764,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
                     "Invalid or unsupported protocol version ({}); supported versions are (4/v4)",
                     h.version & 0x7f
                 );
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 let _ = protocol::write_frame(
                     &mut writer,
                     h.stream,
@@ -717,6 +782,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
             match session.compression.map(|c| c.decompress(&body)) {
                 Some(Ok(b)) => b,
                 Some(Err(e)) => {
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     let _ = protocol::write_frame(
                         &mut writer,
                         h.stream,
@@ -729,6 +795,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
                 }
                 None => {
                     let msg = "compressed frame before a compression was agreed in STARTUP";
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     let _ = protocol::write_frame(
                         &mut writer,
                         h.stream,
@@ -756,7 +823,12 @@ fn serve(conn: TcpStream, shared: &Shared) {
             },
         };
         let compression = if op == opcode::READY { None } else { session.compression };
-        if protocol::write_frame(&mut writer, h.stream, op, &out, compression).is_err() || writer.flush().is_err() {
+        if protocol::write_frame(&mut answers, h.stream, op, &out, compression).is_err() {
+            return;
+        }
+        if (close || reader.buffer().is_empty() || answers.len() >= 1 << 16)
+            && !send_answers(shared, &mut session, &mut answers, &mut writer)
+        {
             return;
         }
         if close {
