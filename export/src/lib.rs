@@ -726,6 +726,18 @@ fn cql_type_name(t: &CqlType) -> String {
 
 /// The live rows of a merged table into sinks, one per token range in order: (files, rows, partitions).
 #[allow(clippy::too_many_arguments)]
+/// What the scanning thread hands the encoding thread.
+enum Work {
+    /// Rows to decode and write to the current sink.
+    Rows(Vec<Row>),
+    /// Close the current sink and open the one of token range `k`.
+    Range(usize),
+}
+
+/// Live rows, in two stages on two threads: this one scans, reconciles and cuts batches; the
+/// other decodes them into Arrow columns and encodes the files (Parquet encoding and compression
+/// cost about as much as reading). A bounded channel keeps at most two batches in flight.
+#[allow(clippy::too_many_arguments)]
 fn write_live(
     m: &mut Merger,
     cols: &[Column],
@@ -733,34 +745,51 @@ fn write_live(
     opts: &ExportOptions,
     filter: &TokenFilter,
     boundaries: &[Token],
-    new_sink: &dyn Fn(Option<usize>) -> Sink,
+    new_sink: &(dyn Fn(Option<usize>) -> Sink + Sync),
     table_name: &str,
 ) -> Result<(Vec<FileSummary>, u64, u64), ExportError> {
     let split = !boundaries.is_empty();
     let partitioner = m.partitioner();
-    let mut range = 0usize;
-    let mut sink = new_sink(split.then_some(0));
-    let mut files = Vec::new();
-    let mut batch: Vec<Row> = Vec::with_capacity(opts.rows_per_group.min(1 << 20));
-    let (mut rows, mut partitions) = (0u64, 0u64);
-    let mut last_key: Option<std::sync::Arc<[u8]>> = None;
     let now = opts.now_s;
-    // An export error inside the row callback stops the scan and is returned after it.
-    let mut failed: Option<ExportError> = None;
-    for_each_row(m, partitioner, now, filter, &mut |row: Row| {
-        let step = || -> Result<(), ExportError> {
+    let group = opts.rows_per_group.max(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
+    std::thread::scope(|scope| {
+        let encoder = scope.spawn(move || -> Result<Vec<FileSummary>, ExportError> {
+            let mut sink = new_sink(split.then_some(0));
+            let mut files = Vec::new();
+            for work in rx {
+                match work {
+                    Work::Rows(batch) => write_batch(&mut sink, &batch, cols, header, table_name, now)?,
+                    Work::Range(k) => {
+                        sink.close()?;
+                        files.append(&mut sink.files);
+                        sink = new_sink(Some(k));
+                    }
+                }
+            }
+            sink.close()?;
+            files.append(&mut sink.files);
+            Ok(files)
+        });
+        let mut range = 0usize;
+        let mut batch: Vec<Row> = Vec::with_capacity(group.min(1 << 20));
+        let (mut rows, mut partitions) = (0u64, 0u64);
+        let mut last_key: Option<std::sync::Arc<[u8]>> = None;
+        // The encoder stopped (it failed): its error is returned once it is joined.
+        let mut stopped = false;
+        let scanned = for_each_row(m, partitioner, now, filter, &mut |row: Row| {
             if split {
                 let mut k = range;
                 while boundaries.get(k).is_some_and(|b| *b <= row.token) {
                     k += 1;
                 }
                 if k != range {
-                    write_batch(&mut sink, &batch, cols, header, table_name, now)?;
-                    batch.clear();
-                    sink.close()?;
-                    files.append(&mut sink.files);
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(group.min(1 << 20)));
+                    if tx.send(Work::Rows(full)).is_err() || tx.send(Work::Range(k)).is_err() {
+                        stopped = true;
+                        return Ok(false);
+                    }
                     range = k;
-                    sink = new_sink(Some(k));
                 }
             }
             if last_key.as_ref() != Some(&row.key) {
@@ -769,27 +798,28 @@ fn write_live(
             }
             rows += 1;
             batch.push(row);
-            if batch.len() >= opts.rows_per_group.max(1) {
-                write_batch(&mut sink, &batch, cols, header, table_name, now)?;
-                batch.clear();
+            if batch.len() >= group {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(group.min(1 << 20)));
+                if tx.send(Work::Rows(full)).is_err() {
+                    stopped = true;
+                    return Ok(false);
+                }
             }
-            Ok(())
-        };
-        match step() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
+            Ok(true)
+        });
+        if !stopped && scanned.is_ok() {
+            let _ = tx.send(Work::Rows(batch));
         }
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    write_batch(&mut sink, &batch, cols, header, table_name, now)?;
-    sink.close()?;
-    files.append(&mut sink.files);
-    Ok((files, rows, partitions))
+        drop(tx);
+        let files = encoder.join().unwrap_or_else(|_| {
+            Err(ExportError::Parquet {
+                path: PathBuf::from(table_name),
+                message: "the encoding thread panicked".into(),
+            })
+        });
+        scanned?;
+        Ok((files?, rows, partitions))
+    })
 }
 
 fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary, ExportError> {

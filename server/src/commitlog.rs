@@ -15,12 +15,13 @@
 //! harmless (the same cells reconcile to themselves). A torn or corrupt tail entry — a process
 //! killed mid-append — is detected by its checksums and skipped, never applied in part.
 //!
-//! Sync: `batch` acknowledges a write only once an fsync covers its entry — group commit: one
+//! Sync: `batch` acknowledges a write only once an fsync covers its entry. Group commit: one
 //! fsync covers every entry appended before it began, whichever connection wrote them, and a
-//! connection answers the requests it has pipelined after one wait (see
-//! [`crate::node`]); `periodic` (the default) writes every entry to the file at once (it
-//! survives the process) and fsyncs every period (a machine crash loses at most that window). All segments are removed once every table has
-//! been flushed.
+//! connection answers the requests it has pipelined after one wait (see [`crate::node`]). Reads
+//! wait too, so nothing not yet durable is ever seen; a failed fsync stops the log (Cassandra's
+//! `commit_failure_policy: stop`). `periodic` (the default) writes every entry to the file at
+//! once (it survives the process) and fsyncs every period (a machine crash loses at most that
+//! window). All segments are removed once every table has been flushed.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -95,6 +96,9 @@ pub struct CommitLog {
     mode: SyncMode,
     /// Bytes appended since the log was opened, over every segment: an entry's position.
     written: u64,
+    /// An fsync failed: the pages it covered may be lost and a later fsync would not say so,
+    /// so the log takes no more entries.
+    failed: bool,
 }
 
 /// Segments are rotated past this size.
@@ -163,7 +167,7 @@ impl CommitLog {
         }
         let id = existing.last().map_or(1, |(id, _)| id + 1);
         let file = Self::create(dir, id)?;
-        Ok((CommitLog { dir: dir.to_path_buf(), file, id, size: 0, mode, written: 0 }, replay))
+        Ok((CommitLog { dir: dir.to_path_buf(), file, id, size: 0, mode, written: 0, failed: false }, replay))
     }
 
     fn create(dir: &Path, id: u64) -> std::io::Result<File> {
@@ -174,8 +178,14 @@ impl CommitLog {
     /// [`CommitLog::durable_handle`]'s fsync taken at or after that position returns). A
     /// finished segment is fsynced before the next one begins.
     pub fn append(&mut self, e: &Entry) -> std::io::Result<u64> {
+        if self.failed {
+            return Err(std::io::Error::other("an earlier commit log fsync failed; no more writes are taken"));
+        }
         if self.size > SEGMENT_BYTES {
-            self.file.sync_data()?;
+            if let Err(e) = self.file.sync_data() {
+                self.failed = true;
+                return Err(e);
+            }
             self.id += 1;
             self.file = Self::create(&self.dir, self.id)?;
             self.size = 0;
@@ -192,6 +202,11 @@ impl CommitLog {
         self.size += buf.len() as u64;
         self.written += buf.len() as u64;
         Ok(self.written)
+    }
+
+    /// The position everything appended so far ends at.
+    pub fn position(&self) -> u64 {
+        self.written
     }
 
     /// The position everything appended so far ends at, and a handle to fsync for it (earlier

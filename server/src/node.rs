@@ -268,10 +268,23 @@ pub(crate) struct Shared {
     pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
     /// The commit log (locked after `state`).
     commitlog: Mutex<Option<crate::commitlog::CommitLog>>,
-    /// Group commit (batch sync): the log position known durable, and whether an fsync is under
-    /// way. Locked with nothing else held.
-    durable: Mutex<(u64, bool)>,
+    /// Group commit (batch sync): the log position known durable, whether an fsync is under
+    /// way, and whether one failed (then nothing is answered any more: a failed fsync may have
+    /// lost pages, and a later one could not tell — Cassandra's commit_failure_policy `stop`).
+    /// Locked with nothing else held.
+    durable: Mutex<Durable>,
     durable_cv: std::sync::Condvar,
+}
+
+/// Group commit state (batch sync).
+#[derive(Default)]
+struct Durable {
+    /// The log position known durable.
+    synced: u64,
+    /// An fsync is under way.
+    syncing: bool,
+    /// An fsync failed.
+    failed: bool,
 }
 
 /// Execute a statement, logging it first when it writes.
@@ -288,6 +301,14 @@ fn logged_execute(
         Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. } | Statement::Batch { .. }
     );
     if !writes {
+        // Batch sync: a read answers only once everything it may have seen is durable.
+        if let Ok(log) = shared.commitlog.lock()
+            && let Some(log) = log.as_ref()
+            && log.mode() == crate::commitlog::SyncMode::Batch
+        {
+            let at = log.position();
+            session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+        }
         return execute(state, shared, session, st, params);
     }
     let ts = match params.timestamp {
@@ -331,16 +352,20 @@ impl Shared {
     /// under way runs one for everything appended so far; the others wait for it).
     fn wait_durable(&self, at: u64) -> std::io::Result<()> {
         let poisoned = || std::io::Error::other("commit log state poisoned");
+        let failed = || std::io::Error::other("an earlier commit log fsync failed: the node answers nothing more");
         let mut g = self.durable.lock().map_err(|_| poisoned())?;
         loop {
-            if g.0 >= at {
+            if g.failed {
+                return Err(failed());
+            }
+            if g.synced >= at {
                 return Ok(());
             }
-            if g.1 {
+            if g.syncing {
                 g = self.durable_cv.wait(g).map_err(|_| poisoned())?;
                 continue;
             }
-            g.1 = true;
+            g.syncing = true;
             drop(g);
             let handle = match self.commitlog.lock() {
                 Ok(log) => log.as_ref().map(crate::commitlog::CommitLog::durable_handle).transpose(),
@@ -351,9 +376,15 @@ impl Shared {
                 None => Ok(at),
             });
             g = self.durable.lock().map_err(|_| poisoned())?;
-            g.1 = false;
+            g.syncing = false;
             self.durable_cv.notify_all();
-            g.0 = g.0.max(synced?);
+            match synced {
+                Ok(pos) => g.synced = g.synced.max(pos),
+                Err(e) => {
+                    g.failed = true;
+                    return Err(e);
+                }
+            }
         }
     }
 
@@ -649,7 +680,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         tokens,
         pending_ids: Mutex::new(HashMap::new()),
         commitlog: Mutex::new(None),
-        durable: Mutex::new((0, false)),
+        durable: Mutex::new(Durable::default()),
         durable_cv: std::sync::Condvar::new(),
     });
     replay_schema(&shared)?;
