@@ -183,15 +183,8 @@ struct GcArgs {
     /// Output compression (default: keep the input's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
-    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
-    #[arg(long, value_name = "SECONDS")]
-    gc_grace_seconds: Option<i64>,
-    /// The time of the collection: seconds since the epoch or an ISO date-time.
-    #[arg(long, value_name = "TIME")]
-    now: Option<String>,
-    /// Collect only repaired SSTables (only_purge_repaired_tombstones).
-    #[arg(long)]
-    only_purge_repaired: bool,
+    #[command(flatten)]
+    purge: PurgeArgs,
 }
 
 #[derive(Args)]
@@ -290,15 +283,33 @@ struct RunArgs {
     /// With --explain: one JSON object per partition.
     #[arg(long, requires = "explain")]
     ndjson: bool,
+    #[command(flatten)]
+    purge: PurgeArgs,
+}
+
+/// When and what a rewrite may purge.
+#[derive(Args)]
+struct PurgeArgs {
     /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
     #[arg(long, value_name = "SECONDS")]
     gc_grace_seconds: Option<i64>,
-    /// The time of the compaction: seconds since the epoch or an ISO date-time.
+    /// The time of the rewrite: seconds since the epoch or an ISO date-time.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
-    /// Purge tombstones only if every input SSTable is repaired (only_purge_repaired_tombstones).
+    /// Purge only if every input SSTable is repaired (only_purge_repaired_tombstones); compact gc
+    /// then collects only repaired SSTables.
     #[arg(long)]
     only_purge_repaired: bool,
+}
+
+impl PurgeArgs {
+    /// Run options writing `to`, with these purge settings.
+    fn options(&self, to: cairn_format::Version) -> anyhow::Result<cairn_compact::run::RunOptions> {
+        let mut o = cairn_compact::run::RunOptions::new(to, parse_now(self.now.as_deref())?);
+        o.gc_grace_seconds = self.gc_grace_seconds;
+        o.only_purge_repaired = self.only_purge_repaired;
+        Ok(o)
+    }
 }
 
 impl TargetVersion {
@@ -996,10 +1007,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Compact(CompactCommand::Run(a)) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
-            let mut opts = cairn_compact::run::RunOptions::new(a.to.version(), parse_now(a.now.as_deref())?);
+            let mut opts = a.purge.options(a.to.version())?;
             opts.compression = a.compression.map(CompressionArg::compressor);
-            opts.gc_grace_seconds = a.gc_grace_seconds;
-            opts.only_purge_repaired = a.only_purge_repaired;
             opts.dry_run = a.dry_run;
             let out_root = a.out.clone().unwrap_or_default();
             let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
@@ -1044,10 +1053,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 // A dry run writes nothing anywhere.
                 (None, false) => cairn_compact::plan::ExecuteTarget::Out(PathBuf::new()),
             };
-            let mut opts = cairn_compact::run::RunOptions::new(a.to.version(), parse_now(a.now.as_deref())?);
+            let mut opts = a.purge.options(a.to.version())?;
             opts.compression = a.compression.map(CompressionArg::compressor);
-            opts.gc_grace_seconds = a.gc_grace_seconds;
-            opts.only_purge_repaired = a.only_purge_repaired;
             opts.dry_run = a.dry_run;
             let granularity = match a.granularity {
                 GranularityArg::Row => cairn_compact::gc::Granularity::Row,

@@ -27,10 +27,9 @@ use std::cmp::Ordering;
 use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
 use cairn_format::filter::BloomFilter;
-use cairn_format::reconcile::{Merger, newer, reconcile_cells};
+use cairn_format::reconcile::{Merger, compare_positions, newer, reconcile_cells};
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
-use cairn_format::types::compare::compare_prefix_values;
 use cairn_format::{Component, Descriptor};
 
 use crate::plan::ExecuteTarget;
@@ -285,18 +284,7 @@ impl Shadow {
     }
 
     fn compare(&self, a: &Unfiltered, b: &Unfiltered) -> Ordering {
-        let kind = |u: &Unfiltered| match u.kind() {
-            UnfilteredKind::Marker(k) => k,
-            UnfilteredKind::Row => cairn_format::clustering::BoundKind::Clustering,
-            UnfilteredKind::StaticRow => cairn_format::clustering::BoundKind::StaticClustering,
-        };
-        compare_prefix_values(
-            &self.header.clustering_types,
-            (0..a.clustering.len()).map(|i| a.clustering_value(i)),
-            kind(a),
-            (0..b.clustering.len()).map(|i| b.clustering_value(i)),
-            kind(b),
-        )
+        compare_positions(&self.header.clustering_types, a, b)
     }
 
     /// Pass every item before `u`, tracking the range deletion open at `u`.

@@ -478,20 +478,26 @@ fn marker_rank(kind: BoundKind) -> bool {
 
 impl Merger {
     fn position_cmp(&self, a: &Unfiltered, b: &Unfiltered) -> Ordering {
-        let kind = |u: &Unfiltered| match u.kind() {
-            UnfilteredKind::Marker(k) => k,
-            UnfilteredKind::Row => BoundKind::Clustering,
-            UnfilteredKind::StaticRow => BoundKind::StaticClustering,
-        };
-        // Called for every unfiltered of every input: no allocation.
-        compare_prefix_values(
-            &self.header.clustering_types,
-            (0..a.clustering.len()).map(|i| a.clustering_value(i)),
-            kind(a),
-            (0..b.clustering.len()).map(|i| b.clustering_value(i)),
-            kind(b),
-        )
+        compare_positions(&self.header.clustering_types, a, b)
     }
+}
+
+/// The order of two rows or range markers of one partition: by clustering, a marker's bound
+/// kind placing it before or after the rows it bounds. No allocation (called for every
+/// unfiltered of every input of a merge).
+pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfiltered) -> Ordering {
+    let kind = |u: &Unfiltered| match u.kind() {
+        UnfilteredKind::Marker(k) => k,
+        UnfilteredKind::Row => BoundKind::Clustering,
+        UnfilteredKind::StaticRow => BoundKind::StaticClustering,
+    };
+    compare_prefix_values(
+        clustering_types,
+        (0..a.clustering.len()).map(|i| a.clustering_value(i)),
+        kind(a),
+        (0..b.clustering.len()).map(|i| b.clustering_value(i)),
+        kind(b),
+    )
 }
 
 impl PartitionStream for Merger {
