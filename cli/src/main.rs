@@ -676,6 +676,10 @@ struct ExportArgs {
     /// One token_range=K/ folder per slice of N equal token ranges.
     #[arg(long, value_name = "N")]
     token_splits: Option<u32>,
+    /// Scan this many token ranges at once, each into its own files (default: one per core;
+    /// 1 keeps one part-NNNNN sequence in token order).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// UUIDs as text instead of 16-byte binary tagged arrow.uuid.
     #[arg(long)]
     uuid_as_string: bool,
@@ -968,6 +972,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 with_ttl: a.with_ttl,
                 where_token,
                 token_splits: a.token_splits,
+                threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
                 types: cairn_export::arrow::TypeOptions { uuid_as_string: a.uuid_as_string },
             };
             for s in cairn_export::export(&tables, &opts)? {

@@ -500,7 +500,21 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let g = cairn(&["gen", "sessions", "--rows", "200", "--out", &data]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let now = "2023-11-14T00:00:00Z";
-    let e = cairn(&["export", &data, "--out", &out, "--format", "csv", "--with-writetime", "--with-ttl", "--now", now]);
+    // One scanning thread: one part-NNNNN sequence (several threads write part-KK-NNNNN).
+    let e = cairn(&[
+        "export",
+        &data,
+        "--out",
+        &out,
+        "--format",
+        "csv",
+        "--with-writetime",
+        "--with-ttl",
+        "--now",
+        now,
+        "--threads",
+        "1",
+    ]);
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
     let dataset = String::from_utf8_lossy(&e.stdout).trim().to_string();
     assert!(dataset.ends_with("cairn/sessions"), "{dataset}");

@@ -123,6 +123,9 @@ pub struct ExportOptions {
     pub where_token: Option<(String, String)>,
     /// Split the output into this many token ranges.
     pub token_splits: Option<u32>,
+    /// Live-mode exports of a whole table scan this many token ranges at once, each into its
+    /// own files (`part-<range>-<n>`); 1 scans in one pass (`part-<n>`).
+    pub threads: usize,
     /// Type-mapping choices.
     pub types: TypeOptions,
 }
@@ -142,6 +145,7 @@ impl Default for ExportOptions {
             with_ttl: false,
             where_token: None,
             token_splits: None,
+            threads: 1,
             types: TypeOptions::default(),
         }
     }
@@ -490,6 +494,8 @@ struct Sink {
     props: WriterProperties,
     max_bytes: Option<u64>,
     part: usize,
+    /// Prepended to part numbers (a scanning thread's range: `07-`).
+    prefix: String,
     current: Option<Open>,
     files: Vec<FileSummary>,
 }
@@ -503,7 +509,7 @@ impl Sink {
     fn open(&mut self) -> Result<&mut Open, ExportError> {
         if self.current.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
-            let name = format!("part-{:05}.{}", self.part, self.format.extension());
+            let name = format!("part-{}{:05}.{}", self.prefix, self.part, self.format.extension());
             self.part += 1;
             let path = self.dir.join(&name);
             let f = File::create(&path).map_err(write_err(&path))?;
@@ -726,6 +732,9 @@ fn cql_type_name(t: &CqlType) -> String {
 
 /// The live rows of a merged table into sinks, one per token range in order: (files, rows, partitions).
 #[allow(clippy::too_many_arguments)]
+/// Files written, rows and partitions.
+type Written = (Vec<FileSummary>, u64, u64);
+
 /// What the scanning thread hands the encoding thread.
 enum Work {
     /// Rows to decode and write to the current sink.
@@ -822,6 +831,78 @@ fn write_live(
     })
 }
 
+/// Live rows of the whole table by `opts.threads` token ranges at once, each range scanned from
+/// its first partition (found through Summary.db and Index.db) on its own thread into its own
+/// files. The ranges partition the token space exactly: (b[k-1], b[k]].
+fn write_live_ranges(
+    tables: &[SsTable],
+    cols: &[Column],
+    header: &cairn_format::statistics::SerializationHeader,
+    opts: &ExportOptions,
+    new_sink: &(dyn Fn(Option<usize>) -> Sink + Sync),
+    table_name: &str,
+) -> Result<Written, ExportError> {
+    let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
+    let n = u32::try_from(opts.threads).unwrap_or(u32::MAX).min(64);
+    let bounds = cairn_compact::split::token_boundaries(partitioner, n, table_name)
+        .map_err(|e| ExportError::Tokens(e.to_string()))?;
+    let ranges: Vec<TokenFilter> = (0..=bounds.len())
+        .map(|k| TokenFilter {
+            start: k.checked_sub(1).and_then(|i| bounds.get(i).cloned()),
+            end: bounds.get(k).cloned(),
+        })
+        .collect();
+    let results: Vec<Result<Written, ExportError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .iter()
+            .enumerate()
+            .map(|(k, filter)| {
+                scope.spawn(move || {
+                    let mut scanners = Vec::new();
+                    for t in tables {
+                        let mut sc = t.scanner()?;
+                        if let Some(start) = &filter.start {
+                            // Without a usable index the range is found by scanning (the
+                            // filter still decides).
+                            match t.position_after_token(start) {
+                                Ok(Some(pos)) => sc.seek(pos, None)?,
+                                Ok(None) => continue,
+                                Err(_) => {}
+                            }
+                        }
+                        scanners.push(sc);
+                    }
+                    if scanners.is_empty() {
+                        return Ok((Vec::new(), 0, 0));
+                    }
+                    let mut m = Merger::new(scanners, partitioner)?;
+                    let sink = |r: Option<usize>| Sink { prefix: format!("{k:02}-"), ..new_sink(r) };
+                    write_live(&mut m, cols, header, opts, filter, &[], &sink, table_name)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(ExportError::Parquet {
+                        path: PathBuf::from(table_name),
+                        message: "a scanning thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let (mut files, mut rows, mut partitions) = (Vec::new(), 0, 0);
+    for r in results {
+        let (f, r, p) = r?;
+        files.extend(f);
+        rows += r;
+        partitions += p;
+    }
+    Ok((files, rows, partitions))
+}
+
 fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary, ExportError> {
     let started = Instant::now();
     let (keyspace, table) = names_of(tables);
@@ -910,6 +991,7 @@ fn write_dataset(
         props: props.clone(),
         max_bytes: opts.max_file_bytes,
         part: 0,
+        prefix: String::new(),
         current: None,
         files: vec![],
     };
@@ -931,6 +1013,9 @@ fn write_dataset(
             files.append(&mut sink.files);
         }
         (files, w.rows, w.partitions)
+    } else if opts.threads > 1 && boundaries.is_empty() && opts.where_token.is_none() {
+        drop(m);
+        write_live_ranges(tables, &cols, &header, opts, &new_sink, table_name)?
     } else {
         write_live(&mut m, &cols, &header, opts, &filter, &boundaries, &new_sink, table_name)?
     };

@@ -117,6 +117,10 @@ pub fn for_each_row(
     let regular_complex = |i: u16| header.regular_columns.get(i as usize).is_some_and(|c| c.is_complex());
     while let Some(p) = stream.next_partition()? {
         let token = partitioner.token(&p.key);
+        // Partitions come in token order: past the end, nothing more is admitted.
+        if filter.end.as_ref().is_some_and(|e| token > *e) {
+            return Ok(());
+        }
         if !filter.admits(&token) {
             while stream.next_unfiltered()?.is_some() {}
             continue;

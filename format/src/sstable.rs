@@ -280,6 +280,29 @@ impl SsTable {
         Ok(None)
     }
 
+    /// The Data.db position of the first partition whose token is above `token` (through
+    /// Summary.db and Index.db), or `None` when there is none.
+    pub fn position_after_token(&self, token: &Token) -> Result<Option<u64>> {
+        let mut start = 0u64;
+        if let Ok(Some(s)) = self.summary() {
+            for (k, pos) in &s.entries {
+                if self.token(k) <= *token {
+                    start = *pos;
+                } else {
+                    break;
+                }
+            }
+        }
+        let mut idx = self.index_reader()?;
+        idx.seek(start);
+        while let Some(e) = idx.next_entry()? {
+            if self.token(&e.key) > *token {
+                return Ok(Some(e.data_position));
+            }
+        }
+        Ok(None)
+    }
+
     /// First partition of Index.db, parsed (for tools that show it).
     pub fn first_index_entry(&self) -> Result<Option<crate::index::IndexEntry>> {
         let mut r = self.index_reader()?;

@@ -349,12 +349,13 @@ fn token_splits_partition_the_rows_exactly() {
     };
     let g = generate("sessions", &opts).expect("generate");
     let tables = open(&g.table_dir);
-    let ndjson = |out: &str, splits: Option<u32>| {
+    let ndjson = |out: &str, splits: Option<u32>, threads: usize| {
         let eo = ExportOptions {
             out: tmp.path().join(out),
             now_s: g.now,
             format: cairn_export::Format::Ndjson,
             token_splits: splits,
+            threads,
             ..Default::default()
         };
         let s = export(&tables, &eo).expect("export").remove(0);
@@ -369,8 +370,18 @@ fn token_splits_partition_the_rows_exactly() {
         }
         (rows, per_range, s)
     };
-    let (mut whole, _, _) = ndjson("whole", None);
-    let (mut split, ranges, s) = ndjson("split", Some(4));
+    let (mut whole, _, whole_summary) = ndjson("whole", None, 1);
+    let (mut split, ranges, s) = ndjson("split", Some(4), 1);
+    // Scanning token ranges on several threads: the same rows and partitions, none twice.
+    for threads in [2, 3] {
+        let (mut par, _, ps) = ndjson(&format!("threads-{threads}"), None, threads);
+        assert!(ps.files.len() >= threads, "one file per range at least: {:?}", ps.files);
+        assert_eq!((ps.rows, ps.partitions), (whole_summary.rows, whole_summary.partitions), "{threads} threads");
+        par.sort();
+        let mut w = whole.clone();
+        w.sort();
+        assert_eq!(par, w, "{threads} threads: the rows");
+    }
     assert_eq!(s.token_ranges.len(), 4);
     assert!(ranges.len() >= 3, "rows spread over the token ranges: {ranges:?}");
     let before = split.len();
