@@ -114,6 +114,11 @@ pub struct Failure {
     pub extra: Vec<u8>,
 }
 
+/// A syntax error (0x2000) carrying the parser's message.
+fn syntax(e: impl std::fmt::Display) -> Failure {
+    Failure { code: code::SYNTAX, message: e.to_string(), extra: vec![] }
+}
+
 fn invalid(message: impl Into<String>) -> Failure {
     Failure { code: code::INVALID, message: message.into(), extra: vec![] }
 }
@@ -925,21 +930,13 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
         }
         Request::Register(_) => Ok((opcode::READY, vec![])),
         Request::Query(text, params) => {
-            let (statement, _) = crate::cql::parse(&text).map_err(|e| Failure {
-                code: code::SYNTAX,
-                message: e.to_string(),
-                extra: vec![],
-            })?;
+            let (statement, _) = crate::cql::parse(&text).map_err(syntax)?;
             let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
             let out = logged_execute(&mut state, shared, session, &statement, &text, &params)?;
             Ok((opcode::RESULT, encode_outcome(out, &params)))
         }
         Request::Prepare(text) => {
-            let (statement, n) = crate::cql::parse(&text).map_err(|e| Failure {
-                code: code::SYNTAX,
-                message: e.to_string(),
-                extra: vec![],
-            })?;
+            let (statement, n) = crate::cql::parse(&text).map_err(syntax)?;
             let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
             let id = {
                 let key = format!("{}\u{0}{text}", session.keyspace.clone().unwrap_or_default());
@@ -983,11 +980,7 @@ fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, V
             for st in statements {
                 let (statement, values, text) = match st {
                     protocol::BatchStatement::Query(q, v) => {
-                        let (s, _) = crate::cql::parse(&q).map_err(|e| Failure {
-                            code: code::SYNTAX,
-                            message: e.to_string(),
-                            extra: vec![],
-                        })?;
+                        let (s, _) = crate::cql::parse(&q).map_err(syntax)?;
                         (s, v, q)
                     }
                     protocol::BatchStatement::Prepared(id, v) => match state.prepared.get(&id) {
@@ -1578,11 +1571,7 @@ fn execute_inner(
         Statement::CreateType { name, if_not_exists, text } => {
             let ks = resolve_keyspace(session, name)?;
             validate_name(&name.name)?;
-            let parsed = cairn_format::schema::cql::parse(text).map_err(|e| Failure {
-                code: code::SYNTAX,
-                message: e.to_string(),
-                extra: vec![],
-            })?;
+            let parsed = cairn_format::schema::cql::parse(text).map_err(syntax)?;
             let mut ty = parsed.types.into_iter().next().ok_or_else(|| invalid("not a CREATE TYPE"))?;
             ty.keyspace = Some(ks.clone());
             let keyspace =
@@ -1608,11 +1597,7 @@ fn execute_inner(
         Statement::CreateTable { table, if_not_exists, text } => {
             let ks = resolve_keyspace(session, table)?;
             validate_name(&table.name)?;
-            let parsed = cairn_format::schema::cql::parse(text).map_err(|e| Failure {
-                code: code::SYNTAX,
-                message: e.to_string(),
-                extra: vec![],
-            })?;
+            let parsed = cairn_format::schema::cql::parse(text).map_err(syntax)?;
             let mut ct = parsed.tables.into_iter().next().ok_or_else(|| invalid("not a CREATE TABLE"))?;
             ct.keyspace = Some(ks.clone());
             let seed = &mut state.seed;

@@ -35,6 +35,22 @@ fn open(dir: &Path) -> Vec<SsTable> {
     open_inputs(&[dir.to_path_buf()], &Default::default()).expect("open")
 }
 
+/// `name` generated (600 rows, `seed`) as three overlapping LZ4 `nb` SSTables under `dir`.
+fn three_sstables(name: &str, seed: u64, dir: &Path) -> (cairn_fixtures::generate::Generated, Vec<SsTable>) {
+    let opts = GenOptions {
+        seed,
+        rows: 600,
+        version: Version::Nb,
+        compression: Some(Compressor::Lz4),
+        sstables: 3,
+        out: dir.join("data"),
+        expected: None,
+    };
+    let g = generate(name, &opts).expect("generate");
+    let inputs = open(&g.table_dir);
+    (g, inputs)
+}
+
 fn tombstone_verdicts(tables: &[SsTable], now: i64) -> serde_json::Value {
     let o = TombstoneOptions { now_s: now, gc_grace_seconds: None, top: 0, ndjson: false, json: true };
     let mut out = Vec::new();
@@ -74,17 +90,7 @@ fn cells_and_markers(tables: &[&SsTable], merged: bool) -> (u64, cairn_format::r
 fn compaction_purges_what_cassandra_would_and_never_changes_what_a_read_returns() {
     for (seed, name) in [(3u64, "tombstones"), (4, "comments"), (5, "sessions")] {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let opts = GenOptions {
-            seed,
-            rows: 600,
-            version: Version::Nb,
-            compression: Some(Compressor::Lz4),
-            sstables: 3,
-            out: tmp.path().join("data"),
-            expected: None,
-        };
-        let g = generate(name, &opts).expect("generate");
-        let inputs = open(&g.table_dir);
+        let (g, inputs) = three_sstables(name, seed, tmp.path());
         assert_eq!(inputs.len(), 3);
         let all: Vec<&SsTable> = inputs.iter().collect();
         // Every cell and marker read is either in the merge's output or counted as shadowed or
@@ -194,17 +200,7 @@ fn gc_drops_what_other_sstables_make_dead_and_reads_never_change() {
     use cairn_compact::plan::ExecuteTarget;
     for (seed, name) in [(11u64, "tombstones"), (12, "comments"), (13, "collections")] {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let opts = GenOptions {
-            seed,
-            rows: 600,
-            version: Version::Nb,
-            compression: Some(Compressor::Lz4),
-            sstables: 3,
-            out: tmp.path().join("data"),
-            expected: None,
-        };
-        let g = generate(name, &opts).expect("generate");
-        let inputs = open(&g.table_dir);
+        let (g, inputs) = three_sstables(name, seed, tmp.path());
         let all: Vec<&SsTable> = inputs.iter().collect();
         let before = live(name, &all, g.now);
         let mut collected = Vec::new();
