@@ -89,35 +89,59 @@ pub fn gc(
     if opts.only_purge_repaired {
         order.retain(|t| t.statistics.stats.as_ref().is_some_and(|s| s.repaired_at != 0));
     }
-    let mut done = Vec::new();
+    let mut done: Vec<Collected> = Vec::new();
     for t in order {
-        let others: Vec<SsTable> = current.iter().filter(|o| o.descriptor != t.descriptor).cloned().collect();
-        let o = RunOptions { garbage: Some(granularity), ..opts.clone() };
-        let one = std::slice::from_ref(t);
-        let out_dir = match target {
-            ExecuteTarget::Out(root) => crate::upgrade::target_dir(&t.descriptor, root),
-            ExecuteTarget::InPlace => dir.clone(),
-        };
-        let mut collected = 0;
-        let report = crate::run::run_with(one, &others, &o, &out_dir, &mut |e| {
-            collected += e.collected;
-            explain(e);
-        })?;
-        let deleted = *target == ExecuteTarget::InPlace && !opts.dry_run;
-        if deleted {
-            crate::plan::delete_sstable(&t.descriptor)?;
+        match collect_one(t, &dir, &mut current, granularity, opts, target, explain) {
+            Ok(c) => done.push(c),
+            Err(e) => {
+                // Into a directory the outputs are only valid as a whole set: a failure leaves
+                // none of them (in place, each finished SSTable already replaced its input).
+                if matches!(target, ExecuteTarget::Out(_)) {
+                    for d in done.iter().flat_map(|c| &c.report.outputs) {
+                        let _ = crate::plan::delete_sstable(d);
+                    }
+                }
+                return Err(e);
+            }
         }
-        current.retain(|c| c.descriptor != t.descriptor);
-        for d in &report.outputs {
-            current.push(SsTable::open_with(d.clone(), &Default::default())?);
-        }
-        if opts.dry_run {
-            // Nothing was written: the next SSTable sees this one as it is.
-            current.push(t.clone());
-        }
-        done.push(Collected { input: t.descriptor.clone(), report, collected, deleted });
     }
     Ok(done)
+}
+
+/// Collect `t` against `current` (the table as it stands), which is updated.
+fn collect_one(
+    t: &SsTable,
+    dir: &std::path::Path,
+    current: &mut Vec<SsTable>,
+    granularity: Granularity,
+    opts: &RunOptions,
+    target: &ExecuteTarget,
+    explain: &mut dyn FnMut(&crate::run::Explanation),
+) -> Result<Collected, UpgradeError> {
+    let others: Vec<SsTable> = current.iter().filter(|o| o.descriptor != t.descriptor).cloned().collect();
+    let o = RunOptions { garbage: Some(granularity), ..opts.clone() };
+    let out_dir = match target {
+        ExecuteTarget::Out(root) => crate::upgrade::target_dir(&t.descriptor, root),
+        ExecuteTarget::InPlace => dir.to_path_buf(),
+    };
+    let mut collected = 0;
+    let report = crate::run::run_with(std::slice::from_ref(t), &others, &o, &out_dir, &mut |e| {
+        collected += e.collected;
+        explain(e);
+    })?;
+    let deleted = *target == ExecuteTarget::InPlace && !opts.dry_run;
+    if deleted {
+        crate::plan::delete_sstable(&t.descriptor)?;
+    }
+    current.retain(|c| c.descriptor != t.descriptor);
+    for d in &report.outputs {
+        current.push(SsTable::open_with(d.clone(), &Default::default())?);
+    }
+    if opts.dry_run {
+        // Nothing was written: the next SSTable sees this one as it is.
+        current.push(t.clone());
+    }
+    Ok(Collected { input: t.descriptor.clone(), report, collected, deleted })
 }
 
 /// An SSTable that may shadow the one being collected.

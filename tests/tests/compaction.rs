@@ -246,3 +246,43 @@ fn gc_drops_what_other_sstables_make_dead_and_reads_never_change() {
         assert_eq!(live(name, &now_there.iter().collect::<Vec<_>>(), g.now), before, "{name}: in place");
     }
 }
+
+#[test]
+fn gc_into_a_directory_leaves_nothing_when_an_sstable_is_corrupt() {
+    use cairn_compact::gc::{Granularity, gc};
+    use cairn_compact::plan::ExecuteTarget;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (g, inputs) = three_sstables("tombstones", 21, tmp.path());
+    // The newest SSTable is collected last and read as a shadow source by the others: the
+    // damage is met early or late, and either way nothing may be left.
+    let newest =
+        inputs.iter().max_by_key(|t| t.statistics.stats.as_ref().map_or(0, |s| s.max_timestamp)).expect("an SSTable");
+    let data = newest.descriptor.path(cairn_format::Component::Data);
+    let mut bytes = std::fs::read(&data).expect("read");
+    // Damage near the end: the partitions there are read late.
+    let at = bytes.len().saturating_sub(48);
+    for b in bytes.iter_mut().skip(at).take(32) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&data, &bytes).expect("write");
+    let inputs = open(&g.table_dir);
+    let out = tmp.path().join("gc");
+    let ro = RunOptions::new(Version::Nb, g.now);
+    let err = gc(&inputs, Granularity::Row, &ro, &ExecuteTarget::Out(out.clone()), &mut |_| {}).expect_err("corrupt");
+    assert!(err.to_string().contains("Data.db"), "a located error: {err}");
+    let left: Vec<_> = walk(&out).into_iter().filter(|p| p.to_string_lossy().ends_with("-Data.db")).collect();
+    assert!(left.is_empty(), "outputs left behind: {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
