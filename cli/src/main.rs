@@ -443,7 +443,10 @@ struct MetaArgs {
     /// JSON output.
     #[arg(long)]
     json: bool,
-    /// gc_grace_seconds for the droppable-tombstone estimate (default: the table's, else 0).
+    /// gc_grace_seconds for the droppable-tombstone estimate (default: the table's, else 0, as
+    /// sstablemetadata). The estimate is Cassandra's: the fraction of the tombstone-drop-time
+    /// histogram in Statistics.db before now - gc_grace. It ignores overlapping SSTables and
+    /// expired-cell re-dating; `cairn tombstones` gives the exact verdict compaction acts on.
     #[arg(long, value_name = "SECONDS")]
     gc_grace_seconds: Option<i64>,
     /// The time the estimate is made at: seconds since the epoch or an ISO date-time.
@@ -458,12 +461,9 @@ struct MetaArgs {
 struct TombstonesArgs {
     #[command(flatten)]
     inputs: Inputs,
-    /// gc_grace_seconds (default: the table's from the schema, else Cassandra's 864000).
-    #[arg(long, value_name = "SECONDS")]
-    gc_grace_seconds: Option<i64>,
-    /// The time tombstones are judged at: seconds since the epoch or an ISO date-time.
-    #[arg(long, value_name = "TIME")]
-    now: Option<String>,
+    /// The purge settings a compaction of each SSTable would use (the same as compact run's).
+    #[command(flatten)]
+    purge: PurgeArgs,
     /// Partitions to list per SSTable, most tombstones first.
     #[arg(long, value_name = "N", default_value_t = 10)]
     top: usize,
@@ -924,8 +924,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Tombstones(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
             let opts = cairn_inspect::tombstones::TombstoneOptions {
-                now_s: parse_now(a.now.as_deref())?,
-                gc_grace_seconds: a.gc_grace_seconds,
+                now_s: parse_now(a.purge.now.as_deref())?,
+                gc_grace_seconds: a.purge.gc_grace_seconds,
+                only_purge_repaired: a.purge.only_purge_repaired,
                 top: a.top,
                 ndjson: a.ndjson,
                 json: a.json,
@@ -1041,12 +1042,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 format!("written: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })
             };
             eprintln!(
-                "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables; {written}",
+                "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables, {} kept as younger than gc_grace; {written}",
                 tables.len(),
                 r.partitions_in,
                 r.partitions_out,
                 r.purged,
-                r.kept_for_overlap
+                r.kept_for_overlap,
+                r.kept_young
             );
             Ok(Outcome::Ok)
         }
@@ -1443,13 +1445,7 @@ fn demo(out: Option<PathBuf>) -> anyhow::Result<Outcome> {
         o,
         "\n== cairn tombstones --top 2 --now <11 days later> (every logout and expired session past gc_grace)"
     )?;
-    let topts = cairn_inspect::tombstones::TombstoneOptions {
-        now_s: now + 11 * 86_400,
-        gc_grace_seconds: None,
-        top: 2,
-        ndjson: false,
-        json: false,
-    };
+    let topts = cairn_inspect::tombstones::TombstoneOptions { now_s: now + 11 * 86_400, top: 2, ..Default::default() };
     cairn_inspect::tombstones::tombstones(&tables, &topts, &mut o)?;
     writeln!(o, "== cairn meta (first SSTable)")?;
     let mopts = cairn_inspect::meta::MetaOptions { gc_grace_seconds: None, now_s: now, scan: true, json: false };

@@ -24,13 +24,13 @@
 
 use std::cmp::Ordering;
 
+use cairn_format::Descriptor;
 use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
-use cairn_format::filter::BloomFilter;
+use cairn_format::lookup::PartitionLookup;
 use cairn_format::reconcile::{Merger, compare_positions, newer, reconcile_cells};
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
-use cairn_format::{Component, Descriptor};
 
 use crate::plan::ExecuteTarget;
 use crate::run::{RunOptions, RunReport};
@@ -144,10 +144,17 @@ fn collect_one(
     Ok(Collected { input: t.descriptor.clone(), report, collected, deleted })
 }
 
-/// An SSTable that may shadow the one being collected.
+/// An SSTable that may shadow the one being collected, with its Filter and Summary loaded once
+/// for the look-up of every partition.
 pub(crate) struct ShadowSource {
-    pub(crate) table: SsTable,
-    pub(crate) filter: Option<BloomFilter>,
+    table: SsTable,
+    lookup: PartitionLookup,
+}
+
+impl ShadowSource {
+    pub(crate) fn new(table: &SsTable) -> Result<ShadowSource, UpgradeError> {
+        Ok(ShadowSource { table: table.clone(), lookup: PartitionLookup::new(table)? })
+    }
 }
 
 /// What the other SSTables hold for one partition, merged.
@@ -173,10 +180,7 @@ impl Shadow {
     ) -> Result<Option<Shadow>, UpgradeError> {
         let mut scanners = Vec::new();
         for s in sources {
-            if s.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
-                continue;
-            }
-            if let Some(pos) = s.table.find_partition(key)? {
+            if let Some(pos) = s.lookup.find(&s.table, key)? {
                 let mut sc = s.table.scanner()?;
                 sc.seek(pos, None)?;
                 scanners.push(sc);
@@ -352,9 +356,4 @@ fn newer_elsewhere(
         // Strictly newer only: an identical copy elsewhere is no reason to drop this one.
         reconcile_cells((x, t.value(x)), (c, u.value(c))) == Ordering::Greater
     })
-}
-
-/// The Data.db file name of `d`.
-pub(crate) fn data_name(d: &Descriptor) -> String {
-    d.path(Component::Data).file_name().map_or(String::new(), |n| n.to_string_lossy().into())
 }

@@ -9,15 +9,16 @@
 //! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
 //! [`run`] merges SSTables of a table into new ones, purging tombstones by Cassandra's rules.
 //! [`plan`] says what STCS, LCS or TWCS would compact next, and runs it. [`split`] is
-//! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`.
+//! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`. [`purge`] is the one judgement
+//! of what compaction may drop, which every verb that reports droppable tombstones calls.
 
 pub mod gc;
 pub mod plan;
+pub mod purge;
 pub mod run;
 pub mod split;
 pub mod upgrade;
 
-/// Cassandra's default `gc_grace_seconds` (10 days).
-pub const DEFAULT_GC_GRACE_SECONDS: i64 = 864_000;
+pub use purge::DEFAULT_GC_GRACE_SECONDS;
 
 pub use cairn_format;

@@ -649,9 +649,8 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
         pairs.push((k.clone(), v.clone()));
     }
     let options = StrategyOptions::from_pairs(strategy, &pairs, req.allow_unsafe_expiration)?;
-    let gc =
-        req.gc_grace_seconds.or_else(|| first.schema.gc_grace_seconds()).unwrap_or(crate::DEFAULT_GC_GRACE_SECONDS);
-    let clock = PlanClock { now_s: req.now_s, gc_before: req.now_s - gc };
+    let gc = crate::purge::gc_grace_seconds(req.gc_grace_seconds, &first.schema);
+    let clock = PlanClock { now_s: req.now_s, gc_before: crate::purge::gc_before(req.now_s, gc) };
     Ok(plan(strategy, &options, clock, facts(tables, &options, clock)?))
 }
 

@@ -2,29 +2,24 @@
 //! Cassandra's compaction would purge.
 //!
 //! The inputs are reconciled by [`cairn_format::reconcile::Merger`] (newest data wins, data
-//! shadowed by a deletion disappears). Then every tombstone is judged as Cassandra's
-//! `CompactionController`/`PurgeFunction` judge it: it is purged when its local deletion time is
-//! before `gc_before = now - gc_grace_seconds` **and** its timestamp is below the smallest
-//! minimum timestamp of the SSTables *outside* the compaction whose bloom filter admits the
-//! partition key — otherwise older data it shadows could come back. Expired TTL cells are
-//! purged the same way (their expiry as deletion time); one that must stay becomes a tombstone
-//! with deletion time `expiry - ttl`, as Cassandra converts it (`AbstractCell.purge`), and is
-//! judged again. Expired row markers follow the same rule. A range tombstone boundary whose one
-//! side is purged becomes a bound of the other side. Partitions and rows left empty vanish.
+//! shadowed by a deletion disappears). Then every tombstone is judged by [`crate::purge`], the one
+//! place that decides what compaction may drop: past gc_grace and no SSTable outside the
+//! compaction may hold older data for the key; an expired TTL cell that cannot go at its expiry
+//! is re-dated to its write and judged again. A range tombstone boundary whose one side is purged
+//! becomes a bound of the other side. Partitions and rows left empty vanish.
 //!
 //! The inputs are never modified; the output appears atomically (the writer's guarantee).
 
 use std::path::Path;
 
-use cairn_format::clustering::BoundKind;
-use cairn_format::data::{Cell, PartitionStream, Unfiltered, UnfilteredKind};
-use cairn_format::deletion::{DeletionTime, LivenessInfo};
-use cairn_format::filter::BloomFilter;
+use cairn_format::data::{PartitionStream, Unfiltered};
+use cairn_format::deletion::DeletionTime;
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
 use cairn_format::{Component, Descriptor, Version};
 
+use crate::purge::{Judged, Overlaps, PurgeClock, Purger, TombstoneKind};
 use crate::upgrade::{UpgradeError, target_dir};
 
 /// Settings of a compaction.
@@ -54,6 +49,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Also drop what other SSTables of the table make dead (`compact gc`).
     pub garbage: Option<crate::gc::Granularity>,
+    /// Record every tombstone judged in [`Explanation::judged`] (`cairn tombstones`).
+    pub judgements: bool,
 }
 
 impl RunOptions {
@@ -71,6 +68,7 @@ impl RunOptions {
             no_purge: false,
             dry_run: false,
             garbage: None,
+            judgements: false,
         }
     }
 }
@@ -89,6 +87,8 @@ pub struct RunReport {
     /// Tombstones past gc_grace kept because an SSTable outside the compaction may hold older
     /// data for their partition.
     pub kept_for_overlap: u64,
+    /// Tombstones kept because they are younger than gc_grace.
+    pub kept_young: u64,
 }
 
 /// Why one partition changed in a compaction (`--explain`): what reconciliation dropped, what
@@ -120,177 +120,12 @@ pub struct Explanation {
     pub collected: u64,
     /// Nothing of the partition is written.
     pub removed: bool,
-}
-
-/// An SSTable of the table that is not being compacted.
-struct Outside {
-    name: String,
-    filter: Option<BloomFilter>,
-    min_timestamp: i64,
-}
-
-/// One partition's purge decisions.
-#[derive(Default)]
-struct Tally {
-    purged: u64,
-    young: u64,
-    young_min_ldt: Option<i64>,
-    overlap: u64,
-    overlap_max_ts: Option<i64>,
-    expired_kept: u64,
-}
-
-struct Purger {
-    gc_before: i64,
-    gc_grace: i64,
-    now: i64,
-    /// Timestamps below this may be purged in the current partition.
-    max_purgeable: i64,
-    purged: u64,
-    kept_for_overlap: u64,
-    tally: Tally,
-}
-
-/// What compaction does with one tombstone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    /// Not yet past gc_grace.
-    Young,
-    /// Past gc_grace, but an SSTable outside the compaction may hold older data.
-    Overlap,
-    /// Purged.
-    Purge,
-}
-
-impl Purger {
-    fn fate(&self, ts: i64, ldt: i64) -> Fate {
-        if ldt >= self.gc_before {
-            Fate::Young
-        } else if ts < self.max_purgeable {
-            Fate::Purge
-        } else {
-            Fate::Overlap
-        }
-    }
-
-    /// Count a final decision on a tombstone written at `ts`, deleting from `ldt`; true when
-    /// it goes.
-    fn decide(&mut self, fate: Fate, ts: i64, ldt: i64) -> bool {
-        let t = &mut self.tally;
-        match fate {
-            Fate::Purge => {
-                self.purged += 1;
-                t.purged += 1;
-            }
-            Fate::Overlap => {
-                self.kept_for_overlap += 1;
-                t.overlap += 1;
-                t.overlap_max_ts = Some(t.overlap_max_ts.map_or(ts, |m| m.max(ts)));
-            }
-            Fate::Young => {
-                t.young += 1;
-                t.young_min_ldt = Some(t.young_min_ldt.map_or(ldt, |m| m.min(ldt)));
-            }
-        }
-        fate == Fate::Purge
-    }
-
-    /// Whether a tombstone written at `ts`, deleting from `ldt`, goes.
-    fn should_purge(&mut self, ts: i64, ldt: i64) -> bool {
-        let fate = self.fate(ts, ldt);
-        self.decide(fate, ts, ldt)
-    }
-
-    fn deletion(&mut self, d: DeletionTime) -> DeletionTime {
-        if !d.is_live() && self.should_purge(d.marked_for_delete_at, d.local_deletion_time) {
-            DeletionTime::LIVE
-        } else {
-            d
-        }
-    }
-
-    /// The cell as compaction leaves it, or `None` when purged.
-    fn cell(&mut self, c: &Cell) -> Option<Cell> {
-        if c.is_live(self.now) {
-            return Some(*c);
-        }
-        if c.is_tombstone() {
-            return if self.should_purge(c.timestamp, c.local_deletion_time) { None } else { Some(*c) };
-        }
-        // An expired cell goes when its expiry is purgeable; one that must stay becomes a
-        // tombstone dated from its write, which may be purgeable in turn.
-        let ldt = c.local_deletion_time - i64::from(c.ttl);
-        let (fate, judged) = match self.fate(c.timestamp, c.local_deletion_time) {
-            Fate::Purge => (Fate::Purge, c.local_deletion_time),
-            _ => (self.fate(c.timestamp, ldt), ldt),
-        };
-        if self.decide(fate, c.timestamp, judged) {
-            return None;
-        }
-        self.tally.expired_kept += 1;
-        Some(Cell {
-            flags: (c.flags | cairn_format::data::CELL_IS_DELETED) & !cairn_format::data::CELL_IS_EXPIRING,
-            ttl: 0,
-            local_deletion_time: ldt,
-            ..*c
-        })
-    }
-
-    /// `u` purged into `out`; false when nothing of it remains.
-    fn unfiltered(&mut self, u: &Unfiltered, out: &mut Unfiltered) -> bool {
-        if let UnfilteredKind::Marker(kind) = u.kind() {
-            let close = if kind.is_close() { self.deletion(u.close_deletion) } else { DeletionTime::LIVE };
-            let open = if kind.is_open() { self.deletion(u.deletion) } else { DeletionTime::LIVE };
-            let kind = match (kind, close.is_live(), open.is_live()) {
-                (_, true, true) => return false,
-                (BoundKind::ExclEndInclStartBoundary, true, false) => BoundKind::InclStartBound,
-                (BoundKind::ExclEndInclStartBoundary, false, true) => BoundKind::ExclEndBound,
-                (BoundKind::InclEndExclStartBoundary, true, false) => BoundKind::ExclStartBound,
-                (BoundKind::InclEndExclStartBoundary, false, true) => BoundKind::InclEndBound,
-                (k, _, _) => k,
-            };
-            out.start(UnfilteredKind::Marker(kind), u.position);
-            for i in 0..u.clustering.len() {
-                out.push_clustering(u.clustering_value(i));
-            }
-            out.close_deletion = close;
-            out.deletion = open;
-            return true;
-        }
-        out.start(u.kind(), u.position);
-        for i in 0..u.clustering.len() {
-            out.push_clustering(u.clustering_value(i));
-        }
-        out.deletion = self.deletion(u.deletion);
-        out.shadowable_deletion = self.deletion(u.shadowable_deletion);
-        let l = u.liveness;
-        let expired = l.is_expiring() && l.local_expiration_time <= self.now;
-        out.liveness = if !expired {
-            l
-        } else if self.should_purge(l.timestamp, l.local_expiration_time) {
-            LivenessInfo::EMPTY
-        } else {
-            self.tally.expired_kept += 1;
-            l
-        };
-        for d in &u.complex_deletions {
-            let kept = self.deletion(d.deletion);
-            if !kept.is_live() {
-                out.complex_deletions.push(cairn_format::data::ComplexDeletion { column: d.column, deletion: kept });
-            }
-        }
-        for c in &u.cells {
-            if let Some(kept) = self.cell(c) {
-                let value = if kept.is_tombstone() { &[][..] } else { u.value(c) };
-                out.push_cell(kept.column, &kept, u.path(c), value);
-            }
-        }
-        !(out.liveness.is_empty()
-            && out.deletion.is_live()
-            && out.shadowable_deletion.is_live()
-            && out.complex_deletions.is_empty()
-            && out.cells.is_empty())
-    }
+    /// Its offset in Data.db (the smallest among the inputs holding it).
+    pub position: u64,
+    /// Rows (not range markers) of the partition after reconciliation.
+    pub rows: u64,
+    /// Every tombstone judged, in stream order (only with [`RunOptions::judgements`]).
+    pub judged: Vec<Judged>,
 }
 
 /// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out as
@@ -341,38 +176,23 @@ pub fn run_with(
     explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, UpgradeError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
-    let mut outside = Vec::new();
+    let overlaps = Overlaps::new(others)?;
     let mut shadow_sources = Vec::new();
-    let min_ts = tables.iter().filter_map(|t| t.statistics.stats.as_ref().map(|s| s.min_timestamp)).min();
-    for t in others {
-        let filter = t.filter()?;
-        let stats = t.statistics.stats.as_ref();
-        // Only an SSTable with writes newer than the oldest being compacted can shadow them.
-        if opts.garbage.is_some() && stats.is_none_or(|s| min_ts.is_none_or(|m| s.max_timestamp > m)) {
-            shadow_sources.push(crate::gc::ShadowSource { table: t.clone(), filter: filter.clone() });
+    if opts.garbage.is_some() {
+        let min_ts = tables.iter().filter_map(|t| t.statistics.stats.as_ref().map(|s| s.min_timestamp)).min();
+        for t in others {
+            // Only an SSTable with writes newer than the oldest being compacted can shadow them.
+            let stats = t.statistics.stats.as_ref();
+            if stats.is_none_or(|s| min_ts.is_none_or(|m| s.max_timestamp > m)) {
+                shadow_sources.push(crate::gc::ShadowSource::new(t)?);
+            }
         }
-        outside.push(Outside {
-            name: crate::gc::data_name(&t.descriptor),
-            filter,
-            min_timestamp: stats.map_or(i64::MIN, |s| s.min_timestamp),
-        });
     }
-    let gc =
-        opts.gc_grace_seconds.or_else(|| first.schema.gc_grace_seconds()).unwrap_or(crate::DEFAULT_GC_GRACE_SECONDS);
+    let clock =
+        PurgeClock::for_compaction(tables, opts.now_s, opts.gc_grace_seconds, opts.only_purge_repaired, opts.no_purge);
     let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
-    // CompactionController.compactingRepaired: with only_purge_repaired_tombstones, nothing is
-    // purged unless every input is repaired.
-    let may_purge = !opts.no_purge && (!opts.only_purge_repaired || repaired.iter().all(|&r| r != 0));
-    let gc_before = if opts.no_purge { i64::MIN } else { opts.now_s - gc };
-    let mut purger = Purger {
-        gc_before,
-        gc_grace: gc,
-        now: opts.now_s,
-        max_purgeable: i64::MAX,
-        purged: 0,
-        kept_for_overlap: 0,
-        tally: Tally::default(),
-    };
+    let mut purger = Purger::new(clock);
+    purger.record = opts.judgements;
     let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
     let mut merger = Merger::new(scanners, first.partitioner)?;
     let header = PartitionStream::header(&merger).clone();
@@ -402,13 +222,12 @@ pub fn run_with(
         ..WriterOptions::default()
     };
     let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run };
-    let garbage = opts.garbage.filter(|_| may_purge).map(|g| (g, shadow_sources.as_slice()));
+    let garbage = opts.garbage.filter(|_| clock.may_purge).map(|g| (g, shadow_sources.as_slice()));
     let result = compact_partitions(
         &mut merger,
         first.partitioner,
         &mut purger,
-        &outside,
-        may_purge,
+        &overlaps,
         opts,
         &mut outputs,
         garbage,
@@ -427,6 +246,7 @@ pub fn run_with(
             }
             report.purged = purger.purged;
             report.kept_for_overlap = purger.kept_for_overlap;
+            report.kept_young = purger.kept_young;
             report.outputs = std::mem::take(&mut outputs.done);
             report
         }
@@ -520,8 +340,7 @@ fn compact_partitions(
     merger: &mut Merger,
     partitioner: cairn_format::partitioner::Partitioner,
     purger: &mut Purger,
-    outside: &[Outside],
-    may_purge: bool,
+    overlaps: &Overlaps,
     opts: &RunOptions,
     out: &mut Outputs<'_>,
     garbage: Option<(crate::gc::Granularity, &[crate::gc::ShadowSource])>,
@@ -535,7 +354,6 @@ fn compact_partitions(
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
         let counts_before = merger.counts();
-        purger.tally = Tally::default();
         if boundaries.peek().is_some() {
             let token = partitioner.token(&p.key);
             let mut crossed = false;
@@ -547,10 +365,8 @@ fn compact_partitions(
                 out.roll(Some(0))?;
             }
         }
-        let admitting: Vec<&Outside> =
-            outside.iter().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key))).collect();
-        purger.max_purgeable =
-            if may_purge { admitting.iter().map(|o| o.min_timestamp).min().unwrap_or(i64::MAX) } else { i64::MIN };
+        let admitting = overlaps.admitting(&p.key);
+        purger.begin_partition(&admitting);
         let mut shadow = match garbage {
             Some((_, sources)) => crate::gc::Shadow::load(sources, &p.key, partitioner)?,
             None => None,
@@ -567,7 +383,8 @@ fn compact_partitions(
                 _ => None,
             }
         };
-        let deletion = purger.deletion(partition_deletion);
+        let deletion = purger.deletion(partition_deletion, TombstoneKind::Partition);
+        let mut rows = 0u64;
         let mut begun = !deletion.is_live();
         if begun {
             out.begin(&p.key, deletion)?;
@@ -592,6 +409,7 @@ fn compact_partitions(
                 Some(true) => &collected_row,
                 Some(false) => continue,
             };
+            rows += u64::from(!u.is_marker());
             if !purger.unfiltered(u, &mut purged_row) {
                 continue;
             }
@@ -607,7 +425,8 @@ fn compact_partitions(
             out.roll(opts.max_output_bytes)?;
         }
         let counts = merger.counts();
-        let t = &purger.tally;
+        let gc_grace = purger.clock().gc_grace;
+        let t = &mut purger.tally;
         let e = Explanation {
             key: Vec::new(),
             shadowed: counts.shadowed - counts_before.shadowed,
@@ -615,7 +434,7 @@ fn compact_partitions(
             expired_kept: t.expired_kept,
             purged: t.purged,
             kept_young: t.young,
-            droppable_after: t.young_min_ldt.map(|l| l.saturating_add(purger.gc_grace)),
+            droppable_after: t.young_min_ldt.map(|l| l.saturating_add(gc_grace)),
             kept_overlap: t.overlap,
             blockers: t
                 .overlap_max_ts
@@ -623,6 +442,9 @@ fn compact_partitions(
                 .unwrap_or_default(),
             collected: shadow.as_ref().map_or(0, |s| s.collected),
             removed: !begun,
+            position: p.position,
+            rows,
+            judged: std::mem::take(&mut t.judged),
         };
         if e.shadowed + e.superseded + e.expired_kept + e.purged + e.kept_young + e.kept_overlap + e.collected > 0
             || e.removed

@@ -35,6 +35,9 @@ pub enum InspectError {
     /// Reading an SSTable failed.
     #[error(transparent)]
     Format(#[from] Error),
+    /// The compaction judgement `tombstones` asks for failed.
+    #[error(transparent)]
+    Compact(#[from] cairn_compact::upgrade::UpgradeError),
     /// A value inside a row does not decode.
     #[error("Data.db at byte {position}: value does not decode: {source}")]
     Value {

@@ -212,7 +212,7 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
     let stats: Option<&StatsMetadata> = st.stats.as_ref();
     let h = &table.header;
     let gc = opts.gc_grace_seconds.or_else(|| table.schema.gc_grace_seconds()).unwrap_or(0);
-    let gc_before = opts.now_s - gc;
+    let gc_before = cairn_compact::purge::gc_before(opts.now_s, gc);
     let (first_key, last_key) = match stats.and_then(|s| s.first_key.clone().zip(s.last_key.clone())) {
         Some(k) => (Some(k.0), Some(k.1)),
         None => match table.summary() {

@@ -1,29 +1,29 @@
 //! `cairn tombstones`: where the tombstones are, how old they are, and why the old ones stay.
 //!
-//! Every SSTable is scanned once. Each tombstone — partition deletion, row deletion, shadowable
-//! row deletion, range tombstone (an open bound or a boundary), cell tombstone, complex-column
-//! deletion, and expired TTL (an expired cell or row marker, which compaction turns into a
-//! tombstone) — is counted by kind, bucketed by age (`--now` minus its local deletion time, the
-//! expiry time for expired TTLs), and judged as Cassandra's compaction would judge it
-//! (`db/compaction/CompactionController.java`, `db/partitions/PurgeFunction.java`):
+//! Each SSTable S is judged as a compaction of S alone would judge it — by the very code that
+//! compaction runs (`cairn_compact::run` in dry-run mode, deciding through
+//! `cairn_compact::purge`), so `tombstones` and `compact run S --dry-run` cannot disagree:
 //!
-//! - **younger than gc_grace**: its local deletion time is not before `now - gc_grace_seconds`;
-//! - **droppable**: past gc_grace, and no other SSTable of the table may hold older data for the
-//!   partition — none whose bloom filter admits the key and whose minimum timestamp is at or
-//!   below the tombstone's timestamp;
+//! - **droppable**: what that compaction purges: past gc_grace, and no other SSTable of the
+//!   table may hold older data for the partition (none whose bloom filter admits the key and
+//!   whose minimum timestamp is at or below the tombstone's timestamp);
 //! - **blocked**: past gc_grace but such an SSTable exists; the report names it (the
-//!   per-partition form of `sstableexpiredblockers`). Compacting the blocker together with this
-//!   SSTable is what lets the tombstone go.
+//!   per-partition form of `sstableexpiredblockers`). Compacting the blocker together with S is
+//!   what lets the tombstone go;
+//! - **younger than gc_grace**: its local deletion time is not before `now - gc_grace_seconds`.
 //!
-//! "Other SSTables" are the other SSTables of the same table directory among the inputs, so a
-//! report over a whole table directory judges each SSTable as a single-SSTable compaction of it
-//! would.
+//! "Other SSTables" are every other SSTable of S's table directory (whether named on the command
+//! line or not), as for the compaction. Tombstones are counted as that compaction sees them:
+//! after reconciliation within S, a range tombstone once (at its opening bound), an expired TTL
+//! cell or row marker as one tombstone. An expired cell that cannot go at its expiry is re-dated
+//! to its write time (`expiry - ttl`) and judged again, as Cassandra's `AbstractCell.purge`
+//! does: it may be droppable while its expiry is younger than gc_grace. Ages are counted from
+//! the deletion time as written (the expiry for expired TTLs).
 
 use std::io::Write;
 
-use cairn_format::data::{Unfiltered, UnfilteredKind};
-use cairn_format::deletion::DeletionTime;
-use cairn_format::filter::BloomFilter;
+use cairn_compact::purge::TombstoneKind;
+use cairn_compact::run::{Explanation, RunOptions};
 use cairn_format::sstable::SsTable;
 use serde::Serialize;
 
@@ -37,6 +37,8 @@ pub struct TombstoneOptions {
     pub now_s: i64,
     /// gc_grace_seconds (default: the table's, else Cassandra's default of 864000).
     pub gc_grace_seconds: Option<i64>,
+    /// Judge as a compaction under `only_purge_repaired_tombstones` would.
+    pub only_purge_repaired: bool,
     /// How many partitions to list per SSTable in the summary.
     pub top: usize,
     /// One JSON object per partition with tombstones instead of the summary.
@@ -113,14 +115,6 @@ impl Ages {
         };
         *slot += 1;
     }
-
-    fn add(&mut self, o: &Ages) {
-        self.under_1h += o.under_1h;
-        self.under_1d += o.under_1d;
-        self.under_7d += o.under_7d;
-        self.under_30d += o.under_30d;
-        self.older += o.older;
-    }
 }
 
 /// How the tombstones stand against gc_grace and overlapping SSTables.
@@ -186,105 +180,36 @@ pub struct SsTableTombstones {
     pub top_partitions: Vec<PartitionTombstones>,
 }
 
-/// Another SSTable of the same table: what may hold older data for a key.
-struct Other {
-    path: String,
-    filter: Option<BloomFilter>,
-    min_timestamp: i64,
-}
-
-/// Judges one tombstone at a time for the current partition.
-struct Judge<'a> {
-    gc_before: i64,
-    now: i64,
-    /// The other SSTables whose filter admits the partition key.
-    overlapping: Vec<&'a Other>,
-    kinds: Kinds,
-    ages: Ages,
-    verdicts: Verdicts,
-    blockers: Vec<String>,
-}
-
-impl Judge<'_> {
-    /// A tombstone written at `timestamp` (µs), deleting from `ldt` (s).
-    fn tombstone(&mut self, timestamp: i64, ldt: i64, kind: fn(&mut Kinds) -> &mut u64) {
-        *kind(&mut self.kinds) += 1;
-        self.ages.count(self.now - ldt);
-        if ldt >= self.gc_before {
-            self.verdicts.younger_than_gc_grace += 1;
-            return;
-        }
-        let mut blocked = false;
-        for o in self.overlapping.iter().filter(|o| o.min_timestamp <= timestamp) {
-            blocked = true;
-            if !self.blockers.contains(&o.path) {
-                self.blockers.push(o.path.clone());
-            }
-        }
-        if blocked {
-            self.verdicts.blocked += 1;
-        } else {
-            self.verdicts.droppable += 1;
-        }
-    }
-
-    fn deletion(&mut self, d: &DeletionTime, kind: fn(&mut Kinds) -> &mut u64) {
-        if !d.is_live() {
-            self.tombstone(d.marked_for_delete_at, d.local_deletion_time, kind);
-        }
-    }
-
-    fn unfiltered(&mut self, u: &Unfiltered) {
-        if let UnfilteredKind::Marker(k) = u.kind() {
-            if k.is_open() {
-                self.deletion(&u.deletion, |k| &mut k.range);
-            }
-            return;
-        }
-        self.deletion(&u.deletion, |k| &mut k.row);
-        self.deletion(&u.shadowable_deletion, |k| &mut k.shadowable);
-        let l = &u.liveness;
-        if l.is_expiring() && l.local_expiration_time <= self.now {
-            self.tombstone(l.timestamp, l.local_expiration_time, |k| &mut k.expired_ttl);
-        }
-        for d in &u.complex_deletions {
-            self.deletion(&d.deletion, |k| &mut k.complex);
-        }
-        for c in &u.cells {
-            if c.is_tombstone() {
-                self.tombstone(c.timestamp, c.local_deletion_time, |k| &mut k.cell);
-            } else if c.is_expired(self.now) {
-                self.tombstone(c.timestamp, c.local_deletion_time, |k| &mut k.expired_ttl);
-            }
-        }
+impl Kinds {
+    fn count(&mut self, kind: TombstoneKind) {
+        let slot = match kind {
+            TombstoneKind::Partition => &mut self.partition,
+            TombstoneKind::Row => &mut self.row,
+            TombstoneKind::Shadowable => &mut self.shadowable,
+            TombstoneKind::Range => &mut self.range,
+            TombstoneKind::Cell => &mut self.cell,
+            TombstoneKind::Complex => &mut self.complex,
+            TombstoneKind::ExpiredTtl => &mut self.expired_ttl,
+        };
+        *slot += 1;
     }
 }
 
 /// Report on `tables`: a summary per SSTable (human text or `--json`), or one JSON object per
 /// partition holding tombstones (`--ndjson`).
 pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Write) -> Result<(), InspectError> {
-    let mut others = Vec::with_capacity(tables.len());
-    for t in tables {
-        others.push(Other {
-            path: t.path(cairn_format::Component::Data).display().to_string(),
-            filter: t.filter()?,
-            min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
-        });
-    }
     let mut summaries = Vec::new();
-    for (i, t) in tables.iter().enumerate() {
-        let gc = opts.gc_grace_seconds.or_else(|| t.schema.gc_grace_seconds()).unwrap_or(DEFAULT_GC_GRACE_SECONDS);
-        let me = others.get(i).map(|o| o.path.clone()).unwrap_or_default();
-        let siblings: Vec<&Other> = tables
-            .iter()
-            .zip(&others)
-            .enumerate()
-            .filter(|(j, (o, _))| *j != i && o.descriptor.directory == t.descriptor.directory)
-            .map(|(_, (_, other))| other)
-            .collect();
+    for t in tables {
+        let me = t.path(cairn_format::Component::Data).display().to_string();
+        let dir = t.descriptor.directory.clone();
+        let mut run = RunOptions::new(t.descriptor.version, opts.now_s);
+        run.gc_grace_seconds = opts.gc_grace_seconds;
+        run.only_purge_repaired = opts.only_purge_repaired;
+        run.dry_run = true;
+        run.judgements = true;
         let mut s = SsTableTombstones {
             sstable: me.clone(),
-            gc_grace_seconds: gc,
+            gc_grace_seconds: cairn_compact::purge::gc_grace_seconds(opts.gc_grace_seconds, &t.schema),
             now: opts.now_s,
             partitions: 0,
             partitions_with_tombstones: 0,
@@ -293,55 +218,51 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             verdicts: Verdicts::default(),
             top_partitions: Vec::new(),
         };
-        let mut scanner = t.scanner()?;
-        let header = scanner.header().clone();
-        while let Some(p) = scanner.next_partition()?.cloned() {
-            s.partitions += 1;
-            let overlapping =
-                siblings.iter().copied().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(&p.key)));
-            let mut judge = Judge {
-                gc_before: opts.now_s - gc,
-                now: opts.now_s,
-                overlapping: overlapping.collect(),
-                kinds: Kinds::default(),
-                ages: Ages::default(),
-                verdicts: Verdicts::default(),
-                blockers: Vec::new(),
-            };
-            judge.deletion(&p.deletion, |k| &mut k.partition);
-            if let Some(st) = scanner.static_row() {
-                judge.unfiltered(st);
+        let header = t.header.clone();
+        let mut failed: Option<InspectError> = None;
+        let mut explain = |e: &Explanation| {
+            if e.judged.is_empty() || failed.is_some() {
+                return;
             }
-            let mut rows = 0;
-            while let Some(u) = scanner.next_unfiltered()? {
-                if !u.is_marker() {
-                    rows += 1;
-                }
-                judge.unfiltered(u);
+            let mut kinds = Kinds::default();
+            for j in &e.judged {
+                kinds.count(j.kind);
+                s.ages.count(opts.now_s.saturating_sub(j.local_deletion_time));
             }
-            if judge.kinds.total() == 0 {
-                continue;
-            }
+            let verdicts =
+                Verdicts { droppable: e.purged, blocked: e.kept_overlap, younger_than_gc_grace: e.kept_young };
             s.partitions_with_tombstones += 1;
-            s.tombstones.add(&judge.kinds);
-            s.ages.add(&judge.ages);
-            s.verdicts.add(&judge.verdicts);
+            s.tombstones.add(&kinds);
+            s.verdicts.add(&verdicts);
             let report = PartitionTombstones {
                 sstable: me.clone(),
-                key: Renderer::key_strings(&header, &p.key),
-                position: p.position,
-                rows,
-                tombstones: judge.kinds,
-                verdicts: judge.verdicts,
-                blocked_by: judge.blockers,
+                key: Renderer::key_strings(&header, &e.key),
+                position: e.position,
+                rows: e.rows,
+                tombstones: kinds,
+                verdicts,
+                blocked_by: e.blockers.iter().map(|b| dir.join(b).display().to_string()).collect(),
             };
             if opts.ndjson {
-                let line = serde_json::to_string(&report).unwrap_or_default();
-                writeln!(out, "{line}").map_err(InspectError::Output)?;
+                let written = serde_json::to_string(&report)
+                    .map_err(std::io::Error::other)
+                    .and_then(|line| writeln!(out, "{line}"));
+                if let Err(err) = written {
+                    failed = Some(InspectError::Output(err));
+                }
             } else {
                 keep_top(&mut s.top_partitions, report, opts.top);
             }
+        };
+        let report = cairn_compact::run::run_explained(std::slice::from_ref(t), &run, &dir, &mut explain)?;
+        if let Some(err) = failed {
+            return Err(err);
         }
+        s.partitions = report.partitions_in;
+        debug_assert_eq!(
+            (s.verdicts.droppable, s.verdicts.blocked, s.verdicts.younger_than_gc_grace),
+            (report.purged, report.kept_for_overlap, report.kept_young)
+        );
         if !opts.ndjson {
             summaries.push(s);
         }
@@ -350,7 +271,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
         return Ok(());
     }
     if opts.json {
-        let text = serde_json::to_string_pretty(&summaries).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&summaries).map_err(|e| InspectError::Output(e.into()))?;
         writeln!(out, "{text}").map_err(InspectError::Output)?;
         return Ok(());
     }
@@ -483,7 +404,8 @@ mod tests {
         );
         let c = write(dir.path(), 3, vec![partition(1, OwnedCell::live(0, None, b"new".to_vec(), 300))]);
         let tables = [a, b, c];
-        let opts = TombstoneOptions { now_s: NOW, gc_grace_seconds: Some(GC), top: 10, ndjson: true, json: false };
+        let opts =
+            TombstoneOptions { now_s: NOW, gc_grace_seconds: Some(GC), top: 10, ndjson: true, ..Default::default() };
         let mut out = Vec::new();
         tombstones(&tables, &opts, &mut out).expect("report");
         let lines: Vec<serde_json::Value> =

@@ -52,7 +52,7 @@ fn three_sstables(name: &str, seed: u64, dir: &Path) -> (cairn_fixtures::generat
 }
 
 fn tombstone_verdicts(tables: &[SsTable], now: i64) -> serde_json::Value {
-    let o = TombstoneOptions { now_s: now, gc_grace_seconds: None, top: 0, ndjson: false, json: true };
+    let o = TombstoneOptions { now_s: now, top: 0, json: true, ..Default::default() };
     let mut out = Vec::new();
     tombstones(tables, &o, &mut out).expect("report");
     serde_json::from_slice(&out).expect("json")

@@ -45,7 +45,7 @@ fn comments_build_up_is_found_and_blockers_are_the_older_sstables_holding_the_ke
 
     // Eleven days after the dataset's clock every comment TTL (hours) is past gc_grace (10 days).
     let report = |now: i64| -> Vec<J> {
-        let o = TombstoneOptions { now_s: now, gc_grace_seconds: None, top: 0, ndjson: true, json: false };
+        let o = TombstoneOptions { now_s: now, top: 0, ndjson: true, ..Default::default() };
         let mut out = Vec::new();
         tombstones(&tables, &o, &mut out).expect("report");
         String::from_utf8(out).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect()

@@ -1,0 +1,86 @@
+//! Finding partitions by key or token through Filter.db, Summary.db and Index.db, with the
+//! components loaded once for many look-ups.
+//!
+//! A point look-up is Cassandra's read path (`io/sstable/format/big/BigTableReader.java`):
+//!
+//! ```text
+//!   Filter.db   may the key be here?            no  -> absent
+//!   Summary.db  last sample at or before the key (binary search over sampled keys)
+//!   Index.db    scan entries from that sample's position until the key or a greater one
+//!   Data.db     the entry's position
+//! ```
+//!
+//! Summary samples are ordered by (token, key), so the sample is found by binary search over
+//! their tokens computed once. A missing Summary.db means a scan of Index.db from its start; a
+//! missing Filter.db admits every key. A component that exists but does not parse is an error,
+//! never a reason to answer "absent".
+
+use crate::error::Result;
+use crate::filter::BloomFilter;
+use crate::partitioner::{Token, compare_decorated};
+use crate::sstable::SsTable;
+
+/// Filter and Summary of one SSTable, loaded once.
+#[derive(Debug, Clone)]
+pub struct PartitionLookup {
+    filter: Option<BloomFilter>,
+    /// (token, key, Index.db position) of each Summary sample, in order.
+    samples: Vec<(Token, Vec<u8>, u64)>,
+}
+
+impl PartitionLookup {
+    /// Load `table`'s Filter.db and Summary.db.
+    pub fn new(table: &SsTable) -> Result<PartitionLookup> {
+        let filter = table.filter()?;
+        let samples = match table.summary()? {
+            Some(s) => s.entries.into_iter().map(|(k, pos)| (table.token(&k), k, pos)).collect(),
+            None => Vec::new(),
+        };
+        Ok(PartitionLookup { filter, samples })
+    }
+
+    /// Whether the bloom filter admits `key` (true without a filter).
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(key))
+    }
+
+    /// The Index.db position to start scanning at for (token, key): the last sample at or
+    /// before it.
+    fn index_start(&self, token: &Token, key: &[u8]) -> u64 {
+        let after = self.samples.partition_point(|(t, k, _)| compare_decorated(t, k, token, key).is_le());
+        after.checked_sub(1).and_then(|i| self.samples.get(i)).map_or(0, |(_, _, pos)| *pos)
+    }
+
+    /// The Data.db position of partition `key` in `table`, or `None` when it is not there.
+    pub fn find(&self, table: &SsTable, key: &[u8]) -> Result<Option<u64>> {
+        if !self.may_contain(key) {
+            return Ok(None);
+        }
+        let target = table.token(key);
+        let mut idx = table.index_reader()?;
+        idx.seek(self.index_start(&target, key));
+        while let Some(e) = idx.next_entry()? {
+            let t = table.token(&e.key);
+            match compare_decorated(&t, &e.key, &target, key) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Ok(Some(e.data_position)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The Data.db position of the first partition whose token is above `token`, or `None`.
+    pub fn position_after_token(&self, table: &SsTable, token: &Token) -> Result<Option<u64>> {
+        let after = self.samples.partition_point(|(t, _, _)| t <= token);
+        let start = after.checked_sub(1).and_then(|i| self.samples.get(i)).map_or(0, |(_, _, pos)| *pos);
+        let mut idx = table.index_reader()?;
+        idx.seek(start);
+        while let Some(e) = idx.next_entry()? {
+            if table.token(&e.key) > *token {
+                return Ok(Some(e.data_position));
+            }
+        }
+        Ok(None)
+    }
+}
