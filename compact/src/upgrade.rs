@@ -71,7 +71,7 @@ pub fn target_dir(source: &Descriptor, out: &Path) -> PathBuf {
         Some(dir.as_path())
     };
     match table_dir {
-        Some(t) if cairn_format::sstable::table_name_of(t).is_some() => {
+        Some(t) if cairn_format::location::TableLocation::table_name_of(t).is_some() => {
             let ks = t.parent().and_then(Path::file_name);
             let name = t.file_name();
             match (ks, name) {

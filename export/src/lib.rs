@@ -290,33 +290,34 @@ pub struct ColumnSummary {
     pub arrow_type: String,
 }
 
-/// Export `tables` (any number of tables; grouped by table directory).
+/// Export `tables` (any number of tables, grouped by [`cairn_format::location`]: keyspace, table,
+/// id and point in time; one dataset each).
 pub fn export(tables: &[SsTable], opts: &ExportOptions) -> Result<Vec<TableSummary>, ExportError> {
-    let mut groups: BTreeMap<PathBuf, Vec<SsTable>> = BTreeMap::new();
-    for t in tables {
-        groups.entry(t.descriptor.directory.clone()).or_default().push(t.clone());
-    }
     let mut out = Vec::new();
-    for group in groups.values() {
-        out.push(export_table(group, opts)?);
+    for (_, group) in cairn_format::location::group_by_table(tables) {
+        let group: Vec<SsTable> = group.into_iter().cloned().collect();
+        out.push(export_table(&group, opts)?);
     }
     Ok(out)
 }
 
+/// The keyspace and dataset name of one table's export: `<table>` for live data,
+/// `<table>@<tag>` for a snapshot, `<table>@backups`, `<table>.<index>` for a secondary index;
+/// `keyspace`/`table` where the layout and schema say nothing.
 fn names_of(tables: &[SsTable]) -> (String, String) {
     let Some(first) = tables.first() else { return (String::new(), String::new()) };
-    if !first.schema.keyspace.is_empty() && !first.schema.table.is_empty() {
-        return (first.schema.keyspace.clone(), first.schema.table.clone());
+    let l = cairn_format::location::TableLocation::of(first);
+    let mut table = l.table.unwrap_or_else(|| "table".into());
+    if let Some(i) = &l.index {
+        table = format!("{table}.{i}");
     }
-    // <ks>/<table>-<id>[/snapshots/<name>]
-    let mut dir = first.descriptor.directory.clone();
-    if dir.parent().and_then(Path::file_name).is_some_and(|n| n == "snapshots") {
-        dir.pop();
-        dir.pop();
+    if let Some(tag) = &l.snapshot {
+        table = format!("{table}@{tag}");
     }
-    let table = cairn_format::sstable::table_name_of(&dir).unwrap_or_else(|| "table".into());
-    let ks = dir.parent().and_then(Path::file_name).map_or("keyspace".into(), |n| n.to_string_lossy().to_string());
-    (ks, table)
+    if l.backup {
+        table.push_str("@backups");
+    }
+    (l.keyspace.unwrap_or_else(|| "keyspace".into()), table)
 }
 
 fn parse_token(p: Partitioner, s: &str) -> Result<Token, ExportError> {

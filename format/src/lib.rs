@@ -55,6 +55,7 @@ pub mod error;
 pub mod filter;
 pub mod index;
 pub mod live;
+pub mod location;
 pub mod lookup;
 pub mod partition;
 pub mod partitioner;

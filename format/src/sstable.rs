@@ -143,13 +143,14 @@ impl SsTable {
     }
 
     fn find_schema(d: &Descriptor, options: &OpenOptions, header: &SerializationHeader) -> Result<TableSchema> {
-        let table_name = table_name_of(&d.directory);
+        let loc = crate::location::TableLocation::from_directory(&d.directory);
+        let (keyspace, table) = (loc.keyspace.as_deref(), loc.table.as_deref());
         if let Some(f) = &options.schema_file {
-            return TableSchema::from_cql_file(f, table_name.as_deref(), header);
+            return TableSchema::from_cql_file(f, keyspace, table, header);
         }
         let beside = d.directory.join("schema.cql");
         if beside.is_file() {
-            return TableSchema::from_cql_file(&beside, table_name.as_deref(), header);
+            return TableSchema::from_cql_file(&beside, keyspace, table, header);
         }
         Ok(TableSchema::from_header(header))
     }
@@ -308,20 +309,6 @@ impl SsTable {
         let mut r = self.index_reader()?;
         r.next_entry()
     }
-}
-
-/// The table name of a table directory (`<table>-<id>`), or of the table above a snapshot.
-pub fn table_name_of(dir: &Path) -> Option<String> {
-    let mut d = dir;
-    let parent_is_snapshots = d.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "snapshots");
-    if parent_is_snapshots {
-        d = d.parent()?.parent()?;
-    } else if d.file_name().is_some_and(|n| n == "backups") {
-        d = d.parent()?;
-    }
-    let name = d.file_name()?.to_str()?;
-    let (t, id) = name.rsplit_once('-')?;
-    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| t.to_string())
 }
 
 /// Parse one index entry from bytes (for `describe` and fuzzing).

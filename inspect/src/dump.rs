@@ -10,7 +10,11 @@
 //! `--counter-shards`, a counter cell's `shards`. Counter values are their total (sstabledump
 //! prints the first 8 bytes of the counter context, which is not a meaningful number).
 //! When several SSTables are dumped without `--merge`, each partition object starts with an
-//! `"sstable"` field naming the file it came from.
+//! `"sstable"` field naming the file it came from. With `--merge`, the SSTables of each table
+//! (keyspace, table, id and point in time: [`cairn_format::location`]) are reconciled apart;
+//! when the inputs hold more than one table, each partition object starts with a `"table"`
+//! field naming it (`ks.table`, then `snapshot <tag>`, `backups` or `index <name>` where they
+//! apply).
 
 use std::io::Write;
 
@@ -172,11 +176,12 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
-    /// Open the partition object and its `rows` array.
-    pub fn begin_partition(&mut self, header: &SerializationHeader, p: &PartitionHeader, sstable: Option<&str>) {
+    /// Open the partition object and its `rows` array; `source` is a leading `(field, value)`
+    /// naming where the partition came from (`sstable` or `table`).
+    pub fn begin_partition(&mut self, header: &SerializationHeader, p: &PartitionHeader, source: Option<(&str, &str)>) {
         self.json.begin_object();
-        if let Some(s) = sstable {
-            self.json.field_string("sstable", s);
+        if let Some((field, value)) = source {
+            self.json.field_string(field, value);
         }
         self.json.field("partition");
         self.json.begin_object();
@@ -463,7 +468,7 @@ fn emit_partition(
     stream: &mut dyn PartitionStream,
     p: &PartitionHeader,
     r: &mut Renderer<'_>,
-    sstable: Option<&str>,
+    source: Option<(&str, &str)>,
     out: &mut dyn Write,
     stats: &mut DumpStats,
 ) -> Result<(), InspectError> {
@@ -483,7 +488,7 @@ fn emit_partition(
         let st = stream.static_row().filter(|s| Renderer::has_tombstones(s, opts.now_s)).cloned();
         let mut begun = !p.deletion.is_live() || st.is_some();
         if begun {
-            r.begin_partition(&header, p, sstable);
+            r.begin_partition(&header, p, source);
         }
         if let Some(s) = &st {
             r.unfiltered(&header, s, p.body_position)?;
@@ -493,7 +498,7 @@ fn emit_partition(
                 continue;
             }
             if !begun {
-                r.begin_partition(&header, p, sstable);
+                r.begin_partition(&header, p, source);
                 begun = true;
             }
             r.unfiltered(&header, u, p.body_position)?;
@@ -507,7 +512,7 @@ fn emit_partition(
         }
         r.end_partition();
     } else {
-        r.begin_partition(&header, p, sstable);
+        r.begin_partition(&header, p, source);
         if let Some(s) = stream.static_row() {
             r.unfiltered(&header, s, p.body_position)?;
         }
@@ -535,20 +540,6 @@ fn flush_partition(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), Insp
     out.write_all(s.as_bytes()).map_err(InspectError::Output)
 }
 
-/// SSTables that belong to the same table (same directory, or the same table above a snapshot).
-fn group_by_table(tables: &[SsTable]) -> Vec<Vec<&SsTable>> {
-    let mut groups: Vec<(String, Vec<&SsTable>)> = Vec::new();
-    for t in tables {
-        let id = cairn_format::sstable::table_name_of(&t.descriptor.directory)
-            .unwrap_or_else(|| t.descriptor.directory.display().to_string());
-        match groups.iter_mut().find(|(g, _)| *g == id) {
-            Some((_, v)) => v.push(t),
-            None => groups.push((id, vec![t])),
-        }
-    }
-    groups.into_iter().map(|(_, v)| v).collect()
-}
-
 /// Dump `tables` to `out`; with `merge`, the SSTables of each table are reconciled into one
 /// view (in token order, nothing purged).
 pub fn dump(
@@ -567,8 +558,11 @@ pub fn dump(
         }
     }
     if merge {
-        for group in group_by_table(tables) {
+        let groups = cairn_format::location::group_by_table(tables);
+        let several = groups.len() > 1;
+        for (location, group) in groups {
             let Some(first) = group.first() else { continue };
+            let label = location.to_string();
             let include = parse_keys(first, &opts.keys)?;
             let exclude = parse_keys(first, &opts.exclude)?;
             let scanners = group.iter().map(|t| t.scanner()).collect::<Result<Vec<_>, _>>()?;
@@ -578,7 +572,8 @@ pub fn dump(
                 if exclude.contains(&p.key) || (!include.is_empty() && !include.contains(&p.key)) {
                     continue;
                 }
-                emit_partition(&mut merger, &p, &mut r, None, out, &mut stats)?;
+                let source = several.then_some(("table", label.as_str()));
+                emit_partition(&mut merger, &p, &mut r, source, out, &mut stats)?;
                 flush_partition(&mut r, out)?;
             }
         }
@@ -615,7 +610,8 @@ pub fn dump(
                 if exclude.contains(&p.key) {
                     continue;
                 }
-                emit_partition(&mut scanner, &p, &mut r, multi.then_some(name.as_str()), out, &mut stats)?;
+                let source = multi.then_some(("sstable", name.as_str()));
+                emit_partition(&mut scanner, &p, &mut r, source, out, &mut stats)?;
                 flush_partition(&mut r, out)?;
             }
         }

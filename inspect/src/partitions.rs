@@ -402,30 +402,14 @@ fn human(r: &SsTableReport) -> String {
 
 /// Table-directory facts for the CSV: keyspace, table, index, snapshot, backup.
 fn location(t: &SsTable) -> [String; 5] {
-    let mut dir = t.descriptor.directory.clone();
-    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let mut index = String::new();
-    let mut snapshot = String::new();
-    let mut backup = String::new();
-    let n = name(&dir);
-    if n.len() > 1 && n.starts_with('.') && !n.starts_with("..") {
-        index = n.trim_start_matches('.').to_string();
-        dir.pop();
-    }
-    if name(&dir) == "backups" {
-        backup = "backups".into();
-        dir.pop();
-    }
-    if dir.parent().is_some_and(|p| name(p) == "snapshots") {
-        snapshot = name(&dir);
-        dir.pop();
-        dir.pop();
-    }
-    let (keyspace, table) = match cairn_format::sstable::table_name_of(&dir) {
-        Some(table) => (dir.parent().map(name).unwrap_or_default(), table),
-        None => (String::new(), String::new()),
-    };
-    [keyspace, table, index, snapshot, backup]
+    let l = cairn_format::location::TableLocation::of(t);
+    [
+        l.keyspace.unwrap_or_default(),
+        l.table.unwrap_or_default(),
+        l.index.unwrap_or_default(),
+        l.snapshot.unwrap_or_default(),
+        if l.backup { "backups".into() } else { String::new() },
+    ]
 }
 
 fn csv_line(t: &SsTable, p: &PartitionStats) -> String {

@@ -639,10 +639,16 @@ fn write_checkpoint(path: &std::path::Path, done: &BTreeMap<String, (String, Str
 
 /// Load `tables` (grouped by table directory) as `o` says.
 pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadError> {
-    let mut groups: BTreeMap<std::path::PathBuf, Vec<SsTable>> = BTreeMap::new();
-    for t in tables {
-        groups.entry(t.descriptor.directory.clone()).or_default().push(t.clone());
-    }
+    // One group per table and point in time (cairn_format::location), checkpointed under its
+    // directories.
+    let groups: Vec<(String, Vec<SsTable>)> = cairn_format::location::group_by_table(tables)
+        .into_iter()
+        .map(|(_, g)| {
+            let dirs: std::collections::BTreeSet<String> =
+                g.iter().map(|t| t.descriptor.directory.display().to_string()).collect();
+            (dirs.into_iter().collect::<Vec<_>>().join(","), g.into_iter().cloned().collect())
+        })
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -673,17 +679,12 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
     };
     let mut total_partitions = 0u64;
     for (dir_key, group) in &groups {
-        let dir_key = dir_key.display().to_string();
+        let dir_key = dir_key.clone();
         let Some(first) = group.first() else { continue };
         let schema = first.schema.clone();
-        let dir = &first.descriptor.directory;
-        let (ks, table) = if !schema.keyspace.is_empty() && !schema.table.is_empty() {
-            (schema.keyspace.clone(), schema.table.clone())
-        } else {
-            let table = cairn_format::sstable::table_name_of(dir).unwrap_or_else(|| "table".into());
-            let ks = dir.parent().and_then(|p| p.file_name()).map_or("ks".into(), |n| n.to_string_lossy().to_string());
-            (ks, table)
-        };
+        let location = cairn_format::location::TableLocation::of(first);
+        let ks = location.keyspace.clone().unwrap_or_else(|| "ks".into());
+        let table = location.table.clone().unwrap_or_else(|| "table".into());
         let scanners = group.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
         let mut merger = Merger::new(scanners, first.partitioner)?;
         let header = PartitionStream::header(&merger).clone();

@@ -85,12 +85,23 @@ impl TableSchema {
     }
 
     /// Read `path` (a CQL file) and build the schema of the table it defines that matches
-    /// `table` (or its only table), checked against `header`.
-    pub fn from_cql_file(path: &Path, table: Option<&str>, header: &SerializationHeader) -> Result<TableSchema> {
+    /// `keyspace.table` (else a table of that name, else its first table), checked against
+    /// `header`.
+    pub fn from_cql_file(
+        path: &Path,
+        keyspace: Option<&str>,
+        table: Option<&str>,
+        header: &SerializationHeader,
+    ) -> Result<TableSchema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let file = cql::parse(&text).map_err(|source| Error::Cql { path: path.to_path_buf(), source })?;
         let pick = match table {
-            Some(name) => file.tables.iter().find(|t| t.name == name).or_else(|| file.tables.first()),
+            Some(name) => file
+                .tables
+                .iter()
+                .find(|t| t.name == name && keyspace.is_some() && t.keyspace.as_deref() == keyspace)
+                .or_else(|| file.tables.iter().find(|t| t.name == name))
+                .or_else(|| file.tables.first()),
             None => file.tables.first(),
         };
         let Some(t) = pick else {

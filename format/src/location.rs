@@ -1,0 +1,211 @@
+//! Which table an SSTable belongs to: its keyspace, table name, table id and point in time,
+//! read from Cassandra's data directory layout (`db/Directories.java`):
+//!
+//! ```text
+//!   <data dir>/<keyspace>/<table>-<table id, 32 hex digits>/            live SSTables
+//!                                                   /.<index>/          a secondary index's
+//!                                                   /snapshots/<tag>/   a snapshot
+//!                                                   /backups/           incremental backups
+//! ```
+//!
+//! A table is (keyspace, table, id); a snapshot or the backups of a table are other points in
+//! time of it, and a secondary index is a table of its own. Where the layout is missing (SSTables
+//! copied into a plain directory), the keyspace and table come from the `schema.cql` beside the
+//! files (or `--schema`), and the directory itself stands for the id: two plain directories are
+//! never taken for one table. Every verb that groups SSTables into tables uses
+//! [`TableLocation::of`] and [`group_by_table`], so `dump --merge`, `export`, `load`,
+//! `partitions` and the compaction verbs agree on what "one table" is.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::sstable::SsTable;
+
+/// Where an SSTable sits, and so which table (and point in time) it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableLocation {
+    /// The keyspace (from the layout, else the schema), if known.
+    pub keyspace: Option<String>,
+    /// The table name (from the layout, else the schema), if known.
+    pub table: Option<String>,
+    /// The table id: the 32 hex digits of `<table>-<id>`, if the layout has it.
+    pub id: Option<String>,
+    /// The snapshot tag, for SSTables under `snapshots/<tag>/`.
+    pub snapshot: Option<String>,
+    /// Whether the SSTables are incremental backups (`backups/`).
+    pub backup: bool,
+    /// The secondary index name, for SSTables under `.<index>/`.
+    pub index: Option<String>,
+    /// The directory standing for the table when the layout does not name it (`None` when it
+    /// does): SSTables of two such directories are never one table.
+    pub plain_directory: Option<PathBuf>,
+}
+
+fn name_of(p: &Path) -> Option<&str> {
+    p.file_name().and_then(|n| n.to_str())
+}
+
+/// `<table>-<32 hex digits>` split into its name and id.
+fn split_table_dir(name: &str) -> Option<(&str, &str)> {
+    let (table, id) = name.rsplit_once('-')?;
+    (!table.is_empty() && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some((table, id))
+}
+
+impl TableLocation {
+    /// The location of SSTables in `dir`, from the directory layout alone.
+    pub fn from_directory(dir: &Path) -> TableLocation {
+        let mut loc = TableLocation {
+            keyspace: None,
+            table: None,
+            id: None,
+            snapshot: None,
+            backup: false,
+            index: None,
+            plain_directory: None,
+        };
+        let mut d = dir;
+        if let Some(n) = name_of(d)
+            && n.len() > 1
+            && n.starts_with('.')
+            && !n.starts_with("..")
+            && let Some(parent) = d.parent()
+        {
+            loc.index = Some(n.trim_start_matches('.').to_string());
+            d = parent;
+        }
+        if name_of(d) == Some("backups")
+            && let Some(parent) = d.parent()
+        {
+            loc.backup = true;
+            d = parent;
+        } else if let Some(snapshots) = d.parent()
+            && name_of(snapshots) == Some("snapshots")
+            && let Some(table_dir) = snapshots.parent()
+        {
+            loc.snapshot = name_of(d).map(str::to_string);
+            d = table_dir;
+        }
+        match name_of(d).and_then(split_table_dir) {
+            Some((table, id)) => {
+                loc.table = Some(table.to_string());
+                loc.id = Some(id.to_string());
+                loc.keyspace = d.parent().and_then(name_of).map(str::to_string);
+            }
+            None => {
+                // Not Cassandra's layout: the directory itself is the table's identity.
+                loc = TableLocation::from_directory_plain(dir);
+            }
+        }
+        loc
+    }
+
+    fn from_directory_plain(dir: &Path) -> TableLocation {
+        TableLocation {
+            keyspace: None,
+            table: None,
+            id: None,
+            snapshot: None,
+            backup: false,
+            index: None,
+            plain_directory: Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())),
+        }
+    }
+
+    /// The location of `table`: its directory layout, with the keyspace and table names of its
+    /// schema (`schema.cql`, `--schema`) filling what the layout does not say.
+    pub fn of(table: &SsTable) -> TableLocation {
+        let mut loc = TableLocation::from_directory(&table.descriptor.directory);
+        let schema = &table.schema;
+        if loc.table.is_none() && !schema.table.is_empty() {
+            loc.table = Some(schema.table.clone());
+        }
+        if loc.keyspace.is_none() && !schema.keyspace.is_empty() {
+            loc.keyspace = Some(schema.keyspace.clone());
+        }
+        loc
+    }
+
+    /// The table name of a table directory (`<table>-<id>`), or of the table above a
+    /// snapshot, backups or index directory.
+    pub fn table_name_of(dir: &Path) -> Option<String> {
+        TableLocation::from_directory(dir).table
+    }
+
+    /// `keyspace.table` as far as known (`?` for an unknown part).
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.keyspace.as_deref().unwrap_or("?"), self.table.as_deref().unwrap_or("?"))
+    }
+}
+
+impl fmt::Display for TableLocation {
+    /// `ks.table`, then `index <name>`, `snapshot <tag>`, `backups` and `in <dir>` (for a plain
+    /// directory) where they apply.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.qualified_name())?;
+        if let Some(i) = &self.index {
+            write!(f, " index {i}")?;
+        }
+        if let Some(s) = &self.snapshot {
+            write!(f, " snapshot {s}")?;
+        }
+        if self.backup {
+            f.write_str(" backups")?;
+        }
+        if let Some(d) = &self.plain_directory {
+            write!(f, " in {}", d.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `tables` grouped into tables (and points in time), each group in input order, groups in
+/// order of their first SSTable.
+pub fn group_by_table<'a, T: std::borrow::Borrow<SsTable>>(tables: &'a [T]) -> Vec<(TableLocation, Vec<&'a T>)> {
+    let mut groups: Vec<(TableLocation, Vec<&'a T>)> = Vec::new();
+    for t in tables {
+        let loc = TableLocation::of(t.borrow());
+        match groups.iter_mut().find(|(l, _)| *l == loc) {
+            Some((_, v)) => v.push(t),
+            None => groups.push((loc, vec![t])),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn reads_keyspace_table_id_snapshot_backups_and_index_from_the_layout() {
+        let live = TableLocation::from_directory(&Path::new("/data/ks_a").join(format!("sessions-{ID}")));
+        assert_eq!(
+            (live.keyspace.as_deref(), live.table.as_deref(), live.id.as_deref()),
+            (Some("ks_a"), Some("sessions"), Some(ID))
+        );
+        assert_eq!((live.snapshot.as_deref(), live.backup, live.index.as_deref()), (None, false, None));
+        let other_ks = TableLocation::from_directory(&Path::new("/data/ks_b").join(format!("sessions-{ID}")));
+        assert_ne!(live, other_ks, "same table name and id in another keyspace");
+        let snap = TableLocation::from_directory(&Path::new("/data/ks_a").join(format!("sessions-{ID}/snapshots/t1")));
+        assert_eq!(snap.snapshot.as_deref(), Some("t1"));
+        assert_ne!(snap, live, "a snapshot is another point in time");
+        assert_eq!(snap.table.as_deref(), Some("sessions"));
+        let backups = TableLocation::from_directory(&Path::new("/data/ks_a").join(format!("sessions-{ID}/backups")));
+        assert!(backups.backup && backups != live);
+        let index = TableLocation::from_directory(&Path::new("/data/ks_a").join(format!("sessions-{ID}/.by_user")));
+        assert_eq!(index.index.as_deref(), Some("by_user"));
+        assert_ne!(index, live);
+        let plain = TableLocation::from_directory(Path::new("/tmp/some/copy"));
+        assert_eq!((plain.keyspace, plain.table), (None, None));
+        assert!(plain.plain_directory.is_some());
+        assert_ne!(
+            TableLocation::from_directory(Path::new("/tmp/a")),
+            TableLocation::from_directory(Path::new("/tmp/b")),
+            "two plain directories are two tables"
+        );
+        assert_eq!(TableLocation::table_name_of(&Path::new("/d/ks").join(format!("t-{ID}"))), Some("t".into()));
+        assert_eq!(TableLocation::table_name_of(Path::new("/d/ks/t-notanid")), None);
+    }
+}
