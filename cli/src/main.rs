@@ -146,6 +146,17 @@ enum CompactCommand {
     /// other SSTables of the table delete (-g row) or also overwrite (-g cell), then purging as
     /// any compaction does.
     Gc(GcArgs),
+    /// Resolve what interrupted operations left, as Cassandra does at start-up: complete or roll
+    /// back every lifecycle transaction (`*_txn_*.log`), delete temporary files of interrupted
+    /// writes. In a table, keyspace or data directory (snapshots and backups are not touched).
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Args)]
+struct CleanupArgs {
+    /// Table, keyspace or data directories.
+    #[arg(required = true, value_name = "DIR")]
+    paths: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -1135,6 +1146,33 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());
                 }
             }
+            Ok(Outcome::Ok)
+        }
+        Command::Compact(CompactCommand::Cleanup(a)) => {
+            let mut resolved = 0;
+            for p in &a.paths {
+                for (_, done) in cairn_compact::cleanup::cleanup(p)? {
+                    for l in &done.committed {
+                        let _ = writeln!(
+                            out,
+                            "completed {} (committed: the SSTables it replaced are deleted)",
+                            l.display()
+                        );
+                    }
+                    for l in &done.rolled_back {
+                        let _ = writeln!(
+                            out,
+                            "rolled back {} (not committed: the SSTables it added are deleted)",
+                            l.display()
+                        );
+                    }
+                    for t in &done.temporary {
+                        let _ = writeln!(out, "deleted {}", t.display());
+                    }
+                    resolved += done.committed.len() + done.rolled_back.len() + done.temporary.len();
+                }
+            }
+            eprintln!("cleanup: {resolved} leftovers resolved");
             Ok(Outcome::Ok)
         }
         Command::Compact(CompactCommand::Plan(a)) => {

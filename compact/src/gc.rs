@@ -31,6 +31,7 @@ use cairn_format::lookup::PartitionLookup;
 use cairn_format::reconcile::{Merger, compare_positions, newer, reconcile_cells};
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
+use cairn_format::txn::Transaction;
 
 use crate::plan::ExecuteTarget;
 use crate::run::{RunOptions, RunReport};
@@ -89,9 +90,18 @@ pub fn gc(
     if opts.only_purge_repaired {
         order.retain(|t| t.statistics.stats.as_ref().is_some_and(|s| s.repaired_at != 0));
     }
+    // In place, the whole collection is one lifecycle transaction: every rewrite replaces its
+    // input at one commit, or none does.
+    let mut txn = match target {
+        ExecuteTarget::InPlace if !opts.dry_run => {
+            crate::run::check_no_unfinished(&dir)?;
+            Some(Transaction::begin(&dir, opts.to, cairn_format::txn::operation::GARBAGE_COLLECT)?)
+        }
+        _ => None,
+    };
     let mut done: Vec<Collected> = Vec::new();
     for t in order {
-        match collect_one(t, &dir, &mut current, granularity, opts, target, explain) {
+        match collect_one(t, &dir, &mut current, granularity, opts, target, txn.as_mut(), explain) {
             Ok(c) => done.push(c),
             Err(e) => {
                 // Into a directory the outputs are only valid as a whole set: a failure leaves
@@ -105,10 +115,15 @@ pub fn gc(
             }
         }
     }
+    if let Some(txn) = txn {
+        txn.commit()?;
+    }
     Ok(done)
 }
 
-/// Collect `t` against `current` (the table as it stands), which is updated.
+/// Collect `t` against `current` (the table as it stands), which is updated; in place, its
+/// rewrite and removal are recorded in `txn`.
+#[allow(clippy::too_many_arguments)]
 fn collect_one(
     t: &SsTable,
     dir: &std::path::Path,
@@ -116,6 +131,7 @@ fn collect_one(
     granularity: Granularity,
     opts: &RunOptions,
     target: &ExecuteTarget,
+    mut txn: Option<&mut Transaction>,
     explain: &mut dyn FnMut(&crate::run::Explanation),
 ) -> Result<Collected, UpgradeError> {
     let others: Vec<SsTable> = current.iter().filter(|o| o.descriptor != t.descriptor).cloned().collect();
@@ -125,13 +141,14 @@ fn collect_one(
         ExecuteTarget::InPlace => dir.to_path_buf(),
     };
     let mut collected = 0;
-    let report = crate::run::run_with(std::slice::from_ref(t), &others, &o, &out_dir, &mut |e| {
+    let deleted = *target == ExecuteTarget::InPlace && !opts.dry_run;
+    let mut count = |e: &crate::run::Explanation| {
         collected += e.collected;
         explain(e);
-    })?;
-    let deleted = *target == ExecuteTarget::InPlace && !opts.dry_run;
-    if deleted {
-        crate::plan::delete_sstable(&t.descriptor)?;
+    };
+    let report = crate::run::run_with(std::slice::from_ref(t), &others, &o, &out_dir, txn.as_deref_mut(), &mut count)?;
+    if let Some(txn) = txn {
+        txn.remove(&t.descriptor)?;
     }
     current.retain(|c| c.descriptor != t.descriptor);
     for d in &report.outputs {

@@ -9,9 +9,11 @@
 //! version into another (`nb`, `oa`, or down to `me` for Cassandra 3.11 where the data fits).
 //! [`run`] merges SSTables of a table into new ones, purging tombstones by Cassandra's rules.
 //! [`plan`] says what STCS, LCS or TWCS would compact next, and runs it. [`split`] is
-//! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`. [`purge`] is the one judgement
+//! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`. In place, each of them is one
+//! lifecycle transaction (`cairn_format::txn`), and [`cleanup`] resolves what a killed one left. [`purge`] is the one judgement
 //! of what compaction may drop, which every verb that reports droppable tombstones calls.
 
+pub mod cleanup;
 pub mod gc;
 pub mod plan;
 pub mod purge;

@@ -702,18 +702,16 @@ pub fn execute(
     };
     let report = match target {
         ExecuteTarget::Out(dir) => crate::run::run(&inputs, &opts, dir)?,
-        ExecuteTarget::InPlace => match inputs.first() {
-            Some(first) => crate::run::run_into(&inputs, &opts, &first.descriptor.directory.clone())?,
-            None => crate::run::RunReport::default(),
-        },
-    };
-    let mut deleted = Vec::new();
-    if *target == ExecuteTarget::InPlace {
-        for d in compacted.iter().chain(&dropped) {
-            delete_sstable(d)?;
-            deleted.push(d.clone());
+        // One lifecycle transaction: the outputs replace the compacted and the dropped SSTables.
+        ExecuteTarget::InPlace => {
+            crate::run::run_in_place(&inputs, &dropped, &opts, cairn_format::txn::operation::COMPACTION, &mut |_| {})?
         }
-    }
+    };
+    let deleted = if *target == ExecuteTarget::InPlace {
+        compacted.iter().chain(&dropped).cloned().collect()
+    } else {
+        Vec::new()
+    };
     Ok(Some(Executed { report, compacted, dropped, deleted }))
 }
 

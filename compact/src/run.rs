@@ -19,6 +19,8 @@ use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
 use cairn_format::{Component, Descriptor, Version};
 
+use cairn_format::txn::Transaction;
+
 use crate::purge::{Judged, Overlaps, PurgeClock, Purger, TombstoneKind};
 use crate::upgrade::{UpgradeError, target_dir};
 
@@ -163,16 +165,78 @@ pub fn run_explained(
             others.push(SsTable::open_with(d, &Default::default())?);
         }
     }
-    run_with(tables, &others, opts, out_dir, explain)
+    run_with(tables, &others, opts, out_dir, None, explain)
+}
+
+/// Refuse to rewrite in `dir` while an earlier operation there is unresolved (a transaction log
+/// left by a crash): `cairn compact cleanup` first, as Cassandra resolves them at start-up.
+pub fn check_no_unfinished(dir: &Path) -> Result<(), UpgradeError> {
+    let left = cairn_format::txn::leftovers(dir)?;
+    match left.logs.first() {
+        Some(log) => {
+            Err(UpgradeError::Unfinished { dir: dir.display().to_string(), log: log.path.display().to_string() })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Compact `tables` in their own table directory as one lifecycle transaction
+/// ([`cairn_format::txn`]): the outputs are recorded before they are written, the inputs (and
+/// `also_remove`, e.g. fully expired SSTables dropped whole) are recorded as removed, then the
+/// commit makes the outputs replace them. Killed at any point, `cairn compact cleanup` (or
+/// Cassandra's start) leaves exactly the inputs or exactly the outputs. `operation` names the
+/// log (`txn::operation`).
+pub fn run_in_place(
+    tables: &[SsTable],
+    also_remove: &[Descriptor],
+    opts: &RunOptions,
+    operation: &str,
+    explain: &mut dyn FnMut(&Explanation),
+) -> Result<RunReport, UpgradeError> {
+    let Some(dir) =
+        tables.first().map(|t| &t.descriptor.directory).or_else(|| also_remove.first().map(|d| &d.directory))
+    else {
+        return Ok(RunReport::default());
+    };
+    let dir = dir.clone();
+    if let Some(t) = tables.iter().map(|t| &t.descriptor).chain(also_remove).find(|d| d.directory != dir) {
+        return Err(UpgradeError::NotOneTable {
+            first: dir.display().to_string(),
+            other: t.directory.display().to_string(),
+        });
+    }
+    if opts.dry_run {
+        return run_explained(tables, opts, &dir, explain);
+    }
+    check_no_unfinished(&dir)?;
+    let mut others = Vec::new();
+    for d in cairn_format::descriptor::discover(&dir)? {
+        if !tables.iter().any(|t| t.descriptor == d) {
+            others.push(SsTable::open_with(d, &Default::default())?);
+        }
+    }
+    let mut txn = Transaction::begin(&dir, opts.to, operation)?;
+    let report = if tables.is_empty() {
+        RunReport::default()
+    } else {
+        run_with(tables, &others, opts, &dir, Some(&mut txn), explain)?
+    };
+    for d in tables.iter().map(|t| &t.descriptor).chain(also_remove) {
+        txn.remove(d)?;
+    }
+    txn.commit()?;
+    Ok(report)
 }
 
 /// [`run_explained`] with the rest of the table given: `others` are the SSTables outside the
-/// compaction (consulted for purging and, with `garbage`, for what they make dead).
+/// compaction (consulted for purging and, with `garbage`, for what they make dead). With `txn`,
+/// every output is recorded in it (ADD) before it is written.
 pub fn run_with(
     tables: &[SsTable],
     others: &[SsTable],
     opts: &RunOptions,
     out_dir: &Path,
+    txn: Option<&mut Transaction>,
     explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, UpgradeError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
@@ -221,7 +285,7 @@ pub fn run_with(
         sstable_level: opts.level,
         ..WriterOptions::default()
     };
-    let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run };
+    let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run, txn };
     let garbage = opts.garbage.filter(|_| clock.may_purge).map(|g| (g, shadow_sources.as_slice()));
     let result = compact_partitions(
         &mut merger,
@@ -272,6 +336,7 @@ struct Outputs<'a> {
     writer: Option<SsTableWriter>,
     done: Vec<Descriptor>,
     dry: bool,
+    txn: Option<&'a mut Transaction>,
 }
 
 impl Outputs<'_> {
@@ -307,7 +372,16 @@ impl Outputs<'_> {
         let w = match self.writer.take() {
             Some(w) => w,
             None => {
-                SsTableWriter::create(self.dir, next_generation(self.dir)?, self.header.clone(), self.options.clone())?
+                let generation = next_generation(self.dir)?;
+                if let Some(txn) = self.txn.as_deref_mut() {
+                    let d = Descriptor {
+                        directory: self.dir.to_path_buf(),
+                        version: self.options.version,
+                        id: cairn_format::descriptor::SsTableId::Sequence(generation),
+                    };
+                    txn.add(&d, SsTableWriter::COMPONENTS)?;
+                }
+                SsTableWriter::create(self.dir, generation, self.header.clone(), self.options.clone())?
             }
         };
         Ok(self.writer.insert(w))

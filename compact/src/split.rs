@@ -14,7 +14,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor, Version};
 
 use crate::plan::ExecuteTarget;
-use crate::run::{RunOptions, run, run_into};
+use crate::run::{RunOptions, run};
 use crate::upgrade::UpgradeError;
 
 /// `sstablesplit`'s default size (MiB).
@@ -68,6 +68,21 @@ pub fn token_boundaries(p: Partitioner, n: u32, sstable: &str) -> Result<Vec<Tok
 /// Split each of `tables`.
 pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, UpgradeError> {
     let mut done = Vec::new();
+    // In place, the whole split of a table directory is one lifecycle transaction.
+    let mut txn = None;
+    if *target == ExecuteTarget::InPlace
+        && let Some(first) = tables.first()
+    {
+        let dir = &first.descriptor.directory;
+        if let Some(t) = tables.iter().find(|t| t.descriptor.directory != *dir) {
+            return Err(UpgradeError::NotOneTable {
+                first: dir.display().to_string(),
+                other: t.descriptor.directory.display().to_string(),
+            });
+        }
+        crate::run::check_no_unfinished(dir)?;
+        txn = Some(cairn_format::txn::Transaction::begin(dir, opts.to, cairn_format::txn::operation::SPLIT)?);
+    }
     for t in tables {
         let name = t.path(Component::Data).display().to_string();
         let data_bytes = std::fs::metadata(t.path(Component::Data)).map(|m| m.len()).unwrap_or(0);
@@ -89,13 +104,19 @@ pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) ->
         let one = std::slice::from_ref(t);
         let report = match target {
             ExecuteTarget::Out(dir) => run(one, &run_opts, dir)?,
-            ExecuteTarget::InPlace => run_into(one, &run_opts, &t.descriptor.directory)?,
+            ExecuteTarget::InPlace => {
+                let r = crate::run::run_with(one, &[], &run_opts, &t.descriptor.directory, txn.as_mut(), &mut |_| {})?;
+                if let Some(txn) = txn.as_mut() {
+                    txn.remove(&t.descriptor)?;
+                }
+                r
+            }
         };
         let deleted = *target == ExecuteTarget::InPlace;
-        if deleted {
-            crate::plan::delete_sstable(&t.descriptor)?;
-        }
         done.push(Split { input: t.descriptor.clone(), outputs: report.outputs, skipped: false, deleted });
+    }
+    if let Some(txn) = txn {
+        txn.commit()?;
     }
     Ok(done)
 }

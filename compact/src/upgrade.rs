@@ -34,6 +34,14 @@ pub enum UpgradeError {
         /// Target version.
         to: Version,
     },
+    /// An earlier operation in the directory was interrupted and is not resolved yet.
+    #[error("{dir}: an interrupted operation is not resolved ({log}); run `cairn compact cleanup {dir}` first")]
+    Unfinished {
+        /// The table directory.
+        dir: String,
+        /// Its transaction log.
+        log: String,
+    },
     /// A compaction was given SSTables of more than one table directory.
     #[error("{first} and {other} are not SSTables of the same table directory; compact one table at a time")]
     NotOneTable {

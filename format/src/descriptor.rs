@@ -189,7 +189,8 @@ impl Descriptor {
 /// Find every SSTable named by `path`: a component file, a table or snapshot directory (its own
 /// files only, not `snapshots/` or `backups/` below it), or a data or keyspace directory (every
 /// table directory below it, skipping snapshots and backups). Returns descriptors sorted by
-/// directory then generation.
+/// directory then generation. In a directory with an unfinished lifecycle transaction
+/// ([`crate::txn`]), the SSTables it makes obsolete are left out.
 pub fn discover(path: &Path) -> Result<Vec<Descriptor>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
@@ -204,6 +205,8 @@ pub fn discover(path: &Path) -> Result<Vec<Descriptor>> {
 fn collect(dir: &Path, depth: usize, found: &mut BTreeMap<Descriptor, ()>) -> Result<()> {
     let mut subdirs = Vec::new();
     let mut any_here = false;
+    let mut logs_here = false;
+    let mut here = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -214,18 +217,28 @@ fn collect(dir: &Path, depth: usize, found: &mut BTreeMap<Descriptor, ()>) -> Re
             continue;
         }
         let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+        logs_here |= crate::txn::is_log_name(name);
         if !name.ends_with("-Data.db") {
             continue;
         }
         match Descriptor::from_path(&p) {
             Ok((d, _)) => {
                 any_here = true;
-                found.insert(d, ());
+                here.push(d);
             }
             // A Data.db with an unknown version or format is an error, never silently skipped.
             Err(e @ (Error::UnknownVersion { .. } | Error::Unsupported { .. })) => return Err(e),
             Err(_) => {}
         }
+    }
+    // An interrupted operation's SSTables are not live: until COMMIT the new ones, after it the
+    // old ones (Cassandra's LogAwareFileLister). Nothing is changed here; readers warn.
+    if logs_here {
+        let left = crate::txn::leftovers(dir)?;
+        here.retain(|d| !left.is_obsolete(d));
+    }
+    for d in here {
+        found.insert(d, ());
     }
     // A directory that holds SSTables is a table (or snapshot) directory: its snapshots/ and
     // backups/ are other points in time and are read only when named explicitly.

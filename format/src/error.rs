@@ -178,6 +178,15 @@ impl DecodeError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A lifecycle transaction log cannot be resolved (corrupt before its last record, or its
+    /// removed SSTables changed since): nothing of it is touched.
+    #[error("{}: transaction log cannot be resolved: {problem}", path.display())]
+    Transaction {
+        /// The log file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// The operating system refused a read.
     #[error("{}: {source}", path.display())]
     Io {

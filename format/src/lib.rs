@@ -65,6 +65,7 @@ pub mod sstable;
 pub mod statistics;
 pub mod summary;
 pub mod toc;
+pub mod txn;
 pub mod types;
 pub mod version;
 pub mod writer;

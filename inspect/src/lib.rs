@@ -93,7 +93,22 @@ pub fn open_inputs(paths: &[PathBuf], options: &OpenOptions) -> Result<Vec<SsTab
             }
         }
     }
+    for line in leftovers(&out)? {
+        eprintln!("cairn: warning: {line}");
+    }
     Ok(out)
+}
+
+/// What interrupted operations left in the directories of `tables` (unfinished transaction
+/// logs, temporary files, SSTables without Data.db), one line each, in directory order.
+pub fn leftovers(tables: &[SsTable]) -> Result<Vec<String>, InspectError> {
+    let dirs: std::collections::BTreeSet<&std::path::Path> =
+        tables.iter().map(|t| t.descriptor.directory.as_path()).collect();
+    let mut lines = Vec::new();
+    for d in dirs {
+        lines.extend(cairn_format::txn::leftovers(d)?.describe());
+    }
+    Ok(lines)
 }
 
 /// The current time in seconds since the epoch (the default `--now`).

@@ -364,6 +364,22 @@ pub fn verify(tables: &[SsTable], json: bool, out: &mut dyn Write) -> Result<boo
         clean &= rep.problems.is_empty();
         reports.push(rep);
     }
+    // What interrupted operations left beside the SSTables is a problem of their directory.
+    let dirs: std::collections::BTreeSet<&std::path::Path> =
+        tables.iter().map(|t| t.descriptor.directory.as_path()).collect();
+    for dir in dirs {
+        let left = cairn_format::txn::leftovers(dir)?;
+        if left.is_empty() {
+            continue;
+        }
+        clean = false;
+        let problems = left
+            .describe()
+            .into_iter()
+            .map(|message| Problem { file: dir.display().to_string(), component: String::new(), offset: None, message })
+            .collect();
+        reports.push(Report { sstable: dir.display().to_string(), partitions: 0, unfiltereds: 0, chunks: 0, problems });
+    }
     if json {
         let s = serde_json::to_string_pretty(&reports).unwrap_or_default();
         writeln!(out, "{s}").map_err(InspectError::Output)?;

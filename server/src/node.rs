@@ -203,14 +203,10 @@ impl Table {
         }
         let now = now_micros() / 1_000_000;
         let opts = cairn_compact::run::RunOptions::new(cairn_format::Version::Nb, now);
-        cairn_compact::run::run_into(&self.sstables, &opts, &self.dir)
+        // One lifecycle transaction: the output replaces every input, or nothing changes.
+        let operation = cairn_format::txn::operation::COMPACTION;
+        cairn_compact::run::run_in_place(&self.sstables, &[], &opts, operation, &mut |_| {})
             .map_err(|e| cairn_format::Error::io(&self.dir, std::io::Error::other(e.to_string())))?;
-        for s in &self.sstables {
-            // Data.db first: without it the rest is never read.
-            for c in cairn_format::Component::BIG {
-                let _ = std::fs::remove_file(s.path(c));
-            }
-        }
         self.sstables = crate::storage::load_dir(&self.dir)?;
         Ok(())
     }
@@ -1637,7 +1633,7 @@ fn execute_inner(
             schema_cql.push_str(&create_text);
             schema_cql.push_str(";\n");
             std::fs::write(dir.join("schema.cql"), schema_cql).map_err(io)?;
-            let sstables = crate::storage::load_dir(&dir).map_err(|e| Failure {
+            let sstables = crate::storage::open_table_dir(&dir).map_err(|e| Failure {
                 code: code::SERVER,
                 message: e.to_string(),
                 extra: vec![],

@@ -15,6 +15,7 @@ use cairn_format::Descriptor;
 use cairn_format::data::{Unfiltered, UnfilteredKind};
 use cairn_format::partition::{OwnedCell, Partition, RangeTombstone};
 use cairn_format::sstable::{OpenOptions, SsTable};
+use cairn_format::txn::{Transaction, operation};
 use cairn_format::writer::{SsTableWriter, WriterOptions, next_generation};
 
 /// The directory of a table.
@@ -34,12 +35,32 @@ pub fn flush<'p>(
     }
     std::fs::create_dir_all(dir).map_err(|e| cairn_format::Error::io(dir, e))?;
     let options = WriterOptions { expected_partitions: partitions.len() as u64, ..WriterOptions::default() };
-    let mut w = SsTableWriter::create(dir, next_generation(dir)?, header.clone(), options)?;
+    // A flush is a lifecycle transaction too (Cassandra's FLUSH): killed half-way, the next
+    // start removes the partial SSTable, and the commit log still holds its writes.
+    let generation = next_generation(dir)?;
+    let mut txn = Transaction::begin(dir, options.version, operation::FLUSH)?;
+    let d = Descriptor {
+        directory: dir.to_path_buf(),
+        version: options.version,
+        id: cairn_format::descriptor::SsTableId::Sequence(generation),
+    };
+    txn.add(&d, SsTableWriter::COMPONENTS)?;
+    let mut w = SsTableWriter::create(dir, generation, header.clone(), options)?;
     for p in partitions {
         w.write_partition_content(p)?;
     }
     let d = w.finish()?;
+    txn.commit()?;
     open(d).map(Some)
+}
+
+/// Open a table directory at start-up: unfinished lifecycle transactions and temporary files an
+/// earlier run left are resolved first, as Cassandra does when it starts.
+pub fn open_table_dir(dir: &Path) -> cairn_format::Result<Vec<SsTable>> {
+    if dir.is_dir() {
+        cairn_format::txn::cleanup(dir)?;
+    }
+    load_dir(dir)
 }
 
 /// Open an SSTable of the node (its table's schema.cql beside it).

@@ -631,17 +631,23 @@ impl SsTableWriter {
         self.end_partition()
     }
 
+    /// How many component files a finished SSTable has (Data, Index, Summary, Filter,
+    /// Statistics, Digest, TOC, and CompressionInfo or CRC).
+    pub const COMPONENTS: usize = 8;
+
     /// Finish: write the remaining components and make the SSTable appear.
     pub fn finish(mut self) -> Result<Descriptor> {
         self.end_partition()?;
         let d = self.descriptor.clone();
         let v = self.options.version;
         self.index.flush().map_err(|e| Error::io(&self.index_tmp, e))?;
+        self.index.get_ref().sync_all().map_err(|e| Error::io(&self.index_tmp, e))?;
         let data = std::mem::replace(&mut self.data, DataFileWriter::placeholder());
         let written = data.finish()?;
         let write = |c: Component, bytes: &[u8], temps: &mut Vec<PathBuf>| -> Result<()> {
             let tmp = temp_name(&d, c);
-            std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
             temps.push(tmp);
             Ok(())
         };
@@ -677,11 +683,15 @@ impl SsTableWriter {
         // Make it appear: everything but Data.db first, Data.db last.
         let mut order: Vec<Component> = components.iter().copied().filter(|c| *c != Component::Data).collect();
         order.push(Component::Data);
+        // Every byte is durable before any name appears; the names are durable before the
+        // SSTable is reported written (a transaction commits only after this).
         for c in order {
             let from = temp_name(&d, c);
             let to = d.path(c);
             std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+            crate::txn::crash_point("SSTable component renamed into place");
         }
+        crate::txn::sync_dir(&d.directory)?;
         self.finished = true;
         Ok(d)
     }

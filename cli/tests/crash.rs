@@ -1,0 +1,221 @@
+//! Crash safety of in-place rewrites: `compact plan --execute --in-place`, `compact gc
+//! --in-place` and `compact split --in-place` are killed (`CAIRN_CRASH_AT`, an abort as abrupt as
+//! SIGKILL) at every durable step — each transaction record, each component renamed into place,
+//! each file deleted. At every such point a read sees exactly the content before or exactly the
+//! content after; `compact cleanup` then leaves exactly the SSTables before or exactly those
+//! after — never both, never neither — and no file that is not part of a complete SSTable.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as J;
+
+fn cairn(args: &[&str], crash_at: Option<u64>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.args(args);
+    if let Some(n) = crash_at {
+        c.env("CAIRN_CRASH_AT", n.to_string());
+    }
+    c.output().expect("run cairn")
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(p.file_name().expect("name")));
+        } else {
+            std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+}
+
+fn files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn data_files(dir: &Path) -> BTreeSet<String> {
+    files(dir).into_iter().filter(|f| f.ends_with("-Data.db")).collect()
+}
+
+fn strip_positions(v: &mut J) {
+    match v {
+        J::Object(o) => {
+            o.remove("position");
+            o.values_mut().for_each(strip_positions);
+        }
+        J::Array(a) => a.iter_mut().for_each(strip_positions),
+        _ => {}
+    }
+}
+
+/// The reconciled content of a table directory, without file offsets (which differ between
+/// the SSTables before and after); `None` when there is no SSTable at all.
+fn content(dir: &Path) -> Option<Vec<J>> {
+    let out = cairn(&["dump", "--merge", "--ndjson", "--timestamps", "raw", &s(dir)], None);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no SSTables found"), "dump failed: {err}");
+        return None;
+    }
+    let mut v: Vec<J> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    v.iter_mut().for_each(strip_positions);
+    Some(v)
+}
+
+/// Every file of `dir` is schema.cql or a component of a complete SSTable (all its TOC lists).
+fn only_complete_sstables(dir: &Path, ctx: &str) {
+    let names = files(dir);
+    for n in &names {
+        if n == "schema.cql" {
+            continue;
+        }
+        assert!(!n.starts_with('.') && !n.ends_with(".log"), "{ctx}: leftover {n}");
+        let base = n.rsplit_once("-big-").map(|(b, _)| b).unwrap_or_else(|| panic!("{ctx}: stray file {n}"));
+        let toc = std::fs::read_to_string(dir.join(format!("{base}-big-TOC.txt")))
+            .unwrap_or_else(|_| panic!("{ctx}: {n} belongs to an SSTable without TOC.txt"));
+        for c in toc.lines().filter(|l| !l.is_empty()) {
+            assert!(names.contains(&format!("{base}-big-{c}")), "{ctx}: {base} lacks {c}");
+        }
+    }
+}
+
+fn table_dir(data: &Path) -> PathBuf {
+    let ks = data.join("cairn");
+    std::fs::read_dir(&ks).expect("keyspace").map(|e| e.expect("entry").path()).find(|p| p.is_dir()).expect("table")
+}
+
+#[test]
+fn in_place_rewrites_killed_at_every_step_leave_before_or_after() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("base");
+    let now = "1700000000";
+    let generated = cairn(
+        &["gen", "comments", "--out", &s(&base), "--rows", "300", "--sstables", "3", "--seed", "5", "--now", now],
+        None,
+    );
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let rel = table_dir(&base).strip_prefix(&base).expect("relative").to_path_buf();
+    let commands: [(&str, Vec<&str>); 3] = [
+        (
+            "plan",
+            vec![
+                "compact",
+                "plan",
+                "DIR",
+                "--strategy",
+                "stcs",
+                "-o",
+                "min_threshold=2",
+                "--now",
+                now,
+                "--execute",
+                "--in-place",
+            ],
+        ),
+        ("gc", vec!["compact", "gc", "DIR", "-g", "cell", "--now", now, "--in-place"]),
+        ("split", vec!["compact", "split", "DIR", "--size", "0", "--in-place"]),
+    ];
+    for (name, args) in &commands {
+        // The completed run, on its own copy: the SSTables and content after.
+        let done = tmp.path().join(format!("{name}-done"));
+        copy_dir(&base, &done);
+        let d = done.join(&rel);
+        let before_files = data_files(&d);
+        let before = content(&d);
+        let argv: Vec<String> = args.iter().map(|a| if *a == "DIR" { s(&d) } else { (*a).to_string() }).collect();
+        let out = cairn(&argv.iter().map(String::as_str).collect::<Vec<_>>(), None);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let after_files = data_files(&d);
+        let after = content(&d);
+        assert_ne!(before_files, after_files, "{name}: the rewrite changed nothing");
+        only_complete_sstables(&d, name);
+
+        let mut crashes = 0;
+        for at in 1.. {
+            let work = tmp.path().join(format!("{name}-{at}"));
+            copy_dir(&base, &work);
+            let w = work.join(&rel);
+            let argv: Vec<String> = args.iter().map(|a| if *a == "DIR" { s(&w) } else { (*a).to_string() }).collect();
+            let out = cairn(&argv.iter().map(String::as_str).collect::<Vec<_>>(), Some(at));
+            if out.status.success() {
+                assert_eq!(data_files(&w), after_files, "{name}: run past every crash point");
+                break;
+            }
+            let ctx = format!("{name} killed at step {at}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("crash point"),
+                "{ctx}: failed otherwise: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            crashes += 1;
+            // Readers see one state, before or after.
+            let seen = content(&w);
+            assert!(seen == before || seen == after, "{ctx}: a read saw neither the content before nor after");
+            // Cleanup resolves it to exactly one of the two sets of SSTables.
+            let c = cairn(&["compact", "cleanup", &s(&work)], None);
+            assert!(c.status.success(), "{ctx}: cleanup: {}", String::from_utf8_lossy(&c.stderr));
+            let left = data_files(&w);
+            assert!(left == before_files || left == after_files, "{ctx}: SSTables {left:?}");
+            only_complete_sstables(&w, &ctx);
+            let resolved = content(&w);
+            let expected = if left == before_files { &before } else { &after };
+            assert_eq!(&resolved, expected, "{ctx}: content after cleanup");
+            if !left.is_empty() {
+                let v = cairn(&["verify", &s(&w)], None);
+                assert!(v.status.success(), "{ctx}: verify: {}", String::from_utf8_lossy(&v.stdout));
+            }
+            std::fs::remove_dir_all(&work).expect("rm");
+            assert!(at < 500, "{name}: no end to the crash points");
+        }
+        assert!(crashes >= 10, "{name}: only {crashes} crash points");
+    }
+}
+
+#[test]
+fn readers_and_verify_report_an_unfinished_transaction_and_cleanup_rolls_it_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("base");
+    let generated =
+        cairn(&["gen", "sessions", "--out", &s(&base), "--rows", "50", "--sstables", "2", "--now", "1700000000"], None);
+    assert!(generated.status.success());
+    let d = table_dir(&base);
+    let before = data_files(&d);
+    // Killed right after its new SSTable's Data.db appeared, before COMMIT.
+    let mut at = 1;
+    loop {
+        let work = tmp.path().join(format!("w{at}"));
+        copy_dir(&base, &work);
+        let w = table_dir(&work);
+        let args = ["compact", "split", &s(&w), "--size", "0", "--in-place"];
+        let out = cairn(&args, Some(at));
+        assert!(!out.status.success(), "ran to the end before a new Data.db appeared");
+        if data_files(&w).len() > before.len() {
+            let v = cairn(&["verify", &s(&w)], None);
+            assert_eq!(v.status.code(), Some(1), "verify reports the leftover as a problem");
+            assert!(String::from_utf8_lossy(&v.stdout).contains("transaction log unfinished"));
+            let dump = cairn(&["dump", &s(&w)], None);
+            assert!(String::from_utf8_lossy(&dump.stderr).contains("warning"), "dump warns");
+            let again = cairn(&args, None);
+            assert_eq!(again.status.code(), Some(2), "a rewrite refuses to run over an unresolved one");
+            assert!(String::from_utf8_lossy(&again.stderr).contains("compact cleanup"));
+            let c = cairn(&["compact", "cleanup", &s(&work)], None);
+            assert!(String::from_utf8_lossy(&c.stdout).contains("rolled back"));
+            assert_eq!(data_files(&w), before);
+            only_complete_sstables(&w, "rolled back");
+            break;
+        }
+        at += 1;
+        assert!(at < 100);
+    }
+}
