@@ -434,6 +434,11 @@ struct DumpArgs {
     /// The current time for "expired" flags: seconds since the epoch or an ISO date-time.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Lossless cells: every cell prints its own tstamp, ttl and expires_at ("ttl" : null when it
+    /// does not expire), even where sstabledump leaves them out because they equal the row's
+    /// liveness.
+    #[arg(long)]
+    explicit: bool,
 }
 
 #[derive(Args)]
@@ -908,6 +913,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 ndjson: a.ndjson,
                 counter_shards: a.counter_shards,
                 now_s: parse_now(a.now.as_deref())?,
+                explicit: a.explicit,
             };
             cairn_inspect::dump::dump(&tables, &opts, a.merge, &mut out).map(|_| Outcome::Ok)
         }
