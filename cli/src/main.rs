@@ -165,7 +165,8 @@ struct GcArgs {
     #[arg(short = 'g', long, value_enum, default_value = "row")]
     granularity: GranularityArg,
     /// Write the rewritten SSTables under DIR (keyspace/table directories recreated), inputs
-    /// untouched; they replace the inputs as a set, never one by one.
+    /// untouched; they replace the inputs as a set, never one by one. Refused when the output
+    /// would land in the inputs' own directory.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     out: Option<PathBuf>,
     /// Replace each SSTable in its directory once its rewrite is complete (stop the node first).
@@ -197,7 +198,8 @@ struct SplitArgs {
     /// Split at N equal token ranges of the partitioner's token space.
     #[arg(long, value_name = "N")]
     token_ranges: Option<u32>,
-    /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched.
+    /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched;
+    /// refused when the pieces would land in an input's own directory.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place")]
     out: Option<PathBuf>,
     /// Write the pieces beside each input and delete the input once they are complete (stop the
@@ -244,7 +246,7 @@ struct PlanArgs {
     #[arg(long)]
     execute: bool,
     /// With --execute: write the output under DIR (keyspace/table directories recreated),
-    /// leaving the table directory untouched.
+    /// leaving the table directory untouched; refused when that is the table directory itself.
     #[arg(long, value_name = "DIR", requires = "execute", conflicts_with = "in_place")]
     out: Option<PathBuf>,
     /// With --execute: write into the table directory and delete the compacted SSTables once
@@ -269,7 +271,8 @@ struct RunArgs {
     /// Target compression (default: the first input's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
-    /// Output directory (keyspace/table directories are recreated below it).
+    /// Output directory (keyspace/table directories are recreated below it); refused when the
+    /// output would land in an input's own directory.
     #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
     out: Option<PathBuf>,
     /// Decide everything, write nothing.
@@ -369,7 +372,8 @@ struct UpgradeArgs {
     /// Target compression (default: keep the source's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
-    /// Output directory (keyspace/table directories are recreated below it).
+    /// Output directory (keyspace/table directories are recreated below it); refused when the
+    /// output would land in an input's own directory.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -1024,6 +1028,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let out_root = a.out.clone().unwrap_or_default();
             let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
             let target = cairn_compact::upgrade::target_dir(&first.descriptor, &out_root);
+            if !a.dry_run {
+                cairn_compact::upgrade::refuse_beside_inputs(&tables, &target, &out_root)?;
+            }
             let header = first.header.clone();
             let mut explain = |e: &cairn_compact::run::Explanation| {
                 if a.explain {

@@ -542,6 +542,78 @@ fn compact_plan_reads_the_table_strategy_and_execute_replaces_the_inputs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn compact_refuses_an_out_dir_that_puts_the_output_beside_its_inputs() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-beside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let g = cairn(&["gen", "tombstones", "--rows", "200", "--sstables", "4", "--out", &data.display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = walk(&data)
+        .into_iter()
+        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tombstones-")))
+        .expect("table dir");
+    // The same SSTables in a directory that is not a <table>-<id> one: it is its own target.
+    let plain = dir.join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    for f in std::fs::read_dir(&table).expect("table").filter_map(Result::ok) {
+        std::fs::copy(f.path(), plain.join(f.file_name())).expect("copy");
+    }
+    let listing = |d: &Path| {
+        let mut l: Vec<String> = walk(d).iter().map(|p| p.display().to_string()).collect();
+        l.sort();
+        l
+    };
+    let (t, d, p) = (table.display().to_string(), data.display().to_string(), plain.display().to_string());
+    let p_dotted = plain.join("..").join("plain").display().to_string();
+    let before = (listing(&table), listing(&plain));
+    assert!(before.0.len() >= 4 * 8, "{:?}", before.0);
+    let now = "2023-12-31T00:00:00Z";
+    let runs: [&[&str]; 9] = [
+        &["compact", "upgrade", &t, "--out", &d],
+        &["compact", "upgrade", &p, "--out", &p],
+        &["compact", "upgrade", &p, "--out", &p_dotted],
+        &["compact", "run", &t, "--out", &d, "--now", now],
+        &["compact", "run", &p, "--out", &p, "--now", now],
+        &["compact", "split", &t, "--token-ranges", "2", "--out", &d],
+        &["compact", "split", &p, "--token-ranges", "2", "--out", &p],
+        &["compact", "gc", &t, "--out", &d, "--now", now],
+        &["compact", "plan", &t, "--strategy", "stcs", "-o", "min_threshold=2", "--execute", "--out", &d],
+    ];
+    for args in runs {
+        let out = cairn(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", args.join(" "));
+        assert!(err.contains("beside its inputs") && err.contains("the directory of input nb-"), "{err}");
+        assert_eq!((listing(&table), listing(&plain)), before, "{} wrote files", args.join(" "));
+    }
+    // The plan would have run: the refusal is the output directory's, not an empty plan's.
+    let elsewhere = dir.join("out").display().to_string();
+    let ok = cairn(&[
+        "compact",
+        "plan",
+        &t,
+        "--strategy",
+        "stcs",
+        "-o",
+        "min_threshold=2",
+        "--execute",
+        "--out",
+        &elsewhere,
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("compacted 4 SSTables"),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A dry run writes nothing and is not refused.
+    let dry = cairn(&["compact", "run", &p, "--out", &p, "--dry-run", "--now", now]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert_eq!((listing(&table), listing(&plain)), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Fields of one CSV line (RFC 4180 quoting).
 fn csv_fields(line: &str) -> Vec<String> {
     let mut fields = vec![String::new()];
