@@ -781,6 +781,45 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_failed_export_leaves_the_out_directory_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-export-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let g = cairn(&["gen", "sessions", "--rows", "300", "--sstables", "1", "--out", &data.display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    // One flipped byte inside the LZ4 chunk: the chunk's CRC fails once the export reads it.
+    let data_file = walk(&data).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("Data.db");
+    let mut bytes = std::fs::read(&data_file).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data_file, &bytes).expect("write");
+    let d = data.display().to_string();
+    // Into a directory that does not exist: it still does not.
+    let absent = dir.join("out").join("nested");
+    let out = cairn(&["export", &d, "--out", &absent.display().to_string(), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("out").exists(), "left behind: {:?}", walk(&dir.join("out")));
+    // Into an empty directory: it stays empty.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let out = cairn(&["export", &d, "--out", &empty.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(walk(&empty).is_empty(), "left behind: {:?}", walk(&empty));
+    // Into a directory whose keyspace directory exists: both stay, and nothing else appears.
+    let ks = empty.join("cairn");
+    std::fs::create_dir_all(&ks).expect("mkdir");
+    let out = cairn(&["export", &d, "--out", &empty.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(walk(&empty), vec![ks]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The Python of the peers virtualenv, or `None` outside CI (where its absence fails).
 fn peers_python() -> Option<String> {
     match std::env::var("CAIRN_PEERS_PYTHON") {
