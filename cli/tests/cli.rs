@@ -352,7 +352,7 @@ fn dump_explicit_gives_every_cell_tstamp_and_ttl_keys() {
         if let Some(s) = &schema_arg {
             args.extend(["--schema", s.as_str()]);
         }
-        let (c, _) = check_explicit(&args, &case.id);
+        let (c, _) = check_explicit(&args, case.id);
         args.insert(1, "--merge");
         check_explicit(&args, &format!("{} --merge", case.id));
         if let Some(f) = &schema {
