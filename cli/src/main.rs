@@ -176,7 +176,8 @@ struct GcArgs {
     #[arg(short = 'g', long, value_enum, default_value = "row")]
     granularity: GranularityArg,
     /// Write the rewritten SSTables under DIR (keyspace/table directories recreated), inputs
-    /// untouched; they replace the inputs as a set, never one by one.
+    /// untouched; they replace the inputs as a set, never one by one. Refused when the output
+    /// would land in the inputs' own directory.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     out: Option<PathBuf>,
     /// Replace each SSTable in its directory once its rewrite is complete (stop the node first).
@@ -208,7 +209,8 @@ struct SplitArgs {
     /// Split at N equal token ranges of the partitioner's token space.
     #[arg(long, value_name = "N")]
     token_ranges: Option<u32>,
-    /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched.
+    /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched;
+    /// refused when the pieces would land in an input's own directory.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place")]
     out: Option<PathBuf>,
     /// Write the pieces beside each input and delete the input once they are complete (stop the
@@ -255,7 +257,7 @@ struct PlanArgs {
     #[arg(long)]
     execute: bool,
     /// With --execute: write the output under DIR (keyspace/table directories recreated),
-    /// leaving the table directory untouched.
+    /// leaving the table directory untouched; refused when that is the table directory itself.
     #[arg(long, value_name = "DIR", requires = "execute", conflicts_with = "in_place")]
     out: Option<PathBuf>,
     /// With --execute: write into the table directory and delete the compacted SSTables once
@@ -280,7 +282,8 @@ struct RunArgs {
     /// Target compression (default: the first input's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
-    /// Output directory (keyspace/table directories are recreated below it).
+    /// Output directory (keyspace/table directories are recreated below it); refused when the
+    /// output would land in an input's own directory.
     #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
     out: Option<PathBuf>,
     /// Decide everything, write nothing.
@@ -380,7 +383,8 @@ struct UpgradeArgs {
     /// Target compression (default: keep the source's).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
-    /// Output directory (keyspace/table directories are recreated below it).
+    /// Output directory (keyspace/table directories are recreated below it); refused when the
+    /// output would land in an input's own directory.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -445,6 +449,11 @@ struct DumpArgs {
     /// The current time for "expired" flags: seconds since the epoch or an ISO date-time.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Lossless cells: every cell prints its own tstamp, ttl and expires_at ("ttl" : null when it
+    /// does not expire), even where sstabledump leaves them out because they equal the row's
+    /// liveness.
+    #[arg(long)]
+    explicit: bool,
 }
 
 #[derive(Args)]
@@ -919,6 +928,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 ndjson: a.ndjson,
                 counter_shards: a.counter_shards,
                 now_s: parse_now(a.now.as_deref())?,
+                explicit: a.explicit,
             };
             cairn_inspect::dump::dump(&tables, &opts, a.merge, &mut out).map(|_| Outcome::Ok)
         }
@@ -1030,6 +1040,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let out_root = a.out.clone().unwrap_or_default();
             let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
             let target = cairn_compact::upgrade::target_dir(&first.descriptor, &out_root);
+            if !a.dry_run {
+                cairn_compact::upgrade::refuse_beside_inputs(&tables, &target, &out_root)?;
+            }
             let header = first.header.clone();
             let mut explain = |e: &cairn_compact::run::Explanation| {
                 if a.explain {

@@ -194,6 +194,175 @@ fn damaged_cases_exit_with_located_errors() {
     }
 }
 
+/// The partitions of a dump, pretty (one JSON array) or `--ndjson` (one per line).
+fn dumped(out: &Output) -> Vec<J> {
+    assert!(out.status.success(), "dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    match serde_json::from_slice::<J>(&out.stdout) {
+        Ok(J::Array(parts)) => parts,
+        _ => json_lines(out),
+    }
+}
+
+/// The row objects (rows and static blocks) of dumped partitions.
+fn dumped_rows(parts: &[J]) -> Vec<&J> {
+    parts.iter().flat_map(|p| p["rows"].as_array().into_iter().flatten()).filter(|r| r.get("cells").is_some()).collect()
+}
+
+/// Whether an entry of a `cells` array is a cell (not a complex column's deletion, which has a
+/// `deletion_info` with `marked_deleted` and nothing else of a cell).
+fn is_cell(c: &J) -> bool {
+    c.get("value").is_some()
+        || c["deletion_info"].get("local_delete_time").is_some() && c["deletion_info"].get("marked_deleted").is_none()
+}
+
+/// An `--explicit` dump turned into sstabledump's form: a cell's `tstamp` goes when it equals
+/// the row's liveness timestamp, its `ttl`, `expires_at` (and `expired`) when it does not expire
+/// or has the liveness's TTL (JsonTransformer.serializeCell's rule).
+fn sstabledump_form(mut parts: Vec<J>) -> Vec<J> {
+    for p in &mut parts {
+        for r in p["rows"].as_array_mut().into_iter().flatten() {
+            let liveness = r.get("liveness_info").cloned();
+            for c in r.get_mut("cells").and_then(J::as_array_mut).into_iter().flatten() {
+                if !is_cell(c) {
+                    continue;
+                }
+                let Some(c) = c.as_object_mut() else { continue };
+                if liveness.as_ref().is_some_and(|l| l.get("tstamp") == c.get("tstamp")) {
+                    c.remove("tstamp");
+                }
+                let same_ttl = liveness.as_ref().is_some_and(|l| l.get("ttl") == c.get("ttl"));
+                if c.get("ttl") == Some(&J::Null) || same_ttl {
+                    c.remove("ttl");
+                    c.remove("expires_at");
+                    c.remove("expired");
+                }
+            }
+        }
+    }
+    parts
+}
+
+/// Checks `--explicit` against the default dump of the same input: every cell carries its own
+/// `tstamp`, `ttl` and `expires_at` (null together, and null for a tombstone), and taking away
+/// what sstabledump leaves out gives the default dump exactly. Returns (cells, fields the
+/// default left out).
+fn check_explicit(args: &[&str], ctx: &str) -> (usize, usize) {
+    let plain = dumped(&cairn(args));
+    let mut with = args.to_vec();
+    with.insert(1, "--explicit");
+    let explicit = dumped(&cairn(&with));
+    let (mut cells, mut added) = (0, 0);
+    for (r, d) in dumped_rows(&explicit).into_iter().zip(dumped_rows(&plain)) {
+        let shown = d["cells"].as_array().cloned().unwrap_or_default();
+        for (c, c0) in r["cells"].as_array().into_iter().flatten().zip(shown).filter(|(c, _)| is_cell(c)) {
+            cells += 1;
+            assert!(c["tstamp"].is_string(), "{ctx}: cell without its own tstamp: {c}");
+            let (Some(ttl), Some(expires)) = (c.get("ttl"), c.get("expires_at")) else {
+                panic!("{ctx}: cell without ttl and expires_at keys: {c}")
+            };
+            assert_eq!(ttl.is_null(), expires.is_null(), "{ctx}: {c}");
+            assert_eq!(ttl.is_null(), c.get("expired").is_none(), "{ctx}: {c}");
+            if c.get("deletion_info").is_some() {
+                assert!(ttl.is_null(), "{ctx}: a cell tombstone does not expire: {c}");
+            } else {
+                assert!(ttl.is_null() || ttl.is_i64() && expires.is_string(), "{ctx}: {c}");
+            }
+            added += ["tstamp", "ttl"].iter().filter(|k| c0.get(**k).is_none()).count();
+        }
+    }
+    assert_eq!(sstabledump_form(explicit), plain, "{ctx}: --explicit adds more than each cell's own fields");
+    (cells, added)
+}
+
+#[test]
+fn dump_explicit_prints_each_cells_own_tstamp_and_ttl_in_every_mode() {
+    let Some(corpus) = corpus() else { return };
+    // rc has no TTL, its row marker has TTL 90: sstabledump prints rc without tstamp or ttl,
+    // as it would print a cell that had the marker's TTL.
+    let case = corpus.cases().into_iter().find(|c| c.id == "write_dead_row_marker").expect("case");
+    let p = path(&case);
+    let modes: [&[&str]; 5] =
+        [&[], &["--merge"], &["--ndjson"], &["--timestamps", "raw"], &["--merge", "--ndjson", "--timestamps", "raw"]];
+    for mode in modes {
+        let ctx = format!("dump {}", mode.join(" "));
+        let run = |explicit: bool| {
+            let mut args = vec!["dump"];
+            if explicit {
+                args.push("--explicit");
+            }
+            args.extend(mode);
+            args.push(&p);
+            dumped(&cairn(&args))
+        };
+        let parts = run(true);
+        let rows = dumped_rows(&parts);
+        let row = rows.iter().find(|r| r["type"] == "row").unwrap_or_else(|| panic!("{ctx}: no row"));
+        let raw = mode.contains(&"raw");
+        let liveness = &row["liveness_info"];
+        assert_eq!(liveness["ttl"], 90, "{ctx}: {row}");
+        assert_eq!(liveness["expires_at"], if raw { "1543494492" } else { "2018-11-29T12:28:12Z" }, "{ctx}");
+        let rc = row["cells"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "rc")).expect("rc");
+        assert_eq!(rc.get("ttl"), Some(&J::Null), "{ctx}: {rc}");
+        assert_eq!(rc.get("expires_at"), Some(&J::Null), "{ctx}: {rc}");
+        assert_eq!(rc["tstamp"], if raw { "1543494402386839" } else { "2018-11-29T12:26:42.386839Z" }, "{ctx}: {rc}");
+        let st = rows.iter().find(|r| r["type"] == "static_block").expect("static block");
+        assert_eq!(st["cells"][0]["ttl"], J::Null, "{ctx}: {st}");
+        // Without the flag: sstabledump's ambiguous form.
+        let plain = run(false);
+        let rows = dumped_rows(&plain);
+        let row = rows.iter().find(|r| r["type"] == "row").expect("row");
+        let rc = row["cells"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "rc")).expect("rc");
+        assert!(rc.get("ttl").is_none() && rc.get("tstamp").is_none(), "{ctx}: {rc}");
+    }
+}
+
+#[test]
+fn dump_explicit_gives_every_cell_tstamp_and_ttl_keys() {
+    // Cairn-written datasets with TTLs, cell and collection tombstones, in every mode.
+    let dir = std::env::temp_dir().join(format!("cairn-cli-explicit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut cells, mut added) = (0, 0);
+    for ds in ["sessions", "tombstones", "collections"] {
+        let data = dir.join(ds).display().to_string();
+        let g = cairn(&["gen", ds, "--rows", "300", "--out", &data]);
+        assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+        for mode in [&["--now", "1700000000"][..], &["--merge", "--ndjson"], &["--timestamps", "raw", "--ndjson"]] {
+            let mut args = vec!["dump"];
+            args.extend(mode);
+            args.push(&data);
+            let (c, a) = check_explicit(&args, &format!("{ds}: dump {}", mode.join(" ")));
+            cells += c;
+            added += a;
+        }
+    }
+    assert!(cells > 1000 && added > 100, "{cells} cells, {added} fields added");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Every corpus case.
+    let Some(corpus) = corpus() else { return };
+    let mut checked = 0;
+    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt()) {
+        let p = path(&case);
+        let schema = case.schema_cql().map(|cql| {
+            let f = std::env::temp_dir().join(format!("cairn-cli-explicit-{}-{}.cql", std::process::id(), case.id));
+            std::fs::write(&f, cql).expect("schema");
+            f
+        });
+        let schema_arg = schema.as_ref().map(|s| s.display().to_string());
+        let mut args = vec!["dump", "--timestamps", "raw", "--ndjson", "--now", "1700000000", &p];
+        if let Some(s) = &schema_arg {
+            args.extend(["--schema", s.as_str()]);
+        }
+        let (c, _) = check_explicit(&args, case.id);
+        args.insert(1, "--merge");
+        check_explicit(&args, &format!("{} --merge", case.id));
+        if let Some(f) = &schema {
+            let _ = std::fs::remove_file(f);
+        }
+        checked += usize::from(c > 0);
+    }
+    assert!(checked > 40, "only {checked} cases with cells");
+}
+
 #[test]
 fn exit_codes_and_bad_arguments() {
     let out = cairn(&["dump", "/nonexistent/nb-1-big-Data.db"]);
@@ -373,6 +542,78 @@ fn compact_plan_reads_the_table_strategy_and_execute_replaces_the_inputs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn compact_refuses_an_out_dir_that_puts_the_output_beside_its_inputs() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-beside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let g = cairn(&["gen", "tombstones", "--rows", "200", "--sstables", "4", "--out", &data.display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = walk(&data)
+        .into_iter()
+        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tombstones-")))
+        .expect("table dir");
+    // The same SSTables in a directory that is not a <table>-<id> one: it is its own target.
+    let plain = dir.join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    for f in std::fs::read_dir(&table).expect("table").filter_map(Result::ok) {
+        std::fs::copy(f.path(), plain.join(f.file_name())).expect("copy");
+    }
+    let listing = |d: &Path| {
+        let mut l: Vec<String> = walk(d).iter().map(|p| p.display().to_string()).collect();
+        l.sort();
+        l
+    };
+    let (t, d, p) = (table.display().to_string(), data.display().to_string(), plain.display().to_string());
+    let p_dotted = plain.join("..").join("plain").display().to_string();
+    let before = (listing(&table), listing(&plain));
+    assert!(before.0.len() >= 4 * 8, "{:?}", before.0);
+    let now = "2023-12-31T00:00:00Z";
+    let runs: [&[&str]; 9] = [
+        &["compact", "upgrade", &t, "--out", &d],
+        &["compact", "upgrade", &p, "--out", &p],
+        &["compact", "upgrade", &p, "--out", &p_dotted],
+        &["compact", "run", &t, "--out", &d, "--now", now],
+        &["compact", "run", &p, "--out", &p, "--now", now],
+        &["compact", "split", &t, "--token-ranges", "2", "--out", &d],
+        &["compact", "split", &p, "--token-ranges", "2", "--out", &p],
+        &["compact", "gc", &t, "--out", &d, "--now", now],
+        &["compact", "plan", &t, "--strategy", "stcs", "-o", "min_threshold=2", "--execute", "--out", &d],
+    ];
+    for args in runs {
+        let out = cairn(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", args.join(" "));
+        assert!(err.contains("beside its inputs") && err.contains("the directory of input nb-"), "{err}");
+        assert_eq!((listing(&table), listing(&plain)), before, "{} wrote files", args.join(" "));
+    }
+    // The plan would have run: the refusal is the output directory's, not an empty plan's.
+    let elsewhere = dir.join("out").display().to_string();
+    let ok = cairn(&[
+        "compact",
+        "plan",
+        &t,
+        "--strategy",
+        "stcs",
+        "-o",
+        "min_threshold=2",
+        "--execute",
+        "--out",
+        &elsewhere,
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("compacted 4 SSTables"),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A dry run writes nothing and is not refused.
+    let dry = cairn(&["compact", "run", &p, "--out", &p, "--dry-run", "--now", now]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert_eq!((listing(&table), listing(&plain)), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Fields of one CSV line (RFC 4180 quoting).
 fn csv_fields(line: &str) -> Vec<String> {
     let mut fields = vec![String::new()];
@@ -537,6 +778,45 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let bad = cairn(&["export", &data, "--out", &other, "--columns", "session_key,nope"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no column nope"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_export_leaves_the_out_directory_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-export-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let g = cairn(&["gen", "sessions", "--rows", "300", "--sstables", "1", "--out", &data.display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    // One flipped byte inside the LZ4 chunk: the chunk's CRC fails once the export reads it.
+    let data_file = walk(&data).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("Data.db");
+    let mut bytes = std::fs::read(&data_file).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data_file, &bytes).expect("write");
+    let d = data.display().to_string();
+    // Into a directory that does not exist: it still does not.
+    let absent = dir.join("out").join("nested");
+    let out = cairn(&["export", &d, "--out", &absent.display().to_string(), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("out").exists(), "left behind: {:?}", walk(&dir.join("out")));
+    // Into an empty directory: it stays empty.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let out = cairn(&["export", &d, "--out", &empty.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(walk(&empty).is_empty(), "left behind: {:?}", walk(&empty));
+    // Into a directory whose keyspace directory exists: both stay, and nothing else appears.
+    let ks = empty.join("cairn");
+    std::fs::create_dir_all(&ks).expect("mkdir");
+    let out = cairn(&["export", &d, "--out", &empty.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(walk(&empty), vec![ks]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -75,6 +75,9 @@ pub fn gc(
             other: t.descriptor.directory.display().to_string(),
         });
     }
+    if let (ExecuteTarget::Out(root), false) = (target, opts.dry_run) {
+        crate::upgrade::refuse_beside_inputs(tables, &crate::upgrade::target_dir(&first.descriptor, root), root)?;
+    }
     // The table as it stands: every SSTable of the directory, replaced by its output once
     // collected.
     let mut current: Vec<SsTable> = Vec::new();

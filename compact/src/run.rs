@@ -131,11 +131,16 @@ pub struct Explanation {
 }
 
 /// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out as
-/// `upgrade` lays it out). SSTables of the same table directories that are not among `tables`
-/// are consulted, never read in full, to decide what may be purged.
+/// `upgrade` lays it out; refused when that is an input's own directory). SSTables of the same
+/// table directories that are not among `tables` are consulted, never read in full, to decide
+/// what may be purged.
 pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, UpgradeError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
-    run_into(tables, opts, &target_dir(&first.descriptor, out))
+    let target = target_dir(&first.descriptor, out);
+    if !opts.dry_run {
+        crate::upgrade::refuse_beside_inputs(tables, &target, out)?;
+    }
+    run_into(tables, opts, &target)
 }
 
 /// [`run`], writing into exactly `out_dir` (which may be the table directory itself: the

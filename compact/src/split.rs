@@ -67,6 +67,12 @@ pub fn token_boundaries(p: Partitioner, n: u32, sstable: &str) -> Result<Vec<Tok
 
 /// Split each of `tables`.
 pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, UpgradeError> {
+    // Refused before the first piece is written, whichever input lands beside the inputs.
+    if let ExecuteTarget::Out(dir) = target {
+        for t in tables {
+            crate::upgrade::refuse_beside_inputs(tables, &crate::upgrade::target_dir(&t.descriptor, dir), dir)?;
+        }
+    }
     let mut done = Vec::new();
     // In place, the whole split of a table directory is one lifecycle transaction.
     let mut txn = None;

@@ -5,6 +5,12 @@
 //! atomically. A downgrade refuses data the older version cannot hold: `me` and `nb` store
 //! local deletion times as signed 32-bit seconds, so a deletion or expiry after 2038-01-19 (which
 //! `oa` can hold) makes `--to me|nb` fail with a located error instead of wrapping.
+//!
+//! Every out-of-place rewrite (upgrade, run, split, gc, an executed plan) lays its output out
+//! with [`target_dir`] and refuses an output directory that resolves to an input's own directory
+//! ([`refuse_beside_inputs`]): the data would be doubled there, and Cassandra (or the next
+//! command given that directory) would read both copies. Rewriting in place is a separate,
+//! explicit choice. A dry run writes nothing and is not refused.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +56,19 @@ pub enum UpgradeError {
         /// The other directory.
         other: String,
     },
+    /// The output directory lays the output out in the directory of an input SSTable.
+    #[error(
+        "output directory {out}{} is the directory of input {sstable}: the output would be written beside its inputs; choose another directory (or rewrite in place where the command offers it)",
+        laid_out(.out, .target)
+    )]
+    OutputBesideInputs {
+        /// The output directory as given.
+        out: String,
+        /// Where the output would be written (`out`, or `out/<keyspace>/<table-id>`).
+        target: String,
+        /// The Data.db file name of an input SSTable in that directory.
+        sstable: String,
+    },
     /// Token-range splitting needs a hashing partitioner.
     #[error("{sstable}: token ranges cannot be computed for the {partitioner} partitioner")]
     NoTokenRanges {
@@ -89,6 +108,35 @@ pub fn target_dir(source: &Descriptor, out: &Path) -> PathBuf {
         }
         _ => out.to_path_buf(),
     }
+}
+
+fn laid_out(out: &str, target: &str) -> String {
+    if out == target { String::new() } else { format!(" lays the output out in {target}, which") }
+}
+
+/// Refuse to write under `out` into `target` (where [`target_dir`] lays a rewrite out) when
+/// `target` is the directory of one of `inputs`: an out-of-place rewrite there would put a second
+/// copy of the data beside the first. That happens when `out` is an input's own directory (a
+/// directory that is not a Cassandra table directory is its own target) or the data directory
+/// above its keyspace. Paths are compared canonicalized, so `.`/`..` and symbolic links do not
+/// hide it; a target that does not exist yet cannot be an input's directory.
+pub fn refuse_beside_inputs(inputs: &[SsTable], target: &Path, out: &Path) -> Result<(), UpgradeError> {
+    let Ok(target_c) = std::fs::canonicalize(target) else { return Ok(()) };
+    for t in inputs {
+        // An input directory that cannot be resolved any more is not the existing target.
+        if std::fs::canonicalize(&t.descriptor.directory).is_ok_and(|d| d == target_c) {
+            return Err(UpgradeError::OutputBesideInputs {
+                out: out.display().to_string(),
+                target: target.display().to_string(),
+                sstable: t
+                    .descriptor
+                    .path(cairn_format::Component::Data)
+                    .file_name()
+                    .map_or_else(|| t.descriptor.display_name(), |n| n.to_string_lossy().to_string()),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_fits(
@@ -179,7 +227,11 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
     Ok(d)
 }
 
-/// Rewrite every SSTable in `tables`.
+/// Rewrite every SSTable in `tables`. Refused before anything is written when `out` lays an
+/// output out in the directory of an input ([`refuse_beside_inputs`]).
 pub fn upgrade(tables: &[SsTable], opts: &UpgradeOptions, out: &Path) -> Result<Vec<Descriptor>, UpgradeError> {
+    for t in tables {
+        refuse_beside_inputs(tables, &target_dir(&t.descriptor, out), out)?;
+    }
     tables.iter().map(|t| upgrade_one(t, opts, out)).collect()
 }

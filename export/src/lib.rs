@@ -15,7 +15,9 @@
 //! The dataset is written under a hidden `.<table>.cairn-tmp-<pid>` directory and renamed into
 //! place only when complete, so a crashed or failed export leaves nothing a reader would take
 //! for a dataset (Spark and pyarrow skip names starting with `.` or `_`). An existing dataset is
-//! never overwritten.
+//! never overwritten. A failed export also removes the directories it created for the table
+//! (`OUT` and `OUT/<keyspace>` when they did not exist), never one that was there before;
+//! datasets of other tables already completed in the same call stay.
 //!
 //! Columns: partition key, clustering, then static and regular columns by name (the order of
 //! `SELECT *`); `--columns` keeps only those named (key columns may be named too);
@@ -913,22 +915,51 @@ fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary
         return Err(ExportError::Exists { path: final_dir });
     }
     let ks_dir = opts.out.join(&keyspace);
-    std::fs::create_dir_all(&ks_dir).map_err(write_err(&ks_dir))?;
+    let created = create_dirs(&ks_dir)?;
     let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started);
-    match result {
-        Ok(mut summary) => {
-            if final_dir.exists() {
-                std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
-            }
-            std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
-            summary.path = final_dir.display().to_string();
-            Ok(summary)
+    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started).and_then(|mut summary| {
+        if final_dir.exists() {
+            std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
         }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
+        std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
+        summary.path = final_dir.display().to_string();
+        Ok(summary)
+    });
+    if result.is_err() {
+        // A failed export leaves nothing: its hidden dataset, then the directories it created.
+        let _ = std::fs::remove_dir_all(&tmp);
+        remove_created(&created);
+    }
+    result
+}
+
+/// Create `dir` and its missing ancestors; returns those that did not exist, deepest first.
+fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while !d.as_os_str().is_empty()
+        && std::fs::symlink_metadata(d).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        missing.push(d.to_path_buf());
+        match d.parent() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        remove_created(&missing);
+        return Err(write_err(dir)(e));
+    }
+    Ok(missing)
+}
+
+/// Remove directories [`create_dirs`] created, deepest first. `remove_dir` removes only an empty
+/// directory, so one that something else has written into since is left alone.
+fn remove_created(created: &[PathBuf]) {
+    for d in created {
+        if std::fs::remove_dir(d).is_err() {
+            break;
         }
     }
 }

@@ -15,6 +15,14 @@
 //! when the inputs hold more than one table, each partition object starts with a `"table"`
 //! field naming it (`ks.table`, then `snapshot <tag>`, `backups` or `index <name>` where they
 //! apply).
+//!
+//! sstabledump leaves a cell's `tstamp` out when it equals the row's liveness timestamp, and its
+//! `ttl` / `expires_at` / `expired` out when the cell does not expire or its TTL equals the
+//! liveness TTL (`JsonTransformer.serializeCell`). The dump is then ambiguous: a cell without a
+//! TTL in a row whose marker has one prints exactly like a cell that inherits the marker's TTL.
+//! `--explicit` ([`DumpOptions::explicit`]) prints every cell's own `tstamp`, `ttl` and
+//! `expires_at` (`null` when the cell does not expire; a cell tombstone never expires), so the
+//! JSON says what each cell stores.
 
 use std::io::Write;
 
@@ -51,6 +59,9 @@ pub struct DumpOptions {
     pub counter_shards: bool,
     /// Current time (s) for `expired`.
     pub now_s: i64,
+    /// Every cell prints its own `tstamp`, `ttl` and `expires_at` (`null` when not expiring),
+    /// even where they equal the row's liveness.
+    pub explicit: bool,
 }
 
 /// What a dump saw.
@@ -413,16 +424,24 @@ impl<'a> Renderer<'a> {
                 self.shards(raw);
             }
         }
-        if liveness.is_empty() || cell.timestamp != liveness.timestamp {
+        // sstabledump leaves out what equals the row's liveness; --explicit never does.
+        let explicit = self.opts.explicit;
+        if explicit || liveness.is_empty() || cell.timestamp != liveness.timestamp {
             let t = self.micros(cell.timestamp);
             self.json.field_string("tstamp", &t);
         }
-        if cell.is_expiring() && !cell.is_tombstone() && (liveness.is_empty() || cell.ttl != liveness.ttl) {
+        let expiring = cell.is_expiring() && !cell.is_tombstone();
+        if expiring && (explicit || liveness.is_empty() || cell.ttl != liveness.ttl) {
             self.json.field_number("ttl", cell.ttl);
             let e = self.seconds(cell.local_deletion_time);
             self.json.field_string("expires_at", &e);
             self.json.field("expired");
             self.json.boolean(self.opts.now_s >= cell.local_deletion_time);
+        } else if explicit && !expiring {
+            self.json.field("ttl");
+            self.json.raw("null");
+            self.json.field("expires_at");
+            self.json.raw("null");
         }
         self.json.end_object();
         self.json.objects_compact = false;
