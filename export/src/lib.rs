@@ -862,12 +862,17 @@ fn write_live_ranges(
                     for t in tables {
                         let mut sc = t.scanner()?;
                         if let Some(start) = &filter.start {
-                            // Without a usable index the range is found by scanning (the
-                            // filter still decides).
+                            // Without an Index.db the range is found by scanning (the
+                            // filter still decides); an Index.db or Summary.db that does not
+                            // read is an error, as everywhere.
                             match t.position_after_token(start) {
                                 Ok(Some(pos)) => sc.seek(pos, None)?,
                                 Ok(None) => continue,
-                                Err(_) => {}
+                                Err(cairn_format::Error::MissingComponent {
+                                    component: cairn_format::Component::Index,
+                                    ..
+                                }) => {}
+                                Err(e) => return Err(e.into()),
                             }
                         }
                         scanners.push(sc);

@@ -493,13 +493,17 @@ impl Shared {
                 let bytes: u64 = t
                     .sstables
                     .iter()
-                    .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
-                    .sum();
+                    .map(|s| {
+                        let p = s.path(cairn_format::Component::Data);
+                        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .sum::<Result<u64, String>>()?;
+                // An SSTable without an estimator adds nothing; one that does not decode is an error.
                 let keys: u64 = t
                     .sstables
                     .iter()
-                    .map(|s| s.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(0))
-                    .sum();
+                    .map(|s| s.estimated_cardinality().map(|e| e.unwrap_or(0)).map_err(|e| e.to_string()))
+                    .sum::<Result<u64, String>>()?;
                 out.push_str(&format!(
                     "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
                     t.sstables.len(),

@@ -45,7 +45,7 @@ pub fn flush<'p>(
 /// Open an SSTable of the node (its table's schema.cql beside it).
 pub fn open(d: Descriptor) -> cairn_format::Result<SsTable> {
     let schema = d.directory.join("schema.cql");
-    let options = OpenOptions { schema_file: schema.is_file().then_some(schema), no_verify: false };
+    let options = OpenOptions { schema_file: schema.is_file().then_some(schema), ..Default::default() };
     SsTable::open_with(d, &options)
 }
 

@@ -463,7 +463,7 @@ fn corpus_cases_round_trip() {
             std::fs::write(&f, cql).expect("schema");
             f
         });
-        let oo = cairn_format::sstable::OpenOptions { schema_file: schema, no_verify: false };
+        let oo = cairn_format::sstable::OpenOptions { schema_file: schema, ..Default::default() };
         let input = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
         let counters = input.iter().any(|t| {
             t.header
