@@ -3,6 +3,7 @@
 mod compaction;
 mod components;
 mod conformance;
+mod counters;
 mod cqlite;
 mod datasets;
 mod export;
