@@ -2640,18 +2640,19 @@ fn select_rows(
         return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]]));
     }
     let header = &t.header;
-    let key_parts = |key: &[u8]| -> Vec<Vec<u8>> {
-        if t.schema.partition_key.len() > 1 {
-            cairn_format::types::value::composite_components(key)
-                .unwrap_or_default()
-                .into_iter()
-                .map(<[u8]>::to_vec)
-                .collect()
-        } else {
-            vec![key.to_vec()]
-        }
-    };
-    let value_of = |r: &LiveRow, name: &str, what: u8| -> Option<Vec<u8>> {
+    // A stored key that does not split into the table's key columns is a server error, never a
+    // row whose key columns read as null.
+    let key_count = t.schema.partition_key.len();
+    let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let parts = cairn_format::types::value::partition_key_components(&r.key, key_count).map_err(|e| Failure {
+            code: code::SERVER,
+            message: format!("stored partition key {} does not split into {key_count} columns: {e}", hex(&r.key)),
+            extra: vec![],
+        })?;
+        split_keys.push(parts.into_iter().map(<[u8]>::to_vec).collect());
+    }
+    let value_of = |(r, key_parts): (&LiveRow, &Vec<Vec<u8>>), name: &str, what: u8| -> Option<Vec<u8>> {
         let cell = |list: &Vec<Timed>, i: usize| list.get(i).cloned().flatten();
         let pick = |c: Option<(Vec<u8>, i64, Option<i64>)>| match what {
             0 => c.map(|x| x.0),
@@ -2659,7 +2660,7 @@ fn select_rows(
             _ => c.and_then(|x| x.2).map(|t| (t as i32).to_be_bytes().to_vec()),
         };
         if let Some(i) = t.schema.partition_key.iter().position(|c| c.name == name) {
-            return key_parts(&r.key).get(i).cloned();
+            return key_parts.get(i).cloned();
         }
         if let Some(i) = t.schema.clustering.iter().position(|(c, _)| c.name == name) {
             return r.clustering.get(i).cloned().flatten();
@@ -2671,6 +2672,7 @@ fn select_rows(
     };
     let out = rows
         .iter()
+        .zip(&split_keys)
         .map(|r| match selectors {
             None => all_columns(t).iter().map(|(n, _)| value_of(r, n, 0)).collect(),
             Some(sel) => sel
@@ -2679,7 +2681,7 @@ fn select_rows(
                     Selector::Column(c) => value_of(r, c, 0),
                     Selector::WriteTime(c) => value_of(r, c, 1),
                     Selector::Ttl(c) => value_of(r, c, 2),
-                    Selector::Token(_) => Some(murmur3_token(&r.key).to_be_bytes().to_vec()),
+                    Selector::Token(_) => Some(murmur3_token(&r.0.key).to_be_bytes().to_vec()),
                     Selector::Count => None,
                 })
                 .collect(),
