@@ -316,7 +316,7 @@ fn a_schema_option_that_does_not_parse_is_an_error_not_the_default() {
     // A gc_grace_seconds that is not a number is refused when the schema is read, never taken as
     // the default.
     schema("gc_grace_seconds = ten_days");
-    let err = open_inputs(&[dir.clone()], &OpenOptions::default()).expect_err("refused");
+    let err = open_inputs(std::slice::from_ref(&dir), &OpenOptions::default()).expect_err("refused");
     assert!(err.to_string().contains("gc_grace_seconds = ten_days"), "{err}");
 }
 
