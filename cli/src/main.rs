@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Print partitions, rows, cells and tombstones as sstabledump-compatible JSON.
     Dump(DumpArgs),
-    /// Print the metadata sstablemetadata shows (Statistics.db, Summary.db, TOC).
+    /// Print the metadata sstablemetadata shows (Statistics.db, Summary.db, TOC); a component
+    /// other than Statistics.db that does not read is a warning and exit code 1.
     Meta(MetaArgs),
     /// Check digests, chunk checksums, index agreement and ordering.
     Verify(VerifyArgs),
@@ -394,8 +395,9 @@ struct Inputs {
     /// SSTable component files, table directories, snapshot directories or data directories.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// CQL schema file (CREATE TYPE / CREATE TABLE) naming key and clustering columns; default:
-    /// schema.cql beside the files, else the SSTable's serialization header alone.
+    /// CQL schema file (CREATE TYPE / CREATE TABLE) naming key and clustering columns and
+    /// saying which UDTs are frozen; default: schema.cql beside the files, else the SSTable's
+    /// serialization header alone.
     #[arg(long, value_name = "FILE.cql")]
     schema: Option<PathBuf>,
     /// Do not verify checksums while reading (forensics on damaged files).
@@ -405,7 +407,7 @@ struct Inputs {
 
 impl Inputs {
     fn options(&self) -> OpenOptions {
-        OpenOptions { schema_file: self.schema.clone(), no_verify: self.no_verify }
+        OpenOptions { schema_file: self.schema.clone(), no_verify: self.no_verify, ..Default::default() }
     }
 }
 
@@ -933,14 +935,17 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cairn_inspect::dump::dump(&tables, &opts, a.merge, &mut out).map(|_| Outcome::Ok)
         }
         Command::Meta(a) => {
-            let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+            // sstablemetadata reads only Statistics.db: a damaged Index.db is a warning here.
+            let options = OpenOptions { metadata_only: true, ..a.inputs.options() };
+            let tables = open_inputs(&a.inputs.paths, &options)?;
             let opts = cairn_inspect::meta::MetaOptions {
                 gc_grace_seconds: a.gc_grace_seconds,
                 now_s: parse_now(a.now.as_deref())?,
                 scan: a.scan,
                 json: a.json,
             };
-            cairn_inspect::meta::meta(&tables, &opts, &mut out).map(|_| Outcome::Ok)
+            cairn_inspect::meta::meta(&tables, &opts, &mut out)
+                .map(|clean| if clean { Outcome::Ok } else { Outcome::Problems })
         }
         Command::Tombstones(a) => {
             let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;

@@ -999,3 +999,127 @@ fn load_reports_bad_input_with_exit_code_2() {
     node.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Run `cairn`, failing the test (not hanging the suite) when it has not ended after `secs`.
+fn cairn_bounded(args: &[&str], secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cairn");
+    // Drain both pipes while waiting, so a full pipe cannot pass for a hang.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            b
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cairn {args:?} did not end within {secs} s (a hang)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
+}
+
+#[test]
+fn a_component_that_is_a_fifo_is_a_located_error_not_a_hang() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let g = cairn(&["gen", "sessions", "--rows", "50", "--out", &dir.join("data").display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let data = walk(&dir).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("an SSTable");
+    let name = data.file_name().and_then(|n| n.to_str()).expect("name");
+    let prefix = name.trim_end_matches("Data.db");
+    let source = data.parent().expect("table directory");
+    let components: Vec<std::path::PathBuf> = std::fs::read_dir(source)
+        .expect("read")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    assert!(components.len() >= 6, "{components:?}");
+    for fifo_of in &components {
+        let fifo_name = fifo_of.file_name().and_then(|n| n.to_str()).expect("name");
+        let case = dir.join(format!("fifo-{fifo_name}"));
+        std::fs::create_dir_all(&case).expect("mkdir");
+        for c in &components {
+            let to = case.join(c.file_name().expect("name"));
+            if c == fifo_of {
+                let made = Command::new("mkfifo").arg(&to).status().expect("mkfifo");
+                assert!(made.success(), "mkfifo {}", to.display());
+            } else {
+                std::fs::copy(c, &to).expect("copy");
+            }
+        }
+        let target = case.display().to_string();
+        for verb in ["meta", "dump", "verify", "describe", "tombstones"] {
+            let out = cairn_bounded(&[verb, &target], 30);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{verb} with {fifo_name} a FIFO: {err}");
+            assert!(
+                err.contains(fifo_name) && err.contains("not a regular file but a FIFO"),
+                "{verb} with {fifo_name} a FIFO: error does not say where and what: {err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn meta_reads_statistics_past_a_damaged_index() {
+    let Some(corpus) = corpus() else { return };
+    let case = corpus.cases().into_iter().find(|c| c.id == "empty_index").expect("case");
+    let out = cairn(&["meta", "--json", &path(&case)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "problems found: exit 1: {err}");
+    let m: J = serde_json::from_slice(&out.stdout).expect("meta JSON");
+    // The facts of Statistics.db, as the manifest's own parse has them.
+    assert_eq!(m["min_timestamp"].as_i64(), Some(1_547_143_891_206_784));
+    assert_eq!(m["max_timestamp"].as_i64(), Some(1_547_143_891_206_784));
+    assert_eq!(m["total_rows"].as_i64(), Some(1));
+    assert_eq!(m["estimated_cardinality"].as_u64(), Some(1));
+    let problems = m["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].as_str().is_some_and(|p| p.contains("Index.db") && p.contains("at byte 0")), "{problems:?}");
+    assert!(err.contains("warning") && err.contains("Index.db"), "the failed component is not named: {err}");
+    // Text output too.
+    let out = cairn(&["meta", &path(&case)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Estimated cardinality: 1"));
+}
+
+#[test]
+fn dump_reads_a_header_that_declares_frozen_udts_non_frozen() {
+    let Some(corpus) = corpus() else { return };
+    let case = corpus.cases().into_iter().find(|c| c.id == "me_songs_nested_udt").expect("case");
+    // No --schema and no schema.cql beside the files: the header alone (CASSANDRA-15035).
+    let out = cairn(&["dump", "--ndjson", &path(&case)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let parts = json_lines(&out);
+    assert_eq!(parts.len(), 1);
+    let cells = parts[0]["rows"][0]["cells"].as_array().expect("cells");
+    let value = |name: &str| cells.iter().find(|c| c["name"] == name).map(|c| c["value"].clone());
+    assert_eq!(value("band"), Some(J::from("Iron Maiden")));
+    let info = value("info").expect("info");
+    assert_eq!(info["founded"], J::from(188_694_000));
+    assert_eq!(info["description"], J::from("Pure evil metal"));
+    assert_eq!(info["members"].as_array().map(Vec::len), Some(6));
+    assert_eq!(value("tags").expect("tags")["tags"]["origin"], J::from("england"));
+    assert!(
+        err.contains("warning") && err.contains("info, tags") && err.contains("--schema"),
+        "the columns read as frozen are not named: {err}"
+    );
+}

@@ -636,8 +636,22 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
         }
         .into());
     }
-    let schema_map = first.schema.option("compaction").and_then(parse_cql_map).unwrap_or_default();
-    let schema_strategy = schema_map.iter().find(|(k, _)| k == "class").and_then(|(_, v)| Strategy::parse(v));
+    // The schema's compaction map must parse: one that does not is an error, never a silent
+    // fall back to the defaults. A class Cairn does not plan (UCS, DTCS) is an error unless
+    // --strategy says which one to plan instead.
+    let schema_map = match first.schema.option("compaction") {
+        Some(text) => parse_cql_map(text)
+            .ok_or_else(|| PlanError::BadOption { name: "compaction".into(), value: text.to_string() })?,
+        None => Vec::new(),
+    };
+    let schema_strategy = match schema_map.iter().find(|(k, _)| k == "class") {
+        Some((_, class)) => match (Strategy::parse(class), req.strategy) {
+            (Some(s), _) => Some(s),
+            (None, Some(_)) => None,
+            (None, None) => return Err(PlanError::BadOption { name: "class".into(), value: class.clone() }),
+        },
+        None => None,
+    };
     let strategy = req.strategy.or(schema_strategy).ok_or(PlanError::NoStrategy)?;
     let mut pairs: Vec<(String, String)> = if schema_strategy == Some(strategy) {
         schema_map.into_iter().filter(|(k, _)| k != "class").collect()

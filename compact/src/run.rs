@@ -270,10 +270,10 @@ pub fn run_with(
         Some(None) => None,
         None => first.compression.as_ref().and_then(|c| c.compressor).map(CompressionParams::new),
     };
-    let expected: u64 = tables
-        .iter()
-        .map(|t| t.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(128))
-        .sum();
+    // A bloom-filter sizing hint: an SSTable without an estimator counts as 128 keys; one whose
+    // estimator does not decode is an error.
+    let expected: u64 =
+        tables.iter().map(|t| t.estimated_cardinality().map(|e| e.unwrap_or(128))).sum::<Result<u64, _>>()?;
     let options = WriterOptions {
         version: opts.to,
         compression,

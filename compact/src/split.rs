@@ -91,7 +91,8 @@ pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) ->
     }
     for t in tables {
         let name = t.path(Component::Data).display().to_string();
-        let data_bytes = std::fs::metadata(t.path(Component::Data)).map(|m| m.len()).unwrap_or(0);
+        let data = t.path(Component::Data);
+        let data_bytes = std::fs::metadata(&data).map_err(|e| cairn_format::Error::io(&data, e))?.len();
         if opts.token_ranges.is_none() && opts.max_bytes.is_some_and(|m| data_bytes <= m) {
             done.push(Split { input: t.descriptor.clone(), outputs: vec![], skipped: true, deleted: false });
             continue;

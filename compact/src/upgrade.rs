@@ -189,7 +189,8 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
         }),
     };
     let stats = table.statistics.stats.as_ref();
-    let expected = table.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(1024);
+    // A bloom-filter sizing hint: without an estimator, size for 1024 keys; an unreadable one is an error.
+    let expected = table.estimated_cardinality()?.unwrap_or(1024);
     let options = WriterOptions {
         version: opts.to,
         compression,

@@ -47,7 +47,7 @@ use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::types::CqlType;
-use cairn_format::types::value::{Value, composite_components, decode, from_cells};
+use cairn_format::types::value::{Value, decode, from_cells, partition_key_components};
 
 use crate::arrow::{NumericShape, NumericSpan, TypeOptions};
 use crate::rows::{Cell, Cells, Row, TokenFilter, for_each_row};
@@ -414,6 +414,7 @@ fn measure_numerics(
     tables: &[SsTable],
     now: i64,
     filter: &TokenFilter,
+    table_name: &str,
 ) -> Result<BTreeMap<String, NumericShape>, ExportError> {
     let mut m = merger(tables)?;
     let header = PartitionStream::header(&m).clone();
@@ -437,54 +438,74 @@ fn measure_numerics(
     }
     let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
     let schema = tables.first().map(|t| t.schema.clone());
-    let mut note = |name: String, ty: &CqlType, b: &[u8]| {
-        if let Ok(v) = decode(ty, b) {
-            spans.entry(name).or_default().add(&v);
-        }
+    // A value that does not decode ends the pass with its error (the row callback can only
+    // stop the scan, so the error waits here).
+    let mut failure: Option<ExportError> = None;
+    let value_error = |key: &[u8], column: String, source: cairn_format::DecodeError| ExportError::Value {
+        table: table_name.into(),
+        key: cairn_format::types::render::hex(key),
+        column,
+        source: Box::new(source),
+    };
+    let mut note = |key: &[u8], name: String, ty: &CqlType, b: &[u8]| -> Result<(), ExportError> {
+        let v = decode(ty, b).map_err(|e| value_error(key, name.clone(), e))?;
+        spans.entry(name).or_default().add(&v);
+        Ok(())
+    };
+    let key_name = |i: usize| {
+        schema
+            .as_ref()
+            .and_then(|s| s.partition_key.get(i))
+            .map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone())
     };
     for_each_row(&mut m, partitioner, now, filter, &mut |row: Row| {
-        if !keys.is_empty() {
-            let parts: Vec<&[u8]> = if key_types.len() > 1 {
-                composite_components(&row.key).unwrap_or_default()
-            } else {
-                vec![&row.key[..]]
-            };
-            for &i in &keys {
+        let mut visit = || -> Result<(), ExportError> {
+            if !keys.is_empty() {
+                let parts = partition_key_components(&row.key, key_types.len())
+                    .map_err(|e| value_error(&row.key, key_name(0), e))?;
+                for &i in &keys {
+                    if let (Some(b), Some(t)) = (parts.get(i), key_types.get(i)) {
+                        note(&row.key, key_name(i), t, b)?;
+                    }
+                }
+            }
+            for &i in &cks {
                 let name = schema
                     .as_ref()
-                    .and_then(|s| s.partition_key.get(i))
-                    .map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone());
-                if let (Some(b), Some(t)) = (parts.get(i), key_types.get(i)) {
-                    note(name, t, b);
+                    .and_then(|s| s.clustering.get(i))
+                    .map_or_else(|| format!("clustering_{i}"), |(c, _)| c.name.clone());
+                if let (Some(Some(b)), Some(t)) = (row.clustering.get(i), header.clustering_types.get(i)) {
+                    note(&row.key, name, t.unreversed(), row.data.bytes(*b))?;
                 }
             }
-        }
-        for &i in &cks {
-            let name = schema
-                .as_ref()
-                .and_then(|s| s.clustering.get(i))
-                .map_or_else(|| format!("clustering_{i}"), |(c, _)| c.name.clone());
-            if let (Some(Some(b)), Some(t)) = (row.clustering.get(i), header.clustering_types.get(i)) {
-                note(name, t.unreversed(), row.data.bytes(*b));
-            }
-        }
-        for (cells, cols, is_static) in [(&*row.statics, &statics, true), (&row.data, &regulars, false)] {
-            for (idx, cell) in &cells.cells {
-                if !cols.contains(&(*idx as usize)) {
-                    continue;
-                }
-                let hc = if is_static {
-                    header.static_columns.get(*idx as usize)
-                } else {
-                    header.regular_columns.get(*idx as usize)
-                };
-                if let (Some(hc), Cell::Simple { value, .. }) = (hc, cell) {
-                    note(hc.name.clone(), &hc.ty, cells.bytes(*value));
+            for (cells, cols, is_static) in [(&*row.statics, &statics, true), (&row.data, &regulars, false)] {
+                for (idx, cell) in &cells.cells {
+                    if !cols.contains(&(*idx as usize)) {
+                        continue;
+                    }
+                    let hc = if is_static {
+                        header.static_columns.get(*idx as usize)
+                    } else {
+                        header.regular_columns.get(*idx as usize)
+                    };
+                    if let (Some(hc), Cell::Simple { value, .. }) = (hc, cell) {
+                        note(&row.key, hc.name.clone(), &hc.ty, cells.bytes(*value))?;
+                    }
                 }
             }
+            Ok(())
+        };
+        match visit() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failure = Some(e);
+                Ok(false)
+            }
         }
-        Ok(true)
     })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     Ok(spans.into_iter().map(|(k, v)| (k, v.shape())).collect())
 }
 
@@ -574,14 +595,23 @@ fn decode_batch<'a>(
     table: &str,
     now: i64,
 ) -> Result<Vec<Vec<Option<Value<'a>>>>, ExportError> {
-    let composite = matches!(header.key_type, CqlType::Composite(_));
+    let key_count = header.key_components().len();
+    let key_column = cols.iter().find(|c| matches!(c.source, Source::Key(_))).map(|c| c.name.as_str());
     let mut out: Vec<Vec<Option<Value<'a>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
     // Rows of a partition share their key: split a composite key once per partition.
     let mut parts: Vec<&'a [u8]> = Vec::new();
     let mut parts_of: Option<&'a std::sync::Arc<[u8]>> = None;
     for row in rows {
-        if !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key)) {
-            parts = if composite { composite_components(&row.key).unwrap_or_default() } else { vec![&row.key[..]] };
+        if let Some(column) = key_column
+            && !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key))
+        {
+            // A key that does not split into its columns is an error, never a row of nulls.
+            parts = partition_key_components(&row.key, key_count).map_err(|source| ExportError::Value {
+                table: table.into(),
+                key: cairn_format::types::render::hex(&row.key),
+                column: column.into(),
+                source: Box::new(source),
+            })?;
             parts_of = Some(&row.key);
         }
         for (c, col_out) in cols.iter().zip(out.iter_mut()) {
@@ -865,12 +895,17 @@ fn write_live_ranges(
                     for t in tables {
                         let mut sc = t.scanner()?;
                         if let Some(start) = &filter.start {
-                            // Without a usable index the range is found by scanning (the
-                            // filter still decides).
+                            // Without an Index.db the range is found by scanning (the
+                            // filter still decides); an Index.db or Summary.db that does not
+                            // read is an error, as everywhere.
                             match t.position_after_token(start) {
                                 Ok(Some(pos)) => sc.seek(pos, None)?,
                                 Ok(None) => continue,
-                                Err(_) => {}
+                                Err(cairn_format::Error::MissingComponent {
+                                    component: cairn_format::Component::Index,
+                                    ..
+                                }) => {}
+                                Err(e) => return Err(e.into()),
                             }
                         }
                         scanners.push(sc);
@@ -987,7 +1022,7 @@ fn write_dataset(
     };
     let mutations = opts.mode == Mode::Mutations;
     let numeric = if opts.format == Format::Parquet && !mutations {
-        measure_numerics(tables, opts.now_s, &filter)?
+        measure_numerics(tables, opts.now_s, &filter, table_name)?
     } else {
         BTreeMap::new()
     };
@@ -1100,4 +1135,61 @@ fn write_dataset(
     let p = dir.join("_SUCCESS");
     std::fs::write(&p, b"").map_err(write_err(&p))?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::partition::{OwnedCell, Partition};
+    use cairn_format::sstable::OpenOptions;
+    use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
+    use cairn_format::writer::{SsTableWriter, WriterOptions};
+
+    /// One SSTable of a table keyed `(k0, k1)` whose only partition key is one component short.
+    fn write_bad_key(dir: &Path, key_types: Vec<CqlType>) -> SsTable {
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Composite(key_types),
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        let mut w = SsTableWriter::create(dir, 1, header, WriterOptions::default()).expect("writer");
+        // CompositeType bytes of a single 4-byte component (u16 length, value, end-of-component
+        // byte): `k0` alone would decode, `k1` is missing.
+        let mut p = Partition::new(vec![0, 4, 0, 0, 0, 7, 0]);
+        p.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"x".to_vec(), 1));
+        w.write_partition_content(&p).expect("write");
+        SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open")
+    }
+
+    fn export_to(table: &SsTable, out: &Path, mode: Mode) -> Result<Vec<TableSummary>, ExportError> {
+        let opts = ExportOptions { out: out.to_path_buf(), mode, format: Format::Ndjson, ..Default::default() };
+        export(std::slice::from_ref(table), &opts)
+    }
+
+    fn is_key_error(r: &Result<Vec<TableSummary>, ExportError>) -> bool {
+        matches!(
+            r,
+            Err(ExportError::Value { column, source, .. })
+                if column == "partition_key_0"
+                    && matches!(source.kind, cairn_format::DecodeErrorKind::InvalidValue { what: "composite component count", value: 1 })
+        )
+    }
+
+    #[test]
+    fn a_partition_key_that_does_not_split_is_an_error_not_nulls() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // Live rows: the key columns are decoded per batch.
+        let t = write_bad_key(&tmp.path().join("a"), vec![CqlType::Int, CqlType::Int]);
+        let r = export_to(&t, &tmp.path().join("out-live"), Mode::Live);
+        assert!(is_key_error(&r), "{r:?}");
+        // Mutations: the same key, the same error.
+        let r = export_to(&t, &tmp.path().join("out-mutations"), Mode::Mutations);
+        assert!(is_key_error(&r), "{r:?}");
+        // A varint key column is measured in a first pass, which meets the key first.
+        let t = write_bad_key(&tmp.path().join("b"), vec![CqlType::Varint, CqlType::Int]);
+        let r = export_to(&t, &tmp.path().join("out-varint"), Mode::Live);
+        assert!(is_key_error(&r), "{r:?}");
+    }
 }

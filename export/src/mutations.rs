@@ -22,7 +22,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::render;
-use cairn_format::types::value::{Value, composite_components, decode, udt_field_index};
+use cairn_format::types::value::{Value, decode, partition_key_components, udt_field_index};
 
 use crate::{Column, ExportError, Sink, Source, arrow, write_values};
 
@@ -208,7 +208,9 @@ pub(crate) fn write(
 ) -> Result<Written, ExportError> {
     let mut written = Written { rows: 0, partitions: 0 };
     for t in tables {
-        let file = t.path(Component::Data).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let data = t.path(Component::Data);
+        let location = data.display().to_string();
+        let file = data.file_name().map_or_else(|| location.clone(), |n| n.to_string_lossy().to_string());
         let mut scanner = t.scanner()?;
         let header = scanner.header().clone();
         let key_types: Vec<CqlType> = match &header.key_type {
@@ -243,35 +245,60 @@ pub(crate) fn write(
             if batch.len() >= rows_per_group {
                 let rows = std::mem::take(batch);
                 written.rows += rows.len() as u64;
-                flush(&rows, cols, &key_types, &file, sinks.entry(range).or_insert_with(|| new_sink(range)))?;
+                flush(
+                    &rows,
+                    cols,
+                    &key_types,
+                    (&file, &location),
+                    sinks.entry(range).or_insert_with(|| new_sink(range)),
+                )?;
             }
         }
         for (range, rows) in pending {
             written.rows += rows.len() as u64;
-            flush(&rows, cols, &key_types, &file, sinks.entry(range).or_insert_with(|| new_sink(range)))?;
+            flush(&rows, cols, &key_types, (&file, &location), sinks.entry(range).or_insert_with(|| new_sink(range)))?;
         }
     }
     Ok(written)
 }
 
+/// Write `rows` of the SSTable whose Data.db is `file` (its name, a column value) at
+/// `location` (its path, for errors). A key or clustering value that does not decode is an
+/// error naming the SSTable, the partition and the column, never a null.
 fn flush(
     rows: &[Mutation],
     cols: &[Column],
     key_types: &[CqlType],
-    file: &str,
+    (file, location): (&str, &str),
     sink: &mut Sink,
 ) -> Result<(), ExportError> {
-    let composite = key_types.len() > 1;
     let mut values: Vec<Vec<Option<Value<'_>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
     for r in rows {
-        let parts: Vec<&[u8]> =
-            if composite { composite_components(&r.key).unwrap_or_default() } else { vec![&r.key[..]] };
+        let err = |column: &str, source: cairn_format::DecodeError| ExportError::Value {
+            table: location.into(),
+            key: cairn_format::types::render::hex(&r.key),
+            column: column.into(),
+            source: Box::new(source),
+        };
+        let mut parts: Option<Vec<&[u8]>> = None;
         for (c, out) in cols.iter().zip(values.iter_mut()) {
             let v = match &c.source {
-                Source::Key(i) => parts.get(*i).and_then(|b| decode(&c.ty, b).ok()),
-                Source::Clustering(i) => {
-                    r.clustering.get(*i).and_then(|b| b.as_deref()).and_then(|b| decode(&c.ty, b).ok())
+                Source::Key(i) => {
+                    let parts = match &parts {
+                        Some(p) => p,
+                        None => parts
+                            .insert(partition_key_components(&r.key, key_types.len()).map_err(|e| err(&c.name, e))?),
+                    };
+                    parts.get(*i).map(|b| decode(&c.ty, b)).transpose().map_err(|e| err(&c.name, e))?
                 }
+                // A range-tombstone bound may be a clustering prefix: the missing columns are null.
+                Source::Clustering(i) => r
+                    .clustering
+                    .get(*i)
+                    .and_then(|b| b.as_deref())
+                    .map(|b| decode(&c.ty, b))
+                    .transpose()
+                    .map_err(|e| err(&c.name, e))?,
                 Source::Fixed(0) => Some(Value::Text(file)),
                 Source::Fixed(1) => Some(Value::Text(r.kind)),
                 Source::Fixed(2) => r.column.as_deref().map(Value::Text),

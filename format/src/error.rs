@@ -313,6 +313,33 @@ pub enum Error {
         /// The offending values.
         detail: String,
     },
+    /// A component path names something other than a regular file (a FIFO, a socket, a
+    /// device, a directory). Components are opened only after this check, so a FIFO cannot
+    /// block a read that waits for a writer.
+    #[error("{}: not a regular file but a {kind}; an SSTable's {component} must be a regular file", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// The component it should hold.
+        component: Component,
+        /// What it is instead (`FIFO`, `socket`, `directory`, ...).
+        kind: &'static str,
+    },
+    /// Data.db decodes neither with the serialization header's non-frozen UDT columns nor with
+    /// them frozen (CASSANDRA-15035 headers declare frozen UDTs non-frozen), so how to read them
+    /// cannot be decided from the files alone.
+    #[error(
+        "{error}; the serialization header declares {} as non-frozen UDT column(s) and the rows decode \
+         neither that way nor frozen: if the table's schema says frozen (CASSANDRA-15035), give it \
+         with --schema FILE.cql or a schema.cql beside the files",
+        columns.join(", ")
+    )]
+    UdtFreezingUndecided {
+        /// The columns whose freezing is in doubt.
+        columns: Vec<String>,
+        /// The error reading with the header as it is.
+        error: Box<Error>,
+    },
     /// A CQL schema file does not parse.
     #[error("{}: {source}", path.display())]
     Cql {
@@ -334,6 +361,7 @@ impl Error {
     pub fn offset(&self) -> Option<u64> {
         match self {
             Error::Corrupt { offset, .. } | Error::ChecksumMismatch { offset, .. } => Some(*offset),
+            Error::UdtFreezingUndecided { error, .. } => error.offset(),
             _ => None,
         }
     }
@@ -343,8 +371,10 @@ impl Error {
         match self {
             Error::Corrupt { component, .. }
             | Error::ChecksumMismatch { component, .. }
-            | Error::MissingComponent { component, .. } => Some(*component),
+            | Error::MissingComponent { component, .. }
+            | Error::NotRegularFile { component, .. } => Some(*component),
             Error::DigestMismatch { .. } => Some(Component::Digest),
+            Error::UdtFreezingUndecided { error, .. } => error.component(),
             _ => None,
         }
     }

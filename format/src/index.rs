@@ -136,7 +136,7 @@ const READ_SIZE: usize = 1 << 16;
 impl IndexReader {
     /// Open Index.db; `types` are the clustering types (for promoted-index bounds).
     pub fn open(path: &Path, types: Vec<CqlType>, version: Version) -> Result<IndexReader> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::component_file::open_required(path, Component::Index)?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         Ok(IndexReader { path: path.to_path_buf(), file, len, buf: Vec::new(), pos: 0, start: 0, types, version })
     }

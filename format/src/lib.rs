@@ -47,12 +47,14 @@
 
 pub mod clustering;
 pub mod codec;
+pub mod component_file;
 pub mod compression;
 pub mod data;
 pub mod deletion;
 pub mod descriptor;
 pub mod error;
 pub mod filter;
+pub mod header_fix;
 pub mod index;
 pub mod live;
 pub mod location;

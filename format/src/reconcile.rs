@@ -228,10 +228,11 @@ pub fn reconcile_cells<'c>(a: (&'c Cell, &[u8]), b: (&'c Cell, &[u8])) -> Orderi
 /// Merge two counter contexts shard by shard (Cassandra `db/context/CounterContext.merge`): for
 /// one counter id, a global shard beats the others (between globals the higher clock, then the
 /// higher count), two local shards add up, a local shard beats a remote one, and between remote
-/// shards the higher clock, then the higher count, wins.
-pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
-    let mut shards: Vec<CounterShard> = counter_shards(a).ok()?;
-    for s in counter_shards(b).ok()? {
+/// shards the higher clock, then the higher count, wins. A context that does not decode is an
+/// error (offsets within that context), never a merge that drops it.
+pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> std::result::Result<Vec<u8>, crate::DecodeError> {
+    let mut shards: Vec<CounterShard> = counter_shards(a)?;
+    for s in counter_shards(b)? {
         match shards.iter_mut().find(|x| x.counter_id == s.counter_id) {
             Some(x) => match (x.kind, s.kind) {
                 (ShardKind::Local, ShardKind::Local) => {
@@ -270,7 +271,7 @@ pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&s.clock.to_be_bytes());
         out.extend_from_slice(&s.count.to_be_bytes());
     }
-    Some(out)
+    Ok(out)
 }
 
 /// One row's worth of contributions: (input index, the input's row).
@@ -278,6 +279,8 @@ struct RowMerge<'a> {
     header: &'a SerializationHeader,
     is_static: bool,
     counts: &'a std::cell::Cell<MergeCounts>,
+    /// The Data.db of each contributing row, in the order of the rows (for errors).
+    paths: &'a [&'a std::path::Path],
 }
 
 impl RowMerge<'_> {
@@ -289,7 +292,7 @@ impl RowMerge<'_> {
     }
 
     /// Merge `rows` (each with its column map) into `out`, shadowed by `active`.
-    fn merge(&self, rows: &[(&Unfiltered, &[u16])], active: Option<DeletionTime>, out: &mut Unfiltered) {
+    fn merge(&self, rows: &[(&Unfiltered, &[u16])], active: Option<DeletionTime>, out: &mut Unfiltered) -> Result<()> {
         let kind = if self.is_static { UnfilteredKind::StaticRow } else { UnfilteredKind::Row };
         let first = rows.first().map(|r| r.0);
         out.start(kind, first.map_or(0, |r| r.position));
@@ -337,9 +340,10 @@ impl RowMerge<'_> {
             if col.is_complex() {
                 self.merge_complex(rows, ci, &col.ty, effective, shadowing, out);
             } else {
-                self.merge_simple(rows, ci, &col.ty, shadowing, out);
+                self.merge_simple(rows, ci, &col.ty, shadowing, out)?;
             }
         }
+        Ok(())
     }
 
     fn cells_of<'r>(row: &'r Unfiltered, map: &[u16], column: u16) -> impl Iterator<Item = &'r Cell> {
@@ -354,11 +358,11 @@ impl RowMerge<'_> {
         ty: &CqlType,
         shadowing: DeletionTime,
         out: &mut Unfiltered,
-    ) {
+    ) -> Result<()> {
         let mut best: Option<(&Cell, &Unfiltered)> = None;
         let mut counter: Option<Vec<u8>> = None;
         let mut seen = 0u64;
-        for (r, map) in rows {
+        for (k, (r, map)) in rows.iter().enumerate() {
             for c in Self::cells_of(r, map, column) {
                 seen += 1;
                 if ty.is_counter()
@@ -368,7 +372,11 @@ impl RowMerge<'_> {
                 {
                     let base =
                         counter.clone().unwrap_or_else(|| best.map(|(b, br)| br.value(b).to_vec()).unwrap_or_default());
-                    counter = merge_counter_contexts(&base, r.value(c)).or(Some(base));
+                    let merged = merge_counter_contexts(&base, r.value(c)).map_err(|e| {
+                        let path = self.paths.get(k).map_or_else(std::path::PathBuf::new, |p| p.to_path_buf());
+                        crate::DecodeError::new(r.position, e.kind).located(path, crate::Component::Data)
+                    })?;
+                    counter = Some(merged);
                     if best.is_some_and(|(b, _)| c.timestamp > b.timestamp) {
                         best = Some((c, r));
                     }
@@ -402,11 +410,12 @@ impl RowMerge<'_> {
         if let Some((c, r)) = best {
             if !shadowing.is_live() && shadowing.deletes(c.timestamp) {
                 self.count(1, 0);
-                return;
+                return Ok(());
             }
             let value = counter.unwrap_or_else(|| r.value(c).to_vec());
             out.push_cell(column, c, None, &value);
         }
+        Ok(())
     }
 
     fn merge_complex(
@@ -544,20 +553,18 @@ impl PartitionStream for Merger {
         }
         self.partition = PartitionHeader { key, deletion, position, body_position: position };
         // Static rows.
-        let rows: Vec<(&Unfiltered, &[u16])> = self
-            .inputs
-            .iter()
-            .filter(|i| i.in_merge)
-            .filter_map(|i| i.static_row.as_ref().map(|r| (r, i.static_map.as_slice())))
-            .collect();
+        let contributing: Vec<&Input> = self.inputs.iter().filter(|i| i.in_merge && i.static_row.is_some()).collect();
+        let rows: Vec<(&Unfiltered, &[u16])> =
+            contributing.iter().filter_map(|i| i.static_row.as_ref().map(|r| (r, i.static_map.as_slice()))).collect();
+        let paths: Vec<&std::path::Path> = contributing.iter().map(|i| i.scanner.source().path()).collect();
         self.has_static = false;
         if !rows.is_empty() {
             let active = (!deletion.is_live()).then_some(deletion);
-            RowMerge { header: &self.header, is_static: true, counts: &self.counts }.merge(
+            RowMerge { header: &self.header, is_static: true, counts: &self.counts, paths: &paths }.merge(
                 &rows,
                 active,
                 &mut self.static_row,
-            );
+            )?;
             self.has_static = !self.static_row.is_empty_row();
         }
         for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
@@ -646,18 +653,16 @@ impl PartitionStream for Merger {
                 (None, true) => None,
             };
             {
-                let rows: Vec<(&Unfiltered, &[u16])> = self
-                    .inputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(n, _)| group.contains(n))
-                    .map(|(_, i)| (&i.peek, i.regular_map.as_slice()))
-                    .collect();
-                RowMerge { header: &self.header, is_static: false, counts: &self.counts }.merge(
+                let contributing: Vec<&Input> =
+                    self.inputs.iter().enumerate().filter(|(n, _)| group.contains(n)).map(|(_, i)| i).collect();
+                let rows: Vec<(&Unfiltered, &[u16])> =
+                    contributing.iter().map(|i| (&i.peek, i.regular_map.as_slice())).collect();
+                let paths: Vec<&std::path::Path> = contributing.iter().map(|i| i.scanner.source().path()).collect();
+                RowMerge { header: &self.header, is_static: false, counts: &self.counts, paths: &paths }.merge(
                     &rows,
                     active,
                     &mut self.out,
-                );
+                )?;
             }
             for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
                 Self::advance_row(input)?;

@@ -24,6 +24,42 @@ pub struct OpenOptions {
     pub schema_file: Option<PathBuf>,
     /// Skip checksum verification (forensics only).
     pub no_verify: bool,
+    /// Open for reading metadata (`cairn meta`): a failed Index.db check, or UDT freezing that
+    /// the rows do not settle, becomes an [`OpenWarning`] instead of failing the open, since
+    /// Statistics.db still reads.
+    pub metadata_only: bool,
+}
+
+/// Something an open noticed and read around, for the caller to show (the CLI prints these on
+/// stderr).
+#[derive(Debug, Clone)]
+pub enum OpenWarning {
+    /// Columns the serialization header declares as non-frozen UDTs decode only frozen
+    /// (CASSANDRA-15035) and are read as frozen; see [`crate::header_fix`].
+    UdtReadAsFrozen {
+        /// Statistics.db, which holds the header.
+        path: PathBuf,
+        /// The columns read as frozen.
+        columns: Vec<String>,
+    },
+    /// A component failed a check that only [`OpenOptions::metadata_only`] reads past.
+    Unreadable(Arc<Error>),
+}
+
+impl std::fmt::Display for OpenWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenWarning::UdtReadAsFrozen { path, columns } => write!(
+                f,
+                "{}: column(s) {}: the serialization header declares a non-frozen UDT but the rows decode only \
+                 frozen (CASSANDRA-15035), so they are read as frozen; --schema FILE.cql (or schema.cql beside \
+                 the files) makes this certain",
+                path.display(),
+                columns.join(", ")
+            ),
+            OpenWarning::Unreadable(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// An opened SSTable.
@@ -47,29 +83,26 @@ pub struct SsTable {
     pub partitioner: Partitioner,
     /// Table schema.
     pub schema: TableSchema,
+    /// What the open noticed and read around.
+    pub warnings: Vec<OpenWarning>,
     verify: bool,
 }
 
 fn read_component(d: &Descriptor, c: Component) -> Result<Option<Vec<u8>>> {
-    let p = d.path(c);
-    match std::fs::read(&p) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(p, e)),
-    }
+    crate::component_file::read(&d.path(c), c)
 }
 
 impl SsTable {
     /// Open the SSTable that `path` (any of its component files) belongs to.
     pub fn open(path: &Path, schema_file: Option<&Path>) -> Result<SsTable> {
         let (d, _) = Descriptor::from_path(path)?;
-        Self::open_with(d, &OpenOptions { schema_file: schema_file.map(Path::to_path_buf), no_verify: false })
+        Self::open_with(d, &OpenOptions { schema_file: schema_file.map(Path::to_path_buf), ..Default::default() })
     }
 
     /// Open `descriptor` with `options`.
     pub fn open_with(descriptor: Descriptor, options: &OpenOptions) -> Result<SsTable> {
         let d = descriptor;
-        let present: Vec<Component> = Component::BIG.into_iter().filter(|c| d.path(*c).exists()).collect();
+        let present = crate::component_file::present(&d)?;
         let toc = read_component(&d, Component::Toc)?.map(|b| crate::toc::parse(&String::from_utf8_lossy(&b)).0);
         let required = [Component::Data, Component::Statistics];
         for c in required {
@@ -126,7 +159,7 @@ impl SsTable {
         let schema = Self::find_schema(&d, options, &header)?;
         let mut header = header;
         schema.fix_header(&mut header);
-        let table = SsTable {
+        let mut table = SsTable {
             descriptor: d,
             toc,
             present,
@@ -136,10 +169,38 @@ impl SsTable {
             crc,
             partitioner,
             schema,
+            warnings: Vec::new(),
             verify: !options.no_verify,
         };
-        table.check_index_start()?;
+        let tolerate = |table: &mut SsTable, r: Result<()>| match r {
+            Err(e) if options.metadata_only => {
+                table.warnings.push(OpenWarning::Unreadable(Arc::new(e)));
+                Ok(())
+            }
+            r => r,
+        };
+        let checked = table.check_index_start();
+        tolerate(&mut table, checked)?;
+        let settled = table.settle_udt_freezing();
+        tolerate(&mut table, settled)?;
         Ok(table)
+    }
+
+    /// Settle the freezing of UDT columns the header declares non-frozen when there is no
+    /// schema ([`crate::header_fix`]).
+    fn settle_udt_freezing(&mut self) -> Result<()> {
+        let mut header = Arc::clone(&self.header);
+        let mut schema = self.schema.clone();
+        let open = |h: Arc<SerializationHeader>| -> Result<Scanner> {
+            Ok(Scanner::new(self.data_source()?, h, self.descriptor.version))
+        };
+        if let crate::header_fix::Settled::Frozen(columns) = crate::header_fix::settle(&mut header, &mut schema, &open)?
+        {
+            self.header = header;
+            self.schema = schema;
+            self.warnings.push(OpenWarning::UdtReadAsFrozen { path: self.path(Component::Statistics), columns });
+        }
+        Ok(())
     }
 
     fn find_schema(d: &Descriptor, options: &OpenOptions, header: &SerializationHeader) -> Result<TableSchema> {
@@ -244,21 +305,36 @@ impl SsTable {
         }
     }
 
+    /// The estimated number of distinct partition keys from Statistics.db's COMPACTION
+    /// component; `None` when there is no estimator (no COMPACTION component, or a zero-length
+    /// estimator). An estimator that does not decode is an error at its byte in Statistics.db.
+    pub fn estimated_cardinality(&self) -> Result<Option<u64>> {
+        let Some(c) = &self.statistics.compaction else { return Ok(None) };
+        c.estimated_cardinality().map_err(|e| {
+            // The estimator's bytes follow the component's i32 length.
+            let base = self.statistics.toc.iter().find(|(t, _)| *t == 1).map_or(0, |(_, o)| o + 4);
+            crate::DecodeError::new(base + e.offset, e.kind)
+                .located(self.path(Component::Statistics), Component::Statistics)
+        })
+    }
+
     /// Token of a serialized partition key.
     pub fn token(&self, key: &[u8]) -> Token {
         self.partitioner.token(key)
     }
 
-    /// Find a partition by key through Summary.db and Index.db; returns its Data.db position.
+    /// Find a partition by key through Filter.db, Summary.db and Index.db; returns its Data.db
+    /// position. A missing Filter.db or Summary.db only costs time (the index is read from its
+    /// start); one that does not parse is an error, never skipped.
     pub fn find_partition(&self, key: &[u8]) -> Result<Option<u64>> {
-        if let Some(f) = self.filter().ok().flatten()
+        if let Some(f) = self.filter()?
             && !f.may_contain(key)
         {
             return Ok(None);
         }
         let target = self.token(key);
         let mut start = 0u64;
-        if let Ok(Some(s)) = self.summary() {
+        if let Some(s) = self.summary()? {
             for (k, pos) in &s.entries {
                 let t = self.token(k);
                 if crate::partitioner::compare_decorated(&t, k, &target, key).is_le() {
@@ -282,10 +358,11 @@ impl SsTable {
     }
 
     /// The Data.db position of the first partition whose token is above `token` (through
-    /// Summary.db and Index.db), or `None` when there is none.
+    /// Summary.db and Index.db), or `None` when there is none. A Summary.db that does not parse
+    /// is an error, as in [`SsTable::find_partition`].
     pub fn position_after_token(&self, token: &Token) -> Result<Option<u64>> {
         let mut start = 0u64;
-        if let Ok(Some(s)) = self.summary() {
+        if let Some(s) = self.summary()? {
             for (k, pos) in &s.entries {
                 if self.token(k) <= *token {
                     start = *pos;

@@ -55,9 +55,14 @@ pub struct CompactionMetadata {
 }
 
 impl CompactionMetadata {
-    /// The estimated number of distinct partition keys, when the estimator can be read.
-    pub fn estimated_cardinality(&self) -> Option<u64> {
-        crate::statistics::hll::cardinality(&self.cardinality)
+    /// The estimated number of distinct partition keys; `None` when the estimator is empty
+    /// (ScyllaDB writes a zero-length one for some system tables), an error when its bytes do
+    /// not decode (offsets relative to the estimator's first byte).
+    pub fn estimated_cardinality(&self) -> Result<Option<u64>, DecodeError> {
+        if self.cardinality.is_empty() {
+            return Ok(None);
+        }
+        crate::statistics::hll::cardinality(&self.cardinality).map(Some)
     }
 }
 

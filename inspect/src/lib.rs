@@ -23,6 +23,7 @@ pub mod partitions;
 pub mod tombstones;
 pub mod verify;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use cairn_format::sstable::{OpenOptions, SsTable};
@@ -78,7 +79,8 @@ impl InspectError {
 }
 
 /// Find and open every SSTable named by `paths` (component files, table, snapshot, keyspace or
-/// data directories), in path order then generation order, each once.
+/// data directories), in path order then generation order, each once. What an open noticed and
+/// read around ([`SsTable::warnings`]) is printed on stderr, once per SSTable.
 pub fn open_inputs(paths: &[PathBuf], options: &OpenOptions) -> Result<Vec<SsTable>, InspectError> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
@@ -89,12 +91,16 @@ pub fn open_inputs(paths: &[PathBuf], options: &OpenOptions) -> Result<Vec<SsTab
         }
         for d in found {
             if seen.insert(d.clone()) {
-                out.push(SsTable::open_with(d, options)?);
+                let table = SsTable::open_with(d, options)?;
+                for w in &table.warnings {
+                    warn(w);
+                }
+                out.push(table);
             }
         }
     }
     for line in leftovers(&out)? {
-        eprintln!("cairn: warning: {line}");
+        warn(&line);
     }
     Ok(out)
 }
@@ -109,6 +115,11 @@ pub fn leftovers(tables: &[SsTable]) -> Result<Vec<String>, InspectError> {
         lines.extend(cairn_format::txn::leftovers(d)?.describe());
     }
     Ok(lines)
+}
+
+/// Print a warning on stderr, as the `cairn` binary shows them (`cairn: warning: ...`).
+pub fn warn(what: &dyn std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "cairn: warning: {what}");
 }
 
 /// The current time in seconds since the epoch (the default `--now`).

@@ -5,12 +5,19 @@
 //! `--json` gives the same facts with snake_case keys named after those labels, timestamps as
 //! integer microseconds and deletion times as integer seconds. Data.db is read only with
 //! `--scan`.
+//!
+//! Like `sstablemetadata`, `meta` needs only Statistics.db: the CLI opens SSTables with
+//! [`OpenOptions::metadata_only`](cairn_format::sstable::OpenOptions::metadata_only), so a
+//! damaged Index.db does not stop it. Every component that fails to read (Index.db at open,
+//! Summary.db for the first and last keys, the cardinality estimator) is listed in the view's
+//! `problems`, printed on stderr as a warning, and makes the verb exit 1; the facts that do read
+//! are printed all the same.
 
 use std::io::Write;
 
 use cairn_format::deletion::NO_DELETION_TIME;
 use cairn_format::descriptor::Component;
-use cairn_format::sstable::SsTable;
+use cairn_format::sstable::{OpenWarning, SsTable};
 use cairn_format::statistics::{EstimatedHistogram, StatsMetadata};
 use cairn_format::types::render::{format_uuid, get_string};
 use serde::Serialize;
@@ -200,6 +207,13 @@ pub struct MetaView {
     pub data_file_size: u64,
     /// `--scan` results.
     pub scan: Option<ScanView>,
+    /// Components that failed to read (the facts above are what did read).
+    pub problems: Vec<String>,
+}
+
+/// The open's warnings about components it read past (printed when the SSTable was opened).
+fn open_problems(table: &SsTable) -> Vec<String> {
+    table.warnings.iter().filter(|w| matches!(w, OpenWarning::Unreadable(_))).map(ToString::to_string).collect()
 }
 
 fn opt_ldt(t: i64) -> Option<i64> {
@@ -213,13 +227,22 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
     let h = &table.header;
     let gc = opts.gc_grace_seconds.or_else(|| table.schema.gc_grace_seconds()).unwrap_or(0);
     let gc_before = cairn_compact::purge::gc_before(opts.now_s, gc);
+    let mut problems = open_problems(table);
     let (first_key, last_key) = match stats.and_then(|s| s.first_key.clone().zip(s.last_key.clone())) {
         Some(k) => (Some(k.0), Some(k.1)),
         None => match table.summary() {
             Ok(Some(s)) => (Some(s.first_key), Some(s.last_key)),
-            _ => (None, None),
+            Ok(None) => (None, None),
+            Err(e) => {
+                problems.push(format!("{e}; first and last keys not shown"));
+                (None, None)
+            }
         },
     };
+    let estimated_cardinality = table.estimated_cardinality().unwrap_or_else(|e| {
+        problems.push(format!("{e}; estimated cardinality not shown"));
+        None
+    });
     let key_string = |k: &Vec<u8>| crate::dump::Renderer::key_strings(h, k).join(":");
     let clustering_strings = |vals: &[Vec<u8>]| -> Vec<String> {
         vals.iter()
@@ -228,7 +251,7 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
             .collect()
     };
     let data_path = table.path(Component::Data);
-    let data_file_size = std::fs::metadata(&data_path).map(|m| m.len()).unwrap_or(0);
+    let data_file_size = std::fs::metadata(&data_path).map_err(|e| cairn_format::Error::io(&data_path, e))?.len();
     let mut v = MetaView {
         sstable: table.descriptor.display_name(),
         version: table.descriptor.version.to_string(),
@@ -271,7 +294,7 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
             .unwrap_or_default(),
         partition_size: stats.map(|s| HistogramView::of(&s.partition_sizes)),
         column_count: stats.map(|s| HistogramView::of(&s.cell_counts)),
-        estimated_cardinality: st.compaction.as_ref().and_then(|c| c.estimated_cardinality()),
+        estimated_cardinality,
         encoding_stats_min_ttl: h.stats.min_ttl,
         encoding_stats_min_local_deletion_time: i64::from(h.stats.min_local_deletion_time as i32),
         encoding_stats_min_timestamp: h.stats.min_timestamp,
@@ -284,6 +307,7 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
         components: table.present.iter().map(|c| c.suffix().to_string()).collect(),
         data_file_size,
         scan: None,
+        problems,
     };
     if opts.scan {
         v.scan = Some(scan(table, opts.now_s)?);
@@ -496,9 +520,15 @@ pub fn text(v: &MetaView) -> String {
     o
 }
 
-/// Write `meta` for every table.
-pub fn meta(tables: &[SsTable], opts: &MetaOptions, out: &mut dyn Write) -> Result<(), InspectError> {
+/// Write `meta` for every table; `Ok(false)` when some component failed to read (see the
+/// module docs). Problems the open did not already report are printed on stderr.
+pub fn meta(tables: &[SsTable], opts: &MetaOptions, out: &mut dyn Write) -> Result<bool, InspectError> {
     let views: Vec<MetaView> = tables.iter().map(|t| view(t, opts)).collect::<Result<_, _>>()?;
+    for (t, v) in tables.iter().zip(&views) {
+        for p in v.problems.iter().skip(open_problems(t).len()) {
+            crate::warn(p);
+        }
+    }
     if opts.json {
         let text = if views.len() == 1 {
             serde_json::to_string_pretty(&views[0])
@@ -516,5 +546,5 @@ pub fn meta(tables: &[SsTable], opts: &MetaOptions, out: &mut dyn Write) -> Resu
             out.write_all(text(v).as_bytes()).map_err(InspectError::Output)?;
         }
     }
-    Ok(())
+    Ok(views.iter().all(|v| v.problems.is_empty()))
 }

@@ -60,8 +60,13 @@ fn problem_of(e: &cairn_format::Error) -> Problem {
     let (file, component) = match e {
         cairn_format::Error::Corrupt { path, component, .. }
         | cairn_format::Error::ChecksumMismatch { path, component, .. }
-        | cairn_format::Error::MissingComponent { path, component } => {
+        | cairn_format::Error::MissingComponent { path, component }
+        | cairn_format::Error::NotRegularFile { path, component, .. } => {
             (path.display().to_string(), component.to_string())
+        }
+        cairn_format::Error::UdtFreezingUndecided { error, .. } => {
+            let inner = problem_of(error);
+            (inner.file, inner.component)
         }
         cairn_format::Error::DigestMismatch { path, .. } => (path.display().to_string(), Component::Digest.to_string()),
         cairn_format::Error::Io { path, .. } => (path.display().to_string(), String::new()),

@@ -620,13 +620,22 @@ fn read_checkpoint(path: &std::path::Path) -> Result<BTreeMap<String, (String, S
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(LoadError::Checkpoint { path: path.display().to_string(), message: e.to_string() }),
     };
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let mut p = l.split('\t');
-            Some((p.next()?.to_string(), (p.next()?.to_string(), p.next()?.to_string())))
-        })
-        .collect())
+    // A line that does not read is an error: skipping it would load that table again from its
+    // first partition (counters twice).
+    let bad = |n: usize, why: &str| LoadError::Checkpoint {
+        path: path.display().to_string(),
+        message: format!("line {}: {why} (expected <dir>\\t<token>\\t<key hex>)", n + 1),
+    };
+    let mut out = BTreeMap::new();
+    for (n, l) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+        let fields: Vec<&str> = l.split('\t').collect();
+        let [dir, token, key] = fields.as_slice() else { return Err(bad(n, "not three tab-separated fields")) };
+        if decode_hex(key).is_none() {
+            return Err(bad(n, "the key is not hex"));
+        }
+        out.insert(dir.to_string(), (token.to_string(), key.to_string()));
+    }
+    Ok(out)
 }
 
 fn write_checkpoint(path: &std::path::Path, done: &BTreeMap<String, (String, String)>) -> Result<(), LoadError> {
@@ -752,18 +761,29 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
             ctx,
         };
         // Partitions at or before the checkpoint were written by an earlier run.
-        let resume_after = checkpoint.get(&dir_key).cloned().map(|(t, k)| {
-            let token = t.parse::<i64>().map(cairn_format::partitioner::Token::Murmur3).ok();
-            (token, k)
-        });
+        // The token is the key's: one that is not means the checkpoint is not this table's.
+        let resume_after = match checkpoint.get(&dir_key) {
+            Some((t, k)) => {
+                let key = decode_hex(k).unwrap_or_default();
+                let token = first.partitioner.token(&key);
+                if token.to_string() != *t {
+                    return Err(LoadError::Checkpoint {
+                        path: o.resume.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                        message: format!("{dir_key}: token {t} is not the token of key {k} ({token})"),
+                    });
+                }
+                Some((token, key))
+            }
+            None => None,
+        };
         let write_err = |e: String| LoadError::Write { table: name.clone(), message: e };
         // The last partition handed to the sender, for the checkpoint.
         let mut last: Option<(String, String)> = None;
         let mut since_checkpoint = 0u64;
         while let Some(p) = merger.next_partition()?.cloned() {
             let token = first.partitioner.token(&p.key);
-            if let Some((Some(t), k)) = &resume_after
-                && cairn_format::partitioner::compare_decorated(&token, &p.key, t, &decode_hex(k)).is_le()
+            if let Some((t, k)) = &resume_after
+                && cairn_format::partitioner::compare_decorated(&token, &p.key, t, k).is_le()
             {
                 while merger.next_unfiltered()?.is_some() {}
                 w.stats.resumed_past += 1;
@@ -934,8 +954,12 @@ impl Progress {
     }
 }
 
-fn decode_hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+/// Bytes of a hex string; `None` unless every character pair is a hex byte.
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// Every source column must exist on the target with the same type.

@@ -489,13 +489,17 @@ impl Shared {
                 let bytes: u64 = t
                     .sstables
                     .iter()
-                    .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
-                    .sum();
+                    .map(|s| {
+                        let p = s.path(cairn_format::Component::Data);
+                        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .sum::<Result<u64, String>>()?;
+                // An SSTable without an estimator adds nothing; one that does not decode is an error.
                 let keys: u64 = t
                     .sstables
                     .iter()
-                    .map(|s| s.statistics.compaction.as_ref().and_then(|c| c.estimated_cardinality()).unwrap_or(0))
-                    .sum();
+                    .map(|s| s.estimated_cardinality().map(|e| e.unwrap_or(0)).map_err(|e| e.to_string()))
+                    .sum::<Result<u64, String>>()?;
                 out.push_str(&format!(
                     "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
                     t.sstables.len(),
@@ -2632,18 +2636,19 @@ fn select_rows(
         return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]]));
     }
     let header = &t.header;
-    let key_parts = |key: &[u8]| -> Vec<Vec<u8>> {
-        if t.schema.partition_key.len() > 1 {
-            cairn_format::types::value::composite_components(key)
-                .unwrap_or_default()
-                .into_iter()
-                .map(<[u8]>::to_vec)
-                .collect()
-        } else {
-            vec![key.to_vec()]
-        }
-    };
-    let value_of = |r: &LiveRow, name: &str, what: u8| -> Option<Vec<u8>> {
+    // A stored key that does not split into the table's key columns is a server error, never a
+    // row whose key columns read as null.
+    let key_count = t.schema.partition_key.len();
+    let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let parts = cairn_format::types::value::partition_key_components(&r.key, key_count).map_err(|e| Failure {
+            code: code::SERVER,
+            message: format!("stored partition key {} does not split into {key_count} columns: {e}", hex(&r.key)),
+            extra: vec![],
+        })?;
+        split_keys.push(parts.into_iter().map(<[u8]>::to_vec).collect());
+    }
+    let value_of = |(r, key_parts): (&LiveRow, &Vec<Vec<u8>>), name: &str, what: u8| -> Option<Vec<u8>> {
         let cell = |list: &Vec<Timed>, i: usize| list.get(i).cloned().flatten();
         let pick = |c: Option<(Vec<u8>, i64, Option<i64>)>| match what {
             0 => c.map(|x| x.0),
@@ -2651,7 +2656,7 @@ fn select_rows(
             _ => c.and_then(|x| x.2).map(|t| (t as i32).to_be_bytes().to_vec()),
         };
         if let Some(i) = t.schema.partition_key.iter().position(|c| c.name == name) {
-            return key_parts(&r.key).get(i).cloned();
+            return key_parts.get(i).cloned();
         }
         if let Some(i) = t.schema.clustering.iter().position(|(c, _)| c.name == name) {
             return r.clustering.get(i).cloned().flatten();
@@ -2663,6 +2668,7 @@ fn select_rows(
     };
     let out = rows
         .iter()
+        .zip(&split_keys)
         .map(|r| match selectors {
             None => all_columns(t).iter().map(|(n, _)| value_of(r, n, 0)).collect(),
             Some(sel) => sel
@@ -2671,7 +2677,7 @@ fn select_rows(
                     Selector::Column(c) => value_of(r, c, 0),
                     Selector::WriteTime(c) => value_of(r, c, 1),
                     Selector::Ttl(c) => value_of(r, c, 2),
-                    Selector::Token(_) => Some(murmur3_token(&r.key).to_be_bytes().to_vec()),
+                    Selector::Token(_) => Some(murmur3_token(&r.0.key).to_be_bytes().to_vec()),
                     Selector::Count => None,
                 })
                 .collect(),

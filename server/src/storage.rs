@@ -66,7 +66,7 @@ pub fn open_table_dir(dir: &Path) -> cairn_format::Result<Vec<SsTable>> {
 /// Open an SSTable of the node (its table's schema.cql beside it).
 pub fn open(d: Descriptor) -> cairn_format::Result<SsTable> {
     let schema = d.directory.join("schema.cql");
-    let options = OpenOptions { schema_file: schema.is_file().then_some(schema), no_verify: false };
+    let options = OpenOptions { schema_file: schema.is_file().then_some(schema), ..Default::default() };
     SsTable::open_with(d, &options)
 }
 

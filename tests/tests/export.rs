@@ -304,7 +304,7 @@ fn corpus_cases_read_back_through_pyarrow_duckdb_and_spark() {
             std::fs::write(&f, cql).expect("schema");
             f
         });
-        let oo = OpenOptions { schema_file: schema, no_verify: false };
+        let oo = OpenOptions { schema_file: schema, ..Default::default() };
         let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
         // One table per case: group as export does.
         let now = now_of_corpus();
@@ -508,7 +508,7 @@ fn mutations_mode_lists_every_tombstone_the_manifest_lists() {
             std::fs::write(&f, cql).expect("schema");
             f
         });
-        let oo = OpenOptions { schema_file: schema, no_verify: false };
+        let oo = OpenOptions { schema_file: schema, ..Default::default() };
         let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
         let eo = ExportOptions {
             out: tmp.path().join("export").join(case.id),

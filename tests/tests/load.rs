@@ -440,6 +440,21 @@ fn an_interrupted_load_resumes_where_it_stopped() {
     let err = load(&input, &LoadOptions { stop_after: Some(7), ..o.clone() }).expect_err("interrupted");
     assert!(matches!(err, LoadError::Interrupted(7)), "{err}");
     assert!(state.is_file());
+    // A damaged checkpoint stops the load: it never restarts the table from its first partition.
+    let good = std::fs::read_to_string(&state).expect("state");
+    let wrong_token: String = good
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            format!("{}\t12345\t{}\n", f[0], f[2])
+        })
+        .collect();
+    for damaged in [good.replace('\t', " "), good.replace('\n', "z\n"), wrong_token] {
+        std::fs::write(&state, &damaged).expect("damage");
+        let err = load(&input, &o).expect_err("damaged checkpoint");
+        assert!(matches!(err, LoadError::Checkpoint { .. }), "{damaged:?}: {err}");
+    }
+    std::fs::write(&state, &good).expect("restore");
     let s = load(&input, &o).expect("resumed");
     assert_eq!(s[0].resumed_past, 7, "the finished partitions are skipped");
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "the same final state");
@@ -463,7 +478,7 @@ fn corpus_cases_round_trip() {
             std::fs::write(&f, cql).expect("schema");
             f
         });
-        let oo = cairn_format::sstable::OpenOptions { schema_file: schema, no_verify: false };
+        let oo = cairn_format::sstable::OpenOptions { schema_file: schema, ..Default::default() };
         let input = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
         let counters = input.iter().any(|t| {
             t.header

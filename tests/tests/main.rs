@@ -3,10 +3,13 @@
 mod compaction;
 mod components;
 mod conformance;
+mod counters;
 mod cqlite;
 mod datasets;
 mod export;
+mod freezing;
 mod load;
+mod meta;
 mod model;
 mod murmur_oracle;
 mod node;

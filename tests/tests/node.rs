@@ -365,3 +365,72 @@ fn the_admin_interface_flushes_snapshots_and_compacts() {
     drop(session);
     node.stop();
 }
+
+/// A stored partition key that does not split into the table's key columns is a server error to
+/// the client, never a row whose key columns read as null.
+#[test]
+fn a_stored_key_that_does_not_split_is_an_error_not_null_key_columns() {
+    use cairn_format::partition::{OwnedCell, Partition};
+    use cairn_format::sstable::{OpenOptions, SsTable};
+    use cairn_format::writer::{SsTableWriter, WriterOptions};
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let config = || cairn_server::NodeConfig {
+        data_dir: data.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let node = cairn_server::start(config()).expect("start");
+    let addr = node.addr.to_string();
+    rt.block_on(async {
+        let session = SessionBuilder::new().known_node(&addr).build().await.expect("connect");
+        for q in [
+            "CREATE KEYSPACE b WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE b.t (k0 int, k1 int, v text, PRIMARY KEY ((k0, k1)))",
+            "INSERT INTO b.t (k0, k1, v) VALUES (1, 2, 'x')",
+        ] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+    });
+    node.flush().expect("flush");
+    node.stop();
+    // Rewrite the table's SSTable with the same header and a key one component short.
+    let data_db =
+        walk_files(&data.join("b")).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("sstable");
+    let old = SsTable::open(&data_db, None).expect("open");
+    let header = (*old.header).clone();
+    let (dir, generation) = (old.descriptor.directory.clone(), 1000);
+    let mut w = SsTableWriter::create(&dir, generation, header, WriterOptions::default()).expect("writer");
+    let mut p = Partition::new(vec![0, 4, 0, 0, 0, 7, 0]);
+    p.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"y".to_vec(), 1));
+    w.write_partition_content(&p).expect("write");
+    let written = w.finish().expect("finish");
+    for c in old.present.clone() {
+        std::fs::remove_file(old.path(c)).expect("remove");
+    }
+    SsTable::open_with(written, &OpenOptions::default()).expect("the new SSTable opens");
+    let node = cairn_server::start(config()).expect("restart");
+    let addr = node.addr.to_string();
+    let err = rt.block_on(async {
+        let session = SessionBuilder::new().known_node(&addr).build().await.expect("connect");
+        session.query_unpaged("SELECT k0, k1, v FROM b.t", &[]).await.map(|r| format!("{:?}", r.into_rows_result()))
+    });
+    let err = err.expect_err("an error, not a row with null key columns").to_string();
+    assert!(err.contains("does not split into 2 columns"), "{err}");
+    node.stop();
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

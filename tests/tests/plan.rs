@@ -289,6 +289,37 @@ fn the_schema_names_the_strategy_and_its_options() {
     assert_eq!(plan_tables(&tables, &lcs).expect("plan").options.min_threshold, 4);
 }
 
+#[test]
+fn a_schema_option_that_does_not_parse_is_an_error_not_the_default() {
+    use cairn_compact::plan::PlanError;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = table_dir(tmp.path());
+    write(&dir, &Spec::new(1, (0..10).collect(), 10));
+    let schema = |with: &str| {
+        std::fs::write(dir.join("schema.cql"), format!("CREATE TABLE ks.t (k int PRIMARY KEY, v text) WITH {with};"))
+            .expect("schema");
+    };
+    let plan = |strategy: Option<Strategy>| {
+        let tables = open(&dir);
+        plan_tables(&tables, &PlanRequest { strategy, now_s: NOW, ..Default::default() })
+    };
+    // A compaction map that does not parse.
+    schema("compaction = {'class': 'SizeTieredCompactionStrategy', 'min_threshold'}");
+    assert!(matches!(plan(None), Err(PlanError::BadOption { name, .. }) if name == "compaction"));
+    assert!(matches!(plan(Some(Strategy::Leveled)), Err(PlanError::BadOption { name, .. }) if name == "compaction"));
+    // A class Cairn does not plan: an error naming it, unless --strategy picks one.
+    schema("compaction = {'class': 'UnifiedCompactionStrategy'}");
+    assert!(
+        matches!(plan(None), Err(PlanError::BadOption { name, value }) if name == "class" && value == "UnifiedCompactionStrategy")
+    );
+    assert_eq!(plan(Some(Strategy::Leveled)).expect("plan").strategy, Strategy::Leveled);
+    // A gc_grace_seconds that is not a number is refused when the schema is read, never taken as
+    // the default.
+    schema("gc_grace_seconds = ten_days");
+    let err = open_inputs(std::slice::from_ref(&dir), &OpenOptions::default()).expect_err("refused");
+    assert!(err.to_string().contains("gc_grace_seconds = ten_days"), "{err}");
+}
+
 /// The pieces of `sstablesplit`: by token range and by size, nothing lost, nothing twice.
 #[test]
 fn split_by_token_range_and_size_keeps_every_partition_once() {
@@ -345,4 +376,11 @@ fn split_by_token_range_and_size_keeps_every_partition_once() {
     let skipped = split(&tables, &big, &ExecuteTarget::InPlace).expect("split");
     assert!(skipped.iter().all(|s| s.skipped && s.outputs.is_empty() && !s.deleted));
     assert_eq!(open(&g.table_dir).len(), total);
+    // A Data.db whose size cannot be read is an error, never "0 bytes, already small enough".
+    let gone = tables[0].path(Component::Data);
+    std::fs::remove_file(&gone).expect("remove");
+    match split(&tables[..1], &big, &ExecuteTarget::InPlace) {
+        Err(e) => assert!(e.to_string().contains(&gone.display().to_string()), "{e}"),
+        Ok(s) => panic!("a missing Data.db was split as {s:?}"),
+    }
 }

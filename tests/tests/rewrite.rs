@@ -115,7 +115,7 @@ fn cassandra_write_cases_rewrite_byte_for_byte() {
         let out_dir = tmp.path().join("out");
         let descs = discover(&case.dir).expect("discover");
         for d in descs {
-            let opts = OpenOptions { schema_file: schema.clone(), no_verify: false };
+            let opts = OpenOptions { schema_file: schema.clone(), ..Default::default() };
             let table = SsTable::open_with(d.clone(), &opts).expect("open");
             let compressed = table.compression.is_some();
             let written = match rewrite(&table, &out_dir) {
@@ -243,7 +243,7 @@ fn statistics_differences_are_listed_and_explained() {
             p
         });
         for d in discover(&case.dir).expect("discover") {
-            let opts = OpenOptions { schema_file: schema.clone(), no_verify: false };
+            let opts = OpenOptions { schema_file: schema.clone(), ..Default::default() };
             let table = SsTable::open_with(d.clone(), &opts).expect("open");
             // A Statistics.db ScyllaDB regenerated (the manifest says so, or its TOC is not sorted
             // by type as Cassandra sorts it) is not Cassandra's.

@@ -66,7 +66,7 @@ pub struct DataSource {
 impl DataSource {
     /// Open `path` with the given layout.
     pub fn open(path: &Path, layout: Layout, verify: bool) -> Result<DataSource> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::component_file::open_required(path, Component::Data)?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let data_length = match &layout {
             Layout::Compressed(ci) => ci.data_length,

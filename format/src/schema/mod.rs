@@ -146,6 +146,15 @@ impl TableSchema {
             let def = ColumnDef { name: c.name.clone(), ty: ty_of(&c.name)? };
             if c.is_static { static_columns.push(def) } else { regular_columns.push(def) }
         }
+        // Options that decide what is purged or expired must be numbers: one that is not is
+        // refused here, never read as "unset" (which would mean the default gc grace).
+        for name in ["gc_grace_seconds", "default_time_to_live"] {
+            if let Some((_, v)) = t.options.iter().find(|(k, _)| k == name)
+                && !v.trim().parse::<i64>().is_ok_and(|n| n >= 0)
+            {
+                return Err(format!("table option {name} = {v} is not a whole number of seconds"));
+            }
+        }
         Ok(TableSchema {
             keyspace: ks,
             table: t.name.clone(),
@@ -243,7 +252,8 @@ impl TableSchema {
         self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// `gc_grace_seconds` from the table options.
+    /// `gc_grace_seconds` from the table options (checked to be a number when the schema was
+    /// built from CQL).
     pub fn gc_grace_seconds(&self) -> Option<i64> {
         self.option("gc_grace_seconds").and_then(|v| v.trim().parse().ok())
     }

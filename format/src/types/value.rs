@@ -317,6 +317,19 @@ pub fn composite_components(b: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     Ok(out)
 }
 
+/// The serialized values of a partition key of `count` columns: the key itself for one column,
+/// else its CompositeType components, which must be exactly `count`.
+pub fn partition_key_components(key: &[u8], count: usize) -> Result<Vec<&[u8]>, DecodeError> {
+    if count <= 1 {
+        return Ok(vec![key]);
+    }
+    let parts = composite_components(key)?;
+    if parts.len() != count {
+        return Err(invalid("composite component count", parts.len() as i64));
+    }
+    Ok(parts)
+}
+
 fn decode_composite<'a>(types: &[CqlType], b: &'a [u8]) -> Result<Vec<Value<'a>>, DecodeError> {
     let parts = composite_components(b)?;
     if parts.len() != types.len() {
