@@ -383,7 +383,8 @@ struct Inputs {
     /// schema.cql beside the files, else the SSTable's serialization header alone.
     #[arg(long, value_name = "FILE.cql")]
     schema: Option<PathBuf>,
-    /// Do not verify checksums while reading (forensics on damaged files).
+    /// Do not verify checksums, Data.db against the other components, or partition and row order
+    /// while reading (forensics on damaged files).
     #[arg(long)]
     no_verify: bool,
 }

@@ -41,9 +41,10 @@ use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
 use cairn_format::data::PartitionStream;
+use cairn_format::data::source::DigestCoverage;
 use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
-use cairn_format::sstable::SsTable;
+use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 use cairn_format::types::CqlType;
 use cairn_format::types::value::{Value, composite_components, decode, from_cells};
 
@@ -158,26 +159,33 @@ pub enum ExportError {
     #[error(transparent)]
     Read(#[from] cairn_format::Error),
     /// A value does not decode.
-    #[error("{table}: partition {key}: column {column}: {source}")]
+    #[error(
+        "{places}: {table} partition {key}, column {column}: {} (at byte {} of the value)",
+        error.kind,
+        error.offset
+    )]
     Value {
+        /// The Data.db file(s) holding the partition (found after reconciliation, which does
+        /// not keep where each value came from).
+        places: DataPlaces,
         /// keyspace.table.
         table: String,
         /// The partition key (hex).
         key: String,
+        /// The serialized partition key.
+        raw_key: Arc<[u8]>,
         /// The column.
         column: String,
-        /// The decode error.
-        #[source]
-        source: Box<cairn_format::DecodeError>,
+        /// The decode error, at an offset within the value.
+        error: Box<cairn_format::DecodeError>,
     },
-    /// Writing failed.
-    #[error("{}: {source}", path.display())]
+    /// Writing failed. (The I/O error is part of the message, not a `source()`.)
+    #[error("{}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Parquet encoding failed.
     #[error("{}: {message}", path.display())]
@@ -209,7 +217,22 @@ pub enum ExportError {
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Write { path: path.to_path_buf(), source }
+    move |error| ExportError::Write { path: path.to_path_buf(), error }
+}
+
+impl ExportError {
+    /// Name the Data.db file(s) of `tables` that hold the partition of a
+    /// [`ExportError::Value`] (values are decoded after reconciliation, which does not keep
+    /// where each came from).
+    fn locate(self, tables: &[SsTable]) -> ExportError {
+        match self {
+            ExportError::Value { places, table, key, raw_key, column, error } if places.0.is_empty() => {
+                let places = partition_places(tables, &raw_key);
+                ExportError::Value { places, table, key, raw_key, column, error }
+            }
+            other => other,
+        }
+    }
 }
 
 /// One output column.
@@ -582,11 +605,13 @@ fn decode_batch<'a>(
             parts_of = Some(&row.key);
         }
         for (c, col_out) in cols.iter().zip(out.iter_mut()) {
-            let err = |source: cairn_format::DecodeError| ExportError::Value {
+            let err = |error: cairn_format::DecodeError| ExportError::Value {
+                places: DataPlaces::default(),
                 table: table.into(),
                 key: cairn_format::types::render::hex(&row.key),
+                raw_key: Arc::clone(&row.key),
                 column: c.name.clone(),
-                source: Box::new(source),
+                error: Box::new(error),
             };
             let find = |is_static: bool, idx: u16| -> Option<(&'a Cells, &'a Cell)> {
                 let cells: &'a Cells = if is_static { &row.statics } else { &row.data };
@@ -852,6 +877,10 @@ fn write_live_ranges(
             end: bounds.get(k).cloned(),
         })
         .collect();
+    // The ranges' scanners of one SSTable share a record of the chunks they read: together
+    // they read the whole file, so Digest.crc32 is checked without reading it again.
+    let digests: Vec<Option<DigestCoverage>> = tables.iter().map(SsTable::digest_coverage).collect();
+    let digests = &digests;
     let results: Vec<Result<Written, ExportError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = ranges
             .iter()
@@ -859,8 +888,8 @@ fn write_live_ranges(
             .map(|(k, filter)| {
                 scope.spawn(move || {
                     let mut scanners = Vec::new();
-                    for t in tables {
-                        let mut sc = t.scanner()?;
+                    for (t, digest) in tables.iter().zip(digests) {
+                        let mut sc = t.scanner_covering(digest.clone())?;
                         if let Some(start) = &filter.start {
                             // Without a usable index the range is found by scanning (the
                             // filter still decides).
@@ -900,6 +929,12 @@ fn write_live_ranges(
         rows += r;
         partitions += p;
     }
+    // Before anything is published (a file the ranges left unread, if any, is read here).
+    for (t, digest) in tables.iter().zip(digests) {
+        if let Some(d) = digest {
+            t.data_source()?.with_digest(d.clone()).check_digest()?;
+        }
+    }
     Ok((files, rows, partitions))
 }
 
@@ -912,10 +947,13 @@ fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary
         return Err(ExportError::Exists { path: final_dir });
     }
     let ks_dir = opts.out.join(&keyspace);
+    // The directories this export creates, removed again (when empty) if it fails.
+    let created: Vec<&Path> = [ks_dir.as_path(), opts.out.as_path()].into_iter().filter(|d| !d.exists()).collect();
     std::fs::create_dir_all(&ks_dir).map_err(write_err(&ks_dir))?;
     let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started);
+    let result =
+        write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started).map_err(|e| e.locate(tables));
     match result {
         Ok(mut summary) => {
             if final_dir.exists() {
@@ -926,7 +964,11 @@ fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary
             Ok(summary)
         }
         Err(e) => {
+            // Best effort: the error being returned is what matters.
             let _ = std::fs::remove_dir_all(&tmp);
+            for d in created {
+                let _ = std::fs::remove_dir(d);
+            }
             Err(e)
         }
     }

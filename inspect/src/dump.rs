@@ -578,7 +578,9 @@ pub fn dump(
                 if exclude.contains(&p.key) || (!include.is_empty() && !include.contains(&p.key)) {
                     continue;
                 }
-                emit_partition(&mut merger, &p, &mut r, None, out, &mut stats)?;
+                emit_partition(&mut merger, &p, &mut r, None, out, &mut stats).map_err(|e| {
+                    e.in_places(|_| cairn_format::sstable::partition_places(group.iter().copied(), &p.key))
+                })?;
                 flush_partition(&mut r, out)?;
             }
         }
@@ -615,7 +617,12 @@ pub fn dump(
                 if exclude.contains(&p.key) {
                     continue;
                 }
-                emit_partition(&mut scanner, &p, &mut r, multi.then_some(name.as_str()), out, &mut stats)?;
+                emit_partition(&mut scanner, &p, &mut r, multi.then_some(name.as_str()), out, &mut stats).map_err(
+                    |e| {
+                        let data = table.path(cairn_format::Component::Data);
+                        e.in_places(|at| cairn_format::sstable::DataPlaces(vec![(data, Some(at))]))
+                    },
+                )?;
                 flush_partition(&mut r, out)?;
             }
         }

@@ -88,7 +88,7 @@ impl TableSchema {
     /// `table` (or its only table), checked against `header`.
     pub fn from_cql_file(path: &Path, table: Option<&str>, header: &SerializationHeader) -> Result<TableSchema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file = cql::parse(&text).map_err(|source| Error::Cql { path: path.to_path_buf(), source })?;
+        let file = cql::parse(&text).map_err(|error| Error::Cql { path: path.to_path_buf(), error })?;
         let pick = match table {
             Some(name) => file.tables.iter().find(|t| t.name == name).or_else(|| file.tables.first()),
             None => file.tables.first(),
@@ -96,12 +96,12 @@ impl TableSchema {
         let Some(t) = pick else {
             return Err(Error::Cql {
                 path: path.to_path_buf(),
-                source: cql::CqlError { position: 0, message: "no CREATE TABLE statement".into() },
+                error: cql::CqlError { position: 0, message: "no CREATE TABLE statement".into() },
             });
         };
         let mut s = Self::from_create(t, &file.types).map_err(|message| Error::Cql {
             path: path.to_path_buf(),
-            source: cql::CqlError { position: 0, message },
+            error: cql::CqlError { position: 0, message },
         })?;
         s.source = SchemaSource::Cql(path.to_path_buf());
         s.check_against(header)?;
