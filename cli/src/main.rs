@@ -400,7 +400,8 @@ struct Inputs {
     /// serialization header alone.
     #[arg(long, value_name = "FILE.cql")]
     schema: Option<PathBuf>,
-    /// Do not verify checksums while reading (forensics on damaged files).
+    /// Do not verify checksums, Data.db against the other components, or partition and row order
+    /// while reading (forensics on damaged files).
     #[arg(long)]
     no_verify: bool,
 }

@@ -1123,3 +1123,181 @@ fn dump_reads_a_header_that_declares_frozen_udts_non_frozen() {
         "the columns read as frozen are not named: {err}"
     );
 }
+
+/// A scratch directory of this test process.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("cairn-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// A copy of corpus case `id` in `dir`, its Data.db passed through `data` (given the original
+/// bytes and the destination).
+fn copy_case(id: &str, dir: &Path, data: impl Fn(&[u8], &Path)) -> Option<String> {
+    let corpus = corpus()?;
+    let case = corpus.cases().into_iter().find(|c| c.id == id).expect("case in the manifest");
+    for e in std::fs::read_dir(&case.dir).expect("case dir").filter_map(Result::ok).filter(|e| e.path().is_file()) {
+        let dest = dir.join(e.file_name());
+        if e.file_name().to_string_lossy().ends_with("-Data.db") {
+            data(&std::fs::read(e.path()).expect("read"), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+    Some(dir.display().to_string())
+}
+
+/// Corpus case `id` with the Data.db byte at `at` set to `value`.
+fn mutated_case(id: &str, dir: &Path, at: usize, value: u8) -> Option<String> {
+    copy_case(id, dir, |b, dest| {
+        let mut b = b.to_vec();
+        assert_ne!(b[at], value, "{id}: byte {at} already holds {value:#04x}");
+        b[at] = value;
+        std::fs::write(dest, b).expect("write");
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A half-copied backup: Data.db empty, or a symlink to /dev/zero, while Index.db, CRC.db and
+/// Statistics.db describe 5 partitions. dump, dump --merge and export refuse it with exit 2
+/// and an error located in Data.db; export leaves nothing; --no-verify still reads.
+#[test]
+fn half_written_data_db_is_refused_by_every_read() {
+    let root = scratch("half-written");
+    for (what, make) in [
+        ("empty", (|_: &[u8], dest: &Path| std::fs::write(dest, b"").expect("write")) as fn(&[u8], &Path)),
+        ("/dev/zero", |_, dest| std::os::unix::fs::symlink("/dev/zero", dest).expect("symlink")),
+    ] {
+        let dir = root.join(what.replace('/', "_"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let Some(p) = copy_case("uncompressed_simple", &dir, make) else { return };
+        let data = dir.join("mc-1-big-Data.db").display().to_string();
+        let out_dir = root.join(format!("out-{}", what.replace('/', "_"))).display().to_string();
+        for args in [vec!["dump", &p], vec!["dump", "--merge", &p], vec!["export", &p, "--out", &out_dir]] {
+            let out = cairn(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{what} {args:?}: {err}");
+            assert!(err.contains(&format!("{data} (Data.db) at byte 0: ")), "{what} {args:?}: {err}");
+            assert!(err.contains("CRC.db"), "{what} {args:?}: names what contradicts it: {err}");
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("[ ]"), "{what} {args:?}: printed an empty table");
+        }
+        assert!(!Path::new(&out_dir).exists(), "{what}: export left {out_dir} behind");
+        let out = cairn(&["dump", "--no-verify", &p]);
+        assert_eq!(out.status.code(), Some(0), "{what}: --no-verify: {}", stderr(&out));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Two one-byte mutations of uncompressed files without CRC.db that used to read back as
+/// altered rows with exit 0: a partition key that breaks token order, a clustering that breaks
+/// row order. dump --merge and export now exit 2 naming the byte; --no-verify reads them.
+#[test]
+fn out_of_order_mutations_fail_dump_merge_and_export() {
+    let root = scratch("out-of-order");
+    for (id, at, value, offset) in
+        [("write_many_live_partitions", 617_447, 0x00, 617_443), ("write_multiple_rows", 35, 0x80, 33)]
+    {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let Some(p) = mutated_case(id, &dir, at, value) else { return };
+        let located = format!("{} (Data.db) at byte {offset}: ", dir.join("mc-1-big-Data.db").display());
+        let out_dir = root.join(format!("out-{id}")).display().to_string();
+        for args in [vec!["dump", "--merge", &p], vec!["export", &p, "--out", &out_dir]] {
+            let out = cairn(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{id} {args:?}: {err}");
+            assert!(err.contains(&located) && err.contains("out of"), "{id} {args:?}: {err}");
+        }
+        assert!(!Path::new(&out_dir).exists(), "{id}: export left {out_dir} behind");
+        // The forensic escape hatch.
+        let out = cairn(&["dump", "--merge", "--no-verify", &p]);
+        assert_eq!(out.status.code(), Some(0), "{id}: dump --no-verify: {}", stderr(&out));
+        let out = cairn(&["export", "--no-verify", &p, "--out", &out_dir]);
+        assert_eq!(out.status.code(), Some(0), "{id}: export --no-verify: {}", stderr(&out));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The segments of a message (split at ": ") that occur more than once.
+fn repeated_segments(message: &str) -> Vec<String> {
+    let parts: Vec<&str> = message.split(": ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let mut repeated: Vec<String> =
+        parts.iter().filter(|p| parts.iter().filter(|q| q == p).count() > 1).map(|p| p.to_string()).collect();
+    repeated.dedup();
+    repeated
+}
+
+/// Errors of a few constructed failures each say the file, component and offset once: no
+/// message repeats a segment of itself, and a value that does not decode names its file.
+#[test]
+fn error_messages_say_each_thing_once() {
+    let Some(corpus) = corpus() else { return };
+    let simple = corpus.cases().into_iter().find(|c| c.id == "uncompressed_simple").expect("case");
+    let root = scratch("messages");
+    let plain_file = root.join("plain");
+    std::fs::write(&plain_file, b"x").expect("write");
+    let mut messages: Vec<(String, String)> = Vec::new();
+    let mut run = |what: &str, args: &[&str], code: i32| -> String {
+        let out = cairn(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        for line in text.lines().filter(|l| l.starts_with("cairn: error:") || l.starts_with("  ")) {
+            let repeated = repeated_segments(line);
+            assert!(repeated.is_empty(), "{what}: repeats {repeated:?}: {line}");
+            messages.push((what.to_string(), line.to_string()));
+        }
+        assert_eq!(out.status.code(), Some(code), "{what}: {}", stderr(&out));
+        text
+    };
+    // Not a directory (an I/O error with its path).
+    let under_file = plain_file.join("x").display().to_string();
+    run("dump under a file", &["dump", &under_file], 2);
+    let p = path(&simple);
+    run("export under a file", &["export", &p, "--out", &under_file], 2);
+    // A schema file that does not parse.
+    let bad_schema = root.join("bad.cql");
+    std::fs::write(&bad_schema, "CREATE TABLE (").expect("write");
+    run("bad schema", &["dump", &p, "--schema", &bad_schema.display().to_string()], 2);
+    // verify's report of a damaged Index.db.
+    let idx_dir = root.join("index");
+    std::fs::create_dir_all(&idx_dir).expect("dir");
+    copy_case("uncompressed_simple", &idx_dir, |b, dest| std::fs::write(dest, b).expect("write"));
+    let index = idx_dir.join("mc-1-big-Index.db");
+    let mut bytes = std::fs::read(&index).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x5a;
+    std::fs::write(&index, bytes).expect("write");
+    run("verify damaged index", &["verify", &idx_dir.display().to_string()], 1);
+    // A row out of order.
+    let ooo = root.join("ooo");
+    std::fs::create_dir_all(&ooo).expect("dir");
+    if let Some(p) = mutated_case("write_multiple_rows", &ooo, 35, 0x80) {
+        run("out of order", &["dump", "--merge", &p], 2);
+    }
+    // A static text value that is not UTF-8 (read with --no-verify, past the digest): dump and
+    // export name the file holding it.
+    let utf = root.join("utf8");
+    std::fs::create_dir_all(&utf).expect("dir");
+    let case = corpus.cases().into_iter().find(|c| c.id == "write_static_row").expect("case");
+    let value = case.expected()["partitions"][0]["static"]["st2"]["value"].as_str().expect("st2 value").to_string();
+    copy_case("write_static_row", &utf, |b, dest| {
+        let at = b.windows(value.len()).position(|w| w == value.as_bytes()).expect("value in Data.db");
+        let mut b = b.to_vec();
+        b[at] = 0xff;
+        std::fs::write(dest, b).expect("write");
+    });
+    let u = utf.display().to_string();
+    let data = utf.join("mc-1-big-Data.db").display().to_string();
+    for args in [vec!["dump", "--no-verify", &u], vec!["dump", "--no-verify", "--merge", &u]] {
+        let text = run("invalid UTF-8 (dump)", &args, 2);
+        assert!(text.contains(&format!("{data} (Data.db) at byte")), "{args:?}: {text}");
+    }
+    let out_dir = root.join("out").display().to_string();
+    let text = run("invalid UTF-8 (export)", &["export", "--no-verify", &u, "--out", &out_dir], 2);
+    assert!(text.contains(&format!("{data} (Data.db) at byte")) && text.contains("st2"), "{text}");
+    assert!(messages.len() >= 9, "{messages:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}

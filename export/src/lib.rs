@@ -43,9 +43,10 @@ use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
 use cairn_format::data::PartitionStream;
+use cairn_format::data::source::DigestCoverage;
 use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
-use cairn_format::sstable::SsTable;
+use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 use cairn_format::types::CqlType;
 use cairn_format::types::value::{Value, decode, from_cells, partition_key_components};
 
@@ -160,26 +161,33 @@ pub enum ExportError {
     #[error(transparent)]
     Read(#[from] cairn_format::Error),
     /// A value does not decode.
-    #[error("{table}: partition {key}: column {column}: {source}")]
+    #[error(
+        "{places}: {table} partition {key}, column {column}: {} (at byte {} of the value)",
+        error.kind,
+        error.offset
+    )]
     Value {
+        /// The Data.db file(s) holding the partition (found after reconciliation, which does
+        /// not keep where each value came from).
+        places: DataPlaces,
         /// keyspace.table.
         table: String,
         /// The partition key (hex).
         key: String,
+        /// The serialized partition key.
+        raw_key: Arc<[u8]>,
         /// The column.
         column: String,
-        /// The decode error.
-        #[source]
-        source: Box<cairn_format::DecodeError>,
+        /// The decode error, at an offset within the value.
+        error: Box<cairn_format::DecodeError>,
     },
-    /// Writing failed.
-    #[error("{}: {source}", path.display())]
+    /// Writing failed. (The I/O error is part of the message, not a `source()`.)
+    #[error("{}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Parquet encoding failed.
     #[error("{}: {message}", path.display())]
@@ -211,7 +219,22 @@ pub enum ExportError {
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Write { path: path.to_path_buf(), source }
+    move |error| ExportError::Write { path: path.to_path_buf(), error }
+}
+
+impl ExportError {
+    /// Name the Data.db file(s) of `tables` that hold the partition of a
+    /// [`ExportError::Value`] (values are decoded after reconciliation, which does not keep
+    /// where each came from).
+    fn locate(self, tables: &[SsTable]) -> ExportError {
+        match self {
+            ExportError::Value { places, table, key, raw_key, column, error } if places.0.is_empty() => {
+                let places = partition_places(tables, &raw_key);
+                ExportError::Value { places, table, key, raw_key, column, error }
+            }
+            other => other,
+        }
+    }
 }
 
 /// One output column.
@@ -441,11 +464,13 @@ fn measure_numerics(
     // A value that does not decode ends the pass with its error (the row callback can only
     // stop the scan, so the error waits here).
     let mut failure: Option<ExportError> = None;
-    let value_error = |key: &[u8], column: String, source: cairn_format::DecodeError| ExportError::Value {
+    let value_error = |key: &[u8], column: String, error: cairn_format::DecodeError| ExportError::Value {
+        places: DataPlaces::default(),
         table: table_name.into(),
         key: cairn_format::types::render::hex(key),
+        raw_key: Arc::from(key),
         column,
-        source: Box::new(source),
+        error: Box::new(error),
     };
     let mut note = |key: &[u8], name: String, ty: &CqlType, b: &[u8]| -> Result<(), ExportError> {
         let v = decode(ty, b).map_err(|e| value_error(key, name.clone(), e))?;
@@ -606,20 +631,24 @@ fn decode_batch<'a>(
             && !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key))
         {
             // A key that does not split into its columns is an error, never a row of nulls.
-            parts = partition_key_components(&row.key, key_count).map_err(|source| ExportError::Value {
+            parts = partition_key_components(&row.key, key_count).map_err(|error| ExportError::Value {
+                places: DataPlaces::default(),
                 table: table.into(),
                 key: cairn_format::types::render::hex(&row.key),
+                raw_key: Arc::clone(&row.key),
                 column: column.into(),
-                source: Box::new(source),
+                error: Box::new(error),
             })?;
             parts_of = Some(&row.key);
         }
         for (c, col_out) in cols.iter().zip(out.iter_mut()) {
-            let err = |source: cairn_format::DecodeError| ExportError::Value {
+            let err = |error: cairn_format::DecodeError| ExportError::Value {
+                places: DataPlaces::default(),
                 table: table.into(),
                 key: cairn_format::types::render::hex(&row.key),
+                raw_key: Arc::clone(&row.key),
                 column: c.name.clone(),
-                source: Box::new(source),
+                error: Box::new(error),
             };
             let find = |is_static: bool, idx: u16| -> Option<(&'a Cells, &'a Cell)> {
                 let cells: &'a Cells = if is_static { &row.statics } else { &row.data };
@@ -885,6 +914,10 @@ fn write_live_ranges(
             end: bounds.get(k).cloned(),
         })
         .collect();
+    // The ranges' scanners of one SSTable share a record of the chunks they read: together
+    // they read the whole file, so Digest.crc32 is checked without reading it again.
+    let digests: Vec<Option<DigestCoverage>> = tables.iter().map(SsTable::digest_coverage).collect();
+    let digests = &digests;
     let results: Vec<Result<Written, ExportError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = ranges
             .iter()
@@ -892,8 +925,8 @@ fn write_live_ranges(
             .map(|(k, filter)| {
                 scope.spawn(move || {
                     let mut scanners = Vec::new();
-                    for t in tables {
-                        let mut sc = t.scanner()?;
+                    for (t, digest) in tables.iter().zip(digests) {
+                        let mut sc = t.scanner_covering(digest.clone())?;
                         if let Some(start) = &filter.start {
                             // Without an Index.db the range is found by scanning (the
                             // filter still decides); an Index.db or Summary.db that does not
@@ -938,6 +971,12 @@ fn write_live_ranges(
         rows += r;
         partitions += p;
     }
+    // Before anything is published (a file the ranges left unread, if any, is read here).
+    for (t, digest) in tables.iter().zip(digests) {
+        if let Some(d) = digest {
+            t.data_source()?.with_digest(d.clone()).check_digest()?;
+        }
+    }
     Ok((files, rows, partitions))
 }
 
@@ -953,14 +992,16 @@ fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary
     let created = create_dirs(&ks_dir)?;
     let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started).and_then(|mut summary| {
-        if final_dir.exists() {
-            std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
-        }
-        std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
-        summary.path = final_dir.display().to_string();
-        Ok(summary)
-    });
+    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started)
+        .map_err(|e| e.locate(tables))
+        .and_then(|mut summary| {
+            if final_dir.exists() {
+                std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
+            }
+            std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
+            summary.path = final_dir.display().to_string();
+            Ok(summary)
+        });
     if result.is_err() {
         // A failed export leaves nothing: its hidden dataset, then the directories it created.
         let _ = std::fs::remove_dir_all(&tmp);
@@ -1171,9 +1212,9 @@ mod tests {
     fn is_key_error(r: &Result<Vec<TableSummary>, ExportError>) -> bool {
         matches!(
             r,
-            Err(ExportError::Value { column, source, .. })
+            Err(ExportError::Value { column, error, .. })
                 if column == "partition_key_0"
-                    && matches!(source.kind, cairn_format::DecodeErrorKind::InvalidValue { what: "composite component count", value: 1 })
+                    && matches!(error.kind, cairn_format::DecodeErrorKind::InvalidValue { what: "composite component count", value: 1 })
         )
     }
 

@@ -274,11 +274,13 @@ fn flush(
 ) -> Result<(), ExportError> {
     let mut values: Vec<Vec<Option<Value<'_>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
     for r in rows {
-        let err = |column: &str, source: cairn_format::DecodeError| ExportError::Value {
+        let err = |column: &str, error: cairn_format::DecodeError| ExportError::Value {
+            places: cairn_format::sstable::DataPlaces::default(),
             table: location.into(),
             key: cairn_format::types::render::hex(&r.key),
+            raw_key: std::sync::Arc::from(r.key.as_slice()),
             column: column.into(),
-            source: Box::new(source),
+            error: Box::new(error),
         };
         let mut parts: Option<Vec<&[u8]>> = None;
         for (c, out) in cols.iter().zip(values.iter_mut()) {

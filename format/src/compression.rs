@@ -268,6 +268,22 @@ impl ChunkChecksums {
     }
 }
 
+/// The longest Digest.crc32 read: a CRC32 in decimal is at most 11 characters with a sign.
+const DIGEST_READ_LIMIT: u64 = 64;
+
+/// Read and parse Digest.crc32 at `path`; `Ok(None)` when there is none. At most a few bytes are
+/// read, whatever the path is (a device that never ends cannot stall the reader).
+pub fn read_digest(path: &std::path::Path) -> crate::error::Result<Option<u32>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::error::Error::io(path, e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(DIGEST_READ_LIMIT).read_to_end(&mut bytes).map_err(|e| crate::error::Error::io(path, e))?;
+    parse_digest(&bytes).map(Some).map_err(|e| e.located(path, crate::descriptor::Component::Digest))
+}
+
 /// Parse Digest.crc32: the decimal CRC32 of the whole Data.db.
 pub fn parse_digest(bytes: &[u8]) -> Result<u32, DecodeError> {
     let text =

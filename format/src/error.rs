@@ -124,6 +124,15 @@ pub enum DecodeErrorKind {
         /// Columns in the header.
         count: u64,
     },
+    /// A partition does not sort after the one before it (by token, then key bytes), as every
+    /// SSTable's partitions must.
+    #[error("partition out of token order (token {token} after {previous})")]
+    PartitionOutOfOrder {
+        /// This partition's token.
+        token: String,
+        /// The previous partition's token.
+        previous: String,
+    },
     /// A static row was expected (or forbidden) here.
     #[error("{0}")]
     Structure(StructureError),
@@ -139,6 +148,8 @@ pub enum StructureError {
     UnexpectedStaticRow,
     /// Data continues after the declared end of the file.
     TrailingBytes,
+    /// A row or range-tombstone marker does not sort after the one before it in its partition.
+    ClusteringOutOfOrder,
 }
 
 impl fmt::Display for StructureError {
@@ -147,7 +158,70 @@ impl fmt::Display for StructureError {
             StructureError::MissingStaticRow => "partition has no static row but the header has static columns",
             StructureError::UnexpectedStaticRow => "static row where a clustering row was expected",
             StructureError::TrailingBytes => "bytes after the end of the last structure",
+            StructureError::ClusteringOutOfOrder => "clustering out of order within the partition",
         })
+    }
+}
+
+/// What another component records that Data.db contradicts (see [`Error::Inconsistent`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// CRC.db holds a checksum per chunk of an uncompressed Data.db.
+    #[error(
+        "the data ends here ({chunks} chunk(s) of {chunk_size} bytes), but CRC.db has {checksums} chunk checksum(s)"
+    )]
+    ChunkCount {
+        /// Chunks Data.db's length makes.
+        chunks: u64,
+        /// CRC.db's chunk size.
+        chunk_size: u64,
+        /// Checksums in CRC.db.
+        checksums: u64,
+    },
+    /// CompressionInfo.db places a chunk beyond the end of the compressed file.
+    #[error("the file ends here, but CompressionInfo.db places chunk {chunk} at byte {position}")]
+    ChunkOffset {
+        /// Chunk index.
+        chunk: u64,
+        /// Its offset in the compressed file.
+        position: u64,
+    },
+    /// Index.db has an entry for a partition that would start at or past the end of the data.
+    #[error("the data ends here, but Index.db places a partition at byte {position}")]
+    IndexPosition {
+        /// The Data.db position of the entry.
+        position: u64,
+    },
+    /// Statistics.db records more partitions than the data has room for.
+    #[error(
+        "the data ends here, but Statistics.db records {partitions} partition(s), which take at least {min_bytes} bytes"
+    )]
+    TooShortForPartitions {
+        /// Partitions recorded.
+        partitions: u64,
+        /// The fewest bytes they can take.
+        min_bytes: u64,
+    },
+    /// A scan of the whole data found another number of partitions than Statistics.db records.
+    #[error("the data ends here after {scanned} partition(s), but Statistics.db records {recorded}")]
+    PartitionCount {
+        /// Partitions the scan read.
+        scanned: u64,
+        /// Partitions Statistics.db records.
+        recorded: u64,
+    },
+}
+
+impl Mismatch {
+    /// The component whose record Data.db contradicts.
+    pub fn witness(&self) -> Component {
+        match self {
+            Mismatch::ChunkCount { .. } => Component::Crc,
+            Mismatch::ChunkOffset { .. } => Component::CompressionInfo,
+            Mismatch::IndexPosition { .. } => Component::Index,
+            Mismatch::TooShortForPartitions { .. } | Mismatch::PartitionCount { .. } => Component::Statistics,
+        }
     }
 }
 
@@ -187,14 +261,14 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
-    /// The operating system refused a read.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read. (The I/O error is part of the message, not a
+    /// `source()`, so that a printed chain says it once.)
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Bytes of a component do not decode.
     #[error("{} ({component}) at byte {offset}: {kind}", path.display())]
@@ -209,10 +283,7 @@ pub enum Error {
         kind: DecodeErrorKind,
     },
     /// A stored checksum disagrees with the bytes it covers.
-    #[error(
-        "{} ({component}): checksum mismatch in chunk {chunk} at byte {offset}: stored {expected:#010x}, computed {got:#010x}",
-        path.display()
-    )]
+    #[error("{} ({component}) at byte {offset}: {}", path.display(), self.detail())]
     ChecksumMismatch {
         /// The file whose bytes are wrong.
         path: PathBuf,
@@ -228,7 +299,7 @@ pub enum Error {
         got: u32,
     },
     /// Digest.crc32 does not match the whole Data.db.
-    #[error("{}: Digest.crc32 says {expected} but Data.db has CRC32 {got}", path.display())]
+    #[error("{} (Data.db): {}", path.display(), self.detail())]
     DigestMismatch {
         /// The Data.db file.
         path: PathBuf,
@@ -236,6 +307,19 @@ pub enum Error {
         expected: u32,
         /// CRC32 of Data.db.
         got: u32,
+    },
+    /// Data.db contradicts what another component records about it: a half-written,
+    /// half-copied or mixed-up SSTable. Located in Data.db (its uncompressed stream) at the byte
+    /// where its data ends.
+    #[error("{} (Data.db) at byte {offset}: {mismatch}", path.display())]
+    Inconsistent {
+        /// The Data.db file.
+        path: PathBuf,
+        /// Where its data ends (uncompressed length), or the compressed file's length when the
+        /// disagreement is about stored chunks.
+        offset: u64,
+        /// What disagrees with what.
+        mismatch: Mismatch,
     },
     /// The file name carries a version letter pair this reader does not know.
     #[error("{}: unknown or unsupported SSTable version '{version}'", path.display())]
@@ -340,28 +424,66 @@ pub enum Error {
         /// The error reading with the header as it is.
         error: Box<Error>,
     },
-    /// A CQL schema file does not parse.
-    #[error("{}: {source}", path.display())]
+    /// A CQL schema file does not parse. (The parse error is part of the message, not a
+    /// `source()`.)
+    #[error("{}: {error}", path.display())]
     Cql {
         /// The schema file.
         path: PathBuf,
         /// The parse error.
-        #[source]
-        source: crate::schema::cql::CqlError,
+        error: crate::schema::cql::CqlError,
     },
 }
 
 impl Error {
     /// The I/O error for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 
     /// The byte offset this error points at, when it has one.
     pub fn offset(&self) -> Option<u64> {
         match self {
-            Error::Corrupt { offset, .. } | Error::ChecksumMismatch { offset, .. } => Some(*offset),
+            Error::Corrupt { offset, .. }
+            | Error::ChecksumMismatch { offset, .. }
+            | Error::Inconsistent { offset, .. } => Some(*offset),
             Error::UdtFreezingUndecided { error, .. } => error.offset(),
+            _ => None,
+        }
+    }
+
+    /// What went wrong, without the file, component and offset that [`Error::path`],
+    /// [`Error::component`] and [`Error::offset`] give (the message is this, prefixed by them):
+    /// for reports that show the location in columns of their own.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Io { error, .. } => error.to_string(),
+            Error::Corrupt { kind, .. } => kind.to_string(),
+            Error::ChecksumMismatch { chunk, expected, got, .. } => {
+                format!("checksum mismatch in chunk {chunk}: stored {expected:#010x}, computed {got:#010x}")
+            }
+            Error::DigestMismatch { expected, got, .. } => {
+                format!("Digest.crc32 says {expected} but the file's CRC32 is {got}")
+            }
+            Error::Inconsistent { mismatch, .. } => mismatch.to_string(),
+            Error::Cql { error, .. } => error.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The file this error concerns, when it names one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::ChecksumMismatch { path, .. }
+            | Error::DigestMismatch { path, .. }
+            | Error::Inconsistent { path, .. }
+            | Error::UnknownVersion { path, .. }
+            | Error::BadFileName { path }
+            | Error::MissingComponent { path, .. }
+            | Error::Unsupported { path, .. }
+            | Error::Cql { path, .. } => Some(path),
             _ => None,
         }
     }
@@ -375,6 +497,7 @@ impl Error {
             | Error::NotRegularFile { component, .. } => Some(*component),
             Error::DigestMismatch { .. } => Some(Component::Digest),
             Error::UdtFreezingUndecided { error, .. } => error.component(),
+            Error::Inconsistent { .. } => Some(Component::Data),
             _ => None,
         }
     }

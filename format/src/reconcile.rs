@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::{Partitioner, Token};
 use crate::statistics::{HeaderColumn, SerializationHeader};
 use crate::types::CqlType;
-use crate::types::compare::{compare_prefix_values, compare_values};
+use crate::types::compare::compare_values;
 use crate::types::value::{CounterShard, ShardKind, counter_shards};
 
 struct Input {
@@ -491,23 +491,7 @@ impl Merger {
     }
 }
 
-/// The order of two rows or range markers of one partition: by clustering, a marker's bound
-/// kind placing it before or after the rows it bounds. No allocation (called for every
-/// unfiltered of every input of a merge).
-pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfiltered) -> Ordering {
-    let kind = |u: &Unfiltered| match u.kind() {
-        UnfilteredKind::Marker(k) => k,
-        UnfilteredKind::Row => BoundKind::Clustering,
-        UnfilteredKind::StaticRow => BoundKind::StaticClustering,
-    };
-    compare_prefix_values(
-        clustering_types,
-        (0..a.clustering.len()).map(|i| a.clustering_value(i)),
-        kind(a),
-        (0..b.clustering.len()).map(|i| b.clustering_value(i)),
-        kind(b),
-    )
-}
+pub use crate::data::compare_positions;
 
 impl PartitionStream for Merger {
     fn header(&self) -> &SerializationHeader {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use crate::codec::Cursor;
 use crate::compression::{ChunkChecksums, CompressionInfo, parse_digest};
 use crate::data::scanner::Scanner;
-use crate::data::source::{DataSource, Layout};
+use crate::data::source::{DataSource, DigestCoverage, Layout};
 use crate::descriptor::{Component, Descriptor};
-use crate::error::{DecodeErrorKind, Error, Result};
+use crate::error::{DecodeErrorKind, Error, Mismatch, Result};
 use crate::filter::BloomFilter;
 use crate::index::{IndexReader, parse_entry};
 use crate::partitioner::{Partitioner, Token};
@@ -22,7 +22,8 @@ pub struct OpenOptions {
     /// A CQL schema file to name and check columns with (else `schema.cql` beside the files,
     /// else the serialization header alone).
     pub schema_file: Option<PathBuf>,
-    /// Skip checksum verification (forensics only).
+    /// Skip checksum verification, the Data.db cross-checks at open and the order, size and
+    /// count checks of reads (forensics only).
     pub no_verify: bool,
     /// Open for reading metadata (`cairn meta`): a failed Index.db check, or UDT freezing that
     /// the rows do not settle, becomes an [`OpenWarning`] instead of failing the open, since
@@ -181,6 +182,10 @@ impl SsTable {
         };
         let checked = table.check_index_start();
         tolerate(&mut table, checked)?;
+        if table.verify {
+            let consistent = table.check_data_length();
+            tolerate(&mut table, consistent)?;
+        }
         let settled = table.settle_udt_freezing();
         tolerate(&mut table, settled)?;
         Ok(table)
@@ -238,6 +243,97 @@ impl SsTable {
         Ok(())
     }
 
+    /// Before Data.db is trusted, what the other components record about it must hold: the
+    /// chunks CRC.db has checksums for, the chunks CompressionInfo.db places in the file, the
+    /// last partition Index.db points at, the partition count of Statistics.db. A half-written
+    /// or half-copied Data.db (even an empty one) contradicts at least one of them where they
+    /// exist, and is refused here rather than read as a smaller table.
+    ///
+    /// The last Index.db entry is found from the last Summary.db sample (a few entries to read);
+    /// without a usable Summary.db the whole Index.db is read.
+    pub fn check_data_length(&self) -> Result<()> {
+        let data_path = self.path(Component::Data);
+        let length = self.data_length()?;
+        let refuse =
+            |offset: u64, mismatch: Mismatch| Err(Error::Inconsistent { path: data_path.clone(), offset, mismatch });
+        match (&self.compression, &self.crc) {
+            (Some(ci), _) => {
+                let file_length = {
+                    let p = &data_path;
+                    std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len()
+                };
+                // Each stored chunk ends with its 4-byte CRC.
+                let last = ci.chunk_count().checked_sub(1);
+                if let Some((chunk, &position)) = last.and_then(|i| Some((i, ci.chunk_offsets.get(i)?)))
+                    && position.saturating_add(4) > file_length
+                {
+                    return refuse(file_length, Mismatch::ChunkOffset { chunk: chunk as u64, position });
+                }
+            }
+            (None, Some(crc)) => {
+                let chunks = length.div_ceil(u64::from(crc.chunk_size.max(1)));
+                // One checksum per chunk; Cassandra may append a zero one after the last.
+                let extra = usize::try_from(chunks).ok().and_then(|c| crc.crcs.get(c..));
+                if extra.is_none_or(|extra| extra.iter().any(|&c| c != 0)) {
+                    let checksums = crc.crcs.len() as u64;
+                    return refuse(
+                        length,
+                        Mismatch::ChunkCount { chunks, chunk_size: u64::from(crc.chunk_size), checksums },
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(partitions) = self.recorded_partitions() {
+            let min_bytes = partitions.saturating_mul(min_partition_bytes(self.descriptor.version));
+            if length < min_bytes {
+                return refuse(length, Mismatch::TooShortForPartitions { partitions, min_bytes });
+            }
+        }
+        if let Some(position) = self.last_index_position()?
+            && position >= length
+        {
+            return refuse(length, Mismatch::IndexPosition { position });
+        }
+        Ok(())
+    }
+
+    /// The partition count Statistics.db records (one entry per partition written in its
+    /// partition-size histogram), when it has one that did not overflow.
+    pub fn recorded_partitions(&self) -> Option<u64> {
+        let sizes = &self.statistics.stats.as_ref()?.partition_sizes;
+        if sizes.overflowed() {
+            return None;
+        }
+        u64::try_from(sizes.count()).ok()
+    }
+
+    /// The Data.db position of the last Index.db entry, `None` without Index.db or entries.
+    fn last_index_position(&self) -> Result<Option<u64>> {
+        if !self.present.contains(&Component::Index) {
+            return Ok(None);
+        }
+        // A Summary.db that does not parse or lead to an entry only costs the shortcut: the
+        // index is then read from its start.
+        let start = match self.summary() {
+            Ok(Some(s)) => s.entries.last().map_or(0, |(_, p)| *p),
+            _ => 0,
+        };
+        let mut last = None;
+        let mut idx = self.index_reader()?;
+        if start > 0 {
+            idx.seek(start);
+            match idx.next_entry() {
+                Ok(Some(e)) => last = Some(e.data_position),
+                _ => idx.seek(0),
+            }
+        }
+        while let Some(e) = idx.next_entry()? {
+            last = Some(e.data_position);
+        }
+        Ok(last)
+    }
+
     /// The uncompressed length of Data.db.
     pub fn data_length(&self) -> Result<u64> {
         match &self.compression {
@@ -254,8 +350,20 @@ impl SsTable {
         self.descriptor.path(c)
     }
 
-    /// The chunk source of Data.db.
+    /// A record of the Data.db chunks read, for checking Digest.crc32 without a second read
+    /// (see [`DigestCoverage`]); `None` when not verifying or without Digest.crc32. Share one
+    /// between scanners that read parts of this SSTable ([`SsTable::scanner_covering`]).
+    pub fn digest_coverage(&self) -> Option<DigestCoverage> {
+        (self.verify && self.present.contains(&Component::Digest))
+            .then(|| DigestCoverage::new(&self.path(Component::Data), &self.path(Component::Digest)))
+    }
+
+    /// The chunk source of Data.db (feeding a fresh [`SsTable::digest_coverage`]).
     pub fn data_source(&self) -> Result<DataSource> {
+        self.data_source_covering(self.digest_coverage())
+    }
+
+    fn data_source_covering(&self, digest: Option<DigestCoverage>) -> Result<DataSource> {
         let layout = match &self.compression {
             Some(ci) => Layout::Compressed(ci.clone()),
             None => Layout::Uncompressed {
@@ -263,12 +371,24 @@ impl SsTable {
                 crcs: self.crc.clone(),
             },
         };
-        DataSource::open(&self.path(Component::Data), layout, self.verify)
+        let source = DataSource::open(&self.path(Component::Data), layout, self.verify)?;
+        Ok(match digest {
+            Some(d) => source.with_digest(d),
+            None => source,
+        })
     }
 
-    /// A scanner over all partitions.
+    /// A scanner over all partitions, with every check of a full read (partition order and
+    /// count, clustering order, sizes, Digest.crc32) unless opened with `no_verify`.
     pub fn scanner(&self) -> Result<Scanner> {
-        Ok(Scanner::new(self.data_source()?, Arc::clone(&self.header), self.descriptor.version))
+        self.scanner_covering(self.digest_coverage())
+    }
+
+    /// [`SsTable::scanner`] feeding `digest` (shared with other scanners of this SSTable).
+    pub fn scanner_covering(&self, digest: Option<DigestCoverage>) -> Result<Scanner> {
+        let source = self.data_source_covering(digest)?;
+        Ok(Scanner::new(source, Arc::clone(&self.header), self.descriptor.version)
+            .with_table_checks(self.partitioner, self.recorded_partitions()))
     }
 
     /// A reader over Index.db.
@@ -386,6 +506,56 @@ impl SsTable {
         let mut r = self.index_reader()?;
         r.next_entry()
     }
+}
+
+/// Places in Data.db files, each with a byte offset where one is known: where a problem found
+/// in a merged read of several SSTables comes from. Shown as `<file> (Data.db) at byte <n>`,
+/// comma-separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataPlaces(pub Vec<(PathBuf, Option<u64>)>);
+
+impl std::fmt::Display for DataPlaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("Data.db");
+        }
+        for (i, (path, offset)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} (Data.db)", path.display())?;
+            if let Some(o) = offset {
+                write!(f, " at byte {o}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Data.db files of `tables` that hold partition `key`, each with the partition's position
+/// (through Summary.db and Index.db); when none can be found that way (no index, or an index
+/// that does not read), every table's Data.db without a position. Only for naming where a
+/// problem is: a failure here costs the position, never the error being reported.
+pub fn partition_places<'a>(tables: impl IntoIterator<Item = &'a SsTable>, key: &[u8]) -> DataPlaces {
+    let tables: Vec<&SsTable> = tables.into_iter().collect();
+    let found: Vec<(PathBuf, Option<u64>)> = tables
+        .iter()
+        .filter_map(|t| match t.find_partition(key) {
+            Ok(Some(p)) => Some((t.path(Component::Data), Some(p))),
+            _ => None,
+        })
+        .collect();
+    if found.is_empty() {
+        return DataPlaces(tables.iter().map(|t| (t.path(Component::Data), None)).collect());
+    }
+    DataPlaces(found)
+}
+
+/// The fewest bytes a partition takes in Data.db: key length (u16), an empty key, the
+/// partition deletion (12 bytes before `oa`, 1 byte for a live one from `oa`), the
+/// end-of-partition flag (Cassandra `db/rows/UnfilteredRowIteratorSerializer.java`).
+fn min_partition_bytes(version: crate::Version) -> u64 {
+    2 + if version.has_uint_deletion_time() { 1 } else { 12 } + 1
 }
 
 /// Parse one index entry from bytes (for `describe` and fuzzing).

@@ -592,7 +592,9 @@ pub fn dump(
                     continue;
                 }
                 let source = several.then_some(("table", label.as_str()));
-                emit_partition(&mut merger, &p, &mut r, source, out, &mut stats)?;
+                emit_partition(&mut merger, &p, &mut r, source, out, &mut stats).map_err(|e| {
+                    e.in_places(|_| cairn_format::sstable::partition_places(group.iter().copied(), &p.key))
+                })?;
                 flush_partition(&mut r, out)?;
             }
         }
@@ -630,7 +632,10 @@ pub fn dump(
                     continue;
                 }
                 let source = multi.then_some(("sstable", name.as_str()));
-                emit_partition(&mut scanner, &p, &mut r, source, out, &mut stats)?;
+                emit_partition(&mut scanner, &p, &mut r, source, out, &mut stats).map_err(|e| {
+                    let data = table.path(cairn_format::Component::Data);
+                    e.in_places(|at| cairn_format::sstable::DataPlaces(vec![(data, Some(at))]))
+                })?;
                 flush_partition(&mut r, out)?;
             }
         }

@@ -26,7 +26,7 @@ pub mod verify;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use cairn_format::sstable::{OpenOptions, SsTable};
+use cairn_format::sstable::{DataPlaces, OpenOptions, SsTable};
 use cairn_format::{DecodeError, Error};
 
 /// Errors of the inspection verbs.
@@ -40,13 +40,19 @@ pub enum InspectError {
     #[error(transparent)]
     Compact(#[from] cairn_compact::upgrade::UpgradeError),
     /// A value inside a row does not decode.
-    #[error("Data.db at byte {position}: value does not decode: {source}")]
+    #[error(
+        "{}: a value of the row does not decode: {} (at byte {} of the value)",
+        if places.0.is_empty() { format!("Data.db at byte {position}") } else { places.to_string() },
+        error.kind,
+        error.offset
+    )]
     Value {
-        /// Offset of the row.
+        /// Offset of the row in the stream read.
         position: u64,
-        /// The decode error.
-        #[source]
-        source: DecodeError,
+        /// The Data.db file(s) it comes from (empty until the verb that read it says).
+        places: DataPlaces,
+        /// The decode error, at an offset within the value.
+        error: DecodeError,
     },
     /// A `--key` could not be parsed for the table's key type.
     #[error("key '{key}': {reason}")]
@@ -64,12 +70,22 @@ pub enum InspectError {
     },
     /// Writing the output failed (a broken pipe is reported as this too).
     #[error("writing output: {0}")]
-    Output(#[source] std::io::Error),
+    Output(std::io::Error),
 }
 
 impl InspectError {
-    fn value(position: u64, source: DecodeError) -> Self {
-        InspectError::Value { position, source }
+    fn value(position: u64, error: DecodeError) -> Self {
+        InspectError::Value { position, places: DataPlaces::default(), error }
+    }
+
+    /// Say which Data.db file(s) a [`InspectError::Value`] error comes from.
+    fn in_places(self, places: impl FnOnce(u64) -> DataPlaces) -> Self {
+        match self {
+            InspectError::Value { position, places: p, error } if p.0.is_empty() => {
+                InspectError::Value { position, places: places(position), error }
+            }
+            other => other,
+        }
     }
 
     /// Whether this is a closed output pipe (callers exit quietly).

@@ -5,7 +5,9 @@
 //!   chunks, continuing past failures;
 //! * Data.db structure: every partition and row decodes, sizes agree, range tombstones open and
 //!   close in pairs with matching deletions;
-//! * partitions in token order, clusterings in order within each partition;
+//! * partitions in token order, clusterings in order within each partition, as many partitions
+//!   as Statistics.db records — the checks every full read makes
+//!   ([`Scanner`](cairn_format::data::scanner::Scanner)), collected here instead of fatal;
 //! * Index.db ↔ Data.db: one entry per partition, same keys, same positions, promoted-index
 //!   header length and block offsets consistent with Data.db;
 //! * Summary.db ↔ Index.db: samples point at index entries with the same key, first and last
@@ -15,18 +17,13 @@
 //! Problems are collected, each with the file, component and byte offset; the verb exits 1 when
 //! any are found, 2 when it could not run at all.
 
-use std::cmp::Ordering;
 use std::io::Write;
 
-use cairn_format::clustering::BoundKind;
-use cairn_format::data::UnfilteredKind;
 use cairn_format::descriptor::Component;
-use cairn_format::partitioner::compare_decorated;
 use cairn_format::sstable::SsTable;
 use serde::Serialize;
 
 use crate::InspectError;
-use crate::order::compare_prefixes;
 
 /// One problem found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -57,22 +54,12 @@ pub struct Report {
 }
 
 fn problem_of(e: &cairn_format::Error) -> Problem {
-    let (file, component) = match e {
-        cairn_format::Error::Corrupt { path, component, .. }
-        | cairn_format::Error::ChecksumMismatch { path, component, .. }
-        | cairn_format::Error::MissingComponent { path, component }
-        | cairn_format::Error::NotRegularFile { path, component, .. } => {
-            (path.display().to_string(), component.to_string())
-        }
-        cairn_format::Error::UdtFreezingUndecided { error, .. } => {
-            let inner = problem_of(error);
-            (inner.file, inner.component)
-        }
-        cairn_format::Error::DigestMismatch { path, .. } => (path.display().to_string(), Component::Digest.to_string()),
-        cairn_format::Error::Io { path, .. } => (path.display().to_string(), String::new()),
-        _ => (String::new(), String::new()),
-    };
-    Problem { file, component, offset: e.offset(), message: e.to_string() }
+    Problem {
+        file: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
+        component: e.component().map(|c| c.to_string()).unwrap_or_default(),
+        offset: e.offset(),
+        message: e.detail(),
+    }
 }
 
 /// Verify one SSTable.
@@ -100,24 +87,9 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             }
         }
     }
-    // Digest.
-    let source = table.data_source()?;
-    match table.recorded_digest() {
-        Ok(Some(expected)) => {
-            let got = source.file_crc32()?;
-            if got != expected {
-                r.problems.push(problem_of(&cairn_format::Error::DigestMismatch {
-                    path: table.path(Component::Data),
-                    expected,
-                    got,
-                }));
-            }
-        }
-        Ok(None) => {}
-        Err(e) => r.problems.push(problem_of(&e)),
-    }
-    // Every chunk.
-    let mut source = source;
+    // Every chunk; their stored bytes also make the CRC32 of the whole file for Digest.crc32
+    // (read again only where a chunk could not be read).
+    let mut source = table.data_source()?;
     let mut buf = Vec::new();
     for i in 0..source.chunk_count() {
         buf.clear();
@@ -126,12 +98,8 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             r.problems.push(problem_of(&e));
         }
     }
-    if let Some(crc) = &table.crc {
-        let expected = source.chunk_count() as usize;
-        let extra = crc.crcs.get(expected..).unwrap_or_default();
-        if crc.crcs.len() < expected || extra.iter().any(|&c| c != 0) {
-            add(&mut r, Component::Crc, None, format!("CRC.db has {} checksums for {expected} chunks", crc.crcs.len()));
-        }
+    if let Err(e) = source.check_digest() {
+        r.problems.push(problem_of(&e));
     }
     // Structure, order, and the index beside it.
     let chunk_problems = !r.problems.is_empty() && r.problems.iter().any(|p| p.component == "Data.db");
@@ -163,12 +131,14 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
     let mut last_index_key: Option<Vec<u8>> = None;
     let mut filter_misses = 0u64;
     let mut scan_complete = false;
-    let types = table.header.clustering_types.clone();
+    // The scan's own checks (order, sizes, partition count) are collected, not fatal.
     let mut scanner = table.scanner()?;
-    let mut prev: Option<(cairn_format::partitioner::Token, Vec<u8>)> = None;
+    scanner.report_problems();
     'partitions: loop {
-        let p = match scanner.next_partition() {
-            Ok(Some(p)) => p.clone(),
+        let next = scanner.next_partition().map(|p| p.cloned());
+        r.problems.extend(scanner.take_problems().iter().map(problem_of));
+        let p = match next {
+            Ok(Some(p)) => p,
             Ok(None) => {
                 scan_complete = true;
                 break;
@@ -181,17 +151,6 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             }
         };
         r.partitions += 1;
-        let token = table.token(&p.key);
-        if let Some((pt, pk)) = &prev
-            && compare_decorated(pt, pk, &token, &p.key) != Ordering::Less
-        {
-            add(
-                &mut r,
-                Component::Data,
-                Some(p.position),
-                format!("partition out of token order (token {token} after {pt})"),
-            );
-        }
         // Index entry for this partition.
         if let Some(idx) = index.as_mut() {
             match idx.next_entry() {
@@ -274,47 +233,20 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
                 }
             }
         }
-        prev = Some((token, p.key.clone()));
-        let mut last: Option<(Vec<Option<Vec<u8>>>, BoundKind)> = None;
         loop {
-            let u = match scanner.next_unfiltered() {
-                Ok(Some(u)) => u,
-                Ok(None) => break,
+            let next = scanner.next_unfiltered().map(|u| u.is_some());
+            r.problems.extend(scanner.take_problems().iter().map(problem_of));
+            match next {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     if !chunk_problems {
                         r.problems.push(problem_of(&e));
                     }
                     break 'partitions;
                 }
-            };
+            }
             r.unfiltereds += 1;
-            if let Some((recorded, actual)) = u.size_mismatch {
-                add(
-                    &mut r,
-                    Component::Data,
-                    Some(u.position),
-                    format!("size field says {recorded} bytes but the row or marker takes {actual}"),
-                );
-            }
-            let kind = match u.kind() {
-                UnfilteredKind::Marker(k) => k,
-                _ => BoundKind::Clustering,
-            };
-            let values: Vec<Option<Vec<u8>>> =
-                (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect();
-            if let Some((lv, lk)) = &last {
-                let a: Vec<Option<&[u8]>> = lv.iter().map(|v| v.as_deref()).collect();
-                let b: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref()).collect();
-                if compare_prefixes(&types, &a, *lk, &b, kind) != Ordering::Less {
-                    add(
-                        &mut r,
-                        Component::Data,
-                        Some(u.position),
-                        "clustering out of order within the partition".into(),
-                    );
-                }
-            }
-            last = Some((values, kind));
         }
     }
     if scan_complete

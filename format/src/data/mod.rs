@@ -23,8 +23,12 @@
 pub mod scanner;
 pub mod source;
 
+use std::cmp::Ordering;
+
 use crate::clustering::BoundKind;
 use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME};
+use crate::types::CqlType;
+use crate::types::compare::compare_prefix_values;
 
 /// Row flag: end of partition.
 pub const END_OF_PARTITION: u8 = 0x01;
@@ -59,6 +63,25 @@ pub const CELL_HAS_EMPTY_VALUE: u8 = 0x04;
 pub const CELL_USE_ROW_TIMESTAMP: u8 = 0x08;
 /// Cell flag: TTL and expiry are the row's.
 pub const CELL_USE_ROW_TTL: u8 = 0x10;
+
+/// The order of two rows or range markers of one partition: by clustering, a marker's bound
+/// kind placing it before or after the rows it bounds (Cassandra `db/ClusteringComparator.java`).
+/// Every partition's unfiltereds are stored in strictly increasing order of it; the merger and
+/// the scan's order check both use this one rule. No allocation (called for every unfiltered).
+pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfiltered) -> Ordering {
+    let kind = |u: &Unfiltered| match u.kind() {
+        UnfilteredKind::Marker(k) => k,
+        UnfilteredKind::Row => BoundKind::Clustering,
+        UnfilteredKind::StaticRow => BoundKind::StaticClustering,
+    };
+    compare_prefix_values(
+        clustering_types,
+        (0..a.clustering.len()).map(|i| a.clustering_value(i)),
+        kind(a),
+        (0..b.clustering.len()).map(|i| b.clustering_value(i)),
+        kind(b),
+    )
+}
 
 /// A byte range inside an [`Unfiltered`]'s buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

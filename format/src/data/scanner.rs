@@ -7,7 +7,24 @@
 //!
 //! The scanner also enforces the structural rules of the unfiltered stream that a reader can
 //! check locally: markers carry marker kinds, range tombstones open and close in pairs with the
-//! same deletion, every size field matches the bytes it describes.
+//! same deletion.
+//!
+//! When its source verifies (the default; `--no-verify` turns it off), every read also checks
+//! what is cheap to check as it goes, so that a damaged file without chunk checksums fails
+//! instead of answering wrongly:
+//!
+//! * partitions in strictly increasing (token, key) order, when the scanner knows the
+//!   partitioner ([`Scanner::with_table_checks`]); the previous key is kept in a reused buffer;
+//! * rows and markers of a partition in strictly increasing clustering order
+//!   ([`compare_positions`], the merger's rule), against the previous unfiltered kept in a
+//!   second reused [`Unfiltered`];
+//! * every row's and marker's size field equal to the bytes its structure takes;
+//! * at the end of a scan that read the whole data from byte 0: as many partitions as
+//!   Statistics.db records, and Digest.crc32 against the chunks read (see
+//!   [`DigestCoverage`](crate::data::source::DigestCoverage)).
+//!
+//! A failed check is an error at the offending offset; `verify` asks for them as a list instead
+//! ([`Scanner::report_problems`]) and goes on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +34,8 @@ use crate::codec::Cursor;
 use crate::data::source::{DataSource, data_error};
 use crate::data::*;
 use crate::deletion::{DeletionTime, LivenessInfo, NO_DELETION_TIME, NO_TIMESTAMP, NO_TTL};
-use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StructureError};
+use crate::error::{DecodeError, DecodeErrorKind, Error, Mismatch, Result, StructureError};
+use crate::partitioner::{Partitioner, Token, compare_decorated};
 use crate::statistics::{SerializationHeader, read_uvint32};
 use crate::version::Version;
 
@@ -45,7 +63,33 @@ pub struct Scanner {
     static_row: Unfiltered,
     has_static_row: bool,
     current: Unfiltered,
+    /// The unfiltered before `current` in this partition, when `has_previous`.
+    previous: Unfiltered,
+    has_previous: bool,
     open_marker: Option<(DeletionTime, u64)>,
+    checks: Checks,
+}
+
+/// What a scan checks beyond decoding (see the module docs), and its state.
+#[derive(Debug, Default)]
+struct Checks {
+    /// Whether the checks run (the source verifies).
+    on: bool,
+    /// Failed checks collected instead of returned ([`Scanner::report_problems`]).
+    report: Option<Vec<Error>>,
+    /// The partitioner, for the partition order check.
+    partitioner: Option<Partitioner>,
+    /// The previous partition's token and key.
+    previous_token: Option<Token>,
+    previous_key: Vec<u8>,
+    /// Statistics.db's partition count.
+    expected_partitions: Option<u64>,
+    /// Partitions read since byte 0.
+    partitions: u64,
+    /// The scan started at byte 0, runs to the end of the data and has not been moved.
+    whole: bool,
+    /// The end-of-data checks have run.
+    finished: bool,
 }
 
 impl Scanner {
@@ -53,6 +97,7 @@ impl Scanner {
     pub fn new(source: DataSource, header: Arc<SerializationHeader>, version: Version) -> Scanner {
         let path = source.path().to_path_buf();
         let end = source.data_length();
+        let verify = source.verifies();
         Scanner {
             source,
             header,
@@ -67,7 +112,42 @@ impl Scanner {
             static_row: Unfiltered::default(),
             has_static_row: false,
             current: Unfiltered::default(),
+            previous: Unfiltered::default(),
+            has_previous: false,
             open_marker: None,
+            checks: Checks { on: verify, whole: true, ..Checks::default() },
+        }
+    }
+
+    /// Also check partition order (with `partitioner`'s tokens) and, at the end of a whole
+    /// scan, the partition count Statistics.db records.
+    pub fn with_table_checks(mut self, partitioner: Partitioner, expected_partitions: Option<u64>) -> Scanner {
+        self.checks.partitioner = Some(partitioner);
+        self.checks.expected_partitions = expected_partitions;
+        self
+    }
+
+    /// Collect failed checks (order, sizes, partition count) for [`Scanner::take_problems`]
+    /// instead of failing on them, and leave Digest.crc32 to the caller: for `verify`, which
+    /// reports every problem and checks the digest over every chunk whatever the scan reaches.
+    /// Decoding errors still end the scan.
+    pub fn report_problems(&mut self) {
+        self.checks.report = Some(Vec::new());
+    }
+
+    /// The failed checks collected since the last call (see [`Scanner::report_problems`]).
+    pub fn take_problems(&mut self) -> Vec<Error> {
+        self.checks.report.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Return a failed check, or collect it.
+    fn failed(&mut self, e: Error) -> Result<()> {
+        match &mut self.checks.report {
+            Some(list) => {
+                list.push(e);
+                Ok(())
+            }
+            None => Err(e),
         }
     }
 
@@ -90,7 +170,13 @@ impl Scanner {
     pub fn seek(&mut self, position: u64, end: Option<u64>) -> Result<()> {
         self.in_partition = false;
         self.open_marker = None;
+        self.has_previous = false;
         self.end = end.unwrap_or(self.source.data_length()).min(self.source.data_length());
+        let c = &mut self.checks;
+        c.previous_token = None;
+        c.partitions = 0;
+        c.finished = false;
+        c.whole = position == 0 && self.end == self.source.data_length();
         let cs = self.source.chunk_size().max(1);
         let chunk = position / cs;
         self.buf.clear();
@@ -169,6 +255,7 @@ impl Scanner {
         }
         let position = self.offset();
         if position >= self.end {
+            self.end_of_data()?;
             return Ok(None);
         }
         let version = self.version;
@@ -185,6 +272,11 @@ impl Scanner {
         self.in_partition = true;
         self.open_marker = None;
         self.has_static_row = false;
+        self.has_previous = false;
+        self.checks.partitions += 1;
+        if self.checks.on {
+            self.check_partition_order(position)?;
+        }
         if self.header.has_static() {
             let at = self.offset();
             let mut row = std::mem::take(&mut self.static_row);
@@ -204,6 +296,11 @@ impl Scanner {
                     ));
                 }
                 true => self.has_static_row = !self.static_row.is_empty_row(),
+            }
+            if self.checks.on
+                && let Some(e) = self.size_error(&self.static_row)
+            {
+                self.failed(e)?;
             }
         }
         self.partition.body_position = self.offset();
@@ -226,6 +323,8 @@ impl Scanner {
             return Ok(None);
         }
         let at = self.offset();
+        // The last unfiltered becomes `previous`; its buffers are reused for the next one.
+        std::mem::swap(&mut self.current, &mut self.previous);
         let mut row = std::mem::take(&mut self.current);
         let got = self.read_unfiltered(&mut row);
         self.current = row;
@@ -282,7 +381,72 @@ impl Scanner {
             }
             UnfilteredKind::Row => {}
         }
+        if self.checks.on {
+            if let Some(e) = self.size_error(&self.current) {
+                self.failed(e)?;
+            }
+            if self.has_previous
+                && compare_positions(&self.header.clustering_types, &self.previous, &self.current)
+                    != std::cmp::Ordering::Less
+            {
+                let e = data_error(
+                    &self.path,
+                    DecodeError::new(at, DecodeErrorKind::Structure(StructureError::ClusteringOutOfOrder)),
+                );
+                self.failed(e)?;
+            }
+        }
+        self.has_previous = true;
         Ok(Some(&self.current))
+    }
+
+    /// The error for a row or marker whose size field disagrees with the bytes it takes.
+    fn size_error(&self, u: &Unfiltered) -> Option<Error> {
+        let (recorded, actual) = u.size_mismatch?;
+        let kind = DecodeErrorKind::SizeMismatch { what: "row or marker size", recorded, actual };
+        Some(data_error(&self.path, DecodeError::new(u.position, kind)))
+    }
+
+    /// The partition just read must sort after the previous one (Cassandra refuses to write
+    /// otherwise: `io/sstable/format/big/BigTableWriter.java`, `beforeAppend`).
+    fn check_partition_order(&mut self, position: u64) -> Result<()> {
+        let Some(partitioner) = self.checks.partitioner else { return Ok(()) };
+        let token = partitioner.token(&self.partition.key);
+        let out_of_order = self.checks.previous_token.as_ref().is_some_and(|prev| {
+            compare_decorated(prev, &self.checks.previous_key, &token, &self.partition.key) != std::cmp::Ordering::Less
+        });
+        if out_of_order {
+            let previous = self.checks.previous_token.as_ref().map(ToString::to_string).unwrap_or_default();
+            let kind = DecodeErrorKind::PartitionOutOfOrder { token: token.to_string(), previous };
+            self.failed(data_error(&self.path, DecodeError::new(position, kind)))?;
+        }
+        self.checks.previous_token = Some(token);
+        self.checks.previous_key.clear();
+        self.checks.previous_key.extend_from_slice(&self.partition.key);
+        Ok(())
+    }
+
+    /// At the end of the data, once: the partition count of a whole scan against
+    /// Statistics.db, and Digest.crc32 when the chunks read cover the whole file.
+    fn end_of_data(&mut self) -> Result<()> {
+        let length = self.source.data_length();
+        if !self.checks.on || self.checks.finished || self.end < length {
+            return Ok(());
+        }
+        self.checks.finished = true;
+        if self.checks.whole
+            && let Some(recorded) = self.checks.expected_partitions
+            && recorded != self.checks.partitions
+        {
+            let mismatch = Mismatch::PartitionCount { scanned: self.checks.partitions, recorded };
+            self.failed(Error::Inconsistent { path: self.path.clone(), offset: length, mismatch })?;
+        }
+        if self.checks.report.is_none()
+            && let Some(d) = self.source.digest()
+        {
+            d.check(&self.source)?;
+        }
+        Ok(())
     }
 
     /// Read one unfiltered into `row`; `false` at the end-of-partition byte.
@@ -634,7 +798,7 @@ impl Scanner {
 impl Scanner {
     /// Bytes currently held by the scanner's window and reusable rows (for memory accounting).
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.capacity() + self.current.raw().len() + self.static_row.raw().len()
+        self.buf.capacity() + self.current.raw().len() + self.previous.raw().len() + self.static_row.raw().len()
     }
 }
 

@@ -6,12 +6,23 @@
 //! against its CRC when CRC.db is present. Either way callers see the uncompressed byte stream
 //! and every byte they get has passed its checksum (unless verification was turned off for
 //! forensics).
+//!
+//! Digest.crc32 holds the CRC32 of the whole stored Data.db (Cassandra
+//! `io/util/ChecksumWriter.java`, `writeFullChecksum`). It is the only check an uncompressed
+//! Data.db without CRC.db has, so a [`DigestCoverage`] attached to a source hashes the stored
+//! bytes of every chunk as it is read, once per chunk, and joins adjacent chunks' CRCs
+//! (CRC32 combines: the CRC of `a ‖ b` follows from those of `a` and `b` and the length of `b`).
+//! When the chunks read add up to the whole file — a full scan, or the token ranges of an export
+//! sharing one coverage — [`DigestCoverage::check`] compares the result with Digest.crc32
+//! without reading anything a second time.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use crate::compression::{ChunkChecksums, CompressionInfo, Compressor};
+use crate::compression::{ChunkChecksums, CompressionInfo, Compressor, read_digest};
 use crate::descriptor::Component;
 use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
 
@@ -61,6 +72,7 @@ pub struct DataSource {
     data_length: u64,
     verify: bool,
     scratch: Vec<u8>,
+    digest: Option<DigestCoverage>,
 }
 
 impl DataSource {
@@ -80,6 +92,7 @@ impl DataSource {
             data_length,
             verify,
             scratch: Vec::new(),
+            digest: None,
         })
     }
 
@@ -99,7 +112,24 @@ impl DataSource {
             data_length,
             verify,
             scratch: Vec::new(),
+            digest: None,
         }
+    }
+
+    /// Hash the stored bytes of every chunk read into `digest` (see [`DigestCoverage`]).
+    pub fn with_digest(mut self, digest: DigestCoverage) -> DataSource {
+        self.digest = Some(digest);
+        self
+    }
+
+    /// The digest coverage this source feeds, if any.
+    pub fn digest(&self) -> Option<&DigestCoverage> {
+        self.digest.as_ref()
+    }
+
+    /// Whether checksums (and the checks of a scan) are verified.
+    pub fn verifies(&self) -> bool {
+        self.verify
     }
 
     /// Uncompressed length of Data.db.
@@ -166,6 +196,9 @@ impl DataSource {
                 out.resize(at + expected, 0);
                 let dst = out.get_mut(at..).unwrap_or_default();
                 self.read_at(dst, start)?;
+                if let Some(d) = &self.digest {
+                    d.add(index, out.get(at..).unwrap_or_default());
+                }
                 if self.verify
                     && let Some(crcs) = crcs
                 {
@@ -235,6 +268,9 @@ impl DataSource {
                     self.scratch = scratch;
                     return Err(e);
                 }
+                if let Some(d) = &self.digest {
+                    d.add(index, &scratch);
+                }
                 let (payload, crc) = scratch.split_at(stored_len - 4);
                 let stored_crc = u32::from_be_bytes(crc.try_into().unwrap_or([0; 4]));
                 if self.verify {
@@ -286,6 +322,17 @@ impl DataSource {
         Ok(h.finalize())
     }
 
+    /// Compare Digest.crc32 with the CRC32 of the whole stored file: from the chunks the
+    /// attached [`DigestCoverage`] has seen when they cover the file, else by reading it.
+    /// `Ok(false)` when there is no Digest.crc32.
+    pub fn check_digest(&self) -> Result<bool> {
+        let Some(d) = &self.digest else { return Ok(false) };
+        match d.whole(self)? {
+            Some(got) => d.compare(got),
+            None => d.compare(self.file_crc32()?),
+        }
+    }
+
     /// Read a compressed layout (for tests and tools that only want one chunk's stored bytes).
     pub fn compressor(&self) -> Option<Compressor> {
         match &self.layout {
@@ -295,7 +342,174 @@ impl DataSource {
     }
 }
 
+/// The CRC32s of the stored chunks of one Data.db read so far, joined into runs of adjacent
+/// chunks; clones share one record (the token-range scanners of one SSTable).
+#[derive(Debug, Clone)]
+pub struct DigestCoverage {
+    /// Digest.crc32.
+    digest_path: PathBuf,
+    /// Data.db (named by a mismatch).
+    data_path: PathBuf,
+    runs: Arc<Mutex<BTreeMap<u64, Run>>>,
+}
+
+/// Chunks `start..end` (the map key is `start`): their stored length and CRC32.
+#[derive(Debug)]
+struct Run {
+    end: u64,
+    bytes: u64,
+    hasher: crc32fast::Hasher,
+}
+
+impl DigestCoverage {
+    /// A coverage that checks Data.db `data_path` against Digest.crc32 `digest_path`.
+    pub fn new(data_path: &Path, digest_path: &Path) -> DigestCoverage {
+        DigestCoverage {
+            digest_path: digest_path.to_path_buf(),
+            data_path: data_path.to_path_buf(),
+            runs: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Run>> {
+        // Nothing panics while holding the lock; a poisoned map is still consistent.
+        self.runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Record the stored bytes of `chunk` (a chunk already recorded is not hashed again).
+    fn add(&self, chunk: u64, stored: &[u8]) {
+        let mut runs = self.lock();
+        if runs.range(..=chunk).next_back().is_some_and(|(_, r)| r.end > chunk) {
+            return;
+        }
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(stored);
+        let start = match runs.range_mut(..chunk).next_back() {
+            Some((s, r)) if r.end == chunk => {
+                r.hasher.combine(&hasher);
+                r.end += 1;
+                r.bytes += stored.len() as u64;
+                *s
+            }
+            _ => {
+                runs.insert(chunk, Run { end: chunk + 1, bytes: stored.len() as u64, hasher });
+                chunk
+            }
+        };
+        if let Some(next) = runs.remove(&(chunk + 1))
+            && let Some(r) = runs.get_mut(&start)
+        {
+            r.hasher.combine(&next.hasher);
+            r.end = next.end;
+            r.bytes += next.bytes;
+        }
+    }
+
+    /// The CRC32 of the whole file, when the chunks recorded are all of `source`'s chunks
+    /// from the start of the file. Bytes after the last chunk (an empty final chunk some
+    /// writers add, which no read needs) are read here; nothing else is.
+    fn whole(&self, source: &DataSource) -> Result<Option<u32>> {
+        let (mut hasher, covered) = {
+            let runs = self.lock();
+            let chunks = source.chunk_count();
+            match runs.iter().next() {
+                _ if chunks == 0 => (crc32fast::Hasher::new(), 0),
+                Some((0, r)) if runs.len() == 1 && r.end == chunks => (r.hasher.clone(), r.bytes),
+                _ => return Ok(None),
+            }
+        };
+        let first = match &source.layout {
+            Layout::Compressed(ci) => ci.chunk_offsets.first().copied().unwrap_or(0),
+            Layout::Uncompressed { .. } => 0,
+        };
+        if first != 0 || covered > source.file_length() {
+            return Ok(None);
+        }
+        let mut at = covered;
+        let mut buf = vec![0u8; (source.file_length() - at).min(1 << 16) as usize];
+        while at < source.file_length() {
+            let n = ((source.file_length() - at) as usize).min(buf.len());
+            let piece = buf.get_mut(..n).unwrap_or_default();
+            source.read_at(piece, at)?;
+            hasher.update(piece);
+            at += n as u64;
+        }
+        Ok(Some(hasher.finalize()))
+    }
+
+    fn compare(&self, got: u32) -> Result<bool> {
+        let Some(expected) = read_digest(&self.digest_path)? else { return Ok(false) };
+        if expected != got {
+            return Err(Error::DigestMismatch { path: self.data_path.clone(), expected, got });
+        }
+        Ok(true)
+    }
+
+    /// Compare Digest.crc32 with the CRC32 of the chunks recorded, when they are all of
+    /// `source`'s chunks; `Ok(None)` when they are not (nothing is read then).
+    pub fn check(&self, source: &DataSource) -> Result<Option<bool>> {
+        match self.whole(source)? {
+            Some(got) => self.compare(got).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 /// A decode error in the Data.db stream, located.
 pub(crate) fn data_error(path: &Path, e: DecodeError) -> Error {
     Error::Corrupt { path: path.to_path_buf(), component: Component::Data, offset: e.offset, kind: e.kind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(bytes: &[u8], dir: &Path, digest: u32) -> (DataSource, DigestCoverage) {
+        let digest_path = dir.join("Digest.crc32");
+        std::fs::write(&digest_path, digest.to_string()).unwrap();
+        let coverage = DigestCoverage::new(Path::new("Data.db"), &digest_path);
+        let layout = Layout::Uncompressed { chunk_size: 16, crcs: None };
+        let s =
+            DataSource::from_bytes(Path::new("Data.db"), bytes.to_vec(), layout, true).with_digest(coverage.clone());
+        (s, coverage)
+    }
+
+    #[test]
+    fn chunks_read_in_any_order_by_several_readers_make_the_whole_file_crc() {
+        let bytes: Vec<u8> = (0..200u32).map(|i| (i * 7 % 251) as u8).collect();
+        let dir = std::env::temp_dir().join(format!("cairn-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut a, coverage) = source(&bytes, &dir, crc32fast::hash(&bytes));
+        let mut b = DataSource::from_bytes(
+            Path::new("Data.db"),
+            bytes.clone(),
+            Layout::Uncompressed { chunk_size: 16, crcs: None },
+            true,
+        )
+        .with_digest(coverage.clone());
+        let mut out = Vec::new();
+        // Two readers, overlapping (chunk 6 twice), out of order; not yet the whole file.
+        for i in [7, 8, 9, 6, 0, 1] {
+            a.append_chunk(i, &mut out).unwrap();
+        }
+        for i in [6, 2, 3, 12] {
+            b.append_chunk(i, &mut out).unwrap();
+        }
+        assert_eq!(coverage.check(&a).unwrap(), None, "chunks 4, 5, 10, 11 unread");
+        for i in [4, 5, 10, 11] {
+            b.append_chunk(i, &mut out).unwrap();
+        }
+        assert_eq!(coverage.check(&a).unwrap(), Some(true));
+        // Another digest on disk: a mismatch naming Data.db.
+        let (mut c, coverage) = source(&bytes, &dir, crc32fast::hash(&bytes) ^ 1);
+        for i in 0..c.chunk_count() {
+            c.append_chunk(i, &mut out).unwrap();
+        }
+        assert!(matches!(coverage.check(&c), Err(Error::DigestMismatch { .. })));
+        // Partly read: the source reads the rest itself.
+        let (mut d, _) = source(&bytes, &dir, crc32fast::hash(&bytes) ^ 1);
+        d.append_chunk(3, &mut out).unwrap();
+        assert!(matches!(d.check_digest(), Err(Error::DigestMismatch { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

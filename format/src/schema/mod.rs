@@ -94,7 +94,7 @@ impl TableSchema {
         header: &SerializationHeader,
     ) -> Result<TableSchema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file = cql::parse(&text).map_err(|source| Error::Cql { path: path.to_path_buf(), source })?;
+        let file = cql::parse(&text).map_err(|error| Error::Cql { path: path.to_path_buf(), error })?;
         let pick = match table {
             Some(name) => file
                 .tables
@@ -107,12 +107,12 @@ impl TableSchema {
         let Some(t) = pick else {
             return Err(Error::Cql {
                 path: path.to_path_buf(),
-                source: cql::CqlError { position: 0, message: "no CREATE TABLE statement".into() },
+                error: cql::CqlError { position: 0, message: "no CREATE TABLE statement".into() },
             });
         };
         let mut s = Self::from_create(t, &file.types).map_err(|message| Error::Cql {
             path: path.to_path_buf(),
-            source: cql::CqlError { position: 0, message },
+            error: cql::CqlError { position: 0, message },
         })?;
         s.source = SchemaSource::Cql(path.to_path_buf());
         s.check_against(header)?;
