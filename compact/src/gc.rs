@@ -27,7 +27,7 @@ use std::cmp::Ordering;
 use cairn_format::Descriptor;
 use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
-use cairn_format::lookup::PartitionLookup;
+use cairn_format::lookup::ForwardLookup;
 use cairn_format::reconcile::{Merger, compare_positions, newer, reconcile_cells};
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
@@ -164,16 +164,19 @@ fn collect_one(
     Ok(Collected { input: t.descriptor.clone(), report, collected, deleted })
 }
 
-/// An SSTable that may shadow the one being collected, with its Filter and Summary loaded once
-/// for the look-up of every partition.
+/// An SSTable that may shadow the one being collected. The collected SSTable's partitions come
+/// in token order, so each source is read as a merge-join: its Index.db forward
+/// ([`ForwardLookup`]) and one scanner sought from partition to partition, reusing the chunk it
+/// has decoded.
 pub(crate) struct ShadowSource {
     table: SsTable,
-    lookup: PartitionLookup,
+    lookup: ForwardLookup,
+    scanner: Option<cairn_format::data::scanner::Scanner>,
 }
 
 impl ShadowSource {
     pub(crate) fn new(table: &SsTable) -> Result<ShadowSource, UpgradeError> {
-        Ok(ShadowSource { table: table.clone(), lookup: PartitionLookup::new(table)? })
+        Ok(ShadowSource { table: table.clone(), lookup: ForwardLookup::new(table)?, scanner: None })
     }
 }
 
@@ -194,23 +197,40 @@ pub(crate) struct Shadow {
 impl Shadow {
     /// The merged content of `key` in `sources`, or `None` when none of them holds it.
     pub(crate) fn load(
-        sources: &[ShadowSource],
+        sources: &mut [ShadowSource],
         key: &[u8],
         partitioner: cairn_format::partitioner::Partitioner,
     ) -> Result<Option<Shadow>, UpgradeError> {
         let mut scanners = Vec::new();
-        for s in sources {
+        let mut from = Vec::new();
+        for (i, s) in sources.iter_mut().enumerate() {
             if let Some(pos) = s.lookup.find(&s.table, key)? {
-                let mut sc = s.table.scanner()?;
+                let mut sc = match s.scanner.take() {
+                    Some(sc) => sc,
+                    None => s.table.scanner()?,
+                };
                 sc.seek(pos, None)?;
                 scanners.push(sc);
+                from.push(i);
             }
         }
         if scanners.is_empty() {
             return Ok(None);
         }
         let mut m = Merger::new(scanners, partitioner)?;
-        let header = PartitionStream::header(&m).clone();
+        let shadow = Self::read(&mut m, key);
+        // The scanners go back to their sources for the next partition.
+        for (i, sc) in from.into_iter().zip(m.into_scanners()) {
+            if let Some(s) = sources.get_mut(i) {
+                s.scanner = Some(sc);
+            }
+        }
+        shadow
+    }
+
+    /// The merged partition `key` from `m`, whose inputs are positioned at it.
+    fn read(m: &mut Merger, key: &[u8]) -> Result<Option<Shadow>, UpgradeError> {
+        let header = PartitionStream::header(&*m).clone();
         let Some(p) = m.next_partition()?.cloned() else { return Ok(None) };
         if p.key != key {
             return Ok(None);

@@ -291,7 +291,7 @@ pub fn run_with(
         ..WriterOptions::default()
     };
     let mut outputs = Outputs { dir: out_dir, header, options, writer: None, done: Vec::new(), dry: opts.dry_run, txn };
-    let garbage = opts.garbage.filter(|_| clock.may_purge).map(|g| (g, shadow_sources.as_slice()));
+    let garbage = opts.garbage.filter(|_| clock.may_purge).map(|g| (g, shadow_sources.as_mut_slice()));
     let result = compact_partitions(
         &mut merger,
         first.partitioner,
@@ -422,7 +422,7 @@ fn compact_partitions(
     overlaps: &Overlaps,
     opts: &RunOptions,
     out: &mut Outputs<'_>,
-    garbage: Option<(crate::gc::Granularity, &[crate::gc::ShadowSource])>,
+    mut garbage: Option<(crate::gc::Granularity, &mut [crate::gc::ShadowSource])>,
     explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, UpgradeError> {
     let mut report = RunReport::default();
@@ -446,7 +446,8 @@ fn compact_partitions(
         }
         let admitting = overlaps.admitting(&p.key);
         purger.begin_partition(&admitting);
-        let mut shadow = match garbage {
+        let granularity = garbage.as_ref().map(|(g, _)| *g);
+        let mut shadow = match &mut garbage {
             Some((_, sources)) => crate::gc::Shadow::load(sources, &p.key, partitioner)?,
             None => None,
         };
@@ -457,8 +458,8 @@ fn compact_partitions(
         // What other SSTables make dead goes first (compact gc), then what compaction purges.
         // Without gc, rows go to the purger as read (no copy).
         let mut collect = |u: &Unfiltered, into: &mut Unfiltered| -> Option<bool> {
-            match (&mut shadow, garbage) {
-                (Some(s), Some((g, _))) => Some(s.filter(u, &header, g, into)),
+            match (&mut shadow, granularity) {
+                (Some(s), Some(g)) => Some(s.filter(u, &header, g, into)),
                 _ => None,
             }
         };

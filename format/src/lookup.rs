@@ -17,6 +17,7 @@
 
 use crate::error::Result;
 use crate::filter::BloomFilter;
+use crate::index::IndexReader;
 use crate::partitioner::{Token, compare_decorated};
 use crate::sstable::SsTable;
 
@@ -82,5 +83,62 @@ impl PartitionLookup {
             }
         }
         Ok(None)
+    }
+}
+
+/// Look-ups of keys in ascending (token, key) order — a merge-join with another SSTable, as
+/// `compact gc` does — reading Index.db forward once instead of from a Summary sample per key,
+/// and jumping ahead through Summary.db where the next key is past the next sample.
+#[derive(Debug)]
+pub struct ForwardLookup {
+    lookup: PartitionLookup,
+    index: IndexReader,
+    /// The Index.db position the reader was last sought to.
+    sought: u64,
+    /// The next entry not yet passed: (token, key, Data.db position).
+    next: Option<(Token, Vec<u8>, u64)>,
+    exhausted: bool,
+}
+
+impl ForwardLookup {
+    /// A forward look-up over `table`.
+    pub fn new(table: &SsTable) -> Result<ForwardLookup> {
+        Ok(ForwardLookup {
+            lookup: PartitionLookup::new(table)?,
+            index: table.index_reader()?,
+            sought: 0,
+            next: None,
+            exhausted: false,
+        })
+    }
+
+    /// The Data.db position of `key` in `table`, or `None`. Keys must come in ascending
+    /// (token, key) order; an earlier key asked after a later one is answered `None`.
+    pub fn find(&mut self, table: &SsTable, key: &[u8]) -> Result<Option<u64>> {
+        if !self.lookup.may_contain(key) {
+            return Ok(None);
+        }
+        let target = table.token(key);
+        let start = self.lookup.index_start(&target, key);
+        if start > self.sought {
+            self.index.seek(start);
+            self.sought = start;
+            self.next = None;
+            self.exhausted = false;
+        }
+        loop {
+            if self.next.is_none() && !self.exhausted {
+                match self.index.next_entry()? {
+                    Some(e) => self.next = Some((table.token(&e.key), e.key, e.data_position)),
+                    None => self.exhausted = true,
+                }
+            }
+            let Some((t, k, pos)) = &self.next else { return Ok(None) };
+            match compare_decorated(t, k, &target, key) {
+                std::cmp::Ordering::Less => self.next = None,
+                std::cmp::Ordering::Equal => return Ok(Some(*pos)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
     }
 }

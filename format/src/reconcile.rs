@@ -95,6 +95,11 @@ impl Merger {
         self.counts.get()
     }
 
+    /// The scanners merged, given back wherever the merge left them (to be sought and reused).
+    pub fn into_scanners(self) -> Vec<Scanner> {
+        self.inputs.into_iter().map(|i| i.scanner).collect()
+    }
+
     /// Merge `scanners` (each with its own header), all written by `partitioner`.
     pub fn new(scanners: Vec<Scanner>, partitioner: Partitioner) -> Result<Merger> {
         let first = scanners.first().map(|s| s.header().clone());

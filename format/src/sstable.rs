@@ -181,8 +181,11 @@ impl SsTable {
             r => r,
         };
         let checked = table.check_index_start();
+        let index_readable = checked.is_ok();
         tolerate(&mut table, checked)?;
-        if table.verify {
+        // Data.db against what the other components say of it (an unreadable Index.db, already
+        // reported, is not reported twice).
+        if table.verify && index_readable {
             let consistent = table.check_data_length();
             tolerate(&mut table, consistent)?;
         }
@@ -447,58 +450,15 @@ impl SsTable {
     /// position. A missing Filter.db or Summary.db only costs time (the index is read from its
     /// start); one that does not parse is an error, never skipped.
     pub fn find_partition(&self, key: &[u8]) -> Result<Option<u64>> {
-        if let Some(f) = self.filter()?
-            && !f.may_contain(key)
-        {
-            return Ok(None);
-        }
-        let target = self.token(key);
-        let mut start = 0u64;
-        if let Some(s) = self.summary()? {
-            for (k, pos) in &s.entries {
-                let t = self.token(k);
-                if crate::partitioner::compare_decorated(&t, k, &target, key).is_le() {
-                    start = *pos;
-                } else {
-                    break;
-                }
-            }
-        }
-        let mut idx = self.index_reader()?;
-        idx.seek(start);
-        while let Some(e) = idx.next_entry()? {
-            let t = self.token(&e.key);
-            match crate::partitioner::compare_decorated(&t, &e.key, &target, key) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => return Ok(Some(e.data_position)),
-                std::cmp::Ordering::Greater => return Ok(None),
-            }
-        }
-        Ok(None)
+        crate::lookup::PartitionLookup::new(self)?.find(self, key)
     }
 
     /// The Data.db position of the first partition whose token is above `token` (through
     /// Summary.db and Index.db), or `None` when there is none. A Summary.db that does not parse
-    /// is an error, as in [`SsTable::find_partition`].
+    /// is an error, as in [`SsTable::find_partition`]. (Many look-ups: load a
+    /// [`crate::lookup::PartitionLookup`] once.)
     pub fn position_after_token(&self, token: &Token) -> Result<Option<u64>> {
-        let mut start = 0u64;
-        if let Some(s) = self.summary()? {
-            for (k, pos) in &s.entries {
-                if self.token(k) <= *token {
-                    start = *pos;
-                } else {
-                    break;
-                }
-            }
-        }
-        let mut idx = self.index_reader()?;
-        idx.seek(start);
-        while let Some(e) = idx.next_entry()? {
-            if self.token(&e.key) > *token {
-                return Ok(Some(e.data_position));
-            }
-        }
-        Ok(None)
+        crate::lookup::PartitionLookup::new(self)?.position_after_token(self, token)
     }
 
     /// First partition of Index.db, parsed (for tools that show it).

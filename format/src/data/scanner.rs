@@ -177,6 +177,12 @@ impl Scanner {
         c.partitions = 0;
         c.finished = false;
         c.whole = position == 0 && self.end == self.source.data_length();
+        // Within the bytes already decoded (a point look-up near the last one): no re-read. A
+        // whole-file read always starts afresh, so that its digest sees every chunk.
+        if !self.checks.whole && position >= self.start && position < self.start + self.buf.len() as u64 {
+            self.pos = (position - self.start) as usize;
+            return Ok(());
+        }
         let cs = self.source.chunk_size().max(1);
         let chunk = position / cs;
         self.buf.clear();
