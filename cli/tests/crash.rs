@@ -171,7 +171,8 @@ fn in_place_rewrites_killed_at_every_step_leave_before_or_after() {
             let resolved = content(&w);
             let expected = if left == before_files { &before } else { &after };
             assert_eq!(&resolved, expected, "{ctx}: content after cleanup");
-            if !left.is_empty() {
+            // verify at every tenth step (each step already checks files and content).
+            if !left.is_empty() && at % 10 == 0 {
                 let v = cairn(&["verify", &s(&w)], None);
                 assert!(v.status.success(), "{ctx}: verify: {}", String::from_utf8_lossy(&v.stdout));
             }
