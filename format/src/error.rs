@@ -483,7 +483,10 @@ impl Error {
             | Error::BadFileName { path }
             | Error::MissingComponent { path, .. }
             | Error::Unsupported { path, .. }
+            | Error::NotRegularFile { path, .. }
+            | Error::Transaction { path, .. }
             | Error::Cql { path, .. } => Some(path),
+            Error::UdtFreezingUndecided { error, .. } => error.path(),
             _ => None,
         }
     }

@@ -153,9 +153,10 @@ fn open_all(dir: &Path, no_verify: bool) -> Result<Vec<SsTable>, cairn_format::E
     discover(dir)?.into_iter().map(|d| SsTable::open_with(d, &opts)).collect()
 }
 
-/// Every case whose Statistics.db records partitions: an empty Data.db, or one that is a
-/// symlink to /dev/zero, is refused when the SSTable is opened, naming Data.db and what
-/// contradicts it — never read as an empty table. `--no-verify` still opens it.
+/// Every case whose Statistics.db records partitions: an empty Data.db is refused when the
+/// SSTable is opened, naming Data.db and what contradicts it — never read as an empty table
+/// (`--no-verify` still opens it); one that is a symlink to /dev/zero is refused as no regular
+/// file, with or without `--no-verify`.
 #[test]
 fn empty_or_endless_data_db_is_refused_at_open() {
     let Some(corpus) = corpus() else { return };
@@ -171,6 +172,22 @@ fn empty_or_endless_data_db_is_refused_at_open() {
             ("/dev/zero", copy_case(&case, |_, dest| std::os::unix::fs::symlink("/dev/zero", dest).expect("link"))),
         ] {
             checked += 1;
+            if what == "/dev/zero" {
+                // A device is refused before anything reads it (components are regular files),
+                // with or without --no-verify.
+                for no_verify in [false, true] {
+                    match open_all(tmp.path(), no_verify) {
+                        Err(e @ cairn_format::Error::NotRegularFile { .. }) => {
+                            if !e.path().is_some_and(|p| p.to_string_lossy().ends_with("-Data.db")) {
+                                failures.push(format!("{} ({what}): not located at Data.db: {e}", case.id));
+                            }
+                        }
+                        Err(e) => failures.push(format!("{} ({what}): refused, but not as a device: {e}", case.id)),
+                        Ok(_) => failures.push(format!("{} ({what}): opened", case.id)),
+                    }
+                }
+                continue;
+            }
             match open_all(tmp.path(), false) {
                 Err(e @ cairn_format::Error::Inconsistent { .. }) => {
                     let data = e.path().is_some_and(|p| p.to_string_lossy().ends_with("-Data.db"));
