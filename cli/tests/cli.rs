@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 use cairn_fixtures::{Case, corpus};
 use serde_json::Value as J;
 
+mod common;
+
 fn cairn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
 }
@@ -821,63 +823,9 @@ fn a_failed_export_leaves_the_out_directory_as_it_was() {
 }
 
 /// The Python of the peers virtualenv, or `None` outside CI (where its absence fails).
-fn peers_python() -> Option<String> {
-    match std::env::var("CAIRN_PEERS_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(std::env::var("CI").is_err(), "CAIRN_PEERS_PYTHON is not set");
-            eprintln!("CAIRN_PEERS_PYTHON is not set: the driver test was not run");
-            None
-        }
-    }
-}
-
-/// Start `cairn node` on a free port (retrying when another process takes the port between
-/// choosing and binding it); returns the child and its port once it is ready.
-fn start_node(data: &Path) -> (std::process::Child, u16) {
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args([
-                "node",
-                "--data",
-                &data.display().to_string(),
-                "--port",
-                &port.to_string(),
-                "--admin-port",
-                "0",
-                "--commitlog-sync",
-                "batch",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn node");
-        let mut err = child.stderr.take().expect("stderr");
-        let mut seen = Vec::new();
-        let mut byte = [0u8; 1];
-        let ready = loop {
-            if String::from_utf8_lossy(&seen).contains("ready, CQL") {
-                break true;
-            }
-            match err.read(&mut byte) {
-                Ok(1) => seen.push(byte[0]),
-                _ => break false,
-            }
-        };
-        if ready {
-            // Keep draining its stderr, as a terminal would.
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return (child, port);
-        }
-        let _ = child.wait();
-        assert!(String::from_utf8_lossy(&seen).contains("in use"), "node failed: {}", String::from_utf8_lossy(&seen));
-    }
-    panic!("no free port for the node");
-}
-
 #[test]
 fn node_killed_with_sigkill_loses_no_acknowledged_write() {
-    let Some(python) = peers_python() else { return };
+    let Some(python) = common::peers_python() else { return };
     let dir = std::env::temp_dir().join(format!("cairn-cli-node-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("peers").join("node_restart.py");
@@ -890,14 +838,14 @@ fn node_killed_with_sigkill_loses_no_acknowledged_write() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let (mut node, port) = start_node(&dir);
+    let (mut node, port) = common::start_node(&dir, None);
     run(port, "write");
     node.kill().expect("SIGKILL");
     node.wait().expect("reaped");
     // Nothing was flushed: every acknowledged write is in the commit log only.
     assert!(std::fs::read_dir(dir.join("commitlog")).expect("commitlog").count() >= 1);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (mut node, port) = start_node(&dir);
+    let (mut node, port) = common::start_node(&dir, None);
     run(port, "read");
     // SIGTERM: a clean stop that flushes the memtables into SSTables and empties the log.
     let term = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill -TERM");

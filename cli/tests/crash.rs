@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value as J;
 
+mod common;
+
 fn cairn(args: &[&str], crash_at: Option<u64>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
     c.args(args);
@@ -221,52 +223,6 @@ fn readers_and_verify_report_an_unfinished_transaction_and_cleanup_rolls_it_back
     }
 }
 
-fn peers_python() -> Option<String> {
-    match std::env::var("CAIRN_PEERS_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(std::env::var("CI").is_err(), "CAIRN_PEERS_PYTHON is not set");
-            eprintln!("CAIRN_PEERS_PYTHON is not set: the node crash test was not run");
-            None
-        }
-    }
-}
-
-/// `cairn node` on a free port, with `CAIRN_CRASH_AT` when given; the child and its port once
-/// it is ready.
-fn start_node(data: &Path, crash_at: Option<u64>) -> (std::process::Child, u16) {
-    use std::io::Read;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.args(["node", "--data", &s(data), "--port", &port.to_string(), "--admin-port", "0"]);
-        c.args(["--commitlog-sync", "batch"]).stderr(std::process::Stdio::piped());
-        if let Some(n) = crash_at {
-            c.env("CAIRN_CRASH_AT", n.to_string());
-        }
-        let mut child = c.spawn().expect("spawn node");
-        let mut err = child.stderr.take().expect("stderr");
-        let mut seen = Vec::new();
-        let mut byte = [0u8; 1];
-        let ready = loop {
-            if String::from_utf8_lossy(&seen).contains("ready, CQL") {
-                break true;
-            }
-            match err.read(&mut byte) {
-                Ok(1) => seen.push(byte[0]),
-                _ => break false,
-            }
-        };
-        if ready {
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return (child, port);
-        }
-        let _ = child.wait();
-        assert!(String::from_utf8_lossy(&seen).contains("in use"), "node failed: {}", String::from_utf8_lossy(&seen));
-    }
-    panic!("no free port for the node");
-}
-
 fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
     let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
     assert!(term.success());
@@ -291,7 +247,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_node_killed_at_every_step_of_its_flush_restarts_with_every_write_and_no_leftover() {
-    let Some(python) = peers_python() else { return };
+    let Some(python) = common::peers_python() else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("peers").join("node_restart.py");
     let run = |port: u16, phase: &str, ctx: &str| {
         let out = Command::new(&python).arg(&script).arg(port.to_string()).arg(phase).output().expect("python");
@@ -307,7 +263,7 @@ fn a_node_killed_at_every_step_of_its_flush_restarts_with_every_write_and_no_lef
     for at in 1.. {
         let ctx = format!("node killed at flush step {at}");
         let data = tmp.path().join(format!("node-{at}"));
-        let (mut node, port) = start_node(&data, Some(at));
+        let (mut node, port) = common::start_node(&data, Some(at));
         run(port, "write", &ctx);
         // SIGTERM flushes every memtable: the crash point falls inside a flush.
         let status = sigterm(&mut node);
@@ -316,7 +272,7 @@ fn a_node_killed_at_every_step_of_its_flush_restarts_with_every_write_and_no_lef
         }
         crashes += 1;
         // Restarted, the node resolves the interrupted flush and replays its commit log.
-        let (mut node, port) = start_node(&data, None);
+        let (mut node, port) = common::start_node(&data, None);
         run(port, "read", &ctx);
         assert!(sigterm(&mut node).success(), "{ctx}: the restarted node stops cleanly");
         let shop = data.join("shop");

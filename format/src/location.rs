@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::sstable::SsTable;
 
 /// Where an SSTable sits, and so which table (and point in time) it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableLocation {
     /// The keyspace (from the layout, else the schema), if known.
     pub keyspace: Option<String>,
@@ -54,15 +54,7 @@ fn split_table_dir(name: &str) -> Option<(&str, &str)> {
 impl TableLocation {
     /// The location of SSTables in `dir`, from the directory layout alone.
     pub fn from_directory(dir: &Path) -> TableLocation {
-        let mut loc = TableLocation {
-            keyspace: None,
-            table: None,
-            id: None,
-            snapshot: None,
-            backup: false,
-            index: None,
-            plain_directory: None,
-        };
+        let mut loc = TableLocation::default();
         let mut d = dir;
         if let Some(n) = name_of(d)
             && n.len() > 1
@@ -100,15 +92,10 @@ impl TableLocation {
     }
 
     fn from_directory_plain(dir: &Path) -> TableLocation {
-        TableLocation {
-            keyspace: None,
-            table: None,
-            id: None,
-            snapshot: None,
-            backup: false,
-            index: None,
-            plain_directory: Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())),
-        }
+        // Canonical, so that two spellings of one directory are one table; a directory that
+        // cannot be resolved stands as given.
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        TableLocation { plain_directory: Some(dir), ..TableLocation::default() }
     }
 
     /// The location of `table`: its directory layout, with the keyspace and table names of its
