@@ -161,12 +161,7 @@ impl fmt::Display for Token {
         match self {
             Token::Murmur3(t) => write!(f, "{t}"),
             Token::Random(t) => write!(f, "{t}"),
-            Token::Bytes(b) => {
-                for x in b {
-                    write!(f, "{x:02x}")?;
-                }
-                Ok(())
-            }
+            Token::Bytes(b) => f.write_str(&crate::types::render::hex(b)),
         }
     }
 }

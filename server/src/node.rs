@@ -24,6 +24,7 @@ use cairn_format::statistics::{
 };
 use cairn_format::types::CqlType;
 use cairn_format::types::compare::compare_values;
+use cairn_format::types::render::hex;
 use cairn_format::types::value::compose;
 
 use crate::cql::{Assignment, QName, Relation, Selector, Statement, Term, Using};
@@ -511,10 +512,6 @@ impl Shared {
         }
         Ok(out)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex16(s: &str) -> Option<[u8; 16]> {
