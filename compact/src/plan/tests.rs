@@ -391,6 +391,10 @@ fn twcs_window_unit_and_size() {
     // NOW is 12:00: 10:00 and 07:00/07:01 fall in the 06:00-12:00 window, the newest; 3 < 4.
     assert_eq!(next(&six_hours), None);
     assert_eq!(six_hours.groups[0].tiers.len(), 1);
+    // Windows are labelled by their start, in UTC.
+    assert_eq!(six_hours.groups[0].tiers[0].label, "window 2026-11-20T06:00Z");
+    let labels: Vec<&str> = hourly.groups[0].tiers.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["window 2026-11-20T10:00Z", "window 2026-11-20T07:00Z"]);
 }
 
 #[test]
