@@ -641,7 +641,7 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
     // fall back to the defaults. A class Cairn does not plan (UCS, DTCS) is an error unless
     // --strategy says which one to plan instead.
     let schema_map = match first.schema.option("compaction") {
-        Some(text) => parse_cql_map(text)
+        Some(text) => cairn_format::schema::cql::parse_map(text)
             .ok_or_else(|| PlanError::BadOption { name: "compaction".into(), value: text.to_string() })?,
         None => Vec::new(),
     };
@@ -1671,66 +1671,6 @@ pub fn render_json(p: &Plan) -> serde_json::Value {
         "sstables": sstables,
         "groups": groups,
     })
-}
-
-/// Parse a CQL map literal of strings (`{'class': '...', 'max_threshold': '32'}`), as
-/// schema.cql gives a table's `compaction` option. Unquoted values (numbers, booleans) are
-/// taken as text.
-pub fn parse_cql_map(text: &str) -> Option<Vec<(String, String)>> {
-    let mut chars = text.trim().chars().peekable();
-    if chars.next()? != '{' {
-        return None;
-    }
-    let mut out = Vec::new();
-    let skip_ws = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        while c.peek().is_some_and(|x| x.is_whitespace()) {
-            c.next();
-        }
-    };
-    let term = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<String> {
-        let mut s = String::new();
-        if c.peek() == Some(&'\'') {
-            c.next();
-            loop {
-                match c.next()? {
-                    '\'' if c.peek() == Some(&'\'') => {
-                        c.next();
-                        s.push('\'');
-                    }
-                    '\'' => return Some(s),
-                    x => s.push(x),
-                }
-            }
-        }
-        while let Some(&x) = c.peek() {
-            if x == ',' || x == '}' || x == ':' || x.is_whitespace() {
-                break;
-            }
-            s.push(x);
-            c.next();
-        }
-        (!s.is_empty()).then_some(s)
-    };
-    loop {
-        skip_ws(&mut chars);
-        if chars.peek() == Some(&'}') {
-            return Some(out);
-        }
-        let k = term(&mut chars)?;
-        skip_ws(&mut chars);
-        if chars.next()? != ':' {
-            return None;
-        }
-        skip_ws(&mut chars);
-        let v = term(&mut chars)?;
-        out.push((k, v));
-        skip_ws(&mut chars);
-        match chars.next()? {
-            ',' => continue,
-            '}' => return Some(out),
-            _ => return None,
-        }
-    }
 }
 
 #[cfg(test)]

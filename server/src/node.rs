@@ -179,7 +179,7 @@ impl Table {
         let strategy = self
             .schema
             .option("compaction")
-            .and_then(plan::parse_cql_map)
+            .and_then(cairn_format::schema::cql::parse_map)
             .and_then(|m| m.into_iter().find(|(k, _)| k == "class").and_then(|(_, v)| plan::Strategy::parse(&v)))
             .unwrap_or(plan::Strategy::SizeTiered);
         let req = plan::PlanRequest { strategy: Some(strategy), now_s: now_micros() / 1_000_000, ..Default::default() };

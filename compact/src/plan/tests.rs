@@ -452,23 +452,6 @@ fn options_are_checked_as_cassandra_checks_them() {
 }
 
 #[test]
-fn cql_maps_parse() {
-    let m = parse_cql_map(
-        "{ 'max_threshold': '32', 'min_threshold': '4', 'compaction_window_size': '60', 'class': 'org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy' }",
-    )
-    .expect("parses");
-    assert_eq!(m.len(), 4);
-    assert_eq!(m[3], ("class".into(), "org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy".into()));
-    assert_eq!(
-        parse_cql_map("{'a': 'it''s', 'b': 3}"),
-        Some(vec![("a".into(), "it's".into()), ("b".into(), "3".into())])
-    );
-    assert_eq!(parse_cql_map("{}"), Some(vec![]));
-    assert_eq!(parse_cql_map("{'a' 'b'}"), None);
-    assert_eq!(parse_cql_map("'a'"), None);
-}
-
-#[test]
 fn text_and_json_name_the_task() {
     let v: Vec<_> = (1..=4).map(|g| fact(g, 100 * MIB)).collect();
     let p = stcs(v, &[]);
