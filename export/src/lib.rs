@@ -906,8 +906,7 @@ fn write_live_ranges(
 ) -> Result<Written, ExportError> {
     let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
     let n = u32::try_from(opts.threads).unwrap_or(u32::MAX).min(64);
-    let bounds = cairn_compact::split::token_boundaries(partitioner, n, table_name)
-        .map_err(|e| ExportError::Tokens(e.to_string()))?;
+    let bounds = partitioner.token_boundaries(n).map_err(|e| ExportError::Tokens(format!("{table_name}: {e}")))?;
     let ranges: Vec<TokenFilter> = (0..=bounds.len())
         .map(|k| TokenFilter {
             start: k.checked_sub(1).and_then(|i| bounds.get(i).cloned()),
@@ -1057,8 +1056,9 @@ fn write_dataset(
         }
     };
     let boundaries: Vec<Token> = match opts.token_splits {
-        Some(n) if n > 1 => cairn_compact::split::token_boundaries(partitioner, n, table_name)
-            .map_err(|e| ExportError::Tokens(e.to_string()))?,
+        Some(n) if n > 1 => {
+            partitioner.token_boundaries(n).map_err(|e| ExportError::Tokens(format!("{table_name}: {e}")))?
+        }
         _ => vec![],
     };
     let mutations = opts.mode == Mode::Mutations;
