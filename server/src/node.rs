@@ -2638,7 +2638,7 @@ fn select_rows(
     let key_count = t.schema.partition_key.len();
     let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
     for r in &rows {
-        let parts = cairn_format::types::value::partition_key_components(&r.key, key_count).map_err(|e| Failure {
+        let parts = cairn_format::types::value::key_components(&header.key_type, &r.key).map_err(|e| Failure {
             code: code::SERVER,
             message: format!("stored partition key {} does not split into {key_count} columns: {e}", hex(&r.key)),
             extra: vec![],
