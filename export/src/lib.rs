@@ -1226,4 +1226,34 @@ mod tests {
         let r = export_to(&t, &tmp.path().join("out-varint"), Mode::Live);
         assert!(is_key_error(&r), "{r:?}");
     }
+
+    #[test]
+    fn token_splits_need_a_hashing_partitioner() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        let options = WriterOptions { partitioner: Partitioner::ByteOrdered, ..WriterOptions::default() };
+        let mut w = SsTableWriter::create(tmp.path(), 1, header, options).expect("writer");
+        let mut p = Partition::new(7i32.to_be_bytes().to_vec());
+        p.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"x".to_vec(), 1));
+        w.write_partition_content(&p).expect("write");
+        let t = SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open");
+        let opts = ExportOptions {
+            out: tmp.path().join("out"),
+            format: Format::Ndjson,
+            token_splits: Some(2),
+            ..Default::default()
+        };
+        match export(std::slice::from_ref(&t), &opts) {
+            Err(ExportError::Tokens(m)) => {
+                assert!(m.ends_with(": token ranges cannot be computed for the ByteOrdered partitioner"), "{m}")
+            }
+            r => panic!("{r:?}"),
+        }
+    }
 }
