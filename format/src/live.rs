@@ -32,6 +32,8 @@ pub trait LiveCells {
 pub fn gather(row: &Unfiltered, columns: &[HeaderColumn], now_s: i64, out: &mut impl LiveCells) {
     for c in row.cells.iter().filter(|c| c.is_live(now_s)) {
         let complex = columns.get(c.column as usize).is_some_and(HeaderColumn::is_complex);
+        // The scanner reads a path for every cell of a multi-cell column and the writer refuses
+        // one without, so the default is never taken for data that was read or written.
         let path = complex.then(|| row.path(c).unwrap_or_default());
         out.add(c, path, row.value(c));
     }
