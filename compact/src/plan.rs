@@ -46,6 +46,7 @@ use std::fmt::Write as _;
 
 use cairn_format::partitioner::Token;
 use cairn_format::sstable::SsTable;
+use cairn_format::types::render::{civil_from_days, format_uuid};
 use cairn_format::{Component, Descriptor};
 
 use crate::upgrade::UpgradeError;
@@ -640,7 +641,7 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
     // fall back to the defaults. A class Cairn does not plan (UCS, DTCS) is an error unless
     // --strategy says which one to plan instead.
     let schema_map = match first.schema.option("compaction") {
-        Some(text) => parse_cql_map(text)
+        Some(text) => cairn_format::schema::cql::parse_map(text)
             .ok_or_else(|| PlanError::BadOption { name: "compaction".into(), value: text.to_string() })?,
         None => Vec::new(),
     };
@@ -830,7 +831,7 @@ pub fn plan(strategy: Strategy, options: &StrategyOptions, clock: PlanClock, mut
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, f) in sstables.iter().enumerate() {
         let name = match (f.pending_repair, f.repaired_at) {
-            (Some(id), _) => format!("pending repair {}", uuid_text(&id)),
+            (Some(id), _) => format!("pending repair {}", format_uuid(&id)),
             (None, 0) => "unrepaired".to_string(),
             (None, _) => "repaired".to_string(),
         };
@@ -880,11 +881,6 @@ pub fn plan(strategy: Strategy, options: &StrategyOptions, clock: PlanClock, mut
         }
     }
     Plan { strategy, options: options.clone(), clock, sstables, groups: plans }
-}
-
-fn uuid_text(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 struct Ctx<'a> {
@@ -1554,20 +1550,6 @@ fn iso_minutes(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
 }
 
-/// Days since 1970-01-01 to (year, month, day) (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// The plan as text: the options, each group's tiers, and the next task.
 pub fn render_text(p: &Plan) -> String {
     let mut s = String::new();
@@ -1689,66 +1671,6 @@ pub fn render_json(p: &Plan) -> serde_json::Value {
         "sstables": sstables,
         "groups": groups,
     })
-}
-
-/// Parse a CQL map literal of strings (`{'class': '...', 'max_threshold': '32'}`), as
-/// schema.cql gives a table's `compaction` option. Unquoted values (numbers, booleans) are
-/// taken as text.
-pub fn parse_cql_map(text: &str) -> Option<Vec<(String, String)>> {
-    let mut chars = text.trim().chars().peekable();
-    if chars.next()? != '{' {
-        return None;
-    }
-    let mut out = Vec::new();
-    let skip_ws = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        while c.peek().is_some_and(|x| x.is_whitespace()) {
-            c.next();
-        }
-    };
-    let term = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<String> {
-        let mut s = String::new();
-        if c.peek() == Some(&'\'') {
-            c.next();
-            loop {
-                match c.next()? {
-                    '\'' if c.peek() == Some(&'\'') => {
-                        c.next();
-                        s.push('\'');
-                    }
-                    '\'' => return Some(s),
-                    x => s.push(x),
-                }
-            }
-        }
-        while let Some(&x) = c.peek() {
-            if x == ',' || x == '}' || x == ':' || x.is_whitespace() {
-                break;
-            }
-            s.push(x);
-            c.next();
-        }
-        (!s.is_empty()).then_some(s)
-    };
-    loop {
-        skip_ws(&mut chars);
-        if chars.peek() == Some(&'}') {
-            return Some(out);
-        }
-        let k = term(&mut chars)?;
-        skip_ws(&mut chars);
-        if chars.next()? != ':' {
-            return None;
-        }
-        skip_ws(&mut chars);
-        let v = term(&mut chars)?;
-        out.push((k, v));
-        skip_ws(&mut chars);
-        match chars.next()? {
-            ',' => continue,
-            '}' => return Some(out),
-            _ => return None,
-        }
-    }
 }
 
 #[cfg(test)]

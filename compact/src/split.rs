@@ -9,7 +9,6 @@
 //! complete (the tool snapshots the originals first unless told not to: keep a snapshot or use
 //! `--out` if you want them back).
 
-use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor, Version};
 
@@ -48,23 +47,6 @@ pub struct Split {
     pub deleted: bool,
 }
 
-/// The `n - 1` tokens dividing the partitioner's token space into `n` equal ranges.
-pub fn token_boundaries(p: Partitioner, n: u32, sstable: &str) -> Result<Vec<Token>, UpgradeError> {
-    let n = i128::from(n.max(1));
-    match p {
-        Partitioner::Murmur3 => {
-            // Tokens are in [i64::MIN, i64::MAX] (MIN itself is never a key's token).
-            let (lo, width) = (i128::from(i64::MIN), i128::from(u64::MAX));
-            Ok((1..n).map(|i| Token::Murmur3((lo + width * i / n) as i64)).collect())
-        }
-        Partitioner::Random => {
-            let top = 1i128 << 126; // 2^127 / 2, times 2 below, without overflowing.
-            Ok((1..n).map(|i| Token::Random(top / n * i * 2)).collect())
-        }
-        other => Err(UpgradeError::NoTokenRanges { sstable: sstable.to_string(), partitioner: format!("{other:?}") }),
-    }
-}
-
 /// Split each of `tables`.
 pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, UpgradeError> {
     // Refused before the first piece is written, whichever input lands beside the inputs.
@@ -98,7 +80,10 @@ pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) ->
             continue;
         }
         let split_tokens = match opts.token_ranges {
-            Some(n) => token_boundaries(t.partitioner, n, &name)?,
+            Some(n) => t
+                .partitioner
+                .token_boundaries(n)
+                .map_err(|error| UpgradeError::NoTokenRanges { sstable: name.clone(), error })?,
             None => vec![],
         };
         let run_opts = RunOptions {

@@ -70,12 +70,12 @@ pub enum UpgradeError {
         sstable: String,
     },
     /// Token-range splitting needs a hashing partitioner.
-    #[error("{sstable}: token ranges cannot be computed for the {partitioner} partitioner")]
+    #[error("{sstable}: {error}")]
     NoTokenRanges {
         /// The SSTable.
         sstable: String,
-        /// Its partitioner.
-        partitioner: String,
+        /// Its partitioner's refusal.
+        error: cairn_format::partitioner::NoTokenRanges,
     },
 }
 

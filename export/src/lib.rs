@@ -48,7 +48,7 @@ use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 use cairn_format::types::CqlType;
-use cairn_format::types::value::{Value, decode, from_cells, partition_key_components};
+use cairn_format::types::value::{Value, decode, from_cells, key_components};
 
 use crate::arrow::{NumericShape, NumericSpan, TypeOptions};
 use crate::rows::{Cell, Cells, Row, TokenFilter, for_each_row};
@@ -363,10 +363,7 @@ fn columns_of(
 ) -> Result<Vec<Column>, ExportError> {
     let Some(first) = tables.first() else { return Ok(vec![]) };
     let schema = &first.schema;
-    let key_types: Vec<CqlType> = match &header.key_type {
-        CqlType::Composite(t) => t.clone(),
-        t => vec![t.clone()],
-    };
+    let key_types = header.key_components();
     let mut cols = Vec::new();
     for (i, ty) in key_types.iter().enumerate() {
         let name = schema.partition_key.get(i).map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone());
@@ -448,10 +445,7 @@ fn measure_numerics(
     let regulars: Vec<usize> = (0..header.regular_columns.len())
         .filter(|&i| header.regular_columns.get(i).is_some_and(|c| is_num(&c.ty)))
         .collect();
-    let key_types: Vec<CqlType> = match &header.key_type {
-        CqlType::Composite(t) => t.clone(),
-        t => vec![t.clone()],
-    };
+    let key_types = header.key_components();
     let keys: Vec<usize> = (0..key_types.len()).filter(|&i| key_types.get(i).is_some_and(is_num)).collect();
     let cks: Vec<usize> =
         (0..header.clustering_types.len()).filter(|&i| header.clustering_types.get(i).is_some_and(is_num)).collect();
@@ -486,8 +480,8 @@ fn measure_numerics(
     for_each_row(&mut m, partitioner, now, filter, &mut |row: Row| {
         let mut visit = || -> Result<(), ExportError> {
             if !keys.is_empty() {
-                let parts = partition_key_components(&row.key, key_types.len())
-                    .map_err(|e| value_error(&row.key, key_name(0), e))?;
+                let parts =
+                    key_components(&header.key_type, &row.key).map_err(|e| value_error(&row.key, key_name(0), e))?;
                 for &i in &keys {
                     if let (Some(b), Some(t)) = (parts.get(i), key_types.get(i)) {
                         note(&row.key, key_name(i), t, b)?;
@@ -620,7 +614,6 @@ fn decode_batch<'a>(
     table: &str,
     now: i64,
 ) -> Result<Vec<Vec<Option<Value<'a>>>>, ExportError> {
-    let key_count = header.key_components().len();
     let key_column = cols.iter().find(|c| matches!(c.source, Source::Key(_))).map(|c| c.name.as_str());
     let mut out: Vec<Vec<Option<Value<'a>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
     // Rows of a partition share their key: split a composite key once per partition.
@@ -631,7 +624,7 @@ fn decode_batch<'a>(
             && !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key))
         {
             // A key that does not split into its columns is an error, never a row of nulls.
-            parts = partition_key_components(&row.key, key_count).map_err(|error| ExportError::Value {
+            parts = key_components(&header.key_type, &row.key).map_err(|error| ExportError::Value {
                 places: DataPlaces::default(),
                 table: table.into(),
                 key: cairn_format::types::render::hex(&row.key),
@@ -906,8 +899,7 @@ fn write_live_ranges(
 ) -> Result<Written, ExportError> {
     let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
     let n = u32::try_from(opts.threads).unwrap_or(u32::MAX).min(64);
-    let bounds = cairn_compact::split::token_boundaries(partitioner, n, table_name)
-        .map_err(|e| ExportError::Tokens(e.to_string()))?;
+    let bounds = partitioner.token_boundaries(n).map_err(|e| ExportError::Tokens(format!("{table_name}: {e}")))?;
     let ranges: Vec<TokenFilter> = (0..=bounds.len())
         .map(|k| TokenFilter {
             start: k.checked_sub(1).and_then(|i| bounds.get(i).cloned()),
@@ -1057,8 +1049,9 @@ fn write_dataset(
         }
     };
     let boundaries: Vec<Token> = match opts.token_splits {
-        Some(n) if n > 1 => cairn_compact::split::token_boundaries(partitioner, n, table_name)
-            .map_err(|e| ExportError::Tokens(e.to_string()))?,
+        Some(n) if n > 1 => {
+            partitioner.token_boundaries(n).map_err(|e| ExportError::Tokens(format!("{table_name}: {e}")))?
+        }
         _ => vec![],
     };
     let mutations = opts.mode == Mode::Mutations;
@@ -1232,5 +1225,35 @@ mod tests {
         let t = write_bad_key(&tmp.path().join("b"), vec![CqlType::Varint, CqlType::Int]);
         let r = export_to(&t, &tmp.path().join("out-varint"), Mode::Live);
         assert!(is_key_error(&r), "{r:?}");
+    }
+
+    #[test]
+    fn token_splits_need_a_hashing_partitioner() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        let options = WriterOptions { partitioner: Partitioner::ByteOrdered, ..WriterOptions::default() };
+        let mut w = SsTableWriter::create(tmp.path(), 1, header, options).expect("writer");
+        let mut p = Partition::new(7i32.to_be_bytes().to_vec());
+        p.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"x".to_vec(), 1));
+        w.write_partition_content(&p).expect("write");
+        let t = SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open");
+        let opts = ExportOptions {
+            out: tmp.path().join("out"),
+            format: Format::Ndjson,
+            token_splits: Some(2),
+            ..Default::default()
+        };
+        match export(std::slice::from_ref(&t), &opts) {
+            Err(ExportError::Tokens(m)) => {
+                assert!(m.ends_with(": token ranges cannot be computed for the ByteOrdered partitioner"), "{m}")
+            }
+            r => panic!("{r:?}"),
+        }
     }
 }

@@ -22,7 +22,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::render;
-use cairn_format::types::value::{Value, decode, partition_key_components, udt_field_index};
+use cairn_format::types::value::{Value, decode, key_components, udt_field_index};
 
 use crate::{Column, ExportError, Sink, Source, arrow, write_values};
 
@@ -213,10 +213,6 @@ pub(crate) fn write(
         let file = data.file_name().map_or_else(|| location.clone(), |n| n.to_string_lossy().to_string());
         let mut scanner = t.scanner()?;
         let header = scanner.header().clone();
-        let key_types: Vec<CqlType> = match &header.key_type {
-            CqlType::Composite(ts) => ts.clone(),
-            ty => vec![ty.clone()],
-        };
         let mut pending: BTreeMap<usize, Vec<Mutation>> = BTreeMap::new();
         while let Some(p) = scanner.next_partition()?.cloned() {
             let token = t.partitioner.token(&p.key);
@@ -248,7 +244,7 @@ pub(crate) fn write(
                 flush(
                     &rows,
                     cols,
-                    &key_types,
+                    &header.key_type,
                     (&file, &location),
                     sinks.entry(range).or_insert_with(|| new_sink(range)),
                 )?;
@@ -256,7 +252,13 @@ pub(crate) fn write(
         }
         for (range, rows) in pending {
             written.rows += rows.len() as u64;
-            flush(&rows, cols, &key_types, (&file, &location), sinks.entry(range).or_insert_with(|| new_sink(range)))?;
+            flush(
+                &rows,
+                cols,
+                &header.key_type,
+                (&file, &location),
+                sinks.entry(range).or_insert_with(|| new_sink(range)),
+            )?;
         }
     }
     Ok(written)
@@ -268,7 +270,7 @@ pub(crate) fn write(
 fn flush(
     rows: &[Mutation],
     cols: &[Column],
-    key_types: &[CqlType],
+    key_type: &CqlType,
     (file, location): (&str, &str),
     sink: &mut Sink,
 ) -> Result<(), ExportError> {
@@ -288,8 +290,7 @@ fn flush(
                 Source::Key(i) => {
                     let parts = match &parts {
                         Some(p) => p,
-                        None => parts
-                            .insert(partition_key_components(&r.key, key_types.len()).map_err(|e| err(&c.name, e))?),
+                        None => parts.insert(key_components(key_type, &r.key).map_err(|e| err(&c.name, e))?),
                     };
                     parts.get(*i).map(|b| decode(&c.ty, b)).transpose().map_err(|e| err(&c.name, e))?
                 }

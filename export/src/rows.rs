@@ -1,9 +1,12 @@
 //! Live CQL rows out of a reconciled partition stream, with what `writetime()` and `ttl()` show.
+//! Which rows are live is [`cairn_format::live`]'s rule; this module keeps their cells in one
+//! buffer per row and reads a token range of the stream.
 
 use std::sync::Arc;
 
-use cairn_format::data::{PartitionStream, UnfilteredKind};
+use cairn_format::data::{PartitionHeader, PartitionStream, Unfiltered};
 use cairn_format::error::Result;
+use cairn_format::live::{LiveCells, LiveVisitor, Step, walk};
 use cairn_format::partitioner::{Partitioner, Token};
 
 /// A byte range in a [`Cells`] buffer.
@@ -70,21 +73,25 @@ pub struct Row {
     pub statics: Arc<Cells>,
 }
 
-fn live_cells(u: &cairn_format::data::Unfiltered, now: i64, complex: &dyn Fn(u16) -> bool, out: &mut Cells) {
-    for c in u.cells.iter().filter(|c| c.is_live(now)) {
-        if complex(c.column) {
-            let path = out.push_bytes(u.path(c).unwrap_or_default());
-            let value = out.push_bytes(u.value(c));
-            match out.cells.last_mut() {
-                Some((col, Cell::Complex(cells))) if *col == c.column => cells.push((path, value)),
-                _ => out.cells.push((c.column, Cell::Complex(vec![(path, value)]))),
-            }
-        } else {
-            let ttl = if c.is_expiring() { c.ttl } else { 0 };
-            let value = out.push_bytes(u.value(c));
-            out.cells
-                .push((c.column, Cell::Simple { value, timestamp: c.timestamp, ttl, expires: c.local_deletion_time }));
+impl LiveCells for Cells {
+    fn add(&mut self, cell: &cairn_format::data::Cell, path: Option<&[u8]>, value: &[u8]) {
+        let Some(path) = path else {
+            let ttl = if cell.is_expiring() { cell.ttl } else { 0 };
+            let value = self.push_bytes(value);
+            let simple = Cell::Simple { value, timestamp: cell.timestamp, ttl, expires: cell.local_deletion_time };
+            self.cells.push((cell.column, simple));
+            return;
+        };
+        let path = self.push_bytes(path);
+        let value = self.push_bytes(value);
+        match self.cells.last_mut() {
+            Some((col, Cell::Complex(cells))) if *col == cell.column => cells.push((path, value)),
+            _ => self.cells.push((cell.column, Cell::Complex(vec![(path, value)]))),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cells.is_empty()
     }
 }
 
@@ -112,51 +119,52 @@ pub fn for_each_row(
     filter: &TokenFilter,
     f: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
-    let header = stream.header().clone();
-    let static_complex = |i: u16| header.static_columns.get(i as usize).is_some_and(|c| c.is_complex());
-    let regular_complex = |i: u16| header.regular_columns.get(i as usize).is_some_and(|c| c.is_complex());
-    while let Some(p) = stream.next_partition()? {
-        let token = partitioner.token(&p.key);
-        // Partitions come in token order: past the end, nothing more is admitted.
-        if filter.end.as_ref().is_some_and(|e| token > *e) {
-            return Ok(());
-        }
-        if !filter.admits(&token) {
-            while stream.next_unfiltered()?.is_some() {}
-            continue;
-        }
-        let key: Arc<[u8]> = Arc::from(&p.key[..]);
-        let mut statics = Cells::default();
-        if let Some(s) = stream.static_row() {
-            live_cells(s, now_s, &static_complex, &mut statics);
-        }
-        let statics = Arc::new(statics);
-        let mut any = false;
-        while let Some(u) = stream.next_unfiltered()? {
-            if u.kind() != UnfilteredKind::Row {
-                continue;
+    struct Rows<'a> {
+        partitioner: Partitioner,
+        filter: &'a TokenFilter,
+        key: Arc<[u8]>,
+        token: Token,
+        statics: Arc<Cells>,
+        f: &'a mut dyn FnMut(Row) -> Result<bool>,
+    }
+    impl LiveVisitor for Rows<'_> {
+        type Cells = Cells;
+        fn partition(&mut self, p: &PartitionHeader) -> Step {
+            let token = self.partitioner.token(&p.key);
+            // Partitions come in token order: past the end, nothing more is admitted.
+            if self.filter.end.as_ref().is_some_and(|e| token > *e) {
+                return Step::Stop;
             }
-            let mut data = Cells { buf: Vec::with_capacity(64), cells: Vec::with_capacity(4) };
-            live_cells(u, now_s, &regular_complex, &mut data);
-            if !u.liveness.is_live(now_s) && data.cells.is_empty() {
-                continue;
+            if !self.filter.admits(&token) {
+                return Step::Skip;
             }
-            any = true;
-            let clustering =
-                (0..u.clustering.len()).map(|i| u.clustering_value(i).map(|b| data.push_bytes(b))).collect();
-            let row =
-                Row { key: Arc::clone(&key), token: token.clone(), clustering, data, statics: Arc::clone(&statics) };
-            if !f(row)? {
-                return Ok(());
-            }
+            self.key = Arc::from(&p.key[..]);
+            self.token = token;
+            Step::Read
         }
-        // A partition with live static data and no live rows shows one row, clustering null.
-        if !any && !statics.cells.is_empty() {
-            let row = Row { key, token, clustering: vec![], data: Cells::default(), statics };
-            if !f(row)? {
-                return Ok(());
-            }
+        fn cells(&mut self) -> Cells {
+            Cells { buf: Vec::with_capacity(64), cells: Vec::with_capacity(4) }
+        }
+        fn statics(&mut self, cells: Cells) {
+            self.statics = Arc::new(cells);
+        }
+        fn row(&mut self, row: Option<&Unfiltered>, mut data: Cells) -> Result<bool> {
+            // The static-only row of a partition without live rows has no clustering.
+            let clustering = match row {
+                Some(u) => (0..u.clustering.len()).map(|i| u.clustering_value(i).map(|b| data.push_bytes(b))).collect(),
+                None => vec![],
+            };
+            let (key, token, statics) = (Arc::clone(&self.key), self.token.clone(), Arc::clone(&self.statics));
+            (self.f)(Row { key, token, clustering, data, statics })
         }
     }
-    Ok(())
+    let mut rows = Rows {
+        partitioner,
+        filter,
+        key: Arc::from(&[][..]),
+        token: Token::Murmur3(i64::MIN),
+        statics: Arc::default(),
+        f,
+    };
+    walk(stream, now_s, &mut rows)
 }

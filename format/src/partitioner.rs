@@ -143,7 +143,32 @@ impl Partitioner {
             Partitioner::ByteOrdered | Partitioner::OrderPreserving | Partitioner::Local => Token::Bytes(key.to_vec()),
         }
     }
+
+    /// The `n - 1` tokens dividing the token space into `n` equal ranges (`n` of 0 counts as 1),
+    /// for splitting a table by token range. Only hashing partitioners have a token space to
+    /// divide: the others' tokens are the keys themselves.
+    pub fn token_boundaries(self, n: u32) -> Result<Vec<Token>, NoTokenRanges> {
+        let n = i128::from(n.max(1));
+        match self {
+            Partitioner::Murmur3 => {
+                // Tokens are in [i64::MIN, i64::MAX] (MIN itself is never a key's token).
+                let (lo, width) = (i128::from(i64::MIN), i128::from(u64::MAX));
+                Ok((1..n).map(|i| Token::Murmur3((lo + width * i / n) as i64)).collect())
+            }
+            Partitioner::Random => {
+                let top = 1i128 << 126; // 2^127 / 2, times 2 below, without overflowing.
+                Ok((1..n).map(|i| Token::Random(top / n * i * 2)).collect())
+            }
+            Partitioner::ByteOrdered | Partitioner::OrderPreserving | Partitioner::Local => Err(NoTokenRanges(self)),
+        }
+    }
 }
+
+/// A partitioner whose token space cannot be divided into equal ranges (see
+/// [`Partitioner::token_boundaries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token ranges cannot be computed for the {0:?} partitioner")]
+pub struct NoTokenRanges(pub Partitioner);
 
 /// A token of any partitioner.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,12 +186,7 @@ impl fmt::Display for Token {
         match self {
             Token::Murmur3(t) => write!(f, "{t}"),
             Token::Random(t) => write!(f, "{t}"),
-            Token::Bytes(b) => {
-                for x in b {
-                    write!(f, "{x:02x}")?;
-                }
-                Ok(())
-            }
+            Token::Bytes(b) => f.write_str(&crate::types::render::hex(b)),
         }
     }
 }
@@ -179,6 +199,19 @@ pub fn compare_decorated(t1: &Token, k1: &[u8], t2: &Token, k2: &[u8]) -> Orderi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_boundaries_divide_the_hashing_token_spaces() {
+        let m = Partitioner::Murmur3.token_boundaries(4).unwrap();
+        assert_eq!(m, [-4_611_686_018_427_387_905, -1, 4_611_686_018_427_387_903].map(Token::Murmur3));
+        let r = Partitioner::Random.token_boundaries(4).unwrap();
+        assert_eq!(r, [1i128 << 125, 1 << 126, 3 << 125].map(Token::Random));
+        assert_eq!(Partitioner::Murmur3.token_boundaries(1).unwrap(), []);
+        assert_eq!(Partitioner::Murmur3.token_boundaries(0).unwrap(), []);
+        let e = Partitioner::ByteOrdered.token_boundaries(4).unwrap_err();
+        assert_eq!(e, NoTokenRanges(Partitioner::ByteOrdered));
+        assert_eq!(e.to_string(), "token ranges cannot be computed for the ByteOrdered partitioner");
+    }
 
     #[test]
     fn murmur3_tokens_match_the_python_driver() {

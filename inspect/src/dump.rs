@@ -120,12 +120,9 @@ impl<'a> Renderer<'a> {
 
     /// The key array of a partition.
     pub fn key_strings(header: &SerializationHeader, key: &[u8]) -> Vec<String> {
-        match &header.key_type {
-            CqlType::Composite(types) => match cairn_format::types::value::composite_components(key) {
-                Ok(parts) => types.iter().zip(parts).map(|(t, p)| get_string(t, p)).collect(),
-                Err(_) => vec![hex(key)],
-            },
-            t => vec![get_string(t, key)],
+        match cairn_format::types::value::key_components(&header.key_type, key) {
+            Ok(parts) => header.key_components().iter().zip(parts).map(|(t, p)| get_string(t, p)).collect(),
+            Err(_) => vec![hex(key)],
         }
     }
 
@@ -654,4 +651,30 @@ pub fn dump(
 /// Whether `t` denotes "no deletion" (for renderers that print deletion times).
 pub fn is_no_deletion(t: i64) -> bool {
     t == NO_DELETION_TIME
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_format::statistics::EncodingStats;
+    use cairn_format::types::value::compose;
+
+    use super::*;
+
+    fn header(key_type: CqlType) -> SerializationHeader {
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        SerializationHeader::new(stats, key_type, vec![], vec![], vec![])
+    }
+
+    #[test]
+    fn key_strings_are_one_per_key_column() {
+        let one = header(CqlType::Int);
+        assert_eq!(Renderer::key_strings(&one, &7i32.to_be_bytes()), ["7"]);
+        let two = header(CqlType::Composite(vec![CqlType::Int, CqlType::Text]));
+        let key = compose(&[&7i32.to_be_bytes(), b"a:b"]);
+        assert_eq!(Renderer::key_strings(&two, &key), ["7", "a:b"]);
+        // A key with more components than the type has is shown whole, in hex, never cut short.
+        let three = compose(&[&7i32.to_be_bytes(), b"a", b"b"]);
+        assert_eq!(Renderer::key_strings(&two, &three), [hex(&three)]);
+        assert_eq!(Renderer::key_strings(&two, &[0, 9]), ["0009"]);
+    }
 }

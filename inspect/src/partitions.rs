@@ -24,6 +24,7 @@ use cairn_format::Component;
 use cairn_format::data::{Unfiltered, UnfilteredKind};
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::EstimatedHistogram;
+use cairn_format::types::render::hex;
 use serde::Serialize;
 
 use crate::InspectError;
@@ -263,7 +264,7 @@ pub fn partitions(tables: &[SsTable], opts: &PartitionsOptions, out: &mut dyn Wr
             let skip = exclude.contains(&p.key) || (!include.is_empty() && !include.contains(&p.key));
             let mut s = PartitionStats {
                 key: Renderer::key_strings(&header, &p.key).join(":"),
-                key_hex: p.key.iter().map(|b| format!("{b:02x}")).collect(),
+                key_hex: hex(&p.key),
                 live: p.deletion.is_live(),
                 offset: p.position,
                 ..Default::default()

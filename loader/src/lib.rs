@@ -35,7 +35,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::render;
-use cairn_format::types::value::{Value, composite_components, decode};
+use cairn_format::types::value::{Value, decode, key_components};
 use serde::Serialize;
 
 /// How write timestamps are set.
@@ -240,11 +240,7 @@ impl TableCtx {
     /// (column, literal) of a partition key.
     fn key_pairs(&self, key: &[u8]) -> Result<Vec<(String, String)>, LoadError> {
         let types: Vec<CqlType> = self.schema.partition_key.iter().map(|c| c.ty.clone()).collect();
-        let parts: Vec<&[u8]> = if types.len() > 1 {
-            composite_components(key).map_err(|e| LoadError::Value(e.to_string()))?
-        } else {
-            vec![key]
-        };
+        let parts = key_components(&self.header.key_type, key).map_err(|e| LoadError::Value(e.to_string()))?;
         let mut out = Vec::new();
         for ((c, t), b) in self.schema.partition_key.iter().zip(&types).zip(parts) {
             let v = decode(t, b).map_err(|e| LoadError::Value(format!("partition key {}: {e}", c.name)))?;

@@ -632,7 +632,7 @@ impl P<'_> {
                     match opt.as_str() {
                         "replication" => {
                             let g = self.group_text(text)?;
-                            replication = cairn_compact::plan::parse_cql_map(&g)
+                            replication = cairn_format::schema::cql::parse_map(&g)
                                 .ok_or(SyntaxError { position: start, message: "invalid replication map".into() })?;
                         }
                         "durable_writes" => durable_writes = self.term(text)? == Term::Literal("true".into()),

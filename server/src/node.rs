@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
+use cairn_format::live::{LiveCells, LivePartition};
 use cairn_format::partition::{OwnedCell, Partition};
 use cairn_format::partitioner::{Token, murmur3_token};
 use cairn_format::schema::TableSchema;
@@ -24,6 +25,7 @@ use cairn_format::statistics::{
 };
 use cairn_format::types::CqlType;
 use cairn_format::types::compare::compare_values;
+use cairn_format::types::render::hex;
 use cairn_format::types::value::compose;
 
 use crate::cql::{Assignment, QName, Relation, Selector, Statement, Term, Using};
@@ -178,7 +180,7 @@ impl Table {
         let strategy = self
             .schema
             .option("compaction")
-            .and_then(plan::parse_cql_map)
+            .and_then(cairn_format::schema::cql::parse_map)
             .and_then(|m| m.into_iter().find(|(k, _)| k == "class").and_then(|(_, v)| plan::Strategy::parse(&v)))
             .unwrap_or(plan::Strategy::SizeTiered);
         let req = plan::PlanRequest { strategy: Some(strategy), now_s: now_micros() / 1_000_000, ..Default::default() };
@@ -511,10 +513,6 @@ impl Shared {
         }
         Ok(out)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex16(s: &str) -> Option<[u8; 16]> {
@@ -2452,81 +2450,113 @@ struct LiveRow {
     regulars: Vec<Timed>,
 }
 
-fn column_values(u: &cairn_format::data::Unfiltered, cols: &[HeaderColumn], now_s: i64) -> Vec<Timed> {
-    let mut out: Vec<Timed> = vec![None; cols.len()];
-    let mut elems: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![vec![]; cols.len()];
-    let mut times: Vec<(i64, Option<i64>)> = vec![(i64::MIN, None); cols.len()];
-    for c in u.cells.iter().filter(|c| c.is_live(now_s)) {
-        let i = c.column as usize;
-        let Some(hc) = cols.get(i) else { continue };
-        let ttl_left = c.is_expiring().then(|| c.local_deletion_time - now_s);
-        if hc.is_complex() {
-            if let Some(e) = elems.get_mut(i) {
-                e.push((u.path(c).unwrap_or_default().to_vec(), u.value(c).to_vec()));
-            }
-            if let Some(t) = times.get_mut(i) {
-                *t = (t.0.max(c.timestamp), ttl_left);
-            }
-        } else if let Some(slot) = out.get_mut(i) {
-            *slot = Some((u.value(c).to_vec(), c.timestamp, ttl_left));
+/// A row's live cells as the node answers them, gathered by [`cairn_format::live`].
+struct TimedCells {
+    now_s: i64,
+    /// Per header column: a simple column's value, write time and TTL left.
+    simple: Vec<Timed>,
+    /// Per header column: a multi-cell column's live (path, value) cells.
+    elems: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Per header column: a multi-cell column's newest write time and its last cell's TTL left.
+    times: Vec<(i64, Option<i64>)>,
+}
+
+impl TimedCells {
+    fn new(columns: usize, now_s: i64) -> Self {
+        TimedCells {
+            now_s,
+            simple: vec![None; columns],
+            elems: vec![vec![]; columns],
+            times: vec![(i64::MIN, None); columns],
         }
     }
-    for (i, e) in elems.into_iter().enumerate() {
-        if e.is_empty() {
-            continue;
-        }
-        let Some(hc) = cols.get(i) else { continue };
-        let bytes = match hc.ty.unreversed() {
-            CqlType::Set { .. } => serialize_collection(e.iter().map(|(p, _)| p.as_slice())),
-            CqlType::List { .. } => serialize_collection(e.iter().map(|(_, v)| v.as_slice())),
-            CqlType::Map { .. } => serialize_map(e.iter().map(|(p, v)| (p.as_slice(), v.as_slice()))),
-            CqlType::Udt(udt) => {
-                let mut fields: Vec<Option<&[u8]>> = vec![None; udt.fields.len()];
-                for (p, v) in &e {
-                    if let Some(f) = cairn_format::types::value::udt_field_index(p).and_then(|fi| fields.get_mut(fi)) {
-                        *f = Some(v.as_slice());
+
+    /// Per header column: value, write time, TTL left; a multi-cell column's cells serialized
+    /// as one collection or UDT value.
+    fn into_values(self, cols: &[HeaderColumn]) -> Vec<Timed> {
+        let mut out = self.simple;
+        for (i, e) in self.elems.into_iter().enumerate() {
+            if e.is_empty() {
+                continue;
+            }
+            let Some(hc) = cols.get(i) else { continue };
+            let bytes = match hc.ty.unreversed() {
+                CqlType::Set { .. } => serialize_collection(e.iter().map(|(p, _)| p.as_slice())),
+                CqlType::List { .. } => serialize_collection(e.iter().map(|(_, v)| v.as_slice())),
+                CqlType::Map { .. } => serialize_map(e.iter().map(|(p, v)| (p.as_slice(), v.as_slice()))),
+                CqlType::Udt(udt) => {
+                    let mut fields: Vec<Option<&[u8]>> = vec![None; udt.fields.len()];
+                    for (p, v) in &e {
+                        if let Some(f) =
+                            cairn_format::types::value::udt_field_index(p).and_then(|fi| fields.get_mut(fi))
+                        {
+                            *f = Some(v.as_slice());
+                        }
                     }
+                    serialize_fields(fields.into_iter())
                 }
-                serialize_fields(fields.into_iter())
+                _ => continue,
+            };
+            if let Some(slot) = out.get_mut(i) {
+                let (ts, ttl) = self.times.get(i).copied().unwrap_or((i64::MIN, None));
+                *slot = Some((bytes, ts, ttl));
             }
-            _ => continue,
-        };
-        if let Some(slot) = out.get_mut(i) {
-            let (ts, ttl) = times.get(i).copied().unwrap_or((i64::MIN, None));
-            *slot = Some((bytes, ts, ttl));
+        }
+        out
+    }
+}
+
+impl LiveCells for TimedCells {
+    fn add(&mut self, cell: &cairn_format::data::Cell, path: Option<&[u8]>, value: &[u8]) {
+        let i = cell.column as usize;
+        let ttl_left = cell.is_expiring().then(|| cell.local_deletion_time - self.now_s);
+        match path {
+            Some(path) => {
+                if let Some(e) = self.elems.get_mut(i) {
+                    e.push((path.to_vec(), value.to_vec()));
+                }
+                if let Some(t) = self.times.get_mut(i) {
+                    *t = (t.0.max(cell.timestamp), ttl_left);
+                }
+            }
+            None => {
+                if let Some(slot) = self.simple.get_mut(i) {
+                    *slot = Some((value.to_vec(), cell.timestamp, ttl_left));
+                }
+            }
         }
     }
-    out
+
+    fn is_empty(&self) -> bool {
+        self.simple.iter().all(Option::is_none) && self.elems.iter().all(Vec::is_empty)
+    }
 }
 
 fn live_rows(t: &Table, p: &Partition, now_s: i64) -> Vec<LiveRow> {
     let header = &t.header;
-    let statics = p
-        .static_unfiltered(header)
-        .map(|s| column_values(&s, &header.static_columns, now_s))
-        .unwrap_or_else(|| vec![None; header.static_columns.len()]);
+    let (static_columns, regular_columns) = (&header.static_columns, &header.regular_columns);
+    let mut statics = TimedCells::new(static_columns.len(), now_s);
+    let static_row = p.static_unfiltered(header);
+    let mut partition = LivePartition::new(static_columns, regular_columns, now_s, static_row.as_ref(), &mut statics);
+    let statics = statics.into_values(static_columns);
     let mut out = Vec::new();
     for u in p.unfiltereds(header) {
-        if u.kind() != cairn_format::data::UnfilteredKind::Row {
-            continue;
+        let mut regulars = TimedCells::new(regular_columns.len(), now_s);
+        if partition.row(&u, &mut regulars) {
+            out.push(LiveRow {
+                key: p.key.clone(),
+                clustering: (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect(),
+                statics: statics.clone(),
+                regulars: regulars.into_values(regular_columns),
+            });
         }
-        let regulars = column_values(&u, &header.regular_columns, now_s);
-        if !u.liveness.is_live(now_s) && regulars.iter().all(Option::is_none) {
-            continue;
-        }
-        out.push(LiveRow {
-            key: p.key.clone(),
-            clustering: (0..u.clustering.len()).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect(),
-            statics: statics.clone(),
-            regulars,
-        });
     }
-    if out.is_empty() && statics.iter().any(Option::is_some) {
+    if partition.shows_static_row() {
         out.push(LiveRow {
             key: p.key.clone(),
             clustering: vec![None; t.schema.clustering.len()],
             statics,
-            regulars: vec![None; header.regular_columns.len()],
+            regulars: vec![None; regular_columns.len()],
         });
     }
     out
@@ -2641,7 +2671,7 @@ fn select_rows(
     let key_count = t.schema.partition_key.len();
     let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
     for r in &rows {
-        let parts = cairn_format::types::value::partition_key_components(&r.key, key_count).map_err(|e| Failure {
+        let parts = cairn_format::types::value::key_components(&header.key_type, &r.key).map_err(|e| Failure {
             code: code::SERVER,
             message: format!("stored partition key {} does not split into {key_count} columns: {e}", hex(&r.key)),
             extra: vec![],

@@ -20,8 +20,7 @@ use cairn_format::writer::{SsTableWriter, WriterOptions, next_generation};
 
 /// The directory of a table.
 pub fn table_dir(data: &Path, keyspace: &str, table: &str, id: &[u8; 16]) -> PathBuf {
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    data.join(keyspace).join(format!("{table}-{hex}"))
+    data.join(keyspace).join(format!("{table}-{}", cairn_format::types::render::hex(id)))
 }
 
 /// Write `memtable` (partitions in token order) as a new `nb` SSTable in `dir`.

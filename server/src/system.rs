@@ -273,7 +273,7 @@ pub(crate) fn table(state: &State, shared: &Shared, ks: &str, name: &str) -> Opt
                     let ttl = opt("default_time_to_live").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
                     let gc = opt("gc_grace_seconds").and_then(|v| v.trim().parse().ok()).unwrap_or(864_000);
                     let compaction =
-                        opt("compaction").and_then(|v| cairn_compact::plan::parse_cql_map(&v)).unwrap_or_else(|| {
+                        opt("compaction").and_then(|v| cairn_format::schema::cql::parse_map(&v)).unwrap_or_else(|| {
                             vec![
                                 (
                                     "class".into(),

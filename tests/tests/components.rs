@@ -9,10 +9,7 @@ use cairn_format::filter::BloomFilter;
 use cairn_format::index::parse_entry;
 use cairn_format::statistics;
 use cairn_format::summary::Summary;
-
-fn hex(b: &[u8]) -> String {
-    cairn_format::types::render::hex(b)
-}
+use cairn_format::types::render::hex;
 
 #[test]
 fn cassandra_components_re_encode_byte_for_byte() {

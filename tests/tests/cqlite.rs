@@ -27,7 +27,7 @@ use cairn_format::reconcile::Merger;
 use cairn_format::sstable::{OpenOptions, SsTable};
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
-use cairn_format::types::value::{Value, composite_components, decode, from_cells};
+use cairn_format::types::value::{Value, decode, from_cells, key_components};
 use serde_json::{Value as J, json};
 
 /// The canonical JSON of a value, as tests/peers/cqlite_rows.py encodes cqlite's values.
@@ -135,11 +135,9 @@ fn cairn_rows(dataset: &dyn Dataset, table_dir: &std::path::Path, now: i64) -> V
         for c in &spec.columns {
             m.insert(c.name.to_string(), J::Null);
         }
-        let keys: Vec<Vec<u8>> = if key_cols.len() > 1 {
-            composite_components(&row.key).map(|p| p.into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default()
-        } else {
-            vec![row.key.clone()]
-        };
+        let keys: Vec<Vec<u8>> = key_components(&header.key_type, &row.key)
+            .map(|p| p.into_iter().map(<[u8]>::to_vec).collect())
+            .unwrap_or_default();
         for (c, k) in key_cols.iter().zip(&keys) {
             m.insert(c.name.to_string(), canon_bytes(&c.ty, k));
         }

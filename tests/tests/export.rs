@@ -20,7 +20,7 @@ use cairn_format::reconcile::Merger;
 use cairn_format::sstable::{OpenOptions, SsTable};
 use cairn_format::types::CqlType;
 use cairn_format::types::render;
-use cairn_format::types::value::{Value, composite_components, decode, from_cells};
+use cairn_format::types::value::{Value, decode, from_cells, key_components};
 use cairn_inspect::open_inputs;
 use serde_json::{Value as J, json};
 
@@ -152,15 +152,11 @@ fn expected_rows(tables: &[SsTable], now: i64, micros: Flavor) -> Vec<String> {
     let mut m = Merger::new(scanners, tables[0].partitioner).expect("merger");
     let header = cairn_format::data::PartitionStream::header(&m).clone();
     let schema = &tables[0].schema;
-    let key_types: Vec<CqlType> = match &header.key_type {
-        CqlType::Composite(t) => t.clone(),
-        t => vec![t.clone()],
-    };
+    let key_types = header.key_components();
     let mut rows = Vec::new();
     cairn_format::live::for_each_live_row(&mut m, now, &mut |row| {
         let mut o = serde_json::Map::new();
-        let parts: Vec<&[u8]> =
-            if key_types.len() > 1 { composite_components(&row.key).expect("key") } else { vec![&row.key[..]] };
+        let parts = key_components(&header.key_type, &row.key).expect("key");
         for (i, (t, b)) in key_types.iter().zip(parts).enumerate() {
             let name = schema.partition_key.get(i).map_or_else(|| format!("partition_key_{i}"), |c| c.name.clone());
             o.insert(name, canon(t, &decode(t, b).expect("key value"), true, micros));

@@ -141,13 +141,8 @@ fn client_view(tables: &[SsTable], now: i64) -> Vec<J> {
     };
     let live = |o: &serde_json::Map<String, J>| !o.is_empty();
     while let Some(p) = m.next_partition().expect("partition").cloned() {
-        let pk: Vec<J> = match &header.key_type {
-            cairn_format::types::CqlType::Composite(ts) => {
-                let parts = cairn_format::types::value::composite_components(&p.key).expect("composite key");
-                ts.iter().zip(parts).map(|(t, b)| canon_bytes(t, b)).collect()
-            }
-            t => vec![canon_bytes(t, &p.key)],
-        };
+        let parts = cairn_format::types::value::key_components(&header.key_type, &p.key).expect("partition key");
+        let pk: Vec<J> = header.key_components().iter().zip(parts).map(|(t, b)| canon_bytes(t, b)).collect();
         let statics = columns(m.static_row(), &header.static_columns);
         let mut any = false;
         while let Some(u) = m.next_unfiltered().expect("row") {

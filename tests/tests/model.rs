@@ -264,13 +264,8 @@ fn decode_or(ty: &CqlType, b: &[u8]) -> Result<Value<'static>, String> {
 }
 
 fn key_values(h: &SerializationHeader, key: &[u8]) -> Result<Vec<Value<'static>>, String> {
-    match &h.key_type {
-        CqlType::Composite(types) => {
-            let parts = cairn_format::types::value::composite_components(key).map_err(|e| e.to_string())?;
-            types.iter().zip(parts).map(|(t, p)| decode_or(t, p)).collect()
-        }
-        t => Ok(vec![decode_or(t, key)?]),
-    }
+    let parts = cairn_format::types::value::key_components(&h.key_type, key).map_err(|e| e.to_string())?;
+    h.key_components().iter().zip(parts).map(|(t, p)| decode_or(t, p)).collect()
 }
 
 /// Whether a partition key matches the expected `key`.

@@ -422,6 +422,53 @@ fn a_stored_key_that_does_not_split_is_an_error_not_null_key_columns() {
     node.stop();
 }
 
+/// What a node answers is the live view of `cairn_format::live`: a partition with live static
+/// columns and no rows shows one row of them, a row lives by its marker or a live cell, and a
+/// collection's write time is its newest cell's.
+#[test]
+fn the_node_answers_the_live_view_of_statics_markers_and_collections() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        for q in [
+            "CREATE KEYSPACE l WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE l.t (k int, c int, st text static, v int, tags set<text>, PRIMARY KEY (k, c))",
+            "UPDATE l.t SET st = 'alone' WHERE k = 1",
+            "INSERT INTO l.t (k, c) VALUES (2, 1)",
+            "UPDATE l.t SET v = 3 WHERE k = 3 AND c = 1",
+            "DELETE v FROM l.t WHERE k = 3 AND c = 1",
+            "INSERT INTO l.t (k, c, tags) VALUES (4, 1, {'a'}) USING TIMESTAMP 1000",
+            "UPDATE l.t USING TIMESTAMP 2000 AND TTL 500 SET tags = tags + {'b'} WHERE k = 4 AND c = 1",
+        ] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+        type Row = (i32, Option<i32>, Option<String>, Option<i32>);
+        for (k, want) in
+            [(1, vec![(1, None, Some("alone".to_string()), None)]), (2, vec![(2, Some(1), None, None)]), (3, vec![])]
+        {
+            let q = format!("SELECT k, c, st, v FROM l.t WHERE k = {k}");
+            let rows = session.query_unpaged(q.as_str(), &[]).await.expect("select").into_rows_result().expect("rows");
+            let got: Vec<Row> = rows.rows::<Row>().expect("typed").collect::<Result<_, _>>().expect("rows");
+            assert_eq!(got, want, "{q}");
+        }
+        let q = "SELECT writetime(tags), ttl(tags) FROM l.t WHERE k = 4";
+        let rows = session.query_unpaged(q, &[]).await.expect("select").into_rows_result().expect("rows");
+        let (written, ttl) = rows.single_row::<(i64, i32)>().expect("one row");
+        assert_eq!(written, 2000, "the newest cell's write time");
+        assert!(0 < ttl && ttl <= 500, "the TTL left of the last cell: {ttl}");
+    });
+    node.stop();
+}
+
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use cairn_compact::plan::{ExecuteTarget, PlanRequest, Strategy, TaskKind, execute, plan_tables};
 use cairn_compact::run::RunOptions;
 use cairn_format::partition::{OwnedCell, Partition};
-use cairn_format::partitioner::murmur3_token;
+use cairn_format::partitioner::{Partitioner, murmur3_token};
 use cairn_format::sstable::{OpenOptions, SsTable};
 use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
 use cairn_format::types::CqlType;
@@ -30,11 +30,12 @@ struct Spec {
     written: i64,
     ttl: Option<i32>,
     level: i32,
+    partitioner: Partitioner,
 }
 
 impl Spec {
     fn new(generation: u64, keys: Vec<i32>, payload: usize) -> Spec {
-        Spec { generation, keys, payload, written: NOW - 3600, ttl: None, level: 0 }
+        Spec { generation, keys, payload, written: NOW - 3600, ttl: None, level: 0, partitioner: Partitioner::Murmur3 }
     }
 }
 
@@ -67,11 +68,12 @@ fn write(dir: &Path, s: &Spec) -> Descriptor {
             p
         })
         .collect();
-    parts.sort_by_key(|p| murmur3_token(&p.key));
+    parts.sort_by_key(|p| s.partitioner.token(&p.key));
     let options = WriterOptions {
         compression: None,
         sstable_level: s.level,
         expected_partitions: parts.len() as u64,
+        partitioner: s.partitioner,
         ..WriterOptions::default()
     };
     let mut w = SsTableWriter::create(dir, s.generation, header, options).expect("writer");
@@ -320,10 +322,29 @@ fn a_schema_option_that_does_not_parse_is_an_error_not_the_default() {
     assert!(err.to_string().contains("gc_grace_seconds = ten_days"), "{err}");
 }
 
+/// Token ranges need a hashing partitioner: a byte-ordered table is refused, naming the SSTable.
+#[test]
+fn split_by_token_range_refuses_a_byte_ordered_table() {
+    use cairn_compact::split::{SplitOptions, split};
+    use cairn_compact::upgrade::UpgradeError;
+    use cairn_format::partitioner::NoTokenRanges;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = table_dir(tmp.path());
+    let d = write(&dir, &Spec { partitioner: Partitioner::ByteOrdered, ..Spec::new(1, (0..10).collect(), 10) });
+    let opts = SplitOptions { to: Version::Nb, compression: None, max_bytes: None, token_ranges: Some(2), now_s: NOW };
+    let e = split(&open(&dir), &opts, &ExecuteTarget::Out(tmp.path().join("out"))).expect_err("refused");
+    assert!(matches!(e, UpgradeError::NoTokenRanges { error: NoTokenRanges(Partitioner::ByteOrdered), .. }), "{e:?}");
+    let data = d.path(Component::Data);
+    assert_eq!(
+        e.to_string(),
+        format!("{}: token ranges cannot be computed for the ByteOrdered partitioner", data.display())
+    );
+}
+
 /// The pieces of `sstablesplit`: by token range and by size, nothing lost, nothing twice.
 #[test]
 fn split_by_token_range_and_size_keeps_every_partition_once() {
-    use cairn_compact::split::{SplitOptions, split, token_boundaries};
+    use cairn_compact::split::{SplitOptions, split};
     use cairn_fixtures::generate::{GenOptions, generate};
     let tmp = tempfile::tempdir().expect("tempdir");
     let opts = GenOptions {
@@ -342,7 +363,7 @@ fn split_by_token_range_and_size_keeps_every_partition_once() {
         SplitOptions { to: Version::Nb, compression: None, max_bytes: None, token_ranges: Some(4), now_s: NOW };
     let out = tmp.path().join("ranges");
     let pieces = split(&inputs, &split_opts, &ExecuteTarget::Out(out.clone())).expect("split");
-    let bounds = token_boundaries(inputs[0].partitioner, 4, "t").expect("bounds");
+    let bounds = inputs[0].partitioner.token_boundaries(4).expect("bounds");
     assert_eq!(bounds.len(), 3);
     for s in &pieces {
         assert!(!s.outputs.is_empty() && s.outputs.len() <= 4, "{:?}", s.outputs);

@@ -391,6 +391,10 @@ fn twcs_window_unit_and_size() {
     // NOW is 12:00: 10:00 and 07:00/07:01 fall in the 06:00-12:00 window, the newest; 3 < 4.
     assert_eq!(next(&six_hours), None);
     assert_eq!(six_hours.groups[0].tiers.len(), 1);
+    // Windows are labelled by their start, in UTC.
+    assert_eq!(six_hours.groups[0].tiers[0].label, "window 2026-11-20T06:00Z");
+    let labels: Vec<&str> = hourly.groups[0].tiers.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["window 2026-11-20T10:00Z", "window 2026-11-20T07:00Z"]);
 }
 
 #[test]
@@ -445,23 +449,6 @@ fn options_are_checked_as_cassandra_checks_them() {
     // tombstone_threshold is a Java float: 0.2f is slightly above 0.2.
     let o = e(Strategy::SizeTiered, "tombstone_threshold", "0.2").expect("ok");
     assert!(o.tombstone_threshold > 0.2);
-}
-
-#[test]
-fn cql_maps_parse() {
-    let m = parse_cql_map(
-        "{ 'max_threshold': '32', 'min_threshold': '4', 'compaction_window_size': '60', 'class': 'org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy' }",
-    )
-    .expect("parses");
-    assert_eq!(m.len(), 4);
-    assert_eq!(m[3], ("class".into(), "org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy".into()));
-    assert_eq!(
-        parse_cql_map("{'a': 'it''s', 'b': 3}"),
-        Some(vec![("a".into(), "it's".into()), ("b".into(), "3".into())])
-    );
-    assert_eq!(parse_cql_map("{}"), Some(vec![]));
-    assert_eq!(parse_cql_map("{'a' 'b'}"), None);
-    assert_eq!(parse_cql_map("'a'"), None);
 }
 
 #[test]

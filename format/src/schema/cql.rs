@@ -1,5 +1,6 @@
 //! A small CQL DDL parser: `CREATE TYPE` and `CREATE TABLE`, as found in a snapshot's
-//! `schema.cql` or a `--schema` file. Other statements are skipped.
+//! `schema.cql` or a `--schema` file. Other statements are skipped. [`parse_map`] reads the
+//! string maps table options are written as (`compaction = {'class': ...}`).
 
 use std::fmt;
 
@@ -416,6 +417,66 @@ pub fn parse(text: &str) -> Result<SchemaFile, CqlError> {
     Ok(out)
 }
 
+/// Parse a CQL map literal of strings (`{'class': '...', 'max_threshold': '32'}`), as
+/// schema.cql gives a table's `compaction` option. Unquoted values (numbers, booleans) are
+/// taken as text.
+pub fn parse_map(text: &str) -> Option<Vec<(String, String)>> {
+    let mut chars = text.trim().chars().peekable();
+    if chars.next()? != '{' {
+        return None;
+    }
+    let mut out = Vec::new();
+    let skip_ws = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        while c.peek().is_some_and(|x| x.is_whitespace()) {
+            c.next();
+        }
+    };
+    let term = |c: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<String> {
+        let mut s = String::new();
+        if c.peek() == Some(&'\'') {
+            c.next();
+            loop {
+                match c.next()? {
+                    '\'' if c.peek() == Some(&'\'') => {
+                        c.next();
+                        s.push('\'');
+                    }
+                    '\'' => return Some(s),
+                    x => s.push(x),
+                }
+            }
+        }
+        while let Some(&x) = c.peek() {
+            if x == ',' || x == '}' || x == ':' || x.is_whitespace() {
+                break;
+            }
+            s.push(x);
+            c.next();
+        }
+        (!s.is_empty()).then_some(s)
+    };
+    loop {
+        skip_ws(&mut chars);
+        if chars.peek() == Some(&'}') {
+            return Some(out);
+        }
+        let k = term(&mut chars)?;
+        skip_ws(&mut chars);
+        if chars.next()? != ':' {
+            return None;
+        }
+        skip_ws(&mut chars);
+        let v = term(&mut chars)?;
+        out.push((k, v));
+        skip_ws(&mut chars);
+        match chars.next()? {
+            ',' => continue,
+            '}' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
 /// Resolve a UDT by name among `types` (fields resolved recursively).
 pub fn resolve_udt(types: &[CreateType], keyspace: &str, name: &str) -> Option<UdtType> {
     let t = types.iter().find(|t| t.name == name)?;
@@ -458,5 +519,22 @@ mod tests {
         let e = parse("CREATE TABLE t (pk int").unwrap_err();
         assert!(e.position > 0);
         assert!(parse("CREATE TABLE t (pk int, v text)").is_err());
+    }
+
+    #[test]
+    fn cql_maps_parse() {
+        let m = parse_map(
+        "{ 'max_threshold': '32', 'min_threshold': '4', 'compaction_window_size': '60', 'class': 'org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy' }",
+    )
+    .expect("parses");
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[3], ("class".into(), "org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy".into()));
+        assert_eq!(
+            parse_map("{'a': 'it''s', 'b': 3}"),
+            Some(vec![("a".into(), "it's".into()), ("b".into(), "3".into())])
+        );
+        assert_eq!(parse_map("{}"), Some(vec![]));
+        assert_eq!(parse_map("{'a' 'b'}"), None);
+        assert_eq!(parse_map("'a'"), None);
     }
 }

@@ -16,6 +16,7 @@ pub mod value;
 use std::fmt;
 
 use crate::error::{DecodeError, DecodeErrorKind};
+use render::hex;
 
 /// A CQL type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,14 +372,6 @@ impl CqlType {
             (a, b) => a == b,
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
 }
 
 fn unhex(s: &str) -> Option<String> {

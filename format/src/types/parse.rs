@@ -295,13 +295,9 @@ pub fn decimal_to_twos_complement(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::render::{decimal_to_string, to_cql_literal, varint_to_string};
+    use crate::types::render::{decimal_to_string, hex, to_cql_literal, varint_to_string};
     use crate::types::value::decode;
     use proptest::prelude::*;
-
-    fn hexs(b: &[u8]) -> String {
-        crate::types::render::hex(b)
-    }
 
     #[test]
     fn exact_bytes_of_every_scalar() {
@@ -327,9 +323,9 @@ mod tests {
             (CqlType::Decimal, "5.45", "00000002"),
             (CqlType::Duration, "1h4m48s20ms", "0000fc0712801a1a00"),
         ];
-        for (ty, lit, hex) in cases {
-            let want: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
-            let got = hexs(&from_string(ty, lit).unwrap());
+        for (ty, lit, expected) in cases {
+            let want: String = expected.chars().filter(|c| !c.is_whitespace()).collect();
+            let got = hex(&from_string(ty, lit).unwrap());
             if *ty == CqlType::Decimal {
                 assert_eq!(got, format!("{want}0221"), "{ty} {lit}");
             } else {
@@ -403,7 +399,7 @@ mod tests {
                 // i64::MIN nanoseconds has no positive counterpart in the text form.
                 prop_assume!(!lit.contains("9223372036854775808"));
             }
-            prop_assert_eq!(hexs(&back), hexs(&bytes), "{} via {}", ty, lit);
+            prop_assert_eq!(hex(&back), hex(&bytes), "{} via {}", ty, lit);
         }
     }
 

@@ -317,13 +317,23 @@ pub fn composite_components(b: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     Ok(out)
 }
 
-/// The serialized values of a partition key of `count` columns: the key itself for one column,
-/// else its CompositeType components, which must be exactly `count`.
-pub fn partition_key_components(key: &[u8], count: usize) -> Result<Vec<&[u8]>, DecodeError> {
-    if count <= 1 {
-        return Ok(vec![key]);
+/// The serialized values of a partition key whose type is `key_type`, one per key column: the
+/// components of a CompositeType key, exactly as many as the type lists, else the key itself.
+/// Cassandra gives a table a CompositeType key exactly when it has more than one partition key
+/// column (`schema/TableMetadata.java`), laid out as [`composite_components`] reads it.
+///
+/// The error is the value's own (offset 0 or within the key): callers say which key of which
+/// file it was.
+pub fn key_components<'a>(key_type: &CqlType, key: &'a [u8]) -> Result<Vec<&'a [u8]>, DecodeError> {
+    match key_type {
+        CqlType::Composite(types) => exact_components(key, types.len()),
+        _ => Ok(vec![key]),
     }
-    let parts = composite_components(key)?;
+}
+
+/// CompositeType components that must be exactly `count`.
+fn exact_components(b: &[u8], count: usize) -> Result<Vec<&[u8]>, DecodeError> {
+    let parts = composite_components(b)?;
     if parts.len() != count {
         return Err(invalid("composite component count", parts.len() as i64));
     }
@@ -331,10 +341,7 @@ pub fn partition_key_components(key: &[u8], count: usize) -> Result<Vec<&[u8]>, 
 }
 
 fn decode_composite<'a>(types: &[CqlType], b: &'a [u8]) -> Result<Vec<Value<'a>>, DecodeError> {
-    let parts = composite_components(b)?;
-    if parts.len() != types.len() {
-        return Err(invalid("composite component count", parts.len() as i64));
-    }
+    let parts = exact_components(b, types.len())?;
     types.iter().zip(parts).map(|(t, p)| decode(t, p)).collect()
 }
 
@@ -425,6 +432,21 @@ pub fn counter_total(b: &[u8]) -> Result<i64, DecodeError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_components_split_composite_keys_only() {
+        let one: &[u8] = &compose(&[b"a"]);
+        // A one-column key is the value itself, whatever its bytes look like.
+        assert_eq!(key_components(&CqlType::Blob, one).unwrap(), [one]);
+        let two = CqlType::Composite(vec![CqlType::Int, CqlType::Text]);
+        let key = compose(&[&7i32.to_be_bytes(), b"x"]);
+        assert_eq!(key_components(&two, &key).unwrap(), [&7i32.to_be_bytes()[..], b"x"]);
+        let three = compose(&[b"a", b"b", b"c"]);
+        let e = key_components(&two, &three).unwrap_err();
+        assert!(matches!(e.kind, DecodeErrorKind::InvalidValue { what: "composite component count", value: 3 }), "{e}");
+        let e = key_components(&two, &key[..key.len() - 2]).unwrap_err();
+        assert!(matches!(e.kind, DecodeErrorKind::Truncated { .. }), "{e}");
+    }
 
     #[test]
     fn scalars() {
