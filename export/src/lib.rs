@@ -1114,7 +1114,12 @@ fn write_dataset(
             files.append(&mut sink.files);
         }
         (files, w.rows, w.partitions)
-    } else if opts.threads > 1 && boundaries.is_empty() && opts.where_token.is_none() {
+    } else if opts.threads > 1
+        && boundaries.is_empty()
+        && opts.where_token.is_none()
+        // Ranges need a token space to divide: an order-preserving table is scanned on one thread.
+        && partitioner.token_boundaries(2).is_ok()
+    {
         drop(m);
         write_live_ranges(tables, &cols, &header, opts, &new_sink, table_name)?
     } else {
@@ -1255,5 +1260,10 @@ mod tests {
             }
             r => panic!("{r:?}"),
         }
+        // Without asked-for splits, several threads fall back to one scan of the whole table.
+        let opts =
+            ExportOptions { out: tmp.path().join("threads"), format: Format::Ndjson, threads: 2, ..Default::default() };
+        let done = export(std::slice::from_ref(&t), &opts).expect("a byte-ordered table exports with --threads");
+        assert_eq!(done.iter().map(|d| d.rows).sum::<u64>(), 1);
     }
 }
