@@ -556,10 +556,46 @@ impl MarshalParser<'_> {
                 }
                 CqlType::Udt(Box::new(UdtType { keyspace, name, fields, frozen: false }))
             }
+            // Cassandra resolves a bare name inside its own marshal package and loads the class
+            // (`db/marshal/TypeParser.java`, `getAbstractType`): a name there that is not one of
+            // its classes does not load, so the header is damaged. Elsewhere it is a custom type,
+            // read as a blob (so is a name whose package a changed byte moved).
+            _ if in_marshal_package(&name) && !UNINTERPRETED_MARSHAL_CLASSES.contains(&simple.as_str()) => {
+                return Err(self.err("no such class in org.apache.cassandra.db.marshal"));
+            }
             _ => CqlType::Custom(name.clone()),
         };
         Ok(t)
     }
+}
+
+/// The package Cassandra's own types live in, and where it looks up a bare type name.
+const MARSHAL_PACKAGE: &str = "org.apache.cassandra.db.marshal.";
+
+/// Classes of [`MARSHAL_PACKAGE`] that headers may name but that are read as blobs
+/// ([`CqlType::Custom`]): Thrift-era comparators, internal index and virtual-table types, and
+/// types of DataStax-derived releases.
+const UNINTERPRETED_MARSHAL_CLASSES: [&str; 14] = [
+    "DynamicCompositeType",
+    "ColumnToCollectionType",
+    "PartitionerDefinedOrder",
+    "LocalByPartionerType",
+    "LegacyTimeUUIDType",
+    "TimestampUtf8Type",
+    "TokenUtf8Type",
+    "TxnIdUtf8Type",
+    "DateRangeType",
+    "PointType",
+    "LineStringType",
+    "PolygonType",
+    "DenseFloat32Type",
+    "Float32DenseVectorType",
+];
+
+/// Whether Cassandra would look `name` up among its own types: a bare name, or one in (or below)
+/// [`MARSHAL_PACKAGE`].
+fn in_marshal_package(name: &str) -> bool {
+    !name.contains('.') || name.starts_with(MARSHAL_PACKAGE)
 }
 
 fn tokenize_cql_type(text: &str) -> Result<Vec<String>, String> {
@@ -797,6 +833,36 @@ mod tests {
             "org.apache.cassandra.db.marshal.FrozenType(org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.Int32Type)))",
         ] {
             assert_eq!(CqlType::parse_marshal(s).unwrap().marshal_name(), s);
+        }
+    }
+
+    /// A seeded mutation run found `UTF8Type` changed to `UDF8Type` in a Statistics.db read as a
+    /// blob, and `Int32Type` changed to `Mnt32Type` misaligning the cells after it, both with
+    /// exit 0. No such class exists in Cassandra's marshal package, so the header is damaged.
+    #[test]
+    fn unknown_classes_of_the_marshal_package_are_errors() {
+        for s in [
+            "org.apache.cassandra.db.marshal.UDF8Type",
+            "org.apache.cassandra.db.marshal.Mnt32Type",
+            "org.apache.cassandra.db.marshal.I.t32Type",
+            "UDF8Type",
+            "org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.Int32Typf)",
+        ] {
+            let e = CqlType::parse_marshal(s).expect_err(s);
+            assert!(
+                matches!(&e.kind, DecodeErrorKind::BadTypeString { reason, .. } if reason.contains("no such class")),
+                "{s}: {e:?}"
+            );
+        }
+        // Custom types live in other packages; known uninterpreted classes stay blobs, with
+        // parameters from other Cassandra packages.
+        for s in [
+            "com.example.GeoType",
+            "org.apache.cassandra.db.marshal.DynamicCompositeType",
+            "DynamicCompositeType",
+            "org.apache.cassandra.db.marshal.PartitionerDefinedOrder(org.apache.cassandra.dht.Murmur3Partitioner)",
+        ] {
+            assert!(matches!(CqlType::parse_marshal(s), Ok(CqlType::Custom(_))), "{s}");
         }
     }
 
