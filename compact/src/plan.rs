@@ -558,26 +558,23 @@ pub fn facts(tables: &[SsTable], options: &StrategyOptions, clock: PlanClock) ->
     Ok(out)
 }
 
-/// First and last partition of an SSTable: Statistics.db (5.0), else Summary.db, else Index.db.
+/// First and last partition of an SSTable: as Statistics.db (5.0) or Summary.db record them
+/// ([`SsTable::key_range`]), else Index.db's first and last entries.
 fn key_range(t: &SsTable) -> Result<(KeyBound, KeyBound), PlanError> {
-    let stats = t.statistics.stats.as_ref();
-    let (first, last) = match stats.and_then(|s| s.first_key.clone().zip(s.last_key.clone())) {
+    let (first, last) = match t.key_range()? {
         Some(k) => k,
-        None => match t.summary()? {
-            Some(s) => (s.first_key, s.last_key),
-            None => {
-                let mut r = t.index_reader()?;
-                let mut first = None;
-                let mut last = None;
-                while let Some(e) = r.next_entry()? {
-                    if first.is_none() {
-                        first = Some(e.key.clone());
-                    }
-                    last = Some(e.key);
+        None => {
+            let mut r = t.index_reader()?;
+            let mut first = None;
+            let mut last = None;
+            while let Some(e) = r.next_entry()? {
+                if first.is_none() {
+                    first = Some(e.key.clone());
                 }
-                (first.unwrap_or_default(), last.unwrap_or_default())
+                last = Some(e.key);
             }
-        },
+            (first.unwrap_or_default(), last.unwrap_or_default())
+        }
     };
     Ok(((t.token(&first), first), (t.token(&last), last)))
 }

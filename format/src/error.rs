@@ -133,6 +133,13 @@ pub enum DecodeErrorKind {
         /// The previous partition's token.
         previous: String,
     },
+    /// Summary.db's first or last partition key is not the key of Index.db's first or last
+    /// entry.
+    #[error("the {end} partition key is not the key of Index.db's {end} entry")]
+    EndKeyMismatch {
+        /// `"first"` or `"last"`.
+        end: &'static str,
+    },
     /// A static row was expected (or forbidden) here.
     #[error("{0}")]
     Structure(StructureError),

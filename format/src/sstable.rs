@@ -248,7 +248,8 @@ impl SsTable {
 
     /// Before Data.db is trusted, what the other components record about it must hold: the
     /// chunks CRC.db has checksums for, the chunks CompressionInfo.db places in the file, the
-    /// last partition Index.db points at, the partition count of Statistics.db. A half-written
+    /// last partition Index.db points at, the partition count and sizes of Statistics.db (which
+    /// bound the uncompressed length from below, to within a histogram bucket). A half-written
     /// or half-copied Data.db (even an empty one) contradicts at least one of them where they
     /// exist, and is refused here rather than read as a smaller table.
     ///
@@ -288,12 +289,19 @@ impl SsTable {
             (None, None) => {}
         }
         if let Some(partitions) = self.recorded_partitions() {
-            let min_bytes = partitions.saturating_mul(min_partition_bytes(self.descriptor.version));
+            // Statistics.db records the Data.db bytes of every partition (Cassandra
+            // `BigTableWriter.append`: the position after it less the position before), each
+            // in a histogram bucket: the data holds at least their buckets' lower bounds, and
+            // at least the smallest partition's bytes each.
+            let sizes = self.statistics.stats.as_ref().map_or(0, |s| s.partition_sizes.lower_bound_sum());
+            let min_bytes = partitions.saturating_mul(min_partition_bytes(self.descriptor.version)).max(sizes);
             if length < min_bytes {
                 return refuse(length, Mismatch::TooShortForPartitions { partitions, min_bytes });
             }
         }
-        if let Some(position) = self.last_index_position()?
+        // A Summary.db that does not parse only costs the shortcut to the last entry.
+        let summary = self.summary().ok().flatten();
+        if let Some(position) = self.last_index_entry(summary.as_ref())?.map(|e| e.data_position)
             && position >= length
         {
             return refuse(length, Mismatch::IndexPosition { position });
@@ -311,30 +319,63 @@ impl SsTable {
         u64::try_from(sizes.count()).ok()
     }
 
-    /// The Data.db position of the last Index.db entry, `None` without Index.db or entries.
-    fn last_index_position(&self) -> Result<Option<u64>> {
+    /// The last Index.db entry, `None` without Index.db or entries. It is read from the last
+    /// sample of `summary`; a sample that does not lead to an entry only costs that shortcut,
+    /// and the index is then read from its start.
+    fn last_index_entry(&self, summary: Option<&Summary>) -> Result<Option<crate::index::IndexEntry>> {
         if !self.present.contains(&Component::Index) {
             return Ok(None);
         }
-        // A Summary.db that does not parse or lead to an entry only costs the shortcut: the
-        // index is then read from its start.
-        let start = match self.summary() {
-            Ok(Some(s)) => s.entries.last().map_or(0, |(_, p)| *p),
-            _ => 0,
-        };
+        let start = summary.and_then(|s| s.entries.last()).map_or(0, |(_, p)| *p);
         let mut last = None;
         let mut idx = self.index_reader()?;
         if start > 0 {
             idx.seek(start);
             match idx.next_entry() {
-                Ok(Some(e)) => last = Some(e.data_position),
+                Ok(Some(e)) => last = Some(e),
                 _ => idx.seek(0),
             }
         }
         while let Some(e) = idx.next_entry()? {
-            last = Some(e.data_position);
+            last = Some(e);
         }
         Ok(last)
+    }
+
+    /// The first and last partition keys as the SSTable records them, which `sstablemetadata`
+    /// shows: in Statistics.db (`nc`+), else in Summary.db; `None` when neither has them.
+    ///
+    /// Statistics.db is checksummed from `na` on; nothing checksums Summary.db. So its keys
+    /// are checked against the first and last entries of Index.db (the last one read from the
+    /// last summary sample: a few entries), and keys that are not Index.db's ends are an
+    /// [`DecodeErrorKind::EndKeyMismatch`] at the key in Summary.db — never shown as the table's
+    /// range. Without Index.db, Summary.db's keys are taken as they are.
+    pub fn key_range(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if let Some(s) = &self.statistics.stats
+            && let (Some(first), Some(last)) = (&s.first_key, &s.last_key)
+        {
+            return Ok(Some((first.clone(), last.clone())));
+        }
+        let Some(s) = self.summary()? else { return Ok(None) };
+        if !self.present.contains(&Component::Index) {
+            return Ok(Some((s.first_key, s.last_key)));
+        }
+        let first = self.first_index_entry()?.map(|e| e.key);
+        let last = self.last_index_entry(Some(&s))?.map(|e| e.key);
+        // An Index.db without entries matches the empty keys an empty table's summary holds.
+        for (end, recorded, indexed, offset) in
+            [("first", &s.first_key, first, s.keys_offset), ("last", &s.last_key, last, s.last_key_offset())]
+        {
+            if indexed.unwrap_or_default() != *recorded {
+                return Err(Error::Corrupt {
+                    path: self.path(Component::Summary),
+                    component: Component::Summary,
+                    offset,
+                    kind: DecodeErrorKind::EndKeyMismatch { end },
+                });
+            }
+        }
+        Ok(Some((s.first_key, s.last_key)))
     }
 
     /// The uncompressed length of Data.db.

@@ -146,6 +146,17 @@ impl EstimatedHistogram {
         }
     }
 
+    /// The least the recorded values can add up to: each at its bucket's lower bound (bucket
+    /// `i` holds the values above bucket `i - 1`'s bound, up to its own).
+    pub fn lower_bound_sum(&self) -> u64 {
+        let at_least = |i: usize| if i == 0 { 0 } else { self.upper(i - 1).saturating_add(1) };
+        self.buckets()
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| u64::try_from(c).unwrap_or(0).saturating_mul(u64::try_from(at_least(i)).unwrap_or(0)))
+            .fold(0, u64::saturating_add)
+    }
+
     /// Largest recorded value's bucket bound, 0 when empty.
     pub fn max(&self) -> i64 {
         self.buckets().iter().rposition(|&c| c > 0).map_or(0, |i| self.upper(i))

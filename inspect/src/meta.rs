@@ -12,6 +12,10 @@
 //! Summary.db for the first and last keys, the cardinality estimator) is listed in the view's
 //! `problems`, printed on stderr as a warning, and makes the verb exit 1; the facts that do read
 //! are printed all the same.
+//!
+//! Nothing checksums Summary.db, so the first and last keys it records are checked against
+//! Index.db's first and last entries ([`SsTable::key_range`]); keys that are not the table's
+//! ends are such a problem, and are not shown.
 
 use std::io::Write;
 
@@ -228,16 +232,16 @@ pub fn view(table: &SsTable, opts: &MetaOptions) -> Result<MetaView, InspectErro
     let gc = opts.gc_grace_seconds.or_else(|| table.schema.gc_grace_seconds()).unwrap_or(0);
     let gc_before = cairn_compact::purge::gc_before(opts.now_s, gc);
     let mut problems = open_problems(table);
-    let (first_key, last_key) = match stats.and_then(|s| s.first_key.clone().zip(s.last_key.clone())) {
-        Some(k) => (Some(k.0), Some(k.1)),
-        None => match table.summary() {
-            Ok(Some(s)) => (Some(s.first_key), Some(s.last_key)),
-            Ok(None) => (None, None),
-            Err(e) => {
+    let (first_key, last_key) = match table.key_range() {
+        Ok(k) => k.unzip(),
+        Err(e) => {
+            // An Index.db the open could not read is reported once.
+            let e = e.to_string();
+            if !problems.contains(&e) {
                 problems.push(format!("{e}; first and last keys not shown"));
-                (None, None)
             }
-        },
+            (None, None)
+        }
     };
     let estimated_cardinality = table.estimated_cardinality().unwrap_or_else(|e| {
         problems.push(format!("{e}; estimated cardinality not shown"));
