@@ -271,6 +271,8 @@ fn a_node_killed_at_every_step_of_its_flush_restarts_with_every_write_and_no_lef
             break;
         }
         crashes += 1;
+        // The write phase's one-second TTL must have run out before the read phase checks it.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         // Restarted, the node resolves the interrupted flush and replays its commit log.
         let (mut node, port) = common::start_node(&data, None);
         run(port, "read", &ctx);
