@@ -285,8 +285,12 @@ struct RunArgs {
     compression: Option<CompressionArg>,
     /// Output directory (keyspace/table directories are recreated below it); refused when the
     /// output would land in an input's own directory.
-    #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+    #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     out: Option<PathBuf>,
+    /// Replace the inputs in their table directory, as one lifecycle transaction (killed at any
+    /// point, `compact cleanup` leaves exactly the inputs or exactly the output).
+    #[arg(long)]
+    in_place: bool,
     /// Decide everything, write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -1046,7 +1050,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let out_root = a.out.clone().unwrap_or_default();
             let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
             let target = cairn_compact::upgrade::target_dir(&first.descriptor, &out_root);
-            if !a.dry_run {
+            if !a.dry_run && !a.in_place {
                 cairn_compact::upgrade::refuse_beside_inputs(&tables, &target, &out_root)?;
             }
             let header = first.header.clone();
@@ -1055,7 +1059,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     let _ = writeln!(out, "{}", explanation_text(e, &header, a.ndjson));
                 }
             };
-            let r = cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)?;
+            let r = if a.in_place {
+                let operation = cairn_format::txn::operation::COMPACTION;
+                cairn_compact::run::run_in_place(&tables, &[], &opts, operation, &mut explain)?
+            } else {
+                cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)?
+            };
             if !a.explain {
                 for d in &r.outputs {
                     let _ = writeln!(out, "{}", d.path(cairn_format::Component::Data).display());

@@ -1,5 +1,5 @@
 //! Crash safety of in-place rewrites: `compact plan --execute --in-place`, `compact gc
-//! --in-place` and `compact split --in-place` are killed (`CAIRN_CRASH_AT`, an abort as abrupt as
+//! --in-place`, `compact split --in-place` and `compact run --in-place` are killed (`CAIRN_CRASH_AT`, an abort as abrupt as
 //! SIGKILL) at every durable step — each transaction record, each component renamed into place,
 //! each file deleted. At every such point a read sees exactly the content before or exactly the
 //! content after; `compact cleanup` then leaves exactly the SSTables before or exactly those
@@ -108,7 +108,7 @@ fn in_place_rewrites_killed_at_every_step_leave_before_or_after() {
     );
     assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
     let rel = table_dir(&base).strip_prefix(&base).expect("relative").to_path_buf();
-    let commands: [(&str, Vec<&str>); 3] = [
+    let commands: [(&str, Vec<&str>); 4] = [
         (
             "plan",
             vec![
@@ -127,6 +127,7 @@ fn in_place_rewrites_killed_at_every_step_leave_before_or_after() {
         ),
         ("gc", vec!["compact", "gc", "DIR", "-g", "cell", "--now", now, "--in-place"]),
         ("split", vec!["compact", "split", "DIR", "--size", "0", "--in-place"]),
+        ("run", vec!["compact", "run", "DIR", "--now", now, "--in-place"]),
     ];
     for (name, args) in &commands {
         // The completed run, on its own copy: the SSTables and content after.
