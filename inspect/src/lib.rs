@@ -16,6 +16,7 @@
 
 pub mod describe;
 pub mod dump;
+pub mod explain;
 pub mod json;
 pub mod meta;
 pub mod order;

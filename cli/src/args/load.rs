@@ -1,0 +1,78 @@
+//! `cairn load`: restore SSTables into a live cluster over CQL.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::Inputs;
+
+#[derive(Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// Contact points, comma-separated.
+    #[arg(short = 'd', long = "nodes", value_name = "HOST[,HOST...]", required = true)]
+    pub nodes: String,
+    /// CQL port.
+    #[arg(short = 'p', long, default_value_t = 9042)]
+    pub port: u16,
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// File holding the password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Write into this keyspace.
+    #[arg(long)]
+    pub target_keyspace: Option<String>,
+    /// Write into this table.
+    #[arg(long)]
+    pub target_table: Option<String>,
+    /// Rename a column: OLD=NEW (repeatable).
+    #[arg(long = "rename-column", value_name = "OLD=NEW")]
+    pub renames: Vec<String>,
+    /// Skip writes newer than this time.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// preserve, rebase or now.
+    #[arg(long, value_enum, default_value = "preserve")]
+    pub timestamp_mode: TimestampModeArg,
+    /// Drop TTLs (restored data does not expire).
+    #[arg(long)]
+    pub drop_ttl: bool,
+    /// Create a missing keyspace and table from the source schema.
+    #[arg(long)]
+    pub create_schema: bool,
+    /// Count what would be written, write nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Checkpoint file: finished partitions are recorded and skipped when the same load runs
+    /// again after a crash or an interruption.
+    #[arg(long, value_name = "STATE_FILE")]
+    pub resume: Option<PathBuf>,
+    /// Connections per host.
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+    /// Partitions written concurrently (each partition's batches stay in order).
+    #[arg(long, default_value_t = 32)]
+    pub max_in_flight: usize,
+    /// Cap the CQL sent, in MiB/s (default: unthrottled).
+    #[arg(long, value_name = "MiB/s")]
+    pub throttle: Option<f64>,
+    /// The summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The load's time (TTLs remaining are computed against it).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TimestampModeArg {
+    /// The original write timestamps.
+    Preserve,
+    /// Shifted so the newest restored write lands just after the load starts.
+    Rebase,
+    /// Every write at the load's time.
+    Now,
+}

@@ -1,0 +1,43 @@
+//! `cairn node`: a Cassandra-compatible node.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Args)]
+pub struct NodeArgs {
+    /// Data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Address to listen on (listen_address / rpc_address).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// CQL port (native_transport_port).
+    #[arg(long, default_value_t = 9042)]
+    pub port: u16,
+    /// cluster_name.
+    #[arg(long, default_value = "Cairn Cluster")]
+    pub cluster_name: String,
+    /// commitlog_sync: periodic (fsync every --commitlog-sync-period-ms) or batch (a write is
+    /// acknowledged once an fsync covers it; one fsync covers every write before it: group commit).
+    #[arg(long, value_enum, default_value = "periodic")]
+    pub commitlog_sync: CommitlogSync,
+    /// commitlog_sync_period in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub commitlog_sync_period_ms: u64,
+    /// A user of PasswordAuthenticator, as NAME:PASSWORD (repeatable); without any, every
+    /// client is let in (AllowAllAuthenticator).
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    pub users: Vec<String>,
+    /// Port of the admin interface (`cairn admin`), on loopback; 0 turns it off.
+    #[arg(long, default_value_t = 7199)]
+    pub admin_port: u16,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CommitlogSync {
+    /// fsync every period.
+    Periodic,
+    /// fsync every write before acknowledging it.
+    Batch,
+}

@@ -1,0 +1,111 @@
+//! `cairn load`: restore SSTables into a live cluster over CQL.
+
+use std::io::Write;
+
+use cairn_inspect::open_inputs;
+
+use super::Outcome;
+use crate::args::{LoadArgs, TimestampModeArg, parse_now};
+
+pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
+    let password = match &a.password_file {
+        Some(f) => {
+            Some(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_string())
+        }
+        None => None,
+    };
+    let mut renames = Vec::new();
+    for r in &a.renames {
+        let (o, n) = r.split_once('=').ok_or_else(|| anyhow::anyhow!("--rename-column {r:?}: expected OLD=NEW"))?;
+        renames.push((o.to_string(), n.to_string()));
+    }
+    if a.throttle.is_some_and(|t| !t.is_finite() || t <= 0.0) {
+        anyhow::bail!("--throttle must be a positive number of MiB/s");
+    }
+    let opts = cairn_loader::LoadOptions {
+        hosts: a
+            .nodes
+            .split(',')
+            .map(|h| if h.contains(':') { h.to_string() } else { format!("{h}:{}", a.port) })
+            .collect(),
+        credentials: a.user.clone().map(|u| (u, password.unwrap_or_default())),
+        target_keyspace: a.target_keyspace.clone(),
+        target_table: a.target_table.clone(),
+        renames,
+        now_s: parse_now(a.now.as_deref())?,
+        as_of: a.as_of.as_deref().map(|t| parse_now(Some(t)).map(|s| s.saturating_mul(1_000_000))).transpose()?,
+        timestamp_mode: match a.timestamp_mode {
+            TimestampModeArg::Preserve => cairn_loader::TimestampMode::Preserve,
+            TimestampModeArg::Rebase => cairn_loader::TimestampMode::Rebase,
+            TimestampModeArg::Now => cairn_loader::TimestampMode::Now,
+        },
+        drop_ttl: a.drop_ttl,
+        plan: a.plan,
+        create_schema: a.create_schema,
+        batch_statements: 50,
+        resume: a.resume.clone(),
+        stop_after: None,
+        connections: a.connections,
+        max_in_flight: a.max_in_flight,
+        throttle_mib_s: a.throttle,
+        progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let started = std::time::Instant::now();
+    let summary = match cairn_loader::load(&tables, &opts) {
+        Ok(s) => s,
+        // The load began and writes failed (after retries): exit 1, resumable.
+        Err(e @ cairn_loader::LoadError::Write { .. }) => {
+            let hint = if a.resume.is_some() { "; run again with the same --resume file" } else { "" };
+            eprintln!("cairn: {e}{hint}");
+            return Ok(Outcome::Problems);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    if a.json {
+        let v = serde_json::json!({ "seconds": seconds, "tables": summary });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(Outcome::Ok);
+    }
+    for s in &summary {
+        writeln!(
+            out,
+            "{}{}.{}: {} partitions, {} rows, {} cells, {} deletions, {} skipped (--as-of), {} statements, {:.2} MiB of CQL",
+            if a.plan { "plan: " } else { "" },
+            s.keyspace,
+            s.table,
+            s.partitions,
+            s.rows,
+            s.cells,
+            s.tombstones,
+            s.skipped_newer,
+            s.statements,
+            mib(s.bytes)
+        )?;
+        if a.plan {
+            writeln!(out, "  schema: {}", s.schema_check)?;
+            for (host, h) in &s.per_host {
+                writeln!(out, "  {host}: {} partitions, {} rows, {:.2} MiB", h.partitions, h.rows, mib(h.bytes))?;
+            }
+            match a.throttle {
+                Some(t) => writeln!(out, "  estimate: {:.0} s at {t} MiB/s", mib(s.bytes) / t)?,
+                None => writeln!(out, "  estimate: unthrottled (give --throttle for a time)")?,
+            }
+        } else if s.resumed_past > 0 || s.retries > 0 {
+            writeln!(out, "  {} partitions skipped as done by an earlier run, {} retries", s.resumed_past, s.retries)?;
+        }
+    }
+    if !a.plan {
+        let rows: u64 = summary.iter().map(|s| s.rows).sum();
+        let bytes: u64 = summary.iter().map(|s| s.bytes).sum();
+        writeln!(
+            out,
+            "loaded {rows} rows in {seconds:.1} s: {:.0} rows/s, {:.2} MiB/s",
+            rows as f64 / seconds.max(1e-3),
+            mib(bytes) / seconds.max(1e-3)
+        )?;
+    }
+    Ok(Outcome::Ok)
+}

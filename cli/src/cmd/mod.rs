@@ -1,0 +1,55 @@
+//! What each verb does: open its inputs, call its library, print the report.
+//!
+//! Every verb writes its data to `out` (stdout, buffered) and its diagnostics to stderr; a
+//! write error goes back up as an error, so a closed pipe (`cairn dump ... | head`) ends any
+//! verb at its next write and `main` exits quietly.
+
+use std::io::Write;
+
+use crate::args::{Command, CompactCommand};
+
+mod admin;
+mod compact;
+mod demo;
+mod export;
+mod generate;
+mod inspect;
+mod load;
+mod node;
+
+/// How a verb that ran ended: exit code 0, or 1 when it checked and found problems.
+pub enum Outcome {
+    Ok,
+    Problems,
+}
+
+/// Run one verb with stdout as its output.
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = match command {
+        Command::Dump(a) => inspect::dump(a, &mut out),
+        Command::Meta(a) => inspect::meta(a, &mut out),
+        Command::Verify(a) => inspect::verify(a, &mut out),
+        Command::Describe(a) => inspect::describe(a, &mut out),
+        Command::Tombstones(a) => inspect::tombstones(a, &mut out),
+        Command::Partitions(a) => inspect::partitions(a, &mut out),
+        Command::Compact(CompactCommand::Run(a)) => compact::run(a, &mut out),
+        Command::Compact(CompactCommand::Gc(a)) => compact::gc(a, &mut out),
+        Command::Compact(CompactCommand::Split(a)) => compact::split(a, &mut out),
+        Command::Compact(CompactCommand::Cleanup(a)) => compact::cleanup(a, &mut out),
+        Command::Compact(CompactCommand::Plan(a)) => compact::plan(a, &mut out),
+        Command::Compact(CompactCommand::Upgrade(a)) => compact::upgrade(a, &mut out),
+        Command::Export(a) => export::run(a, &mut out),
+        Command::Gen(a) => generate::run(a, &mut out),
+        Command::Node(a) => node::run(a),
+        Command::Load(a) => load::run(a, &mut out),
+        Command::Admin(a) => admin::run(a, &mut out),
+        Command::Demo(a) => demo::run(a, &mut out),
+    };
+    // What was printed before an error still reaches the reader, ahead of the error message.
+    let flushed = out.flush();
+    let outcome = result?;
+    flushed?;
+    Ok(outcome)
+}

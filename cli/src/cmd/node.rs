@@ -1,0 +1,50 @@
+//! `cairn node`: run a node until SIGTERM or SIGINT.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::Outcome;
+use crate::args::{CommitlogSync, NodeArgs};
+
+pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
+    let users = if a.users.is_empty() {
+        None
+    } else {
+        let parsed = a.users.iter().map(|u| {
+            u.split_once(':')
+                .map(|(n, p)| (n.to_string(), p.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--user {u:?}: expected NAME:PASSWORD"))
+        });
+        Some(parsed.collect::<anyhow::Result<Vec<_>>>()?)
+    };
+    let config = cairn_server::NodeConfig {
+        data_dir: a.data,
+        listen: SocketAddr::new(a.listen, a.port),
+        cluster_name: a.cluster_name,
+        commitlog_sync: match a.commitlog_sync {
+            CommitlogSync::Batch => cairn_server::commitlog::SyncMode::Batch,
+            CommitlogSync::Periodic => {
+                cairn_server::commitlog::SyncMode::Periodic(Duration::from_millis(a.commitlog_sync_period_ms.max(1)))
+            }
+        },
+        admin: (a.admin_port != 0).then(|| SocketAddr::new(IpAddr::from([127, 0, 0, 1]), a.admin_port)),
+        users,
+        ..Default::default()
+    };
+    // SIGTERM and SIGINT stop the node cleanly: memtables flushed, commit log emptied.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let node = cairn_server::start(config)?;
+    cairn_server::log!("cairn node: ready, CQL native protocol v4 on {}", node.addr);
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cairn_server::log!("cairn node: stopping (flushing memtables)");
+    node.stop();
+    cairn_server::log!("cairn node: stopped");
+    Ok(Outcome::Ok)
+}

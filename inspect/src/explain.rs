@@ -1,0 +1,63 @@
+//! The text of `compact run --explain` and `compact gc --explain`: one line (or one JSON object)
+//! per partition the rewrite changed, saying what it dropped and why each kept tombstone stays.
+//!
+//! The facts come from `cairn_compact::run::Explanation`, which the compaction itself records
+//! while it decides (the same purge judgement `tombstones` reports); this module only words them.
+
+use cairn_compact::run::Explanation;
+use cairn_format::statistics::SerializationHeader;
+
+use crate::dump::Renderer;
+
+/// One partition's explanation, as a line of text or (with `ndjson`) a JSON object.
+pub fn line(e: &Explanation, header: &SerializationHeader, ndjson: bool) -> String {
+    let key = Renderer::key_strings(header, &e.key);
+    let after = e.droppable_after.map(|s| cairn_format::types::render::format_timestamp_ms(s.saturating_mul(1000)));
+    if ndjson {
+        return serde_json::json!({
+            "key": key,
+            "removed": e.removed,
+            "collected": e.collected,
+            "shadowed": e.shadowed,
+            "superseded": e.superseded,
+            "expired_kept_as_tombstones": e.expired_kept,
+            "tombstones_purged": e.purged,
+            "kept_younger_than_gc_grace": e.kept_young,
+            "droppable_after": after,
+            "kept_for_overlap": e.kept_overlap,
+            "overlapping_sstables": e.blockers,
+        })
+        .to_string();
+    }
+    let mut parts = Vec::new();
+    if e.removed {
+        parts.push("removed".to_string());
+    }
+    if e.collected > 0 {
+        parts.push(format!("{} dead because of other SSTables (collected)", e.collected));
+    }
+    if e.shadowed > 0 {
+        parts.push(format!("{} shadowed by a newer deletion", e.shadowed));
+    }
+    if e.superseded > 0 {
+        parts.push(format!("{} superseded by newer writes", e.superseded));
+    }
+    if e.purged > 0 {
+        parts.push(format!("{} tombstones purged", e.purged));
+    }
+    if e.expired_kept > 0 {
+        parts.push(format!("{} expired cells kept as tombstones", e.expired_kept));
+    }
+    if e.kept_young > 0 {
+        let when = after.map_or_else(String::new, |a| format!(" (droppable after {a})"));
+        parts.push(format!("{} tombstones kept: younger than gc_grace{when}", e.kept_young));
+    }
+    if e.kept_overlap > 0 {
+        parts.push(format!(
+            "{} tombstones kept past gc_grace: older data for the key may be in {}",
+            e.kept_overlap,
+            e.blockers.join(", ")
+        ));
+    }
+    format!("partition ({}): {}", key.join(", "), parts.join("; "))
+}
