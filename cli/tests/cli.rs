@@ -1260,3 +1260,29 @@ fn error_messages_say_each_thing_once() {
     assert!(messages.len() >= 9, "{messages:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn demo_tells_the_whole_story_with_commands_that_work() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = cairn(&["demo", "--out", &dir.display().to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let commands: Vec<&str> = text.lines().filter_map(|l| l.split_once(". $ cairn ").map(|(_, c)| c)).collect();
+    let verbs: Vec<&str> = commands.iter().filter_map(|c| c.split_whitespace().next()).collect();
+    assert_eq!(verbs, ["gen", "node", "load", "tombstones", "compact", "export"], "{text}");
+    assert!(text.contains("older data for their keys sits in nb-"), "tombstones names the blocking SSTable: {text}");
+    // The rows the export wrote are the rows the Parquet footers count.
+    let line = text.lines().find(|l| l.contains("live rows written")).expect("export line");
+    let number = |after: &str, before: &str| -> u64 {
+        let s = &line[line.find(after).expect(after) + after.len()..];
+        s[..s.find(before).expect(before)].trim().parse().expect("number")
+    };
+    assert_eq!(number("cairn.sessions: ", " live rows"), number("footers count ", "."), "{line}");
+    assert!(number("cairn.sessions: ", " live rows") > 0, "{line}");
+    // The commands it prints are commands a user can type: the tombstones one, as printed.
+    let tombstones: Vec<&str> = commands[3].split_whitespace().collect();
+    let again = cairn(&tombstones);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -78,7 +78,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),
-    /// A tour: generate a small sessions dataset and inspect it with every verb.
+    /// The whole story in a few seconds: generate a session table, restore it into a node, find
+    /// the tombstone build-up and what blocks it, purge it by compaction, export it as Parquet.
     Demo(DemoArgs),
 }
 
