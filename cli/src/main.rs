@@ -11,10 +11,11 @@ use clap::Parser;
 
 mod args;
 mod cmd;
+mod progress;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    match cmd::run(cli.command) {
+    match cmd::run(cli.command, !cli.quiet) {
         Ok(cmd::Outcome::Ok) => ExitCode::SUCCESS,
         Ok(cmd::Outcome::Problems) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -61,6 +61,7 @@ pub mod location;
 pub mod lookup;
 pub mod partition;
 pub mod partitioner;
+pub mod progress;
 pub mod reconcile;
 pub mod schema;
 pub mod sstable;

@@ -44,6 +44,9 @@ pub use verify::VerifyArgs;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress bar (one is drawn on stderr only when it is a terminal).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand)]

@@ -11,8 +11,9 @@ use super::Outcome;
 use crate::args::{
     CleanupArgs, CompressionArg, GcArgs, GranularityArg, PlanArgs, RunArgs, SplitArgs, UpgradeArgs, parse_now,
 };
+use crate::progress::{Counter, Progress, data_bytes};
 
-pub fn run(a: RunArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
     let mut opts = a.purge.options(a.to.version())?;
     opts.compression = a.compression.map(CompressionArg::compressor);
@@ -24,6 +25,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         cairn_compact::upgrade::refuse_beside_inputs(&tables, &target, &out_root)?;
     }
     let header = first.header.clone();
+    let bar = Progress::start(progress, "compact run", Counter::Read, Some(data_bytes(&tables)));
     let mut written = Ok(());
     let mut explain = |e: &cairn_compact::run::Explanation| {
         if a.explain && written.is_ok() {
@@ -36,6 +38,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     } else {
         cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)?
     };
+    drop(bar);
     written?;
     if !a.explain {
         for d in &r.outputs {
@@ -63,7 +66,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn gc(a: GcArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn gc(a: GcArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
     let target = match (&a.out, a.in_place) {
         (Some(d), _) => ExecuteTarget::Out(d.clone()),
@@ -79,6 +82,7 @@ pub fn gc(a: GcArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         GranularityArg::Cell => cairn_compact::gc::Granularity::Cell,
     };
     let header = tables.first().map(|t| t.header.clone());
+    let bar = Progress::start(progress, "compact gc", Counter::Read, Some(data_bytes(&tables)));
     let mut written = Ok(());
     let mut explain = |e: &cairn_compact::run::Explanation| {
         if let (true, Some(h), true) = (a.explain, &header, written.is_ok()) {
@@ -86,6 +90,7 @@ pub fn gc(a: GcArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         }
     };
     let done = cairn_compact::gc::gc(&tables, granularity, &opts, &target, &mut explain)?;
+    drop(bar);
     written?;
     let (mut collected, mut purged) = (0u64, 0u64);
     for c in &done {
@@ -116,7 +121,7 @@ pub fn gc(a: GcArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn split(a: SplitArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn split(a: SplitArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let target = match (&a.out, a.in_place) {
         (Some(d), _) => ExecuteTarget::Out(d.clone()),
         (None, true) => ExecuteTarget::InPlace,
@@ -135,7 +140,10 @@ pub fn split(a: SplitArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         token_ranges: a.token_ranges,
         now_s: parse_now(a.now.as_deref())?,
     };
-    for s in cairn_compact::split::split(&tables, &opts, &target)? {
+    let bar = Progress::start(progress, "compact split", Counter::Read, Some(data_bytes(&tables)));
+    let pieces = cairn_compact::split::split(&tables, &opts, &target)?;
+    drop(bar);
+    for s in pieces {
         if s.skipped {
             eprintln!("skipping {}: already within the size", s.input.display_name());
         }
@@ -166,7 +174,7 @@ pub fn cleanup(a: CleanupArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn plan(a: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn plan(a: PlanArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     use cairn_compact::plan;
     if a.execute && a.out.is_none() && !a.in_place {
         anyhow::bail!("--execute needs --out DIR (inputs untouched) or --in-place (replace them, as Cassandra does)");
@@ -205,7 +213,10 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     };
     let mut base = cairn_compact::run::RunOptions::new(a.to.version(), p.clock.now_s);
     base.compression = a.compression.map(CompressionArg::compressor);
-    match plan::execute(&p, &tables, &base, &target)? {
+    let bar = Progress::start(progress, "compact plan --execute", Counter::Read, Some(data_bytes(&tables)));
+    let executed = plan::execute(&p, &tables, &base, &target)?;
+    drop(bar);
+    match executed {
         None => eprintln!("nothing to compact"),
         Some(x) => {
             for d in &x.report.outputs {
@@ -227,13 +238,16 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn upgrade(a: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn upgrade(a: UpgradeArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
     let opts = cairn_compact::upgrade::UpgradeOptions {
         to: a.to.version(),
         compression: a.compression.map(CompressionArg::compressor),
     };
-    for d in cairn_compact::upgrade::upgrade(&tables, &opts, &a.out)? {
+    let bar = Progress::start(progress, "compact upgrade", Counter::Read, Some(data_bytes(&tables)));
+    let written = cairn_compact::upgrade::upgrade(&tables, &opts, &a.out)?;
+    drop(bar);
+    for d in written {
         writeln!(out, "{}", d.path(Component::Data).display())?;
     }
     Ok(Outcome::Ok)

@@ -6,8 +6,9 @@ use cairn_inspect::open_inputs;
 
 use super::Outcome;
 use crate::args::{ExportArgs, ExportFormat, ExportMode, ParquetCodec, parse_now, parse_size};
+use crate::progress::{Counter, Progress, data_bytes};
 
-pub fn run(a: ExportArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn run(a: ExportArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
     let where_token = match &a.where_token {
         None => None,
@@ -50,7 +51,10 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         types: cairn_export::arrow::TypeOptions { uuid_as_string: a.uuid_as_string },
     };
-    for s in cairn_export::export(&tables, &opts)? {
+    let bar = Progress::start(progress, "export", Counter::Read, Some(data_bytes(&tables)));
+    let datasets = cairn_export::export(&tables, &opts);
+    drop(bar);
+    for s in datasets? {
         writeln!(out, "{}", s.path)?;
         eprintln!(
             "{}.{}: {} rows of {} partitions from {} SSTable(s) into {} file(s) in {:.2}s",

@@ -4,8 +4,9 @@ use std::io::Write;
 
 use super::Outcome;
 use crate::args::{GenArgs, parse_now};
+use crate::progress::{Counter, Progress};
 
-pub fn run(a: GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn run(a: GenArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let opts = cairn_fixtures::generate::GenOptions {
         seed: a.seed,
         rows: a.rows,
@@ -21,7 +22,10 @@ pub fn run(a: GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Some(t) => Some(parse_now(Some(t))?),
     };
     let ds = cairn_fixtures::generate::dataset(a.dataset.name()).ok_or_else(|| anyhow::anyhow!("unknown dataset"))?;
-    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, clock)?;
+    let bar = Progress::start(progress, "gen: Data.db written", Counter::Written, None);
+    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, clock);
+    drop(bar);
+    let g = g?;
     writeln!(
         out,
         "wrote {} partitions into {} SSTable(s) under {}",

@@ -9,6 +9,7 @@ use super::Outcome;
 use crate::args::{
     DescribeArgs, DumpArgs, MetaArgs, PartitionsArgs, Timestamps, TombstonesArgs, VerifyArgs, parse_now, parse_size,
 };
+use crate::progress::{Counter, Progress, data_bytes};
 
 pub fn dump(a: DumpArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
@@ -41,9 +42,12 @@ pub fn meta(a: MetaArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(if clean { Outcome::Ok } else { Outcome::Problems })
 }
 
-pub fn verify(a: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub fn verify(a: VerifyArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
-    let clean = cairn_inspect::verify::verify(&tables, a.json, out)?;
+    let bar = Progress::start(progress, "verify", Counter::Read, Some(data_bytes(&tables)));
+    let clean = cairn_inspect::verify::verify(&tables, a.json, out);
+    drop(bar);
+    let clean = clean?;
     Ok(if clean { Outcome::Ok } else { Outcome::Problems })
 }
 

@@ -23,25 +23,25 @@ pub enum Outcome {
     Problems,
 }
 
-/// Run one verb with stdout as its output.
-pub fn run(command: Command) -> anyhow::Result<Outcome> {
+/// Run one verb with stdout as its output; `progress`: a bar on stderr for the long ones.
+pub fn run(command: Command, progress: bool) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = match command {
         Command::Dump(a) => inspect::dump(a, &mut out),
         Command::Meta(a) => inspect::meta(a, &mut out),
-        Command::Verify(a) => inspect::verify(a, &mut out),
+        Command::Verify(a) => inspect::verify(a, &mut out, progress),
         Command::Describe(a) => inspect::describe(a, &mut out),
         Command::Tombstones(a) => inspect::tombstones(a, &mut out),
         Command::Partitions(a) => inspect::partitions(a, &mut out),
-        Command::Compact(CompactCommand::Run(a)) => compact::run(a, &mut out),
-        Command::Compact(CompactCommand::Gc(a)) => compact::gc(a, &mut out),
-        Command::Compact(CompactCommand::Split(a)) => compact::split(a, &mut out),
+        Command::Compact(CompactCommand::Run(a)) => compact::run(a, &mut out, progress),
+        Command::Compact(CompactCommand::Gc(a)) => compact::gc(a, &mut out, progress),
+        Command::Compact(CompactCommand::Split(a)) => compact::split(a, &mut out, progress),
         Command::Compact(CompactCommand::Cleanup(a)) => compact::cleanup(a, &mut out),
-        Command::Compact(CompactCommand::Plan(a)) => compact::plan(a, &mut out),
-        Command::Compact(CompactCommand::Upgrade(a)) => compact::upgrade(a, &mut out),
-        Command::Export(a) => export::run(a, &mut out),
-        Command::Gen(a) => generate::run(a, &mut out),
+        Command::Compact(CompactCommand::Plan(a)) => compact::plan(a, &mut out, progress),
+        Command::Compact(CompactCommand::Upgrade(a)) => compact::upgrade(a, &mut out, progress),
+        Command::Export(a) => export::run(a, &mut out, progress),
+        Command::Gen(a) => generate::run(a, &mut out, progress),
         Command::Node(a) => node::run(a),
         Command::Load(a) => load::run(a, &mut out),
         Command::Admin(a) => admin::run(a, &mut out),

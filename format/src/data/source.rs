@@ -179,7 +179,9 @@ impl DataSource {
                 },
             ));
         }
-        self.file.read_exact_at(buf, offset).map_err(|e| Error::io(&self.path, e))
+        self.file.read_exact_at(buf, offset).map_err(|e| Error::io(&self.path, e))?;
+        crate::progress::add_read(buf.len());
+        Ok(())
     }
 
     /// Append the uncompressed bytes of chunk `index` to `out`.
@@ -316,6 +318,7 @@ impl DataSource {
             let n = ((self.file_len - off) as usize).min(buf.len());
             let dst = buf.get_mut(..n).unwrap_or_default();
             self.file.read_exact_at(dst, off).map_err(|e| Error::io(&self.path, e))?;
+            crate::progress::add_read(n);
             h.update(dst);
             off += n as u64;
         }

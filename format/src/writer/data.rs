@@ -101,6 +101,7 @@ impl DataFileWriter {
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
         self.digest.update(bytes);
         self.file_pos += bytes.len() as u64;
+        crate::progress::add_written(bytes.len());
         match self.out.as_mut() {
             Some(o) => o.write_all(bytes).map_err(|e| Error::io(&self.path, e)),
             None => Ok(()),
