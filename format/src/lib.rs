@@ -1,6 +1,6 @@
 //! # cairn-format
 //!
-//! Apache Cassandra's on-disk structures, read (and later written) byte for byte: the BIG
+//! Apache Cassandra's on-disk structures, read and written byte for byte: the BIG
 //! SSTable format of Cassandra 3.0 to 5.0 (versions `ma` to `oa`), its components, the CQL type
 //! system as Cassandra serializes it, and Murmur3 tokens exactly as Cassandra computes them.
 //!
@@ -22,7 +22,11 @@
 //! numbers) → component parsers on byte slices ([`statistics`], [`index`], [`summary`],
 //! [`filter`], [`compression`], [`toc`]) → the chunk layer ([`data::source`]: decompress and
 //! verify checksums) → iterators ([`data::scanner`]: partition → row or range-tombstone marker →
-//! cell) → [`sstable`], which opens a whole SSTable.
+//! cell) → [`sstable`], which opens a whole SSTable. Beside the readers: [`writer`] (SSTables as
+//! Cassandra writes them), [`reconcile`] and [`live`] (Cassandra's merge and the rows CQL returns),
+//! [`location`] (which table and point in time a file belongs to), [`lookup`] (finding a
+//! partition through filter, summary and index), [`txn`] (lifecycle transaction logs, for crash
+//! safety), [`schema`] (CQL schema text) and [`progress`] (I/O counters for progress bars).
 //!
 //! Untrusted bytes never panic: every length is checked against the bytes left before anything
 //! is allocated, and every failure is an [`Error`] naming file, component and byte offset.
