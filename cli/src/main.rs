@@ -115,9 +115,9 @@ struct GenArgs {
     /// Also write the expected live content (NDJSON: a header line with `now`, then one CQL row per line).
     #[arg(long, value_name = "FILE")]
     expected: Option<PathBuf>,
-    /// The dataset's clock (seconds since the epoch, or a date-time): writes happen in the hours
-    /// and days before it, TTLs expire relative to it. Default: a fixed time, for reproducible
-    /// files; `now` for the current time.
+    /// The dataset's clock (seconds since the epoch, or a date-time): writes, TTL expiries and
+    /// deletions happen in the hours and days before it. Default: the current time, like every
+    /// other verb's `--now`; give a fixed time (e.g. 1700000000) for reproducible files.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
 }
@@ -1234,15 +1234,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 sstables: a.sstables,
                 out: a.out,
                 expected: a.expected,
-            };
-            let clock = match a.now.as_deref() {
-                None => None,
-                Some("now") => Some(cairn_inspect::now_seconds()),
-                Some(t) => Some(parse_now(Some(t))?),
+                now: parse_now(a.now.as_deref().filter(|t| *t != "now"))?,
             };
             let ds = cairn_fixtures::generate::dataset(a.dataset.name())
                 .ok_or_else(|| anyhow::anyhow!("unknown dataset"))?;
-            let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, clock)?;
+            let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts)?;
             let _ = writeln!(
                 out,
                 "wrote {} partitions into {} SSTable(s) under {}",
@@ -1477,6 +1473,7 @@ fn demo(out: Option<PathBuf>) -> anyhow::Result<Outcome> {
         sstables: 2,
         out: dir.clone(),
         expected: Some(dir.join("expected.ndjson")),
+        now: cairn_inspect::now_seconds(),
     };
     writeln!(o, "== cairn gen sessions --rows 200 --sstables 2 --out {}", dir.display())?;
     writeln!(
