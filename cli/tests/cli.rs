@@ -326,7 +326,7 @@ fn dump_explicit_gives_every_cell_tstamp_and_ttl_keys() {
     let (mut cells, mut added) = (0, 0);
     for ds in ["sessions", "tombstones", "collections"] {
         let data = dir.join(ds).display().to_string();
-        let g = cairn(&["gen", ds, "--rows", "300", "--out", &data]);
+        let g = cairn(&["gen", ds, "--now", "1700000000", "--rows", "300", "--out", &data]);
         assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
         for mode in [&["--now", "1700000000"][..], &["--merge", "--ndjson"], &["--timestamps", "raw", "--ndjson"]] {
             let mut args = vec!["dump"];
@@ -448,12 +448,35 @@ fn gen_refuses_a_table_directory_that_already_holds_sstables() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-gen-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = dir.display().to_string();
-    let first = cairn(&["gen", "sessions", "--rows", "50", "--out", &out]);
+    let first = cairn(&["gen", "sessions", "--now", "1700000000", "--rows", "50", "--out", &out]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let second = cairn(&["gen", "sessions", "--rows", "50", "--out", &out]);
+    let second = cairn(&["gen", "sessions", "--now", "1700000000", "--rows", "50", "--out", &out]);
     assert_eq!(second.status.code(), Some(2));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("already holds SSTables"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gen_clock_defaults_to_the_current_time_and_follows_now() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-gen-clock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock_of = |name: &str, extra: &[&str]| -> i64 {
+        let out = dir.join(name).display().to_string();
+        let expected = dir.join(format!("{name}.ndjson"));
+        let e = expected.display().to_string();
+        let mut args = vec!["gen", "timeseries", "--rows", "300", "--out", &out, "--expected", &e];
+        args.extend_from_slice(extra);
+        let g = cairn(&args);
+        assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+        let text = std::fs::read_to_string(&expected).expect("expected file");
+        let header: serde_json::Value = serde_json::from_str(text.lines().next().expect("header")).expect("json");
+        header["now"].as_i64().expect("now")
+    };
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let default = clock_of("default", &[]);
+    assert!((default - real).abs() < 300, "default clock {default}, the time is {real}");
+    assert_eq!(clock_of("fixed", &["--now", "2030-01-01T00:00:00Z"]), 1_893_456_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -463,7 +486,7 @@ fn compact_run_writes_a_verified_sstable_and_reports_what_it_purged() {
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data").display().to_string();
     let out_dir = dir.join("out").display().to_string();
-    let g = cairn(&["gen", "tombstones", "--rows", "300", "--out", &data]);
+    let g = cairn(&["gen", "tombstones", "--now", "1700000000", "--rows", "300", "--out", &data]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let r = cairn(&["compact", "run", &data, "--out", &out_dir, "--now", "2023-12-31T00:00:00Z"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
@@ -505,7 +528,7 @@ fn compact_plan_reads_the_table_strategy_and_execute_replaces_the_inputs() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-plan-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data").display().to_string();
-    let g = cairn(&["gen", "timeseries", "--rows", "2000", "--sstables", "4", "--out", &data]);
+    let g = cairn(&["gen", "timeseries", "--now", "1700000000", "--rows", "2000", "--sstables", "4", "--out", &data]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let table = std::fs::read_dir(dir.join("data").join("cairn"))
         .expect("keyspace")
@@ -553,7 +576,18 @@ fn compact_refuses_an_out_dir_that_puts_the_output_beside_its_inputs() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-beside-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
-    let g = cairn(&["gen", "tombstones", "--rows", "200", "--sstables", "4", "--out", &data.display().to_string()]);
+    let g = cairn(&[
+        "gen",
+        "tombstones",
+        "--now",
+        "1700000000",
+        "--rows",
+        "200",
+        "--sstables",
+        "4",
+        "--out",
+        &data.display().to_string(),
+    ]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let table = walk(&data)
         .into_iter()
@@ -691,12 +725,16 @@ fn partitions_agrees_with_dump_on_every_case() {
             let unfiltereds = d["rows"].as_array().expect("rows");
             let of = |t: &str| unfiltereds.iter().filter(|u| u["type"] == t).count() as u64;
             assert_eq!(num(5), of("row"), "{ctx}: rows");
-            assert_eq!(num(9), of("range_tombstone_bound") + of("range_tombstone_boundary"), "{ctx}: range markers");
+            // A range tombstone counts once, where it opens: a start bound or a boundary.
+            let starts =
+                unfiltereds.iter().filter(|u| u["type"] == "range_tombstone_bound" && u.get("start").is_some()).count()
+                    as u64;
+            assert_eq!(num(9), starts + of("range_tombstone_boundary"), "{ctx}: range tombstones");
             let deleted_rows =
                 unfiltereds.iter().filter(|u| u["type"] == "row" && u.get("deletion_info").is_some()).count() as u64;
             assert_eq!(num(8), deleted_rows, "{ctx}: row tombstones");
-            let parts: u64 = (8..14).map(num).sum();
-            assert_eq!(num(7), parts, "{ctx}: the tombstone total is the sum of its kinds");
+            let parts: u64 = (8..14).map(num).sum::<u64>() + u64::from(r[2] != "true");
+            assert_eq!(num(7), parts, "{ctx}: the tombstone total is the sum of its kinds and the partition deletion");
             // Partitions tile Data.db: each ends where the next begins.
             if let Some(next) = rows.get(i + 1)
                 && next[14] == r[14]
@@ -714,7 +752,7 @@ fn partitions_thresholds_select_and_summarise() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-partitions-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data").display().to_string();
-    let g = cairn(&["gen", "wide", "--rows", "3000", "--sstables", "1", "--out", &data]);
+    let g = cairn(&["gen", "wide", "--now", "1700000000", "--rows", "3000", "--sstables", "1", "--out", &data]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let all: J = serde_json::from_slice(&cairn(&["partitions", "--json", "-w", "0", &data]).stdout).expect("json");
     let matches = all[0]["matches"].as_array().expect("matches").clone();
@@ -744,7 +782,7 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data").display().to_string();
     let out = dir.join("out").display().to_string();
-    let g = cairn(&["gen", "sessions", "--rows", "200", "--out", &data]);
+    let g = cairn(&["gen", "sessions", "--now", "1700000000", "--rows", "200", "--out", &data]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let now = "2023-11-14T00:00:00Z";
     // One scanning thread: one part-NNNNN sequence (several threads write part-KK-NNNNN).
@@ -792,7 +830,18 @@ fn a_failed_export_leaves_the_out_directory_as_it_was() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-export-fail-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
-    let g = cairn(&["gen", "sessions", "--rows", "300", "--sstables", "1", "--out", &data.display().to_string()]);
+    let g = cairn(&[
+        "gen",
+        "sessions",
+        "--now",
+        "1700000000",
+        "--rows",
+        "300",
+        "--sstables",
+        "1",
+        "--out",
+        &data.display().to_string(),
+    ]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     // One flipped byte inside the LZ4 chunk: the chunk's CRC fails once the export reads it.
     let data_file = walk(&data).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("Data.db");
@@ -989,7 +1038,16 @@ fn cairn_bounded(args: &[&str], secs: u64) -> Output {
 fn a_component_that_is_a_fifo_is_a_located_error_not_a_hang() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-fifo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let g = cairn(&["gen", "sessions", "--rows", "50", "--out", &dir.join("data").display().to_string()]);
+    let g = cairn(&[
+        "gen",
+        "sessions",
+        "--now",
+        "1700000000",
+        "--rows",
+        "50",
+        "--out",
+        &dir.join("data").display().to_string(),
+    ]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     let data = walk(&dir).into_iter().find(|p| p.to_string_lossy().ends_with("-Data.db")).expect("an SSTable");
     let name = data.file_name().and_then(|n| n.to_str()).expect("name");

@@ -36,7 +36,23 @@ fn data_dir(tmp: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     let mut tables = Vec::new();
     for (ks, seed) in [("ks_a", "1"), ("ks_b", "2")] {
         let g = tmp.join(format!("gen-{ks}"));
-        ok(cairn(&["gen", "comments", "--out", &s(&g), "--rows", "200", "--sstables", "3", "--seed", seed]), "gen");
+        ok(
+            cairn(&[
+                "gen",
+                "comments",
+                "--now",
+                "1700000000",
+                "--out",
+                &s(&g),
+                "--rows",
+                "200",
+                "--sstables",
+                "3",
+                "--seed",
+                seed,
+            ]),
+            "gen",
+        );
         let table_dir = only_subdir(&only_subdir(&g));
         let to = data.join(ks).join(table_dir.file_name().expect("name"));
         std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");

@@ -55,7 +55,22 @@ fn tombstones_and_compact_dry_run_give_one_verdict_for_every_sstable() {
         let expected = tmp.path().join(format!("{name}.expected"));
         let e = expected.display().to_string();
         let seed = (seed + 21).to_string();
-        let args = ["gen", name, "--out", &o, "--rows", "300", "--sstables", "3", "--seed", &seed, "--expected", &e];
+        let args = [
+            "gen",
+            name,
+            "--now",
+            "1700000000",
+            "--out",
+            &o,
+            "--rows",
+            "300",
+            "--sstables",
+            "3",
+            "--seed",
+            &seed,
+            "--expected",
+            &e,
+        ];
         ok(cairn(&args), name);
         let header: J = serde_json::from_str(
             std::fs::read_to_string(&expected).expect("expected").lines().next().expect("header line"),

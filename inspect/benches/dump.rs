@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
         sstables: 1,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate::generate("timeseries", &opts).expect("generate");
     let data = g.sstables.first().expect("an SSTable");

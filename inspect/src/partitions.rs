@@ -1,15 +1,21 @@
 //! `cairn partitions`: the job of Cassandra's `sstablepartitions` — find the partitions of an
 //! SSTable above a size, row, cell or tombstone threshold, and summarise their distribution.
 //!
-//! Counted as `tools/SSTablePartitions.java` (Cassandra 4.1+) counts them, so the numbers and
-//! the CSV match the tool's:
+//! Size, rows and cells are counted as `tools/SSTablePartitions.java` (Cassandra 4.1+) counts
+//! them, and the CSV has the tool's columns:
 //! - **size**: bytes of the partition in the uncompressed Data.db (header, static row, rows,
 //!   end marker);
-//! - **rows**: rows (static row excluded); **cells**: simple cells and collection elements;
-//! - **tombstones** = row deletions + range-tombstone markers (each bound or boundary) +
-//!   complex (collection) deletions + cell tombstones + rows whose TTL'd primary key liveness has
-//!   expired + expired TTL cells (those whose TTL differs from the row's). A partition deletion
-//!   is not counted; it makes the partition "not live".
+//! - **rows**: rows (static row excluded); **cells**: simple cells and collection elements.
+//!
+//! **Tombstones** are counted in compaction's unit (`cairn_compact::purge`), so `partitions`,
+//! `tombstones` and `compact run` give the same number for the same partition of an SSTable:
+//! the partition deletion + row deletions (regular and shadowable, each) + range tombstones
+//! (each once, at its opening bound or boundary) + complex (collection, UDT) deletions + cell
+//! tombstones + expired TTL row markers + expired TTL cells (every one, whatever its row's TTL).
+//! Cassandra's tool counts differently: no partition deletion, every range bound marker (two
+//! per range), and only expired cells whose TTL differs from the row's; this is a choice (see
+//! README), and the CSV's `tombstoneCount`, `rangeTombstoneCount` and `cellTtlExpired` carry
+//! Cairn's counts. A TTL is expired at `now` when its expiry is at or before `now`.
 //!
 //! A partition is listed when it reaches **any** threshold given (`--min-size`, `--min-rows`,
 //! `--min-cells`, `--min-tombstones`); with none, only the summary is printed. The summary's
@@ -70,24 +76,27 @@ pub struct PartitionStats {
     pub rows: u64,
     /// Cells.
     pub cells: u64,
-    /// Row deletions.
+    /// The partition deletion (0 or 1).
+    pub partition_tombstones: u64,
+    /// Row deletions (a row deleted both ways counts its regular and shadowable deletion).
     pub row_tombstones: u64,
-    /// Range-tombstone markers.
+    /// Range tombstones, each counted once at its opening bound (or boundary).
     pub range_tombstones: u64,
     /// Collection deletions.
     pub complex_tombstones: u64,
     /// Cell tombstones.
     pub cell_tombstones: u64,
-    /// Rows whose TTL has expired.
+    /// Rows whose TTL'd row marker has expired.
     pub row_ttl_expired: u64,
-    /// Cells whose own TTL has expired.
+    /// Expired TTL cells.
     pub cell_ttl_expired: u64,
 }
 
 impl PartitionStats {
-    /// All tombstones, as the tool sums them.
+    /// All tombstones, in compaction's unit (see the module docs).
     pub fn tombstones(&self) -> u64 {
-        self.row_tombstones
+        self.partition_tombstones
+            + self.row_tombstones
             + self.range_tombstones
             + self.complex_tombstones
             + self.cell_tombstones
@@ -96,17 +105,17 @@ impl PartitionStats {
     }
 
     fn add(&mut self, u: &Unfiltered, now: i64) {
-        if let UnfilteredKind::Marker(_) = u.kind() {
-            self.range_tombstones += 1;
+        if let UnfilteredKind::Marker(kind) = u.kind() {
+            // A range counts once, where it opens; a boundary closes one range and opens the next.
+            if kind.is_open() {
+                self.range_tombstones += 1;
+            }
             return;
         }
         self.rows += 1;
-        // Row.deletion() covers regular and shadowable row deletions alike.
-        if !u.deletion.is_live() || !u.shadowable_deletion.is_live() {
-            self.row_tombstones += 1;
-        }
+        self.row_tombstones += u64::from(!u.deletion.is_live()) + u64::from(!u.shadowable_deletion.is_live());
         let l = &u.liveness;
-        if !l.is_empty() && l.is_expiring() && l.local_expiration_time < now {
+        if !l.is_empty() && l.is_expiring() && l.local_expiration_time <= now {
             self.row_ttl_expired += 1;
         }
         self.complex_tombstones += u.complex_deletions.iter().filter(|d| !d.deletion.is_live()).count() as u64;
@@ -115,7 +124,7 @@ impl PartitionStats {
             if c.is_tombstone() {
                 self.cell_tombstones += 1;
             }
-            if c.is_expiring() && (l.is_empty() || c.ttl != l.ttl) && c.is_expired(now) {
+            if c.is_expired(now) {
                 self.cell_ttl_expired += 1;
             }
         }
@@ -266,6 +275,7 @@ pub fn partitions(tables: &[SsTable], opts: &PartitionsOptions, out: &mut dyn Wr
                 key: Renderer::key_strings(&header, &p.key).join(":"),
                 key_hex: hex(&p.key),
                 live: p.deletion.is_live(),
+                partition_tombstones: u64::from(!p.deletion.is_live()),
                 offset: p.position,
                 ..Default::default()
             };
@@ -353,7 +363,7 @@ fn human(r: &SsTableReport) -> String {
     );
     for p in &r.matches {
         s.push_str(&format!(
-            "  Partition: '{}' ({}) {}, size: {}, rows: {}, cells: {}, tombstones: {} (row:{}, range:{}, complex:{}, cell:{}, row-TTLd:{}, cell-TTLd:{})\n",
+            "  Partition: '{}' ({}) {}, size: {}, rows: {}, cells: {}, tombstones: {} (partition:{}, row:{}, range:{}, complex:{}, cell:{}, row-TTLd:{}, cell-TTLd:{})\n",
             p.key,
             p.key_hex,
             if p.live { "live" } else { "not live" },
@@ -361,6 +371,7 @@ fn human(r: &SsTableReport) -> String {
             p.rows,
             p.cells,
             p.tombstones(),
+            p.partition_tombstones,
             p.row_tombstones,
             p.range_tombstones,
             p.complex_tombstones,

@@ -18,7 +18,13 @@
 //! cell or row marker as one tombstone. An expired cell that cannot go at its expiry is re-dated
 //! to its write time (`expiry - ttl`) and judged again, as Cassandra's `AbstractCell.purge`
 //! does: it may be droppable while its expiry is younger than gc_grace. Ages are counted from
-//! the deletion time as written (the expiry for expired TTLs).
+//! the deletion time as written (the expiry for expired TTLs). `partitions` counts tombstones
+//! in the same unit, so its per-partition count equals this one's.
+//!
+//! A tombstone younger than gc_grace becomes droppable once `now` passes its deletion time plus
+//! gc_grace (Cassandra's `gcBefore`); the report prints that instant (UTC) for the first of
+//! them, per partition and per SSTable. The human report ends with a total over every SSTable
+//! reported.
 
 use std::io::Write;
 
@@ -154,6 +160,9 @@ pub struct PartitionTombstones {
     pub verdicts: Verdicts,
     /// The SSTables that block tombstones past gc_grace (Data.db paths).
     pub blocked_by: Vec<String>,
+    /// When the first tombstone younger than gc_grace becomes droppable: after this time (s),
+    /// its deletion time plus gc_grace. `None` when none is younger.
+    pub droppable_after: Option<i64>,
 }
 
 /// One SSTable's summary.
@@ -176,6 +185,9 @@ pub struct SsTableTombstones {
     /// Verdicts.
     #[serde(flatten)]
     pub verdicts: Verdicts,
+    /// When the first tombstone younger than gc_grace becomes droppable (s, see
+    /// [`PartitionTombstones::droppable_after`]).
+    pub droppable_after: Option<i64>,
     /// The partitions with the most tombstones (at most `--top`), most first.
     pub top_partitions: Vec<PartitionTombstones>,
 }
@@ -216,6 +228,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             tombstones: Kinds::default(),
             ages: Ages::default(),
             verdicts: Verdicts::default(),
+            droppable_after: None,
             top_partitions: Vec::new(),
         };
         let header = t.header.clone();
@@ -234,6 +247,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             s.partitions_with_tombstones += 1;
             s.tombstones.add(&kinds);
             s.verdicts.add(&verdicts);
+            s.droppable_after = earliest(s.droppable_after, e.droppable_after);
             let report = PartitionTombstones {
                 sstable: me.clone(),
                 key: Renderer::key_strings(&header, &e.key),
@@ -242,6 +256,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
                 tombstones: kinds,
                 verdicts,
                 blocked_by: e.blockers.iter().map(|b| dir.join(b).display().to_string()).collect(),
+                droppable_after: e.droppable_after,
             };
             if opts.ndjson {
                 let written = serde_json::to_string(&report)
@@ -278,7 +293,47 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
     for s in &summaries {
         human(s, out).map_err(InspectError::Output)?;
     }
-    Ok(())
+    total(&summaries, out).map_err(InspectError::Output)
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `after DATE` for a droppable-after time (s).
+fn after(t: i64) -> String {
+    format!("after {}", crate::dump::instant_micros(t.saturating_mul(1_000_000)))
+}
+
+/// The total line of the human report: every SSTable reported, summed.
+fn total(summaries: &[SsTableTombstones], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut kinds = Kinds::default();
+    let mut verdicts = Verdicts::default();
+    let (mut partitions, mut with) = (0, 0);
+    let mut first = None;
+    for s in summaries {
+        kinds.add(&s.tombstones);
+        verdicts.add(&s.verdicts);
+        partitions += s.partitions;
+        with += s.partitions_with_tombstones;
+        first = earliest(first, s.droppable_after);
+    }
+    write!(
+        out,
+        "total over {} SSTable(s): {} tombstones in {with} of {partitions} partitions; droppable {}, blocked {}, younger than gc_grace {}",
+        summaries.len(),
+        kinds.total(),
+        verdicts.droppable,
+        verdicts.blocked,
+        verdicts.younger_than_gc_grace
+    )?;
+    match first {
+        Some(t) => writeln!(out, " (the first of those droppable {})", after(t)),
+        None => writeln!(out),
+    }
 }
 
 /// Keep the `n` partitions with the most tombstones (ties: earlier in the file first).
@@ -324,6 +379,9 @@ fn human(s: &SsTableTombstones, out: &mut dyn Write) -> std::io::Result<()> {
         s.verdicts.blocked,
         s.verdicts.younger_than_gc_grace
     )?;
+    if let Some(t) = s.droppable_after {
+        writeln!(out, "  the first tombstone younger than gc_grace becomes droppable {}", after(t))?;
+    }
     if !s.top_partitions.is_empty() {
         writeln!(out, "  partitions with the most tombstones:")?;
     }
@@ -340,6 +398,9 @@ fn human(s: &SsTableTombstones, out: &mut dyn Write) -> std::io::Result<()> {
             v.blocked,
             v.younger_than_gc_grace
         )?;
+        if let Some(t) = p.droppable_after {
+            writeln!(out, "      the first younger than gc_grace becomes droppable {}", after(t))?;
+        }
         for b in &p.blocked_by {
             writeln!(out, "      blocked by {b} (may hold older data for this key)")?;
         }
@@ -435,5 +496,18 @@ mod tests {
         assert_eq!(b_summary["younger_than_gc_grace"], 4);
         assert_eq!(b_summary["droppable"], 0);
         assert_eq!(summary[0]["partitions_with_tombstones"], 0);
+
+        // The human report: when the young tombstone (deleted a minute before NOW) becomes
+        // droppable, per partition and per SSTable, and a total over the three SSTables.
+        let mut out = Vec::new();
+        tombstones(&tables, &TombstoneOptions { ndjson: false, ..opts }, &mut out).expect("report");
+        let text = String::from_utf8(out).expect("utf8");
+        let when = "droppable after 2023-11-14T23:12:20Z";
+        assert!(text.contains(&format!("the first tombstone younger than gc_grace becomes {when}")), "{text}");
+        assert!(text.contains(&format!("the first younger than gc_grace becomes {when}")), "{text}");
+        let total = format!(
+            "total over 3 SSTable(s): 4 tombstones in 4 of 6 partitions; droppable 2, blocked 1, younger than gc_grace 1 (the first of those {when})"
+        );
+        assert!(text.lines().any(|l| l == total), "{text}");
     }
 }

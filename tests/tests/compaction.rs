@@ -45,6 +45,7 @@ fn three_sstables(name: &str, seed: u64, dir: &Path) -> (cairn_fixtures::generat
         sstables: 3,
         out: dir.join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate(name, &opts).expect("generate");
     let inputs = open(&g.table_dir);

@@ -220,8 +220,9 @@ fn cqlite_reads_our_nb_files_like_we_do() {
                 sstables: 1,
                 out: tmp.path().join("data"),
                 expected: None,
+                now,
             };
-            let g = match generate::generate_dataset(ds.as_ref(), &opts, Some(now)) {
+            let g = match generate::generate_dataset(ds.as_ref(), &opts) {
                 Ok(g) => g,
                 Err(e) => {
                     failures.push(format!("{name} {codec:?}: generate: {e}"));

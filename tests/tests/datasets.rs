@@ -41,8 +41,9 @@ fn check_dataset(
         sstables,
         out: tmp.path().join("data"),
         expected: Some(expected_path.clone()),
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
-    let g = generate_dataset(ds, &opts, None).map_err(|e| format!("generate: {e}"))?;
+    let g = generate_dataset(ds, &opts).map_err(|e| format!("generate: {e}"))?;
     let spec = ds.spec();
     let tables: Vec<SsTable> = discover(&g.table_dir)
         .map_err(|e| e.to_string())?

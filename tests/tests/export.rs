@@ -254,6 +254,7 @@ fn generated_datasets_read_back_through_pyarrow_duckdb_and_spark() {
             sstables: 3,
             out: tmp.path().join("data").join(name),
             expected: None,
+            now: cairn_fixtures::generate::BASE_TIME_S,
         };
         let g = generate(name, &opts).expect("generate");
         let tables = open(&g.table_dir);
@@ -342,6 +343,7 @@ fn token_splits_partition_the_rows_exactly() {
         sstables: 3,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate("sessions", &opts).expect("generate");
     let tables = open(&g.table_dir);
@@ -416,6 +418,7 @@ fn a_corrupt_sstable_fails_the_export_and_leaves_no_dataset() {
         sstables: 3,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate("alltypes", &opts).expect("generate");
     // Damage the middle of the second SSTable's Data.db.

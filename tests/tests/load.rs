@@ -273,9 +273,10 @@ fn generated(name: &str, dir: &Path, now: i64) -> (std::path::PathBuf, Vec<SsTab
         sstables: 3,
         out: dir.to_path_buf(),
         expected: None,
+        now,
     };
     let ds = dataset(name).expect("dataset");
-    let g = generate_dataset(ds.as_ref(), &opts, Some(now)).expect("generate");
+    let g = generate_dataset(ds.as_ref(), &opts).expect("generate");
     let tables = open_inputs(std::slice::from_ref(&g.table_dir), &Default::default()).expect("open");
     (g.table_dir, tables)
 }

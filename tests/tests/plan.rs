@@ -355,6 +355,7 @@ fn split_by_token_range_and_size_keeps_every_partition_once() {
         sstables: 2,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate("collections", &opts).expect("generate");
     let before = merged_dump(&g.table_dir);

@@ -22,6 +22,7 @@ fn comments_build_up_is_found_and_blockers_are_the_older_sstables_holding_the_ke
         sstables: 3,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate("comments", &opts).expect("generate");
     let tables = open_inputs(std::slice::from_ref(&g.table_dir), &Default::default()).expect("open");

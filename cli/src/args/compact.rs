@@ -11,8 +11,15 @@ pub enum CompactCommand {
     /// Rewrite SSTables of any readable version into another version and/or compression
     /// (the job of sstableupgrade; also downgrades to me for Cassandra 3.11 where the data fits).
     Upgrade(UpgradeArgs),
-    /// Merge SSTables of one table into one new SSTable, purging tombstones past gc_grace that
-    /// no SSTable outside the compaction can need (the inputs are left untouched).
+    /// Merge SSTables of one table into one new SSTable, purging tombstones past gc_grace that no
+    /// SSTable outside the compaction can need (the inputs are left untouched).
+    ///
+    /// Tombstones purged and kept are counted in the unit of `tombstones` and `partitions`: one for the
+    /// partition deletion, each row deletion, each range tombstone (once, at its opening bound), each
+    /// cell tombstone, each collection or UDT deletion, and each expired TTL cell or row marker, after
+    /// the inputs are merged: over overlapping SSTables the total can be lower than the sum of each
+    /// SSTable's `tombstones` count (a tombstone written twice, or covered by a newer deletion in
+    /// another input, merges away).
     Run(RunArgs),
     /// Show what a compaction strategy (STCS, LCS, TWCS) would compact next in a table
     /// directory, and why; --execute runs it.

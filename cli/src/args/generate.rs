@@ -32,9 +32,9 @@ pub struct GenArgs {
     /// Also write the expected live content (NDJSON: a header line with `now`, then one CQL row per line).
     #[arg(long, value_name = "FILE")]
     pub expected: Option<PathBuf>,
-    /// The dataset's clock (seconds since the epoch, or a date-time): writes happen in the hours
-    /// and days before it, TTLs expire relative to it. Default: a fixed time, for reproducible
-    /// files; `now` for the current time.
+    /// The dataset's clock (seconds since the epoch, or a date-time): writes, TTL expiries and
+    /// deletions happen in the hours and days before it. Default: the current time, like every
+    /// other verb's `--now`; give a fixed time (e.g. 1700000000) for reproducible files.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 }

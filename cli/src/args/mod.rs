@@ -61,9 +61,23 @@ pub enum Command {
     /// Print Index.db, Summary.db, Filter.db, CompressionInfo.db and TOC as JSON.
     Describe(DescribeArgs),
     /// Count tombstones by kind and age, and say which are droppable and what blocks the rest.
+    ///
+    /// Each SSTable is judged as a compaction of it alone would judge it. Tombstones are counted as
+    /// compaction counts them, the same unit as `partitions` and `compact run`: one for the partition
+    /// deletion, each row deletion, each range tombstone (once, at its opening bound), each cell
+    /// tombstone, each collection or UDT deletion, and each expired TTL cell or row marker. Tombstones
+    /// younger than gc_grace say when the first of them becomes droppable (UTC); the report ends with a
+    /// total over every SSTable.
     Tombstones(TombstonesArgs),
-    /// Find large partitions (size, rows, cells, tombstones) and their distribution per SSTable
-    /// (the job of sstablepartitions).
+    /// Find large partitions (size, rows, cells, tombstones) and their distribution per SSTable (the
+    /// job of sstablepartitions).
+    ///
+    /// Sizes, rows and cells are counted as sstablepartitions counts them. Tombstones are counted as
+    /// compaction counts them, the same unit as `tombstones` and `compact run`: one for the partition
+    /// deletion, each row deletion, each range tombstone (once, at its opening bound), each cell
+    /// tombstone, each collection or UDT deletion, and each expired TTL cell or row marker
+    /// (sstablepartitions counts each range bound, no partition deletion, and only the expired cells
+    /// whose TTL differs from their row's).
     Partitions(PartitionsArgs),
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]

@@ -40,9 +40,10 @@ pub fn run(a: DemoArgs, o: &mut dyn Write) -> anyhow::Result<Outcome> {
         sstables: 3,
         out: data.clone(),
         expected: None,
+        now,
     };
     let ds = cairn_fixtures::generate::dataset("sessions").ok_or_else(|| anyhow::anyhow!("no sessions dataset"))?;
-    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, Some(now))?;
+    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts)?;
     writeln!(
         o,
         "   Web sessions written USING TTL over the last day, some renewed, some logged out (deleted),\n   \

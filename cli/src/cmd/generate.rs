@@ -15,15 +15,11 @@ pub fn run(a: GenArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
         sstables: a.sstables,
         out: a.out,
         expected: a.expected,
-    };
-    let clock = match a.now.as_deref() {
-        None => None,
-        Some("now") => Some(cairn_inspect::now_seconds()),
-        Some(t) => Some(parse_now(Some(t))?),
+        now: parse_now(a.now.as_deref().filter(|t| *t != "now"))?,
     };
     let ds = cairn_fixtures::generate::dataset(a.dataset.name()).ok_or_else(|| anyhow::anyhow!("unknown dataset"))?;
     let bar = Progress::start(progress, "gen: Data.db written", Counter::Written, None);
-    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts, clock);
+    let g = cairn_fixtures::generate::generate_dataset(ds.as_ref(), &opts);
     drop(bar);
     let g = g?;
     writeln!(
