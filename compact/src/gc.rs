@@ -33,7 +33,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
 use cairn_format::txn::Transaction;
 
-use crate::plan::ExecuteTarget;
+use crate::files::ExecuteTarget;
 use crate::run::{RunOptions, RunReport};
 use crate::upgrade::UpgradeError;
 
@@ -111,7 +111,7 @@ pub fn gc(
                 // none of them (in place, each finished SSTable already replaced its input).
                 if matches!(target, ExecuteTarget::Out(_)) {
                     for d in done.iter().flat_map(|c| &c.report.outputs) {
-                        let _ = crate::plan::delete_sstable(d);
+                        let _ = crate::files::delete_sstable(d);
                     }
                 }
                 return Err(e);

@@ -14,6 +14,7 @@
 //! of what compaction may drop, which every verb that reports droppable tombstones calls.
 
 pub mod cleanup;
+pub mod files;
 pub mod gc;
 pub mod plan;
 pub mod purge;

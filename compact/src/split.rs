@@ -12,7 +12,7 @@
 use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor, Version};
 
-use crate::plan::ExecuteTarget;
+use crate::files::ExecuteTarget;
 use crate::run::{RunOptions, run};
 use crate::upgrade::UpgradeError;
 
