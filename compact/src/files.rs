@@ -1,16 +1,174 @@
-//! File concerns shared by the rewriting verbs: where an output goes ([`ExecuteTarget`]) and
-//! how an SSTable is deleted ([`delete_sstable`], in Cassandra's order).
+//! File concerns shared by the rewriting verbs (upgrade, run, gc, split, an executed plan):
+//! where an output goes ([`ExecuteTarget`], [`target_dir`]), which output directories are
+//! refused ([`TargetError`]), and how an SSTable is deleted ([`delete_sstable`], in Cassandra's
+//! order).
+//!
+//! Every out-of-place rewrite lays its output out with [`target_dir`] and refuses an output
+//! directory that resolves to an input's own directory ([`refuse_beside_inputs`]): the data
+//! would be doubled there, and Cassandra (or the next command given that directory) would read
+//! both copies. `compact run` (and an executed plan) also refuses an output directory that
+//! already holds SSTables ([`refuse_existing_sstables`]): a rerun would add a second copy of the
+//! data beside the first. Rewriting in place is a separate, explicit choice. A dry run writes
+//! nothing and is not refused. In place, a directory with an unresolved lifecycle transaction
+//! is refused ([`check_no_unfinished`]) until `cairn compact cleanup` resolves it, as Cassandra
+//! resolves them at start-up.
 
+use std::path::{Path, PathBuf};
+
+use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor};
 
-/// Where an executed plan writes.
+/// Where a rewrite may not write, or which inputs it may not take together.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// An earlier operation in the directory was interrupted and is not resolved yet.
+    #[error("{dir}: an interrupted operation is not resolved ({log}); run `cairn compact cleanup {dir}` first")]
+    Unfinished {
+        /// The table directory.
+        dir: String,
+        /// Its transaction log.
+        log: String,
+    },
+    /// A compaction was given SSTables of more than one table directory.
+    #[error("{first} and {other} are not SSTables of the same table directory; compact one table at a time")]
+    NotOneTable {
+        /// The first input's directory.
+        first: String,
+        /// The other directory.
+        other: String,
+    },
+    /// The output directory lays the output out in the directory of an input SSTable.
+    #[error(
+        "output directory {out}{} is the directory of input {sstable}: the output would be written beside its inputs; choose another directory (or rewrite in place where the command offers it)",
+        laid_out(.out, .target)
+    )]
+    OutputBesideInputs {
+        /// The output directory as given.
+        out: String,
+        /// Where the output would be written (`out`, or `out/<keyspace>/<table-id>`).
+        target: String,
+        /// The Data.db file name of an input SSTable in that directory.
+        sstable: String,
+    },
+    /// The directory the output would be written to already holds SSTables.
+    #[error(
+        "{target} already holds SSTables ({}): writing there again would add a second copy of the data beside them; choose an empty directory, or remove them first",
+        .existing.join(", ")
+    )]
+    OutputHoldsSstables {
+        /// Where the output would be written.
+        target: String,
+        /// The Data.db file names already there.
+        existing: Vec<String>,
+    },
+}
+
+/// Where an executed plan (or gc, split) writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecuteTarget {
     /// Under this directory (keyspace/table directories recreated), inputs untouched.
-    Out(std::path::PathBuf),
+    Out(PathBuf),
     /// Into the table directory; the compacted SSTables are deleted once the outputs are
     /// complete, as Cassandra does when a compaction commits.
     InPlace,
+}
+
+/// Where a source SSTable's rewrite goes: `out/<keyspace>/<table-id>/` when the source sits in a
+/// Cassandra table directory, else `out/` itself.
+pub fn target_dir(source: &Descriptor, out: &Path) -> PathBuf {
+    let dir = &source.directory;
+    let table_dir = if dir.parent().and_then(Path::file_name).is_some_and(|n| n == "snapshots") {
+        dir.parent().and_then(Path::parent)
+    } else {
+        Some(dir.as_path())
+    };
+    match table_dir {
+        Some(t) if cairn_format::location::TableLocation::table_name_of(t).is_some() => {
+            let ks = t.parent().and_then(Path::file_name);
+            let name = t.file_name();
+            match (ks, name) {
+                (Some(ks), Some(name)) => out.join(ks).join(name),
+                _ => out.to_path_buf(),
+            }
+        }
+        _ => out.to_path_buf(),
+    }
+}
+
+fn laid_out(out: &str, target: &str) -> String {
+    if out == target { String::new() } else { format!(" lays the output out in {target}, which") }
+}
+
+/// Refuse to write under `out` into `target` (where [`target_dir`] lays a rewrite out) when
+/// `target` is the directory of one of `inputs`: an out-of-place rewrite there would put a second
+/// copy of the data beside the first. That happens when `out` is an input's own directory (a
+/// directory that is not a Cassandra table directory is its own target) or the data directory
+/// above its keyspace. Paths are compared canonicalized, so `.`/`..` and symbolic links do not
+/// hide it; a target that does not exist yet cannot be an input's directory.
+pub fn refuse_beside_inputs(inputs: &[SsTable], target: &Path, out: &Path) -> Result<(), TargetError> {
+    let Ok(target_c) = std::fs::canonicalize(target) else { return Ok(()) };
+    for t in inputs {
+        // An input directory that cannot be resolved any more is not the existing target.
+        if std::fs::canonicalize(&t.descriptor.directory).is_ok_and(|d| d == target_c) {
+            return Err(TargetError::OutputBesideInputs {
+                out: out.display().to_string(),
+                target: target.display().to_string(),
+                sstable: data_file_name(&t.descriptor),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuse to write into `target` when it already holds SSTables (a rerun of `compact run --out`
+/// would add a second copy of the data). A target that does not exist yet holds none.
+pub fn refuse_existing_sstables<E: From<TargetError> + From<cairn_format::Error>>(target: &Path) -> Result<(), E> {
+    if !target.is_dir() {
+        return Ok(());
+    }
+    // The directory itself, not below it: a plain output directory may hold other tables' directories.
+    let io = |e: std::io::Error| cairn_format::Error::io(target, e);
+    let mut existing = Vec::new();
+    for entry in std::fs::read_dir(target).map_err(io)? {
+        let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
+        if name.ends_with("-Data.db") && Descriptor::from_path(&target.join(&name)).is_ok() {
+            existing.push(name);
+        }
+    }
+    existing.sort();
+    if existing.is_empty() {
+        return Ok(());
+    }
+    Err(TargetError::OutputHoldsSstables { target: target.display().to_string(), existing }.into())
+}
+
+/// The Data.db file name of an SSTable (its name in its directory).
+fn data_file_name(d: &Descriptor) -> String {
+    d.path(Component::Data).file_name().map_or_else(|| d.display_name(), |n| n.to_string_lossy().to_string())
+}
+
+/// Refuse SSTables of more than one table directory: the compactions compact one table.
+pub fn same_directory<'a>(mut dirs: impl Iterator<Item = &'a Path>) -> Result<(), TargetError> {
+    let Some(first) = dirs.next() else { return Ok(()) };
+    match dirs.find(|d| *d != first) {
+        Some(other) => {
+            Err(TargetError::NotOneTable { first: first.display().to_string(), other: other.display().to_string() })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Refuse to rewrite in `dir` while an earlier operation there is unresolved (a transaction log
+/// left by a crash): `cairn compact cleanup` first, as Cassandra resolves them at start-up.
+pub fn check_no_unfinished<E: From<TargetError> + From<cairn_format::Error>>(dir: &Path) -> Result<(), E> {
+    let left = cairn_format::txn::leftovers(dir)?;
+    match left.logs.first() {
+        Some(log) => {
+            Err(TargetError::Unfinished { dir: dir.display().to_string(), log: log.path.display().to_string() }.into())
+        }
+        None => Ok(()),
+    }
 }
 
 /// Delete an SSTable's components, Data.db first (Cassandra's order: without Data.db the rest is

@@ -42,8 +42,6 @@ use cairn_format::Descriptor;
 use cairn_format::sstable::SsTable;
 use cairn_format::types::render::format_uuid;
 
-use crate::upgrade::UpgradeError;
-
 pub use crate::files::ExecuteTarget;
 pub use execute::{Executed, execute};
 pub use facts::{KeyBound, PlanClock, SsTableFacts, facts};
@@ -131,15 +129,15 @@ pub enum PlanError {
     /// No strategy given and none in the schema.
     #[error("no compaction strategy: give --strategy, or a schema.cql with the table's compaction options")]
     NoStrategy,
-    /// Reading the SSTables failed.
+    /// Reading the SSTables failed (the error says which file, and where).
     #[error(transparent)]
-    Read(#[from] UpgradeError),
-}
-
-impl From<cairn_format::Error> for PlanError {
-    fn from(e: cairn_format::Error) -> Self {
-        PlanError::Read(UpgradeError::from(e))
-    }
+    Read(#[from] cairn_format::Error),
+    /// The SSTables are not of one table directory, or the output directory is refused.
+    #[error(transparent)]
+    Target(#[from] crate::files::TargetError),
+    /// Running the chosen task failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
 }
 
 /// What to plan: the strategy and options (by default the table's, from its schema.cql), and
@@ -166,13 +164,7 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
         let clock = PlanClock { now_s: req.now_s, gc_before: req.now_s };
         return Ok(plan(req.strategy.unwrap_or(Strategy::SizeTiered), &options, clock, vec![]));
     };
-    if let Some(t) = tables.iter().find(|t| t.descriptor.directory != first.descriptor.directory) {
-        return Err(UpgradeError::NotOneTable {
-            first: first.descriptor.directory.display().to_string(),
-            other: t.descriptor.directory.display().to_string(),
-        }
-        .into());
-    }
+    crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
     // The schema's compaction map must parse: one that does not is an error, never a silent
     // fall back to the defaults. A class Cairn does not plan (UCS, DTCS) is an error unless
     // --strategy says which one to plan instead.
