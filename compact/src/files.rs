@@ -74,22 +74,18 @@ pub enum ExecuteTarget {
     InPlace,
 }
 
-/// Where a source SSTable's rewrite goes: `out/<keyspace>/<table-id>/` when the source sits in a
-/// Cassandra table directory, else `out/` itself.
+/// Where a source SSTable's rewrite goes: `out/<keyspace>/<table>-<id>/` when the source sits in
+/// a Cassandra table directory (or a snapshot or the backups of one), with a secondary index's
+/// `.<index>/` below it; else `out/` itself. The layout is read by
+/// [`cairn_format::location::TableLocation`], the one reading of Cassandra's directory layout.
 pub fn target_dir(source: &Descriptor, out: &Path) -> PathBuf {
-    let dir = &source.directory;
-    let table_dir = if dir.parent().and_then(Path::file_name).is_some_and(|n| n == "snapshots") {
-        dir.parent().and_then(Path::parent)
-    } else {
-        Some(dir.as_path())
-    };
-    match table_dir {
-        Some(t) if cairn_format::location::TableLocation::table_name_of(t).is_some() => {
-            let ks = t.parent().and_then(Path::file_name);
-            let name = t.file_name();
-            match (ks, name) {
-                (Some(ks), Some(name)) => out.join(ks).join(name),
-                _ => out.to_path_buf(),
+    let loc = cairn_format::location::TableLocation::from_directory(&source.directory);
+    match (&loc.keyspace, &loc.table, &loc.id) {
+        (Some(ks), Some(table), Some(id)) => {
+            let dir = out.join(ks).join(format!("{table}-{id}"));
+            match &loc.index {
+                Some(index) => dir.join(format!(".{index}")),
+                None => dir,
             }
         }
         _ => out.to_path_buf(),
@@ -183,4 +179,33 @@ pub fn delete_sstable(d: &Descriptor) -> Result<(), cairn_format::Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use cairn_format::descriptor::SsTableId;
+    use cairn_format::{Descriptor, Version};
+
+    use super::target_dir;
+
+    fn at(dir: &str) -> Descriptor {
+        Descriptor { directory: PathBuf::from(dir), version: Version::Nb, id: SsTableId::Sequence(1) }
+    }
+
+    const TABLE: &str = "/data/ks/events-0123456789abcdef0123456789abcdef";
+
+    /// A table directory, its snapshots and backups all rewrite into `out/<keyspace>/<table-id>`;
+    /// a secondary index into its own `.<index>` directory below that; a plain directory into `out`.
+    #[test]
+    fn target_dir_follows_the_table_location() {
+        let out = Path::new("/out");
+        let table = out.join("ks/events-0123456789abcdef0123456789abcdef");
+        assert_eq!(target_dir(&at(TABLE), out), table);
+        assert_eq!(target_dir(&at(&format!("{TABLE}/snapshots/before")), out), table);
+        assert_eq!(target_dir(&at(&format!("{TABLE}/backups")), out), table);
+        assert_eq!(target_dir(&at(&format!("{TABLE}/.events_by_kind")), out), table.join(".events_by_kind"));
+        assert_eq!(target_dir(&at("/tmp/copied"), out), out);
+    }
 }
