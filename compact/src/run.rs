@@ -144,17 +144,28 @@ pub struct Explanation {
     pub judged: Vec<Judged>,
 }
 
-/// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out as
-/// `upgrade` lays it out; refused when that is an input's own directory). SSTables of the same
+/// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out by
+/// [`target_dir`]; refused when that is an input's own directory or already holds SSTables,
+/// [`check_out_dir`]). SSTables of the same
 /// table directories that are not among `tables` are consulted, never read in full, to decide
 /// what may be purged.
 pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, RunError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let target = target_dir(&first.descriptor, out);
     if !opts.dry_run {
-        crate::files::refuse_beside_inputs(tables, &target, out)?;
+        check_out_dir(tables, &target, out)?;
     }
     run_into(tables, opts, &target)
+}
+
+/// Refuse to compact `tables` out of place into `target` (where [`target_dir`] lays the output
+/// out under `out`) when that is an input's own directory
+/// ([`crate::files::refuse_beside_inputs`]) or already holds SSTables
+/// ([`crate::files::refuse_existing_sstables`]: a rerun into the same `--out` would add a second
+/// copy of the data). Nothing is written when refused.
+pub fn check_out_dir(tables: &[SsTable], target: &Path, out: &Path) -> Result<(), RunError> {
+    crate::files::refuse_beside_inputs(tables, target, out)?;
+    crate::files::refuse_existing_sstables::<RunError>(target)
 }
 
 /// [`run`], writing into exactly `out_dir` (which may be the table directory itself: the

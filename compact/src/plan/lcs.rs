@@ -184,6 +184,22 @@ impl Ctx<'_> {
                 }
             }
         }
+        if task.is_none() {
+            let (n, score) = (1..LEVEL_COUNT)
+                .filter(|&n| !level(n).is_empty())
+                .map(|n| (n, self.total_data(level(n)) as f64 / self.o.max_bytes_for_level(n)))
+                .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+            let levels = if n == 0 {
+                "no SSTable above L0".to_string()
+            } else {
+                format!("no level is over its size (highest score {score:.3} at L{n}; a level compacts above 1.001)")
+            };
+            g.idle = Some(format!(
+                "{levels}; L0 holds {} SSTable(s), an L0 compaction needs 2; {}",
+                l0.len(),
+                self.no_tombstone_compaction(members)
+            ));
+        }
         g.task = task;
         g
     }

@@ -126,9 +126,6 @@ pub enum PlanError {
         "unsafe_aggressive_sstable_expiration: true is refused unless allowed (Cassandra's -Dcassandra.allow_unsafe_aggressive_sstable_expiration=true; here --allow-unsafe-aggressive-sstable-expiration)"
     )]
     UnsafeExpiration,
-    /// No strategy given and none in the schema.
-    #[error("no compaction strategy: give --strategy, or a schema.cql with the table's compaction options")]
-    NoStrategy,
     /// Reading the SSTables failed (the error says which file, and where).
     #[error(transparent)]
     Read(#[from] cairn_format::Error),
@@ -162,7 +159,11 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
     let Some(first) = tables.first() else {
         let options = StrategyOptions::default();
         let clock = PlanClock { now_s: req.now_s, gc_before: req.now_s };
-        return Ok(plan(req.strategy.unwrap_or(Strategy::SizeTiered), &options, clock, vec![]));
+        let mut p = plan(req.strategy.unwrap_or(Strategy::SizeTiered), &options, clock, vec![]);
+        if req.strategy.is_none() {
+            p.strategy_source = StrategySource::Default { schema_given: false };
+        }
+        return Ok(p);
     };
     crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
     // The schema's compaction map must parse: one that does not is an error, never a silent
@@ -181,7 +182,16 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
         },
         None => None,
     };
-    let strategy = req.strategy.or(schema_strategy).ok_or(PlanError::NoStrategy)?;
+    // A table created without `compaction` gets Cassandra's default, STCS
+    // (`schema/CompactionParams.java`, `DEFAULT`); so does one whose schema Cairn was not given.
+    let (strategy, source) = match (req.strategy, schema_strategy) {
+        (Some(s), _) => (s, StrategySource::Given),
+        (None, Some(s)) => (s, StrategySource::Schema),
+        (None, None) => (
+            Strategy::SizeTiered,
+            StrategySource::Default { schema_given: first.schema.source != cairn_format::schema::SchemaSource::Header },
+        ),
+    };
     let mut pairs: Vec<(String, String)> = if schema_strategy == Some(strategy) {
         schema_map.into_iter().filter(|(k, _)| k != "class").collect()
     } else {
@@ -194,7 +204,9 @@ pub fn plan_tables(tables: &[SsTable], req: &PlanRequest) -> Result<Plan, PlanEr
     let options = StrategyOptions::from_pairs(strategy, &pairs, req.allow_unsafe_expiration)?;
     let gc = crate::purge::gc_grace_seconds(req.gc_grace_seconds, &first.schema);
     let clock = PlanClock { now_s: req.now_s, gc_before: crate::purge::gc_before(req.now_s, gc) };
-    Ok(plan(strategy, &options, clock, facts(tables, &options, clock)?))
+    let mut p = plan(strategy, &options, clock, facts(tables, &options, clock)?);
+    p.strategy_source = source;
+    Ok(p)
 }
 
 /// How Cassandra would compact a set of SSTables.
@@ -252,8 +264,24 @@ pub struct GroupPlan {
     pub notes: Vec<String>,
     /// What compacts next, if anything.
     pub task: Option<Task>,
+    /// When nothing compacts: why (which threshold was not met, with the numbers).
+    pub idle: Option<String>,
     /// The strategy's estimate of remaining tasks.
     pub estimated_remaining_tasks: u64,
+}
+
+/// Where a plan's strategy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategySource {
+    /// Given ([`PlanRequest::strategy`], `--strategy`).
+    Given,
+    /// The table's `compaction` option in its schema.
+    Schema,
+    /// Neither: Cassandra's default for a table without a `compaction` option, STCS.
+    Default {
+        /// Whether a schema was given (and set no `compaction`).
+        schema_given: bool,
+    },
 }
 
 /// A plan for a table.
@@ -261,6 +289,8 @@ pub struct GroupPlan {
 pub struct Plan {
     /// Strategy.
     pub strategy: Strategy,
+    /// Where the strategy came from.
+    pub strategy_source: StrategySource,
     /// Options in effect.
     pub options: StrategyOptions,
     /// Clock.
@@ -318,18 +348,22 @@ pub fn plan(strategy: Strategy, options: &StrategyOptions, clock: PlanClock, mut
     let mut served_pending = false;
     for g in plans.iter_mut().filter(|g| rank(g) == 0) {
         if served_pending && g.task.take().is_some() {
-            g.notes.push("waits: Cassandra compacts one pending-repair session at a time".into());
+            let why = "waits: Cassandra compacts one pending-repair session at a time";
+            g.notes.push(why.into());
+            g.idle = Some(why.into());
         }
         served_pending |= g.task.is_some();
     }
     if !options.enabled {
         for g in &mut plans {
             if g.task.take().is_some() {
-                g.notes.push("compaction is disabled (enabled: false): nothing runs".into());
+                let why = "compaction is disabled (enabled: false): nothing runs";
+                g.notes.push(why.into());
+                g.idle = Some(why.into());
             }
         }
     }
-    Plan { strategy, options: options.clone(), clock, sstables, groups: plans }
+    Plan { strategy, strategy_source: StrategySource::Given, options: options.clone(), clock, sstables, groups: plans }
 }
 
 struct Ctx<'a> {
@@ -345,6 +379,7 @@ fn empty_group() -> GroupPlan {
         tiers: Vec::new(),
         notes: Vec::new(),
         task: None,
+        idle: None,
         estimated_remaining_tasks: 0,
     }
 }
@@ -372,6 +407,27 @@ impl Ctx<'_> {
                 self.f(i).droppable_ratio,
                 self.o.tombstone_threshold
             ),
+        }
+    }
+
+    /// Why none of `members` is worth a tombstone compaction, with the numbers.
+    fn no_tombstone_compaction(&self, members: &[usize]) -> String {
+        if self.o.tombstone_compactions_disabled {
+            return "tombstone compactions are off (TWCS without tombstone_threshold or tombstone_compaction_interval)"
+                .into();
+        }
+        let above = members.iter().filter(|&&i| self.f(i).droppable_ratio > self.o.tombstone_threshold).count();
+        if above == 0 {
+            let highest = members.iter().map(|&i| self.f(i).droppable_ratio).fold(0.0, f64::max);
+            format!(
+                "no SSTable's estimated droppable tombstone ratio exceeds tombstone_threshold {} (highest {highest:.3})",
+                self.o.tombstone_threshold
+            )
+        } else {
+            format!(
+                "{above} SSTable(s) exceed tombstone_threshold {} but are younger than tombstone_compaction_interval ({} s) or overlap SSTables holding their partitions",
+                self.o.tombstone_threshold, self.o.tombstone_compaction_interval
+            )
         }
     }
 

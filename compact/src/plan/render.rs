@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use cairn_format::Component;
 use cairn_format::types::render::civil_from_days;
 
-use super::{Plan, TaskKind, short_name};
+use super::{Plan, StrategySource, TaskKind, short_name};
 
 /// Bytes in binary units with one decimal.
 pub fn human_bytes(b: u64) -> String {
@@ -29,17 +29,32 @@ pub(super) fn iso_minutes(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
 }
 
-/// The plan as text: the options, each group's tiers, and the next task.
+/// Seconds since the epoch as an ISO 8601 UTC date-time, `YYYY-MM-DDTHH:MM:SSZ`.
+pub(super) fn iso_seconds(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The plan as text: the strategy (and where it came from), the options, each group's tiers,
+/// and the next task or why there is none. Times are ISO 8601 UTC.
 pub fn render_text(p: &Plan) -> String {
     let mut s = String::new();
     let name = |i: usize| p.sstables.get(i).map_or_else(|| "?".to_string(), |f| short_name(&f.descriptor));
     if let Some(f) = p.sstables.first() {
         let _ = writeln!(s, "table: {}", f.descriptor.directory.display());
     }
-    let _ = writeln!(s, "strategy: {}", p.strategy.class_name());
+    let source = match p.strategy_source {
+        StrategySource::Given => "",
+        StrategySource::Schema => " (the table's, from its schema)",
+        StrategySource::Default { schema_given: false } => " (Cassandra's default; no schema given)",
+        StrategySource::Default { schema_given: true } => " (Cassandra's default; the schema sets no compaction)",
+    };
+    let _ = writeln!(s, "strategy: {}{source}", p.strategy.class_name());
     let opts: Vec<String> = p.options.effective(p.strategy).iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(s, "options: {}", opts.join(" "));
-    let _ = writeln!(s, "now: {}  gc_before: {}", p.clock.now_s, p.clock.gc_before);
+    let _ = writeln!(s, "now: {}  gc_before: {}", iso_seconds(p.clock.now_s), iso_seconds(p.clock.gc_before));
     for g in &p.groups {
         let _ = writeln!(
             s,
@@ -67,9 +82,14 @@ pub fn render_text(p: &Plan) -> String {
             let _ = writeln!(s, "  note: {n}");
         }
         match &g.task {
-            None => {
-                let _ = writeln!(s, "  next: nothing to compact");
-            }
+            None => match &g.idle {
+                Some(why) => {
+                    let _ = writeln!(s, "  next: nothing to compact: {why}");
+                }
+                None => {
+                    let _ = writeln!(s, "  next: nothing to compact");
+                }
+            },
             Some(t) => {
                 let kind = match t.kind {
                     TaskKind::Compaction => "compaction",
@@ -110,6 +130,7 @@ pub fn render_json(p: &Plan) -> serde_json::Value {
                     "sstables": t.members.iter().map(|&i| path(i)).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "notes": g.notes,
+                "idle": g.idle,
                 "next": g.task.as_ref().map(|t| json!({
                     "kind": match t.kind {
                         TaskKind::Compaction => "compaction",
@@ -144,6 +165,11 @@ pub fn render_json(p: &Plan) -> serde_json::Value {
         .collect();
     json!({
         "strategy": p.strategy.class_name(),
+        "strategy_source": match p.strategy_source {
+            StrategySource::Given => "given",
+            StrategySource::Schema => "schema",
+            StrategySource::Default { .. } => "default",
+        },
         "options": p.options.effective(p.strategy).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
         "now": p.clock.now_s,
         "gc_before": p.clock.gc_before,

@@ -130,6 +130,14 @@ impl Ctx<'_> {
                 best.map(|i| self.tombstone_task(i, None))
             }
         };
+        if g.task.is_none() {
+            let largest = buckets.iter().map(Vec::len).max().unwrap_or(0);
+            g.idle = Some(format!(
+                "the largest bucket of similar sizes has {largest} SSTable(s), min_threshold is {}; {}",
+                self.o.min_threshold,
+                self.no_tombstone_compaction(members)
+            ));
+        }
         g
     }
 }

@@ -156,6 +156,21 @@ impl Ctx<'_> {
             t.sstables = sorted_by_gen(&t.sstables);
             t.expired = sorted_by_gen(&expired);
         }
+        if task.is_none() {
+            let newest = windows.get(&highest).map_or(0, Vec::len);
+            let newest_why = if newest >= self.o.min_threshold {
+                format!(
+                    "the newest window holds {newest} SSTables but no bucket of similar sizes among them reaches min_threshold {}",
+                    self.o.min_threshold
+                )
+            } else {
+                format!("the newest window holds {newest} SSTable(s), min_threshold is {}", self.o.min_threshold)
+            };
+            g.idle = Some(format!(
+                "{newest_why}; every older window holds one SSTable (a past window compacts at 2); {}",
+                self.no_tombstone_compaction(&live)
+            ));
+        }
         g.task = task;
         g
     }
