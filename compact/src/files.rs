@@ -128,7 +128,8 @@ pub fn refuse_existing_sstables<E: From<TargetError> + From<cairn_format::Error>
     let mut existing = Vec::new();
     for entry in std::fs::read_dir(target).map_err(io)? {
         let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
-        if name.ends_with("-Data.db") && Descriptor::from_path(&target.join(&name)).is_ok() {
+        // Any Data.db counts, even one whose name Cairn does not read: it is refused, not guessed at.
+        if name.ends_with("-Data.db") {
             existing.push(name);
         }
     }
