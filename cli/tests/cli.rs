@@ -518,6 +518,14 @@ fn compact_run_refuses_an_out_dir_already_holding_sstables_of_the_table() {
     assert_eq!(again.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{err}");
     assert_eq!(walk(&out), before, "the refused rerun wrote files");
+    // An executed plan writing its one compaction there is refused the same way.
+    let o = out.display().to_string();
+    let plan =
+        cairn(&["compact", "plan", &data, "--strategy", "stcs", "-o", "min_threshold=2", "--execute", "--out", &o]);
+    let err = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{err}");
+    assert_eq!(walk(&out), before, "the refused plan wrote files");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

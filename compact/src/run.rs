@@ -145,15 +145,16 @@ pub struct Explanation {
 }
 
 /// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out by
-/// [`target_dir`]; refused when that is an input's own directory or already holds SSTables,
-/// [`check_out_dir`]). SSTables of the same
+/// [`target_dir`]; refused when that is an input's own directory). A verb that writes one
+/// compaction's output into a fresh directory (`compact run --out`, an executed plan) checks
+/// first with [`check_out_dir`]; split and gc write several into one and do not. SSTables of the same
 /// table directories that are not among `tables` are consulted, never read in full, to decide
 /// what may be purged.
 pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, RunError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let target = target_dir(&first.descriptor, out);
     if !opts.dry_run {
-        check_out_dir(tables, &target, out)?;
+        crate::files::refuse_beside_inputs(tables, &target, out)?;
     }
     run_into(tables, opts, &target)
 }

@@ -46,7 +46,12 @@ pub fn execute(
         ..base.clone()
     };
     let report = match target {
-        ExecuteTarget::Out(dir) => crate::run::run(&inputs, &opts, dir)?,
+        ExecuteTarget::Out(dir) => {
+            if let (Some(first), false) = (inputs.first(), opts.dry_run) {
+                crate::run::check_out_dir(&inputs, &crate::files::target_dir(&first.descriptor, dir), dir)?;
+            }
+            crate::run::run(&inputs, &opts, dir)?
+        }
         // One lifecycle transaction: the outputs replace the compacted and the dropped SSTables.
         ExecuteTarget::InPlace => {
             crate::run::run_in_place(&inputs, &dropped, &opts, cairn_format::txn::operation::COMPACTION, &mut |_| {})?
