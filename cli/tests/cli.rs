@@ -523,6 +523,75 @@ fn compact_run_writes_a_verified_sstable_and_reports_what_it_purged() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A rerun of `compact run --out` into the same directory is refused with the SSTables already
+/// there named; nothing is written.
+#[test]
+fn compact_run_refuses_an_out_dir_already_holding_sstables_of_the_table() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-rerun-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let out = dir.join("out");
+    let g = cairn(&["gen", "tombstones", "--rows", "100", "--out", &data]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let args = ["compact", "run", &data, "--out", &out.display().to_string(), "--now", "2023-12-31T00:00:00Z"];
+    let first = cairn(&args);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let written = std::path::PathBuf::from(String::from_utf8_lossy(&first.stdout).trim());
+    let name = written.file_name().expect("a Data.db").to_string_lossy().to_string();
+    let target = written.parent().expect("its directory").display().to_string();
+    let before = walk(&out);
+    let again = cairn(&args);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{err}");
+    assert_eq!(walk(&out), before, "the refused rerun wrote files");
+    // An executed plan writing its one compaction there is refused the same way.
+    let o = out.display().to_string();
+    let plan =
+        cairn(&["compact", "plan", &data, "--strategy", "stcs", "-o", "min_threshold=2", "--execute", "--out", &o]);
+    let err = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{err}");
+    assert_eq!(walk(&out), before, "the refused plan wrote files");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without a schema (and without --strategy), `compact plan` plans Cassandra's default, STCS,
+/// says so, and says why nothing compacts.
+#[test]
+fn compact_plan_without_a_schema_plans_cassandras_default() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-plan-default-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let g = cairn(&["gen", "tombstones", "--rows", "100", "--sstables", "2", "--out", &data.display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = walk(&data)
+        .into_iter()
+        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tombstones-")))
+        .expect("table dir");
+    let plain = dir.join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    for f in std::fs::read_dir(&table).expect("table").filter_map(Result::ok) {
+        if f.file_name() != "schema.cql" {
+            std::fs::copy(f.path(), plain.join(f.file_name())).expect("copy");
+        }
+    }
+    let p = cairn(&["compact", "plan", &plain.display().to_string()]);
+    let text = String::from_utf8_lossy(&p.stdout);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    assert!(text.contains("strategy: SizeTieredCompactionStrategy (Cassandra's default; no schema given)"), "{text}");
+    assert!(
+        text.contains(
+            "next: nothing to compact: the largest bucket of similar sizes has 2 SSTable(s), min_threshold is 4"
+        ),
+        "{text}"
+    );
+    let j = cairn(&["compact", "plan", &plain.display().to_string(), "--json"]);
+    let plan: J = serde_json::from_slice(&j.stdout).expect("json");
+    assert_eq!(plan["strategy_source"], "default");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn compact_plan_reads_the_table_strategy_and_execute_replaces_the_inputs() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-plan-{}", std::process::id()));

@@ -10,19 +10,27 @@ use std::path::{Path, PathBuf};
 
 use cairn_format::txn::{self, Cleaned};
 
-use crate::upgrade::UpgradeError;
+/// Why `compact cleanup` failed: a directory could not be listed, or a log could not be
+/// resolved safely (the error says which file, and why).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CleanupError {
+    /// Listing a directory or resolving its leftovers failed.
+    #[error(transparent)]
+    Format(#[from] cairn_format::Error),
+}
 
 /// Resolve leftovers in `path` — a table directory, or a keyspace or data directory (every table
 /// directory below it; snapshots and backups are never touched). Returns what was done per
 /// directory that had something to do, in path order.
-pub fn cleanup(path: &Path) -> Result<Vec<(PathBuf, Cleaned)>, UpgradeError> {
+pub fn cleanup(path: &Path) -> Result<Vec<(PathBuf, Cleaned)>, CleanupError> {
     let mut out = Vec::new();
     walk(path, 0, &mut out)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, Cleaned)>) -> Result<(), UpgradeError> {
-    let io = |e: std::io::Error| UpgradeError::Format(cairn_format::Error::io(dir, e));
+fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, Cleaned)>) -> Result<(), CleanupError> {
+    let io = |e: std::io::Error| CleanupError::Format(cairn_format::Error::io(dir, e));
     let mut subdirs = Vec::new();
     let mut leftovers_here = false;
     for e in std::fs::read_dir(dir).map_err(io)? {

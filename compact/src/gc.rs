@@ -33,9 +33,24 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::{HeaderColumn, SerializationHeader};
 use cairn_format::txn::Transaction;
 
-use crate::plan::ExecuteTarget;
+use crate::files::ExecuteTarget;
+use crate::files::TargetError;
 use crate::run::{RunOptions, RunReport};
-use crate::upgrade::UpgradeError;
+
+/// Why `compact gc` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GcError {
+    /// Reading the table or writing an output failed (the error says which file, and where).
+    #[error(transparent)]
+    Format(#[from] cairn_format::Error),
+    /// The inputs or the output directory are refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// Rewriting one SSTable failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+}
 
 /// What `compact gc` removes besides what any compaction purges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,17 +81,12 @@ pub fn gc(
     opts: &RunOptions,
     target: &ExecuteTarget,
     explain: &mut dyn FnMut(&crate::run::Explanation),
-) -> Result<Vec<Collected>, UpgradeError> {
+) -> Result<Vec<Collected>, GcError> {
     let Some(first) = tables.first() else { return Ok(Vec::new()) };
     let dir = first.descriptor.directory.clone();
-    if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
-        return Err(UpgradeError::NotOneTable {
-            first: dir.display().to_string(),
-            other: t.descriptor.directory.display().to_string(),
-        });
-    }
+    crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
     if let (ExecuteTarget::Out(root), false) = (target, opts.dry_run) {
-        crate::upgrade::refuse_beside_inputs(tables, &crate::upgrade::target_dir(&first.descriptor, root), root)?;
+        crate::files::refuse_beside_inputs(tables, &crate::files::target_dir(&first.descriptor, root), root)?;
     }
     // The table as it stands: every SSTable of the directory, replaced by its output once
     // collected.
@@ -97,7 +107,7 @@ pub fn gc(
     // input at one commit, or none does.
     let mut txn = match target {
         ExecuteTarget::InPlace if !opts.dry_run => {
-            crate::run::check_no_unfinished(&dir)?;
+            crate::files::check_no_unfinished::<GcError>(&dir)?;
             Some(Transaction::begin(&dir, opts.to, cairn_format::txn::operation::GARBAGE_COLLECT)?)
         }
         _ => None,
@@ -111,7 +121,7 @@ pub fn gc(
                 // none of them (in place, each finished SSTable already replaced its input).
                 if matches!(target, ExecuteTarget::Out(_)) {
                     for d in done.iter().flat_map(|c| &c.report.outputs) {
-                        let _ = crate::plan::delete_sstable(d);
+                        let _ = crate::files::delete_sstable(d);
                     }
                 }
                 return Err(e);
@@ -136,11 +146,11 @@ fn collect_one(
     target: &ExecuteTarget,
     mut txn: Option<&mut Transaction>,
     explain: &mut dyn FnMut(&crate::run::Explanation),
-) -> Result<Collected, UpgradeError> {
+) -> Result<Collected, GcError> {
     let others: Vec<SsTable> = current.iter().filter(|o| o.descriptor != t.descriptor).cloned().collect();
     let o = RunOptions { garbage: Some(granularity), ..opts.clone() };
     let out_dir = match target {
-        ExecuteTarget::Out(root) => crate::upgrade::target_dir(&t.descriptor, root),
+        ExecuteTarget::Out(root) => crate::files::target_dir(&t.descriptor, root),
         ExecuteTarget::InPlace => dir.to_path_buf(),
     };
     let mut collected = 0;
@@ -175,7 +185,7 @@ pub(crate) struct ShadowSource {
 }
 
 impl ShadowSource {
-    pub(crate) fn new(table: &SsTable) -> Result<ShadowSource, UpgradeError> {
+    pub(crate) fn new(table: &SsTable) -> Result<ShadowSource, cairn_format::Error> {
         Ok(ShadowSource { table: table.clone(), lookup: ForwardLookup::new(table)?, scanner: None })
     }
 }
@@ -200,7 +210,7 @@ impl Shadow {
         sources: &mut [ShadowSource],
         key: &[u8],
         partitioner: cairn_format::partitioner::Partitioner,
-    ) -> Result<Option<Shadow>, UpgradeError> {
+    ) -> Result<Option<Shadow>, cairn_format::Error> {
         let mut scanners = Vec::new();
         let mut from = Vec::new();
         for (i, s) in sources.iter_mut().enumerate() {
@@ -229,7 +239,7 @@ impl Shadow {
     }
 
     /// The merged partition `key` from `m`, whose inputs are positioned at it.
-    fn read(m: &mut Merger, key: &[u8]) -> Result<Option<Shadow>, UpgradeError> {
+    fn read(m: &mut Merger, key: &[u8]) -> Result<Option<Shadow>, cairn_format::Error> {
         let header = PartitionStream::header(&*m).clone();
         let Some(p) = m.next_partition()?.cloned() else { return Ok(None) };
         if p.key != key {

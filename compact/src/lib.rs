@@ -12,8 +12,15 @@
 //! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`. In place, each of them is one
 //! lifecycle transaction (`cairn_format::txn`), and [`cleanup`] resolves what a killed one left. [`purge`] is the one judgement
 //! of what compaction may drop, which every verb that reports droppable tombstones calls.
+//! [`files`] holds what the rewriting verbs share about files: where an output goes, which
+//! output directories are refused, how an SSTable is deleted.
+//!
+//! Each operation has its own error (`RunError`, `GcError`, `SplitError`, `UpgradeError`,
+//! `PlanError`, `CleanupError`); a read or write failure is `cairn_format::Error`, which says
+//! the file and the place once, and a refused directory is [`files::TargetError`].
 
 pub mod cleanup;
+pub mod files;
 pub mod gc;
 pub mod plan;
 pub mod purge;

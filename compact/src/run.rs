@@ -21,8 +21,22 @@ use cairn_format::{Component, Descriptor, Version};
 
 use cairn_format::txn::Transaction;
 
+use crate::files::{TargetError, target_dir};
 use crate::purge::{Judged, Overlaps, PurgeClock, Purger, TombstoneKind};
-use crate::upgrade::{UpgradeError, target_dir};
+
+pub use crate::files::check_no_unfinished;
+
+/// Why a compaction failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Reading an input or writing an output failed (the error says which file, and where).
+    #[error(transparent)]
+    Format(#[from] cairn_format::Error),
+    /// The inputs or the output directory are refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+}
 
 /// Settings of a compaction.
 #[derive(Debug, Clone)]
@@ -130,22 +144,34 @@ pub struct Explanation {
     pub judged: Vec<Judged>,
 }
 
-/// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out as
-/// `upgrade` lays it out; refused when that is an input's own directory). SSTables of the same
+/// Compact `tables` (SSTables of one table) into new SSTables under `out` (laid out by
+/// [`target_dir`]; refused when that is an input's own directory). A verb that writes one
+/// compaction's output into a fresh directory (`compact run --out`, an executed plan) checks
+/// first with [`check_out_dir`]; split and gc write several into one and do not. SSTables of the same
 /// table directories that are not among `tables` are consulted, never read in full, to decide
 /// what may be purged.
-pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, UpgradeError> {
+pub fn run(tables: &[SsTable], opts: &RunOptions, out: &Path) -> Result<RunReport, RunError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let target = target_dir(&first.descriptor, out);
     if !opts.dry_run {
-        crate::upgrade::refuse_beside_inputs(tables, &target, out)?;
+        crate::files::refuse_beside_inputs(tables, &target, out)?;
     }
     run_into(tables, opts, &target)
 }
 
+/// Refuse to compact `tables` out of place into `target` (where [`target_dir`] lays the output
+/// out under `out`) when that is an input's own directory
+/// ([`crate::files::refuse_beside_inputs`]) or already holds SSTables
+/// ([`crate::files::refuse_existing_sstables`]: a rerun into the same `--out` would add a second
+/// copy of the data). Nothing is written when refused.
+pub fn check_out_dir(tables: &[SsTable], target: &Path, out: &Path) -> Result<(), RunError> {
+    crate::files::refuse_beside_inputs(tables, target, out)?;
+    crate::files::refuse_existing_sstables::<RunError>(target)
+}
+
 /// [`run`], writing into exactly `out_dir` (which may be the table directory itself: the
 /// outputs take new generations and the inputs stay until the caller removes them).
-pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result<RunReport, UpgradeError> {
+pub fn run_into(tables: &[SsTable], opts: &RunOptions, out_dir: &Path) -> Result<RunReport, RunError> {
     run_explained(tables, opts, out_dir, &mut |_| {})
 }
 
@@ -155,15 +181,10 @@ pub fn run_explained(
     opts: &RunOptions,
     out_dir: &Path,
     explain: &mut dyn FnMut(&Explanation),
-) -> Result<RunReport, UpgradeError> {
+) -> Result<RunReport, RunError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let dir = first.descriptor.directory.as_path();
-    if let Some(t) = tables.iter().find(|t| t.descriptor.directory != dir) {
-        return Err(UpgradeError::NotOneTable {
-            first: dir.display().to_string(),
-            other: t.descriptor.directory.display().to_string(),
-        });
-    }
+    crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
     let mut others = Vec::new();
     for d in cairn_format::descriptor::discover(dir)? {
         if !tables.iter().any(|t| t.descriptor == d) {
@@ -171,18 +192,6 @@ pub fn run_explained(
         }
     }
     run_with(tables, &others, opts, out_dir, None, explain)
-}
-
-/// Refuse to rewrite in `dir` while an earlier operation there is unresolved (a transaction log
-/// left by a crash): `cairn compact cleanup` first, as Cassandra resolves them at start-up.
-pub fn check_no_unfinished(dir: &Path) -> Result<(), UpgradeError> {
-    let left = cairn_format::txn::leftovers(dir)?;
-    match left.logs.first() {
-        Some(log) => {
-            Err(UpgradeError::Unfinished { dir: dir.display().to_string(), log: log.path.display().to_string() })
-        }
-        None => Ok(()),
-    }
 }
 
 /// Compact `tables` in their own table directory as one lifecycle transaction
@@ -197,23 +206,22 @@ pub fn run_in_place(
     opts: &RunOptions,
     operation: &str,
     explain: &mut dyn FnMut(&Explanation),
-) -> Result<RunReport, UpgradeError> {
+) -> Result<RunReport, RunError> {
     let Some(dir) =
         tables.first().map(|t| &t.descriptor.directory).or_else(|| also_remove.first().map(|d| &d.directory))
     else {
         return Ok(RunReport::default());
     };
     let dir = dir.clone();
-    if let Some(t) = tables.iter().map(|t| &t.descriptor).chain(also_remove).find(|d| d.directory != dir) {
-        return Err(UpgradeError::NotOneTable {
-            first: dir.display().to_string(),
-            other: t.directory.display().to_string(),
-        });
-    }
+    crate::files::same_directory(
+        std::iter::once(dir.as_path())
+            .chain(tables.iter().map(|t| t.descriptor.directory.as_path()))
+            .chain(also_remove.iter().map(|d| d.directory.as_path())),
+    )?;
     if opts.dry_run {
         return run_explained(tables, opts, &dir, explain);
     }
-    check_no_unfinished(&dir)?;
+    check_no_unfinished::<RunError>(&dir)?;
     let mut others = Vec::new();
     for d in cairn_format::descriptor::discover(&dir)? {
         if !tables.iter().any(|t| t.descriptor == d) {
@@ -243,7 +251,7 @@ pub fn run_with(
     out_dir: &Path,
     txn: Option<&mut Transaction>,
     explain: &mut dyn FnMut(&Explanation),
-) -> Result<RunReport, UpgradeError> {
+) -> Result<RunReport, RunError> {
     let Some(first) = tables.first() else { return Ok(RunReport::default()) };
     let overlaps = Overlaps::new(others)?;
     let mut shadow_sources = Vec::new();
@@ -345,35 +353,35 @@ struct Outputs<'a> {
 }
 
 impl Outputs<'_> {
-    fn begin(&mut self, key: &[u8], deletion: DeletionTime) -> Result<(), UpgradeError> {
+    fn begin(&mut self, key: &[u8], deletion: DeletionTime) -> Result<(), RunError> {
         if !self.dry {
             self.writer()?.begin_partition(key, deletion)?;
         }
         Ok(())
     }
 
-    fn static_row(&mut self, u: &Unfiltered) -> Result<(), UpgradeError> {
+    fn static_row(&mut self, u: &Unfiltered) -> Result<(), RunError> {
         if !self.dry {
             self.writer()?.write_static_row(u)?;
         }
         Ok(())
     }
 
-    fn row(&mut self, u: &Unfiltered) -> Result<(), UpgradeError> {
+    fn row(&mut self, u: &Unfiltered) -> Result<(), RunError> {
         if !self.dry {
             self.writer()?.write(u)?;
         }
         Ok(())
     }
 
-    fn end(&mut self) -> Result<(), UpgradeError> {
+    fn end(&mut self) -> Result<(), RunError> {
         if !self.dry {
             self.writer()?.end_partition()?;
         }
         Ok(())
     }
 
-    fn writer(&mut self) -> Result<&mut SsTableWriter, UpgradeError> {
+    fn writer(&mut self) -> Result<&mut SsTableWriter, RunError> {
         let w = match self.writer.take() {
             Some(w) => w,
             None => {
@@ -393,7 +401,7 @@ impl Outputs<'_> {
     }
 
     /// Close the current output once it holds `max` bytes.
-    fn roll(&mut self, max: Option<u64>) -> Result<(), UpgradeError> {
+    fn roll(&mut self, max: Option<u64>) -> Result<(), RunError> {
         if let (Some(max), Some(w)) = (max, self.writer.as_ref())
             && w.data_file_position() >= max
             && let Some(w) = self.writer.take()
@@ -424,7 +432,7 @@ fn compact_partitions(
     out: &mut Outputs<'_>,
     mut garbage: Option<(crate::gc::Granularity, &mut [crate::gc::ShadowSource])>,
     explain: &mut dyn FnMut(&Explanation),
-) -> Result<RunReport, UpgradeError> {
+) -> Result<RunReport, RunError> {
     let mut report = RunReport::default();
     let mut purged_row = Unfiltered::default();
     let mut collected_row = Unfiltered::default();

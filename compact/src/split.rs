@@ -12,9 +12,32 @@
 use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor, Version};
 
-use crate::plan::ExecuteTarget;
+use crate::files::ExecuteTarget;
+use crate::files::TargetError;
 use crate::run::{RunOptions, run};
-use crate::upgrade::UpgradeError;
+
+/// Why `compact split` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SplitError {
+    /// Reading an input or writing a piece failed (the error says which file, and where).
+    #[error(transparent)]
+    Format(#[from] cairn_format::Error),
+    /// The inputs or the output directory are refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// Rewriting one SSTable into its pieces failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+    /// Token-range splitting needs a hashing partitioner.
+    #[error("{sstable}: {error}")]
+    NoTokenRanges {
+        /// The SSTable (its Data.db path).
+        sstable: String,
+        /// Its partitioner's refusal.
+        error: cairn_format::partitioner::NoTokenRanges,
+    },
+}
 
 /// `sstablesplit`'s default size (MiB).
 pub const DEFAULT_SPLIT_SIZE_MB: u64 = 50;
@@ -48,11 +71,11 @@ pub struct Split {
 }
 
 /// Split each of `tables`.
-pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, UpgradeError> {
+pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, SplitError> {
     // Refused before the first piece is written, whichever input lands beside the inputs.
     if let ExecuteTarget::Out(dir) = target {
         for t in tables {
-            crate::upgrade::refuse_beside_inputs(tables, &crate::upgrade::target_dir(&t.descriptor, dir), dir)?;
+            crate::files::refuse_beside_inputs(tables, &crate::files::target_dir(&t.descriptor, dir), dir)?;
         }
     }
     let mut done = Vec::new();
@@ -62,13 +85,8 @@ pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) ->
         && let Some(first) = tables.first()
     {
         let dir = &first.descriptor.directory;
-        if let Some(t) = tables.iter().find(|t| t.descriptor.directory != *dir) {
-            return Err(UpgradeError::NotOneTable {
-                first: dir.display().to_string(),
-                other: t.descriptor.directory.display().to_string(),
-            });
-        }
-        crate::run::check_no_unfinished(dir)?;
+        crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
+        crate::files::check_no_unfinished::<SplitError>(dir)?;
         txn = Some(cairn_format::txn::Transaction::begin(dir, opts.to, cairn_format::txn::operation::SPLIT)?);
     }
     for t in tables {
@@ -83,7 +101,7 @@ pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) ->
             Some(n) => t
                 .partitioner
                 .token_boundaries(n)
-                .map_err(|error| UpgradeError::NoTokenRanges { sstable: name.clone(), error })?,
+                .map_err(|error| SplitError::NoTokenRanges { sstable: name.clone(), error })?,
             None => vec![],
         };
         let run_opts = RunOptions {

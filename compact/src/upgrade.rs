@@ -6,13 +6,11 @@
 //! local deletion times as signed 32-bit seconds, so a deletion or expiry after 2038-01-19 (which
 //! `oa` can hold) makes `--to me|nb` fail with a located error instead of wrapping.
 //!
-//! Every out-of-place rewrite (upgrade, run, split, gc, an executed plan) lays its output out
-//! with [`target_dir`] and refuses an output directory that resolves to an input's own directory
-//! ([`refuse_beside_inputs`]): the data would be doubled there, and Cassandra (or the next
-//! command given that directory) would read both copies. Rewriting in place is a separate,
-//! explicit choice. A dry run writes nothing and is not refused.
+//! Every out-of-place rewrite lays its output out with [`target_dir`] and refuses an output
+//! directory that resolves to an input's own directory ([`refuse_beside_inputs`]); both live in
+//! [`crate::files`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cairn_format::compression::Compressor;
 use cairn_format::data::PartitionStream;
@@ -21,11 +19,13 @@ use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
 use cairn_format::{Descriptor, Version};
 
+pub use crate::files::{TargetError, refuse_beside_inputs, target_dir};
+
 /// Why an upgrade failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpgradeError {
-    /// Reading or writing failed.
+    /// Reading or writing failed (the error says which file, and where).
     #[error(transparent)]
     Format(#[from] cairn_format::Error),
     /// The data cannot be represented in the target version.
@@ -40,43 +40,9 @@ pub enum UpgradeError {
         /// Target version.
         to: Version,
     },
-    /// An earlier operation in the directory was interrupted and is not resolved yet.
-    #[error("{dir}: an interrupted operation is not resolved ({log}); run `cairn compact cleanup {dir}` first")]
-    Unfinished {
-        /// The table directory.
-        dir: String,
-        /// Its transaction log.
-        log: String,
-    },
-    /// A compaction was given SSTables of more than one table directory.
-    #[error("{first} and {other} are not SSTables of the same table directory; compact one table at a time")]
-    NotOneTable {
-        /// The first input's directory.
-        first: String,
-        /// The other directory.
-        other: String,
-    },
-    /// The output directory lays the output out in the directory of an input SSTable.
-    #[error(
-        "output directory {out}{} is the directory of input {sstable}: the output would be written beside its inputs; choose another directory (or rewrite in place where the command offers it)",
-        laid_out(.out, .target)
-    )]
-    OutputBesideInputs {
-        /// The output directory as given.
-        out: String,
-        /// Where the output would be written (`out`, or `out/<keyspace>/<table-id>`).
-        target: String,
-        /// The Data.db file name of an input SSTable in that directory.
-        sstable: String,
-    },
-    /// Token-range splitting needs a hashing partitioner.
-    #[error("{sstable}: {error}")]
-    NoTokenRanges {
-        /// The SSTable.
-        sstable: String,
-        /// Its partitioner's refusal.
-        error: cairn_format::partitioner::NoTokenRanges,
-    },
+    /// The output directory is refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
 }
 
 /// How to rewrite.
@@ -86,57 +52,6 @@ pub struct UpgradeOptions {
     pub to: Version,
     /// Target compression: `None` keeps each source's, `Some(None)` writes uncompressed.
     pub compression: Option<Option<Compressor>>,
-}
-
-/// Where a source SSTable's rewrite goes: `out/<keyspace>/<table-id>/` when the source sits in a
-/// Cassandra table directory, else `out/` itself.
-pub fn target_dir(source: &Descriptor, out: &Path) -> PathBuf {
-    let dir = &source.directory;
-    let table_dir = if dir.parent().and_then(Path::file_name).is_some_and(|n| n == "snapshots") {
-        dir.parent().and_then(Path::parent)
-    } else {
-        Some(dir.as_path())
-    };
-    match table_dir {
-        Some(t) if cairn_format::location::TableLocation::table_name_of(t).is_some() => {
-            let ks = t.parent().and_then(Path::file_name);
-            let name = t.file_name();
-            match (ks, name) {
-                (Some(ks), Some(name)) => out.join(ks).join(name),
-                _ => out.to_path_buf(),
-            }
-        }
-        _ => out.to_path_buf(),
-    }
-}
-
-fn laid_out(out: &str, target: &str) -> String {
-    if out == target { String::new() } else { format!(" lays the output out in {target}, which") }
-}
-
-/// Refuse to write under `out` into `target` (where [`target_dir`] lays a rewrite out) when
-/// `target` is the directory of one of `inputs`: an out-of-place rewrite there would put a second
-/// copy of the data beside the first. That happens when `out` is an input's own directory (a
-/// directory that is not a Cassandra table directory is its own target) or the data directory
-/// above its keyspace. Paths are compared canonicalized, so `.`/`..` and symbolic links do not
-/// hide it; a target that does not exist yet cannot be an input's directory.
-pub fn refuse_beside_inputs(inputs: &[SsTable], target: &Path, out: &Path) -> Result<(), UpgradeError> {
-    let Ok(target_c) = std::fs::canonicalize(target) else { return Ok(()) };
-    for t in inputs {
-        // An input directory that cannot be resolved any more is not the existing target.
-        if std::fs::canonicalize(&t.descriptor.directory).is_ok_and(|d| d == target_c) {
-            return Err(UpgradeError::OutputBesideInputs {
-                out: out.display().to_string(),
-                target: target.display().to_string(),
-                sstable: t
-                    .descriptor
-                    .path(cairn_format::Component::Data)
-                    .file_name()
-                    .map_or_else(|| t.descriptor.display_name(), |n| n.to_string_lossy().to_string()),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn check_fits(

@@ -39,7 +39,7 @@ pub enum InspectError {
     Format(#[from] Error),
     /// The compaction judgement `tombstones` asks for failed.
     #[error(transparent)]
-    Compact(#[from] cairn_compact::upgrade::UpgradeError),
+    Compact(#[from] cairn_compact::run::RunError),
     /// A value inside a row does not decode.
     #[error(
         "{}: a value of the row does not decode: {} (at byte {} of the value)",

@@ -325,15 +325,15 @@ fn a_schema_option_that_does_not_parse_is_an_error_not_the_default() {
 /// Token ranges need a hashing partitioner: a byte-ordered table is refused, naming the SSTable.
 #[test]
 fn split_by_token_range_refuses_a_byte_ordered_table() {
+    use cairn_compact::split::SplitError;
     use cairn_compact::split::{SplitOptions, split};
-    use cairn_compact::upgrade::UpgradeError;
     use cairn_format::partitioner::NoTokenRanges;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = table_dir(tmp.path());
     let d = write(&dir, &Spec { partitioner: Partitioner::ByteOrdered, ..Spec::new(1, (0..10).collect(), 10) });
     let opts = SplitOptions { to: Version::Nb, compression: None, max_bytes: None, token_ranges: Some(2), now_s: NOW };
     let e = split(&open(&dir), &opts, &ExecuteTarget::Out(tmp.path().join("out"))).expect_err("refused");
-    assert!(matches!(e, UpgradeError::NoTokenRanges { error: NoTokenRanges(Partitioner::ByteOrdered), .. }), "{e:?}");
+    assert!(matches!(e, SplitError::NoTokenRanges { error: NoTokenRanges(Partitioner::ByteOrdered), .. }), "{e:?}");
     let data = d.path(Component::Data);
     assert_eq!(
         e.to_string(),

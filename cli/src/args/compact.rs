@@ -64,7 +64,7 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
     /// Output directory (keyspace/table directories are recreated below it); refused when the
-    /// output would land in an input's own directory.
+    /// output would land in an input's own directory or in one already holding SSTables.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     pub out: Option<PathBuf>,
     /// Replace the inputs in their table directory, as one lifecycle transaction (killed at any
@@ -91,7 +91,8 @@ pub struct PlanArgs {
     /// The table directory (or its SSTables).
     #[command(flatten)]
     pub inputs: Inputs,
-    /// stcs, lcs or twcs (or a class name); default: the table's compaction class from schema.cql.
+    /// stcs, lcs or twcs (or a class name); default: the table's compaction class from schema.cql,
+    /// else Cassandra's default, stcs.
     #[arg(long, value_name = "STRATEGY")]
     pub strategy: Option<String>,
     /// A strategy option by its CQL name, e.g. -o min_threshold=2 -o sstable_size_in_mb=160

@@ -22,7 +22,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
     let first = tables.first().ok_or_else(|| anyhow::anyhow!("no SSTables to compact"))?;
     let target = cairn_compact::upgrade::target_dir(&first.descriptor, &out_root);
     if !a.dry_run && !a.in_place {
-        cairn_compact::upgrade::refuse_beside_inputs(&tables, &target, &out_root)?;
+        cairn_compact::run::check_out_dir(&tables, &target, &out_root)?;
     }
     let header = first.header.clone();
     let bar = Progress::start(progress, "compact run", Counter::Read, Some(data_bytes(&tables)));

@@ -462,3 +462,46 @@ fn text_and_json_name_the_task() {
     assert_eq!(j["groups"][0]["next"]["sstables"].as_array().map(Vec::len), Some(4));
     assert_eq!(j["options"]["min_threshold"], "4");
 }
+
+/// "Nothing to compact" says which threshold was not met, with the numbers.
+#[test]
+fn an_idle_group_says_why() {
+    // STCS: two SSTables of one size, min_threshold 4.
+    let p = stcs((1..=2).map(|g| fact(g, 100 * MIB)).collect(), &[]);
+    assert_eq!(next(&p), None);
+    let why = p.groups[0].idle.as_deref().expect("a reason");
+    assert!(why.starts_with("the largest bucket of similar sizes has 2 SSTable(s), min_threshold is 4; "), "{why}");
+    assert!(why.contains("exceeds tombstone_threshold 0.2"), "{why}");
+    let text = render_text(&p);
+    assert!(text.contains("next: nothing to compact: the largest bucket of similar sizes has 2 SSTable(s)"), "{text}");
+    assert_eq!(render_json(&p)["groups"][0]["idle"], why);
+    // LCS: one L0 SSTable and an L1 under its size.
+    let p = lcs(vec![fact(1, 10 * MIB), at_level(fact(2, 100 * MIB), 1)], &[]);
+    assert_eq!(next(&p), None);
+    let why = p.groups[0].idle.as_deref().expect("a reason");
+    assert!(
+        why.starts_with(
+            "no level is over its size (highest score 0.062 at L1; a level compacts above 1.001); L0 holds 1 SSTable(s), an L0 compaction needs 2; "
+        ),
+        "{why}"
+    );
+    // TWCS: three SSTables in the newest window, one in an older one; tombstone compactions off.
+    let p = twcs(vec![written(1, MIB, 0), written(2, MIB, 0), written(3, MIB, 0), written(4, MIB, 3)], &[]);
+    assert_eq!(next(&p), None);
+    let why = p.groups[0].idle.as_deref().expect("a reason");
+    assert_eq!(
+        why,
+        "the newest window holds 3 SSTable(s), min_threshold is 4; every older window holds one SSTable (a past window compacts at 2); tombstone compactions are off (TWCS without tombstone_threshold or tombstone_compaction_interval)"
+    );
+    // A task leaves no reason.
+    assert_eq!(stcs((1..=4).map(|g| fact(g, 100 * MIB)).collect(), &[]).groups[0].idle, None);
+}
+
+/// The text gives times as ISO 8601 UTC dates, never epoch seconds.
+#[test]
+fn text_times_are_utc_dates() {
+    let p = stcs(vec![fact(1, MIB)], &[]);
+    let text = render_text(&p);
+    assert!(text.contains("now: 2026-11-20T12:00:00Z  gc_before: 2026-11-10T12:00:00Z"), "{text}");
+    assert!(!text.contains(&NOW.to_string()), "{text}");
+}
