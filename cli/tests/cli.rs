@@ -931,6 +931,7 @@ fn load_reports_bad_input_with_exit_code_2() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("schema: ok") && text.contains("estimate:") && text.contains("at 0.5 MiB/s"), "{text}");
+    assert!(text.contains("a partition with only static cells is one row"), "what the rows count: {text}");
     let host_rows: u64 = text
         .lines()
         .filter(|l| l.trim_start().starts_with("127.0.0.1:"))

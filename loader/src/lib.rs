@@ -27,7 +27,7 @@
 
 mod checkpoint;
 pub mod error;
-mod progress;
+pub mod progress;
 mod schema;
 pub mod send;
 mod session;
@@ -44,6 +44,7 @@ use cairn_format::types::CqlType;
 use serde::Serialize;
 
 pub use error::{CheckpointProblem, LoadError};
+pub use progress::summary;
 pub use statements::literal;
 
 use checkpoint::Checkpoint;
@@ -115,7 +116,8 @@ pub struct TableLoad {
     pub table: String,
     /// Partitions.
     pub partitions: u64,
-    /// Rows (with a marker or a cell written).
+    /// Rows, as a CQL `SELECT` counts them: clustering rows with a live marker or cell
+    /// written, plus one per partition whose only live content is static.
     pub rows: u64,
     /// Cells written.
     pub cells: u64,

@@ -19,6 +19,11 @@
 //!   restarts the restored tombstone's `gc_grace_seconds` (Cassandra's `DeletionTime` keeps both,
 //!   db/DeletionTime.java; a CQL write takes the local time from the statement's execution,
 //!   cql3/UpdateParameters.java).
+//!
+//! Counting ([`TableLoad`]): `rows` counts rows as a CQL `SELECT` returns them — each clustering
+//! row written with a live marker or cell, and a partition with static content but no such row
+//! as one row (Cassandra's SELECT returns it with null clustering columns: processPartition in
+//! cql3/statements/SelectStatement.java); deletions are counted apart, in `tombstones`.
 
 use cairn_format::clustering::BoundKind;
 use cairn_format::data::{PartitionStream, Unfiltered, UnfilteredKind};
@@ -175,7 +180,7 @@ impl<'o> Writer<'o> {
     }
 
     /// The statements of the partition `merger` is positioned on (its header already read),
-    /// consuming its rows.
+    /// consuming its rows, and its counts.
     pub fn partition(
         &mut self,
         merger: &mut Merger,
@@ -186,9 +191,11 @@ impl<'o> Writer<'o> {
         let key_pairs = self.ctx.key_pairs(key)?;
         let key_where = self.ctx.key_where(key)?;
         let mut stmts = Vec::new();
+        let rows_before = self.stats.rows;
         self.deletion(&mut stmts, "", deletion, &key_where);
+        let mut live_static = false;
         if let Some(st) = merger.static_row().cloned() {
-            self.row(&mut stmts, &key_pairs, &st, true)?;
+            live_static = self.row(&mut stmts, &key_pairs, &st, true)?;
         }
         let mut open: Option<Unfiltered> = None;
         while let Some(u) = merger.next_unfiltered()? {
@@ -210,6 +217,11 @@ impl<'o> Writer<'o> {
                     self.row(&mut stmts, &key_pairs, &row, false)?;
                 }
             }
+        }
+        // CQL returns a partition with static content and no row as one row (its clustering
+        // columns null): count it as SELECT does.
+        if live_static && self.stats.rows == rows_before {
+            self.stats.rows += 1;
         }
         self.stats.partitions += 1;
         self.stats.statements += stmts.len() as u64;
@@ -246,14 +258,16 @@ impl<'o> Writer<'o> {
         }
     }
 
-    /// Statements for one row (or the static row).
+    /// Statements for one row (or the static row); true when it wrote live content (a marker
+    /// or a cell). A clustering row that did is counted in `rows`; the static row is counted by
+    /// [`Writer::partition`], only when no clustering row is.
     fn row(
         &mut self,
         out: &mut Vec<String>,
         key: &[(String, String)],
         u: &Unfiltered,
         is_static: bool,
-    ) -> Result<(), LoadError> {
+    ) -> Result<bool, LoadError> {
         let n = if is_static { 0 } else { u.clustering.len() };
         let mut pairs: Vec<(String, String)> = key.to_vec();
         pairs.extend(self.ctx.clustering_pairs(&self.key, u, n)?);
@@ -397,7 +411,7 @@ impl<'o> Writer<'o> {
         if wrote && !is_static {
             self.stats.rows += 1;
         }
-        Ok(())
+        Ok(wrote)
     }
 
     /// A range tombstone from its open and close markers.
