@@ -938,6 +938,9 @@ fn load_reports_bad_input_with_exit_code_2() {
         .filter_map(|l| l.split(", ").nth(1)?.strip_suffix(" rows")?.parse::<u64>().ok())
         .sum();
     assert_eq!(host_rows, tables[0]["rows"].as_u64().expect("rows"), "per-host rows add up: {text}");
+    // --help says what a restore cannot keep: the deletions' local deletion time.
+    let help = String::from_utf8_lossy(&cairn(&["load", "--help"]).stdout).to_string();
+    assert!(help.contains("gc_grace_seconds starts again at the load"), "{help}");
     // A throttle must be positive.
     let out = cairn(&["load", "-d", "127.0.0.1", "-p", &port, "--throttle", "0", &data]);
     assert_eq!(out.status.code(), Some(2));
