@@ -20,9 +20,9 @@
 //! non-frozen UDTs are written whole, counters are refused.
 
 //!
-//! The rooms: [`session`] connects, [`schema`] checks (or creates) the target table,
-//! [`statements`] turns partitions into CQL, [`send`] writes them, [`checkpoint`] records what
-//! is done for `--resume`, [`progress`] reports; [`error`] says why a load stopped and where.
+//! The rooms: `session` connects, `schema` checks (or creates) the target table, `statements`
+//! turns partitions into CQL, [`send`] writes them, `checkpoint` records what is done for
+//! `--resume`, [`progress`] reports; [`error`] says why a load stopped and where.
 //! [`load`] below is the sequence that ties them together.
 
 mod checkpoint;
