@@ -1028,11 +1028,19 @@ fn load_reports_bad_input_with_exit_code_2() {
     let out = load_as_cassandra(&["--create-schema", &data]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot connect") && err.contains("incorrect"), "{err}");
+    assert!(
+        err.contains("cannot connect") && err.contains("credentials were refused") && err.contains("incorrect"),
+        "{err}"
+    );
     // An unreachable host.
     let out = cairn(&["load", "-d", "127.0.0.1", "-p", "1", &data]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "cairn: error: cannot reach 127.0.0.1:1 (connection refused)",
+        "the cause, not the driver internals"
+    );
     // The right password loads; --json reports it.
     std::fs::write(&pw, "cassandra\n").expect("pw");
     let out = load_as_cassandra(&["--create-schema", "--json", &data]);
@@ -1045,12 +1053,16 @@ fn load_reports_bad_input_with_exit_code_2() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("schema: ok") && text.contains("estimate:") && text.contains("at 0.5 MiB/s"), "{text}");
+    assert!(text.contains("a partition with only static cells is one row"), "what the rows count: {text}");
     let host_rows: u64 = text
         .lines()
         .filter(|l| l.trim_start().starts_with("127.0.0.1:"))
         .filter_map(|l| l.split(", ").nth(1)?.strip_suffix(" rows")?.parse::<u64>().ok())
         .sum();
     assert_eq!(host_rows, tables[0]["rows"].as_u64().expect("rows"), "per-host rows add up: {text}");
+    // --help says what a restore cannot keep: the deletions' local deletion time.
+    let help = String::from_utf8_lossy(&cairn(&["load", "--help"]).stdout).to_string();
+    assert!(help.contains("gc_grace_seconds starts again at the load"), "{help}");
     // A throttle must be positive.
     let out = cairn(&["load", "-d", "127.0.0.1", "-p", &port, "--throttle", "0", &data]);
     assert_eq!(out.status.code(), Some(2));

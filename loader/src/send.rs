@@ -97,6 +97,35 @@ pub fn throttle_delay(rate: f64, sent: u64, len: u64, elapsed: Duration) -> Dura
     if after <= allowed { Duration::ZERO } else { Duration::from_secs_f64((after - allowed) / rate) }
 }
 
+/// Why a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The cluster refused a statement, or a transient failure outlasted the retries.
+    #[error("`{statement}`{}: {source}", if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
+    Rejected {
+        /// The beginning of the failed statement (at most [`STATEMENT_SHOWN`] characters).
+        statement: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The driver's error.
+        source: Box<ExecutionError>,
+    },
+    /// A write task panicked or was cancelled.
+    #[error("a write task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Characters of a failed statement quoted in its error.
+pub const STATEMENT_SHOWN: usize = 160;
+
+/// The beginning of `text`, at most [`STATEMENT_SHOWN`] characters, marked when cut.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(STATEMENT_SHOWN) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// One partition's batches, with what routes them.
 pub struct Unit {
     /// Target keyspace and table.
@@ -112,7 +141,7 @@ pub struct Unit {
 /// Sends units with at most `max_in_flight` outstanding.
 pub struct Sender {
     session: Arc<Session>,
-    tasks: tokio::task::JoinSet<Result<u32, String>>,
+    tasks: tokio::task::JoinSet<Result<u32, SendError>>,
     max_in_flight: usize,
     /// Bytes/s, if throttled.
     rate: Option<f64>,
@@ -138,7 +167,7 @@ impl Sender {
     }
 
     /// Queue `unit`, waiting first for room (and for the throttle).
-    pub fn send(&mut self, rt: &tokio::runtime::Runtime, unit: Unit) -> Result<(), String> {
+    pub fn send(&mut self, rt: &tokio::runtime::Runtime, unit: Unit) -> Result<(), SendError> {
         while self.tasks.len() >= self.max_in_flight {
             self.join_one(rt)?;
         }
@@ -156,20 +185,20 @@ impl Sender {
         Ok(())
     }
 
-    fn join_one(&mut self, rt: &tokio::runtime::Runtime) -> Result<(), String> {
+    fn join_one(&mut self, rt: &tokio::runtime::Runtime) -> Result<(), SendError> {
         match rt.block_on(self.tasks.join_next()) {
             Some(Ok(Ok(retries))) => {
                 self.retries += u64::from(retries);
                 Ok(())
             }
             Some(Ok(Err(e))) => Err(e),
-            Some(Err(e)) => Err(format!("a write task failed: {e}")),
+            Some(Err(e)) => Err(SendError::Task(e)),
             None => Ok(()),
         }
     }
 
     /// Wait until everything queued is written (or the first failure).
-    pub fn drain(&mut self, rt: &tokio::runtime::Runtime) -> Result<(), String> {
+    pub fn drain(&mut self, rt: &tokio::runtime::Runtime) -> Result<(), SendError> {
         while !self.tasks.is_empty() {
             self.join_one(rt)?;
         }
@@ -177,14 +206,14 @@ impl Sender {
     }
 }
 
-async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, String> {
+async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> {
     let policy: Option<Arc<dyn LoadBalancingPolicy>> = unit.token.map(|token| {
         Arc::new(ReplicaFirst { keyspace: unit.keyspace.clone(), table: unit.table.clone(), token })
             as Arc<dyn LoadBalancingPolicy>
     });
     let mut retries = 0;
     for text in unit.batches {
-        let mut st = Statement::new(text);
+        let mut st = Statement::new(text.as_str());
         st.set_is_idempotent(true);
         st.set_load_balancing_policy(policy.clone());
         let mut backoff = FIRST_BACKOFF;
@@ -199,8 +228,11 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, String> {
                     retries += 1;
                 }
                 Err(e) => {
-                    let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-                    return Err(format!("{e}{tries}"));
+                    return Err(SendError::Rejected {
+                        statement: shown(&text),
+                        attempts: attempt,
+                        source: Box::new(e),
+                    });
                 }
             }
         }

@@ -92,6 +92,13 @@ pub enum Command {
     Admin(AdminArgs),
     /// Restore SSTables (snapshots, table directories, files) into a live cluster over CQL,
     /// keeping write timestamps, TTLs and deletions.
+    ///
+    /// Restored deletions get the load's time as their local deletion time (CQL cannot set it),
+    /// so their gc_grace_seconds starts again at the load: the target keeps them until
+    /// gc_grace_seconds after the load, not after the original delete.
+    ///
+    /// The summary counts rows as a SELECT returns them (a partition with only static cells is
+    /// one row); deletions are counted apart.
     Load(LoadArgs),
     /// Write a deterministic dataset as real SSTables in a Cassandra data-directory layout.
     Gen(GenArgs),

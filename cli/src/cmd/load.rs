@@ -63,49 +63,11 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Err(e) => return Err(e.into()),
     };
     let seconds = started.elapsed().as_secs_f64();
-    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     if a.json {
         let v = serde_json::json!({ "seconds": seconds, "tables": summary });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        return Ok(Outcome::Ok);
-    }
-    for s in &summary {
-        writeln!(
-            out,
-            "{}{}.{}: {} partitions, {} rows, {} cells, {} deletions, {} skipped (--as-of), {} statements, {:.2} MiB of CQL",
-            if a.plan { "plan: " } else { "" },
-            s.keyspace,
-            s.table,
-            s.partitions,
-            s.rows,
-            s.cells,
-            s.tombstones,
-            s.skipped_newer,
-            s.statements,
-            mib(s.bytes)
-        )?;
-        if a.plan {
-            writeln!(out, "  schema: {}", s.schema_check)?;
-            for (host, h) in &s.per_host {
-                writeln!(out, "  {host}: {} partitions, {} rows, {:.2} MiB", h.partitions, h.rows, mib(h.bytes))?;
-            }
-            match a.throttle {
-                Some(t) => writeln!(out, "  estimate: {:.0} s at {t} MiB/s", mib(s.bytes) / t)?,
-                None => writeln!(out, "  estimate: unthrottled (give --throttle for a time)")?,
-            }
-        } else if s.resumed_past > 0 || s.retries > 0 {
-            writeln!(out, "  {} partitions skipped as done by an earlier run, {} retries", s.resumed_past, s.retries)?;
-        }
-    }
-    if !a.plan {
-        let rows: u64 = summary.iter().map(|s| s.rows).sum();
-        let bytes: u64 = summary.iter().map(|s| s.bytes).sum();
-        writeln!(
-            out,
-            "loaded {rows} rows in {seconds:.1} s: {:.0} rows/s, {:.2} MiB/s",
-            rows as f64 / seconds.max(1e-3),
-            mib(bytes) / seconds.max(1e-3)
-        )?;
+    } else {
+        write!(out, "{}", cairn_loader::summary(&summary, a.plan, a.throttle, seconds))?;
     }
     Ok(Outcome::Ok)
 }
