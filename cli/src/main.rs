@@ -707,8 +707,12 @@ struct ExportArgs {
     /// 1 keeps one part-NNNNN sequence in token order).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// UUIDs as text instead of 16-byte binary tagged arrow.uuid.
-    #[arg(long)]
+    /// uuid/timeuuid as Parquet's UUID logical type (16-byte binary, Arrow arrow.uuid):
+    /// pyarrow and DuckDB read a UUID, Spark refuses the file. Default: canonical text.
+    #[arg(long, conflicts_with = "uuid_as_string")]
+    uuid_as_binary: bool,
+    /// uuid/timeuuid as canonical text (the default; kept for scripts that pass it).
+    #[arg(long, hide = true)]
     uuid_as_string: bool,
 }
 
@@ -1005,7 +1009,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 where_token,
                 token_splits: a.token_splits,
                 threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-                types: cairn_export::arrow::TypeOptions { uuid_as_string: a.uuid_as_string },
+                types: cairn_export::arrow::TypeOptions { uuid_as_binary: a.uuid_as_binary },
             };
             for s in cairn_export::export(&tables, &opts)? {
                 let _ = writeln!(out, "{}", s.path);

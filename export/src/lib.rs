@@ -379,4 +379,71 @@ mod tests {
         let done = export(std::slice::from_ref(&t), &opts).expect("a byte-ordered table exports with --threads");
         assert_eq!(done.iter().map(|d| d.rows).sum::<u64>(), 1);
     }
+
+    /// One SSTable keyed by an int with a `uuid` and a `timeuuid` column, one row.
+    fn write_uuids(dir: &Path) -> SsTable {
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("t", CqlType::TimeUuid), HeaderColumn::new("u", CqlType::Uuid)],
+        );
+        let mut w = SsTableWriter::create(dir, 1, header, WriterOptions::default()).expect("writer");
+        let mut p = Partition::new(7i32.to_be_bytes().to_vec());
+        let row = p.row_mut(&[]);
+        // A version-1 (time-based) UUID and a version-4 one.
+        row.add_cell(OwnedCell::live(0, None, (0x10u8..0x20).map(|b| if b == 0x16 { 0x11 } else { b }).collect(), 1));
+        row.add_cell(OwnedCell::live(1, None, (0u8..16).map(|b| if b == 6 { 0x41 } else { b }).collect(), 1));
+        w.write_partition_content(&p).expect("write");
+        SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open")
+    }
+
+    /// The physical and logical type of each column of a dataset's first Parquet file.
+    fn parquet_columns(
+        summary: &TableSummary,
+    ) -> Vec<(String, parquet::basic::Type, Option<parquet::basic::LogicalType>)> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let file = Path::new(&summary.path).join(&summary.files[0].path);
+        let r = SerializedFileReader::new(std::fs::File::open(&file).expect("open")).expect("parquet");
+        let schema = r.metadata().file_metadata().schema_descr_ptr();
+        schema
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.physical_type(), c.logical_type_ref().cloned()))
+            .collect()
+    }
+
+    #[test]
+    fn uuids_are_text_by_default_and_the_uuid_logical_type_when_asked() {
+        use parquet::basic::{LogicalType, Type};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let t = write_uuids(&tmp.path().join("in"));
+        let opts = ExportOptions { out: tmp.path().join("text"), ..Default::default() };
+        let s = export(std::slice::from_ref(&t), &opts).expect("export");
+        let cols = parquet_columns(&s[0]);
+        for name in ["t", "u"] {
+            let c = cols.iter().find(|c| c.0 == name).expect("column");
+            assert_eq!((c.1, c.2.clone()), (Type::BYTE_ARRAY, Some(LogicalType::String)), "{name}");
+        }
+        // The canonical text, as CQL prints it.
+        let opts = ExportOptions { out: tmp.path().join("json"), format: Format::Ndjson, ..Default::default() };
+        let s = export(std::slice::from_ref(&t), &opts).expect("export");
+        let text = std::fs::read_to_string(Path::new(&s[0].path).join(&s[0].files[0].path)).expect("read");
+        assert_eq!(
+            text,
+            "{\"partition_key\":7,\"t\":\"10111213-1415-1117-1819-1a1b1c1d1e1f\",\"u\":\"00010203-0405-4107-0809-0a0b0c0d0e0f\"}\n"
+        );
+        let opts = ExportOptions {
+            out: tmp.path().join("binary"),
+            types: TypeOptions { uuid_as_binary: true },
+            ..Default::default()
+        };
+        let s = export(std::slice::from_ref(&t), &opts).expect("export");
+        let cols = parquet_columns(&s[0]);
+        for name in ["t", "u"] {
+            let c = cols.iter().find(|c| c.0 == name).expect("column");
+            assert_eq!((c.1, c.2.clone()), (Type::FIXED_LEN_BYTE_ARRAY, Some(LogicalType::Uuid)), "{name}");
+        }
+    }
 }
