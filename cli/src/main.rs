@@ -1023,6 +1023,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     s.files.len(),
                     s.seconds
                 );
+                if let Some(note) = s.nothing_live() {
+                    eprintln!("{}.{}: {note}", s.keyspace, s.table);
+                }
             }
             Ok(Outcome::Ok)
         }

@@ -19,7 +19,7 @@ use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::sstable::SsTable;
 
 use crate::columns::{columns_of, cql_type_name, measure_numerics};
-use crate::live::{merger, write_live, write_live_ranges};
+use crate::live::{Written, merger, write_live, write_live_ranges};
 use crate::rows::TokenFilter;
 use crate::sink::Sink;
 use crate::{Codec, ColumnSummary, ExportError, ExportOptions, Format, Mode, TableSummary, mutations, write_err};
@@ -65,14 +65,13 @@ pub(crate) fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<T
     let created = create_dirs(&ks_dir)?;
     let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_dataset(tables, opts, &tmp, &keyspace, &table, &table_name, started)
+    let result = write_dataset(tables, opts, &tmp, &final_dir, &keyspace, &table, &table_name, started)
         .map_err(|e| e.locate(tables))
-        .and_then(|mut summary| {
+        .and_then(|summary| {
             if final_dir.exists() {
                 std::fs::remove_dir(&final_dir).map_err(write_err(&final_dir))?;
             }
             std::fs::rename(&tmp, &final_dir).map_err(write_err(&final_dir))?;
-            summary.path = final_dir.display().to_string();
             Ok(summary)
         });
     if result.is_err() {
@@ -113,10 +112,14 @@ pub(crate) fn remove_created(created: &[PathBuf]) {
     }
 }
 
+/// Write the dataset into `dir` (the temporary directory); its manifest names `final_dir`,
+/// where [`export_table`] renames it once complete.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_dataset(
     tables: &[SsTable],
     opts: &ExportOptions,
     dir: &Path,
+    final_dir: &Path,
     keyspace: &str,
     table: &str,
     table_name: &str,
@@ -177,7 +180,7 @@ pub(crate) fn write_dataset(
         current: None,
         files: vec![],
     };
-    let (mut files, rows, partitions) = if mutations {
+    let Written { mut files, rows, partitions, read } = if mutations {
         let mut sinks: BTreeMap<usize, Sink> = BTreeMap::new();
         let w = mutations::write(
             tables,
@@ -194,7 +197,7 @@ pub(crate) fn write_dataset(
             sink.close()?;
             files.append(&mut sink.files);
         }
-        (files, w.rows, w.partitions)
+        Written { files, rows: w.rows, partitions: w.partitions, read: w.partitions }
     } else if opts.threads > 1
         && boundaries.is_empty()
         && opts.where_token.is_none()
@@ -231,11 +234,12 @@ pub(crate) fn write_dataset(
     let summary = TableSummary {
         keyspace: keyspace.into(),
         table: table.into(),
-        path: dir.display().to_string(),
+        path: final_dir.display().to_string(),
         sstables: tables.iter().map(|t| t.path(cairn_format::Component::Data).display().to_string()).collect(),
         input_bytes,
         rows,
         partitions,
+        partitions_read: read,
         files,
         schema: cols
             .iter()

@@ -8,8 +8,8 @@
 //! - `part-NNNNN.parquet` files (with `--token-splits N`, under Hive-style `token_range=K/`
 //!   folders, K = 0..N-1 over equal slices of the token space), one row group per
 //!   `--rows-per-group` rows (default 131 072), a new file past `--max-file-size`;
-//! - `_cairn_export.json`: rows, partitions, files, the Arrow schema with each column's CQL type,
-//!   the token ranges, seconds taken;
+//! - `_cairn_export.json`: its final path, rows, partitions (written and read), files, the
+//!   Arrow schema with each column's CQL type, the token ranges, seconds taken;
 //! - `_SUCCESS`, written last.
 //!
 //! The dataset is written under a hidden `.<table>.cairn-tmp-<pid>` directory and renamed into
@@ -39,6 +39,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::arrow::TypeOptions;
+
 use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 
 /// Output file format.
@@ -204,6 +205,19 @@ pub enum ExportError {
     /// A bad `--where-token` or `--token-splits`.
     #[error("{0}")]
     Tokens(String),
+    /// A table failed after the datasets of others were written (they stay, complete).
+    #[error("{error} (written before this error, and kept: {})", written_list(written))]
+    After {
+        /// The datasets written before the error.
+        written: Vec<TableSummary>,
+        /// The error.
+        error: Box<ExportError>,
+    },
+}
+
+/// `keyspace.table at PATH, ...`.
+fn written_list(written: &[TableSummary]) -> String {
+    written.iter().map(|s| format!("{}.{} at {}", s.keyspace, s.table, s.path)).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
@@ -242,6 +256,9 @@ pub struct TableSummary {
     pub rows: u64,
     /// Partitions with at least one row written.
     pub partitions: u64,
+    /// Partitions read (in the token range asked for), live or not: more than `partitions`
+    /// when some are wholly expired or deleted at `now`.
+    pub partitions_read: u64,
     /// Files written (relative to the dataset), with their rows and bytes.
     pub files: Vec<FileSummary>,
     /// Columns: name, CQL type, Arrow type.
@@ -252,6 +269,20 @@ pub struct TableSummary {
     pub now: i64,
     /// Wall-clock seconds taken.
     pub seconds: f64,
+}
+
+impl TableSummary {
+    /// When the export read partitions but none had a live row at `now` (each wholly expired
+    /// or deleted): a note saying so, `all N partitions are expired or deleted at <now, UTC>`.
+    /// The empty dataset is still the right answer; the note tells it from an empty input.
+    pub fn nothing_live(&self) -> Option<String> {
+        (self.rows == 0 && self.partitions_read > 0).then(|| {
+            let now = cairn_format::types::render::format_timestamp_ms(self.now.saturating_mul(1000));
+            let n = self.partitions_read;
+            let all = if n == 1 { "the 1 partition is".to_string() } else { format!("all {n} partitions are") };
+            format!("{all} expired or deleted at {now}")
+        })
+    }
 }
 
 /// One file of a dataset.
@@ -277,12 +308,18 @@ pub struct ColumnSummary {
 }
 
 /// Export `tables` (any number of tables, grouped by [`cairn_format::location`]: keyspace, table,
-/// id and point in time; one dataset each).
+/// id and point in time; one dataset each), in the order the groups first appear. The first
+/// table that fails ends the export; datasets already written stay, and the error
+/// ([`ExportError::After`]) names them.
 pub fn export(tables: &[SsTable], opts: &ExportOptions) -> Result<Vec<TableSummary>, ExportError> {
     let mut out = Vec::new();
     for (_, group) in cairn_format::location::group_by_table(tables) {
         let group: Vec<SsTable> = group.into_iter().cloned().collect();
-        out.push(dataset::export_table(&group, opts)?);
+        match dataset::export_table(&group, opts) {
+            Ok(s) => out.push(s),
+            Err(error) if out.is_empty() => return Err(error),
+            Err(error) => return Err(ExportError::After { written: out, error: Box::new(error) }),
+        }
     }
     Ok(out)
 }
@@ -445,5 +482,46 @@ mod tests {
             let c = cols.iter().find(|c| c.0 == name).expect("column");
             assert_eq!((c.1, c.2.clone()), (Type::FIXED_LEN_BYTE_ARRAY, Some(LogicalType::Uuid)), "{name}");
         }
+    }
+
+    #[test]
+    fn the_manifest_records_the_final_path_and_a_table_with_nothing_live_says_so() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        let mut w = SsTableWriter::create(tmp.path(), 1, header, WriterOptions::default()).expect("writer");
+        // Three partitions, each one cell with a 100 s TTL written at 1 000 000 s.
+        let mut keys: Vec<Vec<u8>> = (0i32..3).map(|k| k.to_be_bytes().to_vec()).collect();
+        keys.sort_by_key(|k| Partitioner::Murmur3.token(k));
+        for k in keys {
+            let mut p = Partition::new(k);
+            p.row_mut(&[]).add_cell(OwnedCell::expiring(0, None, b"x".to_vec(), 1, 100, 1_000_000));
+            w.write_partition_content(&p).expect("write");
+        }
+        let t = SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open");
+        let at = |now_s: i64, out: &str| {
+            let opts = ExportOptions { out: tmp.path().join(out), now_s, format: Format::Csv, ..Default::default() };
+            let s = export(std::slice::from_ref(&t), &opts).expect("export").remove(0);
+            let manifest: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(Path::new(&s.path).join("_cairn_export.json")).expect("manifest"),
+            )
+            .expect("json");
+            assert_eq!(manifest["path"].as_str(), Some(s.path.as_str()));
+            assert!(Path::new(&s.path).join("_SUCCESS").is_file() && !s.path.contains("cairn-tmp"), "{}", s.path);
+            s
+        };
+        let live = at(1_000_050, "live");
+        assert_eq!((live.rows, live.partitions, live.partitions_read, live.nothing_live()), (3, 3, 3, None));
+        let expired = at(1_000_100, "expired");
+        assert_eq!((expired.rows, expired.partitions, expired.partitions_read), (0, 0, 3));
+        assert_eq!(
+            expired.nothing_live().as_deref(),
+            Some("all 3 partitions are expired or deleted at 1970-01-12 13:48:20.000Z")
+        );
     }
 }

@@ -39,8 +39,18 @@ pub(crate) fn write_batch(
     write_values(sink, cols, &values, rows.len())
 }
 
-/// Files written, rows and partitions.
-pub(crate) type Written = (Vec<FileSummary>, u64, u64);
+/// What a scan wrote.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// The files, closed.
+    pub(crate) files: Vec<FileSummary>,
+    /// Rows written.
+    pub(crate) rows: u64,
+    /// Partitions with at least one row written.
+    pub(crate) partitions: u64,
+    /// Partitions read, live or not.
+    pub(crate) read: u64,
+}
 
 /// What the scanning thread hands the encoding thread.
 pub(crate) enum Work {
@@ -63,7 +73,7 @@ pub(crate) fn write_live(
     boundaries: &[Token],
     new_sink: &(dyn Fn(Option<usize>) -> Sink + Sync),
     table_name: &str,
-) -> Result<(Vec<FileSummary>, u64, u64), ExportError> {
+) -> Result<Written, ExportError> {
     let split = !boundaries.is_empty();
     let partitioner = m.partitioner();
     let now = opts.now_s;
@@ -133,8 +143,8 @@ pub(crate) fn write_live(
                 message: "the encoding thread panicked".into(),
             })
         });
-        scanned?;
-        Ok((files?, rows, partitions))
+        let read = scanned?;
+        Ok(Written { files: files?, rows, partitions, read })
     })
 }
 
@@ -188,7 +198,7 @@ pub(crate) fn write_live_ranges(
                         scanners.push(sc);
                     }
                     if scanners.is_empty() {
-                        return Ok((Vec::new(), 0, 0));
+                        return Ok(Written::default());
                     }
                     let mut m = Merger::new(scanners, partitioner)?;
                     let sink = |r: Option<usize>| Sink { prefix: format!("{k:02}-"), ..new_sink(r) };
@@ -208,12 +218,13 @@ pub(crate) fn write_live_ranges(
             })
             .collect()
     });
-    let (mut files, mut rows, mut partitions) = (Vec::new(), 0, 0);
+    let mut all = Written::default();
     for r in results {
-        let (f, r, p) = r?;
-        files.extend(f);
-        rows += r;
-        partitions += p;
+        let w = r?;
+        all.files.extend(w.files);
+        all.rows += w.rows;
+        all.partitions += w.partitions;
+        all.read += w.read;
     }
     // Before anything is published (a file the ranges left unread, if any, is read here).
     for (t, digest) in tables.iter().zip(digests) {
@@ -221,5 +232,5 @@ pub(crate) fn write_live_ranges(
             t.data_source()?.with_digest(d.clone()).check_digest()?;
         }
     }
-    Ok((files, rows, partitions))
+    Ok(all)
 }
