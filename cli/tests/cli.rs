@@ -894,6 +894,65 @@ fn export_writes_complete_datasets_and_never_overwrites() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `cairn export B A` where A fails after B was written: exit 2, B stays complete, and the error
+/// names B's dataset at its final path; B's manifest records that path, not the temporary one.
+#[test]
+fn an_export_failing_after_a_written_dataset_names_it() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-export-after-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (b, a) = (dir.join("b").display().to_string(), dir.join("a").display().to_string());
+    for (name, out) in [("sessions", &b), ("comments", &a)] {
+        let g = cairn(&["gen", name, "--rows", "50", "--out", out]);
+        assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    }
+    // `session_data` is a column of sessions only: sessions is written, then comments fails.
+    let out = dir.join("out");
+    let e = cairn(&["export", &b, &a, "--out", &out.display().to_string(), "--columns", "session_data"]);
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert_eq!(e.status.code(), Some(2), "{stderr}");
+    let written = out.join("cairn").join("sessions");
+    assert!(written.join("_SUCCESS").is_file(), "{stderr}");
+    assert!(!out.join("cairn").join("comments").exists(), "{stderr}");
+    assert!(stderr.contains("no column session_data"), "{stderr}");
+    let named = format!("written before this error, and kept: cairn.sessions at {})", written.display());
+    assert!(stderr.contains(&named), "{stderr}");
+    let manifest: J =
+        serde_json::from_str(&std::fs::read_to_string(written.join("_cairn_export.json")).expect("manifest"))
+            .expect("json");
+    assert_eq!(manifest["path"].as_str(), Some(written.display().to_string().as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An export that reads partitions but finds no live row at `--now` says so, and succeeds with
+/// the empty dataset.
+#[test]
+fn an_export_with_nothing_live_says_why() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-export-expired-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data").display().to_string();
+    let g = cairn(&["gen", "sessions", "--rows", "40", "--sstables", "1", "--out", &data]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let out = dir.join("out").display().to_string();
+    let e = cairn(&["export", &data, "--out", &out, "--now", "2100-01-01T00:00:00Z", "--format", "csv"]);
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert_eq!(e.status.code(), Some(0), "{stderr}");
+    let manifest: J = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out/cairn/sessions/_cairn_export.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["rows"].as_u64(), Some(0), "{stderr}");
+    let n = manifest["partitions_read"].as_u64().expect("partitions_read");
+    assert!(n > 0);
+    let note = format!("cairn.sessions: all {n} partitions are expired or deleted at 2100-01-01 00:00:00.000Z");
+    assert!(stderr.contains(&note), "{stderr}");
+    // At a time they are live, nothing is said.
+    let out = dir.join("out2").display().to_string();
+    let e = cairn(&["export", &data, "--out", &out, "--now", "2023-11-14T00:00:00Z", "--format", "csv"]);
+    assert!(e.status.success());
+    assert!(!String::from_utf8_lossy(&e.stderr).contains("expired or deleted"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_failed_export_leaves_the_out_directory_as_it_was() {
     let dir = std::env::temp_dir().join(format!("cairn-cli-export-fail-{}", std::process::id()));

@@ -6,7 +6,7 @@
 //! | `float`, `double`, `boolean` | Float32, Float64, Boolean |
 //! | `ascii`, `text`, `varchar`, `inet` | Utf8 (`inet` as Cassandra prints it) |
 //! | `blob` (and unknown custom types) | Binary |
-//! | `uuid`, `timeuuid` | FixedSizeBinary(16) tagged `arrow.uuid` (Utf8 with `uuid_as_string`) |
+//! | `uuid`, `timeuuid` | Utf8, the canonical lowercase 8-4-4-4-12 text (with `uuid_as_binary`: FixedSizeBinary(16) tagged `arrow.uuid`, written as Parquet's UUID logical type) |
 //! | `timestamp` | Timestamp(ms, UTC) |
 //! | `date`, `time` | Date32, Time64(ns) |
 //! | `duration` | Struct{months: Int32, days: Int32, nanoseconds: Int64} — Parquet has no month-day-nano interval, so the three fields are kept apart, unrounded |
@@ -101,8 +101,10 @@ impl NumericSpan {
 /// Type-mapping choices.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TypeOptions {
-    /// UUIDs as text instead of tagged 16-byte binary.
-    pub uuid_as_string: bool,
+    /// UUIDs as FixedSizeBinary(16) tagged `arrow.uuid` (Parquet: FIXED_LEN_BYTE_ARRAY(16) with
+    /// the UUID logical type, which pyarrow and DuckDB read as a UUID but Spark rejects as an
+    /// illegal Parquet type) instead of their canonical text, which every reader reads.
+    pub uuid_as_binary: bool,
 }
 
 /// The Arrow type of a CQL type (`numeric`: the measured layout of a top-level decimal/varint).
@@ -118,10 +120,10 @@ pub fn data_type(ty: &CqlType, o: TypeOptions, numeric: Option<NumericShape>) ->
         CqlType::Ascii | CqlType::Text | CqlType::Inet => DataType::Utf8,
         CqlType::Blob | CqlType::Custom(_) | CqlType::Empty | CqlType::Composite(_) => DataType::Binary,
         CqlType::Uuid | CqlType::TimeUuid | CqlType::LexicalUuid => {
-            if o.uuid_as_string {
-                DataType::Utf8
-            } else {
+            if o.uuid_as_binary {
                 DataType::FixedSizeBinary(16)
+            } else {
+                DataType::Utf8
             }
         }
         CqlType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
@@ -170,7 +172,7 @@ pub fn field(name: &str, ty: &CqlType, o: TypeOptions) -> Field {
 pub fn field_with(name: &str, ty: &CqlType, o: TypeOptions, numeric: Option<NumericShape>) -> Field {
     let f = Field::new(name, data_type(ty, o, numeric), true);
     match ty.unreversed() {
-        CqlType::Uuid | CqlType::TimeUuid | CqlType::LexicalUuid if !o.uuid_as_string => {
+        CqlType::Uuid | CqlType::TimeUuid | CqlType::LexicalUuid if o.uuid_as_binary => {
             f.with_metadata([(EXTENSION_NAME, "arrow.uuid")])
         }
         _ => f,

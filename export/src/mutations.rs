@@ -24,7 +24,9 @@ use cairn_format::types::CqlType;
 use cairn_format::types::render;
 use cairn_format::types::value::{Value, decode, key_components, udt_field_index};
 
-use crate::{Column, ExportError, Sink, Source, arrow, write_values};
+use crate::columns::{Column, Source};
+use crate::sink::{Sink, write_values};
+use crate::{ExportError, arrow};
 
 /// The fixed columns after the key and clustering columns.
 const FIXED: [(&str, CqlType); 9] = [
@@ -214,6 +216,12 @@ pub(crate) fn write(
         let mut scanner = t.scanner()?;
         let header = scanner.header().clone();
         let mut pending: BTreeMap<usize, Vec<Mutation>> = BTreeMap::new();
+        // Write a batch of token range `range` to its sink: the rows written.
+        let mut flush_range = |rows: &[Mutation], range: usize| -> Result<u64, ExportError> {
+            let sink = sinks.entry(range).or_insert_with(|| new_sink(range));
+            flush(rows, cols, &header.key_type, (&file, &location), sink)?;
+            Ok(rows.len() as u64)
+        };
         while let Some(p) = scanner.next_partition()?.cloned() {
             let token = t.partitioner.token(&p.key);
             let admitted =
@@ -240,25 +248,12 @@ pub(crate) fn write(
             batch.extend(em.out);
             if batch.len() >= rows_per_group {
                 let rows = std::mem::take(batch);
-                written.rows += rows.len() as u64;
-                flush(
-                    &rows,
-                    cols,
-                    &header.key_type,
-                    (&file, &location),
-                    sinks.entry(range).or_insert_with(|| new_sink(range)),
-                )?;
+                written.rows += flush_range(&rows, range)?;
             }
         }
+        // What is left of each range once the SSTable is read.
         for (range, rows) in pending {
-            written.rows += rows.len() as u64;
-            flush(
-                &rows,
-                cols,
-                &header.key_type,
-                (&file, &location),
-                sinks.entry(range).or_insert_with(|| new_sink(range)),
-            )?;
+            written.rows += flush_range(&rows, range)?;
         }
     }
     Ok(written)

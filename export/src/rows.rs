@@ -111,20 +111,22 @@ impl TokenFilter {
 }
 
 /// Call `f` with every live row of `stream` at `now_s`, in token order, for partitions the
-/// filter admits. `f` returns false to stop.
+/// filter admits. `f` returns false to stop. Returns how many partitions the filter admitted
+/// (read), live or not.
 pub fn for_each_row(
     stream: &mut dyn PartitionStream,
     partitioner: Partitioner,
     now_s: i64,
     filter: &TokenFilter,
     f: &mut dyn FnMut(Row) -> Result<bool>,
-) -> Result<()> {
+) -> Result<u64> {
     struct Rows<'a> {
         partitioner: Partitioner,
         filter: &'a TokenFilter,
         key: Arc<[u8]>,
         token: Token,
         statics: Arc<Cells>,
+        read: u64,
         f: &'a mut dyn FnMut(Row) -> Result<bool>,
     }
     impl LiveVisitor for Rows<'_> {
@@ -140,6 +142,7 @@ pub fn for_each_row(
             }
             self.key = Arc::from(&p.key[..]);
             self.token = token;
+            self.read += 1;
             Step::Read
         }
         fn cells(&mut self) -> Cells {
@@ -164,7 +167,9 @@ pub fn for_each_row(
         key: Arc::from(&[][..]),
         token: Token::Murmur3(i64::MIN),
         statics: Arc::default(),
+        read: 0,
         f,
     };
-    walk(stream, now_s, &mut rows)
+    walk(stream, now_s, &mut rows)?;
+    Ok(rows.read)
 }

@@ -284,6 +284,96 @@ fn generated_datasets_read_back_through_pyarrow_duckdb_and_spark() {
     }
 }
 
+/// The column types each engine reports for each dataset (the `types` line of read_export.py).
+fn engine_types(python: &str, jobs: &[(&str, &Path)]) -> BTreeMap<(String, PathBuf), Vec<String>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("read_export.py");
+    let mut out = BTreeMap::new();
+    for (engine, path) in jobs {
+        let o = Command::new(python)
+            .arg(&script)
+            .arg(engine)
+            .arg(path)
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .output()
+            .expect("run python");
+        assert!(o.status.success(), "{engine} failed: {}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).expect("utf8");
+        let line = text.lines().find_map(|l| l.strip_prefix("types ")).expect("a types line");
+        out.insert((engine.to_string(), path.to_path_buf()), serde_json::from_str(line).expect("types"));
+    }
+    out
+}
+
+/// uuid and timeuuid columns: by default their canonical text, which pyarrow, DuckDB and Spark
+/// all read as a string (Spark refuses Parquet's UUID logical type, so it cannot be the default);
+/// with `uuid_as_binary`, Parquet's UUID logical type, which pyarrow reads as `arrow.uuid` and
+/// DuckDB as UUID. The values are checked in every case.
+#[test]
+fn uuid_columns_read_as_text_everywhere_or_as_uuids_when_asked() {
+    let Some(python) = cairn_tests::peers_python("pyarrow/DuckDB/PySpark") else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let opts = GenOptions {
+        seed: 31,
+        rows: 60,
+        version: Version::Nb,
+        compression: Some(Compressor::Lz4),
+        sstables: 1,
+        out: tmp.path().join("data"),
+        expected: None,
+    };
+    let g = generate("alltypes", &opts).expect("generate");
+    let tables = open(&g.table_dir);
+    let mut dirs = Vec::new();
+    for (name, uuid_as_binary) in [("text", false), ("binary", true)] {
+        let eo = ExportOptions {
+            out: tmp.path().join(name),
+            now_s: g.now,
+            types: cairn_export::arrow::TypeOptions { uuid_as_binary },
+            ..Default::default()
+        };
+        let s = export(&tables, &eo).expect("export");
+        let uuids: Vec<usize> = s[0]
+            .schema
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.cql_type == "uuid" || c.cql_type == "timeuuid")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(uuids.len(), 2, "{:?}", s[0].schema);
+        dirs.push((PathBuf::from(&s[0].path), uuids));
+    }
+    let (text, binary) = (&dirs[0], &dirs[1]);
+    let engines: [(&str, &Path, &str); 5] = [
+        ("pyarrow", &text.0, "string"),
+        ("duckdb", &text.0, "VARCHAR"),
+        ("spark", &text.0, "string"),
+        ("pyarrow", &binary.0, "extension<arrow.uuid>"),
+        ("duckdb", &binary.0, "UUID"),
+    ];
+    let jobs: Vec<(&str, &Path)> = engines.iter().map(|(e, p, _)| (*e, *p)).collect();
+    let types = engine_types(&python, &jobs);
+    for (engine, path, want) in engines {
+        let got = &types[&(engine.to_string(), path.to_path_buf())];
+        let columns = if path == text.0 { &text.1 } else { &binary.1 };
+        for &i in columns {
+            assert_eq!(got.get(i).map(String::as_str), Some(want), "{engine} {}: {got:?}", path.display());
+        }
+    }
+    let read = read_back(&python, &jobs);
+    for (engine, path, _) in engines {
+        let flavor = if engine == "pyarrow" {
+            EXACT
+        } else if engine == "duckdb" {
+            DUCKDB
+        } else {
+            SPARK
+        };
+        let want = expected_rows(&tables, g.now, flavor);
+        let got = &read[&(engine.to_string(), path.to_path_buf())];
+        assert!(got == &want, "{engine} {}: {}", path.display(), first_difference(&want, got));
+    }
+}
+
 /// The clock corpus exports are read at.
 fn now_of_corpus() -> i64 {
     1_700_000_000

@@ -52,8 +52,12 @@ pub struct ExportArgs {
     /// 1 keeps one part-NNNNN sequence in token order).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// UUIDs as text instead of 16-byte binary tagged arrow.uuid.
-    #[arg(long)]
+    /// uuid/timeuuid as Parquet's UUID logical type (16-byte binary, Arrow arrow.uuid):
+    /// pyarrow and DuckDB read a UUID, Spark refuses the file. Default: canonical text.
+    #[arg(long, conflicts_with = "uuid_as_string")]
+    pub uuid_as_binary: bool,
+    /// uuid/timeuuid as canonical text (the default; kept for scripts that pass it).
+    #[arg(long, hide = true)]
     pub uuid_as_string: bool,
 }
 

@@ -49,7 +49,7 @@ pub fn run(a: ExportArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result
         where_token,
         token_splits: a.token_splits,
         threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-        types: cairn_export::arrow::TypeOptions { uuid_as_string: a.uuid_as_string },
+        types: cairn_export::arrow::TypeOptions { uuid_as_binary: a.uuid_as_binary },
     };
     let bar = Progress::start(progress, "export", Counter::Read, Some(data_bytes(&tables)));
     let datasets = cairn_export::export(&tables, &opts);
@@ -66,6 +66,9 @@ pub fn run(a: ExportArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result
             s.files.len(),
             s.seconds
         );
+        if let Some(note) = s.nothing_live() {
+            eprintln!("{}.{}: {note}", s.keyspace, s.table);
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -1,0 +1,50 @@
+//! Text formats: CSV and NDJSON rows. CSV has a header line and values as cqlsh prints them
+//! (RFC 4180 quoting, an empty field for null); NDJSON has one JSON object per row, keyed by
+//! column name, values as CQL's JSON (`SELECT JSON`) renders them, null for null. Both come from
+//! [`cairn_format::types::render`].
+
+use cairn_format::types::value::Value;
+
+use crate::columns::Column;
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// `n` rows given column by column, as CSV lines (`csv`) or NDJSON lines.
+pub(crate) fn render_text(cols: &[Column], values: &[Vec<Option<Value<'_>>>], n: usize, csv: bool) -> String {
+    use cairn_format::types::render;
+    let mut out = String::new();
+    for r in 0..n {
+        if csv {
+            let fields: Vec<String> = cols
+                .iter()
+                .zip(values)
+                .map(|(c, v)| match v.get(r) {
+                    Some(Some(Value::Null | Value::Empty)) | Some(None) | None => String::new(),
+                    Some(Some(x)) => csv_field(&render::to_cql_string(&c.ty, x)),
+                })
+                .collect();
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        } else {
+            out.push('{');
+            let mut first = true;
+            for (c, v) in cols.iter().zip(values) {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                render::quote_json(&c.name, &mut out);
+                out.push(':');
+                match v.get(r) {
+                    Some(Some(Value::Null | Value::Empty)) | Some(None) | None => out.push_str("null"),
+                    Some(Some(x)) => render::write_json(&c.ty, x, &mut out),
+                }
+            }
+            out.push_str("}\n");
+        }
+    }
+    out
+}
