@@ -10,7 +10,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use cairn_format::types::render::hex;
 use std::sync::Arc;
 
 use crate::node::Shared;
@@ -188,3 +190,128 @@ pub fn request(addr: SocketAddr, token: Option<&str>, command: &[String]) -> std
 }
 
 use std::io::Read as _;
+
+impl Shared {
+    /// Flush the tables in scope (all when `None`); when every table was flushed the commit log
+    /// is emptied. Returns how many tables were flushed.
+    pub(crate) fn flush_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<usize, String> {
+        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut n = 0;
+        for (kn, k) in state.keyspaces.iter_mut() {
+            if ks.is_some_and(|x| x != kn) {
+                continue;
+            }
+            for (tn, t) in k.tables.iter_mut() {
+                if table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                t.flush().map_err(|e| e.to_string())?;
+                n += 1;
+            }
+        }
+        if ks.is_none()
+            && let Ok(mut log) = self.commitlog.lock()
+            && let Some(log) = log.as_mut()
+        {
+            // Everything logged is now in SSTables.
+            log.truncate().map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    /// The directories of the tables in scope.
+    pub(crate) fn table_dirs(&self, ks: Option<&str>, table: Option<&str>) -> Result<Vec<PathBuf>, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = Vec::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_none_or(|x| x == kn) && table.is_none_or(|x| x == tn) {
+                    out.push(t.dir.clone());
+                }
+            }
+        }
+        if out.is_empty() && (ks.is_some() || table.is_some()) {
+            return Err("no such keyspace or table".into());
+        }
+        Ok(out)
+    }
+
+    /// Major compaction of the tables in scope.
+    pub(crate) fn compact_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = String::new();
+        for (kn, k) in state.keyspaces.iter_mut() {
+            for (tn, t) in k.tables.iter_mut() {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                t.flush().map_err(|e| e.to_string())?;
+                let before = t.sstables.len();
+                t.compact_all().map_err(|e| e.to_string())?;
+                out.push_str(&format!("{kn}.{tn}: {before} SSTable(s) -> {}\n", t.sstables.len()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `nodetool status`, for a ring of one.
+    pub(crate) fn status(&self) -> Result<String, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let load: u64 = state
+            .keyspaces
+            .values()
+            .flat_map(|k| k.tables.values())
+            .flat_map(|t| t.sstables.iter())
+            .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
+            .sum();
+        let mut ip = self.config.listen.ip();
+        if ip.is_unspecified() {
+            ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        }
+        let id = hex(&self.host_id);
+        Ok(format!(
+            "Datacenter: datacenter1\n=======================\nStatus=Up/Down  State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  {ip}  {load} bytes  {}  100.0%  {}-{}-{}-{}-{}  rack1\n",
+            self.tokens.len(),
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        ))
+    }
+
+    /// `nodetool tablestats`.
+    pub(crate) fn tablestats(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let mut out = String::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                let bytes: u64 = t
+                    .sstables
+                    .iter()
+                    .map(|s| {
+                        let p = s.path(cairn_format::Component::Data);
+                        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .sum::<Result<u64, String>>()?;
+                // An SSTable without an estimator adds nothing; one that does not decode is an error.
+                let keys: u64 = t
+                    .sstables
+                    .iter()
+                    .map(|s| s.estimated_cardinality().map(|e| e.unwrap_or(0)).map_err(|e| e.to_string()))
+                    .sum::<Result<u64, String>>()?;
+                out.push_str(&format!(
+                    "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
+                    t.sstables.len(),
+                    keys + t.memtable.len() as u64,
+                    t.memtable.len(),
+                    t.writes
+                ));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -6,7 +6,7 @@
 use cairn_format::types::CqlType;
 use cairn_format::types::compare::compare_values;
 
-use crate::cql::{Tok, lex};
+use super::{Tok, lex};
 use crate::values::{serialize_collection, serialize_fields, serialize_map};
 
 struct P {
