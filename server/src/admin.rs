@@ -83,11 +83,15 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             let (ks, t) = scope(args.get(1..).unwrap_or_default());
             shared.flush_tables(ks.as_deref(), t.as_deref())?;
             let dirs = shared.table_dirs(ks.as_deref(), t.as_deref())?;
-            let mut files = 0;
+            let (mut sstables, mut files) = (0, 0);
             for dir in &dirs {
-                files += snapshot(dir, tag).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let (s, f) = snapshot(dir, tag).map_err(|e| format!("{}: {e}", dir.display()))?;
+                sstables += s;
+                files += f;
             }
-            Ok(format!("snapshot {tag}: {} table(s), {files} file(s) linked\n", dirs.len()))
+            // Files as `listsnapshots` counts them: every file of the snapshot directories
+            // (each SSTable's components, `manifest.json`, `schema.cql`).
+            Ok(format!("snapshot {tag}: {} table(s), {sstables} SSTable(s), {files} file(s)\n", dirs.len()))
         }
         "listsnapshots" => {
             let mut out = String::from("Snapshot name\tKeyspace\tTable\tFiles\tBytes\n");
@@ -96,11 +100,7 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
                 let mut tags: Vec<_> = rd.flatten().map(|e| e.path()).collect();
                 tags.sort();
                 for tag in tags {
-                    let (n, bytes) = std::fs::read_dir(&tag)
-                        .map(|rd| {
-                            rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len())))
-                        })
-                        .unwrap_or((0, 0));
+                    let (n, bytes) = snapshot_files(&tag);
                     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                     let table = name(&dir);
                     let ks = dir.parent().map(name).unwrap_or_default();
@@ -141,9 +141,17 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// The files of a snapshot directory and their bytes, as `listsnapshots` shows them.
+fn snapshot_files(snapshot: &Path) -> (usize, u64) {
+    std::fs::read_dir(snapshot)
+        .map(|rd| rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len()))))
+        .unwrap_or((0, 0))
+}
+
 /// Hard-link every SSTable component of a table directory under `snapshots/<tag>/`, with
-/// Cassandra 4.0's `manifest.json` and the table's `schema.cql`. Returns the files linked.
-fn snapshot(dir: &Path, tag: &str) -> std::io::Result<usize> {
+/// Cassandra 4.0's `manifest.json` and the table's `schema.cql`. Returns the SSTables snapshotted
+/// and the files the snapshot directory holds (as [`snapshot_files`] counts them).
+fn snapshot(dir: &Path, tag: &str) -> std::io::Result<(usize, usize)> {
     let target = dir.join("snapshots").join(tag);
     if target.exists() {
         return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("snapshot {tag} already exists")));
@@ -174,7 +182,7 @@ fn snapshot(dir: &Path, tag: &str) -> std::io::Result<usize> {
         cairn_format::types::render::format_instant_ms(now)
     );
     std::fs::write(target.join("manifest.json"), manifest)?;
-    Ok(files.len())
+    Ok((files.len(), snapshot_files(&target).0))
 }
 
 /// Send one admin command; returns the output after `ok`, or the error.
@@ -313,5 +321,51 @@ impl Shared {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Session, handle};
+    use crate::protocol::Request;
+
+    /// `snapshot` says how many files it made, counted as `listsnapshots` counts them (it said
+    /// "3 file(s) linked" — the Data.db files — where `listsnapshots` listed every component).
+    #[test]
+    fn snapshot_counts_the_files_listsnapshots_lists() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = crate::NodeConfig {
+            data_dir: tmp.path().join("data"),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..Default::default()
+        };
+        let node = crate::start(config).expect("start");
+        let shared = Arc::clone(&node.shared);
+        let mut session =
+            Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
+        let mut cql = |text: &str| {
+            handle(Request::Query(text.into(), Default::default()), &mut session, &shared).expect(text);
+        };
+        cql("CREATE KEYSPACE a WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+        cql("CREATE TABLE a.t (k int PRIMARY KEY, v text)");
+        cql("CREATE TABLE a.u (k int PRIMARY KEY, v text)");
+        for round in 0..3 {
+            cql(&format!("INSERT INTO a.t (k, v) VALUES ({round}, 'x')"));
+            cql(&format!("INSERT INTO a.u (k, v) VALUES ({round}, 'y')"));
+            run(&shared, "flush", &["a"]).expect("flush");
+        }
+        let said = run(&shared, "snapshot", &["s1", "a"]).expect("snapshot");
+        let listed = run(&shared, "listsnapshots", &[]).expect("listsnapshots");
+        let files: usize = listed
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(3).expect("Files column").parse::<usize>().expect("a count"))
+            .sum();
+        // Two tables of three SSTables, each SSTable with its components, plus a manifest and a
+        // schema per table.
+        assert!(files > 6 * 2 + 4, "{listed}");
+        assert_eq!(said, format!("snapshot s1: 2 table(s), 6 SSTable(s), {files} file(s)\n"));
+        node.stop();
     }
 }
