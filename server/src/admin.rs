@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use cairn_format::types::render::hex;
 use std::sync::Arc;
 
+use crate::catalog::Catalog;
 use crate::node::Shared;
 
 /// Serve the admin interface on `addr` (in a thread); returns the bound address.
@@ -203,17 +204,27 @@ impl Shared {
     /// Flush the tables in scope (all when `None`); when every table was flushed the commit log
     /// is emptied. Returns how many tables were flushed.
     pub(crate) fn flush_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<usize, String> {
-        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        // Flushing everything empties the commit log: no write may be logged in between, so
+        // the catalog's write lock (writes hold its read lock from logging to applying).
+        let (read, write);
+        let cat: &Catalog = if ks.is_none() {
+            write = self.catalog_write().map_err(|f| f.message)?;
+            &write
+        } else {
+            read = self.catalog_read().map_err(|f| f.message)?;
+            &read
+        };
         let mut n = 0;
-        for (kn, k) in state.keyspaces.iter_mut() {
+        for (kn, k) in &cat.keyspaces {
             if ks.is_some_and(|x| x != kn) {
                 continue;
             }
-            for (tn, t) in k.tables.iter_mut() {
+            for (tn, t) in &k.tables {
                 if table.is_some_and(|x| x != tn) {
                     continue;
                 }
-                t.flush().map_err(|e| e.to_string())?;
+                let mut d = t.lock().map_err(|f| f.message)?;
+                t.flush(&mut d).map_err(|e| e.to_string())?;
                 n += 1;
             }
         }
@@ -229,7 +240,7 @@ impl Shared {
 
     /// The directories of the tables in scope.
     pub(crate) fn table_dirs(&self, ks: Option<&str>, table: Option<&str>) -> Result<Vec<PathBuf>, String> {
-        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let state = self.catalog_read().map_err(|f| f.message)?;
         let mut out = Vec::new();
         for (kn, k) in &state.keyspaces {
             for (tn, t) in &k.tables {
@@ -246,17 +257,18 @@ impl Shared {
 
     /// Major compaction of the tables in scope.
     pub(crate) fn compact_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
-        let mut state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let state = self.catalog_read().map_err(|f| f.message)?;
         let mut out = String::new();
-        for (kn, k) in state.keyspaces.iter_mut() {
-            for (tn, t) in k.tables.iter_mut() {
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
                 if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
                     continue;
                 }
-                t.flush().map_err(|e| e.to_string())?;
-                let before = t.sstables.len();
-                t.compact_all().map_err(|e| e.to_string())?;
-                out.push_str(&format!("{kn}.{tn}: {before} SSTable(s) -> {}\n", t.sstables.len()));
+                let mut d = t.lock().map_err(|f| f.message)?;
+                t.flush(&mut d).map_err(|e| e.to_string())?;
+                let before = d.sstables.len();
+                t.compact_all(&mut d).map_err(|e| e.to_string())?;
+                out.push_str(&format!("{kn}.{tn}: {before} SSTable(s) -> {}\n", d.sstables.len()));
             }
         }
         Ok(out)
@@ -264,14 +276,19 @@ impl Shared {
 
     /// `nodetool status`, for a ring of one.
     pub(crate) fn status(&self) -> Result<String, String> {
-        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let state = self.catalog_read().map_err(|f| f.message)?;
         let load: u64 = state
             .keyspaces
             .values()
             .flat_map(|k| k.tables.values())
-            .flat_map(|t| t.sstables.iter())
-            .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
-            .sum();
+            .map(|t| {
+                let d = t.lock().map_err(|f| f.message)?;
+                Ok(d.sstables
+                    .iter()
+                    .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
+                    .sum::<u64>())
+            })
+            .sum::<Result<u64, String>>()?;
         let mut ip = self.config.listen.ip();
         if ip.is_unspecified() {
             ip = std::net::IpAddr::from([127, 0, 0, 1]);
@@ -290,14 +307,15 @@ impl Shared {
 
     /// `nodetool tablestats`.
     pub(crate) fn tablestats(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
-        let state = self.state.lock().map_err(|_| "node state poisoned".to_string())?;
+        let state = self.catalog_read().map_err(|f| f.message)?;
         let mut out = String::new();
         for (kn, k) in &state.keyspaces {
             for (tn, t) in &k.tables {
                 if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
                     continue;
                 }
-                let bytes: u64 = t
+                let d = t.lock().map_err(|f| f.message)?;
+                let bytes: u64 = d
                     .sstables
                     .iter()
                     .map(|s| {
@@ -306,17 +324,17 @@ impl Shared {
                     })
                     .sum::<Result<u64, String>>()?;
                 // An SSTable without an estimator adds nothing; one that does not decode is an error.
-                let keys: u64 = t
+                let keys: u64 = d
                     .sstables
                     .iter()
                     .map(|s| s.estimated_cardinality().map(|e| e.unwrap_or(0)).map_err(|e| e.to_string()))
                     .sum::<Result<u64, String>>()?;
                 out.push_str(&format!(
                     "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
-                    t.sstables.len(),
-                    keys + t.memtable.len() as u64,
-                    t.memtable.len(),
-                    t.writes
+                    d.sstables.len(),
+                    keys + d.memtable.len() as u64,
+                    d.memtable.len(),
+                    d.writes
                 ));
             }
         }

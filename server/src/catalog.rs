@@ -20,16 +20,25 @@ use cairn_format::types::render::hex;
 
 use crate::connection::Session;
 use crate::cql::Statement;
-use crate::execute::{execute, resolve_keyspace, table_mut};
-use crate::node::{Shared, State, random_uuid};
+use crate::execute::{execute, resolve_keyspace, table_of};
+use crate::node::{Shared, random_uuid};
 use crate::protocol::{Failure, Outcome, QueryParams, Writer, code, invalid, syntax};
 use crate::storage::table::Table;
 use crate::system;
 
+/// The schema: keyspaces with their types and tables.
+pub(crate) struct Catalog {
+    pub(crate) keyspaces: BTreeMap<String, Keyspace>,
+    pub(crate) schema_version: [u8; 16],
+    /// Random state for schema versions and table ids.
+    pub(crate) seed: u64,
+}
+
+/// A keyspace.
 pub(crate) struct Keyspace {
     pub(crate) replication: Vec<(String, String)>,
     pub(crate) durable_writes: bool,
-    pub(crate) tables: BTreeMap<String, Table>,
+    pub(crate) tables: BTreeMap<String, Arc<Table>>,
     pub(crate) types: Vec<CreateType>,
 }
 
@@ -40,7 +49,7 @@ pub(crate) fn unhex16(s: &str) -> Option<[u8; 16]> {
 }
 
 /// Write the schema the node replays at start-up (`<data>/cairn_schema.cql`), atomically.
-pub(crate) fn save_schema(state: &State, data: &std::path::Path) -> Result<(), Failure> {
+pub(crate) fn save_schema(state: &Catalog, data: &std::path::Path) -> Result<(), Failure> {
     let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
     for (name, k) in &state.keyspaces {
         let repl: Vec<String> = k.replication.iter().map(|(a, b)| format!("'{a}': '{b}'")).collect();
@@ -87,8 +96,7 @@ pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
         }
         let bad = |m: String| std::io::Error::other(format!("{}: {m}", path.display()));
         let (st, _) = crate::cql::parse(line).map_err(|e| bad(e.to_string()))?;
-        let mut state = shared.state.lock().map_err(|_| bad("poisoned".into()))?;
-        execute(&mut state, shared, &mut session, &st, &QueryParams::default()).map_err(|f| bad(f.message))?;
+        execute(shared, &mut session, &st, &QueryParams::default(), None).map_err(|f| bad(f.message))?;
     }
     Ok(())
 }
@@ -130,7 +138,7 @@ pub(crate) fn header_for(schema: &TableSchema) -> SerializationHeader {
 }
 
 /// `USE`.
-pub(crate) fn use_keyspace(state: &mut State, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
+pub(crate) fn use_keyspace(state: &Catalog, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
     let Statement::Use(ks) = st else { return Err(invalid("not a Use statement")) };
     if !state.keyspaces.contains_key(ks) && !system::is_system_keyspace(ks) {
         return Err(invalid(format!("Keyspace '{ks}' does not exist")));
@@ -140,7 +148,7 @@ pub(crate) fn use_keyspace(state: &mut State, session: &mut Session, st: &Statem
 }
 
 /// `CREATE KEYSPACE`.
-pub(crate) fn create_keyspace(state: &mut State, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
+pub(crate) fn create_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
     let Statement::CreateKeyspace { name, if_not_exists, replication, durable_writes } = st else {
         return Err(invalid("not a CreateKeyspace statement"));
     };
@@ -184,12 +192,12 @@ pub(crate) fn create_keyspace(state: &mut State, shared: &Shared, st: &Statement
 }
 
 /// `DROP KEYSPACE`.
-pub(crate) fn drop_keyspace(state: &mut State, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
+pub(crate) fn drop_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
     let Statement::DropKeyspace { name, if_exists } = st else { return Err(invalid("not a DropKeyspace statement")) };
     if state.keyspaces.remove(name).is_none() {
         return if *if_exists { Ok(Outcome::Void) } else { Err(invalid(format!("Keyspace {name} does not exist"))) };
     }
-    state.prepared.retain(|_, p| p.table.0 != *name);
+    shared.prepared()?.retain(|_, p| p.table.0 != *name);
     state.schema_version = random_uuid(&mut state.seed);
     save_schema(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
@@ -197,7 +205,7 @@ pub(crate) fn drop_keyspace(state: &mut State, shared: &Shared, st: &Statement) 
 
 /// `CREATE TYPE`.
 pub(crate) fn create_type(
-    state: &mut State,
+    state: &mut Catalog,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
@@ -232,7 +240,7 @@ pub(crate) fn create_type(
 
 /// `CREATE TABLE`.
 pub(crate) fn create_table(
-    state: &mut State,
+    state: &mut Catalog,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
@@ -285,17 +293,19 @@ pub(crate) fn create_table(
         message: e.to_string(),
         extra: vec![],
     })?;
-    keyspace.tables.insert(
-        name.clone(),
-        Table { schema, header, id, memtable: BTreeMap::new(), writes: 0, dir, sstables, create_text },
-    );
+    keyspace.tables.insert(name.clone(), Arc::new(Table::new(schema, header, id, dir, create_text, sstables)));
     state.schema_version = random_uuid(&mut state.seed);
     save_schema(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "CREATED", target: "TABLE", keyspace: ks, name: Some(name) })
 }
 
 /// `DROP TABLE`.
-pub(crate) fn drop_table(state: &mut State, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
+pub(crate) fn drop_table(
+    state: &mut Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+) -> Result<Outcome, Failure> {
     let Statement::DropTable { table, if_exists } = st else { return Err(invalid("not a DropTable statement")) };
     let ks = resolve_keyspace(session, table)?;
     let removed = state.keyspaces.get_mut(&ks).and_then(|k| k.tables.remove(&table.name));
@@ -306,19 +316,20 @@ pub(crate) fn drop_table(state: &mut State, session: &mut Session, st: &Statemen
             Err(invalid(format!("Table '{ks}.{}' doesn't exist", table.name)))
         };
     }
-    state.prepared.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
+    shared.prepared()?.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
     state.schema_version = random_uuid(&mut state.seed);
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "TABLE", keyspace: ks, name: Some(table.name.clone()) })
 }
 
 /// `TRUNCATE`: the memtable and the SSTables go.
-pub(crate) fn truncate(state: &mut State, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
+pub(crate) fn truncate(state: &Catalog, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
     let Statement::Truncate(table) = st else { return Err(invalid("not a Truncate statement")) };
     let ks = resolve_keyspace(session, table)?;
-    let t = table_mut(state, &ks, &table.name)?;
-    t.memtable.clear();
+    let t = table_of(state, &ks, &table.name)?;
+    let mut d = t.lock()?;
+    d.memtable.clear();
     // The SSTables go too (Cassandra snapshots first when auto_snapshot is on).
-    for s in t.sstables.drain(..) {
+    for s in d.sstables.drain(..) {
         for c in cairn_format::Component::BIG {
             let _ = std::fs::remove_file(s.path(c));
         }

@@ -206,13 +206,11 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
         Request::Register(_) => Ok((opcode::READY, vec![])),
         Request::Query(text, params) => {
             let (statement, _) = crate::cql::parse(&text).map_err(syntax)?;
-            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
-            let out = logged_execute(&mut state, shared, session, &statement, &text, &params)?;
+            let out = logged_execute(shared, session, &statement, &text, &params)?;
             Ok((opcode::RESULT, encode_outcome(out, &params)))
         }
         Request::Prepare(text) => {
             let (statement, n) = crate::cql::parse(&text).map_err(syntax)?;
-            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
             let id = {
                 let key = format!("{}\u{0}{text}", session.keyspace.clone().unwrap_or_default());
                 let (a, b) = cairn_format::partitioner::murmur3_cassandra(key.as_bytes());
@@ -220,15 +218,15 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                 id.extend_from_slice(&b.to_be_bytes());
                 id
             };
-            let mut p = prepare(&state, session, statement, n)?;
+            let mut p = prepare(&*shared.catalog_read()?, session, statement, n)?;
             p.text = text;
             let out = encode_prepared(&id, &p);
-            state.prepared.insert(id, p);
+            shared.prepared()?.insert(id, p);
             Ok((opcode::RESULT, out))
         }
         Request::Execute(id, params) => {
-            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
-            let Some(p) = state.prepared.get(&id) else {
+            let prepared = shared.prepared()?;
+            let Some(p) = prepared.get(&id) else {
                 let mut w = Writer::default();
                 w.short_bytes(&id);
                 return Err(Failure {
@@ -237,28 +235,27 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                     extra: w.buf,
                 });
             };
-            let statement = p.statement.clone();
-            let text = p.text.clone();
+            let (statement, text, keyspace) = (p.statement.clone(), p.text.clone(), p.keyspace.clone());
+            drop(prepared);
             let saved = session.keyspace.clone();
-            if p.keyspace.is_some() && session.keyspace.is_none() {
-                session.keyspace = p.keyspace.clone();
+            if keyspace.is_some() && session.keyspace.is_none() {
+                session.keyspace = keyspace;
             }
             let skip = params.skip_metadata;
-            let result = logged_execute(&mut state, shared, session, &statement, &text, &params);
+            let result = logged_execute(shared, session, &statement, &text, &params);
             session.keyspace = saved.or(session.keyspace.take());
             let mut params = params;
             params.skip_metadata = skip;
             Ok((opcode::RESULT, encode_outcome(result?, &params)))
         }
         Request::Batch(_, statements, _, timestamp) => {
-            let mut state = shared.state.lock().map_err(|_| invalid("node state poisoned"))?;
             for st in statements {
                 let (statement, values, text) = match st {
                     protocol::BatchStatement::Query(q, v) => {
                         let (s, _) = crate::cql::parse(&q).map_err(syntax)?;
                         (s, v, q)
                     }
-                    protocol::BatchStatement::Prepared(id, v) => match state.prepared.get(&id) {
+                    protocol::BatchStatement::Prepared(id, v) => match shared.prepared()?.get(&id) {
                         Some(p) => (p.statement.clone(), v, p.text.clone()),
                         None => {
                             let mut w = Writer::default();
@@ -277,7 +274,7 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                     ));
                 }
                 let params = QueryParams { values, timestamp, ..Default::default() };
-                logged_execute(&mut state, shared, session, &statement, &text, &params)?;
+                logged_execute(shared, session, &statement, &text, &params)?;
             }
             let mut w = Writer::default();
             w.int(0x0001);

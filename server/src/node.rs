@@ -11,18 +11,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_format::types::render::hex;
 
-use crate::catalog::{Keyspace, replay_schema, unhex16};
+use crate::catalog::{Catalog, replay_schema, unhex16};
 use crate::connection::{Session, serve};
 use crate::execute::execute;
 use crate::execute::prepare::Prepared;
-use crate::protocol::QueryParams;
+use crate::protocol::{Failure, QueryParams, code};
 use crate::storage::durable::Durable;
 use crate::values;
 
@@ -98,24 +98,22 @@ impl NodeHandle {
     }
 }
 
-pub(crate) struct State {
-    pub(crate) keyspaces: BTreeMap<String, Keyspace>,
-    pub(crate) prepared: HashMap<Vec<u8>, Prepared>,
-    pub(crate) schema_version: [u8; 16],
-    pub(crate) last_timestamp: i64,
-    pub(crate) seed: u64,
-    /// The server time a replayed write was made at.
-    pub(crate) now_override: Option<i64>,
-}
-
+/// What every connection shares: the catalog (schema) behind a read-write lock, each table's
+/// data behind its own lock (in the catalog), prepared statements, the clock, the commit log.
 pub(crate) struct Shared {
-    pub(crate) state: Mutex<State>,
+    /// Keyspaces, types and tables. Statements take its read lock (DDL its write lock), then
+    /// the lock of the table they touch.
+    pub(crate) catalog: RwLock<Catalog>,
+    /// Prepared statements by id (locked after `catalog`, or alone).
+    pub(crate) prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
+    /// The last write time handed out (microseconds).
+    pub(crate) last_timestamp: AtomicI64,
     pub(crate) config: NodeConfig,
     pub(crate) host_id: [u8; 16],
     pub(crate) tokens: Vec<i64>,
     /// Table ids to reuse while the schema is replayed at start-up.
     pub(crate) pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
-    /// The commit log (locked after `state`).
+    /// The commit log (locked after `catalog` and any table).
     pub(crate) commitlog: Mutex<Option<crate::commitlog::CommitLog>>,
     /// Group commit (batch sync): the log position known durable, whether an fsync is under
     /// way, and whether one failed (then nothing is answered any more: a failed fsync may have
@@ -125,7 +123,38 @@ pub(crate) struct Shared {
     pub(crate) durable_cv: std::sync::Condvar,
 }
 
-/// Group commit state (batch sync).
+impl Shared {
+    /// The catalog, for reading.
+    pub(crate) fn catalog_read(&self) -> Result<RwLockReadGuard<'_, Catalog>, Failure> {
+        self.catalog.read().map_err(|_| poisoned("the catalog"))
+    }
+
+    /// The catalog, for a schema change.
+    pub(crate) fn catalog_write(&self) -> Result<RwLockWriteGuard<'_, Catalog>, Failure> {
+        self.catalog.write().map_err(|_| poisoned("the catalog"))
+    }
+
+    /// The prepared statements.
+    pub(crate) fn prepared(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Vec<u8>, Prepared>>, Failure> {
+        self.prepared.lock().map_err(|_| poisoned("the prepared statements"))
+    }
+
+    /// A write time for a write that names none: now, and always after the last one handed out.
+    pub(crate) fn next_timestamp(&self) -> i64 {
+        let now = now_micros();
+        let last = self.last_timestamp.fetch_max(now, Ordering::SeqCst);
+        if last < now {
+            return now;
+        }
+        // Someone took `now` or later: one past whatever is newest.
+        self.last_timestamp.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+fn poisoned(what: &str) -> Failure {
+    Failure { code: code::SERVER, message: format!("{what}: lock poisoned"), extra: vec![] }
+}
+
 /// Apply the commit log's writes to the memtables (after the schema replay).
 pub(crate) fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
     let n = entries.len();
@@ -142,15 +171,12 @@ pub(crate) fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::E
             failed += 1;
             continue;
         };
-        let Ok(mut state) = shared.state.lock() else { return };
-        state.now_override = Some(e.now_s);
+        shared.last_timestamp.fetch_max(e.timestamp, Ordering::SeqCst);
         let params = QueryParams { values: e.values, timestamp: Some(e.timestamp), ..Default::default() };
-        if execute(&mut state, shared, &mut session, &st, &params).is_err() {
+        if execute(shared, &mut session, &st, &params, Some(e.now_s)).is_err() {
             // A table dropped since, for instance.
             failed += 1;
         }
-        state.now_override = None;
-        state.last_timestamp = state.last_timestamp.max(e.timestamp);
     }
     if n > 0 {
         crate::log!("cairn node: replayed {} commit log entries ({failed} no longer applicable)", n - failed);
@@ -225,14 +251,9 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
     let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &mut seed)?;
     let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            keyspaces: BTreeMap::new(),
-            prepared: HashMap::new(),
-            schema_version: random_uuid(&mut seed),
-            last_timestamp: 0,
-            seed,
-            now_override: None,
-        }),
+        catalog: RwLock::new(Catalog { keyspaces: BTreeMap::new(), schema_version: random_uuid(&mut seed), seed }),
+        prepared: Mutex::new(HashMap::new()),
+        last_timestamp: AtomicI64::new(0),
         config,
         host_id,
         tokens,

@@ -5,10 +5,10 @@ use cairn_format::schema::cql::CreateType;
 use cairn_format::types::CqlType;
 
 use super::resolve_keyspace;
+use crate::catalog::Catalog;
 use crate::catalog::Keyspace;
 use crate::connection::Session;
 use crate::cql::QName;
-use crate::node::State;
 use crate::protocol::{Columns, Failure, Outcome, Row, invalid};
 use crate::values;
 
@@ -36,7 +36,12 @@ pub(crate) fn type_cql(ks: &str, ty: &CreateType) -> String {
 
 /// Server-side DESCRIBE, as Cassandra 4.0 answers it: rows of (keyspace_name, type, name,
 /// create_statement).
-pub(crate) fn describe(state: &State, session: &Session, what: &str, name: Option<&QName>) -> Result<Outcome, Failure> {
+pub(crate) fn describe(
+    state: &Catalog,
+    session: &Session,
+    what: &str,
+    name: Option<&QName>,
+) -> Result<Outcome, Failure> {
     let columns: Columns = ["keyspace_name", "type", "name", "create_statement"]
         .iter()
         .map(|n| ((*n).to_string(), CqlType::Text))

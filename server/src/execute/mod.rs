@@ -10,15 +10,21 @@ pub mod prepare;
 pub mod select;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
 use cairn_format::schema::TableSchema;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::value::compose;
 
 use crate::catalog;
+use crate::catalog::Catalog;
 use crate::connection::Session;
 use crate::cql::{QName, Relation, Statement, Term, Using};
-use crate::node::{Shared, State, now_micros};
+use crate::node::{Shared, now_micros};
 use crate::protocol::{Columns, Failure, Outcome, QueryParams, Value, code, invalid};
 use crate::storage::table::{FLUSH_AFTER_WRITES, Table};
 use crate::values::split_collection;
@@ -32,9 +38,10 @@ pub(crate) type KeySet = (Vec<Vec<u8>>, Vec<Vec<Option<Vec<u8>>>>);
 /// Notes a bind marker that binds a partition-key column.
 pub(crate) type KeyMarker<'a> = dyn FnMut(&Term, &Col, &mut Vec<(usize, u16)>) + 'a;
 
-/// Execute a statement, logging it first when it writes.
+/// Execute a statement, logging it first when it writes. A write is appended to the commit log
+/// and applied under the catalog's read lock, so a flush of every table (which takes the write
+/// lock, then empties the log) never loses a write logged between its flushes.
 pub(crate) fn logged_execute(
-    state: &mut State,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
@@ -54,15 +61,11 @@ pub(crate) fn logged_execute(
             let at = log.position();
             session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
         }
-        return execute(state, shared, session, st, params);
+        return execute(shared, session, st, params, None);
     }
     let ts = match params.timestamp {
         Some(t) => t,
-        None => {
-            let t = now_micros().max(state.last_timestamp + 1);
-            state.last_timestamp = t;
-            t
-        }
+        None => shared.next_timestamp(),
     };
     let now_s = now_micros() / 1_000_000;
     let entry = crate::commitlog::Entry {
@@ -72,6 +75,7 @@ pub(crate) fn logged_execute(
         statement: text.to_string(),
         values: params.values.clone(),
     };
+    let cat = shared.catalog_read()?;
     if let Ok(mut log) = shared.commitlog.lock()
         && let Some(log) = log.as_mut()
     {
@@ -86,10 +90,7 @@ pub(crate) fn logged_execute(
         }
     }
     let params = QueryParams { timestamp: Some(ts), ..params.clone() };
-    state.now_override = Some(now_s);
-    let out = execute(state, shared, session, st, &params);
-    state.now_override = None;
-    out
+    execute_read(&cat, shared, session, st, &params, now_s)
 }
 
 /// A value bound to a term: bytes, null, or unset.
@@ -165,9 +166,9 @@ pub(crate) fn resolve_keyspace(session: &Session, q: &QName) -> Result<String, F
     })
 }
 
-pub(crate) fn table_mut<'s>(state: &'s mut State, ks: &str, name: &str) -> Result<&'s mut Table, Failure> {
-    let keyspace = state.keyspaces.get_mut(ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
-    keyspace.tables.get_mut(name).ok_or_else(|| invalid(format!("table {name} does not exist")))
+pub(crate) fn table_of<'c>(cat: &'c Catalog, ks: &str, name: &str) -> Result<&'c Arc<Table>, Failure> {
+    let keyspace = cat.keyspaces.get(ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+    keyspace.tables.get(name).ok_or_else(|| invalid(format!("table {name} does not exist")))
 }
 
 /// Where a column lives.
@@ -220,7 +221,7 @@ pub(crate) fn all_columns(t: &Table) -> Columns {
 }
 
 pub(crate) fn next_timestamp(
-    state: &mut State,
+    shared: &Shared,
     params: &QueryParams,
     using: &Using,
     b: &Binder<'_>,
@@ -233,56 +234,79 @@ pub(crate) fn next_timestamp(
     if let Some(t) = params.timestamp {
         return Ok(t);
     }
-    let now = now_micros().max(state.last_timestamp + 1);
-    state.last_timestamp = now;
-    Ok(now)
+    Ok(shared.next_timestamp())
 }
 
+/// Whether a statement changes the schema (it takes the catalog's write lock).
+fn is_ddl(st: &Statement) -> bool {
+    matches!(
+        st,
+        Statement::CreateKeyspace { .. }
+            | Statement::DropKeyspace { .. }
+            | Statement::CreateType { .. }
+            | Statement::CreateTable { .. }
+            | Statement::DropTable { .. }
+    )
+}
+
+/// Execute a statement; `now_s` is the server time a replayed write was made at (now when
+/// `None`). DDL takes the catalog's write lock; everything else its read lock, and then the
+/// lock of the one table it touches.
 pub(crate) fn execute(
-    state: &mut State,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
     params: &QueryParams,
+    now_s: Option<i64>,
 ) -> Result<Outcome, Failure> {
-    let out = execute_inner(state, shared, session, st, params)?;
+    if is_ddl(st) {
+        let mut cat = shared.catalog_write()?;
+        return match st {
+            Statement::CreateKeyspace { .. } => catalog::create_keyspace(&mut cat, shared, st),
+            Statement::DropKeyspace { .. } => catalog::drop_keyspace(&mut cat, shared, st),
+            Statement::CreateType { .. } => catalog::create_type(&mut cat, shared, session, st),
+            Statement::CreateTable { .. } => catalog::create_table(&mut cat, shared, session, st),
+            _ => catalog::drop_table(&mut cat, shared, session, st),
+        };
+    }
+    let cat = shared.catalog_read()?;
+    let now_s = now_s.unwrap_or_else(|| now_micros() / 1_000_000);
+    execute_read(&cat, shared, session, st, params, now_s)
+}
+
+/// Execute a statement that leaves the schema alone, under the catalog's read lock.
+pub(crate) fn execute_read(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let out = match st {
+        Statement::Use(_) => catalog::use_keyspace(cat, session, st),
+        Statement::Truncate(_) => catalog::truncate(cat, session, st),
+        Statement::Insert { .. } => write::insert(cat, shared, session, st, params, now_s),
+        Statement::Update { .. } => write::update(cat, shared, session, st, params, now_s),
+        Statement::Delete { .. } => write::delete(cat, shared, session, st, params, now_s),
+        Statement::Select { .. } => select::select(cat, shared, session, st, params, now_s),
+        Statement::Batch { .. } => write::batch(cat, shared, session, st, params, now_s),
+        Statement::Describe(what, name) => describe::describe(cat, session, what, name.as_ref()),
+        Statement::Unsupported(what) => Err(invalid(format!("{what} is not supported by this node"))),
+        _ => Err(invalid("a schema change outside the catalog's write lock")),
+    }?;
     // Memtables are flushed to SSTables once they have taken enough writes.
     if let Statement::Insert { table, .. } | Statement::Update { table, .. } | Statement::Delete { table, .. } = st
         && let Ok(ks) = resolve_keyspace(session, table)
-        && let Ok(t) = table_mut(state, &ks, &table.name)
+        && let Ok(t) = table_of(cat, &ks, &table.name)
     {
-        t.writes += 1;
-        if t.writes >= FLUSH_AFTER_WRITES {
-            t.flush().map_err(|e| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] })?;
+        let mut d = t.lock()?;
+        d.writes += 1;
+        if d.writes >= FLUSH_AFTER_WRITES {
+            t.flush(&mut d).map_err(|e| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] })?;
         }
     }
     Ok(out)
-}
-
-pub(crate) fn execute_inner(
-    state: &mut State,
-    shared: &Shared,
-    session: &mut Session,
-    st: &Statement,
-    params: &QueryParams,
-) -> Result<Outcome, Failure> {
-    let now_s = state.now_override.unwrap_or_else(|| now_micros() / 1_000_000);
-    match st {
-        Statement::Use(_) => catalog::use_keyspace(state, session, st),
-        Statement::CreateKeyspace { .. } => catalog::create_keyspace(state, shared, st),
-        Statement::DropKeyspace { .. } => catalog::drop_keyspace(state, shared, st),
-        Statement::CreateType { .. } => catalog::create_type(state, shared, session, st),
-        Statement::CreateTable { .. } => catalog::create_table(state, shared, session, st),
-        Statement::DropTable { .. } => catalog::drop_table(state, session, st),
-        Statement::Truncate(_) => catalog::truncate(state, session, st),
-        Statement::Insert { .. } => write::insert(state, session, st, params, now_s),
-        Statement::Update { .. } => write::update(state, session, st, params, now_s),
-        Statement::Delete { .. } => write::delete(state, session, st, params, now_s),
-        Statement::Select { .. } => select::select(state, shared, session, st, params, now_s),
-        Statement::Batch { .. } => write::batch(state, shared, session, st, params),
-        Statement::Describe(what, name) => describe::describe(state, session, what, name.as_ref()),
-        Statement::Unsupported(what) => Err(invalid(format!("{what} is not supported by this node"))),
-    }
 }
 
 pub(crate) fn column_in(header: &SerializationHeader, schema: &TableSchema, name: &str) -> Result<Col, Failure> {

@@ -6,9 +6,9 @@ use cairn_format::types::CqlType;
 
 use super::select::{project_columns, select_columns};
 use super::{Col, KeyMarker, column, resolve_keyspace};
+use crate::catalog::Catalog;
 use crate::connection::Session;
 use crate::cql::{Assignment, Relation, Statement, Term, Using};
-use crate::node::State;
 use crate::protocol::{Columns, Failure, invalid};
 use crate::system;
 
@@ -22,7 +22,7 @@ pub(crate) struct Prepared {
     pub(crate) result: Option<Columns>,
 }
 
-pub(crate) fn prepare(state: &State, session: &Session, statement: Statement, n: usize) -> Result<Prepared, Failure> {
+pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, n: usize) -> Result<Prepared, Failure> {
     let mut binds: Columns = vec![(String::new(), CqlType::Blob); n];
     let mut pk_indexes = Vec::new();
     let (qname, result) = match &statement {

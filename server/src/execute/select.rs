@@ -11,9 +11,10 @@ use cairn_format::types::compare::compare_values;
 use cairn_format::types::render::hex;
 
 use super::{Binder, Col, Timed, all_columns, bind_values, column, key_restrictions, resolve_keyspace};
+use crate::catalog::Catalog;
 use crate::connection::Session;
 use crate::cql::{Relation, Selector, Statement};
-use crate::node::{Shared, State};
+use crate::node::Shared;
 use crate::protocol::{Columns, Failure, Outcome, QueryParams, Row, code, invalid};
 use crate::storage::table::Table;
 use crate::system;
@@ -213,6 +214,83 @@ pub(crate) fn live_rows(t: &Table, p: &Partition, now_s: i64) -> Vec<LiveRow> {
     out
 }
 
+/// Where a page of a user table's rows ended: the last row returned (its partition key and
+/// clustering) and how many rows were returned before it, in all and in its partition (for
+/// LIMIT and PER PARTITION LIMIT). The next page resumes right after that row — a full scan
+/// reads each partition once, not once per page. Sent to the client as opaque bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PagePosition {
+    pub(crate) key: Vec<u8>,
+    pub(crate) clustering: Vec<Option<Vec<u8>>>,
+    /// Rows returned so far, this one included.
+    pub(crate) returned: u64,
+    /// Rows returned so far from this row's partition, this one included.
+    pub(crate) in_partition: u64,
+}
+
+/// A paging state's first byte: a position in a user table, or an offset in a system table's rows.
+const PAGE_AT_ROW: u8 = 1;
+const PAGE_AT_OFFSET: u8 = 2;
+
+impl PagePosition {
+    /// The opaque bytes: kind, key, clustering values (a length of -1 for none), the counts.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![PAGE_AT_ROW];
+        out.extend_from_slice(&(self.key.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.key);
+        out.extend_from_slice(&(self.clustering.len() as u16).to_be_bytes());
+        for c in &self.clustering {
+            match c {
+                Some(v) => {
+                    out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    out.extend_from_slice(v);
+                }
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        out.extend_from_slice(&self.returned.to_be_bytes());
+        out.extend_from_slice(&self.in_partition.to_be_bytes());
+        out
+    }
+
+    /// Read the bytes [`PagePosition::encode`] wrote, for a table of `clustering` columns.
+    fn decode(b: &[u8], clustering: usize) -> Result<PagePosition, Failure> {
+        let bad = || invalid("Invalid paging state: not one this node gave for this query");
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], Failure> {
+            let v = b.get(at..at + n).ok_or_else(bad)?;
+            at += n;
+            Ok(v)
+        };
+        if take(1)? != [PAGE_AT_ROW] {
+            return Err(bad());
+        }
+        let n = u32::from_be_bytes(take(4)?.try_into().map_err(|_| bad())?) as usize;
+        let key = take(n)?.to_vec();
+        let count = u16::from_be_bytes(take(2)?.try_into().map_err(|_| bad())?) as usize;
+        if count != clustering {
+            return Err(bad());
+        }
+        let mut values = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = i32::from_be_bytes(take(4)?.try_into().map_err(|_| bad())?);
+            values.push(if len < 0 { None } else { Some(take(len as usize)?.to_vec()) });
+        }
+        let returned = u64::from_be_bytes(take(8)?.try_into().map_err(|_| bad())?);
+        let in_partition = u64::from_be_bytes(take(8)?.try_into().map_err(|_| bad())?);
+        if at != b.len() {
+            return Err(bad());
+        }
+        Ok(PagePosition { key, clustering: values, returned, in_partition })
+    }
+}
+
+/// What a SELECT of a user table gives: the columns, one page of rows, and where the page ended
+/// when more rows follow.
+type Selected = (Columns, Vec<Row>, Option<PagePosition>);
+
+/// Rows of a user table: from `resume` on (the start when `None`), at most `want` of them (all
+/// when `None`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn select_rows(
     t: &Table,
@@ -223,8 +301,13 @@ pub(crate) fn select_rows(
     allow_filtering: bool,
     b: &Binder<'_>,
     now_s: i64,
-) -> Result<(Columns, Vec<Row>), Failure> {
+    resume: Option<&PagePosition>,
+    want: Option<usize>,
+) -> Result<Selected, Failure> {
     let columns = select_columns(t, selectors)?;
+    let count_only = selectors.is_some_and(|s| s.iter().any(|(x, _)| *x == Selector::Count));
+    // A count reads everything, and is one row.
+    let (resume, want) = if count_only { (None, None) } else { (resume, want) };
     // Partition-key restrictions decide which partitions are read; the rest filter rows.
     let pk_names: Vec<&str> = t.schema.partition_key.iter().map(|c| c.name.as_str()).collect();
     let pk_rels: Vec<&Relation> = relations
@@ -243,33 +326,43 @@ pub(crate) fn select_rows(
         }
         filters.push((col.clone(), r.op.clone(), bind_values(r, col.ty(), name, b)?));
     }
-    let partitions: Vec<Partition> = if !pk_rels.is_empty() {
+    // The partitions named by the key (read at once), or a scan in ring order (read a chunk at
+    // a time, from where the page resumes).
+    let keyed: Option<Vec<(Token, Vec<u8>)>> = if !pk_rels.is_empty() {
         if pk_rels.len() != pk_names.len() || pk_rels.iter().any(|r| r.op != "=" && r.op != "in") {
             if !allow_filtering {
                 return Err(invalid("Partition key parts must all be restricted by = or IN (or use ALLOW FILTERING)"));
             }
-            t.partitions(None)?
+            None
         } else {
             let (keys, _) = key_restrictions(t, &pk_rels.iter().map(|r| (*r).clone()).collect::<Vec<_>>(), b)?;
             let mut keyed: Vec<(Token, Vec<u8>)> =
                 keys.into_iter().map(|k| (Token::Murmur3(murmur3_token(&k)), k)).collect();
             keyed.sort();
             keyed.dedup();
-            t.partitions(Some(&keyed))?
+            Some(keyed)
         }
     } else {
-        t.partitions(None)?
+        None
     };
-    let token_of = |p: &Partition| murmur3_token(&p.key);
     let mut token_bounds: Vec<(String, i64)> = Vec::new();
     for r in token_rels {
         let v = r.values.last().ok_or_else(|| invalid("token() needs a value"))?;
         let x = b.int(v, "token")?.ok_or_else(|| invalid("null token"))?;
         token_bounds.push((r.op.clone(), x));
     }
-    let mut rows = Vec::new();
-    for p in &partitions {
-        let tok = token_of(p);
+    let resume_place = resume.map(|r| (Token::Murmur3(murmur3_token(&r.key)), r.key.clone()));
+    let reversed = order.first().is_some_and(|(first_ck, desc)| {
+        let table_desc = t.schema.clustering.first().is_some_and(|(c, d)| &c.name == first_ck && *d);
+        *desc != table_desc
+    });
+    // Rows gathered, each with its count in its partition; one more than `want` tells whether
+    // another page follows.
+    let mut rows: Vec<(LiveRow, u64)> = Vec::new();
+    let enough = |rows: &Vec<(LiveRow, u64)>| want.is_some_and(|w| rows.len() > w);
+    let d = t.lock()?;
+    let take_partition = |p: &Partition, rows: &mut Vec<(LiveRow, u64)>| {
+        let tok = murmur3_token(&p.key);
         if !token_bounds.iter().all(|(op, x)| match op.as_str() {
             ">" => tok > *x,
             ">=" => tok >= *x,
@@ -278,7 +371,7 @@ pub(crate) fn select_rows(
             "=" => tok == *x,
             _ => true,
         }) {
-            continue;
+            return;
         }
         let mut prows = live_rows(t, p, now_s);
         prows.retain(|r| {
@@ -301,20 +394,82 @@ pub(crate) fn select_rows(
                 }
             })
         });
-        if let Some((first_ck, desc)) = order.first() {
-            let table_desc = t.schema.clustering.first().is_some_and(|(c, d)| &c.name == first_ck && *d);
-            if *desc != table_desc {
-                prows.reverse();
-            }
+        if reversed {
+            prows.reverse();
+        }
+        // The partition the last page ended in: on after its last row.
+        let mut before = 0;
+        if let Some(r) = resume.filter(|r| r.key == p.key) {
+            before = r.in_partition;
+            let passed = prows.iter().take_while(|row| !after_in_output(t, &row.clustering, &r.clustering, reversed));
+            let n = passed.count();
+            prows.drain(..n);
         }
         if let Some(l) = per_partition_limit {
-            prows.truncate(l);
+            prows.truncate(l.saturating_sub(before as usize));
         }
-        rows.extend(prows);
+        for (i, row) in prows.into_iter().enumerate() {
+            if enough(rows) {
+                break;
+            }
+            rows.push((row, before + i as u64 + 1));
+        }
+    };
+    match &keyed {
+        Some(keys) => {
+            let keys: Vec<(Token, Vec<u8>)> =
+                keys.iter().filter(|k| resume_place.as_ref().is_none_or(|r| *k >= r)).cloned().collect();
+            for p in d.partitions(&keys)? {
+                if enough(&rows) {
+                    break;
+                }
+                take_partition(&p, &mut rows);
+            }
+        }
+        None => {
+            // The partition the last page ended in, then the ones after it, a chunk at a time.
+            let mut after = None;
+            if let Some(place) = &resume_place {
+                for p in d.partitions(std::slice::from_ref(place))? {
+                    take_partition(&p, &mut rows);
+                }
+                after = Some(place.clone());
+            }
+            let chunk = want.map_or(usize::MAX, |w| (w + 1).clamp(16, 4096));
+            while !enough(&rows) {
+                let ps = d.partitions_after(after.as_ref(), chunk)?;
+                let last = ps.len() < chunk;
+                for (place, p) in ps {
+                    if enough(&rows) {
+                        break;
+                    }
+                    take_partition(&p, &mut rows);
+                    after = Some(place);
+                }
+                if last {
+                    break;
+                }
+            }
+        }
     }
+    drop(d);
+    let returned_before = resume.map_or(0, |r| r.returned);
+    let mut next = None;
+    if let Some(w) = want
+        && rows.len() > w
+    {
+        rows.truncate(w);
+        next = rows.last().map(|(r, in_partition)| PagePosition {
+            key: r.key.clone(),
+            clustering: r.clustering.clone(),
+            returned: returned_before + w as u64,
+            in_partition: *in_partition,
+        });
+    }
+    let rows: Vec<LiveRow> = rows.into_iter().map(|(r, _)| r).collect();
     let count_only = selectors.is_some_and(|s| s.iter().any(|(x, _)| *x == Selector::Count));
     if count_only {
-        return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]]));
+        return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]], None));
     }
     let header = &t.header;
     // A stored key that does not split into the table's key columns is a server error, never a
@@ -364,12 +519,33 @@ pub(crate) fn select_rows(
                 .collect(),
         })
         .collect();
-    Ok((columns, out))
+    Ok((columns, out, next))
+}
+
+/// Whether a row's clustering comes after `last` in the order rows are returned (the table's
+/// clustering order, or its reverse). A static-only row (no clustering) ends its partition.
+fn after_in_output(t: &Table, clustering: &[Option<Vec<u8>>], last: &[Option<Vec<u8>>], reversed: bool) -> bool {
+    if last.iter().all(Option::is_none) {
+        return false;
+    }
+    let mut ord = std::cmp::Ordering::Equal;
+    for ((a, b), ty) in clustering.iter().zip(last).zip(&t.header.clustering_types) {
+        ord = match (a, b) {
+            (Some(a), Some(b)) => compare_values(ty, a, b),
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+        };
+        if ord.is_ne() {
+            break;
+        }
+    }
+    if reversed { ord.is_lt() } else { ord.is_gt() }
 }
 
 /// `SELECT`, paged.
 pub(crate) fn select(
-    state: &mut State,
+    cat: &Catalog,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
@@ -403,40 +579,72 @@ pub(crate) fn select(
         Some(t) => b.int(t, "PER PARTITION LIMIT")?.map(|v| v.max(0) as usize),
         None => None,
     };
-    let (columns, rows, table_name) = if system::is_system_keyspace(&ks) {
-        let (cols, rows) = system::table(state, shared, &ks, &table.name)
+    let page = params.page_size.filter(|&p| p > 0).map(|p| p as usize);
+    if !system::is_system_keyspace(&ks) {
+        let t = cat
+            .keyspaces
+            .get(&ks)
+            .and_then(|k| k.tables.get(&table.name))
+            .ok_or_else(|| invalid(format!("table {} does not exist", table.name)))?;
+        let resume = match &params.paging_state {
+            Some(s) => Some(PagePosition::decode(s, t.schema.clustering.len())?),
+            None => None,
+        };
+        // This page: the page size, or what the LIMIT leaves, whichever is smaller.
+        let left = limit.map(|l| l.saturating_sub(resume.as_ref().map_or(0, |r| r.returned) as usize));
+        let want = match (page, left) {
+            (Some(p), Some(l)) => Some(p.min(l)),
+            (p, l) => p.or(l),
+        };
+        let (columns, rows, next) = select_rows(
+            t,
+            selectors.as_ref(),
+            relations,
+            order,
+            ppl,
+            *allow_filtering,
+            &b,
+            now_s,
+            resume.as_ref(),
+            want,
+        )?;
+        // The LIMIT reached ends the paging.
+        let next = next.filter(|n| limit.is_none_or(|l| (n.returned as usize) < l));
+        let paging_state = next.map(|n| n.encode());
+        return Ok(Outcome::Rows { keyspace: ks, table: table.name.clone(), columns, rows, paging_state });
+    }
+    let (columns, rows, table_name) = {
+        let (cols, rows) = system::table(cat, shared, &ks, &table.name)
             .ok_or_else(|| invalid(format!("table {ks}.{} does not exist", table.name)))?;
         let rows = filter_system_rows(&cols, rows, relations, &b)?;
         let out_cols = project_columns(&cols, selectors.as_ref())?;
         let rows = project_plain(&cols, rows, selectors.as_ref());
         (out_cols, rows, table.name.clone())
-    } else {
-        let t = state
-            .keyspaces
-            .get(&ks)
-            .and_then(|k| k.tables.get(&table.name))
-            .ok_or_else(|| invalid(format!("table {} does not exist", table.name)))?;
-        let (cols, rows) = select_rows(t, selectors.as_ref(), relations, order, ppl, *allow_filtering, &b, now_s)?;
-        (cols, rows, table.name.clone())
     };
     let mut rows = rows;
     if let Some(l) = limit {
         rows.truncate(l);
     }
-    // Paging: the state is the offset of the next row.
-    let offset =
-        params.paging_state.as_ref().and_then(|s| <[u8; 8]>::try_from(s.as_slice()).ok()).map_or(0, u64::from_be_bytes)
-            as usize;
-    let page = params.page_size.filter(|&p| p > 0).map(|p| p as usize);
-    let total = rows.len();
+    // A system table's rows are few and made afresh: its paging state is the offset of the next row.
+    let bad = || invalid("Invalid paging state: not one this node gave for this query");
+    let offset = match &params.paging_state {
+        None => 0,
+        Some(s) => match s.split_first() {
+            Some((&PAGE_AT_OFFSET, rest)) => {
+                <[u8; 8]>::try_from(rest).map(u64::from_be_bytes).map_err(|_| bad())? as usize
+            }
+            _ => return Err(bad()),
+        },
+    };
     let mut rows: Vec<Row> = rows.into_iter().skip(offset).collect();
     let mut paging_state = None;
     if let Some(p) = page
         && rows.len() > p
     {
         rows.truncate(p);
-        paging_state = Some(((offset + p) as u64).to_be_bytes().to_vec());
+        let mut state = vec![PAGE_AT_OFFSET];
+        state.extend_from_slice(&((offset + p) as u64).to_be_bytes());
+        paging_state = Some(state);
     }
-    let _ = total;
     Ok(Outcome::Rows { keyspace: ks, table: table_name, columns, rows, paging_state })
 }

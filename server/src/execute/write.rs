@@ -13,14 +13,15 @@ use cairn_format::types::CqlType;
 use cairn_format::types::value::compose;
 
 use super::{
-    Binder, Bound, Col, bind_values, col_index, column, column_in, execute, key_restrictions, next_timestamp,
-    resolve_keyspace, table_mut,
+    Binder, Bound, Col, bind_values, col_index, column, column_in, execute_read, key_restrictions, next_timestamp,
+    resolve_keyspace, table_of,
 };
+use crate::catalog::Catalog;
 use crate::connection::Session;
 use crate::cql::{Assignment, Relation, Statement, Using};
-use crate::node::{Shared, State, timeuuid};
+use crate::node::{Shared, timeuuid};
 use crate::protocol::{Failure, Outcome, QueryParams, invalid};
-use crate::storage::table::Table;
+use crate::storage::table::{Table, TableData};
 use crate::values::{split_collection, split_fields};
 
 /// A seed for the timeuuid paths of list elements a statement appends: the same for the same
@@ -82,9 +83,9 @@ pub(crate) fn full_clustering(t: &Table, cks: &[Option<Vec<u8>>]) -> Result<Vec<
     Ok(cks.to_vec())
 }
 
-pub(crate) fn partition_mut(t: &mut Table, key: Vec<u8>) -> &mut Partition {
+pub(crate) fn partition_mut(d: &mut TableData, key: Vec<u8>) -> &mut Partition {
     let token = Token::Murmur3(murmur3_token(&key));
-    t.memtable.entry((token, key.clone())).or_insert_with(|| Partition::new(key))
+    d.memtable.entry((token, key.clone())).or_insert_with(|| Partition::new(key))
 }
 
 pub(crate) fn row_for<'p>(
@@ -222,7 +223,8 @@ pub(crate) fn add_elements_to(
 
 /// `INSERT`.
 pub(crate) fn insert(
-    state: &mut State,
+    cat: &Catalog,
+    shared: &Shared,
     session: &mut Session,
     st: &Statement,
     params: &QueryParams,
@@ -242,8 +244,9 @@ pub(crate) fn insert(
     if columns.len() != values.len() {
         return Err(invalid("Unmatched column names/values"));
     }
-    let ts = next_timestamp(state, params, using, &b)?;
-    let t = table_mut(state, &ks, &table.name)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
     let ttl = ttl_of(t, using, &b)?;
     let mut keys: Vec<Option<Vec<u8>>> = vec![None; t.schema.partition_key.len()];
     let mut cks: Vec<Option<Vec<u8>>> = vec![None; t.schema.clustering.len()];
@@ -264,7 +267,7 @@ pub(crate) fn insert(
     let clustering = full_clustering(t, &cks)?;
     let header = Arc::clone(&t.header);
     let mut seed = statement_seed(st, params, ts);
-    let p = partition_mut(t, key);
+    let p = partition_mut(&mut d, key);
     p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
     for (col, bound) in cells {
         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
@@ -274,7 +277,8 @@ pub(crate) fn insert(
 
 /// `UPDATE`.
 pub(crate) fn update(
-    state: &mut State,
+    cat: &Catalog,
+    shared: &Shared,
     session: &mut Session,
     st: &Statement,
     params: &QueryParams,
@@ -288,8 +292,9 @@ pub(crate) fn update(
         return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
     }
     let ks = resolve_keyspace(session, table)?;
-    let ts = next_timestamp(state, params, using, &b)?;
-    let t = table_mut(state, &ks, &table.name)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
     let ttl = ttl_of(t, using, &b)?;
     let (keys, cks) = key_restrictions(t, relations, &b)?;
     let header = Arc::clone(&t.header);
@@ -309,7 +314,7 @@ pub(crate) fn update(
         for cl in &cks {
             let clustering =
                 if static_only && cl.iter().all(Option::is_none) { vec![] } else { full_clustering(t, cl)? };
-            let p = partition_mut(t, key.clone());
+            let p = partition_mut(&mut d, key.clone());
             for a in assignments {
                 let (name, term) = match a {
                     Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
@@ -378,7 +383,8 @@ pub(crate) fn update(
 
 /// `DELETE`: cells, rows, partitions, or a range of rows (a range tombstone).
 pub(crate) fn delete(
-    state: &mut State,
+    cat: &Catalog,
+    shared: &Shared,
     session: &mut Session,
     st: &Statement,
     params: &QueryParams,
@@ -392,8 +398,9 @@ pub(crate) fn delete(
         return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
     }
     let ks = resolve_keyspace(session, table)?;
-    let ts = next_timestamp(state, params, using, &b)?;
-    let t = table_mut(state, &ks, &table.name)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
     // Slices on a clustering column (`c > ?`, `c <= ?`) delete a range: a range tombstone.
     let is_slice = |r: &Relation| matches!(r.op.as_str(), "<" | "<=" | ">" | ">=");
     let slices: Vec<&Relation> = relations.iter().filter(|r| is_slice(r)).collect();
@@ -444,7 +451,7 @@ pub(crate) fn delete(
                     None => (prefix.clone(), true),
                 };
                 let ((s, si), (e, ei)) = (bound(&start), bound(&end));
-                let p = partition_mut(t, key.clone());
+                let p = partition_mut(&mut d, key.clone());
                 p.range_tombstones.push(cairn_format::partition::RangeTombstone {
                     start: s,
                     start_inclusive: si,
@@ -459,7 +466,7 @@ pub(crate) fn delete(
     for key in keys {
         for cl in &cks {
             let given = cl.iter().take_while(|c| c.is_some()).count();
-            let p = partition_mut(t, key.clone());
+            let p = partition_mut(&mut d, key.clone());
             if columns.is_empty() {
                 if given == 0 {
                     p.delete(deletion);
@@ -503,18 +510,19 @@ pub(crate) fn delete(
 
 /// `BATCH` (a logged and an unlogged batch alike).
 pub(crate) fn batch(
-    state: &mut State,
+    cat: &Catalog,
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
     params: &QueryParams,
+    now_s: i64,
 ) -> Result<Outcome, Failure> {
     let Statement::Batch { statements, using } = st else { return Err(invalid("not a Batch statement")) };
     let b = Binder { params };
-    let ts = next_timestamp(state, params, using, &b)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
     for s in statements {
         let p = QueryParams { timestamp: Some(ts), ..params.clone() };
-        execute(state, shared, session, s, &p)?;
+        execute_read(cat, shared, session, s, &p, now_s)?;
     }
     Ok(Outcome::Void)
 }
