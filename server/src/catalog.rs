@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use cairn_format::schema::TableSchema;
 use cairn_format::schema::cql::CreateType;
+use cairn_format::schema::render::{self, Style};
 use cairn_format::statistics::{
     DELETION_TIME_EPOCH, EncodingStats, HeaderColumn, SerializationHeader, TIMESTAMP_EPOCH,
 };
@@ -52,15 +53,11 @@ pub(crate) fn unhex16(s: &str) -> Option<[u8; 16]> {
 pub(crate) fn save_schema(state: &Catalog, data: &std::path::Path) -> Result<(), Failure> {
     let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
     for (name, k) in &state.keyspaces {
-        let repl: Vec<String> = k.replication.iter().map(|(a, b)| format!("'{a}': '{b}'")).collect();
-        out.push_str(&format!(
-            "CREATE KEYSPACE {name} WITH replication = {{{}}} AND durable_writes = {};\n",
-            repl.join(", "),
-            k.durable_writes
-        ));
+        out.push_str(&render::create_keyspace(name, &k.replication, Some(k.durable_writes), Style::LINE));
+        out.push_str(";\n");
         for ty in &k.types {
-            let fields: Vec<String> = ty.fields.iter().map(|(n, t)| format!("{n} {t}")).collect();
-            out.push_str(&format!("CREATE TYPE {name}.{} ({});\n", ty.name, fields.join(", ")));
+            out.push_str(&render::create_type(name, ty, Style::LINE));
+            out.push_str(";\n");
         }
         for (tn, t) in &k.tables {
             out.push_str(&format!("-- table {name}.{tn} {}\n{};\n", hex(&t.id), t.create_text));
@@ -282,8 +279,8 @@ pub(crate) fn create_table(
     let create_text = text.replace(['\n', '\r'], " ");
     let mut schema_cql = String::new();
     for ty in &keyspace.types {
-        let fields: Vec<String> = ty.fields.iter().map(|(n, t)| format!("{n} {t}")).collect();
-        schema_cql.push_str(&format!("CREATE TYPE {ks}.{} ({});\n", ty.name, fields.join(", ")));
+        schema_cql.push_str(&render::create_type(&ks, ty, Style::LINE));
+        schema_cql.push_str(";\n");
     }
     schema_cql.push_str(&create_text);
     schema_cql.push_str(";\n");

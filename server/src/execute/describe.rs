@@ -2,6 +2,7 @@
 //! create_statement).
 
 use cairn_format::schema::cql::CreateType;
+use cairn_format::schema::render::{self, Style};
 use cairn_format::types::CqlType;
 
 use super::resolve_keyspace;
@@ -12,26 +13,23 @@ use crate::cql::QName;
 use crate::protocol::{Columns, Failure, Outcome, Row, invalid};
 use crate::values;
 
+/// A keyspace's `CREATE KEYSPACE` as DESCRIBE shows it: the strategy class fully qualified.
 pub(crate) fn keyspace_cql(name: &str, k: &Keyspace) -> String {
-    let repl: Vec<String> = k
+    let replication: Vec<(String, String)> = k
         .replication
         .iter()
         .map(|(a, b)| {
             let v =
                 if a == "class" && !b.contains('.') { format!("org.apache.cassandra.locator.{b}") } else { b.clone() };
-            format!("'{a}': '{v}'")
+            (a.clone(), v)
         })
         .collect();
-    format!(
-        "CREATE KEYSPACE {name} WITH replication = {{{}}}  AND durable_writes = {};",
-        repl.join(", "),
-        k.durable_writes
-    )
+    format!("{};", render::create_keyspace(name, &replication, Some(k.durable_writes), Style::DESCRIBE))
 }
 
+/// A type's `CREATE TYPE` as DESCRIBE shows it.
 pub(crate) fn type_cql(ks: &str, ty: &CreateType) -> String {
-    let fields: Vec<String> = ty.fields.iter().map(|(n, t)| format!("    {n} {t}")).collect();
-    format!("CREATE TYPE {ks}.{} (\n{}\n);", ty.name, fields.join(",\n"))
+    format!("{};", render::create_type(ks, ty, Style::DESCRIBE))
 }
 
 /// Server-side DESCRIBE, as Cassandra 4.0 answers it: rows of (keyspace_name, type, name,

@@ -124,3 +124,36 @@ fn paging_returns_every_row_once() {
     assert!(err.message.contains("Invalid paging state"), "{}", err.message);
     node.stop();
 }
+
+/// The schema file is rendered by `cairn_format::schema::render`: a keyspace, type and field
+/// whose names need quotes come back after a restart, and DESCRIBE shows cqlsh's layout.
+#[test]
+fn a_quoted_schema_survives_a_restart_and_describes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let none = QueryParams::default();
+    let node1 = node(tmp.path());
+    let shared = Arc::clone(&node1.shared);
+    run(
+        &shared,
+        "CREATE KEYSPACE \"Shop\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        &none,
+    );
+    run(&shared, "CREATE TYPE \"Shop\".addr (\"Street\" text, zip int)", &none);
+    run(&shared, "CREATE TABLE \"Shop\".items (id int PRIMARY KEY, a frozen<addr>)", &none);
+    run(&shared, "INSERT INTO \"Shop\".items (id, a) VALUES (1, {\"Street\": 'x', zip: 2})", &none);
+    drop(shared);
+    node1.stop();
+    let node2 = node(tmp.path());
+    let shared = Arc::clone(&node2.shared);
+    let (rows, _) = run(&shared, "SELECT id FROM \"Shop\".items", &none);
+    assert_eq!(rows.len(), 1);
+    let (rows, _) = run(&shared, "DESCRIBE KEYSPACE \"Shop\"", &none);
+    let text = |r: &Row| String::from_utf8(r[3].clone().expect("statement")).expect("utf-8");
+    assert_eq!(
+        text(&rows[0]),
+        "CREATE KEYSPACE \"Shop\" WITH replication = {'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': '1'}  AND durable_writes = true;"
+    );
+    assert_eq!(text(&rows[1]), "CREATE TYPE \"Shop\".addr (\n    \"Street\" text,\n    zip int\n);");
+    drop(shared);
+    node2.stop();
+}
