@@ -3,14 +3,14 @@
 
 use super::*;
 
-struct P<'t> {
+struct StatementCursor<'t> {
     toks: &'t [(Tok, usize)],
     i: usize,
     len: usize,
     binds: usize,
 }
 
-impl P<'_> {
+impl StatementCursor<'_> {
     fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.len, |t| t.1)
     }
@@ -562,7 +562,7 @@ impl P<'_> {
 /// Parse one statement (a trailing `;` is allowed). Returns it and its number of bind markers.
 pub fn parse(text: &str) -> Result<(Statement, usize), SyntaxError> {
     let toks = lex(text)?;
-    let mut p = P { toks: &toks, i: 0, len: text.len(), binds: 0 };
+    let mut p = StatementCursor { toks: &toks, i: 0, len: text.len(), binds: 0 };
     let st = p.statement(text)?;
     if matches!(st, Statement::Unsupported(_)) {
         return Ok((st, 0));
