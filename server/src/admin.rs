@@ -10,9 +10,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use cairn_format::types::render::hex;
 use std::sync::Arc;
 
+use crate::catalog::Catalog;
 use crate::node::Shared;
 
 /// Serve the admin interface on `addr` (in a thread); returns the bound address.
@@ -81,11 +84,15 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             let (ks, t) = scope(args.get(1..).unwrap_or_default());
             shared.flush_tables(ks.as_deref(), t.as_deref())?;
             let dirs = shared.table_dirs(ks.as_deref(), t.as_deref())?;
-            let mut files = 0;
+            let (mut sstables, mut files) = (0, 0);
             for dir in &dirs {
-                files += snapshot(dir, tag).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let (s, f) = snapshot(dir, tag).map_err(|e| format!("{}: {e}", dir.display()))?;
+                sstables += s;
+                files += f;
             }
-            Ok(format!("snapshot {tag}: {} table(s), {files} file(s) linked\n", dirs.len()))
+            // Files as `listsnapshots` counts them: every file of the snapshot directories
+            // (each SSTable's components, `manifest.json`, `schema.cql`).
+            Ok(format!("snapshot {tag}: {} table(s), {sstables} SSTable(s), {files} file(s)\n", dirs.len()))
         }
         "listsnapshots" => {
             let mut out = String::from("Snapshot name\tKeyspace\tTable\tFiles\tBytes\n");
@@ -94,11 +101,7 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
                 let mut tags: Vec<_> = rd.flatten().map(|e| e.path()).collect();
                 tags.sort();
                 for tag in tags {
-                    let (n, bytes) = std::fs::read_dir(&tag)
-                        .map(|rd| {
-                            rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len())))
-                        })
-                        .unwrap_or((0, 0));
+                    let (n, bytes) = snapshot_files(&tag);
                     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                     let table = name(&dir);
                     let ks = dir.parent().map(name).unwrap_or_default();
@@ -139,9 +142,17 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// The files of a snapshot directory and their bytes, as `listsnapshots` shows them.
+fn snapshot_files(snapshot: &Path) -> (usize, u64) {
+    std::fs::read_dir(snapshot)
+        .map(|rd| rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len()))))
+        .unwrap_or((0, 0))
+}
+
 /// Hard-link every SSTable component of a table directory under `snapshots/<tag>/`, with
-/// Cassandra 4.0's `manifest.json` and the table's `schema.cql`. Returns the files linked.
-fn snapshot(dir: &Path, tag: &str) -> std::io::Result<usize> {
+/// Cassandra 4.0's `manifest.json` and the table's `schema.cql`. Returns the SSTables snapshotted
+/// and the files the snapshot directory holds (as [`snapshot_files`] counts them).
+fn snapshot(dir: &Path, tag: &str) -> std::io::Result<(usize, usize)> {
     let target = dir.join("snapshots").join(tag);
     if target.exists() {
         return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("snapshot {tag} already exists")));
@@ -172,7 +183,7 @@ fn snapshot(dir: &Path, tag: &str) -> std::io::Result<usize> {
         cairn_format::types::render::format_instant_ms(now)
     );
     std::fs::write(target.join("manifest.json"), manifest)?;
-    Ok(files.len())
+    Ok((files.len(), snapshot_files(&target).0))
 }
 
 /// Send one admin command; returns the output after `ok`, or the error.
@@ -188,3 +199,191 @@ pub fn request(addr: SocketAddr, token: Option<&str>, command: &[String]) -> std
 }
 
 use std::io::Read as _;
+
+impl Shared {
+    /// Flush the tables in scope (all when `None`); when every table was flushed the commit log
+    /// is emptied. Returns how many tables were flushed.
+    pub(crate) fn flush_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<usize, String> {
+        // Flushing everything empties the commit log: no write may be logged in between, so
+        // the catalog's write lock (writes hold its read lock from logging to applying).
+        let (read, write);
+        let cat: &Catalog = if ks.is_none() {
+            write = self.catalog_write().map_err(|f| f.message)?;
+            &write
+        } else {
+            read = self.catalog_read().map_err(|f| f.message)?;
+            &read
+        };
+        let mut n = 0;
+        for (kn, k) in &cat.keyspaces {
+            if ks.is_some_and(|x| x != kn) {
+                continue;
+            }
+            for (tn, t) in &k.tables {
+                if table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                let mut d = t.lock().map_err(|f| f.message)?;
+                t.flush(&mut d).map_err(|e| e.to_string())?;
+                n += 1;
+            }
+        }
+        if ks.is_none()
+            && let Ok(mut log) = self.commitlog.lock()
+            && let Some(log) = log.as_mut()
+        {
+            // Everything logged is now in SSTables.
+            log.truncate().map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    /// The directories of the tables in scope.
+    pub(crate) fn table_dirs(&self, ks: Option<&str>, table: Option<&str>) -> Result<Vec<PathBuf>, String> {
+        let state = self.catalog_read().map_err(|f| f.message)?;
+        let mut out = Vec::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_none_or(|x| x == kn) && table.is_none_or(|x| x == tn) {
+                    out.push(t.dir.clone());
+                }
+            }
+        }
+        if out.is_empty() && (ks.is_some() || table.is_some()) {
+            return Err("no such keyspace or table".into());
+        }
+        Ok(out)
+    }
+
+    /// Major compaction of the tables in scope.
+    pub(crate) fn compact_tables(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let state = self.catalog_read().map_err(|f| f.message)?;
+        let mut out = String::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                let mut d = t.lock().map_err(|f| f.message)?;
+                t.flush(&mut d).map_err(|e| e.to_string())?;
+                let before = d.sstables.len();
+                t.compact_all(&mut d).map_err(|e| e.to_string())?;
+                out.push_str(&format!("{kn}.{tn}: {before} SSTable(s) -> {}\n", d.sstables.len()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `nodetool status`, for a ring of one.
+    pub(crate) fn status(&self) -> Result<String, String> {
+        let state = self.catalog_read().map_err(|f| f.message)?;
+        let load: u64 = state
+            .keyspaces
+            .values()
+            .flat_map(|k| k.tables.values())
+            .map(|t| {
+                let d = t.lock().map_err(|f| f.message)?;
+                Ok(d.sstables
+                    .iter()
+                    .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
+                    .sum::<u64>())
+            })
+            .sum::<Result<u64, String>>()?;
+        let mut ip = self.config.listen.ip();
+        if ip.is_unspecified() {
+            ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        }
+        let id = hex(&self.host_id);
+        Ok(format!(
+            "Datacenter: datacenter1\n=======================\nStatus=Up/Down  State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  {ip}  {load} bytes  {}  100.0%  {}-{}-{}-{}-{}  rack1\n",
+            self.tokens.len(),
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        ))
+    }
+
+    /// `nodetool tablestats`.
+    pub(crate) fn tablestats(&self, ks: Option<&str>, table: Option<&str>) -> Result<String, String> {
+        let state = self.catalog_read().map_err(|f| f.message)?;
+        let mut out = String::new();
+        for (kn, k) in &state.keyspaces {
+            for (tn, t) in &k.tables {
+                if ks.is_some_and(|x| x != kn) || table.is_some_and(|x| x != tn) {
+                    continue;
+                }
+                let d = t.lock().map_err(|f| f.message)?;
+                let bytes: u64 = d
+                    .sstables
+                    .iter()
+                    .map(|s| {
+                        let p = s.path(cairn_format::Component::Data);
+                        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .sum::<Result<u64, String>>()?;
+                // An SSTable without an estimator adds nothing; one that does not decode is an error.
+                let keys: u64 = d
+                    .sstables
+                    .iter()
+                    .map(|s| s.estimated_cardinality().map(|e| e.unwrap_or(0)).map_err(|e| e.to_string()))
+                    .sum::<Result<u64, String>>()?;
+                out.push_str(&format!(
+                    "Table: {kn}.{tn}\n\tSSTable count: {}\n\tSpace used (live): {bytes}\n\tNumber of partitions (estimate): {}\n\tMemtable partitions: {}\n\tMemtable writes since flush: {}\n",
+                    d.sstables.len(),
+                    keys + d.memtable.len() as u64,
+                    d.memtable.len(),
+                    d.writes
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Session, handle};
+    use crate::protocol::Request;
+
+    /// `snapshot` says how many files it made, counted as `listsnapshots` counts them (it said
+    /// "3 file(s) linked" — the Data.db files — where `listsnapshots` listed every component).
+    #[test]
+    fn snapshot_counts_the_files_listsnapshots_lists() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = crate::NodeConfig {
+            data_dir: tmp.path().join("data"),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..Default::default()
+        };
+        let node = crate::start(config).expect("start");
+        let shared = Arc::clone(&node.shared);
+        let mut session =
+            Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
+        let mut cql = |text: &str| {
+            handle(Request::Query(text.into(), Default::default()), &mut session, &shared).expect(text);
+        };
+        cql("CREATE KEYSPACE a WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+        cql("CREATE TABLE a.t (k int PRIMARY KEY, v text)");
+        cql("CREATE TABLE a.u (k int PRIMARY KEY, v text)");
+        for round in 0..3 {
+            cql(&format!("INSERT INTO a.t (k, v) VALUES ({round}, 'x')"));
+            cql(&format!("INSERT INTO a.u (k, v) VALUES ({round}, 'y')"));
+            run(&shared, "flush", &["a"]).expect("flush");
+        }
+        let said = run(&shared, "snapshot", &["s1", "a"]).expect("snapshot");
+        let listed = run(&shared, "listsnapshots", &[]).expect("listsnapshots");
+        let files: usize = listed
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(3).expect("Files column").parse::<usize>().expect("a count"))
+            .sum();
+        // Two tables of three SSTables, each SSTable with its components, plus a manifest and a
+        // schema per table.
+        assert!(files > 6 * 2 + 4, "{listed}");
+        assert_eq!(said, format!("snapshot s1: 2 table(s), 6 SSTable(s), {files} file(s)\n"));
+        node.stop();
+    }
+}

@@ -1,15 +1,16 @@
 //! # cairn-server
 //!
 //! `cairn node`: a Cassandra-compatible node speaking the CQL native protocol v4 ([`protocol`]),
-//! executing the CQL statements drivers, cqlsh and session stores send ([`cql`], [`node`]), and
-//! answering the system tables drivers read to learn the schema and the token ring ([`system`]).
-//! Writes go to the commit log ([`commitlog`]) and then to memtables of the format crate's
-//! partitions, reconciled by the same rules as the offline tools; memtables are flushed to
-//! genuine `nb` SSTables and reads merge both ([`storage`]). The node owns `num_tokens` tokens of
-//! a ring of one.
+//! executing the CQL statements drivers, cqlsh and session stores send ([`cql`], [`execute`]),
+//! and answering the system tables drivers read to learn the schema and the token ring
+//! ([`system`]). Writes go to the commit log ([`storage::commitlog`]) and then to memtables of the
+//! format crate's partitions, reconciled by the same rules as the offline tools; memtables are
+//! flushed to genuine `nb` SSTables and reads merge both ([`storage`]). The schema is the
+//! [`catalog`]'s; connections and authentication are [`connection`]'s; [`admin`] stands in for
+//! nodetool; [`node`] wires these rooms together. The node owns `num_tokens` tokens of a ring of
+//! one.
 //!
-//! Not yet: compaction, snapshots, authentication, events pushed after REGISTER, protocol v5,
-//! LWT, counters, `SELECT JSON`, server-side `DESCRIBE`.
+//! Not yet: events pushed after REGISTER, protocol v5, LWT, counters, `SELECT JSON`.
 
 /// A line on stderr that never fails (a node must not die because its log was closed).
 #[macro_export]
@@ -21,9 +22,10 @@ macro_rules! log {
 }
 
 pub mod admin;
-pub mod commitlog;
+pub mod catalog;
+pub mod connection;
 pub mod cql;
-pub mod literal;
+pub mod execute;
 pub mod node;
 pub mod protocol;
 pub mod storage;
@@ -31,3 +33,4 @@ pub mod system;
 pub mod values;
 
 pub use node::{NodeConfig, NodeHandle, start};
+pub use storage::commitlog;

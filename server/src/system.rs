@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use cairn_format::types::CqlType;
 
-use crate::node::{Shared, State};
+use crate::catalog::Catalog;
+use crate::node::Shared;
 use crate::values::{serialize_collection, serialize_map};
 
 type Columns = Vec<(String, CqlType)>;
@@ -210,7 +211,7 @@ fn list(items: &[String]) -> Option<Vec<u8>> {
 }
 
 /// The rows of a system table, or `None` when there is no such table.
-pub(crate) fn table(state: &State, shared: &Shared, ks: &str, name: &str) -> Option<(Columns, Vec<Row>)> {
+pub(crate) fn table(state: &Catalog, shared: &Shared, ks: &str, name: &str) -> Option<(Columns, Vec<Row>)> {
     let columns = columns(ks, name)?;
     let mut ip = shared.config.listen.ip();
     if ip.is_unspecified() {

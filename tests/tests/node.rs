@@ -337,7 +337,7 @@ fn the_admin_interface_flushes_snapshots_and_compacts() {
         assert!(cmd(&["flush", "a.t"]).contains("flushed 1 table"));
     }
     assert!(cmd(&["tablestats", "a.t"]).contains("SSTable count: 3"));
-    assert!(cmd(&["snapshot", "before", "a"]).contains("3 file(s) linked"));
+    assert!(cmd(&["snapshot", "before", "a"]).contains("1 table(s), 3 SSTable(s), "));
     let table_dir =
         std::fs::read_dir(data.join("a")).expect("ks").flatten().map(|e| e.path()).next().expect("table dir");
     let snap = table_dir.join("snapshots").join("before");

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::lexer::Token;
 use crate::types::{CqlType, UdtType};
 
 /// A parse error with the byte position in the CQL text.
@@ -16,6 +17,8 @@ pub struct CqlError {
     pub message: String,
 }
 
+/// The schema parser's view of a [`Token`] of the shared lexer: words (identifiers, numbers,
+/// UUIDs, blobs, operators), quoted names, strings, punctuation.
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
@@ -35,74 +38,16 @@ impl fmt::Display for Tok {
     }
 }
 
+/// The text's tokens, by [`super::lexer::lex`].
 fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, CqlError> {
-    let mut out = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b.get(i).copied().unwrap_or(0);
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'/' && b.get(i + 1) == Some(&b'/') {
-            while i < b.len() && b.get(i) != Some(&b'\n') {
-                i += 1;
-            }
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let end = text
-                .get(i + 2..)
-                .and_then(|t| t.find("*/"))
-                .ok_or(CqlError { position: i, message: "unterminated comment".into() })?;
-            i += end + 4;
-        } else if c == b'\'' || c == b'"' {
-            let start = i;
-            i += 1;
-            let mut s = String::new();
-            loop {
-                let Some(ch) = text.get(i..).and_then(|t| t.chars().next()) else {
-                    return Err(CqlError { position: start, message: "unterminated string or quoted name".into() });
-                };
-                if ch as u32 == u32::from(c) {
-                    if b.get(i + 1) == Some(&c) {
-                        s.push(ch);
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                s.push(ch);
-                i += ch.len_utf8();
-            }
-            out.push((if c == b'\'' { Tok::Str(s) } else { Tok::Quoted(s) }, start));
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'+' {
-            let start = i;
-            while b.get(i).is_some_and(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+')) {
-                i += 1;
-            }
-            // Decimal numbers keep their point.
-            if b.get(i) == Some(&b'.') && text.get(start..i).is_some_and(|w| w.bytes().all(|x| x.is_ascii_digit())) {
-                i += 1;
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
-            out.push((Tok::Word(text.get(start..i).unwrap_or("").to_string()), start));
-        } else if c == b'$' && b.get(i + 1) == Some(&b'$') {
-            let start = i;
-            let end = text
-                .get(i + 2..)
-                .and_then(|t| t.find("$$"))
-                .ok_or(CqlError { position: i, message: "unterminated $$ string".into() })?;
-            out.push((Tok::Str(text.get(i + 2..i + 2 + end).unwrap_or("").to_string()), start));
-            i += end + 4;
-        } else if c.is_ascii() {
-            out.push((Tok::Punct(c as char), i));
-            i += 1;
-        } else {
-            return Err(CqlError { position: i, message: "unexpected character".into() });
-        }
-    }
-    Ok(out)
+    let view = |t: Token| match t {
+        Token::Ident(w) | Token::Number(w) | Token::Uuid(w) | Token::Hex(w) => Tok::Word(w),
+        Token::Op(o) => Tok::Word(o.to_string()),
+        Token::Quoted(q) => Tok::Quoted(q),
+        Token::Str(s) => Tok::Str(s),
+        Token::Sym(c) => Tok::Punct(c),
+    };
+    Ok(super::lexer::lex(text)?.into_iter().map(|(t, at)| (view(t), at)).collect())
 }
 
 /// A column of a `CREATE TABLE`.
@@ -157,13 +102,13 @@ pub struct SchemaFile {
     pub tables: Vec<CreateTable>,
 }
 
-struct P {
+struct DdlCursor {
     toks: Vec<(Tok, usize)>,
     i: usize,
     len: usize,
 }
 
-impl P {
+impl DdlCursor {
     fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.len, |t| t.1)
     }
@@ -396,7 +341,7 @@ impl P {
 /// Parse a schema file, keeping `CREATE TYPE` and `CREATE TABLE` statements.
 pub fn parse(text: &str) -> Result<SchemaFile, CqlError> {
     let toks = tokenize(text)?;
-    let mut p = P { toks, i: 0, len: text.len() };
+    let mut p = DdlCursor { toks, i: 0, len: text.len() };
     let mut out = SchemaFile::default();
     while p.peek().is_some() {
         if p.eat(';') {

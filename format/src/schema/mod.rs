@@ -6,6 +6,8 @@
 //! the header, or [`TableSchema::from_cql_file`] fails naming the column and both types.
 
 pub mod cql;
+pub mod lexer;
+pub mod render;
 
 use std::path::Path;
 

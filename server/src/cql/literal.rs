@@ -6,15 +6,15 @@
 use cairn_format::types::CqlType;
 use cairn_format::types::compare::compare_values;
 
-use crate::cql::{Tok, lex};
+use super::{Tok, lex};
 use crate::values::{serialize_collection, serialize_fields, serialize_map};
 
-struct P {
+struct LiteralCursor {
     toks: Vec<(Tok, usize)>,
     i: usize,
 }
 
-impl P {
+impl LiteralCursor {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.i).map(|t| &t.0)
     }
@@ -32,7 +32,11 @@ impl P {
         if self.eat(c) { Ok(()) } else { Err(format!("expected '{c}' in collection literal")) }
     }
 
-    fn items<T>(&mut self, close: char, mut item: impl FnMut(&mut P) -> Result<T, String>) -> Result<Vec<T>, String> {
+    fn items<T>(
+        &mut self,
+        close: char,
+        mut item: impl FnMut(&mut LiteralCursor) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
         let mut out = Vec::new();
         if self.eat(close) {
             return Ok(out);
@@ -133,7 +137,7 @@ impl P {
 /// The bytes of `text`, a literal of type `ty`.
 pub fn to_bytes(ty: &CqlType, text: &str) -> Result<Vec<u8>, String> {
     let toks = lex(text).map_err(|e| e.to_string())?;
-    let mut p = P { toks, i: 0 };
+    let mut p = LiteralCursor { toks, i: 0 };
     let v = p.value(ty)?;
     if p.i != p.toks.len() {
         return Err(format!("unexpected text after the value in {text}"));

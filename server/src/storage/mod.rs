@@ -8,6 +8,13 @@
 //! Reads merge a partition's memtable version with what every SSTable holds for its key (bloom
 //! filter, summary and index first, then Data.db) into one in-memory partition, reconciled by the
 //! format crate's rules.
+//!
+//! The rooms: [`table`] (a table's memtable and SSTables: flush, compaction, merged reads),
+//! [`commitlog`] (the write-ahead log and its replay), [`durable`] (group commit).
+
+pub mod commitlog;
+pub(crate) mod durable;
+pub(crate) mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -181,6 +188,48 @@ pub fn read_all(
             let key = h.key.clone();
             let token = t.token(&key);
             let p = into.entry((token, key.clone())).or_insert_with(|| Partition::new(key));
+            read_into(&mut s, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first `n` partitions of each of `sstables` after `after` in ring order (token, then key;
+/// from the start when `None`), merged into `into`. The first `n` entries of `into` are then
+/// complete: a partition among them comes before every SSTable's `n`-th.
+pub fn read_after(
+    sstables: &[SsTable],
+    after: Option<&(cairn_format::partitioner::Token, Vec<u8>)>,
+    n: usize,
+    into: &mut std::collections::BTreeMap<(cairn_format::partitioner::Token, Vec<u8>), Partition>,
+) -> cairn_format::Result<()> {
+    use cairn_format::partitioner::Token;
+    for t in sstables {
+        let mut s = t.scanner()?;
+        if let Some((token, _)) = after {
+            // The first partition whose token is not below `token`: after the token just below.
+            let below = match token {
+                Token::Murmur3(x) => x.checked_sub(1).map(Token::Murmur3),
+                Token::Random(x) => x.checked_sub(1).map(Token::Random),
+                Token::Bytes(_) => None,
+            };
+            if let Some(below) = below {
+                match t.position_after_token(&below)? {
+                    Some(pos) => s.seek(pos, None)?,
+                    None => continue,
+                }
+            }
+        }
+        let mut taken = 0;
+        while taken < n {
+            let Some(h) = s.next_partition()? else { break };
+            let key = h.key.clone();
+            let place = (t.token(&key), key);
+            if after.is_some_and(|a| place <= *a) {
+                continue;
+            }
+            taken += 1;
+            let p = into.entry(place.clone()).or_insert_with(|| Partition::new(place.1));
             read_into(&mut s, p)?;
         }
     }

@@ -1,0 +1,335 @@
+//! The catalog: keyspaces, user types and tables — the DDL statements that change them (CREATE,
+//! DROP, TRUNCATE, USE) and the schema file the node replays at start-up
+//! (`<data>/cairn_schema.cql`: one statement per line, each `CREATE TABLE` preceded by a
+//! `-- table <keyspace>.<table> <id>` line naming its directory, so a restarted node finds its
+//! SSTables again). A table's serialization header is derived here from its schema, in
+//! Cassandra's column order (simple columns before complex ones, then by name:
+//! `SerializationHeader` and `Columns` in Cassandra's `db/`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cairn_format::schema::TableSchema;
+use cairn_format::schema::cql::CreateType;
+use cairn_format::schema::render::{self, Style};
+use cairn_format::statistics::{
+    DELETION_TIME_EPOCH, EncodingStats, HeaderColumn, SerializationHeader, TIMESTAMP_EPOCH,
+};
+
+use cairn_format::types::CqlType;
+use cairn_format::types::render::hex;
+
+use crate::connection::Session;
+use crate::cql::Statement;
+use crate::execute::{execute, resolve_keyspace, table_of};
+use crate::node::{Shared, random_uuid};
+use crate::protocol::{Failure, Outcome, QueryParams, Writer, code, invalid, syntax};
+use crate::storage::table::Table;
+use crate::system;
+
+/// The schema: keyspaces with their types and tables.
+pub(crate) struct Catalog {
+    pub(crate) keyspaces: BTreeMap<String, Keyspace>,
+    pub(crate) schema_version: [u8; 16],
+    /// Random state for schema versions and table ids.
+    pub(crate) seed: u64,
+}
+
+/// A keyspace.
+pub(crate) struct Keyspace {
+    pub(crate) replication: Vec<(String, String)>,
+    pub(crate) durable_writes: bool,
+    pub(crate) tables: BTreeMap<String, Arc<Table>>,
+    pub(crate) types: Vec<CreateType>,
+}
+
+pub(crate) fn unhex16(s: &str) -> Option<[u8; 16]> {
+    let v: Vec<u8> =
+        (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    <[u8; 16]>::try_from(v.as_slice()).ok()
+}
+
+/// Write the schema the node replays at start-up (`<data>/cairn_schema.cql`), atomically.
+pub(crate) fn save_schema(state: &Catalog, data: &std::path::Path) -> Result<(), Failure> {
+    let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
+    for (name, k) in &state.keyspaces {
+        out.push_str(&render::create_keyspace(name, &k.replication, Some(k.durable_writes), Style::LINE));
+        out.push_str(";\n");
+        for ty in &k.types {
+            out.push_str(&render::create_type(name, ty, Style::LINE));
+            out.push_str(";\n");
+        }
+        for (tn, t) in &k.tables {
+            out.push_str(&format!("-- table {name}.{tn} {}\n{};\n", hex(&t.id), t.create_text));
+        }
+    }
+    let path = data.join("cairn_schema.cql");
+    let tmp = data.join("cairn_schema.cql.tmp");
+    let io =
+        |e: std::io::Error| Failure { code: code::SERVER, message: format!("{}: {e}", path.display()), extra: vec![] };
+    std::fs::write(&tmp, out).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// Replay `<data>/cairn_schema.cql` into a new node.
+pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
+    let path = shared.config.data_dir.join("cairn_schema.cql");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let mut session =
+        Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("-- table ") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(qualified), Some(id)) = (parts.next(), parts.next())
+                && let (Some((ks, t)), Some(id)) = (qualified.split_once('.'), unhex16(id))
+                && let Ok(mut ids) = shared.pending_ids.lock()
+            {
+                ids.insert((ks.to_string(), t.to_string()), id);
+            }
+            continue;
+        }
+        if line.trim().is_empty() || line.starts_with("--") {
+            continue;
+        }
+        let bad = |m: String| std::io::Error::other(format!("{}: {m}", path.display()));
+        let (st, _) = crate::cql::parse(line).map_err(|e| bad(e.to_string()))?;
+        execute(shared, &mut session, &st, &QueryParams::default(), None).map_err(|f| bad(f.message))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_name(name: &str) -> Result<(), Failure> {
+    if name.is_empty() || name.len() > 48 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(invalid(format!("\"{name}\" is not a valid name: use up to 48 letters, digits or underscores")));
+    }
+    Ok(())
+}
+
+pub(crate) fn header_for(schema: &TableSchema) -> SerializationHeader {
+    let key = match schema.partition_key.as_slice() {
+        [one] => one.ty.clone(),
+        many => CqlType::Composite(many.iter().map(|c| c.ty.clone()).collect()),
+    };
+    let clustering: Vec<CqlType> = schema
+        .clustering
+        .iter()
+        .map(|(c, desc)| if *desc { CqlType::Reversed(Box::new(c.ty.clone())) } else { c.ty.clone() })
+        .collect();
+    // Cassandra's column order: simple columns before complex ones, then by name.
+    let sorted = |cols: &[cairn_format::schema::ColumnDef]| {
+        let mut v: Vec<HeaderColumn> = cols.iter().map(|c| HeaderColumn::new(&c.name, c.ty.clone())).collect();
+        v.sort_by(|a, b| a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes())));
+        v
+    };
+    SerializationHeader::new(
+        EncodingStats {
+            min_timestamp: TIMESTAMP_EPOCH,
+            min_local_deletion_time: DELETION_TIME_EPOCH as u32,
+            min_ttl: 0,
+        },
+        key,
+        clustering,
+        sorted(&schema.static_columns),
+        sorted(&schema.regular_columns),
+    )
+}
+
+/// `USE`.
+pub(crate) fn use_keyspace(state: &Catalog, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
+    let Statement::Use(ks) = st else { return Err(invalid("not a Use statement")) };
+    if !state.keyspaces.contains_key(ks) && !system::is_system_keyspace(ks) {
+        return Err(invalid(format!("Keyspace '{ks}' does not exist")));
+    }
+    session.keyspace = Some(ks.clone());
+    Ok(Outcome::SetKeyspace(ks.clone()))
+}
+
+/// `CREATE KEYSPACE`.
+pub(crate) fn create_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
+    let Statement::CreateKeyspace { name, if_not_exists, replication, durable_writes } = st else {
+        return Err(invalid("not a CreateKeyspace statement"));
+    };
+    validate_name(name)?;
+    if state.keyspaces.contains_key(name) || system::is_system_keyspace(name) {
+        if *if_not_exists {
+            return Ok(Outcome::Void);
+        }
+        let mut w = Writer::default();
+        w.string(name).string("");
+        return Err(Failure {
+            code: code::ALREADY_EXISTS,
+            message: format!("Keyspace {name} already exists"),
+            extra: w.buf,
+        });
+    }
+    if !replication.iter().any(|(k, _)| k == "class") {
+        return Err(Failure {
+            code: code::CONFIG,
+            message: "Missing replication strategy class".into(),
+            extra: vec![],
+        });
+    }
+    std::fs::create_dir_all(shared.config.data_dir.join(name)).map_err(|e| Failure {
+        code: code::SERVER,
+        message: e.to_string(),
+        extra: vec![],
+    })?;
+    state.keyspaces.insert(
+        name.clone(),
+        Keyspace {
+            replication: replication.clone(),
+            durable_writes: *durable_writes,
+            tables: BTreeMap::new(),
+            types: vec![],
+        },
+    );
+    state.schema_version = random_uuid(&mut state.seed);
+    save_schema(state, &shared.config.data_dir)?;
+    Ok(Outcome::SchemaChange { change: "CREATED", target: "KEYSPACE", keyspace: name.clone(), name: None })
+}
+
+/// `DROP KEYSPACE`.
+pub(crate) fn drop_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
+    let Statement::DropKeyspace { name, if_exists } = st else { return Err(invalid("not a DropKeyspace statement")) };
+    if state.keyspaces.remove(name).is_none() {
+        return if *if_exists { Ok(Outcome::Void) } else { Err(invalid(format!("Keyspace {name} does not exist"))) };
+    }
+    shared.prepared()?.retain(|_, p| p.table.0 != *name);
+    state.schema_version = random_uuid(&mut state.seed);
+    save_schema(state, &shared.config.data_dir)?;
+    Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
+}
+
+/// `CREATE TYPE`.
+pub(crate) fn create_type(
+    state: &mut Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+) -> Result<Outcome, Failure> {
+    let Statement::CreateType { name, if_not_exists, text } = st else {
+        return Err(invalid("not a CreateType statement"));
+    };
+    let ks = resolve_keyspace(session, name)?;
+    validate_name(&name.name)?;
+    let parsed = cairn_format::schema::cql::parse(text).map_err(syntax)?;
+    let mut ty = parsed.types.into_iter().next().ok_or_else(|| invalid("not a CREATE TYPE"))?;
+    ty.keyspace = Some(ks.clone());
+    let keyspace = state.keyspaces.get_mut(&ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+    if keyspace.types.iter().any(|t| t.name == ty.name) {
+        if *if_not_exists {
+            return Ok(Outcome::Void);
+        }
+        let mut w = Writer::default();
+        w.string(&ks).string(&ty.name);
+        return Err(Failure {
+            code: code::ALREADY_EXISTS,
+            message: format!("A user type with name '{}' already exists", ty.name),
+            extra: w.buf,
+        });
+    }
+    let n = ty.name.clone();
+    keyspace.types.push(ty);
+    state.schema_version = random_uuid(&mut state.seed);
+    save_schema(state, &shared.config.data_dir)?;
+    Ok(Outcome::SchemaChange { change: "CREATED", target: "TYPE", keyspace: ks, name: Some(n) })
+}
+
+/// `CREATE TABLE`.
+pub(crate) fn create_table(
+    state: &mut Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+) -> Result<Outcome, Failure> {
+    let Statement::CreateTable { table, if_not_exists, text } = st else {
+        return Err(invalid("not a CreateTable statement"));
+    };
+    let ks = resolve_keyspace(session, table)?;
+    validate_name(&table.name)?;
+    let parsed = cairn_format::schema::cql::parse(text).map_err(syntax)?;
+    let mut ct = parsed.tables.into_iter().next().ok_or_else(|| invalid("not a CREATE TABLE"))?;
+    ct.keyspace = Some(ks.clone());
+    let seed = &mut state.seed;
+    let id = random_uuid(seed);
+    let keyspace = state.keyspaces.get_mut(&ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+    if keyspace.tables.contains_key(&ct.name) {
+        if *if_not_exists {
+            return Ok(Outcome::Void);
+        }
+        let mut w = Writer::default();
+        w.string(&ks).string(&ct.name);
+        return Err(Failure {
+            code: code::ALREADY_EXISTS,
+            message: format!("Cannot add already existing table \"{}\" to keyspace \"{ks}\"", ct.name),
+            extra: w.buf,
+        });
+    }
+    if ct.partition_key.is_empty() {
+        return Err(invalid("No PRIMARY KEY specified (exactly one required)"));
+    }
+    let mut schema = TableSchema::from_create(&ct, &keyspace.types).map_err(invalid)?;
+    schema.keyspace = ks.clone();
+    let header = Arc::new(header_for(&schema));
+    let name = ct.name.clone();
+    let id = shared.pending_ids.lock().ok().and_then(|mut m| m.remove(&(ks.clone(), name.clone()))).unwrap_or(id);
+    let dir = crate::storage::table_dir(&shared.config.data_dir, &ks, &name, &id);
+    let io = |e: std::io::Error| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let create_text = text.replace(['\n', '\r'], " ");
+    let mut schema_cql = String::new();
+    for ty in &keyspace.types {
+        schema_cql.push_str(&render::create_type(&ks, ty, Style::LINE));
+        schema_cql.push_str(";\n");
+    }
+    schema_cql.push_str(&create_text);
+    schema_cql.push_str(";\n");
+    std::fs::write(dir.join("schema.cql"), schema_cql).map_err(io)?;
+    let sstables = crate::storage::open_table_dir(&dir).map_err(|e| Failure {
+        code: code::SERVER,
+        message: e.to_string(),
+        extra: vec![],
+    })?;
+    keyspace.tables.insert(name.clone(), Arc::new(Table::new(schema, header, id, dir, create_text, sstables)));
+    state.schema_version = random_uuid(&mut state.seed);
+    save_schema(state, &shared.config.data_dir)?;
+    Ok(Outcome::SchemaChange { change: "CREATED", target: "TABLE", keyspace: ks, name: Some(name) })
+}
+
+/// `DROP TABLE`.
+pub(crate) fn drop_table(
+    state: &mut Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+) -> Result<Outcome, Failure> {
+    let Statement::DropTable { table, if_exists } = st else { return Err(invalid("not a DropTable statement")) };
+    let ks = resolve_keyspace(session, table)?;
+    let removed = state.keyspaces.get_mut(&ks).and_then(|k| k.tables.remove(&table.name));
+    if removed.is_none() {
+        return if *if_exists {
+            Ok(Outcome::Void)
+        } else {
+            Err(invalid(format!("Table '{ks}.{}' doesn't exist", table.name)))
+        };
+    }
+    shared.prepared()?.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
+    state.schema_version = random_uuid(&mut state.seed);
+    Ok(Outcome::SchemaChange { change: "DROPPED", target: "TABLE", keyspace: ks, name: Some(table.name.clone()) })
+}
+
+/// `TRUNCATE`: the memtable and the SSTables go.
+pub(crate) fn truncate(state: &Catalog, session: &mut Session, st: &Statement) -> Result<Outcome, Failure> {
+    let Statement::Truncate(table) = st else { return Err(invalid("not a Truncate statement")) };
+    let ks = resolve_keyspace(session, table)?;
+    let t = table_of(state, &ks, &table.name)?;
+    let mut d = t.lock()?;
+    d.memtable.clear();
+    // The SSTables go too (Cassandra snapshots first when auto_snapshot is on).
+    for s in d.sstables.drain(..) {
+        for c in cairn_format::Component::BIG {
+            let _ = std::fs::remove_file(s.path(c));
+        }
+    }
+    Ok(Outcome::Void)
+}

@@ -1,0 +1,284 @@
+//! Connections: one thread per client, reading frames, answering STARTUP/OPTIONS and the SASL
+//! PLAIN exchange of `PasswordAuthenticator`, then handing statements to the executor. Answers
+//! to pipelined requests are held back and sent together — after one durability wait when the
+//! commit log syncs in batch mode.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::net::TcpStream;
+
+use crate::cql::Statement;
+use crate::execute::logged_execute;
+use crate::execute::prepare::prepare;
+use crate::node::Shared;
+use crate::protocol::{
+    self, Compression, Failure, Incoming, QueryParams, Request, Writer, code, encode_outcome, encode_prepared, invalid,
+    opcode, syntax,
+};
+
+pub(crate) struct Session {
+    pub(crate) keyspace: Option<String>,
+    pub(crate) compression: Option<Compression>,
+    pub(crate) started: bool,
+    /// Authenticated (always, when authentication is off).
+    pub(crate) authenticated: bool,
+    /// The commit-log position the answers not yet sent must wait to be durable (batch sync).
+    pub(crate) pending_sync: Option<u64>,
+}
+
+/// Send the answers held back, once the writes they acknowledge are durable (batch sync); false
+/// when the connection should end.
+pub(crate) fn send_answers(
+    shared: &Shared,
+    session: &mut Session,
+    answers: &mut Vec<u8>,
+    writer: &mut impl Write,
+) -> bool {
+    if let Some(at) = session.pending_sync.take()
+        && let Err(e) = shared.wait_durable(at)
+    {
+        // Not durable: answer nothing (the client times out and retries), and stop.
+        crate::log!("cairn node: commit log sync failed: {e}");
+        return false;
+    }
+    let ok = writer.write_all(answers).is_ok() && writer.flush().is_ok();
+    answers.clear();
+    ok
+}
+
+pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
+    let _ = conn.set_nodelay(true);
+    let Ok(read_half) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = BufWriter::new(conn);
+    let mut session =
+        Session { keyspace: None, compression: None, started: false, authenticated: false, pending_sync: None };
+    // Answers wait here while more requests are already buffered (pipelined), and go out
+    // together — after one durability wait in batch sync mode.
+    let mut answers: Vec<u8> = Vec::new();
+    loop {
+        let frame = match protocol::read_frame(&mut reader, shared.config.max_frame_bytes) {
+            Err(_) | Ok(Ok(Incoming::Closed)) => return,
+            Ok(Err(e)) => {
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
+                let _ = protocol::write_frame(
+                    &mut writer,
+                    0,
+                    opcode::ERROR,
+                    &protocol::error_body(code::PROTOCOL, &e.to_string()),
+                    None,
+                );
+                let _ = writer.flush();
+                return;
+            }
+            Ok(Ok(Incoming::WrongVersion(h))) => {
+                let msg = format!(
+                    "Invalid or unsupported protocol version ({}); supported versions are (4/v4)",
+                    h.version & 0x7f
+                );
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
+                let _ = protocol::write_frame(
+                    &mut writer,
+                    h.stream,
+                    opcode::ERROR,
+                    &protocol::error_body(code::PROTOCOL, &msg),
+                    None,
+                );
+                let _ = writer.flush();
+                return;
+            }
+            Ok(Ok(Incoming::Frame(h, body))) => (h, body),
+        };
+        let (h, body) = frame;
+        let body = if h.flags & 0x01 != 0 {
+            match session.compression.map(|c| c.decompress(&body)) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
+                    let _ = protocol::write_frame(
+                        &mut writer,
+                        h.stream,
+                        opcode::ERROR,
+                        &protocol::error_body(code::PROTOCOL, &e.to_string()),
+                        None,
+                    );
+                    let _ = writer.flush();
+                    return;
+                }
+                None => {
+                    let msg = "compressed frame before a compression was agreed in STARTUP";
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
+                    let _ = protocol::write_frame(
+                        &mut writer,
+                        h.stream,
+                        opcode::ERROR,
+                        &protocol::error_body(code::PROTOCOL, msg),
+                        None,
+                    );
+                    let _ = writer.flush();
+                    return;
+                }
+            }
+        } else {
+            body
+        };
+        let (op, out, close) = match Request::parse(h.opcode, &body) {
+            Err(e) => (opcode::ERROR, protocol::error_body(code::PROTOCOL, &e.to_string()), true),
+            Ok(req) => match handle(req, &mut session, shared) {
+                Ok((op, out)) => (op, out, false),
+                Err(f) => {
+                    let mut w = Writer::default();
+                    w.int(f.code).string(&f.message);
+                    w.buf.extend_from_slice(&f.extra);
+                    (opcode::ERROR, w.buf, f.code == code::PROTOCOL)
+                }
+            },
+        };
+        let compression = if op == opcode::READY { None } else { session.compression };
+        if protocol::write_frame(&mut answers, h.stream, op, &out, compression).is_err() {
+            return;
+        }
+        if (close || reader.buffer().is_empty() || answers.len() >= 1 << 16)
+            && !send_answers(shared, &mut session, &mut answers, &mut writer)
+        {
+            return;
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Result<(u8, Vec<u8>), Failure> {
+    let protocol_error = |m: &str| Failure { code: code::PROTOCOL, message: m.into(), extra: vec![] };
+    match req {
+        Request::Options => {
+            let mut w = Writer::default();
+            w.string_multimap(&[
+                ("CQL_VERSION", &["3.4.7"]),
+                ("COMPRESSION", &["lz4", "snappy"]),
+                ("PROTOCOL_VERSIONS", &["4/v4"]),
+            ]);
+            Ok((opcode::SUPPORTED, w.buf))
+        }
+        Request::Startup(options) => {
+            if let Some(c) = options.get("COMPRESSION") {
+                session.compression = Some(
+                    Compression::parse(c).ok_or_else(|| protocol_error(&format!("unsupported compression '{c}'")))?,
+                );
+            }
+            session.started = true;
+            if shared.config.users.is_some() {
+                // PasswordAuthenticator: the client answers with SASL PLAIN.
+                let mut w = Writer::default();
+                w.string("org.apache.cassandra.auth.PasswordAuthenticator");
+                return Ok((opcode::AUTHENTICATE, w.buf));
+            }
+            session.authenticated = true;
+            Ok((opcode::READY, vec![]))
+        }
+        _ if !session.started => Err(protocol_error("Unexpected message, expecting STARTUP or OPTIONS")),
+        Request::AuthResponse(token) => {
+            let Some(users) = &shared.config.users else { return Err(protocol_error("authentication is not enabled")) };
+            // SASL PLAIN: [authzid] NUL authcid NUL password.
+            let token = token.unwrap_or_default();
+            let mut parts = token.split(|b| *b == 0);
+            let (_, user, password) = (parts.next(), parts.next(), parts.next());
+            let (user, password) = (
+                String::from_utf8_lossy(user.unwrap_or_default()).to_string(),
+                String::from_utf8_lossy(password.unwrap_or_default()).to_string(),
+            );
+            if users.iter().any(|(u, p)| *u == user && *p == password) {
+                session.authenticated = true;
+                let mut w = Writer::default();
+                w.bytes(None);
+                Ok((opcode::AUTH_SUCCESS, w.buf))
+            } else {
+                Err(Failure {
+                    code: code::BAD_CREDENTIALS,
+                    message: format!("Provided username {user} and/or password are incorrect"),
+                    extra: vec![],
+                })
+            }
+        }
+        _ if !session.authenticated => {
+            Err(protocol_error("Unexpected message, expecting SASL_RESPONSE (authenticate first)"))
+        }
+        Request::Register(_) => Ok((opcode::READY, vec![])),
+        Request::Query(text, params) => {
+            let (statement, _) = crate::cql::parse(&text).map_err(syntax)?;
+            let out = logged_execute(shared, session, &statement, &text, &params)?;
+            Ok((opcode::RESULT, encode_outcome(out, &params)))
+        }
+        Request::Prepare(text) => {
+            let (statement, n) = crate::cql::parse(&text).map_err(syntax)?;
+            let id = {
+                let key = format!("{}\u{0}{text}", session.keyspace.clone().unwrap_or_default());
+                let (a, b) = cairn_format::partitioner::murmur3_cassandra(key.as_bytes());
+                let mut id = a.to_be_bytes().to_vec();
+                id.extend_from_slice(&b.to_be_bytes());
+                id
+            };
+            let mut p = prepare(&*shared.catalog_read()?, session, statement, n)?;
+            p.text = text;
+            let out = encode_prepared(&id, &p);
+            shared.prepared()?.insert(id, p);
+            Ok((opcode::RESULT, out))
+        }
+        Request::Execute(id, params) => {
+            let prepared = shared.prepared()?;
+            let Some(p) = prepared.get(&id) else {
+                let mut w = Writer::default();
+                w.short_bytes(&id);
+                return Err(Failure {
+                    code: code::UNPREPARED,
+                    message: "Prepared query with ID not found".into(),
+                    extra: w.buf,
+                });
+            };
+            let (statement, text, keyspace) = (p.statement.clone(), p.text.clone(), p.keyspace.clone());
+            drop(prepared);
+            let saved = session.keyspace.clone();
+            if keyspace.is_some() && session.keyspace.is_none() {
+                session.keyspace = keyspace;
+            }
+            let skip = params.skip_metadata;
+            let result = logged_execute(shared, session, &statement, &text, &params);
+            session.keyspace = saved.or(session.keyspace.take());
+            let mut params = params;
+            params.skip_metadata = skip;
+            Ok((opcode::RESULT, encode_outcome(result?, &params)))
+        }
+        Request::Batch(_, statements, _, timestamp) => {
+            for st in statements {
+                let (statement, values, text) = match st {
+                    protocol::BatchStatement::Query(q, v) => {
+                        let (s, _) = crate::cql::parse(&q).map_err(syntax)?;
+                        (s, v, q)
+                    }
+                    protocol::BatchStatement::Prepared(id, v) => match shared.prepared()?.get(&id) {
+                        Some(p) => (p.statement.clone(), v, p.text.clone()),
+                        None => {
+                            let mut w = Writer::default();
+                            w.short_bytes(&id);
+                            return Err(Failure {
+                                code: code::UNPREPARED,
+                                message: "Prepared query with ID not found".into(),
+                                extra: w.buf,
+                            });
+                        }
+                    },
+                };
+                if matches!(statement, Statement::Select { .. }) {
+                    return Err(invalid(
+                        "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
+                    ));
+                }
+                let params = QueryParams { values, timestamp, ..Default::default() };
+                logged_execute(shared, session, &statement, &text, &params)?;
+            }
+            let mut w = Writer::default();
+            w.int(0x0001);
+            Ok((opcode::RESULT, w.buf))
+        }
+    }
+}

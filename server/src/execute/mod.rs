@@ -1,0 +1,423 @@
+//! Execution: a parsed statement against the catalog and the tables. The rooms: [`prepare`]
+//! (PREPARE: bind-marker types and partition-key indexes), [`write`] (INSERT, UPDATE, DELETE into
+//! memtables, as Cassandra's `UpdateParameters` makes cells), [`select`] (SELECT: reads merged
+//! from memtable and SSTables, filtered, ordered and paged), [`describe`] (server-side DESCRIBE).
+//! DDL is the [`crate::catalog`]'s. Binding of values to terms and the WHERE clause's key
+//! restrictions, shared by all of them, are here.
+
+pub mod describe;
+pub mod prepare;
+pub mod select;
+pub mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use cairn_format::schema::TableSchema;
+use cairn_format::statistics::SerializationHeader;
+use cairn_format::types::CqlType;
+use cairn_format::types::value::compose;
+
+use crate::catalog;
+use crate::catalog::Catalog;
+use crate::connection::Session;
+use crate::cql::{QName, Relation, Statement, Term, Using};
+use crate::node::{Shared, now_micros};
+use crate::protocol::{Columns, Failure, Outcome, QueryParams, Value, code, invalid};
+use crate::storage::table::{FLUSH_AFTER_WRITES, Table};
+use crate::values::split_collection;
+
+/// A live column value: bytes, write time, seconds of TTL left.
+pub(crate) type Timed = Option<(Vec<u8>, i64, Option<i64>)>;
+
+/// Which partition keys and clustering prefixes a WHERE clause names.
+pub(crate) type KeySet = (Vec<Vec<u8>>, Vec<Vec<Option<Vec<u8>>>>);
+
+/// Notes a bind marker that binds a partition-key column.
+pub(crate) type KeyMarker<'a> = dyn FnMut(&Term, &Col, &mut Vec<(usize, u16)>) + 'a;
+
+/// Execute a statement, logging it first when it writes. A write is appended to the commit log
+/// and applied under the catalog's read lock, so a flush of every table (which takes the write
+/// lock, then empties the log) never loses a write logged between its flushes.
+pub(crate) fn logged_execute(
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    text: &str,
+    params: &QueryParams,
+) -> Result<Outcome, Failure> {
+    let writes = matches!(
+        st,
+        Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. } | Statement::Batch { .. }
+    );
+    if !writes {
+        // Batch sync: a read answers only once everything it may have seen is durable.
+        if let Ok(log) = shared.commitlog.lock()
+            && let Some(log) = log.as_ref()
+            && log.mode() == crate::commitlog::SyncMode::Batch
+        {
+            let at = log.position();
+            session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+        }
+        return execute(shared, session, st, params, None);
+    }
+    let ts = match params.timestamp {
+        Some(t) => t,
+        None => shared.next_timestamp(),
+    };
+    let now_s = now_micros() / 1_000_000;
+    let entry = crate::commitlog::Entry {
+        timestamp: ts,
+        now_s,
+        keyspace: session.keyspace.clone().unwrap_or_default(),
+        statement: text.to_string(),
+        values: params.values.clone(),
+    };
+    let cat = shared.catalog_read()?;
+    if let Ok(mut log) = shared.commitlog.lock()
+        && let Some(log) = log.as_mut()
+    {
+        let at = log.append(&entry).map_err(|e| Failure {
+            code: code::SERVER,
+            message: format!("commit log: {e}"),
+            extra: vec![],
+        })?;
+        if log.mode() == crate::commitlog::SyncMode::Batch {
+            // Answered only once an fsync covers it (the connection waits before replying).
+            session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+        }
+    }
+    let params = QueryParams { timestamp: Some(ts), ..params.clone() };
+    execute_read(&cat, shared, session, st, &params, now_s)
+}
+
+/// A value bound to a term: bytes, null, or unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bound {
+    Bytes(Vec<u8>),
+    Null,
+    Unset,
+}
+
+pub(crate) struct Binder<'a> {
+    pub(crate) params: &'a QueryParams,
+}
+
+impl Binder<'_> {
+    fn bind(&self, t: &Term, ty: &CqlType, what: &str) -> Result<Bound, Failure> {
+        match t {
+            Term::Null => Ok(Bound::Null),
+            Term::Literal(text) => cairn_format::types::parse::from_string(ty, text)
+                .map(Bound::Bytes)
+                .map_err(|e| invalid(format!("Invalid value for {what}: {e}"))),
+            Term::Collection(text) => crate::cql::literal::to_bytes(ty, text)
+                .map(Bound::Bytes)
+                .map_err(|e| invalid(format!("Invalid value for {what}: {e}"))),
+            Term::Bind(i) => self.value_at(*i, None, what),
+            Term::Named(name, i) => self.value_at(*i, Some(name), what),
+        }
+    }
+
+    fn value_at(&self, i: usize, name: Option<&String>, what: &str) -> Result<Bound, Failure> {
+        let index = match name {
+            Some(n) if !self.params.names.is_empty() => {
+                self.params.names.iter().position(|x| x == n).ok_or_else(|| invalid(format!("No value for :{n}")))?
+            }
+            _ => i,
+        };
+        match self.params.values.get(index) {
+            Some(Value::Set(b)) => Ok(Bound::Bytes(b.clone())),
+            Some(Value::Null) => Ok(Bound::Null),
+            Some(Value::Unset) => Ok(Bound::Unset),
+            None => Err(invalid(format!(
+                "There were {} markers(?) in CQL but {} bound variables (for {what})",
+                i + 1,
+                self.params.values.len()
+            ))),
+        }
+    }
+
+    fn int(&self, t: &Term, what: &str) -> Result<Option<i64>, Failure> {
+        match self.bind(t, &CqlType::BigInt, what) {
+            Ok(Bound::Bytes(b)) => Ok(Some(match b.len() {
+                4 => i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                8 => i64::from_be_bytes(b.try_into().unwrap_or_default()),
+                _ => return Err(invalid(format!("Invalid {what}"))),
+            })),
+            Ok(_) => Ok(None),
+            Err(f) => {
+                // A bound TTL is an int.
+                match self.bind(t, &CqlType::Int, what)? {
+                    Bound::Bytes(b) if b.len() == 4 => {
+                        Ok(Some(i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))))
+                    }
+                    _ => Err(f),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn resolve_keyspace(session: &Session, q: &QName) -> Result<String, Failure> {
+    q.keyspace.clone().or_else(|| session.keyspace.clone()).ok_or_else(|| {
+        invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+    })
+}
+
+pub(crate) fn table_of<'c>(cat: &'c Catalog, ks: &str, name: &str) -> Result<&'c Arc<Table>, Failure> {
+    let keyspace = cat.keyspaces.get(ks).ok_or_else(|| invalid(format!("Keyspace {ks} does not exist")))?;
+    keyspace.tables.get(name).ok_or_else(|| invalid(format!("table {name} does not exist")))
+}
+
+/// Where a column lives.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Col {
+    Key(usize, CqlType),
+    Clustering(usize, CqlType),
+    Static(u16, CqlType),
+    Regular(u16, CqlType),
+}
+
+impl Col {
+    fn ty(&self) -> &CqlType {
+        match self {
+            Col::Key(_, t) | Col::Clustering(_, t) | Col::Static(_, t) | Col::Regular(_, t) => t,
+        }
+    }
+}
+
+pub(crate) fn column(t: &Table, name: &str) -> Option<Col> {
+    if let Some(i) = t.schema.partition_key.iter().position(|c| c.name == name) {
+        return t.schema.partition_key.get(i).map(|c| Col::Key(i, c.ty.clone()));
+    }
+    if let Some(i) = t.schema.clustering.iter().position(|(c, _)| c.name == name) {
+        return t.schema.clustering.get(i).map(|(c, _)| Col::Clustering(i, c.ty.clone()));
+    }
+    if let Some(i) = t.header.static_columns.iter().position(|c| c.name == name) {
+        return t.header.static_columns.get(i).map(|c| Col::Static(i as u16, c.ty.clone()));
+    }
+    t.header
+        .regular_columns
+        .iter()
+        .position(|c| c.name == name)
+        .and_then(|i| t.header.regular_columns.get(i).map(|c| Col::Regular(i as u16, c.ty.clone())))
+}
+
+pub(crate) fn all_columns(t: &Table) -> Columns {
+    let mut v: Columns = t.schema.partition_key.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
+    v.extend(t.schema.clustering.iter().map(|(c, _)| (c.name.clone(), c.ty.clone())));
+    let mut others: Columns = t
+        .header
+        .static_columns
+        .iter()
+        .chain(&t.header.regular_columns)
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
+    others.sort_by(|a, b| a.0.cmp(&b.0));
+    v.extend(others);
+    v
+}
+
+pub(crate) fn next_timestamp(
+    shared: &Shared,
+    params: &QueryParams,
+    using: &Using,
+    b: &Binder<'_>,
+) -> Result<i64, Failure> {
+    if let Some(t) = &using.timestamp
+        && let Some(v) = b.int(t, "timestamp")?
+    {
+        return Ok(v);
+    }
+    if let Some(t) = params.timestamp {
+        return Ok(t);
+    }
+    Ok(shared.next_timestamp())
+}
+
+/// Whether a statement changes the schema (it takes the catalog's write lock).
+fn is_ddl(st: &Statement) -> bool {
+    matches!(
+        st,
+        Statement::CreateKeyspace { .. }
+            | Statement::DropKeyspace { .. }
+            | Statement::CreateType { .. }
+            | Statement::CreateTable { .. }
+            | Statement::DropTable { .. }
+    )
+}
+
+/// Execute a statement; `now_s` is the server time a replayed write was made at (now when
+/// `None`). DDL takes the catalog's write lock; everything else its read lock, and then the
+/// lock of the one table it touches.
+pub(crate) fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: Option<i64>,
+) -> Result<Outcome, Failure> {
+    if is_ddl(st) {
+        let mut cat = shared.catalog_write()?;
+        return match st {
+            Statement::CreateKeyspace { .. } => catalog::create_keyspace(&mut cat, shared, st),
+            Statement::DropKeyspace { .. } => catalog::drop_keyspace(&mut cat, shared, st),
+            Statement::CreateType { .. } => catalog::create_type(&mut cat, shared, session, st),
+            Statement::CreateTable { .. } => catalog::create_table(&mut cat, shared, session, st),
+            _ => catalog::drop_table(&mut cat, shared, session, st),
+        };
+    }
+    let cat = shared.catalog_read()?;
+    let now_s = now_s.unwrap_or_else(|| now_micros() / 1_000_000);
+    execute_read(&cat, shared, session, st, params, now_s)
+}
+
+/// Execute a statement that leaves the schema alone, under the catalog's read lock.
+pub(crate) fn execute_read(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let out = match st {
+        Statement::Use(_) => catalog::use_keyspace(cat, session, st),
+        Statement::Truncate(_) => catalog::truncate(cat, session, st),
+        Statement::Insert { .. } => write::insert(cat, shared, session, st, params, now_s),
+        Statement::Update { .. } => write::update(cat, shared, session, st, params, now_s),
+        Statement::Delete { .. } => write::delete(cat, shared, session, st, params, now_s),
+        Statement::Select { .. } => select::select(cat, shared, session, st, params, now_s),
+        Statement::Batch { .. } => write::batch(cat, shared, session, st, params, now_s),
+        Statement::Describe(what, name) => describe::describe(cat, session, what, name.as_ref()),
+        Statement::Unsupported(what) => Err(invalid(format!("{what} is not supported by this node"))),
+        _ => Err(invalid("a schema change outside the catalog's write lock")),
+    }?;
+    // Memtables are flushed to SSTables once they have taken enough writes.
+    if let Statement::Insert { table, .. } | Statement::Update { table, .. } | Statement::Delete { table, .. } = st
+        && let Ok(ks) = resolve_keyspace(session, table)
+        && let Ok(t) = table_of(cat, &ks, &table.name)
+    {
+        let mut d = t.lock()?;
+        d.writes += 1;
+        if d.writes >= FLUSH_AFTER_WRITES {
+            t.flush(&mut d).map_err(|e| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] })?;
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn column_in(header: &SerializationHeader, schema: &TableSchema, name: &str) -> Result<Col, Failure> {
+    if let Some(i) = schema.partition_key.iter().position(|c| c.name == name) {
+        return Ok(Col::Key(i, schema.partition_key[i].ty.clone()));
+    }
+    if let Some(i) = schema.clustering.iter().position(|(c, _)| c.name == name) {
+        return Ok(Col::Clustering(i, schema.clustering[i].0.ty.clone()));
+    }
+    if let Some(i) = header.static_columns.iter().position(|c| c.name == name) {
+        return Ok(Col::Static(i as u16, header.static_columns[i].ty.clone()));
+    }
+    if let Some(i) = header.regular_columns.iter().position(|c| c.name == name) {
+        return Ok(Col::Regular(i as u16, header.regular_columns[i].ty.clone()));
+    }
+    Err(invalid(format!("Undefined column name {name}")))
+}
+
+pub(crate) fn col_index(c: &Col) -> u16 {
+    match c {
+        Col::Static(i, _) | Col::Regular(i, _) => *i,
+        _ => 0,
+    }
+}
+
+/// The partition keys and clustering prefixes a WHERE clause names (`=` and `IN` only).
+pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>) -> Result<KeySet, Failure> {
+    let mut keys: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.partition_key.len()];
+    let mut cks: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.clustering.len()];
+    for r in relations {
+        let Some(name) = r.columns.first() else { continue };
+        let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+        let vals = bind_values(r, col.ty(), name, b)?;
+        match (&col, r.op.as_str()) {
+            (Col::Key(i, _), "=" | "in") => keys[*i] = vals,
+            (Col::Clustering(i, _), "=" | "in") => cks[*i] = vals,
+            _ => {
+                return Err(invalid(format!(
+                    "Only EQ and IN relations on primary key columns are supported here (got {name} {})",
+                    r.op
+                )));
+            }
+        }
+    }
+    if keys.iter().any(Vec::is_empty) {
+        let missing: Vec<&str> = keys
+            .iter()
+            .zip(&t.schema.partition_key)
+            .filter(|(k, _)| k.is_empty())
+            .map(|(_, c)| c.name.as_str())
+            .collect();
+        return Err(invalid(format!("Some partition key parts are missing: {}", missing.join(", "))));
+    }
+    let mut key_bytes = vec![vec![]];
+    for options in &keys {
+        key_bytes = key_bytes
+            .into_iter()
+            .flat_map(|prefix: Vec<Vec<u8>>| {
+                options.iter().map(move |o| {
+                    let mut p = prefix.clone();
+                    p.push(o.clone());
+                    p
+                })
+            })
+            .collect();
+    }
+    let keys = key_bytes
+        .into_iter()
+        .map(|parts| {
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            if refs.len() == 1 { refs[0].to_vec() } else { compose(&refs) }
+        })
+        .collect();
+    let mut clusterings: Vec<Vec<Option<Vec<u8>>>> = vec![vec![]];
+    for (i, options) in cks.iter().enumerate() {
+        if options.is_empty() {
+            for c in &mut clusterings {
+                c.extend(std::iter::repeat_n(None, t.schema.clustering.len() - i));
+            }
+            break;
+        }
+        clusterings = clusterings
+            .into_iter()
+            .flat_map(|prefix| {
+                options.iter().map(move |o| {
+                    let mut p = prefix.clone();
+                    p.push(Some(o.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    Ok((keys, clusterings))
+}
+
+pub(crate) fn bind_values(r: &Relation, ty: &CqlType, name: &str, b: &Binder<'_>) -> Result<Vec<Vec<u8>>, Failure> {
+    let mut out = Vec::new();
+    if r.op == "in" && r.values.len() == 1 && matches!(r.values[0], Term::Bind(_) | Term::Named(..)) {
+        let list = CqlType::List { elem: Box::new(ty.clone()), frozen: true };
+        if let Bound::Bytes(v) = b.bind(&r.values[0], &list, name)? {
+            out.extend(
+                split_collection(&v, false).ok_or_else(|| invalid("Invalid IN list"))?.into_iter().map(|(e, _)| e),
+            );
+        }
+        return Ok(out);
+    }
+    for v in &r.values {
+        match b.bind(v, ty, name)? {
+            Bound::Bytes(x) => out.push(x),
+            _ => return Err(invalid(format!("Invalid null value in condition for column {name}"))),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,528 @@
+//! INSERT, UPDATE and DELETE: cells, row liveness, collection elements (a whole collection
+//! written as a complex deletion just before its elements, as Cassandra writes `c = {...}`),
+//! row, partition and range tombstones, written into the table's memtable. TTLs and write times
+//! as Cassandra's `UpdateParameters` gives them.
+
+use std::sync::Arc;
+
+use cairn_format::deletion::{DeletionTime, LivenessInfo};
+use cairn_format::partition::{OwnedCell, Partition};
+use cairn_format::partitioner::{Token, murmur3_token};
+use cairn_format::statistics::SerializationHeader;
+use cairn_format::types::CqlType;
+use cairn_format::types::value::compose;
+
+use super::{
+    Binder, Bound, Col, bind_values, col_index, column, column_in, execute_read, key_restrictions, next_timestamp,
+    resolve_keyspace, table_of,
+};
+use crate::catalog::Catalog;
+use crate::connection::Session;
+use crate::cql::{Assignment, Relation, Statement, Using};
+use crate::node::{Shared, timeuuid};
+use crate::protocol::{Failure, Outcome, QueryParams, invalid};
+use crate::storage::table::{Table, TableData};
+use crate::values::{split_collection, split_fields};
+
+/// A seed for the timeuuid paths of list elements a statement appends: the same for the same
+/// statement, values and timestamp (a commit-log replay), different otherwise.
+pub(crate) fn statement_seed(st: &Statement, params: &QueryParams, ts: i64) -> u64 {
+    let text = format!("{st:?}{:?}{ts}", params.values);
+    let (a, b) = cairn_format::partitioner::murmur3_cassandra(text.as_bytes());
+    (a ^ b) as u64
+}
+
+pub(crate) fn ttl_of(t: &Table, using: &Using, b: &Binder<'_>) -> Result<i32, Failure> {
+    let ttl = match &using.ttl {
+        Some(term) => b.int(term, "ttl")?.unwrap_or(0),
+        None => t.schema.option("default_time_to_live").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+    };
+    if !(0..=630_720_000).contains(&ttl) {
+        return Err(invalid(format!("ttl is too large. requested ({ttl}) maximum (630720000)")));
+    }
+    Ok(ttl as i32)
+}
+
+pub(crate) fn liveness(ts: i64, ttl: i32, now_s: i64) -> LivenessInfo {
+    if ttl > 0 {
+        LivenessInfo { timestamp: ts, ttl, local_expiration_time: now_s + i64::from(ttl) }
+    } else {
+        LivenessInfo { timestamp: ts, ttl: 0, local_expiration_time: cairn_format::deletion::NO_DELETION_TIME }
+    }
+}
+
+pub(crate) fn make_cell(
+    column: u16,
+    path: Option<Vec<u8>>,
+    value: Vec<u8>,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+) -> OwnedCell {
+    if ttl > 0 {
+        OwnedCell::expiring(column, path, value, ts, ttl, now_s)
+    } else {
+        OwnedCell::live(column, path, value, ts)
+    }
+}
+
+pub(crate) fn partition_key(t: &Table, keys: &[Option<Vec<u8>>]) -> Result<Vec<u8>, Failure> {
+    let missing: Vec<&str> =
+        keys.iter().zip(&t.schema.partition_key).filter(|(k, _)| k.is_none()).map(|(_, c)| c.name.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!("Some partition key parts are missing: {}", missing.join(", "))));
+    }
+    let parts: Vec<&[u8]> = keys.iter().map(|k| k.as_deref().unwrap_or_default()).collect();
+    Ok(if parts.len() == 1 { parts[0].to_vec() } else { compose(&parts) })
+}
+
+pub(crate) fn full_clustering(t: &Table, cks: &[Option<Vec<u8>>]) -> Result<Vec<Option<Vec<u8>>>, Failure> {
+    if let Some((c, _)) = cks.iter().zip(&t.schema.clustering).find(|(k, _)| k.is_none()).map(|(_, c)| c) {
+        return Err(invalid(format!("Some clustering keys are missing: {}", c.name)));
+    }
+    Ok(cks.to_vec())
+}
+
+pub(crate) fn partition_mut(d: &mut TableData, key: Vec<u8>) -> &mut Partition {
+    let token = Token::Murmur3(murmur3_token(&key));
+    d.memtable.entry((token, key.clone())).or_insert_with(|| Partition::new(key))
+}
+
+pub(crate) fn row_for<'p>(
+    p: &'p mut Partition,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+) -> &'p mut cairn_format::partition::Row {
+    match col {
+        Col::Static(..) => p.static_mut(),
+        _ => p.row_mut(clustering),
+    }
+}
+
+/// Write one column of a row: a simple cell, or a whole collection (a complex deletion just
+/// before the write, then one cell per element, as Cassandra writes `c = {...}`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_cell(
+    p: &mut Partition,
+    header: &SerializationHeader,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+    bound: Bound,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let _ = header;
+    let idx = col_index(col);
+    let ty = col.ty().clone();
+    let row = row_for(p, clustering, col);
+    if !ty.is_multi_cell() {
+        match bound {
+            Bound::Bytes(v) => row.add_cell(make_cell(idx, None, v, ts, ttl, now_s)),
+            Bound::Null => row.add_cell(OwnedCell::tombstone(idx, None, ts, now_s)),
+            Bound::Unset => {}
+        }
+        return Ok(());
+    }
+    match bound {
+        Bound::Unset => Ok(()),
+        Bound::Null => {
+            row.delete_column(idx, DeletionTime { marked_for_delete_at: ts, local_deletion_time: now_s });
+            Ok(())
+        }
+        Bound::Bytes(v) => {
+            row.delete_column(idx, DeletionTime { marked_for_delete_at: ts - 1, local_deletion_time: now_s });
+            add_elements_to(row, idx, &ty, &v, true, ts, ttl, now_s, seed)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_elements(
+    p: &mut Partition,
+    clustering: &[Option<Vec<u8>>],
+    col: &Col,
+    bound: Bound,
+    add: bool,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let idx = col_index(col);
+    let ty = col.ty().clone();
+    if !ty.is_multi_cell() {
+        return Err(invalid(format!("Invalid operation for non-collection column (type {ty})")));
+    }
+    let Bound::Bytes(v) = bound else { return Ok(()) };
+    let row = row_for(p, clustering, col);
+    add_elements_to(row, idx, &ty, &v, add, ts, ttl, now_s, seed)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_elements_to(
+    row: &mut cairn_format::partition::Row,
+    idx: u16,
+    ty: &CqlType,
+    v: &[u8],
+    add: bool,
+    ts: i64,
+    ttl: i32,
+    now_s: i64,
+    seed: &mut u64,
+) -> Result<(), Failure> {
+    let bad = || invalid(format!("Invalid value for a {ty}"));
+    let cell = |path: Vec<u8>, value: Vec<u8>| {
+        if add {
+            make_cell(idx, Some(path), value, ts, ttl, now_s)
+        } else {
+            OwnedCell::tombstone(idx, Some(path), ts, now_s)
+        }
+    };
+    match ty.unreversed() {
+        CqlType::Set { .. } => {
+            for (e, _) in split_collection(v, false).ok_or_else(bad)? {
+                row.add_cell(cell(e, vec![]));
+            }
+        }
+        CqlType::Map { .. } => {
+            // `m = m - {k1, k2}` removes keys given as a set.
+            if !add {
+                for (k, _) in split_collection(v, false).ok_or_else(bad)? {
+                    row.add_cell(OwnedCell::tombstone(idx, Some(k), ts, now_s));
+                }
+                return Ok(());
+            }
+            for (k, val) in split_collection(v, true).ok_or_else(bad)? {
+                row.add_cell(cell(k, val.unwrap_or_default()));
+            }
+        }
+        CqlType::List { .. } => {
+            if !add {
+                return Err(invalid("Removing list elements by value is not supported yet"));
+            }
+            for (i, (e, _)) in split_collection(v, false).ok_or_else(bad)?.into_iter().enumerate() {
+                let path = timeuuid(ts + i as i64, seed).to_vec();
+                row.add_cell(cell(path, e));
+            }
+        }
+        CqlType::Udt(_) => {
+            for (i, f) in split_fields(v).ok_or_else(bad)?.into_iter().enumerate() {
+                let path = (i as u16).to_be_bytes().to_vec();
+                match f {
+                    Some(val) => row.add_cell(make_cell(idx, Some(path), val, ts, ttl, now_s)),
+                    None => row.add_cell(OwnedCell::tombstone(idx, Some(path), ts, now_s)),
+                }
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// `INSERT`.
+pub(crate) fn insert(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let Statement::Insert { table, columns, values, using, if_not_exists, json } = st else {
+        return Err(invalid("not a Insert statement"));
+    };
+    let b = Binder { params };
+    if *if_not_exists {
+        return Err(invalid("Lightweight transactions (IF NOT EXISTS) are not supported by this node"));
+    }
+    if json.is_some() {
+        return Err(invalid("INSERT JSON is not supported yet"));
+    }
+    let ks = resolve_keyspace(session, table)?;
+    if columns.len() != values.len() {
+        return Err(invalid("Unmatched column names/values"));
+    }
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
+    let ttl = ttl_of(t, using, &b)?;
+    let mut keys: Vec<Option<Vec<u8>>> = vec![None; t.schema.partition_key.len()];
+    let mut cks: Vec<Option<Vec<u8>>> = vec![None; t.schema.clustering.len()];
+    let mut cells: Vec<(Col, Bound)> = Vec::new();
+    for (c, v) in columns.iter().zip(values) {
+        let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+        let bound = b.bind(v, col.ty(), c)?;
+        match (&col, bound) {
+            (Col::Key(i, _), Bound::Bytes(x)) => keys[*i] = Some(x),
+            (Col::Clustering(i, _), Bound::Bytes(x)) => cks[*i] = Some(x),
+            (Col::Key(..) | Col::Clustering(..), _) => {
+                return Err(invalid(format!("Invalid null value in condition for column {c}")));
+            }
+            (_, bound) => cells.push((col, bound)),
+        }
+    }
+    let key = partition_key(t, &keys)?;
+    let clustering = full_clustering(t, &cks)?;
+    let header = Arc::clone(&t.header);
+    let mut seed = statement_seed(st, params, ts);
+    let p = partition_mut(&mut d, key);
+    p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
+    for (col, bound) in cells {
+        write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
+    }
+    Ok(Outcome::Void)
+}
+
+/// `UPDATE`.
+pub(crate) fn update(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let Statement::Update { table, using, assignments, relations, conditional } = st else {
+        return Err(invalid("not a Update statement"));
+    };
+    let b = Binder { params };
+    if *conditional {
+        return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
+    }
+    let ks = resolve_keyspace(session, table)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
+    let ttl = ttl_of(t, using, &b)?;
+    let (keys, cks) = key_restrictions(t, relations, &b)?;
+    let header = Arc::clone(&t.header);
+    let schema = t.schema.clone();
+    // List cell paths: derived from the statement, so a commit-log replay makes the same ones.
+    let mut seed = statement_seed(st, params, ts);
+    // An UPDATE of static columns only names the partition alone.
+    let static_only = assignments.iter().all(|a| {
+        let (Assignment::Set(c, _)
+        | Assignment::Add(c, _)
+        | Assignment::Remove(c, _)
+        | Assignment::SetElement(c, _, _)
+        | Assignment::SetField(c, _, _)) = a;
+        matches!(column_in(&header, &schema, c), Ok(Col::Static(..)))
+    });
+    for key in keys {
+        for cl in &cks {
+            let clustering =
+                if static_only && cl.iter().all(Option::is_none) { vec![] } else { full_clustering(t, cl)? };
+            let p = partition_mut(&mut d, key.clone());
+            for a in assignments {
+                let (name, term) = match a {
+                    Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
+                    Assignment::SetElement(c, _, v) | Assignment::SetField(c, _, v) => (c, v),
+                };
+                let col = column_in(&header, &schema, name)?;
+                if matches!(col, Col::Key(..) | Col::Clustering(..)) {
+                    return Err(invalid(format!("PRIMARY KEY part {name} found in SET part")));
+                }
+                match a {
+                    Assignment::Set(..) => {
+                        let bound = b.bind(term, col.ty(), name)?;
+                        write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
+                    }
+                    Assignment::Add(..) | Assignment::Remove(..) => {
+                        // `m = m - {k, ...}` names map keys as a set.
+                        let ty = match (a, col.ty().unreversed()) {
+                            (Assignment::Remove(..), CqlType::Map { key, .. }) => {
+                                CqlType::Set { elem: key.clone(), frozen: true }
+                            }
+                            (_, t) => t.clone(),
+                        };
+                        let bound = b.bind(term, &ty, name)?;
+                        let add = matches!(a, Assignment::Add(..));
+                        add_elements(p, &clustering, &col, bound, add, ts, ttl, now_s, &mut seed)?;
+                    }
+                    Assignment::SetField(_, field, v) => {
+                        let CqlType::Udt(udt) = col.ty().unreversed() else {
+                            return Err(invalid(format!("Invalid field selection: {name} is not a user type")));
+                        };
+                        let i = udt
+                            .fields
+                            .iter()
+                            .position(|(n, _)| n == field)
+                            .ok_or_else(|| invalid(format!("Unknown field {field} in {name}")))?;
+                        let ft = udt.fields[i].1.clone();
+                        let path = (i as u16).to_be_bytes().to_vec();
+                        let idx = col_index(&col);
+                        let cell = match b.bind(v, &ft, field)? {
+                            Bound::Bytes(x) => make_cell(idx, Some(path), x, ts, ttl, now_s),
+                            Bound::Null => OwnedCell::tombstone(idx, Some(path), ts, now_s),
+                            Bound::Unset => continue,
+                        };
+                        row_for(p, &clustering, &col).add_cell(cell);
+                    }
+                    Assignment::SetElement(_, k, v) => {
+                        let CqlType::Map { key: kt, value: vt, .. } = col.ty().unreversed() else {
+                            return Err(invalid(format!("Invalid operation for non-map column {name}")));
+                        };
+                        let (Bound::Bytes(kb), vb) = (b.bind(k, kt, name)?, b.bind(v, vt, name)?) else {
+                            return Err(invalid("Invalid null map key"));
+                        };
+                        let idx = col_index(&col);
+                        let cell = match vb {
+                            Bound::Bytes(v) => make_cell(idx, Some(kb), v, ts, ttl, now_s),
+                            _ => OwnedCell::tombstone(idx, Some(kb), ts, now_s),
+                        };
+                        row_for(p, &clustering, &col).add_cell(cell);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Outcome::Void)
+}
+
+/// `DELETE`: cells, rows, partitions, or a range of rows (a range tombstone).
+pub(crate) fn delete(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let Statement::Delete { table, columns, using, relations, conditional } = st else {
+        return Err(invalid("not a Delete statement"));
+    };
+    let b = Binder { params };
+    if *conditional {
+        return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
+    }
+    let ks = resolve_keyspace(session, table)?;
+    let ts = next_timestamp(shared, params, using, &b)?;
+    let t = table_of(cat, &ks, &table.name)?;
+    let mut d = t.lock()?;
+    // Slices on a clustering column (`c > ?`, `c <= ?`) delete a range: a range tombstone.
+    let is_slice = |r: &Relation| matches!(r.op.as_str(), "<" | "<=" | ">" | ">=");
+    let slices: Vec<&Relation> = relations.iter().filter(|r| is_slice(r)).collect();
+    let eq: Vec<Relation> = relations.iter().filter(|r| !is_slice(r)).cloned().collect();
+    let (keys, cks) = key_restrictions(t, &eq, &b)?;
+    let header = Arc::clone(&t.header);
+    let schema = t.schema.clone();
+    let deletion = DeletionTime { marked_for_delete_at: ts, local_deletion_time: now_s };
+    let n_ck = t.schema.clustering.len();
+    if !slices.is_empty() {
+        if !columns.is_empty() {
+            return Err(invalid("Range deletions are not supported for specific columns"));
+        }
+        let name = slices[0].columns.first().cloned().unwrap_or_default();
+        if slices.iter().any(|r| r.columns.first() != Some(&name)) {
+            return Err(invalid("A range deletion restricts one clustering column"));
+        }
+        let Col::Clustering(i, ty) = column_in(&header, &schema, &name)? else {
+            return Err(invalid(format!(
+                "{name} is not a clustering column: only clustering columns can be restricted by a slice"
+            )));
+        };
+        // Each bound: the value and whether it is inclusive.
+        type SliceBound = Option<(Vec<u8>, bool)>;
+        let (mut start, mut end): (SliceBound, SliceBound) = (None, None);
+        for r in &slices {
+            let v = bind_values(r, &ty, &name, &b)?.into_iter().next().ok_or_else(|| invalid("missing slice bound"))?;
+            match r.op.as_str() {
+                ">" => start = Some((v, false)),
+                ">=" => start = Some((v, true)),
+                "<" => end = Some((v, false)),
+                _ => end = Some((v, true)),
+            }
+        }
+        for key in &keys {
+            for cl in &cks {
+                let given = cl.iter().take_while(|c| c.is_some()).count();
+                if given != i {
+                    return Err(invalid("The clustering columns before a sliced one must be restricted by equality"));
+                }
+                let prefix: Vec<Option<Vec<u8>>> = cl.iter().take(given).cloned().collect();
+                let bound = |b: &SliceBound| match b {
+                    Some((v, incl)) => {
+                        let mut p = prefix.clone();
+                        p.push(Some(v.clone()));
+                        (p, *incl)
+                    }
+                    None => (prefix.clone(), true),
+                };
+                let ((s, si), (e, ei)) = (bound(&start), bound(&end));
+                let p = partition_mut(&mut d, key.clone());
+                p.range_tombstones.push(cairn_format::partition::RangeTombstone {
+                    start: s,
+                    start_inclusive: si,
+                    end: e,
+                    end_inclusive: ei,
+                    deletion,
+                });
+            }
+        }
+        return Ok(Outcome::Void);
+    }
+    for key in keys {
+        for cl in &cks {
+            let given = cl.iter().take_while(|c| c.is_some()).count();
+            let p = partition_mut(&mut d, key.clone());
+            if columns.is_empty() {
+                if given == 0 {
+                    p.delete(deletion);
+                } else if given == n_ck {
+                    p.row_mut(cl).delete(deletion);
+                } else {
+                    let prefix: Vec<Option<Vec<u8>>> = cl.iter().take(given).cloned().collect();
+                    p.range_tombstones.push(cairn_format::partition::RangeTombstone {
+                        start: prefix.clone(),
+                        start_inclusive: true,
+                        end: prefix,
+                        end_inclusive: true,
+                        deletion,
+                    });
+                }
+                continue;
+            }
+            if given != n_ck && columns.iter().any(|(c, _)| !header.static_columns.iter().any(|s| &s.name == c)) {
+                return Err(invalid("Missing mandatory PRIMARY KEY part to delete columns"));
+            }
+            for (name, element) in columns {
+                let col = column_in(&header, &schema, name)?;
+                let idx = col_index(&col);
+                let row = row_for(p, cl, &col);
+                match element {
+                    Some(k) => {
+                        let kt = col.ty().path_type().cloned().unwrap_or(CqlType::Blob);
+                        let Bound::Bytes(kb) = b.bind(k, &kt, name)? else {
+                            return Err(invalid("Invalid null element"));
+                        };
+                        row.add_cell(OwnedCell::tombstone(idx, Some(kb), ts, now_s));
+                    }
+                    None if col.ty().is_multi_cell() => row.delete_column(idx, deletion),
+                    None => row.add_cell(OwnedCell::tombstone(idx, None, ts, now_s)),
+                }
+            }
+        }
+    }
+    Ok(Outcome::Void)
+}
+
+/// `BATCH` (a logged and an unlogged batch alike).
+pub(crate) fn batch(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+) -> Result<Outcome, Failure> {
+    let Statement::Batch { statements, using } = st else { return Err(invalid("not a Batch statement")) };
+    let b = Binder { params };
+    let ts = next_timestamp(shared, params, using, &b)?;
+    for s in statements {
+        let p = QueryParams { timestamp: Some(ts), ..params.clone() };
+        execute_read(cat, shared, session, s, &p, now_s)?;
+    }
+    Ok(Outcome::Void)
+}
