@@ -396,3 +396,24 @@ fn corpus_multi_generation_cases_are_identical_to_their_own_merge() {
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["tables"][0]["partitions_compared"], 10_000);
 }
+
+#[test]
+fn what_cannot_run_exits_2_and_help_names_the_verbs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = generate(&tmp.path().join("a"), "sessions", &["--sstables", "1"]);
+    let missing = tmp.path().join("missing");
+    let out = cairn(&["repair", "diff", &s(&a), &s(&missing)]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cairn(&["repair", "diff", "--keyspace", "nope", &s(&a), &s(&a)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no table in keyspace nope in A or B"));
+    let out = cairn(&["repair", "diff", "--depth", "21", &s(&a), &s(&a)]);
+    assert_eq!(out.status.code(), Some(2), "depth is capped at 20");
+    // An explicit depth is used on both sides.
+    let (code, doc) = diff(&a, &a, &["--depth", "3"]);
+    assert_eq!((code, doc["tables"][0]["depth"].as_u64()), (0, Some(3)));
+    let help = String::from_utf8_lossy(&cairn(&["--help"]).stdout).to_string();
+    assert!(help.contains("repair"), "{help}");
+    let help = String::from_utf8_lossy(&cairn(&["repair", "--help"]).stdout).to_string();
+    assert!(help.contains("diff") && help.contains("sync"), "{help}");
+}

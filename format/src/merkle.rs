@@ -420,6 +420,55 @@ mod tests {
         }
     }
 
+    fn header(regular: &[&str]) -> SerializationHeader {
+        use crate::statistics::{EncodingStats, HeaderColumn};
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        let cols = regular.iter().map(|n| HeaderColumn::new(n, crate::types::CqlType::Int)).collect();
+        SerializationHeader::new(stats, crate::types::CqlType::Int, vec![crate::types::CqlType::Int], vec![], cols)
+    }
+
+    fn row(position: u64, column: u16, flags: u8, timestamp: i64, value: &[u8]) -> Unfiltered {
+        let mut u = Unfiltered::default();
+        u.start(UnfilteredKind::Row, position);
+        u.push_clustering(Some(&7i32.to_be_bytes()));
+        let cell = crate::data::Cell {
+            column,
+            flags,
+            timestamp,
+            local_deletion_time: crate::deletion::NO_DELETION_TIME,
+            ttl: 0,
+            path: None,
+            value: crate::data::Span::default(),
+        };
+        u.push_cell(column, &cell, None, value);
+        u
+    }
+
+    #[test]
+    fn a_row_hashes_its_content_not_its_bytes_position_flags_or_column_index() {
+        use crate::data::CELL_USE_ROW_TIMESTAMP;
+        // Column "v" at index 0 of one header and index 1 of another, stored with other flags at
+        // another offset: the same logical row.
+        let one = header(&["v"]);
+        let two = header(&["a", "v"]);
+        let base = row_hash(&one, &row(10, 0, 0, 5, b"x"));
+        assert_eq!(base, row_hash(&two, &row(9_999, 1, CELL_USE_ROW_TIMESTAMP, 5, b"x")));
+        // Its timestamp, value and column do count.
+        assert_ne!(base, row_hash(&one, &row(10, 0, 0, 6, b"x")));
+        assert_ne!(base, row_hash(&one, &row(10, 0, 0, 5, b"y")));
+        assert_ne!(base, row_hash(&two, &row(10, 0, 0, 5, b"x")), "column a, not v");
+        // A partition hash covers key, deletion and rows in order.
+        let hash = |key: &[u8], rows: &[Unfiltered]| {
+            let mut h = PartitionHasher::new(key, &DeletionTime::LIVE);
+            rows.iter().for_each(|r| h.add(&one, r));
+            h.finish()
+        };
+        let r = row(0, 0, 0, 5, b"x");
+        assert_eq!(hash(b"k", std::slice::from_ref(&r)), hash(b"k", &[row(77, 0, CELL_USE_ROW_TIMESTAMP, 5, b"x")]));
+        assert_ne!(hash(b"k", std::slice::from_ref(&r)), hash(b"j", std::slice::from_ref(&r)));
+        assert_ne!(hash(b"k", std::slice::from_ref(&r)), hash(b"k", &[]));
+    }
+
     #[test]
     fn difference_returns_exactly_the_differing_leaves() {
         let mut a = MerkleTree::new(4);
