@@ -38,9 +38,10 @@
 //! **Sync** writes, for every differing partition, each side's whole reconciled partition (not
 //! purged, as streaming ships data) into an SSTable for the other side — the target side's format
 //! family (`m*` → `me`, `n*` → `nb`, `oa`) and compression, under
-//! `DIR/for-a/<keyspace>/<table>-<A's id>/` and `DIR/for-b/...`. Since reconciliation is
-//! commutative, A plus B's version and B plus A's version reconcile to the same partition: after
-//! adding them, `diff` says identical.
+//! `DIR/for-a/<keyspace>/<table>-<A's id>/` and `DIR/for-b/...`, numbered with a generation the
+//! receiving table directory does not use, so they can be moved in as they are. Since
+//! reconciliation is commutative, A plus B's version and B plus A's version reconcile to the same
+//! partition: after adding them, `diff` says identical.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -822,7 +823,15 @@ fn write_partitions(
         }
         let w = match &mut writer {
             Some(w) => w,
-            None => writer.insert(SsTableWriter::create(dir, next_generation(dir)?, header.clone(), options.clone())?),
+            None => {
+                // A generation the receiving table directory does not use yet, so that the files
+                // can be moved into it as they are.
+                let mut generation = next_generation(dir)?;
+                if let Some(t) = target.first() {
+                    generation = generation.max(next_generation(&t.descriptor.directory)?);
+                }
+                writer.insert(SsTableWriter::create(dir, generation, header.clone(), options.clone())?)
+            }
         };
         w.write_partition(&mut merger, &p)?;
         n += 1;
