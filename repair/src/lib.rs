@@ -33,7 +33,9 @@
 //! capped at 20, or `--depth`), compares them, then reads both sides again for the partitions in
 //! the differing leaves only, and reports each differing partition with a status and row and cell
 //! counts. Memory: the two trees (at most 2 × 32 MiB), one row per SSTable while building; the
-//! drill-down holds the digests of the partitions in differing ranges and of their rows.
+//! drill-down holds the digests of the partitions in differing ranges and of their rows. When
+//! few ranges differ, the drill-down seeks to them through Summary.db and Index.db instead of
+//! reading the table again.
 //!
 //! **Sync** writes, for every differing partition, each side's whole reconciled partition (not
 //! purged, as streaming ships data) into an SSTable for the other side — the target side's format
@@ -48,11 +50,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cairn_compact::purge::{PurgeClock, Purger, TombstoneKind, gc_before, gc_grace_seconds};
+use cairn_format::data::scanner::Scanner;
 use cairn_format::data::{PartitionHeader, PartitionStream, Unfiltered, UnfilteredKind};
 use cairn_format::deletion::{DeletionTime, NO_TIMESTAMP};
 use cairn_format::location::{TableLocation, group_by_table};
+use cairn_format::lookup::PartitionLookup;
 use cairn_format::merkle::{self, Hash, MerkleTree, PartitionHasher};
-use cairn_format::partitioner::Token;
+use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
@@ -298,7 +302,16 @@ impl Validation {
             return Err(RepairError::NoTables { what: format!(" {name} to read") });
         };
         let scanners = group.iter().map(|t| t.scanner()).collect::<Result<Vec<_>, _>>()?;
-        let merger = Merger::new(scanners, first.partitioner)?;
+        Validation::of(scanners, first.partitioner, clock, name)
+    }
+
+    fn of(
+        scanners: Vec<Scanner>,
+        partitioner: Partitioner,
+        clock: PurgeClock,
+        name: String,
+    ) -> Result<Validation, RepairError> {
+        let merger = Merger::new(scanners, partitioner)?;
         let header = PartitionStream::header(&merger).clone();
         Ok(Validation { merger, header, purger: Purger::new(clock), scratch: Unfiltered::default(), name })
     }
@@ -400,24 +413,70 @@ pub fn build_tree(group: &[&SsTable], depth: u8, clock: PurgeClock, name: &str) 
     Ok(tree)
 }
 
-/// The digests (with rows) of one side's partitions in the `differing` leaves.
+/// The digests (with rows) of one side's partitions in the `differing` leaves (ascending).
+///
+/// Few differing ranges are read alone: each run of adjacent leaves from the first partition
+/// past its start in every SSTable (Summary.db and Index.db), up to its end. Many (more than a
+/// sixteenth of the leaves in separate runs) are read in one pass over the whole table.
 fn collect(
     group: &[&SsTable],
     clock: PurgeClock,
     depth: u8,
-    differing: &HashSet<usize>,
+    differing: &[usize],
     name: &str,
 ) -> Result<Vec<PartitionDigest>, RepairError> {
     let mut out = Vec::new();
-    if group.is_empty() {
-        return Ok(out);
+    let Some(first) = group.first() else { return Ok(out) };
+    let set: HashSet<usize> = differing.iter().copied().collect();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &l in differing {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == l => *end = l,
+            _ => runs.push((l, l)),
+        }
     }
-    let mut v = Validation::open(group, clock, name.to_string())?;
-    while let Some((p, token)) = v.next_partition()? {
-        if differing.contains(&merkle::leaf_of(token, depth))
-            && let Some(d) = v.digest(&p, token, true)?
-        {
-            out.push(d);
+    let whole = runs.len().saturating_mul(16) > (1usize << depth);
+    if whole {
+        runs = vec![(0, (1usize << depth) - 1)];
+    }
+    let lookups = if whole {
+        Vec::new()
+    } else {
+        group.iter().map(|t| PartitionLookup::new(t)).collect::<Result<Vec<_>, _>>()?
+    };
+    for (start, end) in runs {
+        let left = merkle::range_of(start, depth).left;
+        let right = merkle::range_of(end, depth).right;
+        let mut scanners = Vec::new();
+        for (i, t) in group.iter().enumerate() {
+            let mut sc = t.scanner()?;
+            if let Some(lookup) = lookups.get(i).filter(|_| start > 0) {
+                match lookup.position_after_token(t, &Token::Murmur3(left)) {
+                    Ok(Some(pos)) => sc.seek(pos, None)?,
+                    Ok(None) => continue,
+                    // Without an Index.db the range is found by reading from the start.
+                    Err(cairn_format::Error::MissingComponent {
+                        component: cairn_format::Component::Index, ..
+                    }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            scanners.push(sc);
+        }
+        if scanners.is_empty() {
+            continue;
+        }
+        let mut v = Validation::of(scanners, first.partitioner, clock, name.to_string())?;
+        while let Some((p, token)) = v.next_partition()? {
+            // The ring's last range ends at its end (printed as the minimum token).
+            if right != i64::MIN && token > right {
+                break;
+            }
+            if set.contains(&merkle::leaf_of(token, depth))
+                && let Some(d) = v.digest(&p, token, true)?
+            {
+                out.push(d);
+            }
         }
     }
     Ok(out)
@@ -713,9 +772,8 @@ pub fn diff_table(pair: &TablePair<'_>, opts: &RepairOptions) -> Result<TableDif
     if leaves.is_empty() {
         return Ok(diff);
     }
-    let set: HashSet<usize> = leaves.into_iter().collect();
-    let da = collect(&pair.a, clock, depth, &set, &name)?;
-    let db = collect(&pair.b, clock, depth, &set, &name)?;
+    let da = collect(&pair.a, clock, depth, &leaves, &name)?;
+    let db = collect(&pair.b, clock, depth, &leaves, &name)?;
     let key_type = pair.a.first().or(pair.b.first()).map(|t| t.header.key_type.clone()).unwrap_or(CqlType::Blob);
     let (mut ia, mut ib) = (da.iter().peekable(), db.iter().peekable());
     loop {
