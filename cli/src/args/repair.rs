@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 pub enum RepairCommand {
     /// Compare two copies of the same tables (data, keyspace, table or snapshot directories) by
     /// Merkle trees over their reconciled content, then name each differing partition: only in
-    /// A, only in B, A newer, B newer, deleted on one side. Exit 0 identical, 1 different.
+    /// A, only in B, A newer, B newer, deleted on one side. Exit 0 identical, 1 different, 2 could
+    /// not run.
     Diff(RepairDiffArgs),
     /// Diff, then write what each side lacks as SSTables in that side's format family and
     /// compression: DIR/for-a/<ks>/<table>-<id>/ and DIR/for-b/..., to drop into the table
@@ -37,7 +38,7 @@ pub struct RepairSides {
     /// (default: now).
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// gc_grace_seconds (default: the table's from the schema, else 864000).
+    /// gc_grace_seconds (default: the table's from A's schema, else B's, else 864000).
     #[arg(long, value_name = "SECONDS")]
     pub gc_grace_seconds: Option<i64>,
     /// CQL schema file (CREATE TABLE) for both sides; default: schema.cql beside the files.
