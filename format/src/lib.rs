@@ -25,7 +25,8 @@
 //! cell) → [`sstable`], which opens a whole SSTable. Beside the readers: [`writer`] (SSTables as
 //! Cassandra writes them), [`reconcile`] and [`live`] (Cassandra's merge and the rows CQL returns),
 //! [`location`] (which table and point in time a file belongs to), [`lookup`] (finding a
-//! partition through filter, summary and index), [`txn`] (lifecycle transaction logs, for crash
+//! partition through filter, summary and index), [`merkle`] (repair's Merkle trees and the logical
+//! partition hash), [`txn`] (lifecycle transaction logs, for crash
 //! safety), [`schema`] (CQL schema text) and [`progress`] (I/O counters for progress bars).
 //!
 //! Untrusted bytes never panic: every length is checked against the bytes left before anything
@@ -63,6 +64,7 @@ pub mod index;
 pub mod live;
 pub mod location;
 pub mod lookup;
+pub mod merkle;
 pub mod partition;
 pub mod partitioner;
 pub mod progress;

@@ -20,6 +20,7 @@ mod load;
 mod meta;
 mod node;
 mod partitions;
+mod repair;
 mod tombstones;
 mod verify;
 
@@ -34,6 +35,7 @@ pub use load::{LoadArgs, TimestampModeArg};
 pub use meta::MetaArgs;
 pub use node::{CommitlogSync, NodeArgs};
 pub use partitions::PartitionsArgs;
+pub use repair::{RepairCommand, RepairDiffArgs, RepairSides, RepairSyncArgs};
 pub use tombstones::TombstonesArgs;
 pub use verify::VerifyArgs;
 
@@ -82,6 +84,10 @@ pub enum Command {
     /// Rewrite SSTables offline (format upgrade or downgrade, ...).
     #[command(subcommand)]
     Compact(CompactCommand),
+    /// Offline anti-entropy between two copies of the same tables (a backup and the live node,
+    /// two replicas): Merkle-tree diff down to partitions and rows, and sync of what each lacks.
+    #[command(subcommand)]
+    Repair(RepairCommand),
     /// Export the live rows of each table (all its SSTables reconciled) as Parquet, CSV or
     /// NDJSON datasets for Spark, DuckDB, pandas and friends.
     Export(ExportArgs),

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::args::{Command, CompactCommand};
+use crate::args::{Command, CompactCommand, RepairCommand};
 
 mod admin;
 mod compact;
@@ -16,6 +16,7 @@ mod generate;
 mod inspect;
 mod load;
 mod node;
+mod repair;
 
 /// How a verb that ran ended: exit code 0, or 1 when it checked and found problems.
 pub enum Outcome {
@@ -40,6 +41,8 @@ pub fn run(command: Command, progress: bool) -> anyhow::Result<Outcome> {
         Command::Compact(CompactCommand::Cleanup(a)) => compact::cleanup(a, &mut out),
         Command::Compact(CompactCommand::Plan(a)) => compact::plan(a, &mut out, progress),
         Command::Compact(CompactCommand::Upgrade(a)) => compact::upgrade(a, &mut out, progress),
+        Command::Repair(RepairCommand::Diff(a)) => repair::diff(a, &mut out),
+        Command::Repair(RepairCommand::Sync(a)) => repair::sync(a, &mut out),
         Command::Export(a) => export::run(a, &mut out, progress),
         Command::Gen(a) => generate::run(a, &mut out, progress),
         Command::Node(a) => node::run(a),
