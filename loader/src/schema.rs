@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use cairn_format::schema::render::{self as ddl, Layout, Style};
 use cairn_format::types::CqlType;
-use cairn_format::types::render;
 
 use crate::session::Target;
 use crate::statements::TableCtx;
@@ -37,6 +37,9 @@ pub(crate) fn prepare(target: &Target, ctx: &TableCtx, o: &LoadOptions) -> Resul
     Ok("ok".to_string())
 }
 
+/// The loader creates what is missing and leaves what exists.
+const IF_NOT_EXISTS: Style = Style { if_not_exists: true, layout: Layout::Line };
+
 /// Create the keyspace, the UDTs and the table (each `IF NOT EXISTS`), then refresh the
 /// driver's metadata so routing knows the table.
 fn create(target: &Target, ctx: &TableCtx) -> Result<(), LoadError> {
@@ -45,10 +48,8 @@ fn create(target: &Target, ctx: &TableCtx) -> Result<(), LoadError> {
         statement: statement.to_string(),
         source: e,
     };
-    let keyspace = format!(
-        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}",
-        render::maybe_quote_identifier(&ctx.keyspace)
-    );
+    let replication = [("class", "SimpleStrategy"), ("replication_factor", "1")].map(|(k, v)| (k.into(), v.into()));
+    let keyspace = ddl::create_keyspace(&ctx.keyspace, &replication, None, IF_NOT_EXISTS);
     let mut statements = vec![keyspace];
     statements.extend(create_types(ctx));
     statements.push(create_table(ctx));
@@ -90,50 +91,29 @@ fn create_types(ctx: &TableCtx) -> Vec<String> {
     }
     udts.iter()
         .map(|u| {
-            let fields: Vec<String> =
-                u.fields.iter().map(|(n, t)| format!("{} {t}", render::maybe_quote_identifier(n))).collect();
-            format!(
-                "CREATE TYPE IF NOT EXISTS {}.{} ({})",
-                render::maybe_quote_identifier(&ctx.keyspace),
-                render::maybe_quote_identifier(&u.name),
-                fields.join(", ")
-            )
+            let fields = u.fields.iter().map(|(n, t)| (n.as_str(), t.to_string()));
+            ddl::create_type_fields(&ctx.keyspace, &u.name, fields, IF_NOT_EXISTS)
         })
         .collect()
 }
 
-/// The CREATE TABLE statement of a source schema.
+/// The CREATE TABLE statement of a source schema, under the target's names (keyspace, table,
+/// renamed columns); the source's table options are not carried over.
 fn create_table(ctx: &TableCtx) -> String {
-    let mut cols = Vec::new();
-    for c in &ctx.schema.partition_key {
-        cols.push(format!("{} {}", ctx.col(&c.name), c.ty));
-    }
-    for (c, _) in &ctx.schema.clustering {
-        cols.push(format!("{} {}", ctx.col(&c.name), c.ty));
-    }
-    for c in &ctx.schema.static_columns {
-        cols.push(format!("{} {} static", ctx.col(&c.name), c.ty));
-    }
-    for c in &ctx.schema.regular_columns {
-        cols.push(format!("{} {}", ctx.col(&c.name), c.ty));
-    }
-    let pk: Vec<String> = ctx.schema.partition_key.iter().map(|c| ctx.col(&c.name)).collect();
-    let ck: Vec<String> = ctx.schema.clustering.iter().map(|(c, _)| ctx.col(&c.name)).collect();
-    let mut key = format!("({})", pk.join(", "));
-    for c in &ck {
-        key.push_str(&format!(", {c}"));
-    }
-    let mut s = format!("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({key}))", ctx.qname(), cols.join(", "));
-    if !ctx.schema.clustering.is_empty() {
-        let order: Vec<String> = ctx
-            .schema
-            .clustering
-            .iter()
-            .map(|(c, d)| format!("{} {}", ctx.col(&c.name), if *d { "DESC" } else { "ASC" }))
-            .collect();
-        s.push_str(&format!(" WITH CLUSTERING ORDER BY ({})", order.join(", ")));
-    }
-    s
+    let mut target = ctx.schema.clone();
+    target.keyspace.clone_from(&ctx.keyspace);
+    target.table.clone_from(&ctx.table);
+    target.options.clear();
+    let rename = |c: &mut cairn_format::schema::ColumnDef| {
+        if let Some((_, new)) = ctx.renames.iter().find(|(old, _)| *old == c.name) {
+            c.name.clone_from(new);
+        }
+    };
+    target.partition_key.iter_mut().for_each(rename);
+    target.clustering.iter_mut().for_each(|(c, _)| rename(c));
+    target.static_columns.iter_mut().for_each(rename);
+    target.regular_columns.iter_mut().for_each(rename);
+    ddl::create_table(&target, IF_NOT_EXISTS)
 }
 
 /// Every source column must exist on the target with the same type.
