@@ -14,7 +14,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::writer::{SsTableWriter, WriterOptions, next_generation};
 use serde_json::Value as J;
 
-/// The generator's clock (`cairn gen` without `--now`): every diff here is judged at it.
+/// The generator's clock (`cairn gen --now NOW`): every diff here is judged at it.
 const NOW: &str = "1700000000";
 
 fn cairn(args: &[&str]) -> Output {
@@ -84,7 +84,7 @@ fn generate(dir: &Path, dataset: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["gen", dataset, "--out"];
     let d = s(dir);
     args.push(&d);
-    args.extend_from_slice(&["--rows", "300", "--seed", "7"]);
+    args.extend_from_slice(&["--rows", "300", "--seed", "7", "--now", NOW]);
     args.extend_from_slice(extra);
     ok(cairn(&args), "gen");
     dir.to_path_buf()

@@ -25,6 +25,7 @@ pub mod gc;
 pub mod plan;
 pub mod purge;
 pub mod run;
+pub(crate) mod shadow;
 pub mod split;
 pub mod upgrade;
 

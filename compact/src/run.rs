@@ -64,7 +64,7 @@ pub struct RunOptions {
     /// Decide everything, write nothing (`--dry-run`).
     pub dry_run: bool,
     /// Also drop what other SSTables of the table make dead (`compact gc`).
-    pub garbage: Option<crate::gc::Granularity>,
+    pub garbage: Option<crate::shadow::Granularity>,
     /// Record every tombstone judged in [`Explanation::judged`] (`cairn tombstones`).
     pub judgements: bool,
 }
@@ -261,7 +261,7 @@ pub fn run_with(
             // Only an SSTable with writes newer than the oldest being compacted can shadow them.
             let stats = t.statistics.stats.as_ref();
             if stats.is_none_or(|s| min_ts.is_none_or(|m| s.max_timestamp > m)) {
-                shadow_sources.push(crate::gc::ShadowSource::new(t)?);
+                shadow_sources.push(crate::shadow::ShadowSource::new(t)?);
             }
         }
     }
@@ -430,7 +430,7 @@ fn compact_partitions(
     overlaps: &Overlaps,
     opts: &RunOptions,
     out: &mut Outputs<'_>,
-    mut garbage: Option<(crate::gc::Granularity, &mut [crate::gc::ShadowSource])>,
+    mut garbage: Option<(crate::shadow::Granularity, &mut [crate::shadow::ShadowSource])>,
     explain: &mut dyn FnMut(&Explanation),
 ) -> Result<RunReport, RunError> {
     let mut report = RunReport::default();
@@ -456,7 +456,7 @@ fn compact_partitions(
         purger.begin_partition(&admitting);
         let granularity = garbage.as_ref().map(|(g, _)| *g);
         let mut shadow = match &mut garbage {
-            Some((_, sources)) => crate::gc::Shadow::load(sources, &p.key, partitioner)?,
+            Some((_, sources)) => crate::shadow::Shadow::load(sources, &p.key, partitioner)?,
             None => None,
         };
         let partition_deletion = match &mut shadow {
