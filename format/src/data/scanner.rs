@@ -25,6 +25,10 @@
 //!
 //! A failed check is an error at the offending offset; `verify` asks for them as a list instead
 //! ([`Scanner::report_problems`]) and goes on.
+//!
+//! One file of about 900 lines, on purpose: the scanner is a single pull state machine over the
+//! chunked bytes (partition header, static row, rows and markers, end of partition) whose order
+//! and size checks need that state; splitting it would spread one loop's invariants over files.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! CQL DDL text from the schema types: `CREATE KEYSPACE`, `CREATE TYPE` and `CREATE TABLE`, in
 //! one place. Identifiers are double-quoted when they are not plain lowercase names
-//! ([`maybe_quote_identifier`]); type texts are written as given ([`CqlType`]'s `Display` is
+//! ([`maybe_quote_identifier`]); type texts are written as given ([`crate::types::CqlType`]'s `Display` is
 //! CQL). The statements carry no trailing `;` — a schema file adds one per statement, DESCRIBE
 //! adds its own.
 //!

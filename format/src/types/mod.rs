@@ -7,6 +7,10 @@
 //! [`CqlType::parse_marshal`] reads those strings; [`CqlType::parse_cql`] reads CQL type syntax
 //! (`frozen<map<int, text>>`) for schema files. Values are decoded by [`value`] and rendered by
 //! [`render`].
+//!
+//! This file (about 880 lines) holds the one `CqlType` enum and its two parsers side by side, on
+//! purpose: Cassandra's marshal class names and CQL type syntax name the same types, and keeping
+//! both parsers next to the enum is what keeps them in step.
 
 pub mod compare;
 pub mod parse;

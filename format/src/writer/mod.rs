@@ -10,6 +10,10 @@
 //! Output is atomic: components are written under hidden temporary names and renamed when
 //! complete, Data.db last, so that a crash never leaves an SSTable that looks whole (readers
 //! find SSTables by their Data.db). Dropping an unfinished writer removes its files.
+//!
+//! One file of about 850 lines, on purpose: the writer is one state machine whose components
+//! (Data.db, Index.db with its promoted index, Summary.db, Filter.db, Statistics.db, CRCs) are
+//! fed by the same partition and row events; the encodings it calls live in [`data`] and [`row`].
 
 pub mod data;
 pub mod hll;
