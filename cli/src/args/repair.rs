@@ -12,7 +12,7 @@ pub enum RepairCommand {
     /// not run.
     Diff(RepairDiffArgs),
     /// Diff, then write what each side lacks as SSTables in that side's format family and
-    /// compression: DIR/for-a/<ks>/<table>-<id>/ and DIR/for-b/..., to drop into the table
+    /// compression: `DIR/for-a/<ks>/<table>-<id>/` and `DIR/for-b/...`, to drop into the table
     /// directory or `cairn load`.
     Sync(RepairSyncArgs),
 }

@@ -1,5 +1,5 @@
 //! Execution: a parsed statement against the catalog and the tables. The rooms: [`prepare`]
-//! (PREPARE: bind-marker types and partition-key indexes), [`write`] (INSERT, UPDATE, DELETE into
+//! (PREPARE: bind-marker types and partition-key indexes), [`write`](mod@write) (INSERT, UPDATE, DELETE into
 //! memtables, as Cassandra's `UpdateParameters` makes cells), [`select`] (SELECT: reads merged
 //! from memtable and SSTables, filtered, ordered and paged), [`describe`] (server-side DESCRIBE).
 //! DDL is the [`crate::catalog`]'s. Binding of values to terms and the WHERE clause's key

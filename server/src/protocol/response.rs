@@ -1,4 +1,4 @@
-//! Responses: what the node answers. A statement's result is an [`Outcome`] (Void, Rows,
+//! Responses: what the node answers. A statement's result is an `Outcome` (Void, Rows,
 //! SetKeyspace, SchemaChange: the RESULT kinds of `native_protocol_v4.spec` §4.2.5) and a refused
 //! request a [`Failure`] (an ERROR, §4.2.1, with its code-specific extra body); both are encoded
 //! here and nowhere else.

@@ -9,8 +9,8 @@
 //! filter, summary and index first, then Data.db) into one in-memory partition, reconciled by the
 //! format crate's rules.
 //!
-//! The rooms: [`table`] (a table's memtable and SSTables: flush, compaction, merged reads),
-//! [`commitlog`] (the write-ahead log and its replay), [`durable`] (group commit).
+//! The rooms: `table` (a table's memtable and SSTables: flush, compaction, merged reads),
+//! [`commitlog`] (the write-ahead log and its replay), `durable` (group commit).
 
 pub mod commitlog;
 pub(crate) mod durable;
