@@ -188,6 +188,9 @@ pub struct SsTableTombstones {
     /// When the first tombstone younger than gc_grace becomes droppable (s, see
     /// [`PartitionTombstones::droppable_after`]).
     pub droppable_after: Option<i64>,
+    /// The SSTables that block tombstones past gc_grace here, each with the number of blocked
+    /// tombstones it holds back (a tombstone blocked by two SSTables counts for both).
+    pub blocked_by: std::collections::BTreeMap<String, u64>,
     /// The partitions with the most tombstones (at most `--top`), most first.
     pub top_partitions: Vec<PartitionTombstones>,
 }
@@ -229,6 +232,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             ages: Ages::default(),
             verdicts: Verdicts::default(),
             droppable_after: None,
+            blocked_by: std::collections::BTreeMap::new(),
             top_partitions: Vec::new(),
         };
         let header = t.header.clone();
@@ -248,6 +252,9 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             s.tombstones.add(&kinds);
             s.verdicts.add(&verdicts);
             s.droppable_after = earliest(s.droppable_after, e.droppable_after);
+            for b in &e.blockers {
+                *s.blocked_by.entry(dir.join(b).display().to_string()).or_default() += e.kept_overlap;
+            }
             let report = PartitionTombstones {
                 sstable: me.clone(),
                 key: Renderer::key_strings(&header, &e.key),
@@ -379,6 +386,9 @@ fn human(s: &SsTableTombstones, out: &mut dyn Write) -> std::io::Result<()> {
         s.verdicts.blocked,
         s.verdicts.younger_than_gc_grace
     )?;
+    for (b, n) in &s.blocked_by {
+        writeln!(out, "  {n} blocked by {b} (may hold older data for their keys)")?;
+    }
     if let Some(t) = s.droppable_after {
         writeln!(out, "  the first tombstone younger than gc_grace becomes droppable {}", after(t))?;
     }
@@ -509,5 +519,15 @@ mod tests {
             "total over 3 SSTable(s): 4 tombstones in 4 of 6 partitions; droppable 2, blocked 1, younger than gc_grace 1 (the first of those {when})"
         );
         assert!(text.lines().any(|l| l == total), "{text}");
+        // B's summary names its blocker, A, with the one tombstone it holds back.
+        assert!(
+            text.lines().any(|l| l == format!("  1 blocked by {a_path} (may hold older data for their keys)")),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        tombstones(&tables, &TombstoneOptions { ndjson: false, json: true, ..opts }, &mut out).expect("report");
+        let summary: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(summary[1]["blocked_by"], serde_json::json!({ a_path.clone(): 1 }));
+        assert_eq!(summary[0]["blocked_by"], serde_json::json!({}));
     }
 }

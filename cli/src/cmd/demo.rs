@@ -107,34 +107,30 @@ pub fn run(a: DemoArgs, o: &mut dyn Write) -> anyhow::Result<Outcome> {
     // 4. The tombstone build-up, and what blocks its purge.
     let newest = g.sstables.last().ok_or_else(|| anyhow::anyhow!("gen wrote no SSTable"))?;
     step(o, 4, &format!("cairn tombstones {} --gc-grace-seconds {GC_GRACE} --now {now}", newest.display()))?;
-    let mut ndjson = Vec::new();
+    let mut json = Vec::new();
     let topts = cairn_inspect::tombstones::TombstoneOptions {
         now_s: now,
         gc_grace_seconds: Some(GC_GRACE),
-        ndjson: true,
+        json: true,
         ..Default::default()
     };
     let newest_tables = open_inputs(std::slice::from_ref(newest), &OpenOptions::default())?;
-    cairn_inspect::tombstones::tombstones(&newest_tables, &topts, &mut ndjson)?;
-    let (mut counted, mut droppable, mut young) = (0u64, 0u64, 0u64);
-    let mut blockers: BTreeMap<String, u64> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&ndjson).lines() {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let number = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-        droppable += number("droppable");
-        young += number("younger_than_gc_grace");
-        let blocked = number("blocked");
-        counted += number("droppable") + number("younger_than_gc_grace") + blocked;
-        for b in v.get("blocked_by").and_then(serde_json::Value::as_array).into_iter().flatten() {
-            let name = b.as_str().map_or_else(|| b.to_string(), file_name);
-            *blockers.entry(name).or_default() += blocked;
-        }
-    }
+    cairn_inspect::tombstones::tombstones(&newest_tables, &topts, &mut json)?;
+    let summary: serde_json::Value = serde_json::from_slice(&json)?;
+    let number = |k: &str| summary[0][k].as_u64().unwrap_or(0);
+    let (droppable, blocked, young) = (number("droppable"), number("blocked"), number("younger_than_gc_grace"));
+    let counted = droppable + blocked + young;
+    let blockers: BTreeMap<String, u64> = summary[0]["blocked_by"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, n)| (file_name(path), n.as_u64().unwrap_or(0)))
+        .collect();
     writeln!(
         o,
         "   The newest SSTable holds {counted} tombstones: {droppable} droppable now, {young} younger than gc_grace,\n   \
          and {} past gc_grace but blocked, because older data for their keys sits in{}.",
-        counted - droppable - young,
+        blocked,
         blockers.iter().map(|(f, n)| format!(" {f} ({n})")).collect::<Vec<_>>().join(",")
     )?;
 
