@@ -553,6 +553,17 @@ fn compact_run_refuses_an_out_dir_already_holding_sstables_of_the_table() {
     assert_eq!(plan.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{err}");
     assert_eq!(walk(&out), before, "the refused plan wrote files");
+    // So are upgrade, gc and split writing where SSTables of the table already are.
+    for verb in [&["upgrade"][..], &["gc"], &["split", "--token-ranges", "2"]] {
+        let mut args = vec!["compact"];
+        args.extend_from_slice(verb);
+        args.extend_from_slice(&[data.as_str(), "--out", o.as_str()]);
+        let refused = cairn(&args);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{verb:?}: {err}");
+        assert!(err.contains(&format!("{target} already holds SSTables ({name})")), "{verb:?}: {err}");
+        assert_eq!(walk(&out), before, "the refused {verb:?} wrote files");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -71,7 +71,9 @@ pub fn gc(
     let dir = first.descriptor.directory.clone();
     crate::files::same_directory(tables.iter().map(|t| t.descriptor.directory.as_path()))?;
     if let (ExecuteTarget::Out(root), false) = (target, opts.dry_run) {
-        crate::files::refuse_beside_inputs(tables, &crate::files::target_dir(&first.descriptor, root), root)?;
+        let out_dir = crate::files::target_dir(&first.descriptor, root);
+        crate::files::refuse_beside_inputs(tables, &out_dir, root)?;
+        crate::files::refuse_existing_sstables::<GcError>(&out_dir)?;
     }
     // The table as it stands: every SSTable of the directory, replaced by its output once
     // collected.

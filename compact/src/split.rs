@@ -74,8 +74,12 @@ pub struct Split {
 pub fn split(tables: &[SsTable], opts: &SplitOptions, target: &ExecuteTarget) -> Result<Vec<Split>, SplitError> {
     // Refused before the first piece is written, whichever input lands beside the inputs.
     if let ExecuteTarget::Out(dir) = target {
-        for t in tables {
-            crate::files::refuse_beside_inputs(tables, &crate::files::target_dir(&t.descriptor, dir), dir)?;
+        let mut targets: Vec<std::path::PathBuf> =
+            tables.iter().map(|t| crate::files::target_dir(&t.descriptor, dir)).collect();
+        targets.dedup();
+        for t in &targets {
+            crate::files::refuse_beside_inputs(tables, t, dir)?;
+            crate::files::refuse_existing_sstables::<SplitError>(t)?;
         }
     }
     let mut done = Vec::new();

@@ -146,8 +146,13 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
 /// Rewrite every SSTable in `tables`. Refused before anything is written when `out` lays an
 /// output out in the directory of an input ([`refuse_beside_inputs`]).
 pub fn upgrade(tables: &[SsTable], opts: &UpgradeOptions, out: &Path) -> Result<Vec<Descriptor>, UpgradeError> {
-    for t in tables {
-        refuse_beside_inputs(tables, &target_dir(&t.descriptor, out), out)?;
+    let mut targets: Vec<std::path::PathBuf> = tables.iter().map(|t| target_dir(&t.descriptor, out)).collect();
+    targets.dedup();
+    // Refused before the first write: beside the inputs, or where SSTables already are (a rerun
+    // into the same --out would add a second copy).
+    for t in &targets {
+        refuse_beside_inputs(tables, t, out)?;
+        crate::files::refuse_existing_sstables::<UpgradeError>(t)?;
     }
     tables.iter().map(|t| upgrade_one(t, opts, out)).collect()
 }

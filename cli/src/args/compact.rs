@@ -48,7 +48,7 @@ pub struct UpgradeArgs {
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
     /// Output directory (keyspace/table directories are recreated below it); refused when the
-    /// output would land in an input's own directory.
+    /// output would land in an input's own directory or in one already holding SSTables.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -116,7 +116,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub execute: bool,
     /// With --execute: write the output under DIR (keyspace/table directories recreated),
-    /// leaving the table directory untouched; refused when that is the table directory itself.
+    /// leaving the table directory untouched; refused when that is the table directory itself
+    /// or already holds SSTables.
     #[arg(long, value_name = "DIR", requires = "execute", conflicts_with = "in_place")]
     pub out: Option<PathBuf>,
     /// With --execute: write into the table directory and delete the compacted SSTables once
@@ -142,7 +143,8 @@ pub struct SplitArgs {
     #[arg(long, value_name = "N")]
     pub token_ranges: Option<u32>,
     /// Write the pieces under DIR (keyspace/table directories recreated), inputs untouched;
-    /// refused when the pieces would land in an input's own directory.
+    /// refused when the pieces would land in an input's own directory or in one already holding
+    /// SSTables.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place")]
     pub out: Option<PathBuf>,
     /// Write the pieces beside each input and delete the input once they are complete (stop the
@@ -170,7 +172,7 @@ pub struct GcArgs {
     pub granularity: GranularityArg,
     /// Write the rewritten SSTables under DIR (keyspace/table directories recreated), inputs
     /// untouched; they replace the inputs as a set, never one by one. Refused when the output
-    /// would land in the inputs' own directory.
+    /// would land in the inputs' own directory or in one already holding SSTables.
     #[arg(long, value_name = "DIR", conflicts_with = "in_place", required_unless_present_any = ["in_place", "dry_run"])]
     pub out: Option<PathBuf>,
     /// Replace each SSTable in its directory once its rewrite is complete (stop the node first).
