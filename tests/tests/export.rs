@@ -320,6 +320,7 @@ fn uuid_columns_read_as_text_everywhere_or_as_uuids_when_asked() {
         sstables: 1,
         out: tmp.path().join("data"),
         expected: None,
+        now: cairn_fixtures::generate::BASE_TIME_S,
     };
     let g = generate("alltypes", &opts).expect("generate");
     let tables = open(&g.table_dir);
