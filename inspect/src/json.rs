@@ -152,8 +152,16 @@ impl JsonOut {
             }
             self.indent(compact);
         }
-        quote_json(name, &mut self.out);
-        self.out.push_str(if self.minimal { ":" } else { " : " });
+        // Field names are identifiers: written between quotes as they are, unless one would
+        // need an escape.
+        if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.out.push('"');
+            self.out.push_str(name);
+            self.out.push_str(if self.minimal { "\":" } else { "\" : " });
+        } else {
+            quote_json(name, &mut self.out);
+            self.out.push_str(if self.minimal { ":" } else { " : " });
+        }
         self.after_field = true;
     }
 
@@ -233,5 +241,15 @@ mod tests {
         j.end_object();
         j.end_array();
         assert_eq!(j.take(), "[\n  {\n    \"key\" : [ \"k1\" ],\n    \"position\" : 0,\n    \"rows\" : [ ]\n  }\n]");
+    }
+
+    #[test]
+    fn field_names_are_escaped_only_when_they_need_it() {
+        let mut j = JsonOut::minimal();
+        j.begin_object();
+        j.field_number("plain_1", -7i64);
+        j.field_string("a\"b c", "x");
+        j.end_object();
+        assert_eq!(j.take(), r#"{"plain_1":-7,"a\"b c":"x"}"#);
     }
 }
