@@ -1495,3 +1495,89 @@ fn demo_tells_the_whole_story_with_commands_that_work() {
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// FNV-1a (64 bits): a stable fingerprint of a dump's bytes.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `dump` prints byte for byte what it printed before values were formatted in place (the
+/// fingerprints were taken with the binary of the commit before that change): every generated
+/// dataset, ISO and raw timestamps, pretty and `--ndjson`, `--explicit` and `--merge`.
+#[test]
+fn dump_output_is_byte_identical_on_generated_datasets() {
+    const MODES: [&[&str]; 6] = [
+        &[],
+        &["--timestamps", "raw"],
+        &["--ndjson"],
+        &["--timestamps", "raw", "--ndjson"],
+        &["--explicit", "--ndjson"],
+        &["--merge"],
+    ];
+    // (dataset, mode index, bytes, FNV-1a of the bytes)
+    const EXPECTED: &[(&str, usize, usize, u64)] = &[
+        ("sessions", 0, 219853, 0x613808e75215b5f2),
+        ("sessions", 1, 210952, 0x668f288e6239fbea),
+        ("sessions", 2, 161956, 0x6dd08c081eeed430),
+        ("sessions", 3, 153055, 0xbf43e6196012c4a2),
+        ("sessions", 4, 195681, 0x3b53651ba31abab6),
+        ("sessions", 5, 172146, 0xde56b5ce7f517edc),
+        ("timeseries", 0, 150501, 0x700894104740a767),
+        ("timeseries", 1, 146257, 0x8407d1171a46ce7c),
+        ("timeseries", 2, 93632, 0x60874b5dd2cc1c47),
+        ("timeseries", 3, 89388, 0xd60e470806869fcc),
+        ("timeseries", 4, 129561, 0x8ddb3c24cf910b5c),
+        ("timeseries", 5, 150500, 0x99df8fc612f3496b),
+        ("comments", 0, 116245, 0xd0dca1912f1799b9),
+        ("comments", 1, 110011, 0x47d4bf7028b3ef99),
+        ("comments", 2, 81268, 0x37b11ce6367ddc27),
+        ("comments", 3, 75034, 0x1b78364ffc476e39),
+        ("comments", 4, 111644, 0xe53a625d51cbc333),
+        ("comments", 5, 110943, 0x18be3c64f3b70ef3),
+        ("wide", 0, 133539, 0x92817c16b9cd6dca),
+        ("wide", 1, 129146, 0xb0a5e837c94c7866),
+        ("wide", 2, 85365, 0xcca9e0850c26a528),
+        ("wide", 3, 80972, 0xc82e498d55ec99fe),
+        ("wide", 4, 139751, 0x749857d37206acb6),
+        ("wide", 5, 133108, 0x36b1c339da5d52b9),
+        ("collections", 0, 1716225, 0xfabff68cff192ea9),
+        ("collections", 1, 1624375, 0x625c4eb5f8d58b03),
+        ("collections", 2, 1290965, 0x8a0084029f0bc167),
+        ("collections", 3, 1199115, 0xf00b75054ceb04ff),
+        ("collections", 4, 1767767, 0x8e3c20b4eb3d0e37),
+        ("collections", 5, 1425084, 0x23660b551d3be137),
+        ("alltypes", 0, 597770, 0xf7f131c8d807966e),
+        ("alltypes", 1, 593377, 0x2ea76c879889dc7e),
+        ("alltypes", 2, 417363, 0x6279159f7bc3a088),
+        ("alltypes", 3, 412970, 0xd7bc91ad3624c3ae),
+        ("alltypes", 4, 905327, 0xf772e510f3dd40ab),
+        ("alltypes", 5, 563770, 0xb23d8fb08d1437a7),
+        ("tombstones", 0, 128675, 0x6fb38c96e39b3b4f),
+        ("tombstones", 1, 120758, 0xefabaa532429fb72),
+        ("tombstones", 2, 83367, 0x546cbc690ee0ca71),
+        ("tombstones", 3, 75450, 0xf5989bf51e107ab4),
+        ("tombstones", 4, 99734, 0xa3e028514c22d6f7),
+        ("tombstones", 5, 67433, 0xae4ea7806b0e7807),
+    ];
+    // Paths relative to the directory: without --merge, dump names each SSTable as given.
+    let dir = std::env::temp_dir().join(format!("cairn-cli-golden-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).current_dir(&dir).output();
+    let mut seen = Vec::new();
+    for ds in ["sessions", "timeseries", "comments", "wide", "collections", "alltypes", "tombstones"] {
+        let g = run(&["gen", ds, "--now", "1700000000", "--rows", "400", "--out", ds]).expect("run cairn gen");
+        assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+        for (m, mode) in MODES.iter().enumerate() {
+            let mut args = vec!["dump", "--now", "1700000000"];
+            args.extend(*mode);
+            args.push(ds);
+            let out = run(&args).expect("run cairn dump");
+            assert!(out.status.success(), "{ds} {mode:?}: {}", String::from_utf8_lossy(&out.stderr));
+            seen.push((ds, m, out.stdout.len(), fnv1a(&out.stdout)));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let table: String = seen.iter().map(|(d, m, n, h)| format!("        ({d:?}, {m}, {n}, {h:#018x}),\n")).collect();
+    assert_eq!(seen, EXPECTED, "dump output changed; this run printed:\n{table}");
+}

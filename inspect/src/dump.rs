@@ -34,7 +34,9 @@ use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
-use cairn_format::types::render::{cql_identifier, format_instant_ms, format_uuid, get_string, hex, write_json};
+use cairn_format::types::render::{
+    InstantWriter, cql_identifier, format_uuid, get_string, hex, push_int, quote_json, write_json, write_uuid,
+};
 use cairn_format::types::value::{counter_shards, decode};
 
 use crate::InspectError;
@@ -74,48 +76,84 @@ pub struct DumpStats {
 }
 
 /// Renders partitions in sstabledump's form.
+///
+/// Values are formatted straight into the output buffer ([`JsonOut::value_buf`]): no string of
+/// their own per value, timestamps through an [`InstantWriter`] that keeps the date of the last
+/// one, cell names quoted once per column.
 pub struct Renderer<'a> {
     /// Options.
     pub opts: &'a DumpOptions,
     /// Output.
     pub json: JsonOut,
+    instants: InstantWriter,
+    names: NameCache,
 }
 
 /// Microsecond timestamps as `java.time.Instant` prints them (sstabledump `dateString`).
 pub fn instant_micros(us: i64) -> String {
-    let secs = us / 1_000_000; // toSeconds truncates toward zero ...
-    let nanos = (us.rem_euclid(1_000_000)) * 1000; // ... while the nano part uses floorMod
-    instant(secs, nanos)
+    let mut s = String::with_capacity(27);
+    write_instant_micros(&mut InstantWriter::default(), us, &mut s);
+    s
 }
 
-fn instant(secs: i64, nanos: i64) -> String {
-    let base = format_instant_ms(secs.saturating_mul(1000));
-    if nanos == 0 {
-        return base;
+fn write_instant_micros(w: &mut InstantWriter, us: i64, out: &mut String) {
+    let secs = us / 1_000_000; // toSeconds truncates toward zero ...
+    let nanos = (us.rem_euclid(1_000_000)) * 1000; // ... while the nano part uses floorMod
+    w.write_instant(secs, nanos, out);
+}
+
+/// The JSON text of cell names (`cql_identifier`, quoted), kept per column slot: computed once
+/// per column rather than once per cell. A slot is re-filled when its name differs (another
+/// table's header).
+#[derive(Default)]
+struct NameCache {
+    slots: Vec<Option<(String, String)>>,
+}
+
+impl NameCache {
+    fn json(&mut self, slot: usize, name: &str) -> &str {
+        let hit = matches!(self.slots.get(slot), Some(Some((n, _))) if n == name);
+        if !hit {
+            if self.slots.len() <= slot {
+                self.slots.resize(slot + 1, None);
+            }
+            let mut text = String::new();
+            quote_json(&cql_identifier(name), &mut text);
+            if let Some(entry) = self.slots.get_mut(slot) {
+                *entry = Some((name.to_string(), text));
+            }
+        }
+        self.slots.get(slot).and_then(Option::as_ref).map_or("\"\"", |(_, text)| text.as_str())
     }
-    let stem = base.trim_end_matches('Z');
-    let frac = if nanos % 1_000_000 == 0 {
-        format!("{:03}", nanos / 1_000_000)
-    } else if nanos % 1000 == 0 {
-        format!("{:06}", nanos / 1000)
-    } else {
-        format!("{nanos:09}")
-    };
-    format!("{stem}.{frac}Z")
 }
 
 impl<'a> Renderer<'a> {
     /// A renderer.
     pub fn new(opts: &'a DumpOptions) -> Self {
-        Renderer { opts, json: if opts.ndjson { JsonOut::minimal() } else { JsonOut::pretty() } }
+        Renderer {
+            opts,
+            json: if opts.ndjson { JsonOut::minimal() } else { JsonOut::pretty() },
+            instants: InstantWriter::default(),
+            names: NameCache::default(),
+        }
     }
 
-    fn micros(&self, us: i64) -> String {
-        if self.opts.raw_timestamps { us.to_string() } else { instant_micros(us) }
+    /// `name : "…"` of a microsecond timestamp: its integer text with `--timestamps raw`, else
+    /// its instant.
+    fn field_micros(&mut self, name: &str, us: i64) {
+        self.json.field(name);
+        let raw = self.opts.raw_timestamps;
+        let instants = &mut self.instants;
+        self.json
+            .plain_string_with(|out| if raw { push_int(out, us) } else { write_instant_micros(instants, us, out) });
     }
 
-    fn seconds(&self, s: i64) -> String {
-        if self.opts.raw_timestamps { s.to_string() } else { instant(s, 0) }
+    /// `name : "…"` of a time in seconds (deletion, expiry): integer text or instant.
+    fn field_seconds(&mut self, name: &str, s: i64) {
+        self.json.field(name);
+        let raw = self.opts.raw_timestamps;
+        let instants = &mut self.instants;
+        self.json.plain_string_with(|out| if raw { push_int(out, s) } else { instants.write_instant(s, 0, out) });
     }
 
     /// The key array of a partition.
@@ -142,10 +180,8 @@ impl<'a> Renderer<'a> {
         self.json.field("deletion_info");
         self.json.objects_compact = true;
         self.json.begin_object();
-        let m = self.micros(d.marked_for_delete_at);
-        self.json.field_string("marked_deleted", &m);
-        let l = self.seconds(d.local_deletion_time);
-        self.json.field_string("local_delete_time", &l);
+        self.field_micros("marked_deleted", d.marked_for_delete_at);
+        self.field_seconds("local_delete_time", d.local_deletion_time);
         if shadowable {
             self.json.field("shadowable");
             self.json.boolean(true);
@@ -172,9 +208,7 @@ impl<'a> Renderer<'a> {
                 None => self.json.raw("null"),
                 Some(b) => {
                     let v = decode(ty, b).map_err(|e| InspectError::value(u.position, e))?;
-                    let mut s = String::new();
-                    write_json(ty, &v, &mut s);
-                    self.json.raw(&s);
+                    write_json(ty, &v, self.json.value_buf());
                 }
             }
         }
@@ -268,12 +302,10 @@ impl<'a> Renderer<'a> {
         self.json.field("liveness_info");
         self.json.objects_compact = true;
         self.json.begin_object();
-        let t = self.micros(l.timestamp);
-        self.json.field_string("tstamp", &t);
+        self.field_micros("tstamp", l.timestamp);
         if l.is_expiring() {
             self.json.field_number("ttl", l.ttl);
-            let e = self.seconds(l.local_expiration_time);
-            self.json.field_string("expires_at", &e);
+            self.field_seconds("expires_at", l.local_expiration_time);
             self.json.field("expired");
             self.json.boolean(l.local_expiration_time < self.opts.now_s);
         }
@@ -306,10 +338,8 @@ impl<'a> Renderer<'a> {
                 self.json.field("shadowable_deletion_info");
                 self.json.objects_compact = true;
                 self.json.begin_object();
-                let m = self.micros(u.shadowable_deletion.marked_for_delete_at);
-                self.json.field_string("marked_deleted", &m);
-                let l = self.seconds(u.shadowable_deletion.local_deletion_time);
-                self.json.field_string("local_delete_time", &l);
+                self.field_micros("marked_deleted", u.shadowable_deletion.marked_for_delete_at);
+                self.field_seconds("local_delete_time", u.shadowable_deletion.local_deletion_time);
                 self.json.end_object();
                 self.json.objects_compact = false;
             }
@@ -333,7 +363,8 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             let _ = i;
-            self.cell(u, cell, &col.name, &col.ty)?;
+            let slot = usize::from(cell.column) * 2 + usize::from(is_static);
+            self.cell(u, cell, slot, &col.name, &col.ty)?;
         }
         // Complex deletions of columns whose cells are all gone.
         for cd in &u.complex_deletions {
@@ -362,36 +393,55 @@ impl<'a> Renderer<'a> {
         &mut self,
         u: &Unfiltered,
         cell: &cairn_format::data::Cell,
+        slot: usize,
         name: &str,
         ty: &CqlType,
     ) -> Result<(), InspectError> {
         let liveness = &u.liveness;
         self.json.begin_object();
         self.json.objects_compact = true;
-        self.json.field_string("name", &cql_identifier(name));
-        let mut value_type = ty.clone();
+        self.json.field("name");
+        let name_json = self.names.json(slot, name);
+        self.json.raw(name_json);
+        let mut value_type: &CqlType = ty;
         if let Some(path) = u.path(cell) {
-            let (path_text, vt) = match ty {
-                CqlType::List { elem, .. } => {
-                    let p = <[u8; 16]>::try_from(path).map(|b| format_uuid(&b)).unwrap_or_else(|_| hex(path));
-                    (p, (**elem).clone())
-                }
-                CqlType::Set { elem, .. } => (get_string(elem, path), CqlType::Empty),
-                CqlType::Map { key, value, .. } => (get_string(key, path), (**value).clone()),
-                CqlType::Udt(udt) => {
-                    let idx = <[u8; 2]>::try_from(path).map(|b| i16::from_be_bytes(b) as usize).unwrap_or(usize::MAX);
-                    match udt.fields.get(idx) {
-                        Some((f, t)) => (f.clone(), t.clone()),
-                        None => (hex(path), CqlType::Blob),
-                    }
-                }
-                _ => (hex(path), CqlType::Blob),
-            };
-            value_type = vt;
             self.json.field("path");
             self.json.arrays_compact = true;
             self.json.begin_array();
-            self.json.string(&path_text);
+            value_type = match ty {
+                CqlType::List { elem, .. } => {
+                    match <[u8; 16]>::try_from(path) {
+                        Ok(b) => self.json.plain_string_with(|out| write_uuid(&b, out)),
+                        Err(_) => self.json.string(&hex(path)),
+                    }
+                    elem.as_ref()
+                }
+                CqlType::Set { elem, .. } => {
+                    self.json.string(&get_string(elem, path));
+                    &CqlType::Empty
+                }
+                CqlType::Map { key, value, .. } => {
+                    self.json.string(&get_string(key, path));
+                    value.as_ref()
+                }
+                CqlType::Udt(udt) => {
+                    let idx = <[u8; 2]>::try_from(path).map(|b| i16::from_be_bytes(b) as usize).unwrap_or(usize::MAX);
+                    match udt.fields.get(idx) {
+                        Some((f, t)) => {
+                            self.json.string(f);
+                            t
+                        }
+                        None => {
+                            self.json.string(&hex(path));
+                            &CqlType::Blob
+                        }
+                    }
+                }
+                _ => {
+                    self.json.string(&hex(path));
+                    &CqlType::Blob
+                }
+            };
             self.json.end_array();
             self.json.arrays_compact = false;
         }
@@ -399,24 +449,21 @@ impl<'a> Renderer<'a> {
             self.json.field("deletion_info");
             self.json.objects_compact = true;
             self.json.begin_object();
-            let l = self.seconds(cell.local_deletion_time);
-            self.json.field_string("local_delete_time", &l);
+            self.field_seconds("local_delete_time", cell.local_deletion_time);
             self.json.end_object();
             self.json.objects_compact = false;
         } else {
             self.json.field("value");
             let raw = u.value(cell);
-            let mut s = String::new();
             if value_type.is_counter() {
                 let shards = counter_shards(raw).map_err(|e| InspectError::value(u.position, e))?;
-                s.push_str(&shards.iter().fold(0i64, |a, x| a.wrapping_add(x.count)).to_string());
+                self.json.number(shards.iter().fold(0i64, |a, x| a.wrapping_add(x.count)));
             } else if matches!(value_type, CqlType::Empty) {
-                s.push_str("\"\"");
+                self.json.raw("\"\"");
             } else {
-                let v = decode(&value_type, raw).map_err(|e| InspectError::value(u.position, e))?;
-                write_json(&value_type, &v, &mut s);
+                let v = decode(value_type, raw).map_err(|e| InspectError::value(u.position, e))?;
+                write_json(value_type, &v, self.json.value_buf());
             }
-            self.json.raw(&s);
             if self.opts.counter_shards && value_type.is_counter() {
                 self.shards(raw);
             }
@@ -424,14 +471,12 @@ impl<'a> Renderer<'a> {
         // sstabledump leaves out what equals the row's liveness; --explicit never does.
         let explicit = self.opts.explicit;
         if explicit || liveness.is_empty() || cell.timestamp != liveness.timestamp {
-            let t = self.micros(cell.timestamp);
-            self.json.field_string("tstamp", &t);
+            self.field_micros("tstamp", cell.timestamp);
         }
         let expiring = cell.is_expiring() && !cell.is_tombstone();
         if expiring && (explicit || liveness.is_empty() || cell.ttl != liveness.ttl) {
             self.json.field_number("ttl", cell.ttl);
-            let e = self.seconds(cell.local_deletion_time);
-            self.json.field_string("expires_at", &e);
+            self.field_seconds("expires_at", cell.local_deletion_time);
             self.json.field("expired");
             self.json.boolean(self.opts.now_s >= cell.local_deletion_time);
         } else if explicit && !expiring {
@@ -520,7 +565,8 @@ fn emit_partition(
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
             if r.json.as_str().len() > 1 << 16 {
-                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+                out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output)?;
+                r.json.clear();
             }
         }
         if !begun {
@@ -536,7 +582,8 @@ fn emit_partition(
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
             if r.json.as_str().len() > 1 << 16 {
-                out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
+                out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output)?;
+                r.json.clear();
             }
         }
         r.end_partition();
@@ -545,15 +592,17 @@ fn emit_partition(
     Ok(())
 }
 
+/// Write out what the renderer holds (one line with `--ndjson`), keeping its buffer for the next.
 fn flush_partition(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), InspectError> {
-    let mut s = r.json.take();
     if r.opts.ndjson {
-        if s.is_empty() {
+        if r.json.as_str().is_empty() {
             return Ok(());
         }
-        s.push('\n');
+        r.json.newline();
     }
-    out.write_all(s.as_bytes()).map_err(InspectError::Output)
+    let written = out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output);
+    r.json.clear();
+    written
 }
 
 /// Dump `tables` to `out`; with `merge`, the SSTables of each table are reconciled into one

@@ -6,7 +6,7 @@
 //! [`JsonOut`] reproduces that state machine; in minimal mode (`--ndjson`) it writes no
 //! whitespace at all, like Jackson's `MinimalPrettyPrinter`.
 
-use cairn_format::types::render::quote_json;
+use cairn_format::types::render::{push_int, quote_json};
 
 #[derive(Clone, Copy)]
 struct Frame {
@@ -52,6 +52,16 @@ impl JsonOut {
     /// Take the text written so far.
     pub fn take(&mut self) -> String {
         std::mem::take(&mut self.out)
+    }
+
+    /// Forget the text written so far, keeping the buffer (after it was written out).
+    pub fn clear(&mut self) {
+        self.out.clear();
+    }
+
+    /// Append a newline (between `--ndjson` lines).
+    pub fn newline(&mut self) {
+        self.out.push('\n');
     }
 
     /// Text written so far.
@@ -142,8 +152,16 @@ impl JsonOut {
             }
             self.indent(compact);
         }
-        quote_json(name, &mut self.out);
-        self.out.push_str(if self.minimal { ":" } else { " : " });
+        // Field names are identifiers: written between quotes as they are, unless one would
+        // need an escape.
+        if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.out.push('"');
+            self.out.push_str(name);
+            self.out.push_str(if self.minimal { "\":" } else { "\" : " });
+        } else {
+            quote_json(name, &mut self.out);
+            self.out.push_str(if self.minimal { ":" } else { " : " });
+        }
         self.after_field = true;
     }
 
@@ -159,11 +177,26 @@ impl JsonOut {
         self.out.push_str(s);
     }
 
-    /// A number.
-    pub fn number(&mut self, n: impl std::fmt::Display) {
+    /// The buffer to append one value to, formatted in place (its separators already written):
+    /// the caller writes exactly one complete JSON value.
+    pub fn value_buf(&mut self) -> &mut String {
         self.before_value();
-        use std::fmt::Write as _;
-        let _ = write!(self.out, "{n}");
+        &mut self.out
+    }
+
+    /// A string value whose text the caller appends in place between the quotes; the text must
+    /// need no JSON escape (digits and punctuation: timestamps).
+    pub fn plain_string_with(&mut self, write: impl FnOnce(&mut String)) {
+        self.before_value();
+        self.out.push('"');
+        write(&mut self.out);
+        self.out.push('"');
+    }
+
+    /// A number.
+    pub fn number(&mut self, n: impl itoa::Integer) {
+        self.before_value();
+        push_int(&mut self.out, n);
     }
 
     /// A boolean.
@@ -178,7 +211,7 @@ impl JsonOut {
     }
 
     /// `name : number`.
-    pub fn field_number(&mut self, name: &str, n: impl std::fmt::Display) {
+    pub fn field_number(&mut self, name: &str, n: impl itoa::Integer) {
         self.field(name);
         self.number(n);
     }
@@ -208,5 +241,15 @@ mod tests {
         j.end_object();
         j.end_array();
         assert_eq!(j.take(), "[\n  {\n    \"key\" : [ \"k1\" ],\n    \"position\" : 0,\n    \"rows\" : [ ]\n  }\n]");
+    }
+
+    #[test]
+    fn field_names_are_escaped_only_when_they_need_it() {
+        let mut j = JsonOut::minimal();
+        j.begin_object();
+        j.field_number("plain_1", -7i64);
+        j.field_string("a\"b c", "x");
+        j.end_object();
+        assert_eq!(j.take(), r#"{"plain_1":-7,"a\"b c":"x"}"#);
     }
 }

@@ -21,23 +21,46 @@ pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Empty => out.push_str("\"\""),
         Value::Ascii(s) | Value::Text(s) => quote_json(s, out),
-        Value::BigInt(n) | Value::Counter(n) => push_display(out, n),
-        Value::Int(n) => push_display(out, n),
-        Value::SmallInt(n) => push_display(out, n),
-        Value::TinyInt(n) => push_display(out, n),
+        Value::BigInt(n) | Value::Counter(n) => push_int(out, *n),
+        Value::Int(n) => push_int(out, *n),
+        Value::SmallInt(n) => push_int(out, *n),
+        Value::TinyInt(n) => push_int(out, *n),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Varint(b) => out.push_str(&varint_to_string(b)),
         Value::Decimal { scale, unscaled } => out.push_str(&decimal_to_string(*scale, unscaled)),
-        Value::Float(f) => json_float(java_float_string(*f), f.is_finite(), out),
-        Value::Double(d) => json_float(java_double_string(*d), d.is_finite(), out),
-        Value::Blob(_)
-        | Value::Date(_)
-        | Value::Time(_)
-        | Value::Timestamp(_)
-        | Value::Uuid(_)
-        | Value::TimeUuid(_)
-        | Value::Inet(_)
-        | Value::Duration { .. } => quote_json(&to_cql_string(ty, v), out),
+        // Non-finite numbers are not JSON numbers: they are quoted ("NaN", "Infinity").
+        Value::Float(f) if f.is_finite() => write_java_float(*f, out),
+        Value::Double(d) if d.is_finite() => write_java_double(*d, out),
+        Value::Float(f) => quote_json(&java_float_string(*f), out),
+        Value::Double(d) => quote_json(&java_double_string(*d), out),
+        // These texts are ASCII digits and punctuation: nothing in them needs a JSON escape, so
+        // they are written between quotes as they are formatted, without a string of their own.
+        Value::Blob(b) => {
+            out.push_str("\"0x");
+            write_hex(b, out);
+            out.push('"');
+        }
+        Value::Date(d) => {
+            out.push('"');
+            write_date(*d, out);
+            out.push('"');
+        }
+        Value::Time(t) => {
+            out.push('"');
+            write_time(*t, out);
+            out.push('"');
+        }
+        Value::Timestamp(ms) => {
+            out.push('"');
+            write_timestamp_ms(*ms, out);
+            out.push('"');
+        }
+        Value::Uuid(u) | Value::TimeUuid(u) => {
+            out.push('"');
+            write_uuid(u, out);
+            out.push('"');
+        }
+        Value::Inet(_) | Value::Duration { .. } => quote_json(&to_cql_string(ty, v), out),
         Value::List(items) | Value::Set(items) | Value::Vector(items) => {
             let elem = match ty {
                 CqlType::List { elem, .. } | CqlType::Set { elem, .. } | CqlType::Vector { elem, .. } => elem.as_ref(),
@@ -106,16 +129,9 @@ pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
     }
 }
 
-fn push_display(out: &mut String, v: impl std::fmt::Display) {
-    let _ = write!(out, "{v}");
-}
-
-fn json_float(s: String, finite: bool, out: &mut String) {
-    if finite {
-        out.push_str(&s);
-    } else {
-        quote_json(&s, out);
-    }
+/// Append the decimal text of an integer (as `to_string` writes it), formatted on the stack.
+pub fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The CQL JSON of a value as a new string.
@@ -129,6 +145,12 @@ pub fn to_json(ty: &CqlType, v: &Value<'_>) -> String {
 pub fn quote_json(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('"');
+    // Most strings (field names, keys, timestamps) need no escape: one scan, one copy.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // Copy runs of bytes that need no escape in one go; only '"', '\\' and control characters
     // (all ASCII, so never inside a multi-byte UTF-8 sequence) are escaped.
     let mut run = 0;
@@ -219,23 +241,38 @@ pub fn to_cql_literal(ty: &CqlType, v: &Value<'_>) -> String {
 /// Lowercase hexadecimal.
 pub fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
+    write_hex(b, &mut s);
     s
+}
+
+/// Append `b` in lowercase hexadecimal.
+pub fn write_hex(b: &[u8], out: &mut String) {
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + (n - 10) });
+    out.reserve(b.len() * 2);
+    for &x in b {
+        out.push(digit(x >> 4));
+        out.push(digit(x & 0xf));
+    }
 }
 
 /// `8-4-4-4-12` lowercase UUID text.
 pub fn format_uuid(u: &[u8; 16]) -> String {
-    let h = hex(u);
-    format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or(""),
-        h.get(8..12).unwrap_or(""),
-        h.get(12..16).unwrap_or(""),
-        h.get(16..20).unwrap_or(""),
-        h.get(20..32).unwrap_or("")
-    )
+    let mut s = String::with_capacity(36);
+    write_uuid(u, &mut s);
+    s
+}
+
+/// Append the `8-4-4-4-12` lowercase text of a UUID.
+pub fn write_uuid(u: &[u8; 16], out: &mut String) {
+    let (a, rest) = u.split_at(4);
+    let (b, rest) = rest.split_at(2);
+    let (c, rest) = rest.split_at(2);
+    let (d, e) = rest.split_at(2);
+    write_hex(a, out);
+    for part in [b, c, d, e] {
+        out.push('-');
+        write_hex(part, out);
+    }
 }
 
 /// Java `InetAddress.getHostAddress()`: dotted quad, or eight uncompressed hex groups.
@@ -274,79 +311,170 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn format_year(y: i64) -> String {
+/// Append a year as `java.time` prints it: four digits at least, `+` above 9999.
+fn write_year(y: i64, out: &mut String) {
     if (0..=9999).contains(&y) {
-        format!("{y:04}")
+        push_digits(out, y, 4);
     } else if y > 9999 {
-        format!("+{y}")
+        out.push('+');
+        push_int(out, y);
     } else {
-        format!("-{:04}", -y)
+        out.push('-');
+        let a = y.unsigned_abs();
+        if a <= 9999 {
+            push_digits(out, a as i64, 4);
+        } else {
+            push_int(out, a);
+        }
     }
+}
+
+/// Append `yyyy-MM-dd` of a day number (days since 1970-01-01).
+fn write_ymd(days: i64, out: &mut String) {
+    let (y, m, d) = civil_from_days(days);
+    write_year(y, out);
+    out.push('-');
+    push_digits(out, i64::from(m), 2);
+    out.push('-');
+    push_digits(out, i64::from(d), 2);
 }
 
 /// `date` text: `yyyy-MM-dd`.
 pub fn format_date(d: u32) -> String {
-    let days = i64::from(d) - (1i64 << 31);
-    let (y, m, dd) = civil_from_days(days);
-    format!("{}-{m:02}-{dd:02}", format_year(y))
+    let mut s = String::with_capacity(10);
+    write_date(d, &mut s);
+    s
+}
+
+/// Append `date` text: `yyyy-MM-dd` (the day number is centred on 2^31 = 1970-01-01).
+pub fn write_date(d: u32, out: &mut String) {
+    write_ymd(i64::from(d) - (1i64 << 31), out);
 }
 
 /// `time` text: `HH:mm:ss.nnnnnnnnn`.
 pub fn format_time(ns: i64) -> String {
+    let mut s = String::with_capacity(18);
+    write_time(ns, &mut s);
+    s
+}
+
+/// Append `time` text: `HH:mm:ss.nnnnnnnnn` (nanoseconds since midnight).
+pub fn write_time(ns: i64, out: &mut String) {
     let s = ns / 1_000_000_000;
-    format!("{:02}:{:02}:{:02}.{:09}", s / 3600, (s / 60) % 60, s % 60, ns % 1_000_000_000)
+    if !(0..86_400_000_000_000).contains(&ns) {
+        // Outside a day (the decoder rejects these; kept as Rust's padding prints them).
+        let _ = write!(out, "{:02}:{:02}:{:02}.{:09}", s / 3600, (s / 60) % 60, s % 60, ns % 1_000_000_000);
+        return;
+    }
+    push_digits(out, s / 3600, 2);
+    out.push(':');
+    push_digits(out, (s / 60) % 60, 2);
+    out.push(':');
+    push_digits(out, s % 60, 2);
+    out.push('.');
+    push_digits(out, ns % 1_000_000_000, 9);
 }
 
 /// `timestamp` text: `yyyy-MM-dd HH:mm:ss.SSSZ` in UTC, as Cassandra's JSON date formatter writes it.
 pub fn format_timestamp_ms(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let secs = rem / 1000;
     let mut s = String::with_capacity(24);
-    if (0..=9999).contains(&y) {
-        push_digits(&mut s, y, 4);
-    } else {
-        s.push_str(&format_year(y));
-    }
-    // Fixed-width fields, written digit by digit (this runs once per timestamp cell in a dump).
-    for (sep, v, width) in [
-        ('-', m as i64, 2),
-        ('-', d as i64, 2),
-        (' ', secs / 3600, 2),
-        (':', (secs / 60) % 60, 2),
-        (':', secs % 60, 2),
-        ('.', rem % 1000, 3),
-    ] {
-        s.push(sep);
-        push_digits(&mut s, v, width);
-    }
-    s.push('Z');
+    write_timestamp_ms(ms, &mut s);
     s
 }
 
-/// Append the non-negative `v` as exactly `width` decimal digits (zero-padded).
+/// Append `timestamp` text: `yyyy-MM-dd HH:mm:ss.SSSZ` in UTC ([`format_timestamp_ms`]).
+pub fn write_timestamp_ms(ms: i64, out: &mut String) {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    write_ymd(days, out);
+    out.push(' ');
+    write_hms(rem / 1000, out);
+    out.push('.');
+    push_digits(out, rem % 1000, 3);
+    out.push('Z');
+}
+
+/// Append `HH:mm:ss` of the seconds since midnight.
+fn write_hms(secs: i64, out: &mut String) {
+    push_digits(out, secs / 3600, 2);
+    out.push(':');
+    push_digits(out, (secs / 60) % 60, 2);
+    out.push(':');
+    push_digits(out, secs % 60, 2);
+}
+
+/// Append the non-negative `v` as exactly `width` decimal digits (zero-padded, the lowest
+/// `width` digits of a larger value; `width` <= 18).
 fn push_digits(s: &mut String, v: i64, width: u32) {
-    for i in (0..width).rev() {
-        let digit = (v / 10i64.pow(i)) % 10;
-        s.push(char::from(b'0' + digit as u8));
+    let mut buf = [b'0'; 18];
+    let width = (width as usize).clamp(1, 18);
+    let mut v = v;
+    for slot in buf.iter_mut().take(width).rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
     }
+    buf.iter().take(width).for_each(|&c| s.push(char::from(c)));
 }
 
 /// ISO-8601 instant (`yyyy-MM-ddTHH:mm:ss[.fff]Z`) of epoch milliseconds, as `java.time.Instant`
 /// prints it (fraction omitted when zero, else 3 digits).
 pub fn format_instant_ms(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let secs = rem / 1000;
-    let frac = rem % 1000;
-    let mut s = format!("{}-{m:02}-{d:02}T{:02}:{:02}:{:02}", format_year(y), secs / 3600, (secs / 60) % 60, secs % 60);
-    if frac != 0 {
-        let _ = write!(s, ".{frac:03}");
-    }
-    s.push('Z');
+    let mut s = String::with_capacity(24);
+    InstantWriter::default().write_ms(ms, &mut s);
     s
+}
+
+/// Writes ISO-8601 instants ([`format_instant_ms`]) into a caller's buffer, keeping the date part
+/// (`yyyy-MM-ddT`) of the last one: consecutive instants of the same UTC day (the timestamps of
+/// one partition, mostly) format only their time of day.
+#[derive(Debug, Clone, Default)]
+pub struct InstantWriter {
+    day: Option<i64>,
+    prefix: String,
+}
+
+impl InstantWriter {
+    /// Append the instant of epoch milliseconds `ms`.
+    pub fn write_ms(&mut self, ms: i64, out: &mut String) {
+        let days = ms.div_euclid(86_400_000);
+        let rem = ms.rem_euclid(86_400_000);
+        if self.day != Some(days) {
+            self.prefix.clear();
+            write_ymd(days, &mut self.prefix);
+            self.prefix.push('T');
+            self.day = Some(days);
+        }
+        out.push_str(&self.prefix);
+        write_hms(rem / 1000, out);
+        let frac = rem % 1000;
+        if frac != 0 {
+            out.push('.');
+            push_digits(out, frac, 3);
+        }
+        out.push('Z');
+    }
+
+    /// Append `Instant.ofEpochSecond(secs, nanos)` as `java.time` prints it: the fraction, when
+    /// not zero, in groups of three digits (milli, micro or nanoseconds). `nanos` is in
+    /// `0..10^9`.
+    pub fn write_instant(&mut self, secs: i64, nanos: i64, out: &mut String) {
+        self.write_ms(secs.saturating_mul(1000), out);
+        if nanos == 0 {
+            return;
+        }
+        out.pop(); // the 'Z'
+        out.push('.');
+        if !(0..1_000_000_000).contains(&nanos) {
+            let _ = write!(out, "{nanos:09}");
+        } else if nanos % 1_000_000 == 0 {
+            push_digits(out, nanos / 1_000_000, 3);
+        } else if nanos % 1000 == 0 {
+            push_digits(out, nanos / 1000, 6);
+        } else {
+            push_digits(out, nanos, 9);
+        }
+        out.push('Z');
+    }
 }
 
 /// `duration` text in Cassandra's compact form, e.g. `1h4m48s20ms`, `-2y3mo`.
@@ -468,18 +596,72 @@ pub fn decimal_to_string(scale: i32, unscaled: &[u8]) -> String {
     s
 }
 
-fn java_fp_string(sci: String, abs: f64) -> String {
-    // `sci` is Rust's shortest round-trip scientific form, e.g. "1.2345e6" or "-5e-7".
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
+/// Text formatted on the stack (a float's `{:e}` form is at most 25 bytes).
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl StackText {
+    fn new() -> Self {
+        StackText { buf: [0; 48], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are copied in, so the bytes are UTF-8.
+        self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Append Java's layout of a finite, non-zero number whose shortest round-trip decimal is
+/// `shortest` (Rust's `{:e}` form: "-1.5e-4", "1e16"): plain notation with at least one
+/// fractional digit for magnitudes in [10^-3, 10^7), else `d.dddE±n`.
+///
+/// The digits are Rust's shortest ones, which on an exact tie between two shortest decimals
+/// round up (`312985.125f` prints `312985.13`); ryu-class formatters (zmij) pick the even digit
+/// as JDK 19+ does, so they would change such values and are not used here.
+fn write_java_fp(shortest: &str, abs: f64, out: &mut String) {
+    let (neg, text) = match shortest.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, shortest),
     };
-    let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = || first.chars().chain(rest.chars());
-    let count = first.len() + rest.len();
-    let mut out = String::with_capacity(count + 8);
+    let (mantissa, exp_text) = text.split_once(['e', 'E']).unwrap_or((text, ""));
+    let exp_neg = exp_text.starts_with('-');
+    let exp_abs = exp_text.bytes().filter(u8::is_ascii_digit).fold(0i32, |a, c| a * 10 + i32::from(c - b'0'));
+    let exp = if exp_neg { -exp_abs } else { exp_abs };
+    // The significant digits, and how many of them stand before the decimal point.
+    let mut buf = [b'0'; 40];
+    let mut n = 0usize;
+    let mut point: Option<i32> = None;
+    for c in mantissa.bytes() {
+        if c == b'.' {
+            point = Some(n as i32);
+        } else if let Some(slot) = buf.get_mut(n) {
+            *slot = c;
+            n += 1;
+        }
+    }
+    let mut point = point.unwrap_or(n as i32);
+    let digits = buf.get(..n).unwrap_or_default();
+    let lead = digits.iter().take_while(|&&c| c == b'0').count().min(n.saturating_sub(1));
+    point -= lead as i32;
+    let digits = digits.get(lead..).unwrap_or_default();
+    let trail = digits.iter().rev().take_while(|&&c| c == b'0').count().min(digits.len().saturating_sub(1));
+    let digits = digits.get(..digits.len() - trail).unwrap_or_default();
+    // Scientific exponent of the first significant digit.
+    let exp = point - 1 + exp;
+    let push = |out: &mut String, ds: &[u8]| ds.iter().for_each(|&c| out.push(char::from(c)));
+    let count = digits.len();
     if neg {
         out.push('-');
     }
@@ -489,55 +671,73 @@ fn java_fp_string(sci: String, abs: f64) -> String {
         if point <= 0 {
             out.push_str("0.");
             (0..-point).for_each(|_| out.push('0'));
-            out.extend(digits());
+            push(out, digits);
         } else if point as usize >= count {
-            out.extend(digits());
+            push(out, digits);
             (0..point as usize - count).for_each(|_| out.push('0'));
             out.push_str(".0");
         } else {
-            for (i, c) in digits().enumerate() {
-                if i == point as usize {
-                    out.push('.');
-                }
-                out.push(c);
-            }
+            let (int, frac) = digits.split_at(point as usize);
+            push(out, int);
+            out.push('.');
+            push(out, frac);
         }
-        return out;
+        return;
     }
-    out.push_str(first);
+    let (first, rest) = digits.split_at(digits.len().min(1));
+    push(out, first);
     out.push('.');
-    out.push_str(if rest.is_empty() { "0" } else { rest });
+    if rest.is_empty() {
+        out.push('0');
+    } else {
+        push(out, rest);
+    }
     out.push('E');
-    let _ = write!(out, "{exp}");
-    out
+    push_int(out, exp);
 }
 
 /// Java `Double.toString`.
 pub fn java_double_string(d: f64) -> String {
+    let mut s = String::with_capacity(24);
+    write_java_double(d, &mut s);
+    s
+}
+
+/// Append Java's `Double.toString` of `d` (shortest round-trip digits).
+pub fn write_java_double(d: f64, out: &mut String) {
     if d.is_nan() {
-        return "NaN".into();
+        out.push_str("NaN");
+    } else if d.is_infinite() {
+        out.push_str(if d > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if d == 0.0 {
+        out.push_str(if d.is_sign_negative() { "-0.0" } else { "0.0" });
+    } else {
+        let mut t = StackText::new();
+        let _ = write!(t, "{d:e}");
+        write_java_fp(t.as_str(), d.abs(), out);
     }
-    if d.is_infinite() {
-        return if d > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    java_fp_string(format!("{d:e}"), d.abs())
 }
 
 /// Java `Float.toString`.
 pub fn java_float_string(f: f32) -> String {
+    let mut s = String::with_capacity(16);
+    write_java_float(f, &mut s);
+    s
+}
+
+/// Append Java's `Float.toString` of `f` (shortest round-trip digits of the `float`).
+pub fn write_java_float(f: f32, out: &mut String) {
     if f.is_nan() {
-        return "NaN".into();
+        out.push_str("NaN");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
+    } else {
+        let mut t = StackText::new();
+        let _ = write!(t, "{f:e}");
+        write_java_fp(t.as_str(), f64::from(f.abs()), out);
     }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    java_fp_string(format!("{f:e}"), f64::from(f.abs()))
 }
 
 /// `AbstractType.getString` (Cassandra 4.0+) of serialized bytes: the plain form `sstabledump`
@@ -678,6 +878,173 @@ mod tests {
         assert_eq!(java_float_string(0.1), "0.1");
         assert_eq!(java_float_string(-0.0001), "-1.0E-4");
         assert_eq!(java_float_string(99.0), "99.0");
+        // An exact tie between two shortest decimals rounds up (JDK 19+ would print 312985.12).
+        assert_eq!(java_float_string(312_985.125_f64 as f32), "312985.13");
+    }
+
+    /// The layout before the stack-buffer rewrite: Rust's shortest `{:e}` text laid out as Java
+    /// does. Every value must print exactly as it did.
+    fn reference_fp_string(sci: String, abs: f64) -> String {
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let (neg, mantissa) = match mantissa.strip_prefix('-') {
+            Some(m) => (true, m),
+            None => (false, mantissa),
+        };
+        let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits = || first.chars().chain(rest.chars());
+        let count = first.len() + rest.len();
+        let mut out = String::new();
+        if neg {
+            out.push('-');
+        }
+        if (1e-3..1e7).contains(&abs) {
+            let point = exp + 1;
+            if point <= 0 {
+                out.push_str("0.");
+                (0..-point).for_each(|_| out.push('0'));
+                out.extend(digits());
+            } else if point as usize >= count {
+                out.extend(digits());
+                (0..point as usize - count).for_each(|_| out.push('0'));
+                out.push_str(".0");
+            } else {
+                for (i, c) in digits().enumerate() {
+                    if i == point as usize {
+                        out.push('.');
+                    }
+                    out.push(c);
+                }
+            }
+            return out;
+        }
+        out.push_str(first);
+        out.push('.');
+        out.push_str(if rest.is_empty() { "0" } else { rest });
+        out.push('E');
+        let _ = write!(out, "{exp}");
+        out
+    }
+
+    #[test]
+    fn shortest_floats_print_as_before() {
+        let check_d = |d: f64| {
+            if d.is_finite() && d != 0.0 {
+                assert_eq!(java_double_string(d), reference_fp_string(format!("{d:e}"), d.abs()), "{d:e}");
+            }
+        };
+        let check_f = |f: f32| {
+            if f.is_finite() && f != 0.0 {
+                assert_eq!(java_float_string(f), reference_fp_string(format!("{f:e}"), f64::from(f.abs())), "{f:e}");
+            }
+        };
+        // Edges: layout switches, powers of ten, extremes, subnormals, integers.
+        for d in [
+            1e-3,
+            9.99e-4,
+            1e7,
+            9_999_999.0,
+            9_999_999.999,
+            1e-323,
+            5e-324,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            0.1,
+            0.3,
+            1.0,
+            123_456.0,
+            2.5e-5,
+            1e22,
+            1e23,
+            4.35,
+            -36.6,
+        ] {
+            check_d(d);
+            check_d(-d);
+        }
+        for f in [1e-3f32, 1e7, 9_999_999.0, 1e-45, f32::MIN_POSITIVE, f32::MAX, 0.1, 7.62, 16_777_216.0] {
+            check_f(f);
+            check_f(-f);
+        }
+        // Every power of ten and its neighbours; then random bit patterns.
+        for e in -324..=308 {
+            let d: f64 = format!("1e{e}").parse().unwrap_or(1.0);
+            check_d(d);
+            check_d(f64::from_bits(d.to_bits().wrapping_add(1)));
+            check_d(f64::from_bits(d.to_bits().wrapping_sub(1)));
+            check_f(d as f32);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check_d(f64::from_bits(x));
+            check_f(f32::from_bits(x as u32));
+            // Values with few digits (like measurements) take other paths than random bits.
+            check_d((x % 2_000_000) as f64 / 100.0 - 10_000.0);
+            check_f(((x >> 20) % 200_000) as f32 / 1000.0);
+        }
+    }
+
+    #[test]
+    fn instants_reuse_the_date_and_match_one_off_formatting() {
+        let mut w = InstantWriter::default();
+        let mut out = String::new();
+        let samples = [
+            1_525_385_507_816i64,
+            1_525_385_507_000,
+            1_525_385_599_999,
+            1_525_392_000_000, // next day, midnight
+            -1,
+            0,
+            -62_167_219_200_000, // year 0
+            -62_167_219_200_001, // year -1
+            253_402_300_800_000, // year 10000
+            i64::MAX,
+            i64::MIN,
+        ];
+        for ms in samples {
+            out.clear();
+            w.write_ms(ms, &mut out);
+            let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+            let rem = ms.rem_euclid(86_400_000);
+            let secs = rem / 1000;
+            let year = if (0..=9999).contains(&y) {
+                format!("{y:04}")
+            } else if y > 9999 {
+                format!("+{y}")
+            } else {
+                format!("-{:04}", -y)
+            };
+            let mut want = format!("{year}-{m:02}-{d:02}T{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60);
+            if rem % 1000 != 0 {
+                let _ = write!(want, ".{:03}", rem % 1000);
+            }
+            want.push('Z');
+            assert_eq!(out, want, "{ms}");
+            assert_eq!(format_instant_ms(ms), want);
+            let (date, time) = want.split_once('T').unwrap_or_default();
+            let time = time.get(..8).unwrap_or_default();
+            assert_eq!(format_timestamp_ms(ms), format!("{date} {time}.{:03}Z", rem % 1000), "{ms}");
+        }
+        // `date` and `time` as the `format!` layout printed them, out-of-range values included.
+        for d in [0u32, 1 << 31, (1 << 31) + 17291, (1 << 31) - 800_000, u32::MAX] {
+            let (y, m, dd) = civil_from_days(i64::from(d) - (1i64 << 31));
+            let year = if (0..=9999).contains(&y) {
+                format!("{y:04}")
+            } else if y > 9999 {
+                format!("+{y}")
+            } else {
+                format!("-{:04}", -y)
+            };
+            assert_eq!(format_date(d), format!("{year}-{m:02}-{dd:02}"), "{d}");
+        }
+        for ns in [0i64, 1, 71_105_090_000_000, 86_399_999_999_999, 86_400_000_000_000, -1, i64::MAX, i64::MIN] {
+            let s = ns / 1_000_000_000;
+            let want = format!("{:02}:{:02}:{:02}.{:09}", s / 3600, (s / 60) % 60, s % 60, ns % 1_000_000_000);
+            assert_eq!(format_time(ns), want, "{ns}");
+        }
     }
 
     #[test]
