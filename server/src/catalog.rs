@@ -315,6 +315,8 @@ pub(crate) fn drop_table(
     }
     shared.prepared()?.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
     state.schema_version = random_uuid(&mut state.seed);
+    // The replayed schema must not bring the table back at the next start.
+    save_schema(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "TABLE", keyspace: ks, name: Some(table.name.clone()) })
 }
 
