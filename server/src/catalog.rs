@@ -35,6 +35,13 @@ pub(crate) struct Catalog {
     pub(crate) seed: u64,
 }
 
+impl Catalog {
+    /// The table with this id, in whichever keyspace.
+    pub(crate) fn table_by_id(&self, id: &[u8; 16]) -> Option<&Arc<Table>> {
+        self.keyspaces.values().flat_map(|k| k.tables.values()).find(|t| &t.id == id)
+    }
+}
+
 /// A keyspace.
 pub(crate) struct Keyspace {
     pub(crate) replication: Vec<(String, String)>,

@@ -206,7 +206,7 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
         Request::Register(_) => Ok((opcode::READY, vec![])),
         Request::Query(text, params) => {
             let (statement, _) = crate::cql::parse(&text).map_err(syntax)?;
-            let out = logged_execute(shared, session, &statement, &text, &params)?;
+            let out = logged_execute(shared, session, &statement, &params)?;
             Ok((opcode::RESULT, encode_outcome(out, &params)))
         }
         Request::Prepare(text) => {
@@ -235,28 +235,30 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                     extra: w.buf,
                 });
             };
-            let (statement, text, keyspace) = (p.statement.clone(), p.text.clone(), p.keyspace.clone());
+            let (statement, keyspace) = (p.statement.clone(), p.keyspace.clone());
             drop(prepared);
             let saved = session.keyspace.clone();
             if keyspace.is_some() && session.keyspace.is_none() {
                 session.keyspace = keyspace;
             }
             let skip = params.skip_metadata;
-            let result = logged_execute(shared, session, &statement, &text, &params);
+            let result = logged_execute(shared, session, &statement, &params);
             session.keyspace = saved.or(session.keyspace.take());
             let mut params = params;
             params.skip_metadata = skip;
             Ok((opcode::RESULT, encode_outcome(result?, &params)))
         }
         Request::Batch(_, statements, _, timestamp) => {
+            // One write: staged together, logged as one entry, applied together.
+            let mut items = Vec::with_capacity(statements.len());
             for st in statements {
-                let (statement, values, text) = match st {
+                let (statement, values) = match st {
                     protocol::BatchStatement::Query(q, v) => {
                         let (s, _) = crate::cql::parse(&q).map_err(syntax)?;
-                        (s, v, q)
+                        (s, v)
                     }
                     protocol::BatchStatement::Prepared(id, v) => match shared.prepared()?.get(&id) {
-                        Some(p) => (p.statement.clone(), v, p.text.clone()),
+                        Some(p) => (p.statement.clone(), v),
                         None => {
                             let mut w = Writer::default();
                             w.short_bytes(&id);
@@ -273,9 +275,10 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                         "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
                     ));
                 }
-                let params = QueryParams { values, timestamp, ..Default::default() };
-                logged_execute(shared, session, &statement, &text, &params)?;
+                items.push((statement, QueryParams { values, timestamp, ..Default::default() }));
             }
+            let items: Vec<(&Statement, &QueryParams)> = items.iter().map(|(s, p)| (s, p)).collect();
+            crate::execute::write_all(shared, session, &items)?;
             let mut w = Writer::default();
             w.int(0x0001);
             Ok((opcode::RESULT, w.buf))

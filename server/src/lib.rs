@@ -24,6 +24,7 @@ macro_rules! log {
 pub mod admin;
 pub mod catalog;
 pub mod connection;
+pub mod coordinator;
 pub mod cql;
 pub mod execute;
 pub mod node;
@@ -32,5 +33,5 @@ pub mod storage;
 pub mod system;
 pub mod values;
 
-pub use node::{NodeConfig, NodeHandle, start};
+pub use node::{NodeConfig, NodeHandle, RingConfig, start};
 pub use storage::commitlog;

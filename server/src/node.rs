@@ -22,7 +22,7 @@ use crate::catalog::{Catalog, replay_schema, unhex16};
 use crate::connection::{Session, serve};
 use crate::execute::execute;
 use crate::execute::prepare::Prepared;
-use crate::protocol::{Failure, QueryParams, code};
+use crate::protocol::{Failure, Outcome, QueryParams, code};
 use crate::storage::durable::Durable;
 use crate::values;
 
@@ -46,6 +46,50 @@ pub struct NodeConfig {
     pub users: Option<Vec<(String, String)>>,
     /// The admin interface's address (`None`: off).
     pub admin: Option<SocketAddr>,
+    /// Tokens to own on the first start instead of random ones (`initial_token`).
+    pub initial_tokens: Vec<i64>,
+    /// Membership of a ring of nodes (`None`: a standalone node, a ring of one).
+    pub ring: Option<RingConfig>,
+}
+
+/// How a node takes part in a ring: its internode address, the seeds it joins through, where it
+/// sits (data centre and rack), and the hint and failure-detection settings.
+#[derive(Debug, Clone)]
+pub struct RingConfig {
+    /// The internode address (`listen_address:storage_port`).
+    pub storage: SocketAddr,
+    /// Seeds' internode addresses.
+    pub seeds: Vec<SocketAddr>,
+    /// Data centre.
+    pub dc: String,
+    /// Rack.
+    pub rack: String,
+    /// `hinted_handoff_enabled`.
+    pub hinted_handoff: bool,
+    /// `max_hint_window`.
+    pub max_hint_window: std::time::Duration,
+    /// How often a node gossips.
+    pub gossip_interval: std::time::Duration,
+    /// `phi_convict_threshold`.
+    pub phi_convict_threshold: f64,
+}
+
+impl RingConfig {
+    /// A ring member at `storage` joining through `seeds`, in datacenter1/rack1, with
+    /// Cassandra's defaults otherwise (hints on for 3 hours, phi 8) and a 250 ms gossip
+    /// interval (Cassandra's is 1 s; a loopback ring convicts a dead node 4× sooner).
+    pub fn new(storage: SocketAddr, seeds: Vec<SocketAddr>) -> RingConfig {
+        RingConfig {
+            storage,
+            seeds,
+            dc: "datacenter1".into(),
+            rack: "rack1".into(),
+            hinted_handoff: true,
+            max_hint_window: std::time::Duration::from_secs(3 * 3600),
+            gossip_interval: std::time::Duration::from_millis(250),
+            phi_convict_threshold: 8.0,
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -59,6 +103,8 @@ impl Default for NodeConfig {
             commitlog_sync: crate::commitlog::SyncMode::Periodic(std::time::Duration::from_secs(10)),
             users: None,
             admin: None,
+            initial_tokens: vec![],
+            ring: None,
         }
     }
 }
@@ -155,26 +201,25 @@ fn poisoned(what: &str) -> Failure {
     Failure { code: code::SERVER, message: format!("{what}: lock poisoned"), extra: vec![] }
 }
 
-/// Apply the commit log's writes to the memtables (after the schema replay).
-pub(crate) fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Entry>) {
+/// Apply the commit log's writes to the memtables (after the schema replay). A write to a table
+/// dropped since is not applicable and is counted as such.
+pub(crate) fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::Logged>) {
+    use crate::commitlog::Logged;
     let n = entries.len();
     let mut failed = 0;
     for e in entries {
-        let mut session = Session {
-            keyspace: (!e.keyspace.is_empty()).then(|| e.keyspace.clone()),
-            compression: None,
-            started: true,
-            authenticated: true,
-            pending_sync: None,
+        let applied = match e {
+            Logged::Mutations(ms) => {
+                for m in &ms {
+                    if let Some(ts) = newest_timestamp(&m.partition) {
+                        shared.last_timestamp.fetch_max(ts, Ordering::SeqCst);
+                    }
+                }
+                shared.catalog_read().and_then(|cat| crate::execute::apply(&cat, ms))
+            }
+            Logged::Statement(e) => replay_statement(shared, e).map(|_| ()),
         };
-        let Ok((st, _)) = crate::cql::parse(&e.statement) else {
-            failed += 1;
-            continue;
-        };
-        shared.last_timestamp.fetch_max(e.timestamp, Ordering::SeqCst);
-        let params = QueryParams { values: e.values, timestamp: Some(e.timestamp), ..Default::default() };
-        if execute(shared, &mut session, &st, &params, Some(e.now_s)).is_err() {
-            // A table dropped since, for instance.
+        if applied.is_err() {
             failed += 1;
         }
     }
@@ -183,10 +228,34 @@ pub(crate) fn replay_commitlog(shared: &Shared, entries: Vec<crate::commitlog::E
     }
 }
 
+/// The newest write time in a partition (so the node never hands out an older one).
+fn newest_timestamp(p: &cairn_format::partition::Partition) -> Option<i64> {
+    let rows = p.static_row.iter().chain(p.rows.values());
+    let cells = rows.flat_map(|r| r.cells.iter().map(|c| c.timestamp).chain([r.liveness.timestamp]));
+    cells.chain([p.deletion.marked_for_delete_at]).max()
+}
+
+/// A version 1 entry: the statement, executed again with its timestamps and server time.
+fn replay_statement(shared: &Shared, e: crate::commitlog::Entry) -> Result<Outcome, Failure> {
+    let mut session = Session {
+        keyspace: (!e.keyspace.is_empty()).then(|| e.keyspace.clone()),
+        compression: None,
+        started: true,
+        authenticated: true,
+        pending_sync: None,
+    };
+    let (st, _) = crate::cql::parse(&e.statement).map_err(crate::protocol::syntax)?;
+    shared.last_timestamp.fetch_max(e.timestamp, Ordering::SeqCst);
+    let params = QueryParams { values: e.values, timestamp: Some(e.timestamp), ..Default::default() };
+    // A table dropped since, for instance, makes it fail.
+    execute(shared, &mut session, &st, &params, Some(e.now_s))
+}
+
 /// This node's identity, kept across restarts in `<data>/cairn_node.txt`: host id, then tokens.
 pub(crate) fn identity(
     data: &std::path::Path,
     num_tokens: usize,
+    initial: &[i64],
     seed: &mut u64,
 ) -> std::io::Result<([u8; 16], Vec<i64>)> {
     let path = data.join("cairn_node.txt");
@@ -195,13 +264,27 @@ pub(crate) fn identity(
         if let Some(id) = lines.next().and_then(unhex16) {
             let tokens: Vec<i64> = lines.filter_map(|l| l.trim().parse().ok()).collect();
             if !tokens.is_empty() {
+                let mut given = initial.to_vec();
+                given.sort_unstable();
+                if !given.is_empty() && given != tokens {
+                    // As Cassandra: initial_token only matters the first time a node starts.
+                    crate::log!(
+                        "cairn node: {}: keeping the tokens saved at the first start; --initial-token is ignored",
+                        path.display()
+                    );
+                }
                 return Ok((id, tokens));
             }
         }
     }
     let host_id = random_uuid(seed);
-    let mut tokens: Vec<i64> = (0..num_tokens.max(1)).map(|_| splitmix(seed) as i64).collect();
+    let mut tokens: Vec<i64> = if initial.is_empty() {
+        (0..num_tokens.max(1)).map(|_| splitmix(seed) as i64).collect()
+    } else {
+        initial.to_vec()
+    };
     tokens.sort_unstable();
+    tokens.dedup();
     let mut text = format!("{}\n", hex(&host_id));
     for t in &tokens {
         text.push_str(&format!("{t}\n"));
@@ -249,7 +332,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
-    let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &mut seed)?;
+    let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
     let shared = Arc::new(Shared {
         catalog: RwLock::new(Catalog { keyspaces: BTreeMap::new(), schema_version: random_uuid(&mut seed), seed }),
         prepared: Mutex::new(HashMap::new()),

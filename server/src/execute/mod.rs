@@ -26,7 +26,8 @@ use crate::connection::Session;
 use crate::cql::{QName, Relation, Statement, Term, Using};
 use crate::node::{Shared, now_micros};
 use crate::protocol::{Columns, Failure, Outcome, QueryParams, Value, code, invalid};
-use crate::storage::table::{FLUSH_AFTER_WRITES, Table};
+use crate::storage::mutation::{Mutation, Staged};
+use crate::storage::table::Table;
 use crate::values::split_collection;
 
 /// A live column value: bytes, write time, seconds of TTL left.
@@ -38,14 +39,13 @@ pub(crate) type KeySet = (Vec<Vec<u8>>, Vec<Vec<Option<Vec<u8>>>>);
 /// Notes a bind marker that binds a partition-key column.
 pub(crate) type KeyMarker<'a> = dyn FnMut(&Term, &Col, &mut Vec<(usize, u16)>) + 'a;
 
-/// Execute a statement, logging it first when it writes. A write is appended to the commit log
-/// and applied under the catalog's read lock, so a flush of every table (which takes the write
+/// Execute a statement. A write is staged as mutations, appended to the commit log and applied,
+/// all under the catalog's read lock, so a flush of every table (which takes the write
 /// lock, then empties the log) never loses a write logged between its flushes.
 pub(crate) fn logged_execute(
     shared: &Shared,
     session: &mut Session,
     st: &Statement,
-    text: &str,
     params: &QueryParams,
 ) -> Result<Outcome, Failure> {
     let writes = matches!(
@@ -63,23 +63,33 @@ pub(crate) fn logged_execute(
         }
         return execute(shared, session, st, params, None);
     }
-    let ts = match params.timestamp {
-        Some(t) => t,
-        None => shared.next_timestamp(),
-    };
+    write_all(shared, session, &[(st, params)])
+}
+
+/// Execute write statements as one write (a statement, or a protocol BATCH): staged together
+/// with one write time (unless they name theirs), logged as one commit-log entry and applied.
+pub(crate) fn write_all(
+    shared: &Shared,
+    session: &mut Session,
+    statements: &[(&Statement, &QueryParams)],
+) -> Result<Outcome, Failure> {
     let now_s = now_micros() / 1_000_000;
-    let entry = crate::commitlog::Entry {
-        timestamp: ts,
-        now_s,
-        keyspace: session.keyspace.clone().unwrap_or_default(),
-        statement: text.to_string(),
-        values: params.values.clone(),
-    };
+    let mut ts = None;
     let cat = shared.catalog_read()?;
+    let mut staged = Staged::default();
+    for (st, params) in statements {
+        let ts = params.timestamp.unwrap_or_else(|| *ts.get_or_insert_with(|| shared.next_timestamp()));
+        let params = QueryParams { timestamp: Some(ts), ..(*params).clone() };
+        write::stage(&cat, shared, session, st, &params, now_s, &mut staged)?;
+    }
+    let mutations = staged.into_mutations();
+    if mutations.is_empty() {
+        return Ok(Outcome::Void);
+    }
     if let Ok(mut log) = shared.commitlog.lock()
         && let Some(log) = log.as_mut()
     {
-        let at = log.append(&entry).map_err(|e| Failure {
+        let at = log.append_mutations(&mutations).map_err(|e| Failure {
             code: code::SERVER,
             message: format!("commit log: {e}"),
             extra: vec![],
@@ -89,8 +99,20 @@ pub(crate) fn logged_execute(
             session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
         }
     }
-    let params = QueryParams { timestamp: Some(ts), ..params.clone() };
-    execute_read(&cat, shared, session, st, &params, now_s)
+    apply(&cat, mutations)?;
+    Ok(Outcome::Void)
+}
+
+/// Apply mutations to the memtables of their tables (after they were logged, or while the log
+/// is replayed). A mutation of a table the catalog no longer has (dropped since) is refused.
+pub(crate) fn apply(cat: &Catalog, mutations: Vec<Mutation>) -> Result<(), Failure> {
+    for m in mutations {
+        let t = cat.table_by_id(&m.table_id).ok_or_else(|| {
+            invalid(format!("no table with id {} (dropped?)", cairn_format::types::render::hex(&m.table_id)))
+        })?;
+        t.apply(m.partition)?;
+    }
+    Ok(())
 }
 
 /// A value bound to a term: bytes, null, or unset.
@@ -286,26 +308,17 @@ pub(crate) fn execute_read(
     let out = match st {
         Statement::Use(_) => catalog::use_keyspace(cat, session, st),
         Statement::Truncate(_) => catalog::truncate(cat, session, st),
-        Statement::Insert { .. } => write::insert(cat, shared, session, st, params, now_s),
-        Statement::Update { .. } => write::update(cat, shared, session, st, params, now_s),
-        Statement::Delete { .. } => write::delete(cat, shared, session, st, params, now_s),
+        Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. } | Statement::Batch { .. } => {
+            let mut staged = Staged::default();
+            write::stage(cat, shared, session, st, params, now_s, &mut staged)?;
+            apply(cat, staged.into_mutations())?;
+            Ok(Outcome::Void)
+        }
         Statement::Select { .. } => select::select(cat, shared, session, st, params, now_s),
-        Statement::Batch { .. } => write::batch(cat, shared, session, st, params, now_s),
         Statement::Describe(what, name) => describe::describe(cat, session, what, name.as_ref()),
         Statement::Unsupported(what) => Err(invalid(format!("{what} is not supported by this node"))),
         _ => Err(invalid("a schema change outside the catalog's write lock")),
     }?;
-    // Memtables are flushed to SSTables once they have taken enough writes.
-    if let Statement::Insert { table, .. } | Statement::Update { table, .. } | Statement::Delete { table, .. } = st
-        && let Ok(ks) = resolve_keyspace(session, table)
-        && let Ok(t) = table_of(cat, &ks, &table.name)
-    {
-        let mut d = t.lock()?;
-        d.writes += 1;
-        if d.writes >= FLUSH_AFTER_WRITES {
-            t.flush(&mut d).map_err(|e| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] })?;
-        }
-    }
     Ok(out)
 }
 

@@ -23,7 +23,7 @@ fn session() -> Session {
 
 fn run(shared: &Shared, text: &str, params: &QueryParams) -> (Vec<Row>, Option<Vec<u8>>) {
     let (st, _) = crate::cql::parse(text).expect("parses");
-    match logged_execute(shared, &mut session(), &st, text, params).expect(text) {
+    match logged_execute(shared, &mut session(), &st, params).expect(text) {
         Outcome::Rows { rows, paging_state, .. } => (rows, paging_state),
         _ => (vec![], None),
     }
@@ -120,7 +120,7 @@ fn paging_returns_every_row_once() {
     // A paging state this node did not give is refused, never read as the start.
     let (st, _) = crate::cql::parse("SELECT k FROM a.t").expect("parses");
     let params = QueryParams { page_size: Some(5), paging_state: Some(vec![9, 9]), ..Default::default() };
-    let err = logged_execute(&shared, &mut session(), &st, "SELECT k FROM a.t", &params).expect_err("refused");
+    let err = logged_execute(&shared, &mut session(), &st, &params).expect_err("refused");
     assert!(err.message.contains("Invalid paging state"), "{}", err.message);
     node.stop();
 }
@@ -177,7 +177,7 @@ fn a_dropped_table_stays_dropped_after_a_restart() {
     let node2 = node(tmp.path());
     let shared = Arc::clone(&node2.shared);
     let (st, _) = crate::cql::parse("SELECT id FROM ks.gone").expect("parses");
-    let gone = logged_execute(&shared, &mut session(), &st, "SELECT id FROM ks.gone", &none);
+    let gone = logged_execute(&shared, &mut session(), &st, &none);
     assert!(gone.is_err(), "the dropped table came back after the restart");
     let (rows, _) = run(&shared, "SELECT id FROM ks.kept", &none);
     assert_eq!(rows.len(), 1);

@@ -1,28 +1,48 @@
 //! INSERT, UPDATE and DELETE: cells, row liveness, collection elements (a whole collection
 //! written as a complex deletion just before its elements, as Cassandra writes `c = {...}`),
-//! row, partition and range tombstones, written into the table's memtable. TTLs and write times
+//! row, partition and range tombstones, staged as mutations (see [`crate::storage::mutation`]). TTLs and write times
 //! as Cassandra's `UpdateParameters` gives them.
 
 use std::sync::Arc;
 
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
 use cairn_format::partition::{OwnedCell, Partition};
-use cairn_format::partitioner::{Token, murmur3_token};
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::value::compose;
 
 use super::{
-    Binder, Bound, Col, bind_values, col_index, column, column_in, execute_read, key_restrictions, next_timestamp,
-    resolve_keyspace, table_of,
+    Binder, Bound, Col, bind_values, col_index, column, column_in, key_restrictions, next_timestamp, resolve_keyspace,
+    table_of,
 };
 use crate::catalog::Catalog;
 use crate::connection::Session;
 use crate::cql::{Assignment, Relation, Statement, Using};
 use crate::node::{Shared, timeuuid};
-use crate::protocol::{Failure, Outcome, QueryParams, invalid};
-use crate::storage::table::{Table, TableData};
+use crate::protocol::{Failure, QueryParams, invalid};
+use crate::storage::mutation::Staged;
+use crate::storage::table::Table;
 use crate::values::{split_collection, split_fields};
+
+/// Stage what a write statement (INSERT, UPDATE, DELETE, BATCH) changes: the partitions it
+/// writes, built in `staged` and nowhere else (see [`crate::storage::mutation`]).
+pub(crate) fn stage(
+    cat: &Catalog,
+    shared: &Shared,
+    session: &mut Session,
+    st: &Statement,
+    params: &QueryParams,
+    now_s: i64,
+    staged: &mut Staged,
+) -> Result<(), Failure> {
+    match st {
+        Statement::Insert { .. } => insert(cat, shared, session, st, params, now_s, staged),
+        Statement::Update { .. } => update(cat, shared, session, st, params, now_s, staged),
+        Statement::Delete { .. } => delete(cat, shared, session, st, params, now_s, staged),
+        Statement::Batch { .. } => batch(cat, shared, session, st, params, now_s, staged),
+        _ => Err(invalid("not a write statement")),
+    }
+}
 
 /// A seed for the timeuuid paths of list elements a statement appends: the same for the same
 /// statement, values and timestamp (a commit-log replay), different otherwise.
@@ -81,11 +101,6 @@ pub(crate) fn full_clustering(t: &Table, cks: &[Option<Vec<u8>>]) -> Result<Vec<
         return Err(invalid(format!("Some clustering keys are missing: {}", c.name)));
     }
     Ok(cks.to_vec())
-}
-
-pub(crate) fn partition_mut(d: &mut TableData, key: Vec<u8>) -> &mut Partition {
-    let token = Token::Murmur3(murmur3_token(&key));
-    d.memtable.entry((token, key.clone())).or_insert_with(|| Partition::new(key))
 }
 
 pub(crate) fn row_for<'p>(
@@ -229,7 +244,8 @@ pub(crate) fn insert(
     st: &Statement,
     params: &QueryParams,
     now_s: i64,
-) -> Result<Outcome, Failure> {
+    staged: &mut Staged,
+) -> Result<(), Failure> {
     let Statement::Insert { table, columns, values, using, if_not_exists, json } = st else {
         return Err(invalid("not a Insert statement"));
     };
@@ -246,7 +262,6 @@ pub(crate) fn insert(
     }
     let ts = next_timestamp(shared, params, using, &b)?;
     let t = table_of(cat, &ks, &table.name)?;
-    let mut d = t.lock()?;
     let ttl = ttl_of(t, using, &b)?;
     let mut keys: Vec<Option<Vec<u8>>> = vec![None; t.schema.partition_key.len()];
     let mut cks: Vec<Option<Vec<u8>>> = vec![None; t.schema.clustering.len()];
@@ -267,12 +282,12 @@ pub(crate) fn insert(
     let clustering = full_clustering(t, &cks)?;
     let header = Arc::clone(&t.header);
     let mut seed = statement_seed(st, params, ts);
-    let p = partition_mut(&mut d, key);
+    let p = staged.partition_mut(t, key);
     p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
     for (col, bound) in cells {
         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
     }
-    Ok(Outcome::Void)
+    Ok(())
 }
 
 /// `UPDATE`.
@@ -283,7 +298,8 @@ pub(crate) fn update(
     st: &Statement,
     params: &QueryParams,
     now_s: i64,
-) -> Result<Outcome, Failure> {
+    staged: &mut Staged,
+) -> Result<(), Failure> {
     let Statement::Update { table, using, assignments, relations, conditional } = st else {
         return Err(invalid("not a Update statement"));
     };
@@ -294,7 +310,6 @@ pub(crate) fn update(
     let ks = resolve_keyspace(session, table)?;
     let ts = next_timestamp(shared, params, using, &b)?;
     let t = table_of(cat, &ks, &table.name)?;
-    let mut d = t.lock()?;
     let ttl = ttl_of(t, using, &b)?;
     let (keys, cks) = key_restrictions(t, relations, &b)?;
     let header = Arc::clone(&t.header);
@@ -314,7 +329,7 @@ pub(crate) fn update(
         for cl in &cks {
             let clustering =
                 if static_only && cl.iter().all(Option::is_none) { vec![] } else { full_clustering(t, cl)? };
-            let p = partition_mut(&mut d, key.clone());
+            let p = staged.partition_mut(t, key.clone());
             for a in assignments {
                 let (name, term) = match a {
                     Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
@@ -378,7 +393,7 @@ pub(crate) fn update(
             }
         }
     }
-    Ok(Outcome::Void)
+    Ok(())
 }
 
 /// `DELETE`: cells, rows, partitions, or a range of rows (a range tombstone).
@@ -389,7 +404,8 @@ pub(crate) fn delete(
     st: &Statement,
     params: &QueryParams,
     now_s: i64,
-) -> Result<Outcome, Failure> {
+    staged: &mut Staged,
+) -> Result<(), Failure> {
     let Statement::Delete { table, columns, using, relations, conditional } = st else {
         return Err(invalid("not a Delete statement"));
     };
@@ -400,7 +416,6 @@ pub(crate) fn delete(
     let ks = resolve_keyspace(session, table)?;
     let ts = next_timestamp(shared, params, using, &b)?;
     let t = table_of(cat, &ks, &table.name)?;
-    let mut d = t.lock()?;
     // Slices on a clustering column (`c > ?`, `c <= ?`) delete a range: a range tombstone.
     let is_slice = |r: &Relation| matches!(r.op.as_str(), "<" | "<=" | ">" | ">=");
     let slices: Vec<&Relation> = relations.iter().filter(|r| is_slice(r)).collect();
@@ -451,7 +466,7 @@ pub(crate) fn delete(
                     None => (prefix.clone(), true),
                 };
                 let ((s, si), (e, ei)) = (bound(&start), bound(&end));
-                let p = partition_mut(&mut d, key.clone());
+                let p = staged.partition_mut(t, key.clone());
                 p.range_tombstones.push(cairn_format::partition::RangeTombstone {
                     start: s,
                     start_inclusive: si,
@@ -461,12 +476,12 @@ pub(crate) fn delete(
                 });
             }
         }
-        return Ok(Outcome::Void);
+        return Ok(());
     }
     for key in keys {
         for cl in &cks {
             let given = cl.iter().take_while(|c| c.is_some()).count();
-            let p = partition_mut(&mut d, key.clone());
+            let p = staged.partition_mut(t, key.clone());
             if columns.is_empty() {
                 if given == 0 {
                     p.delete(deletion);
@@ -505,7 +520,7 @@ pub(crate) fn delete(
             }
         }
     }
-    Ok(Outcome::Void)
+    Ok(())
 }
 
 /// `BATCH` (a logged and an unlogged batch alike).
@@ -516,13 +531,14 @@ pub(crate) fn batch(
     st: &Statement,
     params: &QueryParams,
     now_s: i64,
-) -> Result<Outcome, Failure> {
+    staged: &mut Staged,
+) -> Result<(), Failure> {
     let Statement::Batch { statements, using } = st else { return Err(invalid("not a Batch statement")) };
     let b = Binder { params };
     let ts = next_timestamp(shared, params, using, &b)?;
     for s in statements {
         let p = QueryParams { timestamp: Some(ts), ..params.clone() };
-        execute_read(cat, shared, session, s, &p, now_s)?;
+        stage(cat, shared, session, s, &p, now_s, staged)?;
     }
-    Ok(Outcome::Void)
+    Ok(())
 }

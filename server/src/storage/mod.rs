@@ -14,6 +14,7 @@
 
 pub mod commitlog;
 pub(crate) mod durable;
+pub mod mutation;
 pub(crate) mod table;
 
 use std::path::{Path, PathBuf};

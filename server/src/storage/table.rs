@@ -72,6 +72,24 @@ impl Table {
         })
     }
 
+    /// Merge a mutation's partition into the memtable, flushing once the memtable has taken
+    /// enough writes.
+    pub(crate) fn apply(&self, partition: Partition) -> Result<(), Failure> {
+        let mut d = self.lock()?;
+        let place = (Token::Murmur3(cairn_format::partitioner::murmur3_token(&partition.key)), partition.key.clone());
+        match d.memtable.get_mut(&place) {
+            Some(p) => crate::storage::mutation::merge(p, partition),
+            None => {
+                d.memtable.insert(place, partition);
+            }
+        }
+        d.writes += 1;
+        if d.writes >= FLUSH_AFTER_WRITES {
+            self.flush(&mut d).map_err(server)?;
+        }
+        Ok(())
+    }
+
     /// Flush the memtable to a new SSTable, then let the table's compaction strategy run.
     pub(crate) fn flush(&self, d: &mut TableData) -> cairn_format::Result<()> {
         if let Some(t) = crate::storage::flush(&self.dir, &self.header, d.memtable.values())? {
