@@ -36,6 +36,13 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
+    /// An empty schema.
+    pub(crate) fn new(seed: u64) -> Catalog {
+        let mut c = Catalog { keyspaces: BTreeMap::new(), schema_version: [0; 16], seed };
+        c.schema_version = schema_version(&schema_text(&c));
+        c
+    }
+
     /// The table with this id, in whichever keyspace.
     pub(crate) fn table_by_id(&self, id: &[u8; 16]) -> Option<&Arc<Table>> {
         self.keyspaces.values().flat_map(|k| k.tables.values()).find(|t| &t.id == id)
@@ -56,8 +63,29 @@ pub(crate) fn unhex16(s: &str) -> Option<[u8; 16]> {
     <[u8; 16]>::try_from(v.as_slice()).ok()
 }
 
-/// Write the schema the node replays at start-up (`<data>/cairn_schema.cql`), atomically.
-pub(crate) fn save_schema(state: &Catalog, data: &std::path::Path) -> Result<(), Failure> {
+/// After a schema change: the new schema version, and the schema file saved.
+pub(crate) fn schema_changed(state: &mut Catalog, data: &std::path::Path) -> Result<(), Failure> {
+    let text = schema_text(state);
+    state.schema_version = schema_version(&text);
+    save_schema(&text, data)
+}
+
+/// The schema version: a name-based (version 3) UUID digesting the schema's text, table ids
+/// included, so nodes with the same schema report the same version (drivers wait for every
+/// node to agree after a schema change), as Cassandra's digest of its schema tables does.
+pub(crate) fn schema_version(text: &str) -> [u8; 16] {
+    let (a, b) = cairn_format::partitioner::murmur3_cassandra(text.as_bytes());
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&a.to_be_bytes());
+    v[8..].copy_from_slice(&b.to_be_bytes());
+    v[6] = (v[6] & 0x0f) | 0x30;
+    v[8] = (v[8] & 0x3f) | 0x80;
+    v
+}
+
+/// The schema as the node replays it: one statement per line, each table's id on the line
+/// before its `CREATE TABLE`.
+pub(crate) fn schema_text(state: &Catalog) -> String {
     let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
     for (name, k) in &state.keyspaces {
         out.push_str(&render::create_keyspace(name, &k.replication, Some(k.durable_writes), Style::LINE));
@@ -70,11 +98,16 @@ pub(crate) fn save_schema(state: &Catalog, data: &std::path::Path) -> Result<(),
             out.push_str(&format!("-- table {name}.{tn} {}\n{};\n", hex(&t.id), t.create_text));
         }
     }
+    out
+}
+
+/// Write the schema the node replays at start-up (`<data>/cairn_schema.cql`), atomically.
+fn save_schema(text: &str, data: &std::path::Path) -> Result<(), Failure> {
     let path = data.join("cairn_schema.cql");
     let tmp = data.join("cairn_schema.cql.tmp");
     let io =
         |e: std::io::Error| Failure { code: code::SERVER, message: format!("{}: {e}", path.display()), extra: vec![] };
-    std::fs::write(&tmp, out).map_err(io)?;
+    std::fs::write(&tmp, text).map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)
 }
 
@@ -190,8 +223,7 @@ pub(crate) fn create_keyspace(state: &mut Catalog, shared: &Shared, st: &Stateme
             types: vec![],
         },
     );
-    state.schema_version = random_uuid(&mut state.seed);
-    save_schema(state, &shared.config.data_dir)?;
+    schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "CREATED", target: "KEYSPACE", keyspace: name.clone(), name: None })
 }
 
@@ -202,8 +234,7 @@ pub(crate) fn drop_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement
         return if *if_exists { Ok(Outcome::Void) } else { Err(invalid(format!("Keyspace {name} does not exist"))) };
     }
     shared.prepared()?.retain(|_, p| p.table.0 != *name);
-    state.schema_version = random_uuid(&mut state.seed);
-    save_schema(state, &shared.config.data_dir)?;
+    schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
 }
 
@@ -237,8 +268,7 @@ pub(crate) fn create_type(
     }
     let n = ty.name.clone();
     keyspace.types.push(ty);
-    state.schema_version = random_uuid(&mut state.seed);
-    save_schema(state, &shared.config.data_dir)?;
+    schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "CREATED", target: "TYPE", keyspace: ks, name: Some(n) })
 }
 
@@ -298,8 +328,7 @@ pub(crate) fn create_table(
         extra: vec![],
     })?;
     keyspace.tables.insert(name.clone(), Arc::new(Table::new(schema, header, id, dir, create_text, sstables)));
-    state.schema_version = random_uuid(&mut state.seed);
-    save_schema(state, &shared.config.data_dir)?;
+    schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "CREATED", target: "TABLE", keyspace: ks, name: Some(name) })
 }
 
@@ -321,9 +350,8 @@ pub(crate) fn drop_table(
         };
     }
     shared.prepared()?.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
-    state.schema_version = random_uuid(&mut state.seed);
     // The replayed schema must not bring the table back at the next start.
-    save_schema(state, &shared.config.data_dir)?;
+    schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "TABLE", keyspace: ks, name: Some(table.name.clone()) })
 }
 

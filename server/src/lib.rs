@@ -33,5 +33,5 @@ pub mod storage;
 pub mod system;
 pub mod values;
 
-pub use node::{NodeConfig, NodeHandle, RingConfig, start};
+pub use node::{NodeConfig, NodeHandle, start};
 pub use storage::commitlog;

@@ -8,7 +8,7 @@
 //! writer takes — so reconciliation (newest timestamp wins, deletions shadow older data, TTLs
 //! expire) is the offline tools' own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -48,48 +48,6 @@ pub struct NodeConfig {
     pub admin: Option<SocketAddr>,
     /// Tokens to own on the first start instead of random ones (`initial_token`).
     pub initial_tokens: Vec<i64>,
-    /// Membership of a ring of nodes (`None`: a standalone node, a ring of one).
-    pub ring: Option<RingConfig>,
-}
-
-/// How a node takes part in a ring: its internode address, the seeds it joins through, where it
-/// sits (data centre and rack), and the hint and failure-detection settings.
-#[derive(Debug, Clone)]
-pub struct RingConfig {
-    /// The internode address (`listen_address:storage_port`).
-    pub storage: SocketAddr,
-    /// Seeds' internode addresses.
-    pub seeds: Vec<SocketAddr>,
-    /// Data centre.
-    pub dc: String,
-    /// Rack.
-    pub rack: String,
-    /// `hinted_handoff_enabled`.
-    pub hinted_handoff: bool,
-    /// `max_hint_window`.
-    pub max_hint_window: std::time::Duration,
-    /// How often a node gossips.
-    pub gossip_interval: std::time::Duration,
-    /// `phi_convict_threshold`.
-    pub phi_convict_threshold: f64,
-}
-
-impl RingConfig {
-    /// A ring member at `storage` joining through `seeds`, in datacenter1/rack1, with
-    /// Cassandra's defaults otherwise (hints on for 3 hours, phi 8) and a 250 ms gossip
-    /// interval (Cassandra's is 1 s; a loopback ring convicts a dead node 4× sooner).
-    pub fn new(storage: SocketAddr, seeds: Vec<SocketAddr>) -> RingConfig {
-        RingConfig {
-            storage,
-            seeds,
-            dc: "datacenter1".into(),
-            rack: "rack1".into(),
-            hinted_handoff: true,
-            max_hint_window: std::time::Duration::from_secs(3 * 3600),
-            gossip_interval: std::time::Duration::from_millis(250),
-            phi_convict_threshold: 8.0,
-        }
-    }
 }
 
 impl Default for NodeConfig {
@@ -104,7 +62,6 @@ impl Default for NodeConfig {
             users: None,
             admin: None,
             initial_tokens: vec![],
-            ring: None,
         }
     }
 }
@@ -334,7 +291,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
     let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
     let shared = Arc::new(Shared {
-        catalog: RwLock::new(Catalog { keyspaces: BTreeMap::new(), schema_version: random_uuid(&mut seed), seed }),
+        catalog: RwLock::new(Catalog::new(seed)),
         prepared: Mutex::new(HashMap::new()),
         last_timestamp: AtomicI64::new(0),
         config,

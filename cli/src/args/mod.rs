@@ -33,7 +33,7 @@ pub use export::*;
 pub use generate::GenArgs;
 pub use load::{LoadArgs, TimestampModeArg};
 pub use meta::MetaArgs;
-pub use node::{CommitlogSync, NodeArgs, OnOff};
+pub use node::{CommitlogSync, NodeArgs};
 pub use partitions::PartitionsArgs;
 pub use repair::{RepairCommand, RepairDiffArgs, RepairSides, RepairSyncArgs};
 pub use tombstones::TombstonesArgs;

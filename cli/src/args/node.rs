@@ -32,40 +32,12 @@ pub struct NodeArgs {
     /// Port of the admin interface (`cairn admin`), on the listen address; 0 turns it off.
     #[arg(long, default_value_t = 7199)]
     pub admin_port: u16,
-    /// Internode port (storage_port), on the listen address: gossip, mutations, reads,
-    /// hints and streams between the nodes of a ring. 0: a standalone node (a ring of one).
-    #[arg(long, default_value_t = 7000)]
-    pub storage_port: u16,
-    /// Seed nodes to join the ring through, as ADDR or ADDR:STORAGE_PORT, comma-separated
-    /// (seed_provider's seeds). A node that lists only itself, or none, starts a new ring.
-    #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
-    pub seeds: Vec<String>,
-    /// Data centre of this node (GossipingPropertyFileSnitch's dc).
-    #[arg(long, value_name = "NAME", default_value = "datacenter1")]
-    pub dc: String,
-    /// Rack of this node.
-    #[arg(long, value_name = "NAME", default_value = "rack1")]
-    pub rack: String,
     /// Tokens this node owns (num_tokens), chosen at random on the first start and kept.
     #[arg(long, default_value_t = 16)]
     pub num_tokens: usize,
     /// The tokens to own instead of random ones (initial_token), comma-separated.
     #[arg(long, value_name = "T,...", value_delimiter = ',', allow_hyphen_values = true)]
     pub initial_token: Vec<i64>,
-    /// Keep hints for replicas that miss a write (hinted_handoff_enabled).
-    #[arg(long, value_enum, default_value = "on")]
-    pub hinted_handoff: OnOff,
-    /// How long a replica may be down and still get hints (max_hint_window), in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10_800)]
-    pub max_hint_window: u64,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum OnOff {
-    /// Enabled.
-    On,
-    /// Disabled.
-    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

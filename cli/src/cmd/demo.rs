@@ -64,11 +64,7 @@ pub fn run(a: DemoArgs, o: &mut dyn Write) -> anyhow::Result<Outcome> {
     };
     let node = cairn_server::start(config)?;
     let port = node.addr.port();
-    step(
-        o,
-        2,
-        &format!("cairn node --data {} --port {port} --admin-port 0 --storage-port 0", dir.join("node").display()),
-    )?;
+    step(o, 2, &format!("cairn node --data {} --port {port} --admin-port 0", dir.join("node").display()))?;
     writeln!(o, "   A Cassandra-compatible node serves CQL on {} (inside this process for the demo).", node.addr)?;
 
     // 3. Restore into it.

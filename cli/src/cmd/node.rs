@@ -1,12 +1,12 @@
 //! `cairn node`: run a node until SIGTERM or SIGINT.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Outcome;
-use crate::args::{CommitlogSync, NodeArgs, OnOff};
+use crate::args::{CommitlogSync, NodeArgs};
 
 pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
     let users = if a.users.is_empty() {
@@ -33,17 +33,6 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
         users,
         num_tokens: a.num_tokens,
         initial_tokens: a.initial_token,
-        ring: (a.storage_port != 0)
-            .then(|| -> anyhow::Result<_> {
-                let seeds = a.seeds.iter().map(|s| seed_address(s, a.storage_port)).collect::<anyhow::Result<_>>()?;
-                let mut ring = cairn_server::RingConfig::new(SocketAddr::new(a.listen, a.storage_port), seeds);
-                ring.dc = a.dc;
-                ring.rack = a.rack;
-                ring.hinted_handoff = a.hinted_handoff == OnOff::On;
-                ring.max_hint_window = Duration::from_secs(a.max_hint_window);
-                Ok(ring)
-            })
-            .transpose()?,
         ..Default::default()
     };
     // SIGTERM and SIGINT stop the node cleanly: memtables flushed, commit log emptied.
@@ -60,14 +49,4 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
     node.stop();
     cairn_server::log!("cairn node: stopped");
     Ok(Outcome::Ok)
-}
-
-/// A seed as ADDR or ADDR:PORT (the storage port is this node's when not given).
-fn seed_address(s: &str, storage_port: u16) -> anyhow::Result<SocketAddr> {
-    let s = s.trim();
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    let ip: IpAddr = s.parse().map_err(|_| anyhow::anyhow!("--seeds {s:?}: expected ADDR or ADDR:PORT"))?;
-    Ok(SocketAddr::new(ip, storage_port))
 }

@@ -25,17 +25,7 @@ pub fn start_node(data: &Path, crash_at: Option<u64>) -> (std::process::Child, u
     for _ in 0..20 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.args([
-            "node",
-            "--data",
-            &data.display().to_string(),
-            "--port",
-            &port.to_string(),
-            "--admin-port",
-            "0",
-            "--storage-port",
-            "0",
-        ]);
+        c.args(["node", "--data", &data.display().to_string(), "--port", &port.to_string(), "--admin-port", "0"]);
         c.args(["--commitlog-sync", "batch"]).stderr(Stdio::piped());
         if let Some(n) = crash_at {
             c.env("CAIRN_CRASH_AT", n.to_string());
