@@ -427,8 +427,8 @@ impl Gossip {
         Syn { cluster_name: self.cluster_name.clone(), partitioner: self.partitioner.clone(), digests: self.digests() }
     }
 
-    /// Answer a Syn from `from` (Cassandra's `GossipDigestSynVerbHandler` and
-    /// `examineGossiper`). Changes nothing here: the Syn carries no state.
+    /// Answer a Syn (Cassandra's `GossipDigestSynVerbHandler` and `examineGossiper`); `from` is
+    /// only named in errors. Changes nothing here: the Syn carries no state.
     pub fn handle_syn(&self, from: SocketAddr, syn: &Syn) -> Result<Ack, GossipError> {
         if syn.cluster_name != self.cluster_name {
             return Err(GossipError::ClusterNameMismatch {
@@ -940,6 +940,62 @@ mod tests {
         for n in &nodes {
             assert_eq!(n.endpoint(addr(2)).unwrap().value(AppState::Load), Some("12345"));
         }
+    }
+
+    /// The wiring the node does: a round carried in messaging frames between two servers.
+    #[test]
+    fn a_round_over_messaging() {
+        use crate::ring::messaging::{Frame, Handler, Messenger, Verb, serve};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b_addr = listener.local_addr().unwrap();
+        let b = Arc::new(Mutex::new(Gossip::new(b_addr, 2, CLUSTER, PARTITIONER)));
+        b.lock().unwrap().set_local(AppState::Status, status::NORMAL);
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::clone(&b);
+        let handler: Handler = Arc::new(move |from, req: Frame| {
+            let mut g = served.lock().unwrap();
+            match req.verb {
+                Verb::GossipSyn => match Syn::decode(&req.payload).map(|syn| g.handle_syn(from, &syn)) {
+                    Ok(Ok(ack)) => Frame::response(&req, Verb::GossipAck, ack.encode()),
+                    Ok(Err(e)) => Frame::error(&req, &e.to_string()),
+                    Err(e) => Frame::error(&req, &e.to_string()),
+                },
+                Verb::GossipAck2 => match Ack2::decode(&req.payload) {
+                    Ok(ack2) => {
+                        g.handle_ack2(ack2);
+                        Frame::response(&req, Verb::Ack, Vec::new())
+                    }
+                    Err(e) => Frame::error(&req, &e.to_string()),
+                },
+                _ => Frame::error(&req, "not a gossip verb"),
+            }
+        });
+        let server = serve(listener, handler, Arc::clone(&stop));
+
+        let a_addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut a = Gossip::new(a_addr, 1, CLUSTER, PARTITIONER);
+        a.set_local(AppState::Load, "7");
+        a.beat();
+        let m = Messenger::default();
+        let t = Duration::from_secs(5);
+        let ack = m.request(b_addr, Frame::request(Verb::GossipSyn, a.make_syn().encode()), t).unwrap();
+        assert_eq!(ack.verb, Verb::GossipAck);
+        let (ack2, changes) = a.handle_ack(Ack::decode(&ack.payload).unwrap());
+        assert!(changes.is_empty(), "b's Ack carries no state: a's Syn did not mention b");
+        assert!(!ack2.is_empty());
+        let done = m.request(b_addr, Frame::request(Verb::GossipAck2, ack2.encode()), t).unwrap();
+        assert_eq!((done.verb, done.payload.len()), (Verb::Ack, 0));
+        assert_eq!(b.lock().unwrap().endpoint(a_addr).unwrap().value(AppState::Load), Some("7"));
+        // Another cluster is refused with a remote error.
+        let other = Gossip::new(a_addr, 1, "Other", PARTITIONER).make_syn();
+        let err = m.request(b_addr, Frame::request(Verb::GossipSyn, other.encode()), t).unwrap_err();
+        assert!(err.to_string().contains("names cluster \"Other\""), "{err}");
+        stop.store(true, Ordering::Relaxed);
+        server.join().unwrap();
     }
 
     #[test]
