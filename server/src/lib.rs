@@ -29,6 +29,7 @@ pub mod cql;
 pub mod execute;
 pub mod node;
 pub mod protocol;
+pub mod ring;
 pub mod storage;
 pub mod system;
 pub mod values;
