@@ -5,7 +5,7 @@
 //! SimpleStrategy lists must match in order. For NetworkTopologyStrategy the driver groups its
 //! list by datacenter, where Cassandra 4.0 (and Cairn) interleave datacenters in walk order, so
 //! the lists are compared one datacenter at a time. Within a datacenter the driver follows the
-//! pre-3.0 rack rule (members of an already used rack are set aside and appended once every rack
+//! pre-3.2 rack rule (members of an already used rack are set aside and appended once every rack
 //! holds a replica) where Cassandra 4.0 takes them as it meets them; both choose the same
 //! members, in the same order unless the datacenter has fewer racks (but more than one) than
 //! its factor. Those datacenters are compared as sets, all others in order.

@@ -13,9 +13,9 @@
 //! ## Finding the replicas of a token
 //!
 //! The walk starts at the first ring token `>=` the key's token, wrapping to the smallest when the
-//! key is past the largest (`TokenMetadata.firstToken` and `ringIterator` in Cassandra's
-//! `src/java/org/apache/cassandra/locator/TokenMetadata.java`), and visits each ring token once,
-//! clockwise, looking at the member that holds it:
+//! key is past the largest, and visits each ring token once, clockwise, looking at the member that
+//! holds it (`TokenMetadata.firstToken` and `ringIterator`). The Cassandra files cited here are
+//! under `src/java/org/apache/cassandra/`, that one in `locator/TokenMetadata.java`.
 //!
 //! - **SimpleStrategy** (`locator/SimpleStrategy.java`, `calculateNaturalReplicas`): keep each
 //!   member not already kept until `rf` are kept (or the ring is exhausted: `rf` larger than the
@@ -31,12 +31,20 @@
 //!   Replicas come out in walk order, datacenters interleaved, so the first is the primary
 //!   replica.
 //!
-//!   Before Cassandra 3.0 (and in the Python driver's `NetworkTopologyStrategy`, which still
-//!   follows that version), members from an already used rack were set aside and appended once
-//!   every rack of the DC held a replica. Both rules keep the same members; they order them
-//!   differently when a DC has fewer racks than its factor (`tests/tests/ring_placement.rs`
-//!   compares with the driver accordingly).
+//!   Before Cassandra 3.2 (CASSANDRA-10200, which rewrote the walk into the form above), and
+//!   still in the Python driver's `NetworkTopologyStrategy`, members of an already used rack
+//!   were set aside and appended once every rack of the DC held a replica. Both rules keep the
+//!   same members; they order them differently when a DC has fewer racks than its factor
+//!   (`tests/tests/ring_placement.rs` compares with the driver accordingly).
 //! - **LocalStrategy** (the `system` keyspaces): the local node alone.
+//!
+//! ## Ownership
+//!
+//! A member *replicates* the range closed by a ring token when it is among that token's replicas
+//! ([`TokenMap::ranges_for`]); its effective ownership is the fraction of the token space those
+//! ranges cover ([`TokenMap::ownership`], the "Owns (effective)" column of
+//! `nodetool status <keyspace>`), so the fractions of all members add up to the replication
+//! factor (capped by the members available).
 //!
 //! ## Replication options
 //!
@@ -682,7 +690,7 @@ mod tests {
         assert_eq!(m.replicas(50, &nts(&[("dc1", 3)])), vec![ip(1), ip(2), ip(3)]);
         // From 301: .4 (r1), wrap .1 (r1, repeat), .2 (r1, no repeat left: skipped), .3 (r2).
         assert_eq!(m.replicas(301, &nts(&[("dc1", 3)])), vec![ip(4), ip(1), ip(3)]);
-        // The pre-3.0 rule (and the Python driver) would give .4, .3, .1: the same members.
+        // The pre-3.2 rule (and the Python driver) would give .4, .3, .1: the same members.
         // dc2 rf 3 with 3 members over 2 racks: all of them, in walk order.
         assert_eq!(m.replicas(200, &nts(&[("dc2", 3)])), vec![ip(6), ip(7), ip(5)]);
     }
