@@ -8,7 +8,8 @@
 //! flushed to genuine `nb` SSTables and reads merge both ([`storage`]). The schema is the
 //! [`catalog`]'s; connections and authentication are [`connection`]'s; [`admin`] stands in for
 //! nodetool; [`node`] wires these rooms together. The node owns `num_tokens` tokens of a ring of
-//! one.
+//! one; [`ring`] is where a ring of several nodes is taking shape (token ranges and replica
+//! placement so far).
 //!
 //! Not yet: events pushed after REGISTER, protocol v5, LWT, counters, `SELECT JSON`.
 

@@ -15,5 +15,6 @@ mod murmur_oracle;
 mod node;
 mod plan;
 mod rewrite;
+mod ring_placement;
 mod robustness;
 mod tombstones;
