@@ -115,6 +115,24 @@ fn save_schema(text: &str, data: &std::path::Path) -> Result<(), Failure> {
 pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
     let path = shared.config.data_dir.join("cairn_schema.cql");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    run_schema_text(shared, &text, false)
+        .map_err(|f| std::io::Error::other(format!("{}: {}", path.display(), f.message)))
+}
+
+/// Adopt schema text another node of the ring sent (its schema file after a pull, or the
+/// statements of a schema change it pushed): what this node already has is left as it is.
+pub(crate) fn adopt_schema(shared: &Shared, text: &str) -> Result<(), Failure> {
+    let result = run_schema_text(shared, text, true);
+    if let Some(cluster) = &shared.cluster {
+        cluster.set_schema_version(shared.catalog_read()?.schema_version);
+    }
+    result
+}
+
+/// Execute schema text in the schema file's form: one statement per line, a
+/// `-- table <keyspace>.<table> <id>` line naming the id of the `CREATE TABLE` after it. With
+/// `tolerate_existing`, a keyspace, type or table that already exists is not an error.
+fn run_schema_text(shared: &Shared, text: &str, tolerate_existing: bool) -> Result<(), Failure> {
     let mut session =
         Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
     for line in text.lines() {
@@ -131,11 +149,39 @@ pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
         if line.trim().is_empty() || line.starts_with("--") {
             continue;
         }
-        let bad = |m: String| std::io::Error::other(format!("{}: {m}", path.display()));
-        let (st, _) = crate::cql::parse(line).map_err(|e| bad(e.to_string()))?;
-        execute(shared, &mut session, &st, &QueryParams::default(), None).map_err(|f| bad(f.message))?;
+        let (st, _) = crate::cql::parse(line).map_err(syntax)?;
+        match execute(shared, &mut session, &st, &QueryParams::default(), None) {
+            Ok(_) => {}
+            Err(f) if tolerate_existing && f.code == code::ALREADY_EXISTS => {}
+            Err(f) => return Err(f),
+        }
     }
     Ok(())
+}
+
+/// A schema change as the schema file's lines, to push to the other nodes of the ring (see
+/// [`adopt_schema`]); `None` when the object is gone again.
+pub(crate) fn change_text(state: &Catalog, change: &Outcome) -> Option<String> {
+    let Outcome::SchemaChange { change, target, keyspace, name } = change else { return None };
+    let ks = state.keyspaces.get(keyspace);
+    let q = |n: &str| cairn_format::types::render::maybe_quote_identifier(n).to_string();
+    match (*change, *target) {
+        ("CREATED", "KEYSPACE") => {
+            let k = ks?;
+            Some(render::create_keyspace(keyspace, &k.replication, Some(k.durable_writes), Style::LINE))
+        }
+        ("CREATED", "TYPE") => {
+            let ty = ks?.types.iter().find(|t| Some(&t.name) == name.as_ref())?;
+            Some(render::create_type(keyspace, ty, Style::LINE))
+        }
+        ("CREATED", "TABLE") => {
+            let t = ks?.tables.get(name.as_ref()?)?;
+            Some(format!("-- table {keyspace}.{} {}\n{}", t.schema.table, hex(&t.id), t.create_text))
+        }
+        ("DROPPED", "KEYSPACE") => Some(format!("DROP KEYSPACE IF EXISTS {}", q(keyspace))),
+        ("DROPPED", "TABLE") => Some(format!("DROP TABLE IF EXISTS {}.{}", q(keyspace), q(name.as_ref()?))),
+        _ => None,
+    }
 }
 
 pub(crate) fn validate_name(name: &str) -> Result<(), Failure> {

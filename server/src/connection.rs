@@ -248,7 +248,7 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
             params.skip_metadata = skip;
             Ok((opcode::RESULT, encode_outcome(result?, &params)))
         }
-        Request::Batch(_, statements, _, timestamp) => {
+        Request::Batch(_, statements, consistency, timestamp) => {
             // One write: staged together, logged as one entry, applied together.
             let mut items = Vec::with_capacity(statements.len());
             for st in statements {
@@ -278,7 +278,7 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                 items.push((statement, QueryParams { values, timestamp, ..Default::default() }));
             }
             let items: Vec<(&Statement, &QueryParams)> = items.iter().map(|(s, p)| (s, p)).collect();
-            crate::execute::write_all(shared, session, &items)?;
+            crate::execute::write_all(shared, session, &items, consistency)?;
             let mut w = Writer::default();
             w.int(0x0001);
             Ok((opcode::RESULT, w.buf))

@@ -36,4 +36,5 @@ pub mod system;
 pub mod values;
 
 pub use node::{NodeConfig, NodeHandle, start};
+pub use ring::cluster::RingConfig;
 pub use storage::commitlog;

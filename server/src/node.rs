@@ -48,6 +48,8 @@ pub struct NodeConfig {
     pub admin: Option<SocketAddr>,
     /// Tokens to own on the first start instead of random ones (`initial_token`).
     pub initial_tokens: Vec<i64>,
+    /// Membership of a ring of nodes (`None`: a standalone node, a ring of one).
+    pub ring: Option<crate::ring::cluster::RingConfig>,
 }
 
 impl Default for NodeConfig {
@@ -62,6 +64,7 @@ impl Default for NodeConfig {
             users: None,
             admin: None,
             initial_tokens: vec![],
+            ring: None,
         }
     }
 }
@@ -85,6 +88,9 @@ impl NodeHandle {
 
     /// Flush, stop accepting connections and wait for the acceptor to end.
     pub fn stop(mut self) {
+        if let Some(c) = &self.shared.cluster {
+            c.announce_shutdown();
+        }
         let _ = self.flush();
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
@@ -114,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     pub(crate) host_id: [u8; 16],
     pub(crate) tokens: Vec<i64>,
+    /// This node's part in a ring (`None`: standalone).
+    pub(crate) cluster: Option<crate::ring::cluster::Cluster>,
     /// Table ids to reuse while the schema is replayed at start-up.
     pub(crate) pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
     /// The commit log (locked after `catalog` and any table).
@@ -290,6 +298,16 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let addr = listener.local_addr()?;
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
     let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
+    // The internode port is bound before anything else happens, so a port in use fails the
+    // start at once.
+    let storage = match &config.ring {
+        Some(r) => Some(TcpListener::bind(r.storage)?),
+        None => None,
+    };
+    let cluster = config
+        .ring
+        .clone()
+        .map(|r| crate::ring::cluster::Cluster::new(r, &config.cluster_name, addr, host_id, &tokens, [0; 16]));
     let shared = Arc::new(Shared {
         catalog: RwLock::new(Catalog::new(seed)),
         prepared: Mutex::new(HashMap::new()),
@@ -297,6 +315,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         config,
         host_id,
         tokens,
+        cluster,
         pending_ids: Mutex::new(HashMap::new()),
         commitlog: Mutex::new(None),
         durable: Mutex::new(Durable::default()),
@@ -320,6 +339,27 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
                 }
                 drop(node);
                 std::thread::sleep(period);
+            }
+        });
+    }
+    if let (Some(cluster), Some(listener)) = (&shared.cluster, storage) {
+        cluster.set_schema_version(shared.catalog_read().map_err(|f| std::io::Error::other(f.message))?.schema_version);
+        let weak = Arc::downgrade(&shared);
+        let handler: crate::ring::messaging::Handler =
+            Arc::new(move |from, frame| crate::coordinator::replica::handle(&weak, from, frame));
+        crate::ring::messaging::serve(listener, handler, Arc::clone(&cluster.stop));
+        let weak = Arc::downgrade(&shared);
+        let mut gossip_seed = seed ^ 0x5eed;
+        let interval = cluster.config.gossip_interval;
+        std::thread::spawn(move || {
+            while let Some(node) = weak.upgrade() {
+                let Some(cluster) = &node.cluster else { break };
+                if cluster.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                cluster.gossip_task(&weak, &mut gossip_seed);
+                drop(node);
+                std::thread::sleep(interval);
             }
         });
     }

@@ -221,21 +221,27 @@ pub(crate) fn table(state: &Catalog, shared: &Shared, ks: &str, name: &str) -> O
     let rows: Vec<Row> = match (ks, name) {
         ("system", "local") => {
             let tokens: Vec<String> = shared.tokens.iter().map(i64::to_string).collect();
+            let (listen, listen_port, dc, rack) = match &shared.cluster {
+                Some(c) => {
+                    (c.config.storage.ip(), c.config.storage.port(), c.config.dc.as_str(), c.config.rack.as_str())
+                }
+                None => (ip, 7000, "datacenter1", "rack1"),
+            };
             vec![vec![
                 t("local"),
                 t("COMPLETED"),
-                inet(ip),
-                int(7000),
+                inet(listen),
+                int(i32::from(listen_port)),
                 t(&shared.config.cluster_name),
                 t("3.4.5"),
-                t("datacenter1"),
+                t(dc),
                 int(0),
                 Some(shared.host_id.to_vec()),
-                inet(ip),
-                int(7000),
+                inet(listen),
+                int(i32::from(listen_port)),
                 t("4"),
                 t("org.apache.cassandra.dht.Murmur3Partitioner"),
-                t("rack1"),
+                t(rack),
                 t(RELEASE_VERSION),
                 inet(ip),
                 int(port),
@@ -243,7 +249,46 @@ pub(crate) fn table(state: &Catalog, shared: &Shared, ks: &str, name: &str) -> O
                 Some(serialize_collection(tokens.iter().map(|s| s.as_bytes()))),
             ]]
         }
-        ("system", "peers" | "peers_v2") => vec![],
+        ("system", peers @ ("peers" | "peers_v2")) => {
+            let Some(cluster) = &shared.cluster else { return Some((columns, vec![])) };
+            let view = cluster.view();
+            let mut rows = Vec::new();
+            for (addr, p) in view.peers.iter().filter(|(a, _)| **a != view.me) {
+                let tokens: Vec<String> = p.tokens.iter().map(i64::to_string).collect();
+                let tokens = Some(serialize_collection(tokens.iter().map(|s| s.as_bytes())));
+                let host_id = p.host_id.map(|h| h.to_vec());
+                let schema = p.schema_version.map(|v| v.to_vec());
+                rows.push(if peers == "peers" {
+                    vec![
+                        inet(*addr),
+                        t(&p.dc),
+                        host_id,
+                        inet(*addr),
+                        t(&p.rack),
+                        t(RELEASE_VERSION),
+                        inet(p.rpc.ip()),
+                        schema,
+                        tokens,
+                    ]
+                } else {
+                    vec![
+                        inet(*addr),
+                        int(i32::from(p.storage.port())),
+                        t(&p.dc),
+                        host_id,
+                        inet(p.rpc.ip()),
+                        int(i32::from(p.rpc.port())),
+                        inet(*addr),
+                        int(i32::from(p.storage.port())),
+                        t(&p.rack),
+                        t(RELEASE_VERSION),
+                        schema,
+                        tokens,
+                    ]
+                });
+            }
+            rows
+        }
         ("system_schema", "keyspaces") => {
             let mut rows: Vec<Row> = ["system", "system_schema"]
                 .iter()

@@ -32,6 +32,25 @@ pub struct NodeArgs {
     /// Port of the admin interface (`cairn admin`), on the listen address; 0 turns it off.
     #[arg(long, default_value_t = 7199)]
     pub admin_port: u16,
+    /// Internode port (storage_port), on the listen address: gossip, mutations and reads
+    /// between the nodes of a ring. Used with --seeds.
+    #[arg(long, default_value_t = 7000)]
+    pub storage_port: u16,
+    /// Make this node a member of a ring, joining through these seeds (ADDR or
+    /// ADDR:STORAGE_PORT, comma-separated; the first node lists itself). Without --seeds the
+    /// node is standalone: a ring of one, with no internode port.
+    #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
+    pub seeds: Vec<String>,
+    /// Data centre of this node (as GossipingPropertyFileSnitch's dc).
+    #[arg(long, value_name = "NAME", default_value = "datacenter1")]
+    pub dc: String,
+    /// Rack of this node.
+    #[arg(long, value_name = "NAME", default_value = "rack1")]
+    pub rack: String,
+    /// How often the node gossips, in milliseconds (Cassandra: 1000; a dead node is convicted
+    /// after about 19 intervals of silence).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub gossip_interval_ms: u64,
     /// Tokens this node owns (num_tokens), chosen at random on the first start and kept.
     #[arg(long, default_value_t = 16)]
     pub num_tokens: usize,

@@ -1,6 +1,6 @@
 //! `cairn node`: run a node until SIGTERM or SIGINT.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,6 +33,16 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
         users,
         num_tokens: a.num_tokens,
         initial_tokens: a.initial_token,
+        ring: if a.seeds.is_empty() {
+            None
+        } else {
+            let seeds = a.seeds.iter().map(|s| seed_address(s, a.storage_port)).collect::<anyhow::Result<_>>()?;
+            let mut ring = cairn_server::RingConfig::new(SocketAddr::new(a.listen, a.storage_port), seeds);
+            ring.dc = a.dc;
+            ring.rack = a.rack;
+            ring.gossip_interval = Duration::from_millis(a.gossip_interval_ms.max(10));
+            Some(ring)
+        },
         ..Default::default()
     };
     // SIGTERM and SIGINT stop the node cleanly: memtables flushed, commit log emptied.
@@ -49,4 +59,14 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
     node.stop();
     cairn_server::log!("cairn node: stopped");
     Ok(Outcome::Ok)
+}
+
+/// A seed as ADDR or ADDR:PORT (this node's storage port when none is given).
+fn seed_address(s: &str, storage_port: u16) -> anyhow::Result<SocketAddr> {
+    let s = s.trim();
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let ip: IpAddr = s.parse().map_err(|_| anyhow::anyhow!("--seeds {s:?}: expected ADDR or ADDR:PORT"))?;
+    Ok(SocketAddr::new(ip, storage_port))
 }

@@ -23,6 +23,7 @@ use cairn_format::types::value::compose;
 use crate::catalog;
 use crate::catalog::Catalog;
 use crate::connection::Session;
+use crate::coordinator::consistency::{Consistency, WriteType};
 use crate::cql::{QName, Relation, Statement, Term, Using};
 use crate::node::{Shared, now_micros};
 use crate::protocol::{Columns, Failure, Outcome, QueryParams, Value, code, invalid};
@@ -61,17 +62,24 @@ pub(crate) fn logged_execute(
             let at = log.position();
             session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
         }
-        return execute(shared, session, st, params, None);
+        let out = execute(shared, session, st, params, None)?;
+        if let (Some(cluster), Outcome::SchemaChange { .. }) = (&shared.cluster, &out) {
+            push_schema(shared, cluster, &out);
+        }
+        return Ok(out);
     }
-    write_all(shared, session, &[(st, params)])
+    write_all(shared, session, &[(st, params)], params.consistency)
 }
 
-/// Execute write statements as one write (a statement, or a protocol BATCH): staged together
-/// with one write time (unless they name theirs), logged as one commit-log entry and applied.
+/// Execute write statements as one write (a statement, or a protocol BATCH) at consistency
+/// level `cl`: staged together with one write time (unless they name theirs), then — on a
+/// standalone node — logged as one commit-log entry and applied, or — in a ring — sent to the
+/// replicas of each partition by the coordinator.
 pub(crate) fn write_all(
     shared: &Shared,
     session: &mut Session,
     statements: &[(&Statement, &QueryParams)],
+    cl: u16,
 ) -> Result<Outcome, Failure> {
     let now_s = now_micros() / 1_000_000;
     let mut ts = None;
@@ -86,21 +94,68 @@ pub(crate) fn write_all(
     if mutations.is_empty() {
         return Ok(Outcome::Void);
     }
+    let at = match &shared.cluster {
+        Some(cluster) => {
+            let kind = match statements {
+                [_] if !matches!(statements[0].0, Statement::Batch { .. }) => WriteType::Simple,
+                _ => WriteType::Batch,
+            };
+            let cl = Consistency::from_code(cl)?;
+            crate::coordinator::write::write(shared, cluster, &cat, mutations, cl, kind)?
+        }
+        None => write_local(shared, &cat, mutations)?,
+    };
+    if let Some(at) = at {
+        // Answered only once an fsync covers it (the connection waits before replying).
+        session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+    }
+    Ok(Outcome::Void)
+}
+
+/// Log mutations to this node's commit log and apply them; under batch sync, the log position
+/// an fsync must cover before the write is acknowledged.
+pub(crate) fn write_local(shared: &Shared, cat: &Catalog, mutations: Vec<Mutation>) -> Result<Option<u64>, Failure> {
+    let mut at = None;
     if let Ok(mut log) = shared.commitlog.lock()
         && let Some(log) = log.as_mut()
     {
-        let at = log.append_mutations(&mutations).map_err(|e| Failure {
+        let pos = log.append_mutations(&mutations).map_err(|e| Failure {
             code: code::SERVER,
             message: format!("commit log: {e}"),
             extra: vec![],
         })?;
         if log.mode() == crate::commitlog::SyncMode::Batch {
-            // Answered only once an fsync covers it (the connection waits before replying).
-            session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
+            at = Some(pos);
         }
     }
-    apply(&cat, mutations)?;
-    Ok(Outcome::Void)
+    apply(cat, mutations)?;
+    Ok(at)
+}
+
+/// After a client's schema change: announce the new schema version and send the change to
+/// every live node of the ring, waiting (a bounded time) for them to take it, so a driver
+/// checking schema agreement right after finds every node agreeing.
+fn push_schema(shared: &Shared, cluster: &crate::ring::cluster::Cluster, change: &Outcome) {
+    let Ok(cat) = shared.catalog_read() else { return };
+    cluster.set_schema_version(cat.schema_version);
+    let Some(text) = catalog::change_text(&cat, change) else { return };
+    drop(cat);
+    let view = cluster.view();
+    let peers: Vec<std::net::SocketAddr> =
+        view.peers.values().filter(|p| p.alive && p.storage != cluster.config.storage).map(|p| p.storage).collect();
+    std::thread::scope(|s| {
+        for to in peers {
+            let frame = crate::ring::messaging::Frame::request(
+                crate::ring::messaging::Verb::SchemaPush,
+                text.clone().into_bytes(),
+            );
+            s.spawn(move || {
+                if let Err(e) = cluster.messenger.request(to, frame, std::time::Duration::from_secs(5)) {
+                    crate::log!("cairn node: sending a schema change to {to}: {e} (it will pull it when gossip shows the difference)");
+                }
+            });
+        }
+    });
 }
 
 /// Apply mutations to the memtables of their tables (after they were logged, or while the log

@@ -13,10 +13,12 @@ use cairn_format::types::render::hex;
 use super::{Binder, Col, Timed, all_columns, bind_values, column, key_restrictions, resolve_keyspace};
 use crate::catalog::Catalog;
 use crate::connection::Session;
+use crate::coordinator::consistency::Consistency;
+use crate::coordinator::read::RingSource;
 use crate::cql::{Relation, Selector, Statement};
 use crate::node::Shared;
 use crate::protocol::{Columns, Failure, Outcome, QueryParams, Row, code, invalid};
-use crate::storage::table::Table;
+use crate::storage::table::{PartitionSource, Table};
 use crate::system;
 use crate::values::{serialize_collection, serialize_fields, serialize_map};
 
@@ -294,6 +296,7 @@ type Selected = (Columns, Vec<Row>, Option<PagePosition>);
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn select_rows(
     t: &Table,
+    d: &dyn PartitionSource,
     selectors: Option<&Vec<(Selector, Option<String>)>>,
     relations: &[Relation],
     order: &[(String, bool)],
@@ -360,7 +363,6 @@ pub(crate) fn select_rows(
     // another page follows.
     let mut rows: Vec<(LiveRow, u64)> = Vec::new();
     let enough = |rows: &Vec<(LiveRow, u64)>| want.is_some_and(|w| rows.len() > w);
-    let d = t.lock()?;
     let take_partition = |p: &Partition, rows: &mut Vec<(LiveRow, u64)>| {
         let tok = murmur3_token(&p.key);
         if !token_bounds.iter().all(|(op, x)| match op.as_str() {
@@ -452,7 +454,6 @@ pub(crate) fn select_rows(
             }
         }
     }
-    drop(d);
     let returned_before = resume.map_or(0, |r| r.returned);
     let mut next = None;
     if let Some(w) = want
@@ -596,8 +597,22 @@ pub(crate) fn select(
             (Some(p), Some(l)) => Some(p.min(l)),
             (p, l) => p.or(l),
         };
+        let local;
+        let ring;
+        let source: &dyn PartitionSource = match &shared.cluster {
+            Some(cluster) => {
+                let cl = Consistency::from_code(params.consistency)?;
+                ring = RingSource::new(shared, cluster, cat, t, cl)?;
+                &ring
+            }
+            None => {
+                local = t.lock()?;
+                &*local
+            }
+        };
         let (columns, rows, next) = select_rows(
             t,
+            source,
             selectors.as_ref(),
             relations,
             order,

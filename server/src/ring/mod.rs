@@ -9,6 +9,8 @@
 //!   the internode counterpart of the native protocol).
 //! - [`gossip`]: spreading each node's state (tokens, datacenter, rack, status, schema version)
 //!   around the ring (Cassandra's `Gossiper`).
+//! - [`cluster`]: a node's membership — its gossip rounds, the failure detector fed by them,
+//!   and the view of the ring (members, liveness, token map) the coordinator places data with.
 //! - [`failure`]: deciding from the rhythm of gossip heartbeats that a peer is down (Cassandra's
 //!   phi-accrual `FailureDetector`).
 //!
@@ -38,6 +40,7 @@
 //! can (see [`tokens`] for the exact rule). The keyspace's replication map
 //! (`CREATE KEYSPACE ... WITH replication = {...}`) says which strategy applies.
 
+pub mod cluster;
 pub mod failure;
 pub mod gossip;
 pub mod messaging;

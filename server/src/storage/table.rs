@@ -142,6 +142,25 @@ impl Table {
     }
 }
 
+/// Where a read finds partitions: this node's table data, or, in a ring, the replicas
+/// ([`crate::coordinator::read::RingSource`]).
+pub(crate) trait PartitionSource {
+    /// The partitions with `keys` (an empty partition for a key nobody has).
+    fn partitions(&self, keys: &[Place]) -> Result<Vec<Partition>, Failure>;
+    /// The first `n` partitions in ring order after `after` (from the start when `None`).
+    fn partitions_after(&self, after: Option<&Place>, n: usize) -> Result<Vec<(Place, Partition)>, Failure>;
+}
+
+impl PartitionSource for TableData {
+    fn partitions(&self, keys: &[Place]) -> Result<Vec<Partition>, Failure> {
+        TableData::partitions(self, keys)
+    }
+
+    fn partitions_after(&self, after: Option<&Place>, n: usize) -> Result<Vec<(Place, Partition)>, Failure> {
+        TableData::partitions_after(self, after, n)
+    }
+}
+
 impl TableData {
     /// The partitions with `keys`, memtable and SSTables merged.
     pub(crate) fn partitions(&self, keys: &[(Token, Vec<u8>)]) -> Result<Vec<Partition>, Failure> {

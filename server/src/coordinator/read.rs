@@ -1,0 +1,249 @@
+//! Reads in a ring. A read of named partitions asks as many live replicas of each as the
+//! consistency level needs (this node first when it is one), reconciles their answers with the
+//! format crate's rules, and — when a replica's answer differs from the reconciled partition —
+//! writes the reconciled partition back to that replica before answering (blocking read
+//! repair, as Cassandra 4.0). A scan asks every live node for the next partitions in ring order
+//! and merges them, after checking that every token range has enough live replicas for the
+//! level.
+//!
+//! Each contacted replica sends its data (Cassandra sends data from one and digests from the
+//! others; here the partitions are small and the ring is on loopback, and a digest would save
+//! only bytes).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use cairn_format::partition::Partition;
+use cairn_format::partitioner::{Token, murmur3_token};
+
+use super::consistency::{Consistency, Replica, Requirement, read_timeout};
+use crate::catalog::Catalog;
+use crate::node::Shared;
+use crate::protocol::{Failure, code};
+use crate::ring::cluster::{Cluster, View};
+use crate::ring::messaging::{Frame, Verb};
+use crate::ring::tokens::Replication;
+use crate::storage::mutation::{self, Mutation};
+use crate::storage::table::{PartitionSource, Place, Table};
+
+/// A table's partitions as the ring holds them, read at a consistency level.
+pub(crate) struct RingSource<'a> {
+    shared: &'a Shared,
+    cluster: &'a Cluster,
+    table: &'a Table,
+    cl: Consistency,
+    replication: Replication,
+    view: Arc<View>,
+}
+
+impl<'a> RingSource<'a> {
+    pub(crate) fn new(
+        shared: &'a Shared,
+        cluster: &'a Cluster,
+        cat: &Catalog,
+        table: &'a Table,
+        cl: Consistency,
+    ) -> Result<RingSource<'a>, Failure> {
+        let view = cluster.view();
+        let ks = cat.keyspaces.get(&table.schema.keyspace).ok_or_else(|| Failure {
+            code: code::INVALID,
+            message: format!("keyspace {} does not exist", table.schema.keyspace),
+            extra: vec![],
+        })?;
+        let replication = view.replication(&ks.replication)?;
+        Ok(RingSource { shared, cluster, table, cl, replication, view })
+    }
+
+    /// The replicas to ask for `token`, this node first, enough for the level; Unavailable when
+    /// too few are alive.
+    fn targets(&self, token: i64) -> Result<(Vec<Replica>, Requirement), Failure> {
+        let replicas = self.view.replicas(token, &self.replication);
+        let req = Requirement::new(self.cl, &replicas, &self.cluster.config.dc);
+        req.check_alive(&replicas)?;
+        let mut alive: Vec<Replica> = replicas.into_iter().filter(|r| r.alive && req.counts(&r.dc)).collect();
+        alive.sort_by_key(|r| r.addr != self.view.me);
+        if req.per_dc.is_empty() {
+            alive.truncate(req.block_for.max(1));
+        }
+        Ok((alive, req))
+    }
+
+    /// Ask each of `targets` for (a request payload per target), in parallel; this node answers
+    /// from its own data.
+    fn ask(&self, verb: Verb, targets: &[(IpAddr, Vec<u8>)]) -> Vec<(IpAddr, Result<Vec<Mutation>, String>)> {
+        let (tx, rx) = mpsc::channel();
+        let mut out = Vec::new();
+        let mut sent = 0;
+        for (addr, payload) in targets {
+            if *addr == self.view.me {
+                let answer = super::replica::answer(self.shared, verb, payload).map_err(|f| f.message);
+                out.push((*addr, answer.and_then(|b| mutation::decode_all(&b).map_err(|e| e.to_string()))));
+                continue;
+            }
+            let Some(to) = self.view.storage(*addr) else { continue };
+            let messenger = Arc::clone(&self.cluster.messenger);
+            let (tx, addr, payload, timeout) = (tx.clone(), *addr, payload.clone(), self.cluster.config.read_timeout);
+            std::thread::spawn(move || {
+                let answer = messenger
+                    .request(to, Frame::request(verb, payload), timeout)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| mutation::decode_all(&f.payload).map_err(|e| e.to_string()));
+                let _ = tx.send((addr, answer));
+            });
+            sent += 1;
+        }
+        drop(tx);
+        let deadline = Instant::now() + self.cluster.config.read_timeout;
+        while sent > 0 {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(a) => {
+                    out.push(a);
+                    sent -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Write `p` back to the replicas at `stale` (blocking read repair).
+    fn repair(&self, p: &Partition, stale: &[IpAddr]) {
+        let m = Mutation { table_id: self.table.id, partition: p.clone() };
+        let mut payload = Vec::new();
+        mutation::encode_all(std::slice::from_ref(&m), &mut payload);
+        let targets: Vec<(IpAddr, Vec<u8>)> = stale.iter().map(|a| (*a, payload.clone())).collect();
+        for (addr, result) in self.ask(Verb::Mutation, &targets) {
+            if let Err(e) = result {
+                crate::log!("cairn node: read repair of replica {addr}: {e}");
+            }
+        }
+    }
+}
+
+/// A partition in a canonical form (cells, complex deletions and range tombstones sorted), so
+/// two replicas holding the same data compare equal.
+fn canonical(p: &Partition) -> Vec<u8> {
+    let mut p = p.clone();
+    for r in p.rows.values_mut().chain(p.static_row.as_mut()) {
+        r.cells.sort_by(|a, b| (a.column, &a.path).cmp(&(b.column, &b.path)));
+        r.complex_deletions.sort_by_key(|d| d.0);
+    }
+    let mut rts: Vec<(Vec<u8>, cairn_format::partition::RangeTombstone)> = p
+        .range_tombstones
+        .drain(..)
+        .map(|rt| {
+            let mut one = Partition::new(vec![]);
+            one.range_tombstones.push(rt.clone());
+            let mut b = Vec::new();
+            mutation::encode(&Mutation { table_id: [0; 16], partition: one }, &mut b);
+            (b, rt)
+        })
+        .collect();
+    rts.sort_by(|a, b| a.0.cmp(&b.0));
+    rts.dedup_by(|a, b| a.0 == b.0);
+    p.range_tombstones = rts.into_iter().map(|(_, rt)| rt).collect();
+    let mut b = Vec::new();
+    mutation::encode(&Mutation { table_id: [0; 16], partition: p }, &mut b);
+    b
+}
+
+/// `[16 table id][u32 n] ([u32 length] key)*`
+fn read_request(table: &[u8; 16], keys: &[&[u8]]) -> Vec<u8> {
+    let mut b = table.to_vec();
+    b.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+    for k in keys {
+        b.extend_from_slice(&(k.len() as u32).to_be_bytes());
+        b.extend_from_slice(k);
+    }
+    b
+}
+
+/// `[16 table id][u8 0 | 1 [i64 token][u32 length] key][u32 n]`
+pub(crate) fn range_request(table: &[u8; 16], after: Option<&Place>, n: usize) -> Vec<u8> {
+    let mut b = table.to_vec();
+    match after {
+        Some((Token::Murmur3(t), key)) => {
+            b.push(1);
+            b.extend_from_slice(&t.to_be_bytes());
+            b.extend_from_slice(&(key.len() as u32).to_be_bytes());
+            b.extend_from_slice(key);
+        }
+        _ => b.push(0),
+    }
+    b.extend_from_slice(&(n.min(u32::MAX as usize) as u32).to_be_bytes());
+    b
+}
+
+impl PartitionSource for RingSource<'_> {
+    fn partitions(&self, keys: &[Place]) -> Result<Vec<Partition>, Failure> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (_, key) in keys {
+            let token = murmur3_token(key);
+            let (targets, req) = self.targets(token)?;
+            let payload = read_request(&self.table.id, &[key.as_slice()]);
+            let asks: Vec<(IpAddr, Vec<u8>)> = targets.iter().map(|r| (r.addr, payload.clone())).collect();
+            let mut answers: Vec<(IpAddr, Partition)> = Vec::new();
+            for (addr, result) in self.ask(Verb::Read, &asks) {
+                match result {
+                    Ok(mut ms) if ms.len() == 1 => answers.push((addr, ms.remove(0).partition)),
+                    Ok(ms) => crate::log!("cairn node: replica {addr} answered a one-partition read with {}", ms.len()),
+                    Err(e) => crate::log!("cairn node: a read from replica {addr}: {e}"),
+                }
+            }
+            let dc_of = |a: &IpAddr| targets.iter().find(|r| r.addr == *a).map_or("", |r| r.dc.as_str());
+            if !req.met_by(answers.iter().map(|(a, _)| dc_of(a))) {
+                let received = answers.iter().filter(|(a, _)| req.counts(dc_of(a))).count();
+                return Err(read_timeout(self.cl, received, req.block_for, !answers.is_empty()));
+            }
+            let mut merged = Partition::new(key.clone());
+            for (_, p) in &answers {
+                mutation::merge(&mut merged, p.clone());
+            }
+            let want = canonical(&merged);
+            let stale: Vec<IpAddr> = answers.iter().filter(|(_, p)| canonical(p) != want).map(|(a, _)| *a).collect();
+            if !stale.is_empty() {
+                self.repair(&merged, &stale);
+            }
+            out.push(merged);
+        }
+        Ok(out)
+    }
+
+    fn partitions_after(&self, after: Option<&Place>, n: usize) -> Result<Vec<(Place, Partition)>, Failure> {
+        // Every range must have enough live replicas for the level.
+        if let Some(map) = &self.view.tokens {
+            for (t, _) in map.ring() {
+                self.targets(*t)?;
+            }
+        }
+        let payload = range_request(&self.table.id, after, n);
+        let asks: Vec<(IpAddr, Vec<u8>)> = self
+            .view
+            .peers
+            .iter()
+            .filter(|(a, p)| **a == self.view.me || p.alive)
+            .map(|(a, _)| (*a, payload.clone()))
+            .collect();
+        let mut merged: BTreeMap<Place, Partition> = BTreeMap::new();
+        for (addr, result) in self.ask(Verb::RangeRead, &asks) {
+            let ms = result.map_err(|e| {
+                let mut f = read_timeout(self.cl, 0, 1, false);
+                f.message = format!("a range read from {addr}: {e}");
+                f
+            })?;
+            for m in ms {
+                let place = (Token::Murmur3(murmur3_token(&m.partition.key)), m.partition.key.clone());
+                match merged.get_mut(&place) {
+                    Some(p) => mutation::merge(p, m.partition),
+                    None => {
+                        merged.insert(place, m.partition);
+                    }
+                }
+            }
+        }
+        Ok(merged.into_iter().take(n).collect())
+    }
+}

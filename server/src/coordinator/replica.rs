@@ -1,0 +1,151 @@
+//! What a node does when another node of the ring asks: apply mutations (logged first, and
+//! durable before the answer under batch sync), read partitions by key or in ring order from its
+//! own data, take part in gossip, and hand out or adopt schema. The internode handler
+//! ([`handle`]) dispatches frames by verb; the reads answer as [`crate::storage::mutation`]
+//! lists, so the coordinator reconciles what every replica sends with one decoder.
+
+use std::net::SocketAddr;
+use std::sync::Weak;
+
+use cairn_format::partitioner::Token;
+
+use crate::node::Shared;
+use crate::protocol::{Failure, code, invalid};
+use crate::ring::messaging::{Frame, Verb};
+use crate::storage::mutation::{self, Mutation};
+
+/// Answer a frame from another node.
+pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Frame {
+    let Some(shared) = shared.upgrade() else { return Frame::error(&req, "the node is stopping") };
+    let Some(cluster) = &shared.cluster else { return Frame::error(&req, "this node is not in a ring") };
+    match req.verb {
+        Verb::GossipSyn => cluster.on_syn(from, &req),
+        Verb::GossipAck2 => cluster.on_ack2(&req),
+        Verb::SchemaPull => match shared.catalog_read() {
+            Ok(cat) => Frame::response(&req, Verb::SchemaResponse, crate::catalog::schema_text(&cat).into_bytes()),
+            Err(f) => Frame::error(&req, &f.message),
+        },
+        Verb::SchemaPush => {
+            let result = std::str::from_utf8(&req.payload)
+                .map_err(|_| invalid("a schema push that is not UTF-8"))
+                .and_then(|text| crate::catalog::adopt_schema(&shared, text));
+            match result {
+                Ok(()) => Frame::response(&req, Verb::Ack, vec![]),
+                Err(f) => Frame::error(&req, &f.message),
+            }
+        }
+        Verb::Mutation | Verb::Read | Verb::RangeRead => {
+            let reply = match req.verb {
+                Verb::Mutation => Verb::MutationAck,
+                Verb::Read => Verb::ReadResponse,
+                _ => Verb::RangeReadResponse,
+            };
+            match answer(&shared, req.verb, &req.payload) {
+                Ok(b) => Frame::response(&req, reply, b),
+                Err(f) => Frame::error(&req, &f.message),
+            }
+        }
+        other => Frame::error(&req, &format!("{other:?} is not served by this node yet")),
+    }
+}
+
+/// This node's answer to a data request: a [`Verb::Mutation`] applied (an empty answer), or the
+/// partitions a [`Verb::Read`] or [`Verb::RangeRead`] asks for, as a mutation list.
+pub(crate) fn answer(shared: &Shared, verb: Verb, payload: &[u8]) -> Result<Vec<u8>, Failure> {
+    let bad = |e: String| Failure { code: code::PROTOCOL, message: e, extra: vec![] };
+    match verb {
+        Verb::Mutation => {
+            let ms = mutation::decode_all(payload).map_err(|e| bad(e.to_string()))?;
+            let cat = shared.catalog_read()?;
+            let at = crate::execute::write_local(shared, &cat, ms)?;
+            drop(cat);
+            if let Some(at) = at {
+                shared.wait_durable(at).map_err(|e| Failure {
+                    code: code::SERVER,
+                    message: format!("commit log: {e}"),
+                    extra: vec![],
+                })?;
+            }
+            Ok(vec![])
+        }
+        Verb::Read => {
+            let mut r = Cursor(payload);
+            let id = r.id()?;
+            let n = r.u32()? as usize;
+            let mut keys = Vec::new();
+            for _ in 0..n.min(payload.len()) {
+                let key = r.bytes()?;
+                keys.push((Token::Murmur3(cairn_format::partitioner::murmur3_token(&key)), key));
+            }
+            let cat = shared.catalog_read()?;
+            let t = cat.table_by_id(&id).ok_or_else(|| invalid(format!("no table with id {}", hex(&id))))?;
+            let ps = t.lock()?.partitions(&keys)?;
+            let ms: Vec<Mutation> = ps.into_iter().map(|partition| Mutation { table_id: id, partition }).collect();
+            let mut out = Vec::new();
+            mutation::encode_all(&ms, &mut out);
+            Ok(out)
+        }
+        Verb::RangeRead => {
+            let mut r = Cursor(payload);
+            let id = r.id()?;
+            let after = match r.u8()? {
+                0 => None,
+                _ => {
+                    let token = i64::from_be_bytes(r.take(8)?.try_into().map_err(|_| bad("a token".into()))?);
+                    Some((Token::Murmur3(token), r.bytes()?))
+                }
+            };
+            let n = r.u32()? as usize;
+            let cat = shared.catalog_read()?;
+            let t = cat.table_by_id(&id).ok_or_else(|| invalid(format!("no table with id {}", hex(&id))))?;
+            let ps = t.lock()?.partitions_after(after.as_ref(), n)?;
+            let ms: Vec<Mutation> = ps.into_iter().map(|(_, partition)| Mutation { table_id: id, partition }).collect();
+            let mut out = Vec::new();
+            mutation::encode_all(&ms, &mut out);
+            Ok(out)
+        }
+        other => Err(invalid(format!("{other:?} is not a data request"))),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    cairn_format::types::render::hex(b)
+}
+
+/// A request payload being read.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], Failure> {
+        if self.0.len() < n {
+            return Err(Failure {
+                code: code::PROTOCOL,
+                message: "a truncated internode request".into(),
+                extra: vec![],
+            });
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Result<u8, Failure> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, Failure> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn id(&mut self) -> Result<[u8; 16], Failure> {
+        let mut id = [0; 16];
+        id.copy_from_slice(self.take(16)?);
+        Ok(id)
+    }
+
+    fn bytes(&mut self) -> Result<Vec<u8>, Failure> {
+        let n = self.u32()? as usize;
+        Ok(self.take(n)?.to_vec())
+    }
+}
