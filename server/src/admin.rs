@@ -133,7 +133,34 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             let (ks, t) = scope(args);
             shared.compact_tables(ks.as_deref(), t.as_deref())
         }
-        "status" => shared.status(),
+        "status" => match &shared.cluster {
+            Some(cluster) => Ok(render_status(&ring_members(shared, cluster)?)),
+            None => shared.status(),
+        },
+        "ring" => match &shared.cluster {
+            Some(cluster) => Ok(render_ring_json(&ring_members(shared, cluster)?)),
+            None => Err("this node is standalone (started without --seeds)".into()),
+        },
+        "hints" => {
+            let Some(cluster) = &shared.cluster else {
+                return Err("this node is standalone: it keeps no hints".into());
+            };
+            match args.first().copied() {
+                None | Some("list") => {
+                    let pending = cluster.hints.pending().map_err(|e| e.to_string())?;
+                    let mut out = String::from("host id	writes	mutations	bytes\n");
+                    for p in &pending {
+                        out.push_str(&format!("{}\t{}\t{}\t{}\n", p.host_id, p.entries, p.mutations, p.bytes));
+                    }
+                    Ok(out)
+                }
+                Some("truncate") => {
+                    let n = cluster.hints.truncate().map_err(|e| e.to_string())?;
+                    Ok(format!("removed {n} hint file(s)\n"))
+                }
+                Some(other) => Err(format!("hints {other}: expected list or truncate")),
+            }
+        }
         "tablestats" => {
             let (ks, t) = scope(args);
             shared.tablestats(ks.as_deref(), t.as_deref())
@@ -275,9 +302,10 @@ impl Shared {
     }
 
     /// `nodetool status`, for a ring of one.
-    pub(crate) fn status(&self) -> Result<String, String> {
+    /// The bytes of this node's Data.db files.
+    pub(crate) fn local_load(&self) -> Result<u64, String> {
         let state = self.catalog_read().map_err(|f| f.message)?;
-        let load: u64 = state
+        state
             .keyspaces
             .values()
             .flat_map(|k| k.tables.values())
@@ -288,7 +316,12 @@ impl Shared {
                     .map(|s| std::fs::metadata(s.path(cairn_format::Component::Data)).map_or(0, |m| m.len()))
                     .sum::<u64>())
             })
-            .sum::<Result<u64, String>>()?;
+            .sum::<Result<u64, String>>()
+    }
+
+    /// `nodetool status` of a standalone node.
+    pub(crate) fn status(&self) -> Result<String, String> {
+        let load = self.local_load()?;
         let mut ip = self.config.listen.ip();
         if ip.is_unspecified() {
             ip = std::net::IpAddr::from([127, 0, 0, 1]);
@@ -340,6 +373,116 @@ impl Shared {
         }
         Ok(out)
     }
+}
+
+/// One member of the ring as `status` shows it.
+pub(crate) struct MemberStatus {
+    address: std::net::IpAddr,
+    up: bool,
+    state: &'static str,
+    dc: String,
+    rack: String,
+    load: Option<u64>,
+    tokens: usize,
+    owns: f64,
+    host_id: String,
+    cql: std::net::SocketAddr,
+}
+
+/// The ring as this node sees it, for `status` and `ring`.
+fn ring_members(shared: &Shared, cluster: &crate::ring::cluster::Cluster) -> Result<Vec<MemberStatus>, String> {
+    use crate::ring::gossip::{status, status_kind};
+    let view = cluster.view();
+    let owns: std::collections::BTreeMap<std::net::IpAddr, f64> = view
+        .tokens
+        .as_ref()
+        .map(|m| m.ownership(&crate::ring::tokens::Replication::Simple { rf: 1 }).into_iter().collect())
+        .unwrap_or_default();
+    let local_load = shared.local_load()?;
+    Ok(view
+        .peers
+        .iter()
+        .map(|(addr, p)| MemberStatus {
+            address: *addr,
+            up: p.alive,
+            state: match status_kind(&p.status) {
+                status::BOOT => "J",
+                status::LEAVING => "L",
+                status::MOVING => "M",
+                _ => "N",
+            },
+            dc: p.dc.clone(),
+            rack: p.rack.clone(),
+            load: if *addr == view.me { Some(local_load) } else { p.load },
+            tokens: p.tokens.len(),
+            owns: owns.get(addr).copied().unwrap_or(0.0),
+            host_id: p.host_id.map(|h| uuid_text(&h)).unwrap_or_default(),
+            cql: p.rpc,
+        })
+        .collect())
+}
+
+fn uuid_text(id: &[u8; 16]) -> String {
+    let h = hex(id);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// `nodetool status`: per data centre, each member's state, address, load, tokens, ownership
+/// of the token space, host id and rack.
+fn render_status(members: &[MemberStatus]) -> String {
+    let mut dcs: Vec<&str> = members.iter().map(|m| m.dc.as_str()).collect();
+    dcs.sort_unstable();
+    dcs.dedup();
+    let mut out = String::new();
+    for dc in dcs {
+        let title = format!("Datacenter: {dc}");
+        out.push_str(&format!("{title}\n{}\n", "=".repeat(title.len())));
+        out.push_str("Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n");
+        out.push_str("--  Address  Load  Tokens  Owns  Host ID  Rack\n");
+        for m in members.iter().filter(|m| m.dc == dc) {
+            let load = m.load.map_or_else(|| "?".to_string(), |l| format!("{l} bytes"));
+            out.push_str(&format!(
+                "{}{}  {}  {load}  {}  {:.1}%  {}  {}\n",
+                if m.up { "U" } else { "D" },
+                m.state,
+                m.address,
+                m.tokens,
+                m.owns * 100.0,
+                m.host_id,
+                m.rack
+            ));
+        }
+    }
+    out
+}
+
+/// The ring as JSON: `{"nodes": [{"address", "status", "dc", "rack", "load", "tokens", "owns",
+/// "host_id", "cql_address", "cql_port"}]}`.
+fn render_ring_json(members: &[MemberStatus]) -> String {
+    let q = |s: &str| {
+        let mut o = String::new();
+        cairn_format::types::render::quote_json(s, &mut o);
+        o
+    };
+    let nodes: Vec<String> = members
+        .iter()
+        .map(|m| {
+            format!(
+                "{{\"address\": {}, \"status\": {}, \"dc\": {}, \"rack\": {}, \"load\": {}, \"tokens\": {}, \"owns\": {:.6}, \"host_id\": {}, \"cql_address\": {}, \"cql_port\": {}}}",
+                q(&m.address.to_string()),
+                q(&format!("{}{}", if m.up { "U" } else { "D" }, m.state)),
+                q(&m.dc),
+                q(&m.rack),
+                m.load.map_or_else(|| "null".to_string(), |l| l.to_string()),
+                m.tokens,
+                m.owns,
+                q(&m.host_id),
+                q(&m.cql.ip().to_string()),
+                m.cql.port()
+            )
+        })
+        .collect();
+    format!("{{\"nodes\": [{}]}}\n", nodes.join(", "))
 }
 
 #[cfg(test)]

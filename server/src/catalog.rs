@@ -124,7 +124,8 @@ pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
 pub(crate) fn adopt_schema(shared: &Shared, text: &str) -> Result<(), Failure> {
     let result = run_schema_text(shared, text, true);
     if let Some(cluster) = &shared.cluster {
-        cluster.set_schema_version(shared.catalog_read()?.schema_version);
+        let version = shared.catalog_read()?.schema_version;
+        cluster.set_schema_version(version);
     }
     result
 }

@@ -28,6 +28,7 @@ pub mod connection;
 pub mod coordinator;
 pub mod cql;
 pub mod execute;
+pub mod hints;
 pub mod node;
 pub mod protocol;
 pub mod ring;

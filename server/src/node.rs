@@ -304,10 +304,13 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         Some(r) => Some(TcpListener::bind(r.storage)?),
         None => None,
     };
-    let cluster = config
-        .ring
-        .clone()
-        .map(|r| crate::ring::cluster::Cluster::new(r, &config.cluster_name, addr, host_id, &tokens, [0; 16]));
+    let cluster = match config.ring.clone() {
+        Some(r) => {
+            let hints = crate::hints::Hints::open(&config.data_dir)?;
+            Some(crate::ring::cluster::Cluster::new(r, &config.cluster_name, addr, host_id, &tokens, [0; 16], hints))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         catalog: RwLock::new(Catalog::new(seed)),
         prepared: Mutex::new(HashMap::new()),
@@ -343,7 +346,8 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         });
     }
     if let (Some(cluster), Some(listener)) = (&shared.cluster, storage) {
-        cluster.set_schema_version(shared.catalog_read().map_err(|f| std::io::Error::other(f.message))?.schema_version);
+        let version = shared.catalog_read().map_err(|f| std::io::Error::other(f.message))?.schema_version;
+        cluster.set_schema_version(version);
         let weak = Arc::downgrade(&shared);
         let handler: crate::ring::messaging::Handler =
             Arc::new(move |from, frame| crate::coordinator::replica::handle(&weak, from, frame));

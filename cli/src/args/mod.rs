@@ -21,6 +21,7 @@ mod meta;
 mod node;
 mod partitions;
 mod repair;
+mod ring;
 mod tombstones;
 mod verify;
 
@@ -33,9 +34,10 @@ pub use export::*;
 pub use generate::GenArgs;
 pub use load::{LoadArgs, TimestampModeArg};
 pub use meta::MetaArgs;
-pub use node::{CommitlogSync, NodeArgs};
+pub use node::{CommitlogSync, NodeArgs, OnOff};
 pub use partitions::PartitionsArgs;
 pub use repair::{RepairCommand, RepairDiffArgs, RepairSides, RepairSyncArgs};
+pub use ring::*;
 pub use tombstones::TombstonesArgs;
 pub use verify::VerifyArgs;
 
@@ -96,6 +98,10 @@ pub enum Command {
     /// Operate a running node (nodetool's job): flush, snapshot, listsnapshots, clearsnapshot,
     /// compact, status, tablestats.
     Admin(AdminArgs),
+    /// A ring of nodes on this machine's loopback addresses (127.0.0.x): up, status, stop, kill,
+    /// pause, resume, start, down.
+    #[command(subcommand)]
+    Ring(RingCommand),
     /// Restore SSTables (snapshots, table directories, files) into a live cluster over CQL,
     /// keeping write timestamps, TTLs and deletions.
     ///

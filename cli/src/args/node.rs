@@ -51,12 +51,27 @@ pub struct NodeArgs {
     /// after about 19 intervals of silence).
     #[arg(long, value_name = "MS", default_value_t = 250)]
     pub gossip_interval_ms: u64,
+    /// Keep hints for replicas that miss a write, replayed when they are back
+    /// (hinted_handoff_enabled).
+    #[arg(long, value_enum, default_value = "on")]
+    pub hinted_handoff: OnOff,
+    /// How long a node may be down and still get hints (max_hint_window), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10_800)]
+    pub max_hint_window: u64,
     /// Tokens this node owns (num_tokens), chosen at random on the first start and kept.
     #[arg(long, default_value_t = 16)]
     pub num_tokens: usize,
     /// The tokens to own instead of random ones (initial_token), comma-separated.
     #[arg(long, value_name = "T,...", value_delimiter = ',', allow_hyphen_values = true)]
     pub initial_token: Vec<i64>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

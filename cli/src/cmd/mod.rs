@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::args::{Command, CompactCommand, RepairCommand};
+use crate::args::{Command, CompactCommand, RepairCommand, RingCommand};
 
 mod admin;
 mod compact;
@@ -17,6 +17,7 @@ mod inspect;
 mod load;
 mod node;
 mod repair;
+mod ring;
 
 /// How a verb that ran ended: exit code 0, or 1 when it checked and found problems.
 pub enum Outcome {
@@ -46,6 +47,14 @@ pub fn run(command: Command, progress: bool) -> anyhow::Result<Outcome> {
         Command::Export(a) => export::run(a, &mut out, progress),
         Command::Gen(a) => generate::run(a, &mut out, progress),
         Command::Node(a) => node::run(a),
+        Command::Ring(RingCommand::Up(a)) => ring::up(a, &mut out),
+        Command::Ring(RingCommand::Status(a)) => ring::status(a, &mut out),
+        Command::Ring(RingCommand::Stop(a)) => ring::signal(a, ring::Action::Stop, &mut out),
+        Command::Ring(RingCommand::Kill(a)) => ring::signal(a, ring::Action::Kill, &mut out),
+        Command::Ring(RingCommand::Pause(a)) => ring::signal(a, ring::Action::Pause, &mut out),
+        Command::Ring(RingCommand::Resume(a)) => ring::signal(a, ring::Action::Resume, &mut out),
+        Command::Ring(RingCommand::Start(a)) => ring::start(a, &mut out),
+        Command::Ring(RingCommand::Down(a)) => ring::down(a, &mut out),
         Command::Load(a) => load::run(a, &mut out),
         Command::Admin(a) => admin::run(a, &mut out),
         Command::Demo(a) => demo::run(a, &mut out),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Outcome;
-use crate::args::{CommitlogSync, NodeArgs};
+use crate::args::{CommitlogSync, NodeArgs, OnOff};
 
 pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
     let users = if a.users.is_empty() {
@@ -41,6 +41,8 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
             ring.dc = a.dc;
             ring.rack = a.rack;
             ring.gossip_interval = Duration::from_millis(a.gossip_interval_ms.max(10));
+            ring.hinted_handoff = a.hinted_handoff == OnOff::On;
+            ring.max_hint_window = Duration::from_secs(a.max_hint_window);
             Some(ring)
         },
         ..Default::default()

@@ -228,12 +228,17 @@ impl PartitionSource for RingSource<'_> {
             .map(|(a, _)| (*a, payload.clone()))
             .collect();
         let mut merged: BTreeMap<Place, Partition> = BTreeMap::new();
+        let mut answered: Vec<IpAddr> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
         for (addr, result) in self.ask(Verb::RangeRead, &asks) {
-            let ms = result.map_err(|e| {
-                let mut f = read_timeout(self.cl, 0, 1, false);
-                f.message = format!("a range read from {addr}: {e}");
-                f
-            })?;
+            let ms = match result {
+                Ok(ms) => ms,
+                Err(e) => {
+                    failures.push(format!("{addr}: {e}"));
+                    continue;
+                }
+            };
+            answered.push(addr);
             for m in ms {
                 let place = (Token::Murmur3(murmur3_token(&m.partition.key)), m.partition.key.clone());
                 match merged.get_mut(&place) {
@@ -241,6 +246,21 @@ impl PartitionSource for RingSource<'_> {
                     None => {
                         merged.insert(place, m.partition);
                     }
+                }
+            }
+        }
+        // A node that did not answer (down but not yet convicted) matters only when a range is
+        // left without enough replicas that did.
+        if let Some(map) = &self.view.tokens {
+            for (t, _) in map.ring() {
+                let replicas = self.view.replicas(*t, &self.replication);
+                let req = Requirement::new(self.cl, &replicas, &self.cluster.config.dc);
+                let dcs = replicas.iter().filter(|r| answered.contains(&r.addr)).map(|r| r.dc.as_str());
+                if !req.met_by(dcs) {
+                    let received = replicas.iter().filter(|r| answered.contains(&r.addr) && req.counts(&r.dc)).count();
+                    let mut f = read_timeout(self.cl, received, req.block_for, received > 0);
+                    f.message = format!("a range read reached too few replicas of token {t}: {}", failures.join("; "));
+                    return Err(f);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! What a node does when another node of the ring asks: apply mutations (logged first, and
 //! durable before the answer under batch sync), read partitions by key or in ring order from its
 //! own data, take part in gossip, and hand out or adopt schema. The internode handler
-//! ([`handle`]) dispatches frames by verb; the reads answer as [`crate::storage::mutation`]
+//! (`handle`) dispatches frames by verb; the reads answer as [`crate::storage::mutation`]
 //! lists, so the coordinator reconciles what every replica sends with one decoder.
 
 use std::net::SocketAddr;
@@ -34,13 +34,14 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
                 Err(f) => Frame::error(&req, &f.message),
             }
         }
-        Verb::Mutation | Verb::Read | Verb::RangeRead => {
+        Verb::Mutation | Verb::Hint | Verb::Read | Verb::RangeRead => {
             let reply = match req.verb {
-                Verb::Mutation => Verb::MutationAck,
+                Verb::Mutation | Verb::Hint => Verb::MutationAck,
                 Verb::Read => Verb::ReadResponse,
                 _ => Verb::RangeReadResponse,
             };
-            match answer(&shared, req.verb, &req.payload) {
+            let verb = if req.verb == Verb::Hint { Verb::Mutation } else { req.verb };
+            match answer(&shared, verb, &req.payload) {
                 Ok(b) => Frame::response(&req, reply, b),
                 Err(f) => Frame::error(&req, &f.message),
             }

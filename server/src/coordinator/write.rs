@@ -5,8 +5,9 @@
 //! few answer within `write_request_timeout` (Cassandra's `StorageProxy.mutate` and
 //! `AbstractWriteResponseHandler`).
 //!
-//! Not yet: a replica that is down or does not answer gets no hint, so it stays behind until a
-//! read repairs the partitions it missed.
+//! A replica that is down, refuses the write or does not answer gets the write as a hint
+//! ([`crate::hints`]), replayed when gossip sees it up again. At ANY, a hint counts as the one
+//! acknowledgement the level needs.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -68,6 +69,22 @@ pub(crate) fn write(
             shares.entry(r.addr).or_default().push(i);
         }
     }
+    // The replicas that are down get hints now.
+    let mut down: BTreeMap<IpAddr, Vec<usize>> = BTreeMap::new();
+    for (i, p) in placements.iter().enumerate() {
+        for r in p.replicas.iter().filter(|r| !r.alive) {
+            down.entry(r.addr).or_default().push(i);
+        }
+    }
+    let mut hinted = vec![false; mutations.len()];
+    for (addr, idx) in &down {
+        let ms: Vec<Mutation> = idx.iter().map(|i| mutations[*i].clone()).collect();
+        if cluster.hint(*addr, &ms) {
+            for i in idx {
+                hinted[*i] = true;
+            }
+        }
+    }
     let (tx, rx) = mpsc::channel::<(IpAddr, bool)>();
     let view = cluster.view();
     let mut sent = 0;
@@ -81,11 +98,19 @@ pub(crate) fn write(
         mutation::encode_all(&ms, &mut payload);
         let messenger = Arc::clone(&cluster.messenger);
         let (tx, addr, timeout) = (tx.clone(), *addr, cluster.config.write_timeout);
+        // A failed send leaves a hint, even after the client was answered.
+        let hint_to = view.peers.get(&addr).and_then(|p| p.host_id).filter(|_| cluster.config.hinted_handoff);
+        let hints = Arc::clone(&cluster.hints);
         std::thread::spawn(move || {
             let ok = match messenger.request(to, Frame::request(Verb::Mutation, payload), timeout) {
                 Ok(_) => true,
                 Err(e) => {
                     crate::log!("cairn node: a write to replica {to}: {e}");
+                    if let Some(host) = hint_to
+                        && let Err(e) = hints.store(&cairn_format::types::render::hex(&host), &ms)
+                    {
+                        crate::log!("cairn node: keeping a hint for {to}: {e}");
+                    }
                     false
                 }
             };
@@ -104,17 +129,30 @@ pub(crate) fn write(
             acked[*i].push(dc_of(me));
         }
     }
+    // At ANY a hint is an acknowledgement.
+    if cl == Consistency::Any {
+        for (i, h) in hinted.iter().enumerate() {
+            if *h && acked[i].is_empty() {
+                acked[i].push(cluster.config.dc.clone());
+            }
+        }
+    }
     let met = |acked: &Vec<Vec<String>>| {
         placements.iter().zip(acked).all(|(p, a)| p.requirement.met_by(a.iter().map(String::as_str)))
     };
     let deadline = Instant::now() + cluster.config.write_timeout;
     let mut answered = 0;
     while !met(&acked) && answered < sent {
+        // (Answers still on their way when the level is met are counted by nobody; a failed one
+        // has left its hint.)
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok((addr, ok)) => {
                 answered += 1;
-                if ok && let Some(idx) = shares.get(&addr) {
+                let any_hinted = cl == Consistency::Any && !ok;
+                if (ok || any_hinted)
+                    && let Some(idx) = shares.get(&addr)
+                {
                     for i in idx {
                         acked[*i].push(dc_of(addr));
                     }

@@ -137,9 +137,10 @@ pub(crate) fn write_local(shared: &Shared, cat: &Catalog, mutations: Vec<Mutatio
 /// checking schema agreement right after finds every node agreeing.
 fn push_schema(shared: &Shared, cluster: &crate::ring::cluster::Cluster, change: &Outcome) {
     let Ok(cat) = shared.catalog_read() else { return };
-    cluster.set_schema_version(cat.schema_version);
-    let Some(text) = catalog::change_text(&cat, change) else { return };
+    let (version, text) = (cat.schema_version, catalog::change_text(&cat, change));
     drop(cat);
+    cluster.set_schema_version(version);
+    let Some(text) = text else { return };
     let view = cluster.view();
     let peers: Vec<std::net::SocketAddr> =
         view.peers.values().filter(|p| p.alive && p.storage != cluster.config.storage).map(|p| p.storage).collect();

@@ -8,7 +8,7 @@
 //! when it stops cleanly so that its peers mark it down at once), TOKENS, DC, RACK, HOST_ID,
 //! RPC_ADDRESS and NATIVE_PORT (where drivers reach it), SCHEMA (its schema version) and
 //! RELEASE_VERSION. A node seeing another schema version pulls that node's schema and adopts
-//! what it lacks ([`crate::catalog::adopt_schema`]).
+//! what it lacks (`catalog::adopt_schema`).
 //!
 //! Not yet: a node joining a ring that already holds data does not stream the ranges it takes
 //! over (bootstrap), and nodes do not leave with their data (decommission).
@@ -24,8 +24,10 @@ use super::gossip::{Ack, Ack2, AppState, Change, Gossip, Syn, is_dead_status, st
 use super::messaging::{Frame, Messenger, Verb};
 use super::tokens::{Member, Replication, TokenMap};
 use crate::coordinator::consistency::Replica;
+use crate::hints::Hints;
 use crate::node::Shared;
 use crate::protocol::{Failure, code};
+use crate::storage::mutation::{self, Mutation};
 
 /// How a node takes part in a ring: its internode address, the seeds it joins through, where it
 /// sits (data centre and rack), and the hint and failure-detection settings.
@@ -47,11 +49,16 @@ pub struct RingConfig {
     pub write_timeout: Duration,
     /// How long replicas may take to answer a read (`read_request_timeout`).
     pub read_timeout: Duration,
+    /// `hinted_handoff_enabled`.
+    pub hinted_handoff: bool,
+    /// `max_hint_window`: no hints are kept for a node down longer.
+    pub max_hint_window: Duration,
 }
 
 impl RingConfig {
     /// A ring member at `storage` joining through `seeds`, in datacenter1/rack1, with
-    /// Cassandra's defaults otherwise (phi 8, 2 s write and 5 s read timeouts) and a 250 ms
+    /// Cassandra's defaults otherwise (phi 8, 2 s write and 5 s read timeouts, hints kept for
+    /// nodes down up to 3 hours) and a 250 ms
     /// gossip interval (Cassandra's is 1 s; a loopback ring convicts a dead node 4× sooner).
     pub fn new(storage: SocketAddr, seeds: Vec<SocketAddr>) -> RingConfig {
         RingConfig {
@@ -63,6 +70,8 @@ impl RingConfig {
             phi_convict_threshold: 8.0,
             write_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(5),
+            hinted_handoff: true,
+            max_hint_window: Duration::from_secs(3 * 3600),
         }
     }
 }
@@ -88,6 +97,8 @@ pub struct Peer {
     pub status: String,
     /// Whether it is up: heard from recently and not announcing shutdown.
     pub alive: bool,
+    /// The bytes of its Data.db files, as it last gossiped them.
+    pub load: Option<u64>,
 }
 
 /// The ring as this node sees it at one moment.
@@ -150,6 +161,12 @@ pub(crate) struct Cluster {
     pub(crate) stop: Arc<AtomicBool>,
     /// When a schema was last pulled from a peer (not more than once a second).
     last_pull: Mutex<Option<Instant>>,
+    /// Hints kept for other nodes.
+    pub(crate) hints: Arc<Hints>,
+    /// Since when each member this node sees down has been down.
+    down_since: Mutex<BTreeMap<IpAddr, Instant>>,
+    /// A hint delivery is under way.
+    delivering: Arc<AtomicBool>,
 }
 
 /// Parse a UUID as gossip carries it (32 hex digits, dashes allowed).
@@ -166,6 +183,7 @@ impl Cluster {
         host_id: [u8; 16],
         tokens: &[i64],
         schema: [u8; 16],
+        hints: Hints,
     ) -> Cluster {
         let generation = crate::node::now_micros() / 1_000_000;
         let mut g =
@@ -192,6 +210,9 @@ impl Cluster {
             view: RwLock::new(Arc::new(View { me, peers: BTreeMap::new(), tokens: None })),
             stop: Arc::new(AtomicBool::new(false)),
             last_pull: Mutex::new(None),
+            hints: Arc::new(hints),
+            down_since: Mutex::new(BTreeMap::new()),
+            delivering: Arc::new(AtomicBool::new(false)),
         };
         cluster.refresh_view();
         cluster
@@ -236,6 +257,7 @@ impl Cluster {
                     schema_version: uuid(value(AppState::SchemaVersion)),
                     status: status_value.to_string(),
                     alive,
+                    load: value(AppState::Load).parse().ok(),
                 },
             );
         }
@@ -255,6 +277,15 @@ impl Cluster {
                 None
             }
         };
+        if let Ok(mut down) = self.down_since.lock() {
+            for (addr, p) in &peers {
+                if p.alive {
+                    down.remove(addr);
+                } else {
+                    down.entry(*addr).or_insert_with(Instant::now);
+                }
+            }
+        }
         if let Ok(mut v) = self.view.write() {
             *v = Arc::new(View { me: me.ip(), peers, tokens });
         }
@@ -342,8 +373,15 @@ impl Cluster {
     /// detector's verdicts.
     pub(crate) fn gossip_task(&self, shared: &Weak<Shared>, seed: &mut u64) {
         let me = self.config.storage;
+        // The load, every 16 rounds (computed before the gossip lock is taken: it takes the
+        // catalog's and the tables' locks).
+        let beat = self.gossip.lock().map(|g| g.local_state().heartbeat).unwrap_or(0);
+        let load = beat.is_multiple_of(16).then(|| shared.upgrade().and_then(|s| s.local_load().ok())).flatten();
         if let Ok(mut g) = self.gossip.lock() {
             g.beat();
+            if let Some(load) = load {
+                g.set_local(AppState::Load, load.to_string());
+            }
         }
         let view = self.view();
         let others = view.peers.values().filter(|p| p.storage != me);
@@ -378,6 +416,7 @@ impl Cluster {
             self.refresh_view();
         }
         self.check_schema(shared);
+        self.deliver_hints();
     }
 
     /// A live peer announcing another schema version: pull its schema and adopt what this node
@@ -408,6 +447,64 @@ impl Cluster {
             },
             Err(e) => crate::log!("cairn node: pulling the schema of {}: {e}", other.storage),
         }
+    }
+
+    /// Keep `mutations` as a hint for `addr`, unless hints are off, the node is unknown, or it
+    /// has been down longer than `max_hint_window`. Returns whether a hint was kept.
+    pub(crate) fn hint(&self, addr: IpAddr, mutations: &[Mutation]) -> bool {
+        if !self.config.hinted_handoff {
+            return false;
+        }
+        let view = self.view();
+        let Some(host) = view.peers.get(&addr).and_then(|p| p.host_id) else { return false };
+        let down_for = self.down_since.lock().ok().and_then(|d| d.get(&addr).map(Instant::elapsed));
+        if down_for.is_some_and(|d| d > self.config.max_hint_window) {
+            return false;
+        }
+        match self.hints.store(&cairn_format::types::render::hex(&host), mutations) {
+            Ok(()) => true,
+            Err(e) => {
+                crate::log!("cairn node: keeping a hint for {addr}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Replay the hints of every live member that has some, on a thread of its own (one
+    /// delivery at a time).
+    fn deliver_hints(&self) {
+        let view = self.view();
+        let targets: Vec<(String, SocketAddr)> = view
+            .peers
+            .values()
+            .filter(|p| p.alive && p.storage != self.config.storage)
+            .filter_map(|p| p.host_id.map(|h| (cairn_format::types::render::hex(&h), p.storage)))
+            .filter(|(h, _)| self.hints.has(h))
+            .collect();
+        if targets.is_empty() || self.delivering.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (hints, messenger, delivering) =
+            (Arc::clone(&self.hints), Arc::clone(&self.messenger), Arc::clone(&self.delivering));
+        let timeout = self.config.write_timeout;
+        std::thread::spawn(move || {
+            for (host, to) in targets {
+                let mut send = |ms: &[Mutation]| {
+                    let mut payload = Vec::new();
+                    mutation::encode_all(ms, &mut payload);
+                    messenger
+                        .request(to, Frame::request(Verb::Hint, payload), timeout)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                match hints.deliver(&host, &mut send) {
+                    Ok(n) if n > 0 => crate::log!("cairn node: delivered {n} hinted write(s) to {to}"),
+                    Ok(_) => {}
+                    Err(e) => crate::log!("cairn node: hints for {to}: {e}"),
+                }
+            }
+            delivering.store(false, Ordering::SeqCst);
+        });
     }
 
     /// Tell the live peers this node is shutting down, so they mark it down at once.

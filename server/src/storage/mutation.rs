@@ -1,7 +1,7 @@
 //! Mutations: what a write changes, one partition of one table each — the unit the commit log
 //! records, a coordinator sends to replicas, hints keep and read repair writes back (Cassandra's
 //! `Mutation` of `PartitionUpdate`s, `db/Mutation.java`). A write statement is first *staged*
-//! ([`Staged`]): INSERT, UPDATE, DELETE and BATCH build the partitions they change into an empty
+//! (`Staged`): INSERT, UPDATE, DELETE and BATCH build the partitions they change into an empty
 //! map, never into the memtable, so a statement that fails half-way changes nothing, and what it
 //! did change is known exactly before it is logged and applied. Applying merges each partition
 //! into the table's memtable with the format crate's reconciliation (newest timestamp wins,

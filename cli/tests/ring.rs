@@ -1,0 +1,268 @@
+//! A ring of `cairn node`s on 127.0.0.x, driven by `cairn ring` and checked by the Python
+//! driver (TokenAwarePolicy over DCAwareRoundRobinPolicy) and by the nodes' own SSTables:
+//!
+//! - three nodes: the driver sees the ring; each row of an RF 2 keyspace lives on exactly the
+//!   replicas the driver computes from the tokens; a node killed under a QUORUM write load loses
+//!   no acknowledged write, QUORUM reads see them all, ALL fails with Unavailable (required 3,
+//!   alive 2); after a restart hints bring the node's SSTables to the full content; a paused
+//!   node is convicted down within seconds and up again once resumed; a replica made stale
+//!   (hints dropped) is repaired by a read; cqlsh DESCRIBE shows the same schema on every node.
+//! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
+//!   EACH_QUORUM fails with Unavailable.
+//!
+//! The scenarios share the loopback addresses and the fixed internode and admin ports, so they
+//! run one after the other in one test.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cairn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The partition keys (as dump prints them) of a node's table.
+fn keys(table_dir: &Path) -> BTreeSet<String> {
+    if !table_dir.exists() {
+        return BTreeSet::new();
+    }
+    let text = ok(cairn(&["dump", &table_dir.display().to_string(), "--keys-only"]), "dump --keys-only");
+    let v: Value = serde_json::from_str(&text).expect("keys JSON");
+    v.as_array().expect("array").iter().map(|k| k[0].as_str().expect("key").to_string()).collect()
+}
+
+/// Stops the ring when the test ends, passing or not.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = cairn(&["ring", "down", "--dir", &self.0.display().to_string()]);
+    }
+}
+
+fn run_python(python: &str, script: &str, args: &[&str]) -> Value {
+    let out = Command::new(python).arg("-c").arg(script).args(args).output().expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "driver script failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().expect("a JSON result line");
+    serde_json::from_str(last).expect("JSON result")
+}
+
+const THREE_NODES: &str = r#"
+import json, subprocess, sys, time
+from cassandra import ConsistencyLevel as CL, Unavailable
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy, WhiteListRoundRobinPolicy
+from cassandra.query import SimpleStatement
+
+cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run(*a):
+    return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
+def wait(what, cond, limit=30):
+    t = time.time()
+    while not cond():
+        assert time.time() - t < limit, "timed out waiting for " + what
+        time.sleep(0.2)
+    return time.time() - t
+
+profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+                           consistency_level=CL.QUORUM, request_timeout=15)
+cluster = Cluster(["127.0.0.1"], port=port, protocol_version=4, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+s = cluster.connect()
+hosts = sorted(h.address for h in cluster.metadata.all_hosts())
+assert hosts == ["127.0.0.1", "127.0.0.2", "127.0.0.3"], hosts
+s.execute("CREATE KEYSPACE place WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 2}")
+s.execute("CREATE TABLE place.t (k int PRIMARY KEY, v text)")
+s.execute("CREATE KEYSPACE ha WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
+s.execute("CREATE TABLE ha.t (k int PRIMARY KEY, v text)")
+cluster.refresh_schema_metadata()
+
+# Placement: the driver computes each key's replicas from the ring's tokens.
+put = s.prepare("INSERT INTO place.t (k, v) VALUES (?, ?)")
+placement = {}
+for k in range(200):
+    s.execute(put, (k, "v%d" % k))
+    key = put.bind((k, "")).routing_key
+    placement[str(k)] = sorted(h.address for h in cluster.metadata.get_replicas("place", key))
+
+# A node killed under a QUORUM write load.
+put = s.prepare("INSERT INTO ha.t (k, v) VALUES (?, ?)")
+acked = []
+for k in range(300):
+    if k == 100:
+        run("ring", "kill", "node3", "--dir", ring)
+        killed = time.time()
+    s.execute(put, (k, "v%d" % k))
+    acked.append(k)
+seen = {r.k for r in s.execute(SimpleStatement("SELECT k FROM ha.t", consistency_level=CL.QUORUM))}
+assert set(acked) <= seen, sorted(set(acked) - seen)[:10]
+unavailable = None
+while unavailable is None:
+    assert time.time() - killed < 30, "ALL never failed with Unavailable"
+    try:
+        s.execute(SimpleStatement("INSERT INTO ha.t (k, v) VALUES (-1, 'all')", consistency_level=CL.ALL))
+    except Unavailable as e:
+        unavailable = [e.consistency, e.required_replicas, e.alive_replicas]
+    except Exception:
+        time.sleep(0.3)
+
+# Back again: hints bring it up to date.
+run("ring", "start", "node3", "--dir", ring)
+def no_hints():
+    return all(len(run("admin", "--host", h, "hints").strip().splitlines()) == 1 for h in ["127.0.0.1", "127.0.0.2"])
+wait("hints to be delivered", no_hints)
+
+# A paused node is convicted down, and up again once resumed.
+def status_of(addr):
+    nodes = json.loads(run("ring", "status", "--dir", ring, "--json"))["nodes"]
+    return next(n["status"] for n in nodes if n["address"] == addr)
+run("ring", "pause", "node2", "--dir", ring)
+convicted_after = wait("node2 to be convicted", lambda: status_of("127.0.0.2").startswith("D"))
+run("ring", "resume", "node2", "--dir", ring)
+wait("node2 to be up", lambda: status_of("127.0.0.2") == "UN")
+
+# A replica made stale (down, its hints dropped) is repaired by a QUORUM read it coordinates.
+run("ring", "kill", "node3", "--dir", ring)
+for k in range(500, 550):
+    s.execute(put, (k, "late%d" % k))
+for h in ["127.0.0.1", "127.0.0.2"]:
+    run("admin", "--host", h, "hints", "truncate")
+run("ring", "start", "node3", "--dir", ring)
+only3 = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(["127.0.0.3"]), request_timeout=15)
+c3 = Cluster(["127.0.0.3"], port=port, protocol_version=4, execution_profiles={EXEC_PROFILE_DEFAULT: only3})
+s3 = c3.connect()
+one = SimpleStatement("SELECT v FROM ha.t WHERE k = %s", consistency_level=CL.ONE)
+stale_before = sum(1 for k in range(500, 550) if s3.execute(one, (k,)).one() is None)
+quorum = SimpleStatement("SELECT v FROM ha.t WHERE k = %s", consistency_level=CL.QUORUM)
+for k in range(500, 550):
+    assert s3.execute(quorum, (k,)).one().v == "late%d" % k
+stale_after = sum(1 for k in range(500, 550) if s3.execute(one, (k,)).one() is None)
+c3.shutdown()
+cluster.shutdown()
+print(json.dumps({"placement": placement, "unavailable": unavailable, "convicted_after": convicted_after,
+                  "stale_before": stale_before, "stale_after": stale_after}))
+"#;
+
+const TWO_DCS: &str = r#"
+import json, subprocess, sys
+from cassandra import ConsistencyLevel as CL, Unavailable
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy
+from cassandra.query import SimpleStatement
+
+cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run(*a):
+    return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
+profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc="dc1")),
+                           consistency_level=CL.LOCAL_QUORUM, request_timeout=15)
+cluster = Cluster(["127.0.0.1"], port=port, protocol_version=4, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+s = cluster.connect()
+dcs = sorted({h.datacenter for h in cluster.metadata.all_hosts()})
+assert dcs == ["dc1", "dc2"], dcs
+s.execute("CREATE KEYSPACE web WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}")
+s.execute("CREATE TABLE web.sessions (id int PRIMARY KEY, data text)")
+put = s.prepare("INSERT INTO web.sessions (id, data) VALUES (?, ?)")
+for i in range(50):
+    s.execute(put, (i, "before"))
+for n in ["node4", "node5", "node6"]:
+    run("ring", "kill", n, "--dir", ring)
+for i in range(50, 100):
+    s.execute(put, (i, "after"))
+rows = list(s.execute(SimpleStatement("SELECT id FROM web.sessions", consistency_level=CL.LOCAL_QUORUM)))
+each = None
+import time
+t = time.time()
+while each is None and time.time() - t < 30:
+    try:
+        s.execute(SimpleStatement("INSERT INTO web.sessions (id, data) VALUES (-1, 'x')", consistency_level=CL.EACH_QUORUM))
+    except Unavailable as e:
+        # Until all three are convicted, some of dc2 still counts as alive.
+        if e.alive_replicas == 0:
+            each = [e.consistency, e.required_replicas, e.alive_replicas]
+        time.sleep(0.3)
+    except Exception:
+        time.sleep(0.3)
+cluster.shutdown()
+print(json.dumps({"rows": len(rows), "each_quorum": each}))
+"#;
+
+#[test]
+fn a_ring_replicates_fails_over_hints_and_repairs() {
+    let Some(python) = common::peers_python() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cairn_bin = env!("CARGO_BIN_EXE_cairn");
+    let port = "19142";
+
+    // Three nodes.
+    let dir = tmp.path().join("three");
+    let dir_s = dir.display().to_string();
+    let up = ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--json"]), "ring up 3");
+    let _down = Down(&dir);
+    let nodes: Value = serde_json::from_str(up.trim()).expect("ring up --json");
+    let addresses: Vec<&str> =
+        nodes["nodes"].as_array().expect("nodes").iter().map(|n| n["address"].as_str().expect("address")).collect();
+    assert_eq!(addresses, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    let result = run_python(&python, THREE_NODES, &[cairn_bin, &dir_s, port]);
+    assert_eq!(result["unavailable"], serde_json::json!([5, 3, 2]), "ALL: consistency 5, required 3, alive 2");
+    let convicted = result["convicted_after"].as_f64().expect("seconds");
+    assert!(convicted < 15.0, "a paused node was convicted only after {convicted:.1}s");
+    assert!(
+        result["stale_before"].as_u64().expect("n") > 0,
+        "node3 was not stale: the read repair test proves nothing"
+    );
+    assert_eq!(result["stale_after"], 0, "the QUORUM reads did not repair node3");
+
+    // cqlsh's DESCRIBE is the same on every node.
+    let cqlsh = Path::new(&python).with_file_name("cqlsh");
+    let describe: Vec<String> = addresses
+        .iter()
+        .map(|a| {
+            let out = Command::new(&cqlsh).args([a, port, "-e", "DESCRIBE KEYSPACE ha"]).output().expect("cqlsh");
+            ok(out, "cqlsh DESCRIBE")
+        })
+        .collect();
+    assert!(describe[0].contains("CREATE TABLE ha.t"), "{}", describe[0]);
+    assert!(describe.iter().all(|d| *d == describe[0]), "DESCRIBE differs between nodes: {describe:?}");
+
+    // Each row lives on exactly its replicas: the nodes' SSTables after a clean stop.
+    ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
+    let placement: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(result["placement"].clone()).expect("placement map");
+    for (i, addr) in addresses.iter().enumerate() {
+        let held = keys(&dir.join(format!("node{}", i + 1)).join("data").join("place"));
+        let expected: BTreeSet<String> =
+            placement.iter().filter(|(_, r)| r.iter().any(|x| x == addr)).map(|(k, _)| k.clone()).collect();
+        assert_eq!(held, expected, "{addr} holds other keys than its replica set");
+        let ha = keys(&dir.join(format!("node{}", i + 1)).join("data").join("ha"));
+        let all: BTreeSet<String> = (0..300).chain(500..550).map(|k| k.to_string()).collect();
+        assert!(
+            all.is_subset(&ha),
+            "{addr} lacks {:?} of the RF 3 table",
+            all.difference(&ha).take(5).collect::<Vec<_>>()
+        );
+    }
+    drop(_down);
+
+    // Two data centres.
+    let dir = tmp.path().join("dcs");
+    let dir_s = dir.display().to_string();
+    ok(cairn(&["ring", "up", "6", "--dir", &dir_s, "--port", port, "--dcs", "dc1:3,dc2:3"]), "ring up 6");
+    let _down = Down(&dir);
+    let result = run_python(&python, TWO_DCS, &[cairn_bin, &dir_s, port]);
+    assert_eq!(result["rows"], 100, "LOCAL_QUORUM in dc1 read every row with dc2 down");
+    assert_eq!(result["each_quorum"], serde_json::json!([7, 2, 0]), "EACH_QUORUM: dc2 requires 2, 0 alive");
+}
