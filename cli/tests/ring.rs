@@ -6,7 +6,9 @@
 //!   no acknowledged write, QUORUM reads see them all, ALL fails with Unavailable (required 3,
 //!   alive 2); after a restart hints bring the node's SSTables to the full content; a paused
 //!   node is convicted down within seconds and up again once resumed; a replica made stale
-//!   (hints dropped) is repaired by a read; cqlsh DESCRIBE shows the same schema on every node.
+//!   (hints dropped) is repaired by a read; cqlsh DESCRIBE shows the same schema on every node;
+//!   a fourth node joins by streaming, the others clean up, a node is decommissioned, and each
+//!   row is then on exactly its new replicas.
 //! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
 //!   EACH_QUORUM fails with Unavailable.
 //!
@@ -152,9 +154,22 @@ for k in range(500, 550):
     assert s3.execute(quorum, (k,)).one().v == "late%d" % k
 stale_after = sum(1 for k in range(500, 550) if s3.execute(one, (k,)).one() is None)
 c3.shutdown()
+
+# A fourth node joins (streaming its ranges), the others clean up; then node2 leaves.
+run("ring", "add", "--dir", ring)
+for h in ["127.0.0.1", "127.0.0.2", "127.0.0.3"]:
+    run("admin", "--host", h, "cleanup")
+run("ring", "decommission", "node2", "--dir", ring)
+cluster.refresh_nodes()
+hosts_after = sorted(h.address for h in cluster.metadata.all_hosts() if h.is_up is not False)
+put = s.prepare("INSERT INTO place.t (k, v) VALUES (?, ?)")
+placement = {str(k): sorted(h.address for h in cluster.metadata.get_replicas("place", put.bind((k, "")).routing_key))
+             for k in range(200)}
+kept = {r.k for r in s.execute(SimpleStatement("SELECT k FROM place.t", consistency_level=CL.QUORUM))}
+assert kept == set(range(200)), sorted(set(range(200)) - kept)[:10]
 cluster.shutdown()
 print(json.dumps({"placement": placement, "unavailable": unavailable, "convicted_after": convicted_after,
-                  "stale_before": stale_before, "stale_after": stale_after}))
+                  "stale_before": stale_before, "stale_after": stale_after, "hosts_after": hosts_after}))
 "#;
 
 const TWO_DCS: &str = r#"
@@ -228,7 +243,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
 
     // cqlsh's DESCRIBE is the same on every node.
     let cqlsh = Path::new(&python).with_file_name("cqlsh");
-    let describe: Vec<String> = addresses
+    let describe: Vec<String> = ["127.0.0.1", "127.0.0.3", "127.0.0.4"]
         .iter()
         .map(|a| {
             let out = Command::new(&cqlsh).args([a, port, "-e", "DESCRIBE KEYSPACE ha"]).output().expect("cqlsh");
@@ -238,16 +253,18 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     assert!(describe[0].contains("CREATE TABLE ha.t"), "{}", describe[0]);
     assert!(describe.iter().all(|d| *d == describe[0]), "DESCRIBE differs between nodes: {describe:?}");
 
-    // Each row lives on exactly its replicas: the nodes' SSTables after a clean stop.
+    // After node4 joined, the others cleaned up and node2 left, each row lives on exactly its
+    // replicas: the nodes' SSTables after a clean stop.
     ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
+    assert_eq!(result["hosts_after"], serde_json::json!(["127.0.0.1", "127.0.0.3", "127.0.0.4"]));
     let placement: BTreeMap<String, Vec<String>> =
         serde_json::from_value(result["placement"].clone()).expect("placement map");
-    for (i, addr) in addresses.iter().enumerate() {
-        let held = keys(&dir.join(format!("node{}", i + 1)).join("data").join("place"));
+    for (i, addr) in [(1, "127.0.0.1"), (3, "127.0.0.3"), (4, "127.0.0.4")] {
+        let held = keys(&dir.join(format!("node{i}")).join("data").join("place"));
         let expected: BTreeSet<String> =
             placement.iter().filter(|(_, r)| r.iter().any(|x| x == addr)).map(|(k, _)| k.clone()).collect();
         assert_eq!(held, expected, "{addr} holds other keys than its replica set");
-        let ha = keys(&dir.join(format!("node{}", i + 1)).join("data").join("ha"));
+        let ha = keys(&dir.join(format!("node{i}")).join("data").join("ha"));
         let all: BTreeSet<String> = (0..300).chain(500..550).map(|k| k.to_string()).collect();
         assert!(
             all.is_subset(&ha),

@@ -67,6 +67,10 @@ pub struct RunOptions {
     pub garbage: Option<crate::shadow::Granularity>,
     /// Record every tombstone judged in [`Explanation::judged`] (`cairn tombstones`).
     pub judgements: bool,
+    /// Cleanup (`nodetool cleanup`): keep only the partitions whose Murmur3 token lies in one of
+    /// these `(start, end]` ranges (`start >= end` wraps through the ends of the token space);
+    /// `None`: keep every partition.
+    pub keep_ranges: Option<Vec<(i64, i64)>>,
 }
 
 impl RunOptions {
@@ -85,6 +89,7 @@ impl RunOptions {
             dry_run: false,
             garbage: None,
             judgements: false,
+            keep_ranges: None,
         }
     }
 }
@@ -105,6 +110,8 @@ pub struct RunReport {
     pub kept_for_overlap: u64,
     /// Tombstones kept because they are younger than gc_grace.
     pub kept_young: u64,
+    /// Partitions dropped because no range of [`RunOptions::keep_ranges`] holds them.
+    pub cleaned: u64,
 }
 
 /// Why one partition changed in a compaction (`--explain`): what reconciliation dropped, what
@@ -438,8 +445,22 @@ fn compact_partitions(
     let mut collected_row = Unfiltered::default();
     let header = PartitionStream::header(merger).clone();
     let mut boundaries = opts.split_tokens.iter().peekable();
+    let kept = |ranges: &[(i64, i64)], token: i64| {
+        ranges.iter().any(
+            |&(start, end)| {
+                if start >= end { token > start || token <= end } else { token > start && token <= end }
+            },
+        )
+    };
     while let Some(p) = merger.next_partition()?.cloned() {
         report.partitions_in += 1;
+        if let Some(ranges) = &opts.keep_ranges
+            && !kept(ranges, cairn_format::partitioner::murmur3_token(&p.key))
+        {
+            while merger.next_unfiltered()?.is_some() {}
+            report.cleaned += 1;
+            continue;
+        }
         let counts_before = merger.counts();
         if boundaries.peek().is_some() {
             let token = partitioner.token(&p.key);

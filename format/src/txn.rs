@@ -240,6 +240,10 @@ pub mod operation {
     pub const UPGRADE: &str = "upgradesstables";
     /// A memtable flush.
     pub const FLUSH: &str = "flush";
+    /// `nodetool cleanup`.
+    pub const CLEANUP: &str = "cleanup";
+    /// Streamed data written as SSTables (bootstrap, `cairn load --stream`).
+    pub const STREAM: &str = "stream";
 }
 
 impl Transaction {

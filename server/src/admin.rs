@@ -137,6 +137,11 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             Some(cluster) => Ok(render_status(&ring_members(shared, cluster)?)),
             None => shared.status(),
         },
+        "cleanup" => {
+            let (ks, t) = scope(args);
+            crate::ring::streaming::cleanup(shared, ks.as_deref(), t.as_deref())
+        }
+        "decommission" => crate::ring::streaming::decommission(shared),
         "ring" => match &shared.cluster {
             Some(cluster) => Ok(render_ring_json(&ring_members(shared, cluster)?)),
             None => Err("this node is standalone (started without --seeds)".into()),

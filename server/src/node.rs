@@ -216,13 +216,14 @@ fn replay_statement(shared: &Shared, e: crate::commitlog::Entry) -> Result<Outco
     execute(shared, &mut session, &st, &params, Some(e.now_s))
 }
 
-/// This node's identity, kept across restarts in `<data>/cairn_node.txt`: host id, then tokens.
+/// This node's identity, kept across restarts in `<data>/cairn_node.txt`: host id, then tokens;
+/// and whether this is its first start (the identity was made now).
 pub(crate) fn identity(
     data: &std::path::Path,
     num_tokens: usize,
     initial: &[i64],
     seed: &mut u64,
-) -> std::io::Result<([u8; 16], Vec<i64>)> {
+) -> std::io::Result<([u8; 16], Vec<i64>, bool)> {
     let path = data.join("cairn_node.txt");
     if let Ok(text) = std::fs::read_to_string(&path) {
         let mut lines = text.lines();
@@ -238,7 +239,7 @@ pub(crate) fn identity(
                         path.display()
                     );
                 }
-                return Ok((id, tokens));
+                return Ok((id, tokens, false));
             }
         }
     }
@@ -255,7 +256,7 @@ pub(crate) fn identity(
         text.push_str(&format!("{t}\n"));
     }
     std::fs::write(&path, text)?;
-    Ok((host_id, tokens))
+    Ok((host_id, tokens, true))
 }
 
 pub(crate) fn now_micros() -> i64 {
@@ -297,7 +298,11 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
-    let (host_id, tokens) = identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
+    let (host_id, tokens, first_start) =
+        identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
+    // A new node that is not a seed streams its ranges before it serves (bootstrap).
+    let joining =
+        first_start && config.ring.as_ref().is_some_and(|r| r.auto_bootstrap && !r.seeds.contains(&r.storage));
     // The internode port is bound before anything else happens, so a port in use fails the
     // start at once.
     let storage = match &config.ring {
@@ -307,7 +312,15 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     let cluster = match config.ring.clone() {
         Some(r) => {
             let hints = crate::hints::Hints::open(&config.data_dir)?;
-            Some(crate::ring::cluster::Cluster::new(r, &config.cluster_name, addr, host_id, &tokens, [0; 16], hints))
+            let me = crate::ring::cluster::Identity {
+                cluster_name: &config.cluster_name,
+                rpc: addr,
+                host_id,
+                tokens: &tokens,
+                joining,
+            };
+            // The schema version is announced once the schema is replayed.
+            Some(crate::ring::cluster::Cluster::new(r, me, hints))
         }
         None => None,
     };
@@ -366,6 +379,12 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
                 std::thread::sleep(interval);
             }
         });
+        if joining {
+            crate::log!("cairn node: joining the ring (UJ): streaming the ranges this node takes over");
+            let received = crate::ring::streaming::bootstrap(&shared)
+                .map_err(|e| std::io::Error::other(format!("bootstrap failed: {e}")))?;
+            crate::log!("cairn node: bootstrap done: {received} partition(s) streamed; normal (UN)");
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = Arc::clone(&stop);

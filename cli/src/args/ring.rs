@@ -24,6 +24,23 @@ pub enum RingCommand {
     Start(RingNodeArgs),
     /// Stop every node cleanly.
     Down(RingDirArgs),
+    /// Add a node (the next address): it joins as UJ, streams the ranges it takes over from
+    /// their current replicas, then serves as UN. Run `cairn admin cleanup` on the others
+    /// afterwards to drop what they no longer replicate.
+    Add(RingAddArgs),
+    /// Decommission a node: it streams its ranges to their new replicas, leaves the ring and
+    /// stops.
+    Decommission(RingNodeArgs),
+}
+
+#[derive(Args)]
+pub struct RingAddArgs {
+    /// The ring's directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The new node's data centre (default: the first node's).
+    #[arg(long, value_name = "NAME")]
+    pub dc: Option<String>,
 }
 
 #[derive(Args)]

@@ -55,6 +55,8 @@ pub fn run(command: Command, progress: bool) -> anyhow::Result<Outcome> {
         Command::Ring(RingCommand::Resume(a)) => ring::signal(a, ring::Action::Resume, &mut out),
         Command::Ring(RingCommand::Start(a)) => ring::start(a, &mut out),
         Command::Ring(RingCommand::Down(a)) => ring::down(a, &mut out),
+        Command::Ring(RingCommand::Add(a)) => ring::add(a, &mut out),
+        Command::Ring(RingCommand::Decommission(a)) => ring::decommission(a, &mut out),
         Command::Load(a) => load::run(a, &mut out),
         Command::Admin(a) => admin::run(a, &mut out),
         Command::Demo(a) => demo::run(a, &mut out),

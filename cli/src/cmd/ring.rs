@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::Outcome;
-use crate::args::{OnOff, RingDirArgs, RingNodeArgs, RingStatusArgs, RingUpArgs};
+use crate::args::{OnOff, RingAddArgs, RingDirArgs, RingNodeArgs, RingStatusArgs, RingUpArgs};
 
 /// The storage (internode) port of every node of a ring.
 const STORAGE_PORT: u16 = 7000;
@@ -374,5 +374,63 @@ pub fn down(a: RingDirArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         }
         writeln!(out, "{} stopped", n.name)?;
     }
+    Ok(Outcome::Ok)
+}
+
+/// `ring add`: the next node joins (bootstrap streaming), and the ring settles with it UN.
+pub fn add(a: RingAddArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let mut nodes = load(&a.dir)?;
+    let first = nodes.first().cloned().context("an empty ring")?;
+    let i = nodes.iter().filter_map(|n| n.name.strip_prefix("node")?.parse::<usize>().ok()).max().unwrap_or(0) + 1;
+    if i > 254 {
+        bail!("no address left for a node {i}");
+    }
+    let mut n = Node {
+        name: format!("node{i}"),
+        address: IpAddr::from([127, 0, 0, i as u8]),
+        dc: a.dc.unwrap_or(first.dc.clone()),
+        data: first.data.parent().and_then(Path::parent).map_or_else(
+            || PathBuf::from(format!("node{i}")).join("data"),
+            |d| d.join(format!("node{i}")).join("data"),
+        ),
+        pid: 0,
+        ..first
+    };
+    n.spawn()?;
+    let name = n.name.clone();
+    nodes.push(n);
+    save(&a.dir, &nodes)?;
+    let stopped: Vec<String> = nodes.iter().filter(|m| !m.running()).map(|m| m.name.clone()).collect();
+    let stopped: Vec<&str> = stopped.iter().map(String::as_str).collect();
+    settle(&nodes, &stopped)?;
+    writeln!(out, "{name} joined")?;
+    Ok(Outcome::Ok)
+}
+
+/// `ring decommission NODE`: it streams its ranges away and leaves; then it is stopped and
+/// removed from the ring's file.
+pub fn decommission(a: RingNodeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let mut nodes = load(&a.dir)?;
+    let n = find(&mut nodes, &a.node)?.clone();
+    if !n.running() {
+        bail!("{} is not running: a dead node is removed, not decommissioned", n.name);
+    }
+    let reply = cairn_server::admin::request(n.admin(), None, &["decommission".to_string()])
+        .with_context(|| format!("{} does not answer", n.name))?;
+    let text = reply.map_err(|e| anyhow::anyhow!("{}: {e}", n.name))?;
+    write!(out, "{text}")?;
+    if let Some(pid) = rustix::process::Pid::from_raw(n.pid as i32) {
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).context("stopping the node")?;
+    }
+    let deadline = Instant::now() + SETTLE;
+    while n.running() {
+        if Instant::now() > deadline {
+            bail!("{} (pid {}) did not exit in {}s", n.name, n.pid, SETTLE.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nodes.retain(|m| m.name != n.name);
+    save(&a.dir, &nodes)?;
+    writeln!(out, "{} left the ring", n.name)?;
     Ok(Outcome::Ok)
 }

@@ -46,6 +46,10 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
                 Err(f) => Frame::error(&req, &f.message),
             }
         }
+        Verb::StreamRequest => match crate::ring::streaming::answer(&shared, &req.payload) {
+            Ok(b) => Frame::response(&req, Verb::StreamChunk, b),
+            Err(f) => Frame::error(&req, &f.message),
+        },
         other => Frame::error(&req, &format!("{other:?} is not served by this node yet")),
     }
 }

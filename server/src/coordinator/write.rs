@@ -23,10 +23,12 @@ use crate::ring::cluster::Cluster;
 use crate::ring::messaging::{Frame, Verb};
 use crate::storage::mutation::{self, Mutation};
 
-/// Where a mutation goes: its replicas and what its level needs of them.
+/// Where a mutation goes: its replicas and what its level needs of them, and the replicas it
+/// will have once joining or leaving nodes are done (sent to as well, not counted).
 pub(crate) struct Placement {
     pub(crate) replicas: Vec<Replica>,
     pub(crate) requirement: Requirement,
+    pub(crate) pending: Vec<Replica>,
 }
 
 /// The replicas of the partition a mutation writes, and what `cl` needs of them; Unavailable
@@ -47,7 +49,8 @@ pub(crate) fn place(cluster: &Cluster, cat: &Catalog, m: &Mutation, cl: Consiste
     let replicas = view.replicas(m.token(), &replication);
     let requirement = Requirement::new(cl, &replicas, &cluster.config.dc);
     requirement.check_alive(&replicas)?;
-    Ok(Placement { replicas, requirement })
+    let pending = view.pending(m.token(), &replication);
+    Ok(Placement { replicas, requirement, pending })
 }
 
 /// Write `mutations` at `cl`; returns this node's commit-log position when it holds a share
@@ -65,14 +68,14 @@ pub(crate) fn write(
     // Each live replica's share of the mutations.
     let mut shares: BTreeMap<IpAddr, Vec<usize>> = BTreeMap::new();
     for (i, p) in placements.iter().enumerate() {
-        for r in p.replicas.iter().filter(|r| r.alive) {
+        for r in p.replicas.iter().chain(&p.pending).filter(|r| r.alive) {
             shares.entry(r.addr).or_default().push(i);
         }
     }
     // The replicas that are down get hints now.
     let mut down: BTreeMap<IpAddr, Vec<usize>> = BTreeMap::new();
     for (i, p) in placements.iter().enumerate() {
-        for r in p.replicas.iter().filter(|r| !r.alive) {
+        for r in p.replicas.iter().chain(&p.pending).filter(|r| !r.alive) {
             down.entry(r.addr).or_default().push(i);
         }
     }
@@ -126,7 +129,9 @@ pub(crate) fn write(
         let ms: Vec<Mutation> = idx.iter().map(|i| mutations[*i].clone()).collect();
         position = crate::execute::write_local(shared, cat, ms)?;
         for i in idx {
-            acked[*i].push(dc_of(me));
+            if placements[*i].replicas.iter().any(|r| r.addr == me) {
+                acked[*i].push(dc_of(me));
+            }
         }
     }
     // At ANY a hint is an acknowledgement.

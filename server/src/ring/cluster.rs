@@ -53,6 +53,8 @@ pub struct RingConfig {
     pub hinted_handoff: bool,
     /// `max_hint_window`: no hints are kept for a node down longer.
     pub max_hint_window: Duration,
+    /// `auto_bootstrap`: a new node that is not a seed streams its ranges before it serves.
+    pub auto_bootstrap: bool,
 }
 
 impl RingConfig {
@@ -72,6 +74,7 @@ impl RingConfig {
             read_timeout: Duration::from_secs(5),
             hinted_handoff: true,
             max_hint_window: Duration::from_secs(3 * 3600),
+            auto_bootstrap: true,
         }
     }
 }
@@ -109,6 +112,8 @@ pub struct View {
     pub peers: BTreeMap<IpAddr, Peer>,
     /// The token ring of the members in NORMAL state (`None` before any has tokens).
     pub tokens: Option<TokenMap>,
+    /// While nodes join or leave: the ring once they have (`None` otherwise).
+    pub future: Option<TokenMap>,
 }
 
 impl View {
@@ -134,6 +139,27 @@ impl View {
         let Some(map) = &self.tokens else { return vec![] };
         map.replicas(token, r)
             .into_iter()
+            .map(|addr| {
+                let p = self.peers.get(&addr);
+                Replica {
+                    addr,
+                    dc: p.map_or_else(String::new, |p| p.dc.clone()),
+                    alive: addr == self.me || p.is_some_and(|p| p.alive),
+                }
+            })
+            .collect()
+    }
+
+    /// The replicas `token` will have once the nodes joining or leaving now have (writes go to
+    /// them too, so a joining node misses nothing written while it streams); empty when no node
+    /// is joining or leaving.
+    pub fn pending(&self, token: i64, r: &Replication) -> Vec<Replica> {
+        let Some(future) = &self.future else { return vec![] };
+        let now: Vec<IpAddr> = self.tokens.as_ref().map(|m| m.replicas(token, r)).unwrap_or_default();
+        future
+            .replicas(token, r)
+            .into_iter()
+            .filter(|a| !now.contains(a))
             .map(|addr| {
                 let p = self.peers.get(&addr);
                 Replica {
@@ -174,17 +200,22 @@ fn uuid(s: &str) -> Option<[u8; 16]> {
     crate::catalog::unhex16(&s.replace('-', ""))
 }
 
+/// Who this node is, as it gossips itself.
+pub(crate) struct Identity<'a> {
+    pub(crate) cluster_name: &'a str,
+    /// Where drivers reach it.
+    pub(crate) rpc: SocketAddr,
+    pub(crate) host_id: [u8; 16],
+    pub(crate) tokens: &'a [i64],
+    /// It streams its ranges before it serves (bootstrap).
+    pub(crate) joining: bool,
+}
+
 impl Cluster {
-    /// This node's gossip, announcing itself NORMAL with its tokens.
-    pub(crate) fn new(
-        config: RingConfig,
-        cluster_name: &str,
-        rpc: SocketAddr,
-        host_id: [u8; 16],
-        tokens: &[i64],
-        schema: [u8; 16],
-        hints: Hints,
-    ) -> Cluster {
+    /// This node's gossip, announcing itself NORMAL (or joining) with its tokens.
+    pub(crate) fn new(config: RingConfig, me: Identity<'_>, hints: Hints) -> Cluster {
+        let Identity { cluster_name, rpc, host_id, tokens, joining } = me;
+        let schema = [0u8; 16];
         let generation = crate::node::now_micros() / 1_000_000;
         let mut g =
             Gossip::new(config.storage, generation, cluster_name, "org.apache.cassandra.dht.Murmur3Partitioner");
@@ -196,7 +227,8 @@ impl Cluster {
         g.set_local(AppState::ReleaseVersion, crate::system::RELEASE_VERSION);
         g.set_local(AppState::SchemaVersion, cairn_format::types::render::hex(&schema));
         g.set_local(AppState::Tokens, tokens.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-        g.set_local(AppState::Status, status::NORMAL);
+        // A node that must stream its ranges first joins as BOOT (UJ), then turns NORMAL.
+        g.set_local(AppState::Status, if joining { status::BOOT } else { status::NORMAL });
         let fd = FailureDetector::new(FailureDetectorConfig {
             phi_convict_threshold: config.phi_convict_threshold,
             ..FailureDetectorConfig::for_gossip_interval(config.gossip_interval)
@@ -207,7 +239,7 @@ impl Cluster {
             messenger: Arc::new(Messenger::default()),
             gossip: Mutex::new(g),
             detector: Mutex::new(fd),
-            view: RwLock::new(Arc::new(View { me, peers: BTreeMap::new(), tokens: None })),
+            view: RwLock::new(Arc::new(View { me, peers: BTreeMap::new(), tokens: None, future: None })),
             stop: Arc::new(AtomicBool::new(false)),
             last_pull: Mutex::new(None),
             hints: Arc::new(hints),
@@ -221,6 +253,22 @@ impl Cluster {
     /// The ring as seen now.
     pub(crate) fn view(&self) -> Arc<View> {
         self.view.read().map_or_else(|p| Arc::clone(&p.into_inner()), |v| Arc::clone(&v))
+    }
+
+    /// Set one of this node's gossip states.
+    pub(crate) fn set_local(&self, state: AppState, value: &str) {
+        if let Ok(mut g) = self.gossip.lock() {
+            g.set_local(state, value);
+        }
+        self.refresh_view();
+    }
+
+    /// A gossip round with every live peer now (a status change everyone should learn at once).
+    pub(crate) fn announce(&self) {
+        let view = self.view();
+        for p in view.peers.values().filter(|p| p.alive && p.storage != self.config.storage) {
+            let _ = self.round(p.storage);
+        }
     }
 
     /// Announce a new schema version.
@@ -240,6 +288,10 @@ impl Cluster {
         for (addr, state) in local.chain(g.endpoints().iter().map(|(a, s)| (*a, s))) {
             let value = |s: AppState| state.value(s).unwrap_or_default();
             let status_value = value(AppState::Status);
+            // A node that left (decommissioned) is no longer a member.
+            if super::gossip::status_kind(status_value) == status::LEFT && addr != me {
+                continue;
+            }
             let rpc_ip = value(AppState::RpcAddress).parse().unwrap_or(addr.ip());
             let rpc_port = value(AppState::NativePort).parse().unwrap_or(9042);
             let tokens: Vec<i64> = value(AppState::Tokens).split(',').filter_map(|t| t.trim().parse().ok()).collect();
@@ -262,21 +314,31 @@ impl Cluster {
             );
         }
         drop((g, fd));
-        let members: Vec<Member> = peers
-            .iter()
-            .filter(|(_, p)| {
-                !p.tokens.is_empty()
-                    && matches!(super::gossip::status_kind(&p.status), status::NORMAL | status::SHUTDOWN)
-            })
-            .map(|(a, p)| Member { addr: *a, dc: p.dc.clone(), rack: p.rack.clone(), tokens: p.tokens.clone() })
-            .collect();
-        let tokens = match TokenMap::new(members, me.ip()) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                crate::log!("cairn node: the ring as gossiped is not usable yet: {e}");
-                None
+        // The ring as it is (NORMAL members, those that shut down cleanly included: they still
+        // own their ranges), and as it will be once joining nodes have joined and leaving nodes
+        // have left (writes go to both: Cassandra's pending ranges).
+        let kind = |p: &Peer| super::gossip::status_kind(&p.status).to_string();
+        let map = |keep: &dyn Fn(&str) -> bool| {
+            let members: Vec<Member> = peers
+                .iter()
+                .filter(|(_, p)| !p.tokens.is_empty() && keep(&kind(p)))
+                .map(|(a, p)| Member { addr: *a, dc: p.dc.clone(), rack: p.rack.clone(), tokens: p.tokens.clone() })
+                .collect();
+            let local =
+                if members.iter().any(|m| m.addr == me.ip()) { Some(me.ip()) } else { members.first().map(|m| m.addr) };
+            match local.map(|l| TokenMap::new(members, l)) {
+                Some(Ok(m)) => Some(m),
+                Some(Err(e)) => {
+                    crate::log!("cairn node: the ring as gossiped is not usable yet: {e}");
+                    None
+                }
+                None => None,
             }
         };
+        let tokens = map(&|k| matches!(k, status::NORMAL | status::SHUTDOWN | status::LEAVING));
+        let changing = peers.values().any(|p| matches!(kind(p).as_str(), status::BOOT | status::LEAVING));
+        let future =
+            if changing { map(&|k| matches!(k, status::NORMAL | status::SHUTDOWN | status::BOOT)) } else { None };
         if let Ok(mut down) = self.down_since.lock() {
             for (addr, p) in &peers {
                 if p.alive {
@@ -287,7 +349,7 @@ impl Cluster {
             }
         }
         if let Ok(mut v) = self.view.write() {
-            *v = Arc::new(View { me: me.ip(), peers, tokens });
+            *v = Arc::new(View { me: me.ip(), peers, tokens, future });
         }
     }
 
@@ -509,13 +571,12 @@ impl Cluster {
 
     /// Tell the live peers this node is shutting down, so they mark it down at once.
     pub(crate) fn announce_shutdown(&self) {
-        if let Ok(mut g) = self.gossip.lock() {
-            g.set_local(AppState::Status, status::SHUTDOWN);
+        // A node that left stays left.
+        let left = self.view().peers.get(&self.view().me).is_some_and(|p| p.status == status::LEFT);
+        if !left {
+            self.set_local(AppState::Status, status::SHUTDOWN);
         }
-        let view = self.view();
-        for p in view.peers.values().filter(|p| p.alive && p.storage != self.config.storage) {
-            let _ = self.round(p.storage);
-        }
+        self.announce();
         self.stop.store(true, Ordering::SeqCst);
     }
 }

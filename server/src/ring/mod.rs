@@ -11,6 +11,7 @@
 //!   around the ring (Cassandra's `Gossiper`).
 //! - [`cluster`]: a node's membership — its gossip rounds, the failure detector fed by them,
 //!   and the view of the ring (members, liveness, token map) the coordinator places data with.
+//! - [`streaming`]: moving whole token ranges — bootstrap, decommission, cleanup.
 //! - [`failure`]: deciding from the rhythm of gossip heartbeats that a peer is down (Cassandra's
 //!   phi-accrual `FailureDetector`).
 //!
@@ -44,4 +45,5 @@ pub mod cluster;
 pub mod failure;
 pub mod gossip;
 pub mod messaging;
+pub mod streaming;
 pub mod tokens;

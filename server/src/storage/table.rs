@@ -126,6 +126,24 @@ impl Table {
         }
     }
 
+    /// Drop the partitions this node no longer replicates (`nodetool cleanup`): the memtable is
+    /// flushed, then every SSTable rewritten in one compaction that keeps only the partitions in
+    /// `ranges` (`(start, end]`). Returns the partitions dropped.
+    pub(crate) fn cleanup(&self, d: &mut TableData, ranges: Vec<(i64, i64)>) -> cairn_format::Result<u64> {
+        self.flush(d)?;
+        if d.sstables.is_empty() {
+            return Ok(0);
+        }
+        let now = now_micros() / 1_000_000;
+        let mut opts = cairn_compact::run::RunOptions::new(cairn_format::Version::Nb, now);
+        opts.keep_ranges = Some(ranges);
+        let operation = cairn_format::txn::operation::CLEANUP;
+        let report = cairn_compact::run::run_in_place(&d.sstables, &[], &opts, operation, &mut |_| {})
+            .map_err(|e| cairn_format::Error::io(&self.dir, std::io::Error::other(e.to_string())))?;
+        d.sstables = crate::storage::load_dir(&self.dir)?;
+        Ok(report.cleaned)
+    }
+
     /// A major compaction: every SSTable into one, purged as Cassandra purges.
     pub(crate) fn compact_all(&self, d: &mut TableData) -> cairn_format::Result<()> {
         if d.sstables.len() < 2 {
