@@ -1,0 +1,177 @@
+"""Checks of the `cairn` Python package (python/), run by tests/tests/python.rs with the python
+of the virtualenv scripts/python-wheel builds it into (CAIRN_PY_PYTHON).
+
+usage: python_package.py JOBS.json
+JOBS.json: a list of jobs, each an object with a "check" and its arguments (see CHECKS). Each
+check prints `ok <check> <what>` lines; a failed one raises (exit status 1 with the reason).
+Documents that the Rust side compares (dump, tombstones) are printed as `doc <name> <json>`.
+"""
+
+import glob
+import json
+import os
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import cairn
+
+
+def parquet_table(dataset):
+    """The rows of a `cairn export` Parquet dataset, files in name order (the export's order)."""
+    files = sorted(glob.glob(os.path.join(dataset, "**", "*.parquet"), recursive=True))
+    assert files, f"{dataset}: no parquet files"
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def ndjson_rows(dataset):
+    files = sorted(glob.glob(os.path.join(dataset, "**", "*.ndjson"), recursive=True))
+    assert files, f"{dataset}: no ndjson files"
+    rows = []
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            rows.extend(json.loads(line) for line in fh if line.strip())
+    return rows
+
+
+def is_plain(t):
+    """Arrow types whose Python values are what CQL's JSON prints (integers, booleans, text)."""
+    return (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_string(t)) and not isinstance(
+        t, pa.BaseExtensionType
+    )
+
+
+def first_difference(a, b):
+    for i, (x, y) in enumerate(zip(a.to_pylist(), b.to_pylist())):
+        if x != y:
+            return f"row {i}: {x!r} vs {y!r}"
+    return f"{a.num_rows} vs {b.num_rows} rows; schemas {a.schema} vs {b.schema}"
+
+
+def check_equals_export(job):
+    """scan() holds exactly the export's rows, in its order, with its Arrow types: equal to the
+    Parquet dataset as Arrow tables (schema included), and to the NDJSON dataset row for row
+    (same columns in the same order; integer, boolean and text values equal)."""
+    kw = dict(mode=job["mode"], now=job["now"], batch_rows=job.get("batch_rows", 65536))
+    if job.get("schema"):
+        kw["schema"] = job["schema"]
+    if job.get("table"):
+        kw["table"] = job["table"]
+    reader = cairn.scan(job["path"], **kw)
+    assert isinstance(reader, pa.RecordBatchReader), type(reader)
+    got = reader.read_all()
+    want = parquet_table(job["parquet"])
+    # Parquet does not keep Arrow's nullability flags or the export's metadata beyond types.
+    assert got.schema.remove_metadata().equals(want.schema.remove_metadata()) or [
+        (f.name, f.type) for f in got.schema
+    ] == [(f.name, f.type) for f in want.schema], f"{job['name']}: schema\n{got.schema}\nvs\n{want.schema}"
+    want = want.cast(got.schema)
+    assert got.equals(want), f"{job['name']} {job['mode']}: {first_difference(got, want)}"
+    rows = ndjson_rows(job["ndjson"])
+    assert len(rows) == got.num_rows, f"{job['name']}: {got.num_rows} rows vs {len(rows)} in NDJSON"
+    names = got.schema.names
+    plain = [f.name for f in got.schema if is_plain(f.type)]
+    for i, (r, s) in enumerate(zip(rows, got.to_pylist())):
+        assert list(r.keys()) == names, f"{job['name']} row {i}: columns {list(r.keys())} vs {names}"
+        for n in plain:
+            assert r[n] == s[n], f"{job['name']} {job['mode']} row {i} column {n}: {r[n]!r} (ndjson) vs {s[n]!r}"
+    print("ok equals_export", job["name"], job["mode"], got.num_rows, "rows", len(plain), "plain columns")
+
+
+def check_splits(job):
+    """splits() cover the ring exactly once, and their scans together are the whole scan."""
+    path, now = job["path"], job["now"]
+    whole = cairn.scan(path, now=now).read_all()
+    lo, hi = -(2**63), 2**63 - 1
+    for kw in job["splits"]:
+        splits = cairn.splits(path, **kw)
+        assert splits[0]["start"] == lo and splits[-1]["end"] == hi, (kw, splits[0], splits[-1])
+        for a, b in zip(splits, splits[1:]):
+            assert a["end"] == b["start"] and a["start"] < a["end"], (kw, a, b)
+        if "n" in kw:
+            assert 1 < len(splits) <= kw["n"], (kw, len(splits))
+        parts = []
+        for s in splits:
+            t = cairn.scan(path, now=now, token_range=(s["start"], s["end"])).read_all()
+            if t.num_rows:
+                assert s["sstables"], f"{kw}: a range with rows names no SSTable: {s}"
+            # A split measures its own decimals: compare in the whole scan's types.
+            parts.append(t.cast(whole.schema))
+        union = pa.concat_tables(parts)
+        assert union.equals(whole), f"{kw}: {len(splits)} splits: {first_difference(union, whole)}"
+        print("ok splits", job["name"], kw, len(splits), "splits", union.num_rows, "rows")
+
+
+def check_corrupt(job):
+    """A corrupt SSTable raises CairnError naming the file, whether at scan() or while reading."""
+    try:
+        cairn.scan(job["path"], now=job["now"], mode=job["mode"]).read_all()
+    except cairn.CairnError as e:
+        assert job["file"] in str(e), f"the error names {job['file']}: {e}"
+        print("ok corrupt", job["mode"], str(e).splitlines()[0][:200])
+        return
+    raise AssertionError(f"{job['path']}: a corrupt SSTable read without an error")
+
+
+def check_engines(job):
+    """DuckDB over a scan() reader, and read_pandas()."""
+    import duckdb
+
+    path, now, rows = job["path"], job["now"], job["rows"]
+    r = cairn.scan(path, now=now)
+    n = duckdb.sql("SELECT count(*) FROM r").fetchall()[0][0]
+    assert n == rows, (n, rows)
+    key = job["key"]
+    r = cairn.scan(path, now=now)
+    groups = duckdb.sql(f'SELECT "{key}", count(*) AS n FROM r GROUP BY ALL').fetchall()
+    assert sum(g[1] for g in groups) == rows and len(groups) == job["partitions"], (len(groups), job)
+    df = cairn.scan(path, now=now).read_pandas()
+    assert len(df) == rows, (len(df), rows)
+    assert list(df.columns) == cairn.scan(path, now=now).schema.names
+    print("ok engines", job["name"], rows, "rows", len(groups), "partitions")
+
+
+def check_tables(job):
+    t = cairn.tables(job["path"])
+    assert len(t) == 1, t
+    t = t[0]
+    assert (t["keyspace"], t["table"], len(t["sstables"])) == (job["keyspace"], job["table"], job["sstables"]), t
+    assert t["bytes"] > 0 and t["name"] == f"{job['keyspace']}.{job['table']}", t
+    assert all(p.endswith("-Data.db") for p in t["sstables"]), t
+    print("ok tables", t["name"], len(t["sstables"]), "sstables", t["bytes"], "bytes")
+
+
+def check_documents(job):
+    """dump() and tombstones() documents (the Rust side compares them with the CLI's)."""
+    path, now = job["path"], job["now"]
+    print("doc dump", json.dumps(cairn.dump(path, now=now, merge=True)))
+    print("doc tombstones", json.dumps(cairn.tombstones(path, now=now)))
+    try:
+        cairn.scan(path, now=now, table="no_such_table")
+    except cairn.CairnError as e:
+        assert "no table no_such_table" in str(e), e
+    else:
+        raise AssertionError("table= naming no table must raise")
+    print("ok documents")
+
+
+CHECKS = {
+    "equals_export": check_equals_export,
+    "splits": check_splits,
+    "corrupt": check_corrupt,
+    "engines": check_engines,
+    "tables": check_tables,
+    "documents": check_documents,
+}
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        jobs = json.load(f)
+    for job in jobs:
+        CHECKS[job["check"]](job)
+
+
+if __name__ == "__main__":
+    main()
