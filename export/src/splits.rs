@@ -117,3 +117,78 @@ fn before(t: &Token) -> Option<Token> {
         Token::Bytes(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ExportOptions, scan};
+    use cairn_format::partition::{OwnedCell, Partition};
+    use cairn_format::sstable::OpenOptions;
+    use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
+    use cairn_format::types::CqlType;
+    use cairn_format::writer::{SsTableWriter, WriterOptions};
+
+    /// One SSTable of `n` int-keyed partitions (keys `from..from + n`), one text cell each.
+    fn write(dir: &std::path::Path, generation: u64, keys: std::ops::Range<i32>, p: Partitioner) -> SsTable {
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        let options = WriterOptions { partitioner: p, ..WriterOptions::default() };
+        let mut w = SsTableWriter::create(dir, generation, header, options).expect("writer");
+        let mut keys: Vec<Vec<u8>> = keys.map(|k| k.to_be_bytes().to_vec()).collect();
+        keys.sort_by(|a, b| p.token(a).cmp(&p.token(b)).then_with(|| a.cmp(b)));
+        for k in keys {
+            let mut part = Partition::new(k);
+            part.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"some value".to_vec(), 1));
+            w.write_partition_content(&part).expect("write");
+        }
+        SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open")
+    }
+
+    fn rows_in(tables: &[SsTable], s: &Split) -> usize {
+        let opts = ExportOptions { where_token: Some((s.start.to_string(), s.end.to_string())), ..Default::default() };
+        scan(tables, &opts).expect("scan").map(|b| b.expect("batch").num_rows()).sum()
+    }
+
+    #[test]
+    fn splits_cover_the_ring_once_and_their_scans_add_up() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // Two overlapping SSTables of one table: 3000 and 2000 partitions, 1000 keys in both.
+        let tables = vec![
+            write(tmp.path(), 1, 0..3000, Partitioner::Murmur3),
+            write(tmp.path(), 2, 2000..4000, Partitioner::Murmur3),
+        ];
+        for (target, n) in [(None, Some(4)), (Some(20_000), None)] {
+            let s = splits(&tables, target, n).expect("splits");
+            assert!(s.len() >= 2, "{target:?} {n:?}: {} splits", s.len());
+            if let Some(n) = n {
+                assert!(s.len() <= n as usize, "{} splits for n={n}", s.len());
+            }
+            assert_eq!(s.first().map(|x| x.start.clone()), Some(Token::Murmur3(i64::MIN)));
+            assert_eq!(s.last().map(|x| x.end.clone()), Some(Token::Murmur3(i64::MAX)));
+            for w in s.windows(2) {
+                assert!(w[0].end == w[1].start && w[0].start < w[0].end, "{w:?}");
+            }
+            let data: u64 = tables.iter().map(|t| t.data_length().expect("length")).sum();
+            let bytes: u64 = s.iter().map(|x| x.bytes).sum();
+            assert!(bytes <= data && bytes > data * 9 / 10, "{bytes} of {data}");
+            let rows: Vec<usize> = s.iter().map(|x| rows_in(&tables, x)).collect();
+            assert_eq!(rows.iter().sum::<usize>(), 4000, "{rows:?}");
+            assert!(s.iter().zip(&rows).all(|(x, r)| *r == 0 || x.sstables.len() == 2 || x.sstables.len() == 1));
+        }
+    }
+
+    #[test]
+    fn an_order_preserving_table_has_no_splits() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let t = write(tmp.path(), 1, 0..10, Partitioner::ByteOrdered);
+        match splits(&[t], None, Some(2)) {
+            Err(ExportError::Tokens(m)) => assert!(m.contains("ByteOrdered"), "{m}"),
+            r => panic!("{r:?}"),
+        }
+    }
+}
