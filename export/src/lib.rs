@@ -23,6 +23,10 @@
 //! `SELECT *`); `--columns` keeps only those named (key columns may be named too);
 //! `--with-writetime` / `--with-ttl` add `writetime(c)` (µs) and `ttl(c)` (seconds left) for
 //! each simple non-key column. Type mapping: see [`arrow`].
+//!
+//! In process (the Python package): [`scan()`] gives the same rows, columns and types as Arrow
+//! record batches instead of files, and [`splits()`] the token ranges that cover a table's ring
+//! once, sized by bytes, for scans in parallel.
 
 pub mod arrow;
 mod columns;
