@@ -1,11 +1,11 @@
 //! The `cairn` Python package (python/), installed by `scripts/python-wheel` into a virtualenv
 //! of its own, checked by tests/peers/python_package.py: `scan()` holds exactly `cairn export`'s
 //! rows and Arrow types (the Parquet dataset as Arrow tables; the NDJSON dataset row for row,
-//! its integer, boolean, text, float, decimal, blob and date values), live and mutations, for generated datasets
-//! over several overlapping SSTables and every well-described corpus case; `splits()` cover the
-//! ring exactly once and their scans add up to the whole scan; a corrupt SSTable raises
-//! `CairnError` naming the file; DuckDB and pandas read a scan; `tables()` groups as the CLI
-//! does; `dump()` and `tombstones()` return the CLI's JSON documents.
+//! its integer, boolean, text, float, decimal, blob and date values), live and mutations, for
+//! generated datasets over several overlapping SSTables and every well-described corpus case;
+//! `splits()` cover the ring exactly once and their scans add up to the whole scan; a corrupt
+//! SSTable raises `CairnError` naming the file; DuckDB and pandas read a scan; `tables()` groups
+//! as the CLI does; `dump()` and `tombstones()` return the CLI's JSON documents.
 
 use std::path::Path;
 use std::process::Command;
