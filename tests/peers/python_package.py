@@ -204,6 +204,21 @@ def check_documents(job):
         assert "no table no_such_table" in str(e), e
     else:
         raise AssertionError("table= naming no table must raise")
+    # Options and argument errors.
+    key = cairn.scan(path, now=now).schema.names[0]
+    t = cairn.scan(path, now=now, columns=[key]).read_all()
+    assert t.schema.names == [key] and t.num_rows > 0, t.schema
+    for kw, message in [
+        (dict(columns=["no_such_column"]), "no column no_such_column"),
+        (dict(mode="everything"), 'mode "everything"'),
+        (dict(token_range=(2**70, 0)), f'token "{2**70}" is not a Murmur3 token'),
+    ]:
+        try:
+            cairn.scan(path, now=now, **kw)
+        except cairn.CairnError as e:
+            assert message in str(e), (kw, str(e))
+        else:
+            raise AssertionError(f"{kw} must raise")
     print("ok documents")
 
 
