@@ -16,9 +16,11 @@ use parquet::file::properties::WriterProperties;
 
 use cairn_format::data::PartitionStream;
 use cairn_format::partitioner::{Partitioner, Token};
+use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
+use cairn_format::statistics::SerializationHeader;
 
-use crate::columns::{columns_of, cql_type_name, measure_numerics};
+use crate::columns::{Column, columns_of, cql_type_name, measure_numerics};
 use crate::live::{Written, merger, write_live, write_live_ranges};
 use crate::rows::TokenFilter;
 use crate::sink::Sink;
@@ -27,7 +29,7 @@ use crate::{Codec, ColumnSummary, ExportError, ExportOptions, Format, Mode, Tabl
 /// The keyspace and dataset name of one table's export: `<table>` for live data,
 /// `<table>@<tag>` for a snapshot, `<table>@backups`, `<table>.<index>` for a secondary index;
 /// `keyspace`/`table` where the layout and schema say nothing.
-pub(crate) fn names_of(tables: &[SsTable]) -> (String, String) {
+pub fn names_of(tables: &[SsTable]) -> (String, String) {
     let Some(first) = tables.first() else { return (String::new(), String::new()) };
     let l = cairn_format::location::TableLocation::of(first);
     let mut table = l.table.unwrap_or_else(|| "table".into());
@@ -112,19 +114,27 @@ pub(crate) fn remove_created(created: &[PathBuf]) {
     }
 }
 
-/// Write the dataset into `dir` (the temporary directory); its manifest names `final_dir`,
-/// where [`export_table`] renames it once complete.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_dataset(
+/// What a scan of one table reads and produces: its token filter and split boundaries, its
+/// columns and their Arrow schema, and the merged stream of its SSTables.
+pub(crate) struct Plan {
+    pub(crate) partitioner: Partitioner,
+    pub(crate) filter: TokenFilter,
+    pub(crate) boundaries: Vec<Token>,
+    pub(crate) cols: Vec<Column>,
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) header: SerializationHeader,
+    pub(crate) merger: Merger,
+}
+
+/// Plan the scan of one table's SSTables. `measure`: first measure top-level decimal and
+/// varint columns so they get fixed-width Arrow types where every value fits (the Arrow and
+/// Parquet outputs; the text formats print values exactly without it).
+pub(crate) fn plan(
     tables: &[SsTable],
     opts: &ExportOptions,
-    dir: &Path,
-    final_dir: &Path,
-    keyspace: &str,
-    table: &str,
     table_name: &str,
-    started: Instant,
-) -> Result<TableSummary, ExportError> {
+    measure: bool,
+) -> Result<Plan, ExportError> {
     let partitioner = tables.first().map_or(Partitioner::Murmur3, |t| t.partitioner);
     let filter = match &opts.where_token {
         None => TokenFilter::default(),
@@ -139,12 +149,12 @@ pub(crate) fn write_dataset(
         _ => vec![],
     };
     let mutations = opts.mode == Mode::Mutations;
-    let numeric = if opts.format == Format::Parquet && !mutations {
+    let numeric = if measure && !mutations {
         measure_numerics(tables, opts.now_s, &filter, table_name)?
     } else {
         BTreeMap::new()
     };
-    let mut m = merger(tables)?;
+    let m = merger(tables)?;
     let header = PartitionStream::header(&m).clone();
     let cols = if mutations {
         let keys_only = ExportOptions { columns: None, with_writetime: false, with_ttl: false, ..opts.clone() };
@@ -153,6 +163,25 @@ pub(crate) fn write_dataset(
         columns_of(tables, &header, opts, table_name, &numeric)?
     };
     let schema = Arc::new(Schema::new(cols.iter().map(|c| c.field.clone()).collect::<Vec<_>>()));
+    Ok(Plan { partitioner, filter, boundaries, cols, schema, header, merger: m })
+}
+
+/// Write the dataset into `dir` (the temporary directory); its manifest names `final_dir`,
+/// where [`export_table`] renames it once complete.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_dataset(
+    tables: &[SsTable],
+    opts: &ExportOptions,
+    dir: &Path,
+    final_dir: &Path,
+    keyspace: &str,
+    table: &str,
+    table_name: &str,
+    started: Instant,
+) -> Result<TableSummary, ExportError> {
+    let Plan { partitioner, filter, boundaries, cols, schema, header, merger: mut m } =
+        plan(tables, opts, table_name, opts.format == Format::Parquet)?;
+    let mutations = opts.mode == Mode::Mutations;
     let codec = match opts.codec {
         Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
         Codec::Snappy => Compression::SNAPPY,
@@ -179,6 +208,7 @@ pub(crate) fn write_dataset(
         prefix: String::new(),
         current: None,
         files: vec![],
+        batches: None,
     };
     let Written { mut files, rows, partitions, read } = if mutations {
         let mut sinks: BTreeMap<usize, Sink> = BTreeMap::new();

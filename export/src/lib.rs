@@ -23,6 +23,10 @@
 //! `SELECT *`); `--columns` keeps only those named (key columns may be named too);
 //! `--with-writetime` / `--with-ttl` add `writetime(c)` (µs) and `ttl(c)` (seconds left) for
 //! each simple non-key column. Type mapping: see [`arrow`].
+//!
+//! In process (the Python package): [`scan()`] gives the same rows, columns and types as Arrow
+//! record batches instead of files, and [`splits()`] the token ranges that cover a table's ring
+//! once, sized by bytes, for scans in parallel.
 
 pub mod arrow;
 mod columns;
@@ -30,7 +34,9 @@ mod dataset;
 mod live;
 mod mutations;
 pub mod rows;
+mod scan;
 mod sink;
+mod splits;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +45,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::arrow::TypeOptions;
+pub use crate::dataset::names_of as dataset_name;
+pub use crate::scan::{Batches, scan};
+pub use crate::splits::{DEFAULT_SPLIT_BYTES, Split, splits};
 
 use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 
@@ -205,6 +214,12 @@ pub enum ExportError {
     /// A bad `--where-token` or `--token-splits`.
     #[error("{0}")]
     Tokens(String),
+    /// The reader of a [`scan()`] was dropped before the end: the scan stopped.
+    #[error("the reader of the scan was closed before its end")]
+    Closed,
+    /// A [`scan()`] was given SSTables of more than one table.
+    #[error("a scan reads one table; these SSTables are of {}", .0.join(", "))]
+    SeveralTables(Vec<String>),
     /// A table failed after the datasets of others were written (they stay, complete).
     #[error("{error} (written before this error, and kept: {})", written_list(written))]
     After {

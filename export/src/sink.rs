@@ -35,6 +35,8 @@ pub(crate) struct Sink {
     pub(crate) prefix: String,
     pub(crate) current: Option<Open>,
     pub(crate) files: Vec<FileSummary>,
+    /// Instead of files: each batch goes to this channel ([`crate::scan`]).
+    pub(crate) batches: Option<std::sync::mpsc::SyncSender<Result<RecordBatch, ExportError>>>,
 }
 
 pub(crate) enum Open {
@@ -107,19 +109,17 @@ pub(crate) fn write_values(
         return Ok(());
     }
     let schema = Arc::clone(&sink.schema);
+    if let Some(tx) = &sink.batches {
+        let batch = to_batch(schema, cols, values)
+            .map_err(|e| ExportError::Parquet { path: PathBuf::from("(Arrow batch)"), message: e.to_string() })?;
+        // The reader was dropped: stop scanning.
+        return tx.send(Ok(batch)).map_err(|_| ExportError::Closed);
+    }
     let csv = sink.format == Format::Csv;
     let open = sink.open()?;
     match open {
         Open::Parquet { path, writer, rows: n } => {
-            let arrays: Vec<ArrayRef> = cols
-                .iter()
-                .zip(values)
-                .map(|(c, v)| {
-                    let refs: Vec<Option<&Value<'_>>> = v.iter().map(Option::as_ref).collect();
-                    arrow::to_array(&c.ty, c.field.data_type(), &refs)
-                })
-                .collect();
-            let batch = RecordBatch::try_new(schema, arrays)
+            let batch = to_batch(schema, cols, values)
                 .map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
             writer.write(&batch).map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
             // One row group per batch: bounded memory, and an exact size for rolling files.
@@ -142,4 +142,22 @@ pub(crate) fn write_values(
         sink.close()?;
     }
     Ok(())
+}
+
+/// One Arrow record batch of rows given column by column (the export crate's type mapping,
+/// [`crate::arrow`]).
+pub(crate) fn to_batch(
+    schema: Arc<Schema>,
+    cols: &[Column],
+    values: &[Vec<Option<Value<'_>>>],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let arrays: Vec<ArrayRef> = cols
+        .iter()
+        .zip(values)
+        .map(|(c, v)| {
+            let refs: Vec<Option<&Value<'_>>> = v.iter().map(Option::as_ref).collect();
+            arrow::to_array(&c.ty, c.field.data_type(), &refs)
+        })
+        .collect();
+    RecordBatch::try_new(schema, arrays)
 }

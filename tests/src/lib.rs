@@ -14,3 +14,18 @@ pub fn peers_python(oracle: &str) -> Option<String> {
         }
     }
 }
+
+/// The Python interpreter of the virtualenv holding the `cairn` Python package
+/// (`CAIRN_PY_PYTHON`, set by `scripts/test` from `scripts/python-wheel`), or `None` outside CI,
+/// where the package's tests are reported as not run; in CI a missing interpreter fails.
+pub fn package_python() -> Option<String> {
+    match std::env::var("CAIRN_PY_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            let msg = "CAIRN_PY_PYTHON is not set: the Python package was not tested; scripts/python-wheel builds it";
+            assert!(!cairn_fixtures::in_ci(), "{msg}");
+            eprintln!("{msg}");
+            None
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod model;
 mod murmur_oracle;
 mod node;
 mod plan;
+mod python;
 mod rewrite;
 mod ring_placement;
 mod robustness;

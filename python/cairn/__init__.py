@@ -1,0 +1,178 @@
+"""Cairn: Apache Cassandra's SSTables (3.0 to 5.0) as Arrow, from Python.
+
+The rows, columns and Arrow types are ``cairn export``'s; tables are grouped and named as
+every ``cairn`` verb groups them. Errors are :class:`CairnError`, whose message names the
+file, component and byte offset.
+
+    >>> import cairn, duckdb
+    >>> r = cairn.scan("data/ks/t-0123...", now=1700000000)
+    >>> duckdb.sql("SELECT count(*) FROM r").fetchall()
+"""
+
+import datetime as _dt
+import json as _json
+
+import pyarrow as _pa
+
+from . import _native
+from ._native import CairnError
+
+__all__ = ["CairnError", "tables", "scan", "splits", "dump", "tombstones"]
+
+
+def _seconds(now):
+    """``now`` as seconds since the epoch: None (the current time), a number, or a datetime
+    (naive ones are UTC)."""
+    if now is None:
+        return None
+    if isinstance(now, _dt.datetime):
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=_dt.timezone.utc)
+        return int(now.timestamp())
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise TypeError(f"now: expected seconds since the epoch or a datetime, not {now!r}")
+    return int(now)
+
+
+def _path(path):
+    return str(path)
+
+
+def tables(path, *, schema=None):
+    """The tables under ``path`` (SSTable files, table, snapshot, keyspace or data
+    directories), one dict each: ``name`` (``keyspace.table`` as ``scan(table=)`` takes it:
+    ``t@tag`` for a snapshot, ``t@backups``, ``t.index`` for a secondary index), ``keyspace``,
+    ``table``, ``id``, ``snapshot``, ``backup``, ``index``, ``directory``, ``sstables`` (the
+    Data.db paths) and ``bytes`` (uncompressed Data.db bytes)."""
+    return _native.tables(_path(path), schema=None if schema is None else _path(schema))
+
+
+def _translate(reader, native):
+    """The batches of ``reader``; a read error that ends it is raised as CairnError."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except _pa.ArrowException as e:
+            raise CairnError(native.error() or str(e)) from None
+        yield batch
+
+
+def scan(
+    path,
+    *,
+    table=None,
+    columns=None,
+    token_range=None,
+    mode="live",
+    now=None,
+    schema=None,
+    batch_rows=65536,
+    with_writetime=False,
+    with_ttl=False,
+    uuid_as_binary=False,
+):
+    """The rows of one table as a ``pyarrow.RecordBatchReader``: what ``cairn export`` writes
+    (the same rows, columns and Arrow types) for the same options.
+
+    ``table``: ``keyspace.table`` or ``table`` (needed when ``path`` holds several tables).
+    ``columns``: only these (key columns included when named). ``token_range``: ``(start,
+    end)``, tokens in ``(start, end]`` (as ``splits()`` returns them). ``mode``: ``"live"``
+    (the reconciled rows ``SELECT *`` shows at ``now``) or ``"mutations"`` (every cell, marker
+    and tombstone). ``now``: seconds since the epoch or a datetime (default: the current
+    time). ``schema``: a schema.cql to use instead of the one beside the files.
+
+    Rows are read by Rust on a thread of its own, ``batch_rows`` at a time, and handed over
+    through the Arrow C stream interface. A read error raises CairnError, at ``scan()`` or
+    while reading.
+    """
+    if token_range is not None:
+        start, end = token_range
+        token_range = (str(int(start)), str(int(end)))
+    if columns is not None:
+        columns = [str(c) for c in columns]
+    native = _native.scan(
+        _path(path),
+        table=table,
+        columns=columns,
+        token_range=token_range,
+        mode=mode,
+        now=_seconds(now),
+        schema=None if schema is None else _path(schema),
+        batch_rows=int(batch_rows),
+        with_writetime=bool(with_writetime),
+        with_ttl=bool(with_ttl),
+        uuid_as_binary=bool(uuid_as_binary),
+    )
+    reader = _pa.RecordBatchReader.from_stream(native)
+    return _pa.RecordBatchReader.from_batches(reader.schema, _translate(reader, native))
+
+
+def splits(path, *, table=None, target_bytes=None, n=None, schema=None):
+    """Token ranges covering the whole ring of one table exactly once, each a dict: ``start``
+    (exclusive) and ``end`` (inclusive) as ints, ``sstables`` (the Data.db files whose token
+    span meets the range) and ``bytes`` (estimated uncompressed Data.db bytes, from
+    Summary.db and Index.db). About ``target_bytes`` each (default 128 MiB), or at most ``n``
+    of about equal size. ``scan(path, token_range=(s["start"], s["end"]))`` reads one."""
+    out = _native.splits(
+        _path(path),
+        table=table,
+        target_bytes=None if target_bytes is None else int(target_bytes),
+        n=None if n is None else int(n),
+        schema=None if schema is None else _path(schema),
+    )
+    for s in out:
+        s["start"] = int(s["start"])
+        s["end"] = int(s["end"])
+    return out
+
+
+def dump(
+    path,
+    *,
+    schema=None,
+    keys=(),
+    exclude=(),
+    keys_only=False,
+    tombstones_only=False,
+    timestamps="iso",
+    counter_shards=False,
+    merge=False,
+    now=None,
+    explicit=False,
+):
+    """``cairn dump``'s JSON document (sstabledump's), as Python objects. The options are the
+    command's: ``keys``/``exclude`` (CQL literals), ``keys_only``, ``tombstones_only``,
+    ``timestamps`` (``"iso"`` or ``"raw"``), ``counter_shards``, ``merge``, ``now``,
+    ``explicit``."""
+    if timestamps not in ("iso", "raw"):
+        raise CairnError(f'timestamps {timestamps!r}: expected "iso" or "raw"')
+    text = _native.dump(
+        _path(path),
+        schema=None if schema is None else _path(schema),
+        keys=[str(k) for k in keys],
+        exclude=[str(k) for k in exclude],
+        keys_only=bool(keys_only),
+        tombstones_only=bool(tombstones_only),
+        raw_timestamps=timestamps == "raw",
+        counter_shards=bool(counter_shards),
+        merge=bool(merge),
+        now=_seconds(now),
+        explicit=bool(explicit),
+    )
+    return _json.loads(text)
+
+
+def tombstones(path, *, schema=None, now=None, gc_grace_seconds=None, only_purge_repaired=False, top=10):
+    """``cairn tombstones --json``'s document, as Python objects: per SSTable, tombstones by
+    kind and age, which are droppable at ``now`` and what blocks the rest."""
+    text = _native.tombstones(
+        _path(path),
+        schema=None if schema is None else _path(schema),
+        now=_seconds(now),
+        gc_grace_seconds=gc_grace_seconds,
+        only_purge_repaired=bool(only_purge_repaired),
+        top=int(top),
+    )
+    return _json.loads(text)

@@ -1,0 +1,365 @@
+//! `cairn._native`: the Rust half of the `cairn` Python package (its Python half, `cairn/`,
+//! turns what this returns into pyarrow readers and Python objects).
+//!
+//! Nothing here decides a rule of its own: tables are grouped by
+//! [`cairn_format::location::group_by_table`] (as every `cairn` verb groups them) and named as
+//! `cairn export` names its datasets ([`cairn_export::dataset_name`]); scans are
+//! [`cairn_export::scan()`] (export's rows, columns and Arrow types); splits are
+//! [`cairn_export::splits()`]; `dump` and `tombstones` are the inspect crate's verbs writing the
+//! CLI's JSON. The GIL is released while Rust reads; a scan's rows are read on a thread of its
+//! own and reach Python through the Arrow C stream interface (`__arrow_c_stream__`), batch by
+//! batch, never as per-row Python objects.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_schema::{ArrowError, SchemaRef};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+
+use cairn_format::location::{TableLocation, group_by_table};
+use cairn_format::sstable::{OpenOptions, SsTable};
+
+create_exception!(
+    _native,
+    CairnError,
+    PyException,
+    "An SSTable could not be read (the message names the file, component and byte offset), or \
+     the arguments do not fit the files."
+);
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    CairnError::new_err(e.to_string())
+}
+
+/// Open every SSTable under `path` (`schema`: a schema.cql to use instead of the one beside
+/// the files).
+fn open(path: &str, schema: Option<&str>) -> Result<Vec<SsTable>, String> {
+    let options = OpenOptions { schema_file: schema.map(PathBuf::from), ..Default::default() };
+    cairn_inspect::open_inputs(&[PathBuf::from(path)], &options).map_err(|e| e.to_string())
+}
+
+/// A table as `tables()` lists it and `table=` names it: `keyspace.name`, with export's
+/// dataset name (`t`, `t@snapshot`, `t@backups`, `t.index`).
+fn qualified(group: &[SsTable]) -> String {
+    let (ks, name) = cairn_export::dataset_name(group);
+    format!("{ks}.{name}")
+}
+
+/// The SSTables of one table under `path`: the one named `table` (`keyspace.name`, or `name`
+/// when no other keyspace has it), or the only one.
+fn one_table(path: &str, schema: Option<&str>, table: Option<&str>) -> Result<Vec<SsTable>, String> {
+    let tables = open(path, schema)?;
+    let groups: Vec<Vec<SsTable>> =
+        group_by_table(&tables).into_iter().map(|(_, g)| g.into_iter().cloned().collect()).collect();
+    let names: Vec<String> = groups.iter().map(|g| qualified(g)).collect();
+    let picked: Vec<usize> = match table {
+        None => (0..groups.len()).collect(),
+        Some(want) => (0..groups.len())
+            .filter(|&i| {
+                let q = &names[i];
+                q == want || q.split_once('.').is_some_and(|(_, n)| n == want)
+            })
+            .collect(),
+    };
+    match picked.as_slice() {
+        [i] => Ok(groups.into_iter().nth(*i).unwrap_or_default()),
+        [] => Err(match table {
+            Some(want) => format!("{path}: no table {want} (tables: {})", names.join(", ")),
+            None => format!("{path}: no SSTables found"),
+        }),
+        several => Err(format!(
+            "{path}: {} tables ({}); name one with table=",
+            several.len(),
+            several.iter().map(|&i| names[i].clone()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn now_or_current(now: Option<i64>) -> i64 {
+    now.unwrap_or_else(cairn_inspect::now_seconds)
+}
+
+/// tables(path, schema=None) -> list of dicts, one per table (and point in time) under `path`.
+#[pyfunction]
+#[pyo3(signature = (path, *, schema=None))]
+fn tables<'py>(py: Python<'py>, path: &str, schema: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+    struct Row {
+        name: String,
+        location: TableLocation,
+        directory: String,
+        sstables: Vec<String>,
+        bytes: u64,
+    }
+    let rows = py
+        .detach(|| -> Result<Vec<Row>, String> {
+            let tables = open(path, schema)?;
+            let mut rows = Vec::new();
+            for (location, group) in group_by_table(&tables) {
+                let group: Vec<SsTable> = group.into_iter().cloned().collect();
+                let mut bytes = 0u64;
+                for t in &group {
+                    bytes += t.data_length().map_err(|e| e.to_string())?;
+                }
+                rows.push(Row {
+                    name: qualified(&group),
+                    directory: group.first().map(|t| t.descriptor.directory.display().to_string()).unwrap_or_default(),
+                    sstables: group
+                        .iter()
+                        .map(|t| t.path(cairn_format::Component::Data).display().to_string())
+                        .collect(),
+                    location,
+                    bytes,
+                });
+            }
+            Ok(rows)
+        })
+        .map_err(err)?;
+    let out = PyList::empty(py);
+    for r in rows {
+        let d = PyDict::new(py);
+        d.set_item("name", r.name)?;
+        d.set_item("keyspace", r.location.keyspace)?;
+        d.set_item("table", r.location.table)?;
+        d.set_item("id", r.location.id)?;
+        d.set_item("snapshot", r.location.snapshot)?;
+        d.set_item("backup", r.location.backup)?;
+        d.set_item("index", r.location.index)?;
+        d.set_item("directory", r.directory)?;
+        d.set_item("sstables", r.sstables)?;
+        d.set_item("bytes", r.bytes)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// The batches of a scan as an Arrow `RecordBatchReader`; the first read error is kept for
+/// `Scan.error()` (pyarrow raises its own exception type with the message).
+struct Reader {
+    batches: cairn_export::Batches,
+    schema: SchemaRef,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.batches.next()? {
+            Ok(b) => Some(Ok(b)),
+            Err(e) => {
+                let message = e.to_string();
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(message.clone());
+                }
+                Some(Err(ArrowError::ExternalError(message.into())))
+            }
+        }
+    }
+}
+
+impl arrow_array::RecordBatchReader for Reader {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
+
+/// A started scan: its rows through `__arrow_c_stream__` (once), and the error that ended it.
+#[pyclass(module = "cairn._native")]
+struct Scan {
+    reader: Mutex<Option<Reader>>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+#[pymethods]
+impl Scan {
+    /// The Arrow C stream of the batches (a PyCapsule named `arrow_array_stream`); the stream
+    /// can be taken once.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        // The schema is the export's; a requested one is not negotiated.
+        let _ = requested_schema;
+        let reader =
+            self.reader.lock().ok().and_then(|mut r| r.take()).ok_or_else(|| err("the scan was already read"))?;
+        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+    }
+
+    /// The located message of the read error that ended the stream, if one did.
+    fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// scan(path, *, table=None, columns=None, token_range=None, mode="live", now=None,
+/// schema=None, batch_rows=65536, with_writetime=False, with_ttl=False, uuid_as_binary=False)
+#[pyfunction]
+#[pyo3(signature = (path, *, table=None, columns=None, token_range=None, mode="live", now=None, schema=None,
+    batch_rows=65536, with_writetime=false, with_ttl=false, uuid_as_binary=false))]
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    py: Python<'_>,
+    path: &str,
+    table: Option<&str>,
+    columns: Option<Vec<String>>,
+    token_range: Option<(String, String)>,
+    mode: &str,
+    now: Option<i64>,
+    schema: Option<&str>,
+    batch_rows: usize,
+    with_writetime: bool,
+    with_ttl: bool,
+    uuid_as_binary: bool,
+) -> PyResult<Scan> {
+    let mode = match mode {
+        "live" => cairn_export::Mode::Live,
+        "mutations" => cairn_export::Mode::Mutations,
+        other => return Err(err(format!("mode {other:?}: expected \"live\" or \"mutations\""))),
+    };
+    if batch_rows == 0 {
+        return Err(err("batch_rows must be at least 1"));
+    }
+    let opts = cairn_export::ExportOptions {
+        mode,
+        now_s: now_or_current(now),
+        rows_per_group: batch_rows,
+        columns,
+        with_writetime,
+        with_ttl,
+        where_token: token_range,
+        types: cairn_export::arrow::TypeOptions { uuid_as_binary },
+        ..Default::default()
+    };
+    let batches = py
+        .detach(|| -> Result<cairn_export::Batches, String> {
+            let tables = one_table(path, schema, table)?;
+            cairn_export::scan(&tables, &opts).map_err(|e| e.to_string())
+        })
+        .map_err(err)?;
+    let error = Arc::new(Mutex::new(None));
+    let schema = batches.schema();
+    Ok(Scan { reader: Mutex::new(Some(Reader { batches, schema, error: Arc::clone(&error) })), error })
+}
+
+/// splits(path, *, table=None, target_bytes=None, n=None, schema=None) -> list of dicts
+/// {"start", "end", "sstables", "bytes"}: token ranges (start exclusive, end inclusive, as
+/// decimal text) covering the ring once.
+#[pyfunction]
+#[pyo3(signature = (path, *, table=None, target_bytes=None, n=None, schema=None))]
+fn splits<'py>(
+    py: Python<'py>,
+    path: &str,
+    table: Option<&str>,
+    target_bytes: Option<u64>,
+    n: Option<u32>,
+    schema: Option<&str>,
+) -> PyResult<Bound<'py, PyList>> {
+    if target_bytes == Some(0) || n == Some(0) {
+        return Err(err("target_bytes and n must be at least 1"));
+    }
+    let splits = py
+        .detach(|| -> Result<Vec<cairn_export::Split>, String> {
+            let tables = one_table(path, schema, table)?;
+            cairn_export::splits(&tables, target_bytes, n).map_err(|e| e.to_string())
+        })
+        .map_err(err)?;
+    let out = PyList::empty(py);
+    for s in splits {
+        let d = PyDict::new(py);
+        d.set_item("start", s.start.to_string())?;
+        d.set_item("end", s.end.to_string())?;
+        d.set_item("sstables", s.sstables.iter().map(|p| p.display().to_string()).collect::<Vec<_>>())?;
+        d.set_item("bytes", s.bytes)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// dump(path, ...) -> the JSON text of `cairn dump` (one document).
+#[pyfunction]
+#[pyo3(signature = (path, *, schema=None, keys=Vec::new(), exclude=Vec::new(), keys_only=false,
+    tombstones_only=false, raw_timestamps=false, counter_shards=false, merge=false, now=None, explicit=false))]
+#[allow(clippy::too_many_arguments)]
+fn dump(
+    py: Python<'_>,
+    path: &str,
+    schema: Option<&str>,
+    keys: Vec<String>,
+    exclude: Vec<String>,
+    keys_only: bool,
+    tombstones_only: bool,
+    raw_timestamps: bool,
+    counter_shards: bool,
+    merge: bool,
+    now: Option<i64>,
+    explicit: bool,
+) -> PyResult<String> {
+    let opts = cairn_inspect::dump::DumpOptions {
+        keys,
+        exclude,
+        keys_only,
+        tombstones_only,
+        raw_timestamps,
+        ndjson: false,
+        counter_shards,
+        now_s: now_or_current(now),
+        explicit,
+    };
+    py.detach(|| -> Result<String, String> {
+        let tables = open(path, schema)?;
+        let mut out = Vec::new();
+        cairn_inspect::dump::dump(&tables, &opts, merge, &mut out).map_err(|e| e.to_string())?;
+        String::from_utf8(out).map_err(|e| e.to_string())
+    })
+    .map_err(err)
+}
+
+/// tombstones(path, ...) -> the JSON text of `cairn tombstones --json`.
+#[pyfunction]
+#[pyo3(signature = (path, *, schema=None, now=None, gc_grace_seconds=None, only_purge_repaired=false, top=10))]
+fn tombstones(
+    py: Python<'_>,
+    path: &str,
+    schema: Option<&str>,
+    now: Option<i64>,
+    gc_grace_seconds: Option<i64>,
+    only_purge_repaired: bool,
+    top: usize,
+) -> PyResult<String> {
+    let opts = cairn_inspect::tombstones::TombstoneOptions {
+        now_s: now_or_current(now),
+        gc_grace_seconds,
+        only_purge_repaired,
+        top,
+        ndjson: false,
+        json: true,
+    };
+    py.detach(|| -> Result<String, String> {
+        let tables = open(path, schema)?;
+        let mut out = Vec::new();
+        cairn_inspect::tombstones::tombstones(&tables, &opts, &mut out).map_err(|e| e.to_string())?;
+        String::from_utf8(out).map_err(|e| e.to_string())
+    })
+    .map_err(err)
+}
+
+/// The module `cairn._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("CairnError", m.py().get_type::<CairnError>())?;
+    m.add_class::<Scan>()?;
+    m.add_function(wrap_pyfunction!(tables, m)?)?;
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(splits, m)?)?;
+    m.add_function(wrap_pyfunction!(dump, m)?)?;
+    m.add_function(wrap_pyfunction!(tombstones, m)?)?;
+    Ok(())
+}
