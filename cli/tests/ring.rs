@@ -215,6 +215,78 @@ cluster.shutdown()
 print(json.dumps({"rows": len(rows), "each_quorum": each}))
 "#;
 
+/// The seed story: a Flask app keeps its sessions (cassandra-flask-sessions) in the ring at
+/// QUORUM, RF 3; a session survives the loss of any one node and a restart of every node, and
+/// vanishes once its TTL has passed.
+const FLASK: &str = r#"
+import datetime, json, subprocess, sys, time
+from cassandra import ConsistencyLevel as CL
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy
+from cassandra_flask_sessions import AbstractConnectionProvider, CassandraSessionInterface
+from flask import Flask, session
+
+cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run(*a):
+    return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
+def connect():
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+                               consistency_level=CL.QUORUM, request_timeout=15)
+    c = Cluster(["127.0.0.1", "127.0.0.2", "127.0.0.3"], port=port, protocol_version=4,
+                execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    return c, c.connect()
+cluster, conn = connect()
+conn.execute("CREATE KEYSPACE web WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
+conn.execute("CREATE TABLE web.sessions (sid text PRIMARY KEY, data text)")
+conn.set_keyspace("web")
+class Provider(AbstractConnectionProvider):
+    def get_connection(self):
+        return conn
+app = Flask(__name__)
+app.secret_key = "not-a-secret"
+app.session_cookie_name = app.config["SESSION_COOKIE_NAME"]
+app.permanent_session_lifetime = datetime.timedelta(seconds=8)
+app.session_interface = CassandraSessionInterface(Provider())
+@app.route("/login")
+def login():
+    session["user"] = "ada"
+    return "ok"
+@app.route("/whoami")
+def whoami():
+    return session.get("user", "anonymous")
+client = app.test_client()
+name = app.config["SESSION_COOKIE_NAME"]
+assert client.get("/login").data == b"ok"
+time.sleep(0.3)
+sid = client.get_cookie(name).value
+survived = []
+def driver_sees_all_up():
+    t = time.time()
+    while not all(h.is_up for h in cluster.metadata.all_hosts()):
+        assert time.time() - t < 20, "the driver never saw every node up again"
+        time.sleep(0.1)
+for n in ["node1", "node2", "node3"]:
+    run("ring", "kill", n, "--dir", ring)
+    survived.append(client.get("/whoami").data == b"ada")
+    run("ring", "start", n, "--dir", ring)
+    # STATUS_CHANGE UP tells the driver the node is back.
+    driver_sees_all_up()
+cluster.shutdown()
+run("ring", "down", "--dir", ring)
+for n in ["node1", "node2", "node3"]:
+    run("ring", "start", n, "--dir", ring)
+cluster, conn = connect()
+conn.set_keyspace("web")
+client = app.test_client()
+client.set_cookie(name, sid)
+after_restart = client.get("/whoami").data == b"ada"
+# Each request renews the session's TTL (SESSION_REFRESH_EACH_REQUEST): it expires 8 s after this.
+time.sleep(8.5)
+expired = client.get("/whoami").data == b"anonymous"
+cluster.shutdown()
+print(json.dumps({"survived": survived, "after_restart": after_restart, "expired": expired}))
+"#;
+
 #[test]
 fn a_ring_replicates_fails_over_hints_and_repairs() {
     let Some(python) = common::peers_python() else { return };
@@ -272,6 +344,17 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
             all.difference(&ha).take(5).collect::<Vec<_>>()
         );
     }
+    drop(_down);
+
+    // The seed story: web sessions on the ring.
+    let dir = tmp.path().join("flask");
+    let dir_s = dir.display().to_string();
+    ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port]), "ring up 3");
+    let _down = Down(&dir);
+    let result = run_python(&python, FLASK, &[cairn_bin, &dir_s, port]);
+    assert_eq!(result["survived"], serde_json::json!([true, true, true]), "the session survived each node's loss");
+    assert_eq!(result["after_restart"], true, "the session survived a restart of every node");
+    assert_eq!(result["expired"], true, "the session vanished with its TTL");
     drop(_down);
 
     // Two data centres.

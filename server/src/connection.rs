@@ -3,8 +3,9 @@
 //! to pipelined requests are held back and sent together — after one durability wait when the
 //! commit log syncs in batch mode.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
 
 use crate::cql::Statement;
 use crate::execute::logged_execute;
@@ -45,11 +46,29 @@ pub(crate) fn send_answers(
     ok
 }
 
+/// A connection's socket, shared with the event publisher: each `write` sends its whole buffer
+/// under the lock, so a frame written in one call is never split by an event.
+pub(crate) struct SharedStream(pub(crate) Arc<Mutex<TcpStream>>);
+
+impl Write for SharedStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut s = self.0.lock().map_err(|_| std::io::Error::other("connection lock poisoned"))?;
+        s.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().map_err(|_| std::io::Error::other("connection lock poisoned"))?.flush()
+    }
+}
+
 pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
     let _ = conn.set_nodelay(true);
     let Ok(read_half) = conn.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
-    let mut writer = BufWriter::new(conn);
+    let stream = Arc::new(Mutex::new(conn));
+    // Answers are gathered in `answers` and written with one call.
+    let mut writer = SharedStream(Arc::clone(&stream));
     let mut session =
         Session { keyspace: None, compression: None, started: false, authenticated: false, pending_sync: None };
     // Answers wait here while more requests are already buffered (pipelined), and go out
@@ -59,15 +78,14 @@ pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
         let frame = match protocol::read_frame(&mut reader, shared.config.max_frame_bytes) {
             Err(_) | Ok(Ok(Incoming::Closed)) => return,
             Ok(Err(e)) => {
-                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 let _ = protocol::write_frame(
-                    &mut writer,
+                    &mut answers,
                     0,
                     opcode::ERROR,
                     &protocol::error_body(code::PROTOCOL, &e.to_string()),
                     None,
                 );
-                let _ = writer.flush();
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 return;
             }
             Ok(Ok(Incoming::WrongVersion(h))) => {
@@ -75,15 +93,14 @@ pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
                     "Invalid or unsupported protocol version ({}); supported versions are (4/v4)",
                     h.version & 0x7f
                 );
-                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 let _ = protocol::write_frame(
-                    &mut writer,
+                    &mut answers,
                     h.stream,
                     opcode::ERROR,
                     &protocol::error_body(code::PROTOCOL, &msg),
                     None,
                 );
-                let _ = writer.flush();
+                let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                 return;
             }
             Ok(Ok(Incoming::Frame(h, body))) => (h, body),
@@ -93,28 +110,26 @@ pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
             match session.compression.map(|c| c.decompress(&body)) {
                 Some(Ok(b)) => b,
                 Some(Err(e)) => {
-                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     let _ = protocol::write_frame(
-                        &mut writer,
+                        &mut answers,
                         h.stream,
                         opcode::ERROR,
                         &protocol::error_body(code::PROTOCOL, &e.to_string()),
                         None,
                     );
-                    let _ = writer.flush();
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     return;
                 }
                 None => {
                     let msg = "compressed frame before a compression was agreed in STARTUP";
-                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     let _ = protocol::write_frame(
-                        &mut writer,
+                        &mut answers,
                         h.stream,
                         opcode::ERROR,
                         &protocol::error_body(code::PROTOCOL, msg),
                         None,
                     );
-                    let _ = writer.flush();
+                    let _ = send_answers(shared, &mut session, &mut answers, &mut writer);
                     return;
                 }
             }
@@ -123,6 +138,11 @@ pub(crate) fn serve(conn: TcpStream, shared: &Shared) {
         };
         let (op, out, close) = match Request::parse(h.opcode, &body) {
             Err(e) => (opcode::ERROR, protocol::error_body(code::PROTOCOL, &e.to_string()), true),
+            Ok(Request::Register(types)) if session.started && session.authenticated => {
+                // Events go straight to the socket, under the same lock as the answers.
+                shared.events.subscribe(types, Arc::clone(&stream), session.compression);
+                (opcode::READY, vec![], false)
+            }
             Ok(req) => match handle(req, &mut session, shared) {
                 Ok((op, out)) => (op, out, false),
                 Err(f) => {

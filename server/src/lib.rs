@@ -11,7 +11,7 @@
 //! one; [`ring`] is where a ring of several nodes is taking shape (token ranges and replica
 //! placement so far).
 //!
-//! Not yet: events pushed after REGISTER, protocol v5, LWT, counters, `SELECT JSON`.
+//! Not yet: protocol v5, LWT, counters, `SELECT JSON`.
 
 /// A line on stderr that never fails (a node must not die because its log was closed).
 #[macro_export]
@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod connection;
 pub mod coordinator;
 pub mod cql;
+pub mod events;
 pub mod execute;
 pub mod hints;
 pub mod node;

@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     pub(crate) tokens: Vec<i64>,
     /// This node's part in a ring (`None`: standalone).
     pub(crate) cluster: Option<crate::ring::cluster::Cluster>,
+    /// Connections registered for pushed events.
+    pub(crate) events: Arc<crate::events::Events>,
     /// Table ids to reuse while the schema is replayed at start-up.
     pub(crate) pending_ids: Mutex<HashMap<(String, String), [u8; 16]>>,
     /// The commit log (locked after `catalog` and any table).
@@ -309,15 +311,18 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         Some(r) => Some(TcpListener::bind(r.storage)?),
         None => None,
     };
+    let events = Arc::new(crate::events::Events::default());
     let cluster = match config.ring.clone() {
         Some(r) => {
             let hints = crate::hints::Hints::open(&config.data_dir)?;
             let me = crate::ring::cluster::Identity {
+                data: &config.data_dir,
                 cluster_name: &config.cluster_name,
                 rpc: addr,
                 host_id,
                 tokens: &tokens,
                 joining,
+                events: Arc::clone(&events),
             };
             // The schema version is announced once the schema is replayed.
             Some(crate::ring::cluster::Cluster::new(r, me, hints))
@@ -332,6 +337,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
         host_id,
         tokens,
         cluster,
+        events,
         pending_ids: Mutex::new(HashMap::new()),
         commitlog: Mutex::new(None),
         durable: Mutex::new(Durable::default()),

@@ -169,9 +169,15 @@ fn settle(nodes: &[Node], down: &[&str]) -> anyhow::Result<()> {
                         })
                         .unwrap_or_default();
                     for m in nodes {
-                        let want = if down.contains(&m.name.as_str()) { "D" } else { "UN" };
+                        let expected_down = down.contains(&m.name.as_str());
                         let state = seen.iter().find(|(a, _)| *a == m.address.to_string()).map(|(_, s)| s.as_str());
-                        if !state.is_some_and(|s| s.starts_with(want)) {
+                        // A stopped node is seen down, or not at all by a node started since.
+                        let fine = match state {
+                            Some(s) if expected_down => s.starts_with('D'),
+                            Some(s) => s == "UN",
+                            None => expected_down,
+                        };
+                        if !fine {
                             ok = false;
                             last = format!("{} sees {} as {}", n.name, m.name, state.unwrap_or("unknown"));
                         }

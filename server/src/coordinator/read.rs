@@ -29,6 +29,12 @@ use crate::ring::tokens::Replication;
 use crate::storage::mutation::{self, Mutation};
 use crate::storage::table::{PartitionSource, Place, Table};
 
+/// A replica's answer: its partitions, or why there are none.
+type Answer = (IpAddr, Result<Vec<Mutation>, String>);
+
+/// How long a read waits for the replicas it asked first before asking the others too.
+const SPECULATE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A table's partitions as the ring holds them, read at a consistency level.
 pub(crate) struct RingSource<'a> {
     shared: &'a Shared,
@@ -57,52 +63,75 @@ impl<'a> RingSource<'a> {
         Ok(RingSource { shared, cluster, table, cl, replication, view })
     }
 
-    /// The replicas to ask for `token`, this node first, enough for the level; Unavailable when
-    /// too few are alive.
+    /// The live replicas of `token` whose answers count for the level, this node first, and
+    /// what the level needs; Unavailable when too few are alive.
     fn targets(&self, token: i64) -> Result<(Vec<Replica>, Requirement), Failure> {
         let replicas = self.view.replicas(token, &self.replication);
         let req = Requirement::new(self.cl, &replicas, &self.cluster.config.dc);
         req.check_alive(&replicas)?;
         let mut alive: Vec<Replica> = replicas.into_iter().filter(|r| r.alive && req.counts(&r.dc)).collect();
         alive.sort_by_key(|r| r.addr != self.view.me);
-        if req.per_dc.is_empty() {
-            alive.truncate(req.block_for.max(1));
-        }
         Ok((alive, req))
     }
 
-    /// Ask each of `targets` for (a request payload per target), in parallel; this node answers
-    /// from its own data.
-    fn ask(&self, verb: Verb, targets: &[(IpAddr, Vec<u8>)]) -> Vec<(IpAddr, Result<Vec<Mutation>, String>)> {
+    /// Ask `first` (a request payload each), in parallel — this node answers from its own data
+    /// — until `enough` holds of the answers so far; when it does not once they have all
+    /// answered, or after [`SPECULATE_AFTER`], ask `more` too (Cassandra's speculative retry). At
+    /// most `read_request_timeout` in all.
+    fn ask(
+        &self,
+        verb: Verb,
+        first: &[(IpAddr, Vec<u8>)],
+        more: &[(IpAddr, Vec<u8>)],
+        enough: &dyn Fn(&[Answer]) -> bool,
+    ) -> Vec<Answer> {
         let (tx, rx) = mpsc::channel();
         let mut out = Vec::new();
-        let mut sent = 0;
-        for (addr, payload) in targets {
-            if *addr == self.view.me {
-                let answer = super::replica::answer(self.shared, verb, payload).map_err(|f| f.message);
-                out.push((*addr, answer.and_then(|b| mutation::decode_all(&b).map_err(|e| e.to_string()))));
+        let mut pending = 0;
+        let send = |targets: &[(IpAddr, Vec<u8>)], out: &mut Vec<Answer>, pending: &mut usize| {
+            for (addr, payload) in targets {
+                if *addr == self.view.me {
+                    let answer = super::replica::answer(self.shared, verb, payload).map_err(|f| f.message);
+                    out.push((*addr, answer.and_then(|b| mutation::decode_all(&b).map_err(|e| e.to_string()))));
+                    continue;
+                }
+                let Some(to) = self.view.storage(*addr) else { continue };
+                let messenger = Arc::clone(&self.cluster.messenger);
+                let (tx, addr, payload, timeout) =
+                    (tx.clone(), *addr, payload.clone(), self.cluster.config.read_timeout);
+                std::thread::spawn(move || {
+                    let answer = messenger
+                        .request(to, Frame::request(verb, payload), timeout)
+                        .map_err(|e| e.to_string())
+                        .and_then(|f| mutation::decode_all(&f.payload).map_err(|e| e.to_string()));
+                    let _ = tx.send((addr, answer));
+                });
+                *pending += 1;
+            }
+        };
+        send(first, &mut out, &mut pending);
+        let start = Instant::now();
+        let deadline = start + self.cluster.config.read_timeout;
+        let mut more_sent = more.is_empty();
+        loop {
+            if enough(&out) {
+                break;
+            }
+            if !more_sent && (pending == 0 || start.elapsed() >= SPECULATE_AFTER) {
+                send(more, &mut out, &mut pending);
+                more_sent = true;
                 continue;
             }
-            let Some(to) = self.view.storage(*addr) else { continue };
-            let messenger = Arc::clone(&self.cluster.messenger);
-            let (tx, addr, payload, timeout) = (tx.clone(), *addr, payload.clone(), self.cluster.config.read_timeout);
-            std::thread::spawn(move || {
-                let answer = messenger
-                    .request(to, Frame::request(verb, payload), timeout)
-                    .map_err(|e| e.to_string())
-                    .and_then(|f| mutation::decode_all(&f.payload).map_err(|e| e.to_string()));
-                let _ = tx.send((addr, answer));
-            });
-            sent += 1;
-        }
-        drop(tx);
-        let deadline = Instant::now() + self.cluster.config.read_timeout;
-        while sent > 0 {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if pending == 0 {
+                break;
+            }
+            let wait_until = if more_sent { deadline } else { (start + SPECULATE_AFTER).min(deadline) };
+            match rx.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
                 Ok(a) => {
                     out.push(a);
-                    sent -= 1;
+                    pending -= 1;
                 }
+                Err(mpsc::RecvTimeoutError::Timeout) if !more_sent => {}
                 Err(_) => break,
             }
         }
@@ -115,7 +144,7 @@ impl<'a> RingSource<'a> {
         let mut payload = Vec::new();
         mutation::encode_all(std::slice::from_ref(&m), &mut payload);
         let targets: Vec<(IpAddr, Vec<u8>)> = stale.iter().map(|a| (*a, payload.clone())).collect();
-        for (addr, result) in self.ask(Verb::Mutation, &targets) {
+        for (addr, result) in self.ask(Verb::Mutation, &targets, &[], &|_| false) {
             if let Err(e) = result {
                 crate::log!("cairn node: read repair of replica {addr}: {e}");
             }
@@ -185,15 +214,21 @@ impl PartitionSource for RingSource<'_> {
             let (targets, req) = self.targets(token)?;
             let payload = read_request(&self.table.id, &[key.as_slice()]);
             let asks: Vec<(IpAddr, Vec<u8>)> = targets.iter().map(|r| (r.addr, payload.clone())).collect();
+            // First as many replicas as the level needs (all for EACH_QUORUM), then the others
+            // if those fail or are slow.
+            let split = if req.per_dc.is_empty() { req.block_for.max(1).min(asks.len()) } else { asks.len() };
+            let (first, more) = asks.split_at(split);
+            let dc_of = |a: &IpAddr| targets.iter().find(|r| r.addr == *a).map_or("", |r| r.dc.as_str());
+            let enough =
+                |answers: &[Answer]| req.met_by(answers.iter().filter(|(_, r)| r.is_ok()).map(|(a, _)| dc_of(a)));
             let mut answers: Vec<(IpAddr, Partition)> = Vec::new();
-            for (addr, result) in self.ask(Verb::Read, &asks) {
+            for (addr, result) in self.ask(Verb::Read, first, more, &enough) {
                 match result {
                     Ok(mut ms) if ms.len() == 1 => answers.push((addr, ms.remove(0).partition)),
                     Ok(ms) => crate::log!("cairn node: replica {addr} answered a one-partition read with {}", ms.len()),
                     Err(e) => crate::log!("cairn node: a read from replica {addr}: {e}"),
                 }
             }
-            let dc_of = |a: &IpAddr| targets.iter().find(|r| r.addr == *a).map_or("", |r| r.dc.as_str());
             if !req.met_by(answers.iter().map(|(a, _)| dc_of(a))) {
                 let received = answers.iter().filter(|(a, _)| req.counts(dc_of(a))).count();
                 return Err(read_timeout(self.cl, received, req.block_for, !answers.is_empty()));
@@ -230,7 +265,7 @@ impl PartitionSource for RingSource<'_> {
         let mut merged: BTreeMap<Place, Partition> = BTreeMap::new();
         let mut answered: Vec<IpAddr> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
-        for (addr, result) in self.ask(Verb::RangeRead, &asks) {
+        for (addr, result) in self.ask(Verb::RangeRead, &asks, &[], &|_| false) {
             let ms = match result {
                 Ok(ms) => ms,
                 Err(e) => {

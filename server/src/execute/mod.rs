@@ -339,13 +339,19 @@ pub(crate) fn execute(
 ) -> Result<Outcome, Failure> {
     if is_ddl(st) {
         let mut cat = shared.catalog_write()?;
-        return match st {
+        let out = match st {
             Statement::CreateKeyspace { .. } => catalog::create_keyspace(&mut cat, shared, st),
             Statement::DropKeyspace { .. } => catalog::drop_keyspace(&mut cat, shared, st),
             Statement::CreateType { .. } => catalog::create_type(&mut cat, shared, session, st),
             Statement::CreateTable { .. } => catalog::create_table(&mut cat, shared, session, st),
             _ => catalog::drop_table(&mut cat, shared, session, st),
-        };
+        }?;
+        drop(cat);
+        if let Outcome::SchemaChange { change, target, keyspace, name } = &out {
+            let event = crate::events::Event::Schema { change, target, keyspace: keyspace.clone(), name: name.clone() };
+            shared.events.publish(&event);
+        }
+        return Ok(out);
     }
     let cat = shared.catalog_read()?;
     let now_s = now_s.unwrap_or_else(|| now_micros() / 1_000_000);

@@ -193,6 +193,10 @@ pub(crate) struct Cluster {
     down_since: Mutex<BTreeMap<IpAddr, Instant>>,
     /// A hint delivery is under way.
     delivering: Arc<AtomicBool>,
+    /// `<data>/cairn_peers.bin`: the other members' states as last gossiped.
+    peers_file: std::path::PathBuf,
+    /// Where ring changes are pushed.
+    events: Arc<crate::events::Events>,
 }
 
 /// Parse a UUID as gossip carries it (32 hex digits, dashes allowed).
@@ -202,6 +206,8 @@ fn uuid(s: &str) -> Option<[u8; 16]> {
 
 /// Who this node is, as it gossips itself.
 pub(crate) struct Identity<'a> {
+    /// The data directory (where the ring as last seen is kept).
+    pub(crate) data: &'a std::path::Path,
     pub(crate) cluster_name: &'a str,
     /// Where drivers reach it.
     pub(crate) rpc: SocketAddr,
@@ -209,12 +215,14 @@ pub(crate) struct Identity<'a> {
     pub(crate) tokens: &'a [i64],
     /// It streams its ranges before it serves (bootstrap).
     pub(crate) joining: bool,
+    /// Where ring changes are pushed to registered clients.
+    pub(crate) events: Arc<crate::events::Events>,
 }
 
 impl Cluster {
     /// This node's gossip, announcing itself NORMAL (or joining) with its tokens.
     pub(crate) fn new(config: RingConfig, me: Identity<'_>, hints: Hints) -> Cluster {
-        let Identity { cluster_name, rpc, host_id, tokens, joining } = me;
+        let Identity { data, cluster_name, rpc, host_id, tokens, joining, events } = me;
         let schema = [0u8; 16];
         let generation = crate::node::now_micros() / 1_000_000;
         let mut g =
@@ -245,7 +253,10 @@ impl Cluster {
             hints: Arc::new(hints),
             down_since: Mutex::new(BTreeMap::new()),
             delivering: Arc::new(AtomicBool::new(false)),
+            peers_file: data.join("cairn_peers.bin"),
+            events,
         };
+        cluster.load_peers();
         cluster.refresh_view();
         cluster
     }
@@ -253,6 +264,37 @@ impl Cluster {
     /// The ring as seen now.
     pub(crate) fn view(&self) -> Arc<View> {
         self.view.read().map_or_else(|p| Arc::clone(&p.into_inner()), |v| Arc::clone(&v))
+    }
+
+    /// The members known at the last run, as down until gossip hears from them: a node
+    /// restarted while its seeds are down still knows the ring (and refuses what it cannot
+    /// place) instead of believing itself alone, as Cassandra's saved `system.peers` does.
+    fn load_peers(&self) {
+        let Ok(bytes) = std::fs::read(&self.peers_file) else { return };
+        match Ack2::decode(&bytes) {
+            Ok(mut saved) => {
+                saved.states.remove(&self.config.storage);
+                if let Ok(mut g) = self.gossip.lock() {
+                    g.apply(saved.states);
+                }
+                self.refresh_view();
+            }
+            Err(e) => crate::log!("cairn node: {}: {e}; the ring is learnt from the seeds", self.peers_file.display()),
+        }
+    }
+
+    /// Keep the other members' states for the next start.
+    fn save_peers(&self) {
+        let Ok(g) = self.gossip.lock() else { return };
+        let states: BTreeMap<SocketAddr, super::gossip::EndpointState> =
+            g.endpoints().iter().map(|(a, s)| (*a, s.clone())).collect();
+        drop(g);
+        let tmp = self.peers_file.with_extension("bin.tmp");
+        let written =
+            std::fs::write(&tmp, Ack2 { states }.encode()).and_then(|()| std::fs::rename(&tmp, &self.peers_file));
+        if let Err(e) = written {
+            crate::log!("cairn node: {}: {e}", self.peers_file.display());
+        }
     }
 
     /// Set one of this node's gossip states.
@@ -348,8 +390,35 @@ impl Cluster {
                 }
             }
         }
-        if let Ok(mut v) = self.view.write() {
-            *v = Arc::new(View { me: me.ip(), peers, tokens, future });
+        let new = Arc::new(View { me: me.ip(), peers, tokens, future });
+        let old = match self.view.write() {
+            Ok(mut v) => std::mem::replace(&mut *v, Arc::clone(&new)),
+            Err(_) => return,
+        };
+        self.publish_changes(&old, &new);
+    }
+
+    /// Push to registered clients what changed between two views: members joining the token
+    /// ring (NEW_NODE) or leaving it (REMOVED_NODE), and going UP or DOWN.
+    fn publish_changes(&self, old: &View, new: &View) {
+        use crate::events::Event;
+        let member = |v: &View, a: &IpAddr| v.tokens.as_ref().is_some_and(|m| m.members().iter().any(|x| x.addr == *a));
+        for (addr, p) in &new.peers {
+            if *addr == new.me {
+                continue;
+            }
+            if member(new, addr) && !member(old, addr) {
+                self.events.publish(&Event::Topology { change: "NEW_NODE", node: p.rpc });
+            }
+            let was = old.peers.get(addr).is_some_and(|o| o.alive);
+            if p.alive != was {
+                self.events.publish(&Event::Status { change: if p.alive { "UP" } else { "DOWN" }, node: p.rpc });
+            }
+        }
+        for (addr, p) in &old.peers {
+            if *addr != new.me && member(old, addr) && !member(new, addr) && !new.peers.contains_key(addr) {
+                self.events.publish(&Event::Topology { change: "REMOVED_NODE", node: p.rpc });
+            }
         }
     }
 
@@ -357,6 +426,7 @@ impl Cluster {
     fn take(&self, changes: Vec<Change>) {
         let now = Instant::now();
         let mut changed = false;
+        let mut restarted = Vec::new();
         if let Ok(mut fd) = self.detector.lock() {
             for c in changes {
                 match c {
@@ -375,6 +445,7 @@ impl Cluster {
                         crate::log!("cairn node: {endpoint} restarted");
                         fd.remove(&endpoint);
                         fd.report(endpoint, now);
+                        restarted.push(endpoint);
                         changed = true;
                     }
                     Change::StateChanged { .. } => changed = true,
@@ -383,6 +454,14 @@ impl Cluster {
         }
         if changed {
             self.refresh_view();
+        }
+        // A node that restarted before it was convicted was never seen down: clients that lost
+        // their connections to it still need to hear it is up (as Cassandra's onRestart does).
+        let view = self.view();
+        for endpoint in restarted {
+            if let Some(p) = view.peers.get(&endpoint.ip()).filter(|p| p.alive) {
+                self.events.publish(&crate::events::Event::Status { change: "UP", node: p.rpc });
+            }
         }
     }
 
@@ -438,6 +517,9 @@ impl Cluster {
         // The load, every 16 rounds (computed before the gossip lock is taken: it takes the
         // catalog's and the tables' locks).
         let beat = self.gossip.lock().map(|g| g.local_state().heartbeat).unwrap_or(0);
+        if beat % 16 == 8 {
+            self.save_peers();
+        }
         let load = beat.is_multiple_of(16).then(|| shared.upgrade().and_then(|s| s.local_load().ok())).flatten();
         if let Ok(mut g) = self.gossip.lock() {
             g.beat();
@@ -577,6 +659,7 @@ impl Cluster {
             self.set_local(AppState::Status, status::SHUTDOWN);
         }
         self.announce();
+        self.save_peers();
         self.stop.store(true, Ordering::SeqCst);
     }
 }
