@@ -397,7 +397,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     ok(Command::new(&cqlsh).args(["127.0.0.1", port, "-e", rf3]).output().expect("cqlsh"), "keyspace cairn, RF 3");
     let series = tmp.path().join("series");
     ok(cairn(&["gen", "timeseries", "--out", &series.display().to_string(), "--rows", "30000"]), "gen timeseries");
-    let mut loading = Command::new(cairn_bin)
+    let loading = Command::new(cairn_bin)
         .args(["load", "-d", "127.0.0.1", "-p", port, "--create-schema", "--throttle", "2"])
         .arg(&series)
         .stdout(std::process::Stdio::null())
