@@ -7,8 +7,9 @@
 //!   alive 2); after a restart hints bring the node's SSTables to the full content; a paused
 //!   node is convicted down within seconds and up again once resumed; a replica made stale
 //!   (hints dropped) is repaired by a read; cqlsh DESCRIBE shows the same schema on every node;
-//!   a fourth node joins by streaming, the others clean up, a node is decommissioned, and each
-//!   row is then on exactly its new replicas.
+//!   a replica that missed writes (hints dropped) is brought level by `cairn admin repair`; a
+//!   fourth node joins by streaming, the others clean up, a node is decommissioned, each row is
+//!   then on exactly its new replicas, and `cairn repair diff` finds the replicas identical.
 //! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
 //!   EACH_QUORUM fails with Unavailable.
 //!
@@ -157,6 +158,25 @@ quorum = SimpleStatement("SELECT v FROM ha.t WHERE k = %s", consistency_level=CL
 for k in range(500, 550):
     assert s3.execute(quorum, (k,)).one().v == "late%d" % k
 stale_after = sum(1 for k in range(500, 550) if s3.execute(one, (k,)).one() is None)
+
+# The same, repaired by `cairn admin repair` (Merkle trees) instead of reads.
+run("ring", "kill", "node3", "--dir", ring)
+for k in range(600, 650):
+    s.execute(put, (k, "repair%d" % k))
+s.execute(SimpleStatement("DELETE FROM ha.t WHERE k = 7", consistency_level=CL.QUORUM))
+for h in ["127.0.0.1", "127.0.0.2"]:
+    run("admin", "--host", h, "hints", "truncate")
+run("ring", "start", "node3", "--dir", ring)
+def node3_answers():
+    try:
+        return s3.execute(one, (0,)).one() is not None
+    except Exception:
+        return False
+wait("the driver to reach node3 again", node3_answers)
+unrepaired = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is None)
+repair_summary = run("admin", "--host", "127.0.0.1", "repair", "ha")
+repaired_missing = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is None)
+deleted_seen = s3.execute(one, (7,)).one() is not None
 c3.shutdown()
 
 # A fourth node joins (streaming its ranges), the others clean up; then node2 leaves.
@@ -173,7 +193,9 @@ kept = {r.k for r in s.execute(SimpleStatement("SELECT k FROM place.t", consiste
 assert kept == set(range(200)), sorted(set(range(200)) - kept)[:10]
 cluster.shutdown()
 print(json.dumps({"placement": placement, "unavailable": unavailable, "convicted_after": convicted_after,
-                  "stale_before": stale_before, "stale_after": stale_after, "hosts_after": hosts_after}))
+                  "stale_before": stale_before, "stale_after": stale_after, "hosts_after": hosts_after,
+                  "unrepaired": unrepaired, "repaired_missing": repaired_missing, "deleted_seen": deleted_seen,
+                  "repair_summary": repair_summary}))
 "#;
 
 const TWO_DCS: &str = r#"
@@ -319,6 +341,9 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
         "node3 was not stale: the read repair test proves nothing"
     );
     assert_eq!(result["stale_after"], 0, "the QUORUM reads did not repair node3");
+    assert_eq!(result["unrepaired"], 50, "node3 missed the writes made while it was down: {result}");
+    assert_eq!(result["repaired_missing"], 0, "admin repair left node3 without rows: {}", result["repair_summary"]);
+    assert_eq!(result["deleted_seen"], false, "admin repair did not bring node3 the deletion");
 
     // cqlsh's DESCRIBE is the same on every node.
     let cqlsh = Path::new(&python).with_file_name("cqlsh");
@@ -344,12 +369,18 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
             placement.iter().filter(|(_, r)| r.iter().any(|x| x == addr)).map(|(k, _)| k.clone()).collect();
         assert_eq!(held, expected, "{addr} holds other keys than its replica set");
         let ha = keys(&dir.join(format!("node{i}")).join("data").join("ha"));
-        let all: BTreeSet<String> = (0..300).chain(500..550).map(|k| k.to_string()).collect();
+        let all: BTreeSet<String> = (0..300).chain(500..550).chain(600..650).map(|k| k.to_string()).collect();
         assert!(
             all.is_subset(&ha),
             "{addr} lacks {:?} of the RF 3 table",
             all.difference(&ha).take(5).collect::<Vec<_>>()
         );
+    }
+    // The replicas agree, table by table (RF 3: every node holds the whole table).
+    let data = |i: u32| s(&dir.join(format!("node{i}")).join("data"));
+    for (a, b) in [(1, 3), (1, 4), (3, 4)] {
+        let out = cairn(&["repair", "diff", &data(a), &data(b), "--keyspace", "ha"]);
+        assert!(out.status.success(), "node{a} and node{b} differ: {}", String::from_utf8_lossy(&out.stdout));
     }
     drop(_down);
 

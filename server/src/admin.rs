@@ -142,6 +142,14 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             crate::ring::streaming::cleanup(shared, ks.as_deref(), t.as_deref())
         }
         "decommission" => crate::ring::streaming::decommission(shared),
+        "repair" => {
+            // repair [--full] [--pr] [ks[.table]]: a full repair either way (incremental repair is
+            // not implemented).
+            let pr = args.contains(&"--pr");
+            let rest: Vec<&str> = args.iter().copied().filter(|a| *a != "--pr" && *a != "--full").collect();
+            let (ks, t) = scope(&rest);
+            crate::ring::repair::repair(shared, ks.as_deref(), t.as_deref(), pr)
+        }
         "ring" => match &shared.cluster {
             Some(cluster) => Ok(render_ring_json(&ring_members(shared, cluster)?)),
             None => Err("this node is standalone (started without --seeds)".into()),

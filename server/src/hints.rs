@@ -127,7 +127,17 @@ impl Hints {
             let Some(host) = name.strip_suffix(".hints").or_else(|| name.strip_suffix(".hints.delivering")) else {
                 continue;
             };
-            let entries = read_file(&path)?;
+            // A file being delivered may be gone by now: it holds nothing any more.
+            let entries = match read_file(&path) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let bytes = match std::fs::metadata(&path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             let p = by_host.entry(host.to_string()).or_insert_with(|| Pending {
                 host_id: host.to_string(),
                 entries: 0,
@@ -136,7 +146,7 @@ impl Hints {
             });
             p.entries += entries.len();
             p.mutations += entries.iter().map(|(_, ms)| ms.len()).sum::<usize>();
-            p.bytes += std::fs::metadata(&path)?.len();
+            p.bytes += bytes;
         }
         Ok(by_host.into_values().collect())
     }
@@ -170,6 +180,7 @@ impl Hints {
                 return Ok(i);
             }
         }
+        let _g = self.lock.lock().map_err(|_| std::io::Error::other("hints lock poisoned"))?;
         std::fs::remove_file(&delivering)?;
         Ok(entries.len())
     }

@@ -96,7 +96,7 @@ pub enum Command {
     /// Run a Cassandra-compatible node: CQL native protocol v4 for drivers and cqlsh.
     Node(NodeArgs),
     /// Operate a running node (nodetool's job): flush, snapshot, listsnapshots, clearsnapshot,
-    /// compact, status, ring, hints, cleanup, decommission, tablestats.
+    /// compact, status, ring, hints, cleanup, decommission, repair, tablestats.
     Admin(AdminArgs),
     /// A ring of nodes on this machine's loopback addresses (127.0.0.x): up, status, stop, kill,
     /// pause, resume, start, down, add, decommission.

@@ -46,6 +46,10 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
                 Err(f) => Frame::error(&req, &f.message),
             }
         }
+        Verb::ValidationRequest => match crate::ring::repair::validate(&shared, &req.payload) {
+            Ok(b) => Frame::response(&req, Verb::ValidationResponse, b),
+            Err(f) => Frame::error(&req, &f.message),
+        },
         Verb::StreamRequest => match crate::ring::streaming::answer(&shared, &req.payload) {
             Ok(b) => Frame::response(&req, Verb::StreamChunk, b),
             Err(f) => Frame::error(&req, &f.message),

@@ -117,11 +117,15 @@ pub enum Verb {
     Ack = 16,
     /// The request failed on the receiver; the payload is a UTF-8 message.
     Error = 17,
+    /// Build a Merkle tree of a table's partitions in a token range (repair's validation).
+    ValidationRequest = 18,
+    /// The tree a `ValidationRequest` asked for.
+    ValidationResponse = 19,
 }
 
 impl Verb {
     /// Every verb, in wire order.
-    pub const ALL: [Verb; 17] = [
+    pub const ALL: [Verb; 19] = [
         Verb::GossipSyn,
         Verb::GossipAck,
         Verb::GossipAck2,
@@ -139,6 +143,8 @@ impl Verb {
         Verb::StreamChunk,
         Verb::Ack,
         Verb::Error,
+        Verb::ValidationRequest,
+        Verb::ValidationResponse,
     ];
 
     /// The verb with wire value `byte`, if there is one.
@@ -838,7 +844,7 @@ mod tests {
             }
         }
         assert_eq!(Verb::from_u8(0), None);
-        assert_eq!(Verb::from_u8(18), None);
+        assert_eq!(Verb::from_u8(20), None);
     }
 
     #[test]

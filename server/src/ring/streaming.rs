@@ -103,30 +103,45 @@ pub(crate) fn answer(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failure
     Ok(out)
 }
 
+/// Every page of a table's partitions in `(start, end]` (not wrapping) on `from`, handed to
+/// `each` in ring order.
+pub(crate) fn pages(
+    cluster: &super::cluster::Cluster,
+    from: SocketAddr,
+    table: [u8; 16],
+    (start, end): (i64, i64),
+    each: &mut dyn FnMut(Vec<Mutation>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut after: Option<Place> = None;
+    loop {
+        let frame = Frame::request(Verb::StreamRequest, request(&table, start, end, after.as_ref()));
+        let reply = cluster.messenger.request(from, frame, Duration::from_secs(30)).map_err(|e| e.to_string())?;
+        let (&done, rest) = reply.payload.split_first().ok_or("an empty stream answer")?;
+        let ms = mutation::decode_all(rest).map_err(|e| e.to_string())?;
+        if let Some(last) = ms.last() {
+            let key = last.partition.key.clone();
+            after = Some((Token::Murmur3(murmur3_token(&key)), key));
+        }
+        let empty = ms.is_empty();
+        if !empty {
+            each(ms)?;
+        }
+        if done == 1 || empty {
+            return Ok(());
+        }
+    }
+}
+
 /// Pull one range of a table from `from` and apply it here; returns the partitions received.
 fn fetch(shared: &Shared, table: [u8; 16], range: TokenRange, from: SocketAddr) -> Result<u64, String> {
     let Some(cluster) = &shared.cluster else { return Err("not in a ring".into()) };
     let mut received = 0;
-    for (start, end) in unwrapped(range) {
-        let mut after: Option<Place> = None;
-        loop {
-            let frame = Frame::request(Verb::StreamRequest, request(&table, start, end, after.as_ref()));
-            let reply = cluster.messenger.request(from, frame, Duration::from_secs(30)).map_err(|e| e.to_string())?;
-            let (&done, rest) = reply.payload.split_first().ok_or("an empty stream answer")?;
-            let ms = mutation::decode_all(rest).map_err(|e| e.to_string())?;
+    for part in unwrapped(range) {
+        pages(cluster, from, table, part, &mut |ms| {
             received += ms.len() as u64;
-            if let Some(last) = ms.last() {
-                let key = last.partition.key.clone();
-                after = Some((Token::Murmur3(murmur3_token(&key)), key));
-            }
-            if !ms.is_empty() {
-                let cat = shared.catalog_read().map_err(|f| f.message)?;
-                crate::execute::write_local(shared, &cat, ms).map_err(|f| f.message)?;
-            }
-            if done == 1 || after.is_none() {
-                break;
-            }
-        }
+            let cat = shared.catalog_read().map_err(|f| f.message)?;
+            crate::execute::write_local(shared, &cat, ms).map(|_| ()).map_err(|f| f.message)
+        })?;
     }
     Ok(received)
 }
