@@ -1581,3 +1581,49 @@ fn dump_output_is_byte_identical_on_generated_datasets() {
     let table: String = seen.iter().map(|(d, m, n, h)| format!("        ({d:?}, {m}, {n}, {h:#018x}),\n")).collect();
     assert_eq!(seen, EXPECTED, "dump output changed; this run printed:\n{table}");
 }
+
+/// `cairn node --config cassandra.yaml`: the data directory, CQL port and num_tokens come from
+/// the file under cassandra.yaml's names, and a flag wins over the file.
+#[test]
+fn node_takes_its_settings_from_a_cassandra_yaml() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("yamldata");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let yaml = format!(
+        "cluster_name: 'Yaml Cluster'\nnum_tokens: 4\nnative_transport_port: {port}\ndata_file_directories:\n    - {}\nconcurrent_writes: 32\n",
+        data.display()
+    );
+    let config = tmp.path().join("cassandra.yaml");
+    std::fs::write(&config, yaml).expect("write yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "--config", &config.display().to_string(), "--admin-port", "0", "--initial-token", "-5,7"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let mut err = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    // The whole "ready" line, which names the address.
+    while !String::from_utf8_lossy(&seen).contains("ready, CQL") || seen.last() != Some(&b'\n') {
+        match err.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = String::from_utf8_lossy(&seen).to_string();
+    assert!(log.contains(&format!("on 127.0.0.1:{port}")), "the port from the file: {log}");
+    let identity = std::fs::read_to_string(data.join("cairn_node.txt")).expect("the data directory from the file");
+    let tokens: Vec<&str> = identity.lines().skip(1).collect();
+    assert_eq!(tokens, ["-5", "7"], "--initial-token wins over num_tokens: 4");
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, "num_tokens: lots\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "--config", &bad.display().to_string(), "--data", &data.display().to_string()])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("bad.yaml:1: num_tokens: \"lots\" is not a count"), "{text}");
+}

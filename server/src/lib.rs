@@ -24,6 +24,7 @@ macro_rules! log {
 
 pub mod admin;
 pub mod catalog;
+pub mod config;
 pub mod connection;
 pub mod coordinator;
 pub mod cql;

@@ -19,30 +19,59 @@ pub fn run(a: NodeArgs) -> anyhow::Result<Outcome> {
         });
         Some(parsed.collect::<anyhow::Result<Vec<_>>>()?)
     };
+    // Flags, then the file, then the defaults.
+    let file = match &a.config {
+        Some(path) => cairn_server::config::FileConfig::read(path)?,
+        None => cairn_server::config::FileConfig::default(),
+    };
+    let data = a
+        .data
+        .or(file.data)
+        .ok_or_else(|| anyhow::anyhow!("--data DIR is required (or data_file_directories in --config)"))?;
+    let listen = a.listen.or(file.rpc_address).or(file.listen_address).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let port = a.port.or(file.native_port).unwrap_or(9042);
+    let storage_port = a.storage_port.or(file.storage_port).unwrap_or(7000);
+    let batch = match a.commitlog_sync {
+        Some(s) => s == CommitlogSync::Batch,
+        None => file.commitlog_batch.unwrap_or(false),
+    };
+    let period = a.commitlog_sync_period_ms.map(Duration::from_millis).or(file.commitlog_sync_period);
+    let seeds = if a.seeds.is_empty() { file.seeds } else { a.seeds };
     let config = cairn_server::NodeConfig {
-        data_dir: a.data,
-        listen: SocketAddr::new(a.listen, a.port),
-        cluster_name: a.cluster_name,
-        commitlog_sync: match a.commitlog_sync {
-            CommitlogSync::Batch => cairn_server::commitlog::SyncMode::Batch,
-            CommitlogSync::Periodic => {
-                cairn_server::commitlog::SyncMode::Periodic(Duration::from_millis(a.commitlog_sync_period_ms.max(1)))
-            }
+        data_dir: data,
+        listen: SocketAddr::new(listen, port),
+        cluster_name: a.cluster_name.or(file.cluster_name).unwrap_or_else(|| "Cairn Cluster".into()),
+        commitlog_sync: if batch {
+            cairn_server::commitlog::SyncMode::Batch
+        } else {
+            let period = period.unwrap_or(Duration::from_secs(10)).max(Duration::from_millis(1));
+            cairn_server::commitlog::SyncMode::Periodic(period)
         },
-        admin: (a.admin_port != 0).then(|| SocketAddr::new(a.listen, a.admin_port)),
+        admin: (a.admin_port != 0).then(|| SocketAddr::new(listen, a.admin_port)),
         users,
-        num_tokens: a.num_tokens,
-        initial_tokens: a.initial_token,
-        ring: if a.seeds.is_empty() {
+        num_tokens: a.num_tokens.or(file.num_tokens).unwrap_or(16),
+        initial_tokens: if a.initial_token.is_empty() { file.initial_tokens } else { a.initial_token },
+        ring: if seeds.is_empty() {
             None
         } else {
-            let seeds = a.seeds.iter().map(|s| seed_address(s, a.storage_port)).collect::<anyhow::Result<_>>()?;
-            let mut ring = cairn_server::RingConfig::new(SocketAddr::new(a.listen, a.storage_port), seeds);
-            ring.dc = a.dc;
-            ring.rack = a.rack;
+            let seeds = seeds.iter().map(|s| seed_address(s, storage_port)).collect::<anyhow::Result<_>>()?;
+            let mut ring = cairn_server::RingConfig::new(SocketAddr::new(listen, storage_port), seeds);
+            ring.dc = a.dc.or(file.dc).unwrap_or_else(|| "datacenter1".into());
+            ring.rack = a.rack.or(file.rack).unwrap_or_else(|| "rack1".into());
             ring.gossip_interval = Duration::from_millis(a.gossip_interval_ms.max(10));
-            ring.hinted_handoff = a.hinted_handoff == OnOff::On;
-            ring.max_hint_window = Duration::from_secs(a.max_hint_window);
+            ring.hinted_handoff = match a.hinted_handoff {
+                Some(h) => h == OnOff::On,
+                None => file.hinted_handoff.unwrap_or(true),
+            };
+            if let Some(w) = a.max_hint_window.map(Duration::from_secs).or(file.max_hint_window) {
+                ring.max_hint_window = w;
+            }
+            if let Some(phi) = file.phi_convict_threshold {
+                ring.phi_convict_threshold = phi;
+            }
+            if let Some(b) = file.auto_bootstrap {
+                ring.auto_bootstrap = b;
+            }
             Some(ring)
         },
         ..Default::default()
