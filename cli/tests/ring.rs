@@ -9,7 +9,8 @@
 //!   (hints dropped) is repaired by a read; cqlsh DESCRIBE shows the same schema on every node;
 //!   a replica that missed writes (hints dropped) is brought level by `cairn admin repair`; a
 //!   fourth node joins by streaming, the others clean up, a node is decommissioned, each row is
-//!   then on exactly its new replicas, and `cairn repair diff` finds the replicas identical.
+//!   then on exactly its new replicas, and `cairn repair diff` finds the replicas identical;
+//!   a dead node is removed (removenode) and its ranges re-replicated.
 //! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
 //!   EACH_QUORUM fails with Unavailable.
 //!
@@ -381,6 +382,18 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     for (a, b) in [(1, 3), (1, 4), (3, 4)] {
         let out = cairn(&["repair", "diff", &data(a), &data(b), "--keyspace", "ha"]);
         assert!(out.status.success(), "node{a} and node{b} differ: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    // node4 dies for good: removenode re-replicates its ranges from the live nodes, and with
+    // two nodes left each holds every row of the RF 2 table.
+    for n in ["node1", "node3"] {
+        ok(cairn(&["ring", "start", n, "--dir", &dir_s]), "ring start");
+    }
+    ok(cairn(&["ring", "removenode", "node4", "--dir", &dir_s]), "ring removenode node4");
+    ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
+    let every: BTreeSet<String> = (0..200).map(|k| k.to_string()).collect();
+    for i in [1, 3] {
+        let held = keys(&dir.join(format!("node{i}")).join("data").join("place"));
+        assert_eq!(held, every, "node{i} after removenode");
     }
     drop(_down);
 

@@ -142,6 +142,10 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             crate::ring::streaming::cleanup(shared, ks.as_deref(), t.as_deref())
         }
         "decommission" => crate::ring::streaming::decommission(shared),
+        "removenode" => {
+            let id = *args.first().ok_or("removenode needs the dead node's host id")?;
+            crate::ring::streaming::removenode(shared, id)
+        }
         "repair" => {
             // repair [--full] [--pr] [ks[.table]]: a full repair either way (incremental repair is
             // not implemented).

@@ -96,10 +96,10 @@ pub enum Command {
     /// Run a Cassandra-compatible node: CQL native protocol v4 for drivers and cqlsh.
     Node(NodeArgs),
     /// Operate a running node (nodetool's job): flush, snapshot, listsnapshots, clearsnapshot,
-    /// compact, status, ring, hints, cleanup, decommission, repair, tablestats.
+    /// compact, status, ring, hints, cleanup, decommission, removenode, repair, tablestats.
     Admin(AdminArgs),
     /// A ring of nodes on this machine's loopback addresses (127.0.0.x): up, status, stop, kill,
-    /// pause, resume, start, down, add, decommission.
+    /// pause, resume, start, down, add, decommission, removenode.
     #[command(subcommand)]
     Ring(RingCommand),
     /// Restore SSTables (snapshots, table directories, files) into a live cluster over CQL,

@@ -31,6 +31,9 @@ pub enum RingCommand {
     /// Decommission a node: it streams its ranges to their new replicas, leaves the ring and
     /// stops.
     Decommission(RingNodeArgs),
+    /// Remove a dead node: the ranges it replicated are streamed to their new replicas from the
+    /// live ones, and every node forgets it.
+    Removenode(RingNodeArgs),
 }
 
 #[derive(Args)]

@@ -57,6 +57,7 @@ pub fn run(command: Command, progress: bool) -> anyhow::Result<Outcome> {
         Command::Ring(RingCommand::Down(a)) => ring::down(a, &mut out),
         Command::Ring(RingCommand::Add(a)) => ring::add(a, &mut out),
         Command::Ring(RingCommand::Decommission(a)) => ring::decommission(a, &mut out),
+        Command::Ring(RingCommand::Removenode(a)) => ring::removenode(a, &mut out),
         Command::Load(a) => load::run(a, &mut out),
         Command::Admin(a) => admin::run(a, &mut out),
         Command::Demo(a) => demo::run(a, &mut out),

@@ -440,3 +440,27 @@ pub fn decommission(a: RingNodeArgs, out: &mut dyn Write) -> anyhow::Result<Outc
     writeln!(out, "{} left the ring", n.name)?;
     Ok(Outcome::Ok)
 }
+
+/// `ring removenode NODE`: a dead node's ranges re-replicated from the live nodes, and the node
+/// forgotten (removed from the ring's file too).
+pub fn removenode(a: RingNodeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let mut nodes = load(&a.dir)?;
+    let n = find(&mut nodes, &a.node)?.clone();
+    if n.running() {
+        bail!("{} is running: decommission it, or kill it first", n.name);
+    }
+    let live = nodes.iter().find(|m| m.running()).context("no node of the ring is running")?;
+    let view = live.view()?;
+    let host_id = view["nodes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["address"].as_str() == Some(&n.address.to_string())))
+        .and_then(|x| x["host_id"].as_str())
+        .map(str::to_string)
+        .with_context(|| format!("{} does not know {}", live.name, n.name))?;
+    let reply = cairn_server::admin::request(live.admin(), None, &["removenode".to_string(), host_id])
+        .with_context(|| format!("{} does not answer", live.name))?;
+    write!(out, "{}", reply.map_err(|e| anyhow::anyhow!("{}: {e}", live.name))?)?;
+    nodes.retain(|m| m.name != n.name);
+    save(&a.dir, &nodes)?;
+    Ok(Outcome::Ok)
+}

@@ -46,6 +46,13 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
                 Err(f) => Frame::error(&req, &f.message),
             }
         }
+        Verb::RemoveNode => match std::str::from_utf8(&req.payload).ok().and_then(|a| a.parse().ok()) {
+            Some(addr) => {
+                cluster.forget(addr);
+                Frame::response(&req, Verb::Ack, vec![])
+            }
+            None => Frame::error(&req, "removenode: not an internode address"),
+        },
         Verb::ValidationRequest => match crate::ring::repair::validate(&shared, &req.payload) {
             Ok(b) => Frame::response(&req, Verb::ValidationResponse, b),
             Err(f) => Frame::error(&req, &f.message),

@@ -197,6 +197,10 @@ pub(crate) struct Cluster {
     peers_file: std::path::PathBuf,
     /// Where ring changes are pushed.
     events: Arc<crate::events::Events>,
+    /// Members removed (removenode), with the generation they had: gossip about them at that
+    /// generation or older is ignored (Cassandra's quarantine), so a peer that has not heard of
+    /// the removal cannot bring them back.
+    removed: Mutex<BTreeMap<SocketAddr, i64>>,
 }
 
 /// Parse a UUID as gossip carries it (32 hex digits, dashes allowed).
@@ -255,6 +259,7 @@ impl Cluster {
             delivering: Arc::new(AtomicBool::new(false)),
             peers_file: data.join("cairn_peers.bin"),
             events,
+            removed: Mutex::new(BTreeMap::new()),
         };
         cluster.load_peers();
         cluster.refresh_view();
@@ -427,6 +432,7 @@ impl Cluster {
         let now = Instant::now();
         let mut changed = false;
         let mut restarted = Vec::new();
+        self.forget_removed();
         if let Ok(mut fd) = self.detector.lock() {
             for c in changes {
                 match c {
@@ -649,6 +655,37 @@ impl Cluster {
             }
             delivering.store(false, Ordering::SeqCst);
         });
+    }
+
+    /// Drop the quarantined (removed) members gossip brought back at their old generation.
+    fn forget_removed(&self) {
+        let Ok(removed) = self.removed.lock() else { return };
+        if removed.is_empty() {
+            return;
+        }
+        if let Ok(mut g) = self.gossip.lock() {
+            for (addr, generation) in removed.iter() {
+                if g.endpoint(*addr).is_some_and(|s| s.generation <= *generation) {
+                    g.remove(*addr);
+                }
+            }
+        }
+    }
+
+    /// Forget the member at `addr` (removenode): out of gossip, the failure detector and the
+    /// view, and quarantined.
+    pub(crate) fn forget(&self, addr: SocketAddr) {
+        let generation = self.gossip.lock().ok().and_then(|g| g.endpoint(addr).map(|s| s.generation));
+        if let Ok(mut removed) = self.removed.lock() {
+            removed.insert(addr, generation.unwrap_or(i64::MAX));
+        }
+        self.forget_removed();
+        if let Ok(mut fd) = self.detector.lock() {
+            fd.remove(&addr);
+        }
+        self.refresh_view();
+        self.save_peers();
+        crate::log!("cairn node: {addr} removed from the ring");
     }
 
     /// Tell the live peers this node is shutting down, so they mark it down at once.

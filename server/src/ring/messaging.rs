@@ -121,11 +121,14 @@ pub enum Verb {
     ValidationRequest = 18,
     /// The tree a `ValidationRequest` asked for.
     ValidationResponse = 19,
+    /// Forget a dead member whose ranges were re-replicated (removenode); the payload is its
+    /// internode address as text.
+    RemoveNode = 20,
 }
 
 impl Verb {
     /// Every verb, in wire order.
-    pub const ALL: [Verb; 19] = [
+    pub const ALL: [Verb; 20] = [
         Verb::GossipSyn,
         Verb::GossipAck,
         Verb::GossipAck2,
@@ -145,6 +148,7 @@ impl Verb {
         Verb::Error,
         Verb::ValidationRequest,
         Verb::ValidationResponse,
+        Verb::RemoveNode,
     ];
 
     /// The verb with wire value `byte`, if there is one.
@@ -844,7 +848,7 @@ mod tests {
             }
         }
         assert_eq!(Verb::from_u8(0), None);
-        assert_eq!(Verb::from_u8(20), None);
+        assert_eq!(Verb::from_u8(21), None);
     }
 
     #[test]

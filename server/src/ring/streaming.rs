@@ -254,6 +254,64 @@ pub(crate) fn decommission(shared: &Shared) -> Result<String, String> {
     Ok(format!("decommissioned: streamed {sent} partition(s) to {}; this node has left the ring\n", to.join(", ")))
 }
 
+/// Removenode: the member with `host_id` is dead; each range it replicated gets a new replica
+/// (the ring without it), streamed from a live replica that already had it; then every live
+/// member forgets it.
+pub(crate) fn removenode(shared: &Shared, host_id: &str) -> Result<String, String> {
+    let Some(cluster) = &shared.cluster else { return Err("this node is standalone".into()) };
+    let view = cluster.view();
+    let wanted = host_id.replace('-', "").to_ascii_lowercase();
+    let (&dead, peer) = view
+        .peers
+        .iter()
+        .find(|(_, p)| p.host_id.is_some_and(|h| cairn_format::types::render::hex(&h) == wanted))
+        .ok_or_else(|| format!("no member with host id {host_id}"))?;
+    if peer.alive {
+        return Err(format!("{dead} is up: decommission it instead"));
+    }
+    let dead_storage = peer.storage;
+    let Some(now) = &view.tokens else { return Err("the ring is not known yet".into()) };
+    let members: Vec<super::tokens::Member> = now.members().iter().filter(|m| m.addr != dead).cloned().collect();
+    let after = super::tokens::TokenMap::new(members, view.me).map_err(|e| e.to_string())?;
+    let mut streamed = 0u64;
+    for (ks, id, replication) in tables(shared)? {
+        let r = view.replication(&replication).map_err(|f| f.message)?;
+        for range in now.ranges_for(dead, &r) {
+            let before = now.replicas(range.end, &r);
+            let source = before
+                .iter()
+                .filter(|a| **a != dead)
+                .find_map(|a| view.peers.get(a).filter(|p| p.alive).map(|p| p.storage))
+                .ok_or_else(|| format!("{ks}: no live replica of range ({}, {}]", range.start, range.end))?;
+            for target in after.replicas(range.end, &r).into_iter().filter(|a| !before.contains(a)) {
+                let to = view.storage(target).ok_or_else(|| format!("{target} is not a member"))?;
+                // The target pulls from the source: pages from one, applied on the other.
+                for part in unwrapped(range) {
+                    pages(cluster, source, id, part, &mut |ms| {
+                        streamed += ms.len() as u64;
+                        let mut payload = Vec::new();
+                        mutation::encode_all(&ms, &mut payload);
+                        cluster
+                            .messenger
+                            .request(to, Frame::request(Verb::Mutation, payload), Duration::from_secs(30))
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })?;
+                }
+            }
+        }
+    }
+    let payload = dead_storage.to_string().into_bytes();
+    for p in view.peers.values().filter(|p| p.alive && p.storage != cluster.config.storage) {
+        cluster
+            .messenger
+            .request(p.storage, Frame::request(Verb::RemoveNode, payload.clone()), Duration::from_secs(10))
+            .map_err(|e| format!("telling {} to forget {dead}: {e}", p.storage))?;
+    }
+    cluster.forget(dead_storage);
+    Ok(format!("removed {dead}: streamed {streamed} partition(s) to the replicas that took over its ranges\n"))
+}
+
 /// Send this node's partitions of `range` to `to`, a page at a time.
 fn push(shared: &Shared, table: [u8; 16], range: TokenRange, to: SocketAddr) -> Result<u64, String> {
     let Some(cluster) = &shared.cluster else { return Err("not in a ring".into()) };
