@@ -11,6 +11,9 @@
 //!   fourth node joins by streaming, the others clean up, a node is decommissioned, each row is
 //!   then on exactly its new replicas, and `cairn repair diff` finds the replicas identical;
 //!   a dead node is removed (removenode) and its ranges re-replicated.
+//! - `cairn load --stream`: a snapshot streamed into a ring (RF 2) lands on exactly two nodes a
+//!   key, and the ring's merged content equals the snapshot's, local deletion times included; a
+//!   node killed mid-stream fails the load, which resumes.
 //! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
 //!   EACH_QUORUM fails with Unavailable.
 //!
@@ -51,6 +54,18 @@ fn keys(table_dir: &Path) -> BTreeSet<String> {
     let text = ok(cairn(&["dump", &table_dir.display().to_string(), "--keys-only"]), "dump --keys-only");
     let v: Value = serde_json::from_str(&text).expect("keys JSON");
     v.as_array().expect("array").iter().map(|k| k[0].as_str().expect("key").to_string()).collect()
+}
+
+/// A dump without its file offsets (they differ between a source and its copy).
+fn strip_positions(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.remove("position");
+            m.values_mut().for_each(strip_positions);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_positions),
+        _ => {}
+    }
 }
 
 /// Stops the ring when the test ends, passing or not.
@@ -472,6 +487,68 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
         let out = cairn(&["repair", "diff", &s(&series), &s(&node), "--table", "timeseries"]);
         assert!(out.status.success(), "node{i} differs from the source: {}", String::from_utf8_lossy(&out.stdout));
     }
+    drop(_down);
+
+    // `cairn load --stream`: the snapshot's SSTables cut into each replica's share and streamed
+    // over the internode protocol; killed mid-stream, the load resumes; the ring then holds
+    // exactly the snapshot's content, local deletion times included.
+    let dir = tmp.path().join("stream");
+    let dir_s = dir.display().to_string();
+    ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port]), "ring up 3");
+    let _down = Down(&dir);
+    let schema = std::fs::read_to_string(sessions.join("schema.cql")).expect("schema.cql");
+    let schema = schema.replace("'replication_factor': '1'", "'replication_factor': '2'");
+    let schema_file = tmp.path().join("stream-schema.cql");
+    std::fs::write(&schema_file, schema).expect("write schema");
+    ok(Command::new(&cqlsh).args(["127.0.0.1", port, "-f", &s(&schema_file)]).output().expect("cqlsh"), "schema RF 2");
+    let resume = tmp.path().join("stream.state");
+    let stream = |extra: &[&str]| {
+        let mut args = vec!["load", "--stream", "-d", "127.0.0.1", "--resume"];
+        let (resume, src) = (s(&resume), s(&sessions));
+        args.push(&resume);
+        args.extend_from_slice(extra);
+        args.push(&src);
+        Command::new(cairn_bin)
+            .args(&args)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("cairn load --stream")
+    };
+    let first = stream(&["--throttle", "0.15"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    ok(cairn(&["ring", "kill", "node2", "--dir", &dir_s]), "ring kill node2");
+    let first = first.wait_with_output().expect("first stream");
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "a stream cut short by a dead node: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("127.0.0.2:7000"), "the error names the node");
+    ok(cairn(&["ring", "start", "node2", "--dir", &dir_s]), "ring start node2");
+    let second = stream(&[]).wait_with_output().expect("second stream");
+    assert!(second.status.success(), "the resumed stream: {}", String::from_utf8_lossy(&second.stderr));
+    ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
+    let node_tables: Vec<String> =
+        (1..=3).map(|i| s(&dir.join(format!("node{i}")).join("data").join("cairn"))).collect();
+    let source_keys = keys(&sessions.join("cairn"));
+    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &node_tables {
+        for k in keys(Path::new(t)) {
+            *copies.entry(k).or_default() += 1;
+        }
+    }
+    assert_eq!(copies.keys().cloned().collect::<BTreeSet<_>>(), source_keys, "the ring holds the snapshot's keys");
+    assert!(copies.values().all(|n| *n == 2), "RF 2: every key on exactly two nodes");
+    let merged = |paths: &[String]| -> Value {
+        let mut args = vec!["dump", "--merge", "--timestamps", "raw"];
+        args.extend(paths.iter().map(String::as_str));
+        let mut v: Value = serde_json::from_str(&ok(cairn(&args), "dump --merge")).expect("dump JSON");
+        strip_positions(&mut v);
+        v
+    };
+    assert_eq!(merged(&node_tables), merged(&[s(&sessions.join("cairn"))]), "the ring's content is the snapshot's");
     drop(_down);
 
     // Two data centres.

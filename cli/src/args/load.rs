@@ -59,6 +59,14 @@ pub struct LoadArgs {
     /// Cap the CQL sent, in MiB/s (default: unthrottled).
     #[arg(long, value_name = "MiB/s")]
     pub throttle: Option<f64>,
+    /// Stream the SSTables into a Cairn ring over its internode protocol instead of CQL
+    /// (sstableloader's way): each replica gets its share as mutations, with write times, TTL
+    /// expiries and local deletion times kept exactly. The target table must exist.
+    #[arg(long)]
+    pub stream: bool,
+    /// The internode port of the -d nodes, with --stream.
+    #[arg(long, default_value_t = 7000)]
+    pub storage_port: u16,
     /// The summary as JSON.
     #[arg(long)]
     pub json: bool,

@@ -23,6 +23,9 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     if a.throttle.is_some_and(|t| !t.is_finite() || t <= 0.0) {
         anyhow::bail!("--throttle must be a positive number of MiB/s");
     }
+    if a.stream {
+        return stream(&a, &tables, !renames.is_empty(), out);
+    }
     let opts = cairn_loader::LoadOptions {
         hosts: a
             .nodes
@@ -69,5 +72,85 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     } else {
         write!(out, "{}", cairn_loader::summary(&summary, a.plan, a.throttle, seconds))?;
     }
+    Ok(Outcome::Ok)
+}
+
+/// `cairn load --stream`: the SSTables cut into each replica's share and streamed.
+fn stream(
+    a: &LoadArgs,
+    tables: &[cairn_format::sstable::SsTable],
+    renames: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let cql_only = [
+        (renames, "--rename-column"),
+        (a.as_of.is_some(), "--as-of"),
+        (a.drop_ttl, "--drop-ttl"),
+        (a.create_schema, "--create-schema"),
+        (a.timestamp_mode != TimestampModeArg::Preserve, "--timestamp-mode"),
+        (a.user.is_some(), "--user"),
+    ];
+    if let Some((_, flag)) = cql_only.iter().find(|(given, _)| *given) {
+        anyhow::bail!("{flag} applies to CQL loading, not to --stream (which keeps every cell as it is)");
+    }
+    let host = a.nodes.split(',').next().unwrap_or_default();
+    let ip: std::net::IpAddr = host
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("-d {host:?}: an IP address, with --stream"))?;
+    let o = cairn_server::ring::load::StreamOptions {
+        contact: std::net::SocketAddr::new(ip, a.storage_port),
+        target_keyspace: a.target_keyspace.as_deref(),
+        target_table: a.target_table.as_deref(),
+        plan: a.plan,
+        resume: a.resume.as_deref(),
+        throttle_mib_s: a.throttle,
+    };
+    let started = std::time::Instant::now();
+    let streamed = match cairn_server::ring::load::stream(tables, &o) {
+        Ok(s) => s,
+        Err(e) => {
+            let hint = if a.resume.is_some() { "; run again with the same --resume file" } else { "" };
+            eprintln!("cairn: {e}{hint}");
+            return Ok(Outcome::Problems);
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if a.json {
+        let tables: Vec<serde_json::Value> = streamed
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "keyspace": t.keyspace, "table": t.table, "sstables": t.sstables, "skipped": t.skipped,
+                    "partitions": t.partitions, "per_replica": t.per_replica, "bytes": t.bytes,
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "seconds": seconds, "tables": tables }))?
+        )?;
+        return Ok(Outcome::Ok);
+    }
+    let verb = if a.plan { "would stream" } else { "streamed" };
+    for t in &streamed {
+        writeln!(
+            out,
+            "{}.{}: {verb} {} partition(s) of {} SSTable(s) ({} skipped, done before), {:.2} MiB",
+            t.keyspace,
+            t.table,
+            t.partitions,
+            t.sstables,
+            t.skipped,
+            t.bytes as f64 / 1048576.0
+        )?;
+        for (replica, n) in &t.per_replica {
+            writeln!(out, "  {replica}: {n} partition(s)")?;
+        }
+    }
+    writeln!(out, "{seconds:.2} s")?;
     Ok(Outcome::Ok)
 }

@@ -53,6 +53,10 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
             }
             None => Frame::error(&req, "removenode: not an internode address"),
         },
+        Verb::RingRequest => match crate::ring::load::describe(&shared) {
+            Ok(text) => Frame::response(&req, Verb::RingDescription, text.into_bytes()),
+            Err(f) => Frame::error(&req, &f.message),
+        },
         Verb::ValidationRequest => match crate::ring::repair::validate(&shared, &req.payload) {
             Ok(b) => Frame::response(&req, Verb::ValidationResponse, b),
             Err(f) => Frame::error(&req, &f.message),

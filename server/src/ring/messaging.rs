@@ -124,11 +124,15 @@ pub enum Verb {
     /// Forget a dead member whose ranges were re-replicated (removenode); the payload is its
     /// internode address as text.
     RemoveNode = 20,
+    /// Describe the ring to a client about to stream into it (`cairn load --stream`).
+    RingRequest = 21,
+    /// The members, tokens, keyspaces' replication and tables a `RingRequest` asked for.
+    RingDescription = 22,
 }
 
 impl Verb {
     /// Every verb, in wire order.
-    pub const ALL: [Verb; 20] = [
+    pub const ALL: [Verb; 22] = [
         Verb::GossipSyn,
         Verb::GossipAck,
         Verb::GossipAck2,
@@ -149,6 +153,8 @@ impl Verb {
         Verb::ValidationRequest,
         Verb::ValidationResponse,
         Verb::RemoveNode,
+        Verb::RingRequest,
+        Verb::RingDescription,
     ];
 
     /// The verb with wire value `byte`, if there is one.
@@ -848,7 +854,7 @@ mod tests {
             }
         }
         assert_eq!(Verb::from_u8(0), None);
-        assert_eq!(Verb::from_u8(21), None);
+        assert_eq!(Verb::from_u8(23), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`cluster`]: a node's membership — its gossip rounds, the failure detector fed by them,
 //!   and the view of the ring (members, liveness, token map) the coordinator places data with.
 //! - [`streaming`]: moving whole token ranges — bootstrap, decommission, cleanup.
+//! - [`load`]: `cairn load --stream`, SSTables cut into each replica's share and streamed.
 //! - [`repair`]: online anti-entropy — Merkle trees per range from every replica, differing
 //!   leaves reconciled.
 //! - [`failure`]: deciding from the rhythm of gossip heartbeats that a peer is down (Cassandra's
@@ -46,6 +47,7 @@
 pub mod cluster;
 pub mod failure;
 pub mod gossip;
+pub mod load;
 pub mod messaging;
 pub mod repair;
 pub mod streaming;
