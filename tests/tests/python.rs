@@ -193,3 +193,41 @@ fn dump_and_tombstones_return_the_cli_documents() {
     assert_eq!(doc("tombstones"), want);
     assert!(lines.iter().any(|l| l == "ok documents"), "{lines:?}");
 }
+
+/// Spark local[2] through `cairn.spark.CairnDataSource`: the DataFrame equals `scan()` row for
+/// row, with its count, a groupBy and a self-join, over a split size that makes several tasks;
+/// a corrupt SSTable fails the job with Cairn's located message.
+#[test]
+fn spark_reads_through_the_cairn_data_source() {
+    let Some(python) = cairn_tests::package_python() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Many partitions (a session each), so Summary.db's samples allow many splits.
+    let g = gen_table("sessions", 7, 6_000, &tmp.path().join("data"));
+    let bad = gen_table("sessions", 7, 6_000, &tmp.path().join("bad"));
+    let data = &bad.sstables[1];
+    let mut bytes = std::fs::read(data).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(data, &bytes).expect("write");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("python_spark.py");
+    let o = Command::new(&python)
+        .arg(&script)
+        .arg(&g.table_dir)
+        .arg("session_key")
+        .arg(&bad.table_dir)
+        .arg(g.now.to_string())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "python_spark.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let found: J = serde_json::from_str(stdout.lines().last().expect("a result line")).expect("JSON");
+    assert!(found["partitions"].as_u64().expect("partitions") > 2, "several tasks: {found}");
+    assert_eq!(found["count"], found["expected_count"], "{found}");
+    assert!(found["count"].as_u64().expect("count") > 0);
+    assert_eq!(found["groupby_equal"], true, "{found}");
+    assert_eq!(found["join_count"], found["count"], "{found}");
+    assert_eq!(found["rows_equal"], true, "{found}");
+    let corrupt = found["corrupt"].as_str().expect("corrupt");
+    let file = data.file_name().expect("name").to_string_lossy().to_string();
+    assert!(corrupt.contains(&file) && corrupt.contains("checksum"), "the job's error names the file: {corrupt}");
+}

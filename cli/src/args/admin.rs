@@ -20,7 +20,7 @@ pub struct AdminArgs {
     pub data: Option<PathBuf>,
     /// flush [ks[.table]] | snapshot TAG [ks[.table]] | listsnapshots | clearsnapshot TAG|--all |
     /// compact [ks[.table]] | status | tablestats [ks[.table]]; in a ring also: ring (the ring
-    /// as JSON) | hints [truncate] | cleanup [ks[.table]] | decommission | removenode HOST_ID |
+    /// as JSON) | hints [list|truncate] | cleanup [ks[.table]] | decommission | removenode HOST_ID |
     /// repair [--pr] [ks[.table]]
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -5,6 +5,7 @@
 //! own data.
 
 pub mod consistency;
+pub(crate) mod pool;
 pub mod read;
 pub mod replica;
 pub mod write;

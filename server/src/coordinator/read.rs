@@ -99,7 +99,7 @@ impl<'a> RingSource<'a> {
                 let messenger = Arc::clone(&self.cluster.messenger);
                 let (tx, addr, payload, timeout) =
                     (tx.clone(), *addr, payload.clone(), self.cluster.config.read_timeout);
-                std::thread::spawn(move || {
+                self.cluster.senders.run(move || {
                     let answer = messenger
                         .request(to, Frame::request(verb, payload), timeout)
                         .map_err(|e| e.to_string())

@@ -104,7 +104,7 @@ pub(crate) fn write(
         // A failed send leaves a hint, even after the client was answered.
         let hint_to = view.peers.get(&addr).and_then(|p| p.host_id).filter(|_| cluster.config.hinted_handoff);
         let hints = Arc::clone(&cluster.hints);
-        std::thread::spawn(move || {
+        cluster.senders.run(move || {
             let ok = match messenger.request(to, Frame::request(Verb::Mutation, payload), timeout) {
                 Ok(_) => true,
                 Err(e) => {

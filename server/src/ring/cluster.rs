@@ -181,6 +181,8 @@ impl View {
 pub(crate) struct Cluster {
     pub(crate) config: RingConfig,
     pub(crate) messenger: Arc<Messenger>,
+    /// The threads that carry requests to other nodes.
+    pub(crate) senders: crate::coordinator::pool::Senders,
     gossip: Mutex<Gossip>,
     detector: Mutex<FailureDetector<SocketAddr>>,
     view: RwLock<Arc<View>>,
@@ -248,7 +250,12 @@ impl Cluster {
         let me = config.storage.ip();
         let cluster = Cluster {
             config,
-            messenger: Arc::new(Messenger::default()),
+            // As many idle connections per peer as senders, so none is opened per request.
+            messenger: Arc::new(Messenger::new(super::messaging::MessengerConfig {
+                max_idle_per_peer: 32,
+                ..Default::default()
+            })),
+            senders: crate::coordinator::pool::Senders::new(),
             gossip: Mutex::new(g),
             detector: Mutex::new(fd),
             view: RwLock::new(Arc::new(View { me, peers: BTreeMap::new(), tokens: None, future: None })),

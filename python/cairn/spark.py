@@ -1,0 +1,119 @@
+"""Cairn as a Spark data source (PySpark 4's Python Data Source API).
+
+    >>> from cairn.spark import CairnDataSource
+    >>> spark.dataSource.register(CairnDataSource)
+    >>> df = spark.read.format("cairn").option("table", "ks.t").load("/snapshots/ks")
+
+The path is any directory every executor can read (local, NFS, a mounted object store): SSTable
+files, table, snapshot, keyspace or data directories, as ``cairn.scan`` takes them. The schema
+is the table's, typed as ``cairn export`` types it. Each Spark partition is one token range of
+``cairn.splits`` (sized by ``splitSizeMB``, default 128) and its task hands Spark the rows as
+Arrow record batches, read by Cairn's Rust core; no row becomes a Python object.
+
+Options: ``table`` (``keyspace.table`` or ``table``; needed when the path holds several),
+``mode`` (``live``, the default, or ``mutations``), ``now`` (seconds since the epoch; default:
+when the query is planned, so every task judges TTLs at the same moment), ``columns`` (a
+comma-separated list: only these are read), ``splitSizeMB``, ``schema`` (a schema.cql to use
+instead of the one beside the files).
+
+A read error fails the task, and with it the job, with Cairn's located message (file,
+component, offset); a table that cannot be read never comes back empty.
+"""
+
+import time as _time
+
+import pyarrow as _pa
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+import cairn as _cairn
+
+__all__ = ["CairnDataSource"]
+
+
+def _settings(options):
+    path = options.get("path")
+    if not path:
+        raise _cairn.CairnError('spark.read.format("cairn"): load(PATH) names the SSTables to read')
+    columns = options.get("columns")
+    return {
+        "path": path,
+        "table": options.get("table"),
+        "mode": options.get("mode", "live"),
+        "columns": [c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+        "schema": options.get("schema"),
+    }
+
+
+class _Range(InputPartition):
+    """One token range (start exclusive, end inclusive)."""
+
+    def __init__(self, start, end):
+        super().__init__((start, end))
+        self.start = start
+        self.end = end
+
+
+class CairnDataSource(DataSource):
+    """``spark.read.format("cairn")``."""
+
+    @classmethod
+    def name(cls):
+        return "cairn"
+
+    def _now(self):
+        # Fixed once, when the query is planned: every task sees the same live rows.
+        if "now" not in self.options or self.options.get("now") in (None, ""):
+            self.options["now"] = str(int(_time.time()))
+        return int(self.options["now"])
+
+    def _arrow_schema(self):
+        s = _settings(self.options)
+        reader = _cairn.scan(
+            s["path"], table=s["table"], columns=s["columns"], mode=s["mode"], now=self._now(), schema=s["schema"]
+        )
+        return reader.schema
+
+    def schema(self):
+        return from_arrow_schema(self._arrow_schema())
+
+    def reader(self, schema):
+        # The batches Spark takes: its own Arrow form of the schema (timestamps in
+        # microseconds, where Cassandra's are milliseconds).
+        return _CairnReader(self.options, self._now(), to_arrow_schema(schema, timezone="UTC"))
+
+
+class _CairnReader(DataSourceReader):
+    def __init__(self, options, now, arrow_schema):
+        self.settings = _settings(options)
+        self.now = now
+        self.arrow_schema = arrow_schema
+        size = float(options.get("splitSizeMB", "128"))
+        if not size > 0:
+            raise _cairn.CairnError(f"splitSizeMB {size}: expected a positive number")
+        self.target_bytes = max(1, int(size * 1024 * 1024))
+
+    def partitions(self):
+        s = self.settings
+        ranges = _cairn.splits(s["path"], table=s["table"], target_bytes=self.target_bytes, schema=s["schema"])
+        return [_Range(r["start"], r["end"]) for r in ranges]
+
+    def read(self, partition):
+        s = self.settings
+        reader = _cairn.scan(
+            s["path"],
+            table=s["table"],
+            columns=s["columns"],
+            token_range=(partition.start, partition.end),
+            mode=s["mode"],
+            now=self.now,
+            schema=s["schema"],
+        )
+        for batch in reader:
+            # Spark's Arrow types (and decimal and varint widths, which are sized per scan):
+            # each split's batches take the schema fixed when the query was planned.
+            if batch.schema != self.arrow_schema:
+                batch = _pa.RecordBatch.from_arrays(
+                    [c.cast(f.type) for c, f in zip(batch.columns, self.arrow_schema)], schema=self.arrow_schema
+                )
+            yield batch
