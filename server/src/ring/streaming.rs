@@ -197,6 +197,11 @@ pub(crate) fn bootstrap(shared: &Shared) -> Result<u64, String> {
         .map_err(|e| format!("pulling the schema from {source}: {e}"))?;
     let text = String::from_utf8(schema.payload).map_err(|_| "a schema that is not UTF-8")?;
     crate::catalog::adopt_schema(shared, &text).map_err(|f| f.message)?;
+    // A ring without tables has nothing to stream and nothing to miss.
+    if tables(shared)?.is_empty() {
+        cluster.set_status(status::NORMAL);
+        return Ok(0);
+    }
     // Let every member learn that this node is joining, so they send it the writes of its
     // future ranges from now on (Cassandra waits RING_DELAY for the same reason).
     std::thread::sleep(interval * 8);
