@@ -15,7 +15,8 @@
 //!   key, and the ring's merged content equals the snapshot's, local deletion times included; a
 //!   node killed mid-stream fails the load, which resumes.
 //! - two data centres of three: LOCAL_QUORUM in dc1 is unaffected by killing all of dc2, and
-//!   EACH_QUORUM fails with Unavailable.
+//!   EACH_QUORUM fails with Unavailable; once dc2 is back, hints make every node hold every row
+//!   of the {dc1: 3, dc2: 3} keyspace.
 //!
 //! The scenarios share the loopback addresses and the fixed internode and admin ports, so they
 //! run one after the other in one test.
@@ -92,7 +93,7 @@ from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy, WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cairn, ring, port, admin_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def run(*a):
     return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
 def wait(what, cond, limit=30):
@@ -146,7 +147,7 @@ while unavailable is None:
 # Back again: hints bring it up to date.
 run("ring", "start", "node3", "--dir", ring)
 def no_hints():
-    return all(len(run("admin", "--host", h, "hints").strip().splitlines()) == 1 for h in ["127.0.0.1", "127.0.0.2"])
+    return all(len(run("admin", "--host", h, "--port", admin_port, "hints").strip().splitlines()) == 1 for h in ["127.0.0.1", "127.0.0.2"])
 wait("hints to be delivered", no_hints)
 
 # A paused node is convicted down, and up again once resumed.
@@ -163,7 +164,7 @@ run("ring", "kill", "node3", "--dir", ring)
 for k in range(500, 550):
     s.execute(put, (k, "late%d" % k))
 for h in ["127.0.0.1", "127.0.0.2"]:
-    run("admin", "--host", h, "hints", "truncate")
+    run("admin", "--host", h, "--port", admin_port, "hints", "truncate")
 run("ring", "start", "node3", "--dir", ring)
 only3 = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(["127.0.0.3"]), request_timeout=15)
 c3 = Cluster(["127.0.0.3"], port=port, protocol_version=4, execution_profiles={EXEC_PROFILE_DEFAULT: only3})
@@ -181,7 +182,7 @@ for k in range(600, 650):
     s.execute(put, (k, "repair%d" % k))
 s.execute(SimpleStatement("DELETE FROM ha.t WHERE k = 7", consistency_level=CL.QUORUM))
 for h in ["127.0.0.1", "127.0.0.2"]:
-    run("admin", "--host", h, "hints", "truncate")
+    run("admin", "--host", h, "--port", admin_port, "hints", "truncate")
 run("ring", "start", "node3", "--dir", ring)
 def node3_answers():
     try:
@@ -190,7 +191,7 @@ def node3_answers():
         return False
 wait("the driver to reach node3 again", node3_answers)
 unrepaired = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is None)
-repair_summary = run("admin", "--host", "127.0.0.1", "repair", "ha")
+repair_summary = run("admin", "--host", "127.0.0.1", "--port", admin_port, "repair", "ha")
 repaired_missing = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is None)
 deleted_seen = s3.execute(one, (7,)).one() is not None
 c3.shutdown()
@@ -198,7 +199,7 @@ c3.shutdown()
 # A fourth node joins (streaming its ranges), the others clean up; then node2 leaves.
 run("ring", "add", "--dir", ring)
 for h in ["127.0.0.1", "127.0.0.2", "127.0.0.3"]:
-    run("admin", "--host", h, "cleanup")
+    run("admin", "--host", h, "--port", admin_port, "cleanup")
 run("ring", "decommission", "node2", "--dir", ring)
 cluster.refresh_nodes()
 hosts_after = sorted(h.address for h in cluster.metadata.all_hosts() if h.is_up is not False)
@@ -221,7 +222,7 @@ from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cairn, ring, port, admin_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def run(*a):
     return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
 profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc="dc1")),
@@ -268,7 +269,7 @@ from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy
 from cassandra_flask_sessions import AbstractConnectionProvider, CassandraSessionInterface
 from flask import Flask, session
 
-cairn, ring, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cairn, ring, port, admin_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def run(*a):
     return subprocess.run([cairn, *a], check=True, capture_output=True, text=True).stdout
 def connect():
@@ -337,18 +338,39 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     let Some(python) = common::peers_python() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let cairn_bin = env!("CARGO_BIN_EXE_cairn");
-    let port = "19142";
+    // Free ports, so that nothing else on the machine (a Cassandra on 7000, another ring) is in
+    // the way; every node uses them on its own address.
+    let free =
+        || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
+    let (port, storage, admin) = (free(), free(), free());
+    let (port, storage, admin) = (port.as_str(), storage.as_str(), admin.as_str());
 
     // Three nodes.
     let dir = tmp.path().join("three");
     let dir_s = dir.display().to_string();
-    let up = ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--json"]), "ring up 3");
+    let up = ok(
+        cairn(&[
+            "ring",
+            "up",
+            "3",
+            "--dir",
+            &dir_s,
+            "--port",
+            port,
+            "--storage-port",
+            storage,
+            "--admin-port",
+            admin,
+            "--json",
+        ]),
+        "ring up 3",
+    );
     let _down = Down(&dir);
     let nodes: Value = serde_json::from_str(up.trim()).expect("ring up --json");
     let addresses: Vec<&str> =
         nodes["nodes"].as_array().expect("nodes").iter().map(|n| n["address"].as_str().expect("address")).collect();
     assert_eq!(addresses, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
-    let result = run_python(&python, THREE_NODES, &[cairn_bin, &dir_s, port]);
+    let result = run_python(&python, THREE_NODES, &[cairn_bin, &dir_s, port, admin]);
     assert_eq!(result["unavailable"], serde_json::json!([5, 3, 2]), "ALL: consistency 5, required 3, alive 2");
     let convicted = result["convicted_after"].as_f64().expect("seconds");
     assert!(convicted < 15.0, "a paused node was convicted only after {convicted:.1}s");
@@ -415,9 +437,12 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // The seed story: web sessions on the ring.
     let dir = tmp.path().join("flask");
     let dir_s = dir.display().to_string();
-    ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port]), "ring up 3");
+    ok(
+        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
+        "ring up 3",
+    );
     let _down = Down(&dir);
-    let result = run_python(&python, FLASK, &[cairn_bin, &dir_s, port]);
+    let result = run_python(&python, FLASK, &[cairn_bin, &dir_s, port, admin]);
     assert_eq!(result["survived"], serde_json::json!([true, true, true]), "the session survived each node's loss");
     assert_eq!(result["after_restart"], true, "the session survived a restart of every node");
     assert_eq!(result["expired"], true, "the session vanished with its TTL");
@@ -428,7 +453,10 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // mid-load loses nothing.
     let dir = tmp.path().join("load");
     let dir_s = dir.display().to_string();
-    ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port]), "ring up 3");
+    ok(
+        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
+        "ring up 3",
+    );
     let _down = Down(&dir);
     let sessions = tmp.path().join("sessions");
     ok(cairn(&["gen", "sessions", "--out", &sessions.display().to_string(), "--rows", "2000"]), "gen sessions");
@@ -473,7 +501,10 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     );
     ok(cairn(&["ring", "start", "node2", "--dir", &dir_s]), "ring start node2");
     let hints_gone = || {
-        (1..=3).all(|i| ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "hints"]), "hints").lines().count() == 1)
+        (1..=3).all(|i| {
+            ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "--port", admin, "hints"]), "hints").lines().count()
+                == 1
+        })
     };
     let t = std::time::Instant::now();
     while !hints_gone() {
@@ -494,7 +525,10 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // exactly the snapshot's content, local deletion times included.
     let dir = tmp.path().join("stream");
     let dir_s = dir.display().to_string();
-    ok(cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port]), "ring up 3");
+    ok(
+        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
+        "ring up 3",
+    );
     let _down = Down(&dir);
     let schema = std::fs::read_to_string(sessions.join("schema.cql")).expect("schema.cql");
     let schema = schema.replace("'replication_factor': '1'", "'replication_factor': '2'");
@@ -503,7 +537,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     ok(Command::new(&cqlsh).args(["127.0.0.1", port, "-f", &s(&schema_file)]).output().expect("cqlsh"), "schema RF 2");
     let resume = tmp.path().join("stream.state");
     let stream = |extra: &[&str]| {
-        let mut args = vec!["load", "--stream", "-d", "127.0.0.1", "--resume"];
+        let mut args = vec!["load", "--stream", "-d", "127.0.0.1", "--storage-port", storage, "--resume"];
         let (resume, src) = (s(&resume), s(&sessions));
         args.push(&resume);
         args.extend_from_slice(extra);
@@ -525,7 +559,10 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
         "a stream cut short by a dead node: {}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(String::from_utf8_lossy(&first.stderr).contains("127.0.0.2:7000"), "the error names the node");
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains(&format!("127.0.0.2:{storage}")),
+        "the error names the node"
+    );
     ok(cairn(&["ring", "start", "node2", "--dir", &dir_s]), "ring start node2");
     let second = stream(&[]).wait_with_output().expect("second stream");
     assert!(second.status.success(), "the resumed stream: {}", String::from_utf8_lossy(&second.stderr));
@@ -554,9 +591,48 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // Two data centres.
     let dir = tmp.path().join("dcs");
     let dir_s = dir.display().to_string();
-    ok(cairn(&["ring", "up", "6", "--dir", &dir_s, "--port", port, "--dcs", "dc1:3,dc2:3"]), "ring up 6");
+    ok(
+        cairn(&[
+            "ring",
+            "up",
+            "6",
+            "--dir",
+            &dir_s,
+            "--port",
+            port,
+            "--storage-port",
+            storage,
+            "--admin-port",
+            admin,
+            "--dcs",
+            "dc1:3,dc2:3",
+        ]),
+        "ring up 6",
+    );
     let _down = Down(&dir);
-    let result = run_python(&python, TWO_DCS, &[cairn_bin, &dir_s, port]);
+    let result = run_python(&python, TWO_DCS, &[cairn_bin, &dir_s, port, admin]);
     assert_eq!(result["rows"], 100, "LOCAL_QUORUM in dc1 read every row with dc2 down");
     assert_eq!(result["each_quorum"], serde_json::json!([7, 2, 0]), "EACH_QUORUM: dc2 requires 2, 0 alive");
+    // dc2 back: hints bring it the rows written while it was down, and with {dc1: 3, dc2: 3}
+    // over 3 + 3 nodes every node is a replica of every row.
+    for n in ["node4", "node5", "node6"] {
+        ok(cairn(&["ring", "start", n, "--dir", &dir_s]), "ring start");
+    }
+    let t = std::time::Instant::now();
+    while !(1..=3).all(|i| {
+        ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "--port", admin, "hints"]), "hints").lines().count() == 1
+    }) {
+        assert!(t.elapsed().as_secs() < 30, "hints were not delivered to dc2");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
+    // Row -1 is there too when an EACH_QUORUM write timed out before dc2 was convicted (a write
+    // that timed out may have been applied, as in Cassandra).
+    let every: BTreeSet<String> = (0..100).map(|k| k.to_string()).collect();
+    let node1 = keys(&dir.join("node1").join("data").join("web"));
+    assert!(node1.is_superset(&every) && node1.len() <= every.len() + 1, "node1 holds {} rows", node1.len());
+    for i in 2..=6 {
+        let held = keys(&dir.join(format!("node{i}")).join("data").join("web"));
+        assert_eq!(held, node1, "node{i} of a {{dc1: 3, dc2: 3}} keyspace holds what node1 holds");
+    }
 }

@@ -63,6 +63,12 @@ pub struct RingUpArgs {
     /// The CQL port every node listens on (each on its own address).
     #[arg(long, default_value_t = 9042)]
     pub port: u16,
+    /// The internode port of every node.
+    #[arg(long, default_value_t = 7000)]
+    pub storage_port: u16,
+    /// The admin port of every node (`cairn admin --host 127.0.0.i --port P`).
+    #[arg(long, default_value_t = 7199)]
+    pub admin_port: u16,
     /// Data centres and their node counts, e.g. dc1:3,dc2:3 (they must add up to the node
     /// count); default: every node in datacenter1.
     #[arg(long, value_name = "DC:N,...", value_delimiter = ',')]

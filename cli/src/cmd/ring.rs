@@ -14,10 +14,6 @@ use serde_json::{Value, json};
 use super::Outcome;
 use crate::args::{OnOff, RingAddArgs, RingDirArgs, RingNodeArgs, RingStatusArgs, RingUpArgs};
 
-/// The storage (internode) port of every node of a ring.
-const STORAGE_PORT: u16 = 7000;
-/// The admin port of every node of a ring.
-const ADMIN_PORT: u16 = 7199;
 /// How long `up` and `start` wait for the ring to settle.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -27,6 +23,10 @@ struct Node {
     name: String,
     address: IpAddr,
     cql_port: u16,
+    /// The internode port (the same on every node, each on its own address).
+    storage_port: u16,
+    /// The admin port.
+    admin_port: u16,
     dc: String,
     rack: String,
     data: PathBuf,
@@ -40,7 +40,7 @@ impl Node {
     fn to_json(&self) -> Value {
         json!({
             "name": self.name, "address": self.address.to_string(), "cql_port": self.cql_port,
-            "admin_port": ADMIN_PORT, "storage_port": STORAGE_PORT, "pid": self.pid, "dc": self.dc,
+            "admin_port": self.admin_port, "storage_port": self.storage_port, "pid": self.pid, "dc": self.dc,
             "rack": self.rack, "data": self.data.display().to_string(), "seeds": self.seeds,
             "num_tokens": self.num_tokens, "hinted_handoff": self.hinted_handoff,
         })
@@ -53,6 +53,8 @@ impl Node {
             name: s("name")?,
             address: s("address")?.parse().context("address")?,
             cql_port: u16::try_from(n("cql_port")?).context("cql_port")?,
+            storage_port: u16::try_from(n("storage_port")?).context("storage_port")?,
+            admin_port: u16::try_from(n("admin_port")?).context("admin_port")?,
             dc: s("dc")?,
             rack: s("rack")?,
             data: PathBuf::from(s("data")?),
@@ -64,7 +66,7 @@ impl Node {
     }
 
     fn admin(&self) -> SocketAddr {
-        SocketAddr::new(self.address, ADMIN_PORT)
+        SocketAddr::new(self.address, self.admin_port)
     }
 
     fn log(&self) -> PathBuf {
@@ -83,7 +85,7 @@ impl Node {
         let mut c = Command::new(exe);
         c.arg("node").arg("--data").arg(&self.data);
         c.args(["--listen", &self.address.to_string(), "--port", &self.cql_port.to_string()]);
-        c.args(["--storage-port", &STORAGE_PORT.to_string(), "--admin-port", &ADMIN_PORT.to_string()]);
+        c.args(["--storage-port", &self.storage_port.to_string(), "--admin-port", &self.admin_port.to_string()]);
         c.args(["--seeds", &self.seeds, "--dc", &self.dc, "--rack", &self.rack]);
         c.args(["--num-tokens", &self.num_tokens.to_string()]);
         c.args(["--hinted-handoff", if self.hinted_handoff { "on" } else { "off" }]);
@@ -263,7 +265,7 @@ pub fn up(a: RingUpArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let mut seeds: Vec<String> = Vec::new();
     for (i, dc) in dcs.iter().enumerate() {
         if dcs[..i].iter().all(|d| d != dc) {
-            seeds.push(format!("127.0.0.{}", i + 1));
+            seeds.push(format!("127.0.0.{}:{}", i + 1, a.storage_port));
         }
     }
     let seeds = seeds.join(",");
@@ -274,6 +276,8 @@ pub fn up(a: RingUpArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             name: format!("node{i}"),
             address: IpAddr::from([127, 0, 0, i as u8]),
             cql_port: a.port,
+            storage_port: a.storage_port,
+            admin_port: a.admin_port,
             dc: dcs[i - 1].clone(),
             rack: "rack1".into(),
             data: dir.join(format!("node{i}")).join("data"),
