@@ -248,10 +248,7 @@ pub(crate) fn write_dataset(
     }
     let mut token_ranges = Vec::new();
     if split {
-        let (lo, hi) = match partitioner {
-            Partitioner::Random => ("-1".to_string(), (1i128 << 127).to_string()),
-            _ => (i64::MIN.to_string(), i64::MAX.to_string()),
-        };
+        let (lo, hi) = ring_ends(partitioner);
         let mut edges = vec![lo];
         edges.extend(boundaries.iter().map(|b| b.to_string()));
         edges.push(hi);
@@ -289,4 +286,25 @@ pub(crate) fn write_dataset(
     let p = dir.join("_SUCCESS");
     std::fs::write(&p, b"").map_err(write_err(&p))?;
     Ok(summary)
+}
+
+/// The ends of a partitioner's token space as the manifest prints its ranges: Murmur3's
+/// `(i64::MIN, i64::MAX]`, RandomPartitioner's `(-1, 2^127]` (its tokens are |MD5| in
+/// `[0, 2^127]`, -1 for the empty key; `dht/RandomPartitioner.java`).
+fn ring_ends(partitioner: Partitioner) -> (String, String) {
+    match partitioner {
+        Partitioner::Random => ("-1".to_string(), (1u128 << 127).to_string()),
+        _ => (i64::MIN.to_string(), i64::MAX.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod ring_end_tests {
+    use super::*;
+
+    #[test]
+    fn random_partitioner_ranges_end_at_two_to_the_127th() {
+        assert_eq!(ring_ends(Partitioner::Random), ("-1".into(), "170141183460469231731687303715884105728".into()));
+        assert_eq!(ring_ends(Partitioner::Murmur3), (i64::MIN.to_string(), i64::MAX.to_string()));
+    }
 }
