@@ -344,27 +344,29 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
         || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
     let (port, storage, admin) = (free(), free(), free());
     let (port, storage, admin) = (port.as_str(), storage.as_str(), admin.as_str());
+    let ring_up = |dir: &str, nodes: &str, extra: &[&str]| -> String {
+        let mut args =
+            vec!["ring", "up", nodes, "--dir", dir, "--port", port, "--storage-port", storage, "--admin-port", admin];
+        args.extend_from_slice(extra);
+        ok(cairn(&args), "ring up")
+    };
+    // Every node's hints delivered (nodes 1 to `n`).
+    let hints_delivered = |n: u32, what: &str| {
+        let t = std::time::Instant::now();
+        let none = |i: u32| {
+            let list = ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "--port", admin, "hints"]), "hints");
+            list.lines().count() == 1
+        };
+        while !(1..=n).all(none) {
+            assert!(t.elapsed().as_secs() < 30, "hints were not delivered to {what}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
 
     // Three nodes.
     let dir = tmp.path().join("three");
     let dir_s = dir.display().to_string();
-    let up = ok(
-        cairn(&[
-            "ring",
-            "up",
-            "3",
-            "--dir",
-            &dir_s,
-            "--port",
-            port,
-            "--storage-port",
-            storage,
-            "--admin-port",
-            admin,
-            "--json",
-        ]),
-        "ring up 3",
-    );
+    let up = ring_up(&dir_s, "3", &["--json"]);
     let _down = Down(&dir);
     let nodes: Value = serde_json::from_str(up.trim()).expect("ring up --json");
     let addresses: Vec<&str> =
@@ -437,10 +439,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // The seed story: web sessions on the ring.
     let dir = tmp.path().join("flask");
     let dir_s = dir.display().to_string();
-    ok(
-        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
-        "ring up 3",
-    );
+    ring_up(&dir_s, "3", &[]);
     let _down = Down(&dir);
     let result = run_python(&python, FLASK, &[cairn_bin, &dir_s, port, admin]);
     assert_eq!(result["survived"], serde_json::json!([true, true, true]), "the session survived each node's loss");
@@ -453,10 +452,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // mid-load loses nothing.
     let dir = tmp.path().join("load");
     let dir_s = dir.display().to_string();
-    ok(
-        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
-        "ring up 3",
-    );
+    ring_up(&dir_s, "3", &[]);
     let _down = Down(&dir);
     let sessions = tmp.path().join("sessions");
     ok(cairn(&["gen", "sessions", "--out", &sessions.display().to_string(), "--rows", "2000"]), "gen sessions");
@@ -500,17 +496,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
         String::from_utf8_lossy(&finished.stderr)
     );
     ok(cairn(&["ring", "start", "node2", "--dir", &dir_s]), "ring start node2");
-    let hints_gone = || {
-        (1..=3).all(|i| {
-            ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "--port", admin, "hints"]), "hints").lines().count()
-                == 1
-        })
-    };
-    let t = std::time::Instant::now();
-    while !hints_gone() {
-        assert!(t.elapsed().as_secs() < 30, "hints were not delivered to node2");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    hints_delivered(3, "node2");
     ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
     // RF 3: every node holds the whole table, node2 included, as the source has it.
     for i in 1..=3 {
@@ -525,10 +511,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // exactly the snapshot's content, local deletion times included.
     let dir = tmp.path().join("stream");
     let dir_s = dir.display().to_string();
-    ok(
-        cairn(&["ring", "up", "3", "--dir", &dir_s, "--port", port, "--storage-port", storage, "--admin-port", admin]),
-        "ring up 3",
-    );
+    ring_up(&dir_s, "3", &[]);
     let _down = Down(&dir);
     let schema = std::fs::read_to_string(sessions.join("schema.cql")).expect("schema.cql");
     let schema = schema.replace("'replication_factor': '1'", "'replication_factor': '2'");
@@ -591,24 +574,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     // Two data centres.
     let dir = tmp.path().join("dcs");
     let dir_s = dir.display().to_string();
-    ok(
-        cairn(&[
-            "ring",
-            "up",
-            "6",
-            "--dir",
-            &dir_s,
-            "--port",
-            port,
-            "--storage-port",
-            storage,
-            "--admin-port",
-            admin,
-            "--dcs",
-            "dc1:3,dc2:3",
-        ]),
-        "ring up 6",
-    );
+    ring_up(&dir_s, "6", &["--dcs", "dc1:3,dc2:3"]);
     let _down = Down(&dir);
     let result = run_python(&python, TWO_DCS, &[cairn_bin, &dir_s, port, admin]);
     assert_eq!(result["rows"], 100, "LOCAL_QUORUM in dc1 read every row with dc2 down");
@@ -618,13 +584,7 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     for n in ["node4", "node5", "node6"] {
         ok(cairn(&["ring", "start", n, "--dir", &dir_s]), "ring start");
     }
-    let t = std::time::Instant::now();
-    while !(1..=3).all(|i| {
-        ok(cairn(&["admin", "--host", &format!("127.0.0.{i}"), "--port", admin, "hints"]), "hints").lines().count() == 1
-    }) {
-        assert!(t.elapsed().as_secs() < 30, "hints were not delivered to dc2");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    hints_delivered(3, "dc2");
     ok(cairn(&["ring", "down", "--dir", &dir_s]), "ring down");
     // Row -1 is there too when an EACH_QUORUM write timed out before dc2 was convicted (a write
     // that timed out may have been applied, as in Cassandra).

@@ -45,52 +45,29 @@ pub struct Pending {
     pub bytes: u64,
 }
 
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_be_bytes();
-    let mut buf = Vec::with_capacity(payload.len() + 12);
-    buf.extend_from_slice(&len);
-    buf.extend_from_slice(&crc32fast::hash(&len).to_be_bytes());
-    buf.extend_from_slice(payload);
-    buf.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
-    buf
-}
-
 /// The entries of a hint file (creation time, mutations), stopping at a torn or corrupt entry.
 pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<(i64, Vec<Mutation>)>> {
     let b = std::fs::read(path)?;
+    let (payloads, torn) = crate::storage::commitlog::frames(&b);
     let mut out = Vec::new();
-    let mut pos = 0usize;
-    let be32 = |s: &[u8]| u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
-    while pos < b.len() {
-        let bad = |what: &str| {
-            crate::log!("cairn node: {}: {what} at byte {pos}; the rest of the file is dropped", path.display());
+    let bad = |pos: usize, what: &str| {
+        crate::log!("cairn node: {}: {what} at byte {pos}; the rest of the file is dropped", path.display());
+    };
+    for (pos, payload) in payloads {
+        let Some((created, rest)) = payload.split_first_chunk::<8>() else {
+            bad(pos, "an entry without its creation time");
+            return Ok(out);
         };
-        let Some(head) = b.get(pos..pos + 8) else {
-            bad("a torn entry header");
-            break;
-        };
-        let len = be32(&head[..4]) as usize;
-        if crc32fast::hash(&head[..4]) != be32(&head[4..]) {
-            bad("a corrupt entry length");
-            break;
-        }
-        let (Some(payload), Some(crc)) = (b.get(pos + 8..pos + 8 + len), b.get(pos + 8 + len..pos + 12 + len)) else {
-            bad("a torn entry");
-            break;
-        };
-        if crc32fast::hash(payload) != be32(crc) || payload.len() < 8 {
-            bad("a corrupt entry");
-            break;
-        }
-        let created = i64::from_be_bytes(payload[..8].try_into().unwrap_or_default());
-        match mutation::decode_all(&payload[8..]) {
-            Ok(ms) => out.push((created, ms)),
+        match mutation::decode_all(rest) {
+            Ok(ms) => out.push((i64::from_be_bytes(*created), ms)),
             Err(e) => {
-                bad(&e.to_string());
-                break;
+                bad(pos, &e.to_string());
+                return Ok(out);
             }
         }
-        pos += 12 + len;
+    }
+    if let Some(pos) = torn {
+        bad(pos, "a torn or corrupt entry");
     }
     Ok(out)
 }
@@ -114,7 +91,7 @@ impl Hints {
         let _g = self.lock.lock().map_err(|_| std::io::Error::other("hints lock poisoned"))?;
         let mut f = OpenOptions::new().create(true).append(true).open(self.path(host_id))?;
         // One write: an entry reaches the file whole or torn at its end.
-        f.write_all(&frame(&payload))
+        f.write_all(&crate::storage::commitlog::frame(&payload))
     }
 
     /// The targets with hints, and how many.

@@ -193,15 +193,7 @@ fn read_request(table: &[u8; 16], keys: &[&[u8]]) -> Vec<u8> {
 /// `[16 table id][u8 0 | 1 [i64 token][u32 length] key][u32 n]`
 pub(crate) fn range_request(table: &[u8; 16], after: Option<&Place>, n: usize) -> Vec<u8> {
     let mut b = table.to_vec();
-    match after {
-        Some((Token::Murmur3(t), key)) => {
-            b.push(1);
-            b.extend_from_slice(&t.to_be_bytes());
-            b.extend_from_slice(&(key.len() as u32).to_be_bytes());
-            b.extend_from_slice(key);
-        }
-        _ => b.push(0),
-    }
+    super::replica::put_after(&mut b, after);
     b.extend_from_slice(&(n.min(u32::MAX as usize) as u32).to_be_bytes());
     b
 }

@@ -13,6 +13,7 @@ use crate::node::Shared;
 use crate::protocol::{Failure, code, invalid};
 use crate::ring::messaging::{Frame, Verb};
 use crate::storage::mutation::{self, Mutation};
+use crate::storage::table::Place;
 
 /// Answer a frame from another node.
 pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Frame {
@@ -108,13 +109,7 @@ pub(crate) fn answer(shared: &Shared, verb: Verb, payload: &[u8]) -> Result<Vec<
         Verb::RangeRead => {
             let mut r = Cursor(payload);
             let id = r.id()?;
-            let after = match r.u8()? {
-                0 => None,
-                _ => {
-                    let token = i64::from_be_bytes(r.take(8)?.try_into().map_err(|_| bad("a token".into()))?);
-                    Some((Token::Murmur3(token), r.bytes()?))
-                }
-            };
+            let after = r.after()?;
             let n = r.u32()? as usize;
             let cat = shared.catalog_read()?;
             let t = cat.table_by_id(&id).ok_or_else(|| invalid(format!("no table with id {}", hex(&id))))?;
@@ -132,11 +127,43 @@ fn hex(b: &[u8]) -> String {
     cairn_format::types::render::hex(b)
 }
 
+/// Where a page of partitions resumes, as requests carry it:
+/// `[u8 0]` (from the start) or `[u8 1] [i64 token] [u32 length] key` (after that partition).
+pub(crate) fn put_after(b: &mut Vec<u8>, after: Option<&Place>) {
+    match after {
+        Some((Token::Murmur3(t), key)) => {
+            b.push(1);
+            b.extend_from_slice(&t.to_be_bytes());
+            b.extend_from_slice(&(key.len() as u32).to_be_bytes());
+            b.extend_from_slice(key);
+        }
+        _ => b.push(0),
+    }
+}
+
 /// A request payload being read.
-struct Cursor<'a>(&'a [u8]);
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
 
 impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], Failure> {
+    /// What [`put_after`] wrote.
+    pub(crate) fn after(&mut self) -> Result<Option<Place>, Failure> {
+        Ok(match self.u8()? {
+            0 => None,
+            _ => {
+                let token = self.i64()?;
+                Some((Token::Murmur3(token), self.bytes()?))
+            }
+        })
+    }
+
+    pub(crate) fn i64(&mut self) -> Result<i64, Failure> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_be_bytes(a))
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], Failure> {
         if self.0.len() < n {
             return Err(Failure {
                 code: code::PROTOCOL,
@@ -149,22 +176,22 @@ impl Cursor<'_> {
         Ok(a)
     }
 
-    fn u8(&mut self) -> Result<u8, Failure> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Failure> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, Failure> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Failure> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn id(&mut self) -> Result<[u8; 16], Failure> {
+    pub(crate) fn id(&mut self) -> Result<[u8; 16], Failure> {
         let mut id = [0; 16];
         id.copy_from_slice(self.take(16)?);
         Ok(id)
     }
 
-    fn bytes(&mut self) -> Result<Vec<u8>, Failure> {
+    pub(crate) fn bytes(&mut self) -> Result<Vec<u8>, Failure> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
     }

@@ -137,17 +137,17 @@ impl View {
     /// The replicas of `token`, in placement order, with their data centre and liveness.
     pub fn replicas(&self, token: i64, r: &Replication) -> Vec<Replica> {
         let Some(map) = &self.tokens else { return vec![] };
-        map.replicas(token, r)
-            .into_iter()
-            .map(|addr| {
-                let p = self.peers.get(&addr);
-                Replica {
-                    addr,
-                    dc: p.map_or_else(String::new, |p| p.dc.clone()),
-                    alive: addr == self.me || p.is_some_and(|p| p.alive),
-                }
-            })
-            .collect()
+        map.replicas(token, r).into_iter().map(|addr| self.replica(addr)).collect()
+    }
+
+    /// A member as a replica: its data centre and whether it is up.
+    fn replica(&self, addr: IpAddr) -> Replica {
+        let p = self.peers.get(&addr);
+        Replica {
+            addr,
+            dc: p.map_or_else(String::new, |p| p.dc.clone()),
+            alive: addr == self.me || p.is_some_and(|p| p.alive),
+        }
     }
 
     /// The replicas `token` will have once the nodes joining or leaving now have (writes go to
@@ -156,19 +156,7 @@ impl View {
     pub fn pending(&self, token: i64, r: &Replication) -> Vec<Replica> {
         let Some(future) = &self.future else { return vec![] };
         let now: Vec<IpAddr> = self.tokens.as_ref().map(|m| m.replicas(token, r)).unwrap_or_default();
-        future
-            .replicas(token, r)
-            .into_iter()
-            .filter(|a| !now.contains(a))
-            .map(|addr| {
-                let p = self.peers.get(&addr);
-                Replica {
-                    addr,
-                    dc: p.map_or_else(String::new, |p| p.dc.clone()),
-                    alive: addr == self.me || p.is_some_and(|p| p.alive),
-                }
-            })
-            .collect()
+        future.replicas(token, r).into_iter().filter(|a| !now.contains(a)).map(|addr| self.replica(addr)).collect()
     }
 
     /// The internode address of `addr`.

@@ -55,11 +55,6 @@ fn partition_hash(p: &Partition, header: &SerializationHeader) -> Hash {
     h.finish()
 }
 
-/// `(start, end]` as ranges that do not wrap.
-fn unwrapped(start: i64, end: i64) -> Vec<(i64, i64)> {
-    if start < end { vec![(start, end)] } else { vec![(start, i64::MAX), (i64::MIN, end)] }
-}
-
 /// This node's partitions of a table in `(start, end]` (not wrapping), every page of them.
 fn local_partitions(shared: &Shared, table: [u8; 16], start: i64, end: i64) -> Result<Vec<Partition>, Failure> {
     let cat = shared.catalog_read()?;
@@ -103,7 +98,7 @@ pub(crate) fn validate(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failu
         (*t.header).clone()
     };
     let mut tree = MerkleTree::new(depth);
-    for (s, e) in unwrapped(start, end) {
+    for (s, e) in super::streaming::unwrapped(TokenRange { start, end }) {
         for p in local_partitions(shared, id, s, e)? {
             let token = Token::Murmur3(murmur3_token(&p.key));
             tree.add(&token, &partition_hash(&p, &header)).map_err(|e| invalid(e.to_string()))?;

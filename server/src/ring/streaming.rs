@@ -29,7 +29,7 @@ use super::gossip::{AppState, status};
 use super::messaging::{Frame, Verb};
 use super::tokens::TokenRange;
 use crate::node::Shared;
-use crate::protocol::{Failure, code, invalid};
+use crate::protocol::{Failure, invalid};
 use crate::storage::mutation::{self, Mutation};
 use crate::storage::table::Place;
 
@@ -37,7 +37,7 @@ use crate::storage::table::Place;
 const PAGE: u32 = 256;
 
 /// `(start, end]` as ranges that do not wrap.
-fn unwrapped(r: TokenRange) -> Vec<(i64, i64)> {
+pub(crate) fn unwrapped(r: TokenRange) -> Vec<(i64, i64)> {
     if r.start < r.end { vec![(r.start, r.end)] } else { vec![(r.start, i64::MAX), (i64::MIN, r.end)] }
 }
 
@@ -45,44 +45,19 @@ fn request(table: &[u8; 16], start: i64, end: i64, after: Option<&Place>) -> Vec
     let mut b = table.to_vec();
     b.extend_from_slice(&start.to_be_bytes());
     b.extend_from_slice(&end.to_be_bytes());
-    match after {
-        Some((Token::Murmur3(t), key)) => {
-            b.push(1);
-            b.extend_from_slice(&t.to_be_bytes());
-            b.extend_from_slice(&(key.len() as u32).to_be_bytes());
-            b.extend_from_slice(key);
-        }
-        _ => b.push(0),
-    }
+    crate::coordinator::replica::put_after(&mut b, after);
     b.extend_from_slice(&PAGE.to_be_bytes());
     b
 }
 
 /// Answer a stream request from this node's data.
 pub(crate) fn answer(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failure> {
-    let bad = || Failure { code: code::PROTOCOL, message: "a malformed stream request".into(), extra: vec![] };
-    let take = |at: usize, n: usize| payload.get(at..at + n).ok_or_else(bad);
-    let i64_at =
-        |at: usize| -> Result<i64, Failure> { Ok(i64::from_be_bytes(take(at, 8)?.try_into().map_err(|_| bad())?)) };
-    let mut id = [0u8; 16];
-    id.copy_from_slice(take(0, 16)?);
-    let (start, end) = (i64_at(16)?, i64_at(24)?);
-    let mut at = 32;
-    let after = match take(at, 1)?[0] {
-        0 => {
-            at += 1;
-            // Just before the range: every partition with a token above `start`.
-            (Token::Murmur3(start), Vec::new())
-        }
-        _ => {
-            let token = i64_at(at + 1)?;
-            let len = u32::from_be_bytes(take(at + 9, 4)?.try_into().map_err(|_| bad())?) as usize;
-            let key = take(at + 13, len)?.to_vec();
-            at += 13 + len;
-            (Token::Murmur3(token), key)
-        }
-    };
-    let n = u32::from_be_bytes(take(at, 4)?.try_into().map_err(|_| bad())?) as usize;
+    let mut r = crate::coordinator::replica::Cursor(payload);
+    let id = r.id()?;
+    let (start, end) = (r.i64()?, r.i64()?);
+    // From the start: every partition with a token above `start`.
+    let after = r.after()?.unwrap_or((Token::Murmur3(start), Vec::new()));
+    let n = r.u32()? as usize;
     let cat = shared.catalog_read()?;
     let t = cat.table_by_id(&id).ok_or_else(|| invalid("a stream request for a table this node does not have"))?;
     let page = t.lock()?.partitions_after(Some(&after), n.max(1))?;

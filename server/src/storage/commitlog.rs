@@ -146,24 +146,48 @@ fn segments(dir: &Path) -> std::io::Result<Vec<(u64, u32, PathBuf)>> {
     Ok(out)
 }
 
-/// The entries of one segment of `version`, and whether it ended in a torn or corrupt entry.
-pub fn read_segment(path: &Path, version: u32) -> std::io::Result<(Vec<Logged>, Option<u64>)> {
-    let b = std::fs::read(path)?;
+/// One entry framed as the log frames it (hints are framed the same way):
+/// `[u32 length][u32 CRC32 of the length][payload][u32 CRC32 of the payload]`.
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut buf = Vec::with_capacity(payload.len() + 12);
+    buf.extend_from_slice(&len);
+    buf.extend_from_slice(&crc32fast::hash(&len).to_be_bytes());
+    buf.extend_from_slice(payload);
+    buf.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
+    buf
+}
+
+/// The payloads of the framed entries in `b`, each with its byte offset, and the offset of a
+/// torn or corrupt entry that ended them (nothing after it is trusted).
+pub(crate) fn frames(b: &[u8]) -> (Vec<(usize, &[u8])>, Option<usize>) {
+    let be32 = |s: &[u8]| u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos < b.len() {
-        let torn = Some(pos as u64);
-        let Some(head) = b.get(pos..pos + 8) else { return Ok((out, torn)) };
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let len_crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
-        if crc32fast::hash(&head[..4]) != len_crc {
-            return Ok((out, torn));
+        let Some(head) = b.get(pos..pos + 8) else { return (out, Some(pos)) };
+        let len = be32(&head[..4]) as usize;
+        if crc32fast::hash(&head[..4]) != be32(&head[4..]) {
+            return (out, Some(pos));
         }
-        let Some(payload) = b.get(pos + 8..pos + 8 + len) else { return Ok((out, torn)) };
-        let Some(crc) = b.get(pos + 8 + len..pos + 12 + len) else { return Ok((out, torn)) };
-        if crc32fast::hash(payload) != u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]) {
-            return Ok((out, torn));
+        let (Some(payload), Some(crc)) = (b.get(pos + 8..pos + 8 + len), b.get(pos + 8 + len..pos + 12 + len)) else {
+            return (out, Some(pos));
+        };
+        if crc32fast::hash(payload) != be32(crc) {
+            return (out, Some(pos));
         }
+        out.push((pos, payload));
+        pos += 12 + len;
+    }
+    (out, None)
+}
+
+/// The entries of one segment of `version`, and whether it ended in a torn or corrupt entry.
+pub fn read_segment(path: &Path, version: u32) -> std::io::Result<(Vec<Logged>, Option<u64>)> {
+    let b = std::fs::read(path)?;
+    let (payloads, torn) = frames(&b);
+    let mut out = Vec::new();
+    for (pos, payload) in payloads {
         let entry = match version {
             1 => Entry::decode(payload).map(Logged::Statement),
             _ => match mutation::decode_all(payload) {
@@ -176,11 +200,11 @@ pub fn read_segment(path: &Path, version: u32) -> std::io::Result<(Vec<Logged>, 
         };
         match entry {
             Some(e) => out.push(e),
-            None => return Ok((out, torn)),
+            // An entry whose checksums hold but does not decode ends the segment too.
+            None => return Ok((out, Some(pos as u64))),
         }
-        pos += 12 + len;
     }
-    Ok((out, None))
+    Ok((out, torn.map(|p| p as u64)))
 }
 
 impl CommitLog {
@@ -236,12 +260,7 @@ impl CommitLog {
             self.file = Self::create(&self.dir, self.id)?;
             self.size = 0;
         }
-        let len = (payload.len() as u32).to_be_bytes();
-        let mut buf = Vec::with_capacity(payload.len() + 12);
-        buf.extend_from_slice(&len);
-        buf.extend_from_slice(&crc32fast::hash(&len).to_be_bytes());
-        buf.extend_from_slice(payload);
-        buf.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
+        let buf = frame(payload);
         // One write: the entry reaches the OS whole or is torn at the end, never interleaved.
         self.file.write_all(&buf)?;
         self.size += buf.len() as u64;
