@@ -194,6 +194,16 @@ unrepaired = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is No
 repair_summary = run("admin", "--host", "127.0.0.1", "--port", admin_port, "repair", "ha")
 repaired_missing = sum(1 for k in range(600, 650) if s3.execute(one, (k,)).one() is None)
 deleted_seen = s3.execute(one, (7,)).one() is not None
+# RF 3 on three nodes: each replica repaired every range, so every SSTable the session
+# validated is marked repaired, on every node (cairn meta reads repairedAt from Statistics.db).
+def repaired_at(i):
+    text, docs, at = run("meta", "--json", "%s/node%d/data/ha" % (ring, i)), [], 0
+    while text[at:].strip():
+        at = len(text) - len(text[at:].lstrip())
+        doc, at = json.JSONDecoder().raw_decode(text, at)
+        docs.append(doc["repaired_at"])
+    return docs
+repaired_ats = [repaired_at(i) for i in (1, 2, 3)]
 c3.shutdown()
 
 # A fourth node joins (streaming its ranges), the others clean up; then node2 leaves.
@@ -212,7 +222,7 @@ cluster.shutdown()
 print(json.dumps({"placement": placement, "unavailable": unavailable, "convicted_after": convicted_after,
                   "stale_before": stale_before, "stale_after": stale_after, "hosts_after": hosts_after,
                   "unrepaired": unrepaired, "repaired_missing": repaired_missing, "deleted_seen": deleted_seen,
-                  "repair_summary": repair_summary}))
+                  "repair_summary": repair_summary, "repaired_ats": repaired_ats}))
 "#;
 
 const TWO_DCS: &str = r#"
@@ -384,6 +394,15 @@ fn a_ring_replicates_fails_over_hints_and_repairs() {
     assert_eq!(result["unrepaired"], 50, "node3 missed the writes made while it was down: {result}");
     assert_eq!(result["repaired_missing"], 0, "admin repair left node3 without rows: {}", result["repair_summary"]);
     assert_eq!(result["deleted_seen"], false, "admin repair did not bring node3 the deletion");
+    // Every validated SSTable was marked with the session's start, and the summary counts them.
+    let summary = result["repair_summary"].as_str().expect("summary");
+    let ats: Vec<Vec<i64>> = serde_json::from_value(result["repaired_ats"].clone()).expect("repaired_at lists");
+    let marked: usize = ats.iter().map(Vec::len).sum();
+    assert!(
+        ats.iter().all(|n| !n.is_empty() && n.iter().all(|a| *a == ats[0][0] && *a > 1_700_000_000_000)),
+        "{ats:?}"
+    );
+    assert!(summary.contains(&format!("{marked} SSTable(s) marked repaired")), "{summary} vs {ats:?}");
 
     // cqlsh's DESCRIBE is the same on every node.
     let cqlsh = Path::new(&python).with_file_name("cqlsh");

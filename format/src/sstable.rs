@@ -93,6 +93,23 @@ fn read_component(d: &Descriptor, c: Component) -> Result<Option<Vec<u8>>> {
     crate::component_file::read(&d.path(c), c)
 }
 
+/// Statistics.db of `d` as it is on disk, its errors located.
+pub(crate) fn read_statistics(d: &Descriptor) -> Result<Statistics> {
+    let path = d.path(Component::Statistics);
+    let bytes = read_component(d, Component::Statistics)?.unwrap_or_default();
+    statistics::parse(&bytes, d.version).map_err(|e| match e {
+        StatisticsError::Decode(e) => e.located(&path, Component::Statistics),
+        StatisticsError::Checksum(c) => Error::ChecksumMismatch {
+            path: path.clone(),
+            component: Component::Statistics,
+            chunk: 0,
+            offset: c.offset,
+            expected: c.expected,
+            got: c.got,
+        },
+    })
+}
+
 impl SsTable {
     /// Open the SSTable that `path` (any of its component files) belongs to.
     pub fn open(path: &Path, schema_file: Option<&Path>) -> Result<SsTable> {
@@ -120,18 +137,7 @@ impl SsTable {
             });
         }
         let stats_path = d.path(Component::Statistics);
-        let stats_bytes = read_component(&d, Component::Statistics)?.unwrap_or_default();
-        let statistics = statistics::parse(&stats_bytes, d.version).map_err(|e| match e {
-            StatisticsError::Decode(e) => e.located(&stats_path, Component::Statistics),
-            StatisticsError::Checksum(c) => Error::ChecksumMismatch {
-                path: stats_path.clone(),
-                component: Component::Statistics,
-                chunk: 0,
-                offset: c.offset,
-                expected: c.expected,
-                got: c.got,
-            },
-        })?;
+        let statistics = read_statistics(&d)?;
         let header = statistics.header.clone().ok_or_else(|| Error::Corrupt {
             path: stats_path.clone(),
             component: Component::Statistics,

@@ -330,6 +330,31 @@ fn temp_name(d: &Descriptor, c: Component) -> PathBuf {
     d.directory.join(format!(".{}.tmp", d.file_name(c)))
 }
 
+/// Record that an SSTable's data is repaired (Cassandra's `sstablerepairedset`, and what a repair
+/// session does to the SSTables it validated): Statistics.db is rewritten with `repairedAt` set
+/// to `repaired_at` (milliseconds since the epoch; 0 marks it unrepaired again), every other
+/// field as it is on disk. The new file is written beside the old one and renamed over it, so a
+/// crash leaves one or the other, never half of each. No other component records repair state
+/// (Digest.crc32 covers Data.db only).
+pub fn set_repaired_at(d: &Descriptor, repaired_at: i64) -> Result<()> {
+    let mut stats = crate::sstable::read_statistics(d)?;
+    let path = d.path(Component::Statistics);
+    let s = stats.stats.as_mut().ok_or_else(|| Error::Corrupt {
+        path: path.clone(),
+        component: Component::Statistics,
+        offset: 0,
+        kind: crate::error::DecodeErrorKind::InvalidValue { what: "missing stats component", value: 2 },
+    })?;
+    s.repaired_at = repaired_at;
+    let tmp = temp_name(d, Component::Statistics);
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(&crate::statistics::encode(&stats, d.version))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    crate::txn::sync_dir(&d.directory)
+}
+
 impl SsTableWriter {
     /// Start SSTable `generation` in `dir` (created if missing), written with `header`. The
     /// header's EncodingStats are the bases of every delta in Data.db; any values work, values
@@ -865,6 +890,27 @@ mod tests {
         w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
         w.write(&row(&[(0, None, b"a"), (1, Some(&[0, 0, 0, 1]), b""), (1, Some(&[0, 0, 0, 2]), b"")]))?;
         w.finish()?;
+        Ok(())
+    }
+
+    #[test]
+    fn set_repaired_at_rewrites_only_repaired_at() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let mut w = SsTableWriter::create(dir.path(), 3, header(), WriterOptions::default())?;
+        w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+        w.write(&row(&[(0, None, b"a")]))?;
+        let d = w.finish()?;
+        let before = std::fs::read(d.path(Component::Statistics)).map_err(|e| Error::io("read", e))?;
+        set_repaired_at(&d, 1_700_000_000_123)?;
+        let t = crate::sstable::SsTable::open(&d.path(Component::Data), None)?;
+        assert_eq!(t.statistics.stats.as_ref().map(|s| s.repaired_at), Some(1_700_000_000_123));
+        // Marking it unrepaired again gives back the very bytes the writer wrote.
+        set_repaired_at(&d, 0)?;
+        let after = std::fs::read(d.path(Component::Statistics)).map_err(|e| Error::io("read", e))?;
+        assert_eq!(before, after);
+        // Nothing but the component itself is left in the directory.
+        let names = std::fs::read_dir(dir.path()).map_err(|e| Error::io("ls", e))?.count();
+        assert_eq!(names, 8);
         Ok(())
     }
 }

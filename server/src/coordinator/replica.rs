@@ -62,6 +62,17 @@ pub(crate) fn handle(shared: &Weak<Shared>, from: SocketAddr, req: Frame) -> Fra
             Ok(b) => Frame::response(&req, Verb::ValidationResponse, b),
             Err(f) => Frame::error(&req, &f.message),
         },
+        Verb::RepairPrepare | Verb::RepairFinish => {
+            let answer = if req.verb == Verb::RepairPrepare {
+                crate::ring::repair::prepare(&shared, &req.payload)
+            } else {
+                crate::ring::repair::finish(&shared, &req.payload)
+            };
+            match answer {
+                Ok(b) => Frame::response(&req, Verb::Ack, b),
+                Err(f) => Frame::error(&req, &f.message),
+            }
+        }
         Verb::StreamRequest => match crate::ring::streaming::answer(&shared, &req.payload) {
             Ok(b) => Frame::response(&req, Verb::StreamChunk, b),
             Err(f) => Frame::error(&req, &f.message),

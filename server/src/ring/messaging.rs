@@ -128,11 +128,17 @@ pub enum Verb {
     RingRequest = 21,
     /// The members, tokens, keyspaces' replication and tables a `RingRequest` asked for.
     RingDescription = 22,
+    /// Open a repair session on a replica: it flushes the table and remembers the SSTables the
+    /// session validates.
+    RepairPrepare = 23,
+    /// Close a repair session: the replica marks the session's SSTables in the repaired ranges
+    /// repaired.
+    RepairFinish = 24,
 }
 
 impl Verb {
     /// Every verb, in wire order.
-    pub const ALL: [Verb; 22] = [
+    pub const ALL: [Verb; 24] = [
         Verb::GossipSyn,
         Verb::GossipAck,
         Verb::GossipAck2,
@@ -155,6 +161,8 @@ impl Verb {
         Verb::RemoveNode,
         Verb::RingRequest,
         Verb::RingDescription,
+        Verb::RepairPrepare,
+        Verb::RepairFinish,
     ];
 
     /// The verb with wire value `byte`, if there is one.
@@ -854,7 +862,7 @@ mod tests {
             }
         }
         assert_eq!(Verb::from_u8(0), None);
-        assert_eq!(Verb::from_u8(23), None);
+        assert_eq!(Verb::from_u8(Verb::ALL.len() as u8 + 1), None);
     }
 
     #[test]

@@ -21,9 +21,26 @@
 //! every marker, deletion and cell. Online, nothing is purged before hashing (replicas judge
 //! gc_grace at slightly different moments; a tombstone one has purged is simply written back).
 //!
-//! Choices: this is a full repair; SSTables are not marked repaired (`repairedAt` stays 0: full
-//! repair in Cassandra 4.0 does not mark them either; incremental repair is not implemented). A
-//! range with a replica down is skipped and reported, as Cassandra fails such a session.
+//! A repair of a table is one session, as in Cassandra 3.x's full repair: first every replica
+//! taking part flushes the table and remembers the SSTables it holds (`RepairPrepare`); then the
+//! ranges are validated and synced; last (`RepairFinish`) each replica marks those SSTables
+//! repaired — `repairedAt` in Statistics.db, the session's start in milliseconds — when every
+//! partition they hold lies in ranges the session repaired on that replica. Compaction keeps
+//! repaired and unrepaired SSTables apart (`compact`'s planner) and, with
+//! `only_purge_repaired_tombstones`, purges only repaired tombstones.
+//!
+//! ```text
+//! prepare  := [16 table id] [16 session id]                     → empty answer
+//! finish   := [16 table id] [16 session id] [i64 repairedAt ms]
+//!             [u32 n] ([i64 start, exclusive] [i64 end, inclusive])*   → [u64 SSTables marked]
+//! ```
+//!
+//! Choices: this is a full repair (incremental repair is not implemented). SSTables are marked
+//! as 3.x's full repair marks them (Cassandra 4.0 stopped marking after full repairs, leaving
+//! that to incremental repair); an SSTable that also holds ranges the session did not repair is
+//! not split by anticompaction but stays unrepaired, as one compacted since validation does. A
+//! range with a replica down is skipped and reported, as Cassandra fails such a session, and
+//! nothing a failed session validated is marked.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -118,6 +135,82 @@ pub(crate) fn validate(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failu
     Ok(out)
 }
 
+/// A session request's table id and session id.
+fn session_of(payload: &[u8]) -> Result<([u8; 16], [u8; 16]), Failure> {
+    let bad = || Failure { code: code::PROTOCOL, message: "a malformed repair session request".into(), extra: vec![] };
+    let table: [u8; 16] = payload.get(..16).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    let session: [u8; 16] = payload.get(16..32).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    Ok((table, session))
+}
+
+/// Answer `RepairPrepare`: flush the table and remember what the session validates.
+pub(crate) fn prepare(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failure> {
+    let (table, session) = session_of(payload)?;
+    let cat = shared.catalog_read()?;
+    let t = cat.table_by_id(&table).ok_or_else(|| invalid("a table this node does not have"))?;
+    let mut d = t.lock()?;
+    t.prepare_repair(&mut d, session).map_err(|e| Failure {
+        code: code::SERVER,
+        message: e.to_string(),
+        extra: vec![],
+    })?;
+    Ok(vec![])
+}
+
+/// Answer `RepairFinish`: mark the session's SSTables in the repaired ranges repaired.
+pub(crate) fn finish(shared: &Shared, payload: &[u8]) -> Result<Vec<u8>, Failure> {
+    let bad = || Failure { code: code::PROTOCOL, message: "a malformed repair finish request".into(), extra: vec![] };
+    let (table, session) = session_of(payload)?;
+    let mut r = crate::coordinator::replica::Cursor(payload.get(32..).ok_or_else(bad)?);
+    let repaired_at = r.i64()?;
+    let n = r.u32()? as usize;
+    let mut ranges = Vec::new();
+    for _ in 0..n.min(payload.len() / 16) {
+        ranges.push(TokenRange { start: r.i64()?, end: r.i64()? });
+    }
+    let cat = shared.catalog_read()?;
+    let t = cat.table_by_id(&table).ok_or_else(|| invalid("a table this node does not have"))?;
+    let mut d = t.lock()?;
+    let marked = t.finish_repair(&mut d, session, &spans(ranges), repaired_at).map_err(|e| Failure {
+        code: code::SERVER,
+        message: e.to_string(),
+        extra: vec![],
+    })?;
+    Ok(marked.to_be_bytes().to_vec())
+}
+
+/// Token ranges as sorted, merged `(start, end]` spans that do not wrap.
+fn spans(ranges: impl IntoIterator<Item = TokenRange>) -> Vec<(i64, i64)> {
+    let mut pieces: Vec<(i64, i64)> = ranges.into_iter().flat_map(super::streaming::unwrapped).collect();
+    pieces.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (s, e) in pieces {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Send `payload` to replica `to` as `verb`, or answer it here with `local` when `to` is this
+/// node.
+fn ask(
+    shared: &Shared,
+    cluster: &super::cluster::Cluster,
+    to: SocketAddr,
+    verb: Verb,
+    payload: Vec<u8>,
+    local: fn(&Shared, &[u8]) -> Result<Vec<u8>, Failure>,
+) -> Result<Vec<u8>, String> {
+    if to == cluster.config.storage {
+        local(shared, &payload).map_err(|f| f.message)
+    } else {
+        let frame = Frame::request(verb, payload);
+        Ok(cluster.messenger.request(to, frame, Duration::from_secs(60)).map_err(|e| e.to_string())?.payload)
+    }
+}
+
 /// A tree from a validation answer.
 fn tree_of(b: &[u8]) -> Result<MerkleTree, String> {
     let bad = || "a malformed validation answer".to_string();
@@ -147,6 +240,7 @@ struct Tally {
     skipped: u64,
     partitions: u64,
     bytes: u64,
+    marked: u64,
 }
 
 /// `cairn admin repair`: repair the tables in scope over the ranges this node replicates (its
@@ -178,6 +272,8 @@ pub(crate) fn repair(shared: &Shared, keyspace: Option<&str>, table: Option<&str
         let r = view.replication(&replication).map_err(|f| f.message)?;
         let ranges = if pr { now.primary_ranges(view.me) } else { now.ranges_for(view.me, &r) };
         let mut tally = Tally::default();
+        // The ranges this session repairs, each with its replicas.
+        let mut plan: Vec<(TokenRange, Vec<SocketAddr>)> = Vec::new();
         for range in ranges {
             tally.ranges += 1;
             let replicas = now.replicas(range.end, &r);
@@ -186,16 +282,74 @@ pub(crate) fn repair(shared: &Shared, keyspace: Option<&str>, table: Option<&str
                 tally.skipped += 1;
                 continue;
             }
-            let storage: Vec<(IpAddr, SocketAddr)> =
-                replicas.iter().filter_map(|a| view.storage(*a).map(|s| (*a, s))).collect();
-            repair_range(shared, cluster, id, range, &storage, &mut tally).map_err(|e| format!("{ks}.{name}: {e}"))?;
+            plan.push((range, replicas.iter().filter_map(|a| view.storage(*a)).collect()));
         }
+        session(shared, cluster, id, &plan, &mut tally).map_err(|e| format!("{ks}.{name}: {e}"))?;
         out.push_str(&format!(
-            "{ks}.{name}: {} range(s) compared, {} out of sync, {} skipped (a replica down); {} partition(s) written to replicas ({} bytes)\n",
-            tally.ranges, tally.out_of_sync, tally.skipped, tally.partitions, tally.bytes
+            "{ks}.{name}: {} range(s) compared, {} out of sync, {} skipped (a replica down); {} partition(s) written to replicas ({} bytes); {} SSTable(s) marked repaired\n",
+            tally.ranges, tally.out_of_sync, tally.skipped, tally.partitions, tally.bytes, tally.marked
         ));
     }
     Ok(out)
+}
+
+/// One table's repair session over `plan`: prepare every replica taking part, repair each
+/// range, then have each replica mark what the session repaired on it (nothing when a range
+/// failed).
+fn session(
+    shared: &Shared,
+    cluster: &super::cluster::Cluster,
+    table: [u8; 16],
+    plan: &[(TokenRange, Vec<SocketAddr>)],
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let mut seed = crate::node::now_micros() as u64 ^ u64::from(cluster.config.storage.port());
+    let session = crate::node::random_uuid(&mut seed);
+    let repaired_at = crate::node::now_micros() / 1000;
+    let mut head = table.to_vec();
+    head.extend_from_slice(&session);
+    let mut participants: Vec<SocketAddr> = plan.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+    participants.sort_unstable();
+    participants.dedup();
+    let mut prepared = Vec::new();
+    let mut result = Ok(());
+    for to in &participants {
+        match ask(shared, cluster, *to, Verb::RepairPrepare, head.clone(), prepare) {
+            Ok(_) => prepared.push(*to),
+            Err(e) => {
+                result = Err(format!("preparing {to}: {e}"));
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        result =
+            plan.iter().try_for_each(|(range, replicas)| repair_range(shared, cluster, table, *range, replicas, tally));
+    }
+    for to in prepared {
+        // Each replica marks the ranges it took part in; after a failure, none.
+        let ranges: Vec<TokenRange> = match result {
+            Ok(()) => plan.iter().filter(|(_, r)| r.contains(&to)).map(|(range, _)| *range).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut finish_request = head.clone();
+        finish_request.extend_from_slice(&repaired_at.to_be_bytes());
+        finish_request.extend_from_slice(&(ranges.len() as u32).to_be_bytes());
+        for r in &ranges {
+            finish_request.extend_from_slice(&r.start.to_be_bytes());
+            finish_request.extend_from_slice(&r.end.to_be_bytes());
+        }
+        let answer = ask(shared, cluster, to, Verb::RepairFinish, finish_request, finish).and_then(|b| {
+            let count: [u8; 8] = b.as_slice().try_into().map_err(|_| "a malformed repair finish answer".to_string())?;
+            Ok(u64::from_be_bytes(count))
+        });
+        match answer {
+            Ok(marked) => tally.marked += marked,
+            Err(e) if result.is_ok() => result = Err(format!("finishing on {to}: {e}")),
+            Err(_) => {}
+        }
+    }
+    result
 }
 
 /// Validate one range on every replica, and reconcile the leaves that differ.
@@ -204,7 +358,7 @@ fn repair_range(
     cluster: &super::cluster::Cluster,
     table: [u8; 16],
     range: TokenRange,
-    replicas: &[(IpAddr, SocketAddr)],
+    replicas: &[SocketAddr],
     tally: &mut Tally,
 ) -> Result<(), String> {
     let me = cluster.config.storage;
@@ -213,14 +367,8 @@ fn repair_range(
     request.extend_from_slice(&range.end.to_be_bytes());
     request.push(DEPTH);
     let mut trees = Vec::new();
-    for (_, to) in replicas {
-        let answer = if *to == me {
-            validate(shared, &request).map_err(|f| f.message)?
-        } else {
-            let frame = Frame::request(Verb::ValidationRequest, request.clone());
-            cluster.messenger.request(*to, frame, Duration::from_secs(60)).map_err(|e| e.to_string())?.payload
-        };
-        trees.push(tree_of(&answer)?);
+    for to in replicas {
+        trees.push(tree_of(&ask(shared, cluster, *to, Verb::ValidationRequest, request.clone(), validate)?)?);
     }
     let mut leaves: Vec<usize> = Vec::new();
     for t in trees.iter().skip(1) {
@@ -237,7 +385,7 @@ fn repair_range(
         let (start, end) = (lr.left, if lr.right == i64::MIN { i64::MAX } else { lr.right });
         // Each replica's partitions of the leaf (inside the range), by key.
         let mut held: BTreeMap<Vec<u8>, Vec<(usize, Partition)>> = BTreeMap::new();
-        for (i, (_, to)) in replicas.iter().enumerate() {
+        for (i, to) in replicas.iter().enumerate() {
             let ps = if *to == me {
                 local_partitions(shared, table, start, end).map_err(|f| f.message)?
             } else {
@@ -273,7 +421,7 @@ fn repair_range(
             mutation::encode_all(&ms, &mut payload);
             tally.partitions += ms.len() as u64;
             tally.bytes += payload.len() as u64;
-            let (_, to) = replicas[i];
+            let to = replicas[i];
             if to == me {
                 let cat = shared.catalog_read().map_err(|f| f.message)?;
                 crate::execute::write_local(shared, &cat, ms).map_err(|f| f.message)?;
@@ -302,4 +450,20 @@ fn fetch(
         Ok(())
     })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_unwrap_sort_and_merge_ranges() {
+        let r = |start, end| TokenRange { start, end };
+        // Adjacent ranges merge; a wrapping range is cut at the ends of the token space.
+        assert_eq!(spans([r(10, 20), r(-5, 10), r(30, 40)]), vec![(-5, 20), (30, 40)]);
+        assert_eq!(spans([r(100, -100)]), vec![(i64::MIN, -100), (100, i64::MAX)]);
+        // Every range of a ring: the whole token space.
+        assert_eq!(spans([r(-100, 0), r(0, 100), r(100, -100)]), vec![(i64::MIN, i64::MAX)]);
+        assert_eq!(spans([r(7, 7)]), vec![(i64::MIN, i64::MAX)]);
+    }
 }

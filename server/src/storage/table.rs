@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_format::partition::Partition;
-use cairn_format::partitioner::Token;
+use cairn_format::partitioner::{Token, murmur3_token};
 use cairn_format::schema::TableSchema;
 use cairn_format::statistics::SerializationHeader;
 
@@ -37,6 +37,8 @@ pub(crate) struct TableData {
     pub(crate) writes: u64,
     /// Its SSTables, oldest first.
     pub(crate) sstables: Vec<cairn_format::sstable::SsTable>,
+    /// Repair sessions under way: the SSTables each validated (Cassandra's pending repair).
+    pub(crate) pending_repair: BTreeMap<[u8; 16], Vec<cairn_format::descriptor::Descriptor>>,
 }
 
 /// Where a partition sits in the ring: its token, then its key.
@@ -142,6 +144,45 @@ impl Table {
             .map_err(|e| cairn_format::Error::io(&self.dir, std::io::Error::other(e.to_string())))?;
         d.sstables = crate::storage::load_dir(&self.dir)?;
         Ok(report.cleaned)
+    }
+
+    /// Start repair session `session` here: the memtable is flushed and the SSTables that now
+    /// hold the table's data are the ones the session may mark repaired when it ends (writes
+    /// that arrive later are not part of what the replicas compared).
+    pub(crate) fn prepare_repair(&self, d: &mut TableData, session: [u8; 16]) -> cairn_format::Result<()> {
+        self.flush(d)?;
+        let validated = d.sstables.iter().map(|t| t.descriptor.clone()).collect();
+        d.pending_repair.insert(session, validated);
+        Ok(())
+    }
+
+    /// End repair session `session`: each SSTable it validated that is still here and whose
+    /// partitions all lie in `spans` (`(start, end]`, not wrapping, sorted and merged) gets
+    /// `repairedAt = repaired_at` (ms) in its Statistics.db. An SSTable that also holds ranges
+    /// the session did not repair stays unrepaired (Cairn does not anticompact it into two);
+    /// one compacted away since validation is gone and is not marked either. With no spans the
+    /// session is only forgotten (a failed repair). Returns the SSTables marked.
+    pub(crate) fn finish_repair(
+        &self,
+        d: &mut TableData,
+        session: [u8; 16],
+        spans: &[(i64, i64)],
+        repaired_at: i64,
+    ) -> cairn_format::Result<u64> {
+        let Some(validated) = d.pending_repair.remove(&session) else { return Ok(0) };
+        let mut marked = 0;
+        for t in d.sstables.iter().filter(|t| validated.contains(&t.descriptor)) {
+            let Some((first, last)) = t.key_range()? else { continue };
+            let (first, last) = (murmur3_token(&first), murmur3_token(&last));
+            if spans.iter().any(|&(s, e)| s < first && last <= e) {
+                cairn_format::writer::set_repaired_at(&t.descriptor, repaired_at)?;
+                marked += 1;
+            }
+        }
+        if marked > 0 {
+            d.sstables = crate::storage::load_dir(&self.dir)?;
+        }
+        Ok(marked)
     }
 
     /// A major compaction: every SSTable into one, purged as Cassandra purges.
