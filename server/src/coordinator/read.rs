@@ -152,33 +152,6 @@ impl<'a> RingSource<'a> {
     }
 }
 
-/// A partition in a canonical form (cells, complex deletions and range tombstones sorted), so
-/// two replicas holding the same data compare equal.
-fn canonical(p: &Partition) -> Vec<u8> {
-    let mut p = p.clone();
-    for r in p.rows.values_mut().chain(p.static_row.as_mut()) {
-        r.cells.sort_by(|a, b| (a.column, &a.path).cmp(&(b.column, &b.path)));
-        r.complex_deletions.sort_by_key(|d| d.0);
-    }
-    let mut rts: Vec<(Vec<u8>, cairn_format::partition::RangeTombstone)> = p
-        .range_tombstones
-        .drain(..)
-        .map(|rt| {
-            let mut one = Partition::new(vec![]);
-            one.range_tombstones.push(rt.clone());
-            let mut b = Vec::new();
-            mutation::encode(&Mutation { table_id: [0; 16], partition: one }, &mut b);
-            (b, rt)
-        })
-        .collect();
-    rts.sort_by(|a, b| a.0.cmp(&b.0));
-    rts.dedup_by(|a, b| a.0 == b.0);
-    p.range_tombstones = rts.into_iter().map(|(_, rt)| rt).collect();
-    let mut b = Vec::new();
-    mutation::encode(&Mutation { table_id: [0; 16], partition: p }, &mut b);
-    b
-}
-
 /// `[16 table id][u32 n] ([u32 length] key)*`
 fn read_request(table: &[u8; 16], keys: &[&[u8]]) -> Vec<u8> {
     let mut b = table.to_vec();
@@ -229,8 +202,10 @@ impl PartitionSource for RingSource<'_> {
             for (_, p) in &answers {
                 mutation::merge(&mut merged, p.clone());
             }
-            let want = canonical(&merged);
-            let stale: Vec<IpAddr> = answers.iter().filter(|(_, p)| canonical(p) != want).map(|(a, _)| *a).collect();
+            // Replicas are compared as repair compares them: by the hash of their content.
+            let hash = |p: &Partition| crate::ring::repair::partition_hash(p, &self.table.header);
+            let want = hash(&merged);
+            let stale: Vec<IpAddr> = answers.iter().filter(|(_, p)| hash(p) != want).map(|(a, _)| *a).collect();
             if !stale.is_empty() {
                 self.repair(&merged, &stale);
             }

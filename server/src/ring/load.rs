@@ -181,7 +181,13 @@ pub fn stream(sstables: &[SsTable], o: &StreamOptions<'_>) -> Result<Vec<Streame
             .tables
             .get(&(ks.clone(), name.clone()))
             .ok_or_else(|| format!("the ring has no table {ks}.{name}: create it first"))?;
-        let replication = Replication::from_options(&ring.keyspaces[&ks], &dcs).map_err(|e| format!("{ks}: {e}"))?;
+        let replication = Replication::from_options(
+            ring.keyspaces
+                .get(&ks)
+                .ok_or_else(|| format!("the ring's description has table {ks}.{name} but not keyspace {ks}"))?,
+            &dcs,
+        )
+        .map_err(|e| format!("{ks}: {e}"))?;
         let entry = out.entry((ks.clone(), name.clone())).or_insert_with(|| StreamedTable {
             keyspace: ks.clone(),
             table: name.clone(),
@@ -195,7 +201,9 @@ pub fn stream(sstables: &[SsTable], o: &StreamOptions<'_>) -> Result<Vec<Streame
         entry.sstables += 1;
         let mut pending: BTreeMap<IpAddr, Vec<Mutation>> = BTreeMap::new();
         let mut flush = |addr: IpAddr, ms: Vec<Mutation>, entry: &mut StreamedTable| -> Result<(), String> {
-            let to = ring.storage[&addr];
+            let to = *ring.storage.get(&addr).ok_or_else(|| {
+                format!("the ring's description places a replica on {addr} but has no address to stream to")
+            })?;
             *entry.per_replica.entry(to.to_string()).or_default() += ms.len() as u64;
             let mut payload = Vec::new();
             mutation::encode_all(&ms, &mut payload);

@@ -60,8 +60,8 @@ use crate::storage::mutation::{self, Mutation};
 /// The depth of the trees compared (4096 leaves a range).
 const DEPTH: u8 = 12;
 
-/// A partition's repair hash.
-fn partition_hash(p: &Partition, header: &SerializationHeader) -> Hash {
+/// A partition's repair hash: what replicas are compared by, in repair and in read repair.
+pub(crate) fn partition_hash(p: &Partition, header: &SerializationHeader) -> Hash {
     let mut h = PartitionHasher::new(&p.key, &p.deletion);
     if let Some(s) = p.static_unfiltered(header) {
         h.add(header, &s);
