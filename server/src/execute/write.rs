@@ -236,6 +236,26 @@ pub(crate) fn add_elements_to(
     Ok(())
 }
 
+/// Where a write statement goes and when: its table and its write time (`USING TIMESTAMP`, the
+/// request's default timestamp, else the node's clock). A lightweight transaction (`lwt`, the
+/// clause it used) is refused before anything else.
+fn target<'c>(
+    cat: &'c Catalog,
+    shared: &Shared,
+    session: &Session,
+    table: &crate::cql::QName,
+    using: &Using,
+    b: &Binder<'_>,
+    lwt: Option<&str>,
+) -> Result<(&'c Arc<Table>, i64), Failure> {
+    if let Some(clause) = lwt {
+        return Err(invalid(format!("Lightweight transactions ({clause}) are not supported by this node")));
+    }
+    let ks = resolve_keyspace(session, table)?;
+    let ts = next_timestamp(shared, b.params, using, b)?;
+    Ok((table_of(cat, &ks, &table.name)?, ts))
+}
+
 /// `INSERT`.
 pub(crate) fn insert(
     cat: &Catalog,
@@ -250,18 +270,14 @@ pub(crate) fn insert(
         return Err(invalid("not a Insert statement"));
     };
     let b = Binder { params };
-    if *if_not_exists {
-        return Err(invalid("Lightweight transactions (IF NOT EXISTS) are not supported by this node"));
-    }
-    if json.is_some() {
+    let lwt = if_not_exists.then_some("IF NOT EXISTS");
+    if lwt.is_none() && json.is_some() {
         return Err(invalid("INSERT JSON is not supported yet"));
     }
-    let ks = resolve_keyspace(session, table)?;
+    let (t, ts) = target(cat, shared, session, table, using, &b, lwt)?;
     if columns.len() != values.len() {
         return Err(invalid("Unmatched column names/values"));
     }
-    let ts = next_timestamp(shared, params, using, &b)?;
-    let t = table_of(cat, &ks, &table.name)?;
     let ttl = ttl_of(t, using, &b)?;
     let mut keys: Vec<Option<Vec<u8>>> = vec![None; t.schema.partition_key.len()];
     let mut cks: Vec<Option<Vec<u8>>> = vec![None; t.schema.clustering.len()];
@@ -304,12 +320,7 @@ pub(crate) fn update(
         return Err(invalid("not a Update statement"));
     };
     let b = Binder { params };
-    if *conditional {
-        return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
-    }
-    let ks = resolve_keyspace(session, table)?;
-    let ts = next_timestamp(shared, params, using, &b)?;
-    let t = table_of(cat, &ks, &table.name)?;
+    let (t, ts) = target(cat, shared, session, table, using, &b, conditional.then_some("IF ..."))?;
     let ttl = ttl_of(t, using, &b)?;
     let (keys, cks) = key_restrictions(t, relations, &b)?;
     let header = Arc::clone(&t.header);
@@ -410,12 +421,7 @@ pub(crate) fn delete(
         return Err(invalid("not a Delete statement"));
     };
     let b = Binder { params };
-    if *conditional {
-        return Err(invalid("Lightweight transactions (IF ...) are not supported by this node"));
-    }
-    let ks = resolve_keyspace(session, table)?;
-    let ts = next_timestamp(shared, params, using, &b)?;
-    let t = table_of(cat, &ks, &table.name)?;
+    let (t, ts) = target(cat, shared, session, table, using, &b, conditional.then_some("IF ..."))?;
     // Slices on a clustering column (`c > ?`, `c <= ?`) delete a range: a range tombstone.
     let is_slice = |r: &Relation| matches!(r.op.as_str(), "<" | "<=" | ">" | ">=");
     let slices: Vec<&Relation> = relations.iter().filter(|r| is_slice(r)).collect();
