@@ -79,7 +79,9 @@ impl Drop for Down<'_> {
 }
 
 fn run_python(python: &str, script: &str, args: &[&str]) -> Value {
-    let out = Command::new(python).arg("-c").arg(script).args(args).output().expect("python");
+    // The scripts may import the shared test peers (the Flask session app: flask_app.py).
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("peers");
+    let out = Command::new(python).arg("-c").arg(script).args(args).env("PYTHONPATH", peers).output().expect("python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "driver script failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let last = stdout.lines().last().expect("a JSON result line");
@@ -272,12 +274,11 @@ print(json.dumps({"rows": len(rows), "each_quorum": each}))
 /// QUORUM, RF 3; a session survives the loss of any one node and a restart of every node, and
 /// vanishes once its TTL has passed.
 const FLASK: &str = r#"
-import datetime, json, subprocess, sys, time
+import json, subprocess, sys, time
 from cassandra import ConsistencyLevel as CL
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import TokenAwarePolicy, DCAwareRoundRobinPolicy
-from cassandra_flask_sessions import AbstractConnectionProvider, CassandraSessionInterface
-from flask import Flask, session
+from flask_app import session_app, settle
 
 cairn, ring, port, admin_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def run(*a):
@@ -292,25 +293,9 @@ cluster, conn = connect()
 conn.execute("CREATE KEYSPACE web WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
 conn.execute("CREATE TABLE web.sessions (sid text PRIMARY KEY, data text)")
 conn.set_keyspace("web")
-class Provider(AbstractConnectionProvider):
-    def get_connection(self):
-        return conn
-app = Flask(__name__)
-app.secret_key = "not-a-secret"
-app.session_cookie_name = app.config["SESSION_COOKIE_NAME"]
-app.permanent_session_lifetime = datetime.timedelta(seconds=12)
-app.session_interface = CassandraSessionInterface(Provider())
-@app.route("/login")
-def login():
-    session["user"] = "ada"
-    return "ok"
-@app.route("/whoami")
-def whoami():
-    return session.get("user", "anonymous")
-client = app.test_client()
-name = app.config["SESSION_COOKIE_NAME"]
+client, name = session_app(conn, 12)
 assert client.get("/login").data == b"ok"
-time.sleep(0.3)
+settle()
 sid = client.get_cookie(name).value
 survived = []
 def driver_sees_all_up():
@@ -327,14 +312,14 @@ for n in ["node1", "node2", "node3"]:
 # A request renews the session's TTL (SESSION_REFRESH_EACH_REQUEST): 12 s from here to the
 # restarted ring's first request.
 assert client.get("/whoami").data == b"ada"
-time.sleep(0.3)
+settle()
 cluster.shutdown()
 run("ring", "down", "--dir", ring)
 for n in ["node1", "node2", "node3"]:
     run("ring", "start", n, "--dir", ring)
 cluster, conn = connect()
 conn.set_keyspace("web")
-client = app.test_client()
+client, name = session_app(conn, 12)
 client.set_cookie(name, sid)
 after_restart = client.get("/whoami").data == b"ada"
 time.sleep(12.5)
