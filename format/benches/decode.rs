@@ -72,7 +72,7 @@ fn lz4_compress(data: &[u8], chunk: usize) -> (Vec<u8>, CompressionInfo) {
     for c in data.chunks(chunk) {
         offsets.push(file.len() as u64);
         let mut stored = Vec::new();
-        Compressor::Lz4.compress_into(c, &mut stored);
+        Compressor::Lz4.compress_into(c, &mut stored).expect("LZ4 compresses");
         let crc = crc32fast::hash(&stored);
         file.extend_from_slice(&stored);
         file.extend_from_slice(&crc.to_be_bytes());
@@ -120,7 +120,7 @@ fn bench(c: &mut Criterion) {
         .chunks(16 * 1024)
         .map(|c| {
             let mut v = Vec::new();
-            Compressor::Lz4.compress_into(c, &mut v);
+            Compressor::Lz4.compress_into(c, &mut v).expect("LZ4 compresses");
             v
         })
         .collect();

@@ -107,34 +107,34 @@ impl Compressor {
 
     /// Compress `src`, appending the stored payload (without CRC) to `dst`, with the codec's
     /// default level (Zstd 3, as Cassandra's `ZstdCompressor`).
-    pub fn compress_into(self, src: &[u8], dst: &mut Vec<u8>) {
+    pub fn compress_into(self, src: &[u8], dst: &mut Vec<u8>) -> std::io::Result<()> {
         self.compress_with_level(src, None, dst)
     }
 
-    /// Compress with an explicit level (`compression_level` option of Zstd and Deflate).
-    pub fn compress_with_level(self, src: &[u8], level: Option<i32>, dst: &mut Vec<u8>) {
+    /// Compress with an explicit level (`compression_level` option of Zstd and Deflate). A codec
+    /// that fails (Snappy past its input limit, Zstd out of memory) is an error and leaves `dst`
+    /// as it was: a chunk is never written short.
+    pub fn compress_with_level(self, src: &[u8], level: Option<i32>, dst: &mut Vec<u8>) -> std::io::Result<()> {
+        let fail = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{} compression: {e}", self.class_name()));
         match self {
             Compressor::Noop => dst.extend_from_slice(src),
             Compressor::Lz4 => dst.extend_from_slice(&lz4_flex::block::compress_prepend_size(src)),
             Compressor::Snappy => {
-                if let Ok(v) = snap::raw::Encoder::new().compress_vec(src) {
-                    dst.extend_from_slice(&v)
-                }
+                dst.extend_from_slice(&snap::raw::Encoder::new().compress_vec(src).map_err(|e| fail(&e))?)
             }
             Compressor::Deflate => {
                 use std::io::Write as _;
                 let level =
                     level.map_or(flate2::Compression::default(), |l| flate2::Compression::new(l.clamp(0, 9) as u32));
-                let mut e = flate2::write::ZlibEncoder::new(std::mem::take(dst), level);
-                let _ = e.write_all(src);
-                *dst = e.finish().unwrap_or_default();
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                e.write_all(src).map_err(|e| fail(&e))?;
+                dst.extend_from_slice(&e.finish().map_err(|e| fail(&e))?);
             }
             Compressor::Zstd => {
-                if let Ok(v) = zstd::bulk::compress(src, level.unwrap_or(3)) {
-                    dst.extend_from_slice(&v)
-                }
+                dst.extend_from_slice(&zstd::bulk::compress(src, level.unwrap_or(3)).map_err(|e| fail(&e))?)
             }
         }
+        Ok(())
     }
 }
 
@@ -344,7 +344,7 @@ mod tests {
         let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
         for codec in [Compressor::Lz4, Compressor::Snappy, Compressor::Deflate, Compressor::Zstd, Compressor::Noop] {
             let mut stored = Vec::new();
-            codec.compress_into(&data, &mut stored);
+            codec.compress_into(&data, &mut stored).unwrap();
             let mut out = Vec::new();
             codec.decompress_into(&stored, data.len(), &mut out).unwrap();
             assert_eq!(out, data, "{codec:?}");
@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn lz4_layout_is_little_endian_length_then_block() {
         let mut stored = Vec::new();
-        Compressor::Lz4.compress_into(b"hello hello hello", &mut stored);
+        Compressor::Lz4.compress_into(b"hello hello hello", &mut stored).unwrap();
         assert_eq!(&stored[..4], &17u32.to_le_bytes());
     }
 

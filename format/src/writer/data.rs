@@ -127,7 +127,7 @@ impl DataFileWriter {
                 let mut stored = std::mem::take(&mut self.stored);
                 stored.clear();
                 let level = c.options.iter().find(|(k, _)| k == "compression_level").and_then(|(_, v)| v.parse().ok());
-                c.compressor.compress_with_level(&chunk, level, &mut stored);
+                c.compressor.compress_with_level(&chunk, level, &mut stored).map_err(|e| Error::io(&self.path, e))?;
                 if stored.len() >= c.max_compressed_length as usize {
                     // Incompressible: stored raw, padded to the limit (Cassandra `CompressedSequentialWriter`).
                     stored.clear();
