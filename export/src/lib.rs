@@ -47,7 +47,7 @@ use serde::Serialize;
 use crate::arrow::TypeOptions;
 pub use crate::dataset::names_of as dataset_name;
 pub use crate::scan::{Batches, scan};
-pub use crate::splits::{DEFAULT_SPLIT_BYTES, Split, splits};
+pub use crate::splits::{DEFAULT_SPLIT_BYTES, Split, splits, token_range_of};
 
 use cairn_format::sstable::{DataPlaces, SsTable, partition_places};
 

@@ -109,6 +109,12 @@ pub fn splits(tables: &[SsTable], target_bytes: Option<u64>, n: Option<u32>) -> 
     Ok(out)
 }
 
+/// The token range `(t - 1, t]`: exactly the partitions whose token is `t` (None for a token
+/// with nothing below it, or one of the byte-ordered partitioners').
+pub fn token_range_of(t: &Token) -> Option<(Token, Token)> {
+    Some((before(t)?, t.clone()))
+}
+
 /// The token just below `t` (None for the smallest).
 fn before(t: &Token) -> Option<Token> {
     match t {

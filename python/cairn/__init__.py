@@ -17,7 +17,7 @@ import pyarrow as _pa
 from . import _native
 from ._native import CairnError
 
-__all__ = ["CairnError", "tables", "scan", "splits", "dump", "tombstones"]
+__all__ = ["CairnError", "tables", "scan", "splits", "key_ranges", "dump", "tombstones"]
 
 
 def _seconds(now):
@@ -126,6 +126,22 @@ def splits(path, *, table=None, target_bytes=None, n=None, schema=None):
         s["start"] = int(s["start"])
         s["end"] = int(s["end"])
     return out
+
+
+def key_ranges(path, values, *, table=None, schema=None):
+    """The token ranges holding exactly the partitions whose key columns take the given
+    values, as ``(start, end)`` ints (``scan(token_range=...)`` reads one), or None when they
+    cannot be narrowed exactly. ``values`` maps each partition-key column to the values it may
+    take (other columns are ignored); text, ascii, the integer types, boolean, blob, uuid and
+    timeuuid keys narrow, others give None, as do more than 1024 keys. A range may also hold
+    other keys that share a token: filter the rows too."""
+    ranges = _native.key_ranges(
+        _path(path),
+        {str(k): list(v) for k, v in values.items()},
+        table=table,
+        schema=None if schema is None else _path(schema),
+    )
+    return None if ranges is None else [(int(s), int(e)) for s, e in ranges]
 
 
 def dump(

@@ -18,12 +18,20 @@ instead of the one beside the files).
 
 A read error fails the task, and with it the job, with Cairn's located message (file,
 component, offset); a table that cannot be read never comes back empty.
+
+Filter pushdown: with ``.option("filterPushdown", "true")`` and Spark's
+``spark.sql.python.filterPushdown.enabled`` set, equality and ``IN`` filters on every
+partition-key column narrow the read to those keys' token ranges (``cairn.key_ranges``), one
+Spark partition each, instead of the whole table. Spark still applies every filter to the rows
+read. Keys of types that do not convert exactly (timestamps, decimals, ...) are not narrowed.
+The option exists because Spark refuses a reader that can push filters down while the
+setting is off.
 """
 
 import time as _time
 
 import pyarrow as _pa
-from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+from pyspark.sql.datasource import DataSource, DataSourceReader, EqualTo, In, InputPartition
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 import cairn as _cairn
@@ -80,7 +88,10 @@ class CairnDataSource(DataSource):
     def reader(self, schema):
         # The batches Spark takes: its own Arrow form of the schema (timestamps in
         # microseconds, where Cassandra's are milliseconds).
-        return _CairnReader(self.options, self._now(), to_arrow_schema(schema, timezone="UTC"))
+        arrow = to_arrow_schema(schema, timezone="UTC")
+        if self.options.get("filterPushdown", "false").lower() == "true":
+            return _CairnFilteringReader(self.options, self._now(), arrow)
+        return _CairnReader(self.options, self._now(), arrow)
 
 
 class _CairnReader(DataSourceReader):
@@ -117,3 +128,30 @@ class _CairnReader(DataSourceReader):
                     [c.cast(f.type) for c, f in zip(batch.columns, self.arrow_schema)], schema=self.arrow_schema
                 )
             yield batch
+
+
+class _CairnFilteringReader(_CairnReader):
+    """A reader that narrows the token ranges it reads by the filters on the partition key."""
+
+    def __init__(self, options, now, arrow_schema):
+        super().__init__(options, now, arrow_schema)
+        self.key_ranges = None
+
+    def pushFilters(self, filters):
+        values = {}
+        for f in filters:
+            if len(f.attribute) != 1 or not isinstance(f, (EqualTo, In)):
+                continue
+            col = f.attribute[0]
+            these = [f.value] if isinstance(f, EqualTo) else list(f.value)
+            values[col] = [v for v in values[col] if v in these] if col in values else these
+        if values:
+            s = self.settings
+            self.key_ranges = _cairn.key_ranges(s["path"], values, table=s["table"], schema=s["schema"])
+        # Spark applies every filter to what is read: a range may hold other keys too.
+        return filters
+
+    def partitions(self):
+        if self.key_ranges is None:
+            return super().partitions()
+        return [_Range(start, end) for start, end in self.key_ranges]

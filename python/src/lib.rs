@@ -351,6 +351,105 @@ fn tombstones(
     .map_err(err)
 }
 
+/// The most partition keys `key_ranges` turns into ranges (the product of the values given).
+const MAX_KEY_RANGES: usize = 1024;
+
+/// A Python value as the serialized bytes of a partition-key component of CQL type `ty`, when
+/// the conversion is exact (`None`: a type or value this cannot serialize exactly, such as a
+/// timestamp whose time zone Spark chose).
+fn key_component(ty: &cairn_format::types::CqlType, v: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
+    use cairn_format::types::CqlType as T;
+    use pyo3::types::{PyBool, PyBytes, PyString};
+    let int = |lo: i64, hi: i64| -> Option<i64> {
+        if v.is_instance_of::<PyBool>() {
+            return None;
+        }
+        v.extract::<i64>().ok().filter(|n| (lo..=hi).contains(n))
+    };
+    match ty.unreversed() {
+        T::Text | T::Ascii => {
+            let s: String = v.cast::<PyString>().ok()?.extract().ok()?;
+            (!matches!(ty.unreversed(), T::Ascii) || s.is_ascii()).then(|| s.into_bytes())
+        }
+        T::Int => int(i32::MIN.into(), i32::MAX.into()).map(|n| (n as i32).to_be_bytes().to_vec()),
+        T::BigInt => int(i64::MIN, i64::MAX).map(|n| n.to_be_bytes().to_vec()),
+        T::SmallInt => int(i16::MIN.into(), i16::MAX.into()).map(|n| (n as i16).to_be_bytes().to_vec()),
+        T::TinyInt => int(i8::MIN.into(), i8::MAX.into()).map(|n| (n as i8).to_be_bytes().to_vec()),
+        T::Boolean => v.cast::<PyBool>().ok().map(|b| vec![u8::from(b.is_true())]),
+        T::Blob => v.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec()),
+        // Canonical text (a str, or uuid.UUID's str()).
+        T::Uuid | T::TimeUuid => {
+            let text: String = v.str().ok()?.extract().ok()?;
+            cairn_format::types::parse::parse_uuid(&text).map(|b| b.to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// key_ranges(path, values, *, table=None, schema=None) -> list of (start, end) or None: the
+/// token ranges (start exclusive, end inclusive, decimal text, as `splits` gives them) that hold
+/// exactly the partitions whose key columns take the given values — `values` maps every
+/// partition-key column to the values it may take (Spark's `k = v` and `k IN (...)` filters;
+/// other columns in it are ignored).
+/// `None` when they cannot be narrowed exactly: a key column without values, a type or value
+/// that does not serialize exactly, or more than 1024 keys. A range can also hold other keys
+/// with the same token: the caller still filters the rows.
+#[pyfunction]
+#[pyo3(signature = (path, values, *, table=None, schema=None))]
+fn key_ranges(
+    py: Python<'_>,
+    path: &str,
+    values: &Bound<'_, PyDict>,
+    table: Option<&str>,
+    schema: Option<&str>,
+) -> PyResult<Option<Vec<(String, String)>>> {
+    let tables = py.detach(|| one_table(path, schema, table)).map_err(err)?;
+    let Some(first) = tables.first() else { return Ok(None) };
+    // Each key column's serialized candidates, in key order.
+    let mut columns: Vec<Vec<Vec<u8>>> = Vec::new();
+    for c in &first.schema.partition_key {
+        let Some(given) = values.get_item(&c.name)? else { return Ok(None) };
+        let mut serialized = Vec::new();
+        for v in given.try_iter()? {
+            let Some(b) = key_component(&c.ty, &v?) else { return Ok(None) };
+            serialized.push(b);
+        }
+        columns.push(serialized);
+    }
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let count = columns.iter().try_fold(1usize, |n, c| n.checked_mul(c.len()));
+    if count.is_none_or(|n| n > MAX_KEY_RANGES) {
+        return Ok(None);
+    }
+    let mut keys: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+    for candidates in &columns {
+        keys = keys
+            .iter()
+            .flat_map(|prefix| {
+                candidates.iter().map(move |v| {
+                    let mut k = prefix.clone();
+                    k.push(v.clone());
+                    k
+                })
+            })
+            .collect();
+    }
+    let mut ranges = Vec::new();
+    for parts in keys {
+        let key = match parts.as_slice() {
+            [one] => one.clone(),
+            several => cairn_format::types::value::compose(&several.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+        };
+        let Some(range) = cairn_export::token_range_of(&first.token(&key)) else { return Ok(None) };
+        ranges.push(range);
+    }
+    ranges.sort();
+    ranges.dedup();
+    Ok(Some(ranges.into_iter().map(|(s, e)| (s.to_string(), e.to_string())).collect()))
+}
+
 /// The module `cairn._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -361,5 +460,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(splits, m)?)?;
     m.add_function(wrap_pyfunction!(dump, m)?)?;
     m.add_function(wrap_pyfunction!(tombstones, m)?)?;
+    m.add_function(wrap_pyfunction!(key_ranges, m)?)?;
     Ok(())
 }

@@ -154,6 +154,27 @@ def check_splits(job):
         print("ok splits", job["name"], kw, len(splits), "splits", union.num_rows, "rows")
 
 
+def check_key_ranges(job):
+    """key_ranges() narrows to exactly the partitions of the keys asked for: the scans of its
+    ranges hold every row of those keys (an absent key costs a range and finds nothing), and
+    nothing is narrowed unless every partition-key column is given."""
+    path, now, key = job["path"], job["now"], job["key"]
+    whole = cairn.scan(path, now=now).read_all()
+    chosen = sorted(set(whole.column(key).to_pylist()))[:5] + [job["absent"]]
+    ranges = cairn.key_ranges(path, {key: chosen, "not_a_column": [1]})
+    assert ranges is not None and len(ranges) == len(chosen), ranges
+    assert all(e - s == 1 for s, e in ranges), ranges
+    parts = [cairn.scan(path, now=now, token_range=r).read_all().cast(whole.schema) for r in ranges]
+    got = sorted(map(json.dumps, pa.concat_tables(parts).to_pylist()), key=str)
+    want = sorted(
+        (json.dumps(r) for r in whole.to_pylist() if r[key] in chosen), key=str
+    )
+    assert got == want, (len(got), len(want))
+    assert cairn.key_ranges(path, {"not_a_column": [1]}) is None
+    assert cairn.key_ranges(path, {key: [object()]}) is None
+    print("ok key_ranges", job["name"], len(ranges), "ranges", len(got), "rows")
+
+
 def check_corrupt(job):
     """A corrupt SSTable raises CairnError naming the file, whether at scan() or while reading."""
     try:
@@ -225,6 +246,7 @@ def check_documents(job):
 CHECKS = {
     "equals_export": check_equals_export,
     "splits": check_splits,
+    "key_ranges": check_key_ranges,
     "corrupt": check_corrupt,
     "engines": check_engines,
     "tables": check_tables,

@@ -109,9 +109,12 @@ fn scan_equals_export_for_generated_datasets_and_splits_cover_the_ring() {
         .sum();
     jobs.push(json!({"check": "splits", "name": "sessions-20000", "path": g.table_dir, "now": g.now,
         "splits": [{"n": 7}, {"target_bytes": data / 5}]}));
+    jobs.push(json!({"check": "key_ranges", "name": "sessions-20000", "path": g.table_dir, "now": g.now,
+        "key": key, "absent": "no-such-session"}));
     let lines = run(&python, &jobs, tmp.path());
     assert_eq!(count(&lines, "equals_export"), 8, "{lines:?}");
     assert_eq!((count(&lines, "tables"), count(&lines, "engines"), count(&lines, "splits")), (1, 1, 2), "{lines:?}");
+    assert_eq!(count(&lines, "key_ranges"), 1, "{lines:?}");
 }
 
 #[test]
@@ -227,6 +230,9 @@ fn spark_reads_through_the_cairn_data_source() {
     assert_eq!(found["groupby_equal"], true, "{found}");
     assert_eq!(found["join_count"], found["count"], "{found}");
     assert_eq!(found["rows_equal"], true, "{found}");
+    assert_eq!(found["pushdown_partitions"], 3, "one Spark partition per key: {found}");
+    assert_eq!(found["pushdown_count"], found["pushdown_expected"], "{found}");
+    assert!(found["pushdown_count"].as_u64().expect("count") >= 3, "{found}");
     let corrupt = found["corrupt"].as_str().expect("corrupt");
     let file = data.file_name().expect("name").to_string_lossy().to_string();
     assert!(corrupt.contains(&file) && corrupt.contains("checksum"), "the job's error names the file: {corrupt}");
