@@ -57,7 +57,7 @@ impl LiteralCursor {
                 self.expect('[')?;
                 let items = self.items(']', |p| p.value(elem))?;
                 if let CqlType::Vector { .. } = ty {
-                    return Ok(items.concat());
+                    return Ok(cairn_format::types::value::serialize_vector(elem, items.iter().map(Vec::as_slice)));
                 }
                 Ok(serialize_collection(items.iter().map(Vec::as_slice)))
             }
