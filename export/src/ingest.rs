@@ -17,10 +17,10 @@
 //! | `decimal` | Decimal128/Decimal256 of any scale, or its text |
 //! | `varint` | Decimal128/Decimal256 of scale 0, Int64, or its text |
 //! | `list<T>`, `set<T>` | List, LargeList, FixedSizeList of T |
-//! | `map<K, V>` | Map<K, V> |
+//! | `map<K, V>` | `Map<K, V>` |
 //! | `tuple` | Struct with one field per element, by position |
 //! | UDT | Struct whose field names are the UDT's (missing fields are null) |
-//! | `vector<T, n>` | FixedSizeList<T, n>, or List<T> with n elements per row |
+//! | `vector<T, n>` | `FixedSizeList<T, n>`, or `List<T>` with n elements per row |
 //!
 //! A column whose Arrow type does not fit fails the write before any row is read
 //! ([`IngestError::Type`], naming the column and both types).
@@ -735,8 +735,11 @@ fn set_items(elem: &CqlType, items: &ArrayRef) -> Result<Vec<Vec<u8>>, String> {
     Ok(v)
 }
 
+/// (cell path or map key, value) pairs.
+type Cells = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A map's pairs in key order, one per key (the last given wins).
-fn map_pairs(key: &CqlType, value: &CqlType, a: &dyn Array, i: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn map_pairs(key: &CqlType, value: &CqlType, a: &dyn Array, i: usize) -> Result<Cells, String> {
     let entries = a.as_map().value(i);
     let (keys, values) = (entries.column(0), entries.column(1));
     let mut pairs = Vec::with_capacity(entries.len());
@@ -765,7 +768,7 @@ fn udt_fields(u: &cairn_format::types::UdtType, a: &dyn Array, i: usize) -> Resu
 }
 
 /// The cells (path, value) of a non-frozen collection or UDT value at row `i`.
-fn elements(ty: &CqlType, a: &dyn Array, i: usize, ts: i64, seed: &mut u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn elements(ty: &CqlType, a: &dyn Array, i: usize, ts: i64, seed: &mut u64) -> Result<Cells, String> {
     Ok(match ty.unreversed() {
         CqlType::List { elem, .. } => {
             let items = list_items(elem, &list_at(a, i)?)?;

@@ -5,7 +5,10 @@
 //! generated datasets over several overlapping SSTables and every well-described corpus case;
 //! `splits()` cover the ring exactly once and their scans add up to the whole scan; a corrupt
 //! SSTable raises `CairnError` naming the file; DuckDB and pandas read a scan; `tables()` groups
-//! as the CLI does; `dump()` and `tombstones()` return the CLI's JSON documents.
+//! as the CLI does; `dump()` and `tombstones()` return the CLI's JSON documents; `write()` of a
+//! scan (every CQL type the generator makes, collections and UDTs) scans back equal, from a
+//! Table or an iterator of batches, with a TTL that expires, and refuses a column of the wrong
+//! type leaving no SSTable; Spark reads and writes through `cairn.spark`.
 
 use std::path::Path;
 use std::process::Command;
@@ -81,6 +84,15 @@ fn scan_equals_export_for_generated_datasets_and_splits_cover_the_ring() {
     {
         let g = gen_table(name, seed, rows, &tmp.path().join("data").join(name));
         let tables = open_inputs(std::slice::from_ref(&g.table_dir), &OpenOptions::default()).expect("open");
+        let bad_column = match name {
+            "alltypes" => Some("c_int"),
+            "collections" => Some("fset"),
+            _ => None,
+        };
+        if let Some(bad_column) = bad_column {
+            jobs.push(json!({"check": "write", "name": name, "path": g.table_dir, "schema": g.schema, "now": g.now,
+                "out": tmp.path().join("write").join(name), "bad_column": bad_column}));
+        }
         for mode in [Mode::Live, Mode::Mutations] {
             let (parquet, ndjson, rows, partitions) =
                 export_both(&tables, mode, g.now, &tmp.path().join("export").join(name));
@@ -111,6 +123,7 @@ fn scan_equals_export_for_generated_datasets_and_splits_cover_the_ring() {
         "splits": [{"n": 7}, {"target_bytes": data / 5}]}));
     let lines = run(&python, &jobs, tmp.path());
     assert_eq!(count(&lines, "equals_export"), 8, "{lines:?}");
+    assert_eq!(count(&lines, "write"), 2, "{lines:?}");
     assert_eq!((count(&lines, "tables"), count(&lines, "engines"), count(&lines, "splits")), (1, 1, 2), "{lines:?}");
 }
 
