@@ -71,6 +71,7 @@ use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::compare::compare_values;
 use cairn_format::types::parse::{from_string, minimal_twos_complement};
+use cairn_format::types::render::format_uuid;
 use cairn_format::types::value::{
     compose, serialize_collection, serialize_duration, serialize_fields, serialize_map, serialize_vector, timeuuid_at,
 };
@@ -408,6 +409,15 @@ impl TableWriter<'_> {
                 [one] => one.clone(),
                 many => compose(&many.iter().map(Vec::as_slice).collect::<Vec<_>>()),
             };
+            if key.len() > usize::from(u16::MAX) || keys.iter().any(|k| k.len() > usize::from(u16::MAX)) {
+                let bd = bound.iter().find(|bd| matches!(bd.target, Target::Key(_)));
+                return Err(IngestError::Value {
+                    column: bd.map_or_else(String::new, |bd| bd.name.clone()),
+                    batch: b,
+                    row,
+                    message: format!("a partition key of {} bytes (Cassandra's limit is 65535)", key.len()),
+                });
+            }
             if key.is_empty() {
                 let bd = bound.iter().find(|bd| matches!(bd.target, Target::Key(_)));
                 return Err(IngestError::Value {
@@ -586,8 +596,18 @@ fn list_at(a: &dyn Array, i: usize) -> Result<ArrayRef, String> {
     }
 }
 
-/// The serialized value at row `i` (not null) of `a`, as CQL type `ty`.
+/// The serialized value at row `i` (not null) of `a`, as CQL type `ty`. A `timeuuid` must be a
+/// version-1 UUID, as Cassandra's `TimeUUIDType` validates it.
 pub fn encode(ty: &CqlType, a: &dyn Array, i: usize) -> Result<Vec<u8>, String> {
+    let v = encode_unchecked(ty, a, i)?;
+    if matches!(ty.unreversed(), CqlType::TimeUuid) && v.get(6).is_none_or(|b| b >> 4 != 1) {
+        let u = <[u8; 16]>::try_from(v.as_slice()).map_or_else(|_| format!("{v:?}"), |u| format_uuid(&u));
+        return Err(format!("{u} is not a version-1 (time-based) UUID"));
+    }
+    Ok(v)
+}
+
+fn encode_unchecked(ty: &CqlType, a: &dyn Array, i: usize) -> Result<Vec<u8>, String> {
     use CqlType as C;
     let ty = ty.unreversed();
     Ok(match (ty, a.data_type()) {
@@ -896,6 +916,33 @@ mod tests {
         let r = write_table([Ok(good), Ok(batch(vec![("k", k), ("c", null_c)]))], &s, tmp.path(), &o);
         assert!(matches!(r, Err(IngestError::NullKey { ref column, batch: 1, row: 1 }) if column == "c"), "{r:?}");
         assert_eq!(std::fs::read_dir(tmp.path()).expect("dir").count(), 0, "nothing left behind");
+    }
+
+    #[test]
+    fn a_timeuuid_must_be_version_one_and_a_key_at_most_65535_bytes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cql = "CREATE TABLE ks.u (k text PRIMARY KEY, t timeuuid);";
+        let file = cairn_format::schema::cql::parse(cql).expect("cql");
+        let s = TableSchema::from_create(&file.tables[0], &file.types).expect("schema");
+        let o = IngestOptions::new(1);
+        let k: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+        let v4: ArrayRef = Arc::new(StringArray::from(vec!["5a1c395e-b41f-41e5-9f22-ba0be0483c18"]));
+        let r = write_table([Ok(batch(vec![("k", k.clone()), ("t", v4)]))], &s, tmp.path(), &o);
+        let e = r.expect_err("version 4");
+        assert_eq!(
+            e.to_string(),
+            "column t, batch 0 row 0: 5a1c395e-b41f-41e5-9f22-ba0be0483c18 is not a version-1 (time-based) UUID"
+        );
+        let v1: ArrayRef = Arc::new(StringArray::from(vec!["5a1c395e-b41f-11e5-9f22-ba0be0483c18"]));
+        let w = write_table([Ok(batch(vec![("k", k), ("t", v1)]))], &s, tmp.path(), &o).expect("version 1");
+        assert_eq!(w.len(), 1);
+        let long: ArrayRef = Arc::new(StringArray::from(vec!["x".repeat(65_536)]));
+        let r = write_table([Ok(batch(vec![("k", long)]))], &s, &tmp.path().join("long"), &o);
+        assert!(
+            matches!(&r, Err(IngestError::Value { column, message, .. })
+                if column == "k" && message.contains("65536 bytes")),
+            "{r:?}"
+        );
     }
 
     #[test]
