@@ -40,7 +40,10 @@
 //!   ([`IngestError::UnknownColumn`]); counter tables are refused (a counter cell is a context
 //!   of shards, not a value);
 //! - two rows of one primary key: the later one's non-null values win (the cells of one write
-//!   share a timestamp, so reconciliation could not tell them apart).
+//!   share a timestamp, so reconciliation could not tell them apart). This holds among the rows
+//!   held at once; past the row budget the two may land in different SSTables, and a read then
+//!   reconciles them as Cassandra reconciles any two cells of equal timestamp (the greater value
+//!   wins).
 //!
 //! Rows are held and sorted in memory: partitions by token, rows by the table's clustering
 //! comparators ([`Partition`]). When the held rows reach [`IngestOptions::row_budget`], they are
