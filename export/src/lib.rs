@@ -31,6 +31,7 @@
 pub mod arrow;
 mod columns;
 mod dataset;
+pub mod ingest;
 mod live;
 mod mutations;
 pub mod rows;

@@ -17,7 +17,7 @@ import pyarrow as _pa
 from . import _native
 from ._native import CairnError
 
-__all__ = ["CairnError", "tables", "scan", "splits", "key_ranges", "dump", "tombstones"]
+__all__ = ["CairnError", "tables", "scan", "splits", "key_ranges", "dump", "tombstones", "write", "move_sstables"]
 
 
 def _seconds(now):
@@ -192,3 +192,95 @@ def tombstones(path, *, schema=None, now=None, gc_grace_seconds=None, only_purge
         top=int(top),
     )
     return _json.loads(text)
+
+
+def _micros(timestamp):
+    """A write timestamp as microseconds since the epoch: None (the current time), an int, or
+    a datetime (naive ones are UTC)."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, _dt.datetime):
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=_dt.timezone.utc)
+        delta = timestamp - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise TypeError(f"timestamp: expected microseconds since the epoch or a datetime, not {timestamp!r}")
+    return timestamp
+
+
+def _stream(batches):
+    """``batches`` as an object with ``__arrow_c_stream__``: a RecordBatchReader, a Table, a
+    RecordBatch, anything else exporting an Arrow C stream, or an iterable of RecordBatches
+    (read lazily, one batch at a time); None for an empty iterable."""
+    if hasattr(batches, "__arrow_c_stream__"):
+        return batches
+    if isinstance(batches, _pa.RecordBatch):
+        return _pa.RecordBatchReader.from_batches(batches.schema, [batches])
+    it = iter(batches)
+    try:
+        first = next(it)
+    except StopIteration:
+        return None
+    if not isinstance(first, _pa.RecordBatch):
+        raise TypeError(f"write: expected pyarrow RecordBatches, not {type(first).__name__}")
+
+    def chain():
+        yield first
+        yield from it
+
+    return _pa.RecordBatchReader.from_batches(first.schema, chain())
+
+
+def write(
+    batches,
+    directory,
+    *,
+    schema,
+    table=None,
+    timestamp=None,
+    ttl=None,
+    version="nb",
+    compression="lz4",
+    row_budget=1_000_000,
+):
+    """Write ``batches`` (a ``pyarrow.RecordBatchReader``, Table, RecordBatch or an iterable
+    of RecordBatches) as SSTables of the table ``schema`` (a schema.cql file) defines, into
+    ``directory``; the SSTables written, one dict each: ``path`` (its Data.db),
+    ``partitions``, ``rows``.
+
+    Each column is a column of the table, typed as ``scan()`` returns it or as Spark hands it
+    over (see the README's type table); every primary-key column must be present and
+    non-null. Rows are written as a CQL ``INSERT`` of their non-null columns would write them,
+    all at ``timestamp`` (microseconds since the epoch or a datetime; default: now) with
+    ``ttl`` seconds to live if given. ``table``: ``keyspace.table`` or ``table`` (needed when
+    the file defines several). ``version``: the SSTable format (``"nb"``); ``compression``:
+    ``"lz4"`` (Cassandra's default), ``"snappy"``, ``"deflate"``, ``"zstd"`` or ``"none"``.
+    At most ``row_budget`` rows are held in memory: past it, another SSTable is started.
+
+    The batches reach Rust through the Arrow C stream interface (no row becomes a Python
+    object) and are written with the GIL released. The SSTables appear in ``directory`` only
+    once all are complete; on an error (CairnError, naming the column, batch and row) none
+    does. An empty iterable writes nothing.
+    """
+    stream = _stream(batches)
+    if stream is None:
+        return []
+    return _native.write(
+        stream.__arrow_c_stream__(),
+        _path(directory),
+        schema=_path(schema),
+        table=table,
+        timestamp=_micros(timestamp),
+        ttl=None if ttl is None else int(ttl),
+        version=str(version),
+        compression=str(compression),
+        row_budget=int(row_budget),
+    )
+
+
+def move_sstables(paths, directory):
+    """Move SSTables (their Data.db paths) into ``directory``, each under the next free
+    generation there (every component renamed, Data.db last, so a reader never sees a partial
+    SSTable); the moved SSTables, one dict each: ``path``."""
+    return _native.move_sstables([_path(p) for p in paths], _path(directory))

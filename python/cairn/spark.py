@@ -26,12 +26,42 @@ Spark partition each, instead of the whole table. Spark still applies every filt
 read. Keys of types that do not convert exactly (timestamps, decimals, ...) are not narrowed.
 The option exists because Spark refuses a reader that can push filters down while the
 setting is off.
+
+Writing:
+
+    >>> (df.write.format("cairn").option("table", "ks.t").option("schema", "schema.cql")
+    ...    .mode("append").save("/data"))
+
+writes the DataFrame's rows as SSTables of the table ``schema`` (a schema.cql) defines into
+``DIR/<keyspace>/<table>-<id>/`` (``id``: the schema's ``WITH id = ...``, else one chosen when
+the write is planned), a directory Cassandra's ``nodetool import``/``sstableloader`` and every
+``cairn`` verb take. Each task writes its rows (sorted in memory, see ``cairn.write``) into a
+staging directory of its own under ``DIR/.cairn-staging-<write>/``; only when every task has
+succeeded does the driver move their SSTables into the table directory, each under a fresh
+generation, and a failed job removes the staging directory, leaving no SSTable behind. The
+write timestamp is fixed when the write is planned, so every task's cells share it. Options:
+``table``, ``schema`` (required), ``timestamp`` (µs since the epoch; default: when planned),
+``ttl`` (seconds), ``version`` (``nb``), ``compression`` (``lz4``), ``rowBudget`` (rows a task
+holds in memory before it starts another SSTable). Only ``append`` is supported: ``overwrite``
+would have to delete the table's SSTables, which this writer never does.
 """
 
+import os as _os
+import shutil as _shutil
 import time as _time
+import uuid as _uuid
 
 import pyarrow as _pa
-from pyspark.sql.datasource import DataSource, DataSourceReader, EqualTo, In, InputPartition
+from pyspark import TaskContext
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceArrowWriter,
+    DataSourceReader,
+    EqualTo,
+    In,
+    InputPartition,
+    WriterCommitMessage,
+)
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 import cairn as _cairn
@@ -84,6 +114,9 @@ class CairnDataSource(DataSource):
 
     def schema(self):
         return from_arrow_schema(self._arrow_schema())
+
+    def writer(self, schema, overwrite):
+        return _CairnWriter(self.options, overwrite)
 
     def reader(self, schema):
         # The batches Spark takes: its own Arrow form of the schema (timestamps in
@@ -155,3 +188,72 @@ class _CairnFilteringReader(_CairnReader):
         if self.key_ranges is None:
             return super().partitions()
         return [_Range(start, end) for start, end in self.key_ranges]
+
+
+class _Written(WriterCommitMessage):
+    """What one task wrote: its staging directory and the Data.db of each SSTable."""
+
+    def __init__(self, staging, sstables, rows):
+        self.staging = staging
+        self.sstables = sstables
+        self.rows = rows
+
+
+class _CairnWriter(DataSourceArrowWriter):
+    """Made on the driver when the write is planned (the timestamp, table id and staging
+    directory are fixed here), then shipped to every task."""
+
+    def __init__(self, options, overwrite):
+        if overwrite:
+            raise _cairn.CairnError(
+                'df.write.format("cairn"): mode overwrite is not supported (it would delete the '
+                'table\'s SSTables); use mode("append")'
+            )
+        self.path = options.get("path")
+        self.schema = options.get("schema")
+        if not self.path or not self.schema:
+            raise _cairn.CairnError(
+                'df.write.format("cairn"): option("schema", FILE.cql) names the table\'s schema and '
+                "save(DIR) the data directory"
+            )
+        self.table = options.get("table")
+        info = _cairn._native.table_schema(self.schema, self.table)
+        self.table = f"{info['keyspace']}.{info['table']}" if info["keyspace"] else info["table"]
+        stamp = options.get("timestamp")
+        self.timestamp = int(stamp) if stamp not in (None, "") else _time.time_ns() // 1000
+        ttl = options.get("ttl")
+        self.ttl = int(ttl) if ttl not in (None, "") else None
+        self.version = options.get("version", "nb")
+        self.compression = options.get("compression", "lz4")
+        self.row_budget = int(options.get("rowBudget", "1000000"))
+        table_id = (info["id"] or str(_uuid.uuid4())).replace("-", "")
+        self.target = _os.path.join(self.path, info["keyspace"], f"{info['table']}-{table_id}")
+        self.staging = _os.path.join(self.path, f".cairn-staging-{_uuid.uuid4().hex}")
+
+    def write(self, iterator):
+        ctx = TaskContext.get()
+        task = f"task-{ctx.partitionId()}-{ctx.attemptNumber()}" if ctx else f"task-{_os.getpid()}"
+        staging = _os.path.join(self.staging, task)
+        written = _cairn.write(
+            iterator,
+            staging,
+            schema=self.schema,
+            table=self.table,
+            timestamp=self.timestamp,
+            ttl=self.ttl,
+            version=self.version,
+            compression=self.compression,
+            row_budget=self.row_budget,
+        )
+        return _Written(staging, [w["path"] for w in written], sum(w["rows"] for w in written))
+
+    def commit(self, messages):
+        sstables = [p for m in messages if m is not None for p in m.sstables]
+        _cairn.move_sstables(sstables, self.target)
+        schema = _os.path.join(self.target, "schema.cql")
+        if sstables and not _os.path.exists(schema):
+            _shutil.copyfile(self.schema, schema)
+        _shutil.rmtree(self.staging, ignore_errors=True)
+
+    def abort(self, messages):
+        _shutil.rmtree(self.staging, ignore_errors=True)

@@ -6,9 +6,11 @@
 //! `cairn export` names its datasets ([`cairn_export::dataset_name`]); scans are
 //! [`cairn_export::scan()`] (export's rows, columns and Arrow types); splits are
 //! [`cairn_export::splits()`]; `dump` and `tombstones` are the inspect crate's verbs writing the
-//! CLI's JSON. The GIL is released while Rust reads; a scan's rows are read on a thread of its
-//! own and reach Python through the Arrow C stream interface (`__arrow_c_stream__`), batch by
-//! batch, never as per-row Python objects.
+//! CLI's JSON; writes are [`cairn_export::ingest::write_table`]. The GIL is released while
+//! Rust reads or writes; a scan's rows are read on a thread of its own and reach Python through
+//! the Arrow C stream interface (`__arrow_c_stream__`), batch by batch, never as per-row Python
+//! objects, and a write's batches come the other way through the same interface (the one
+//! `unsafe` block of the package imports that stream).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -450,6 +452,133 @@ fn key_ranges(
     Ok(Some(ranges.into_iter().map(|(s, e)| (s.to_string(), e.to_string())).collect()))
 }
 
+/// Import an Arrow C stream (a PyCapsule named `arrow_array_stream`, as
+/// `__arrow_c_stream__()` returns) as a Rust batch reader; the capsule is left holding a
+/// released stream.
+#[allow(unsafe_code)]
+fn import_stream(capsule: &Bound<'_, PyCapsule>) -> PyResult<arrow_array::ffi_stream::RecordBatchStreamReader> {
+    use pyo3::types::PyCapsuleMethods;
+    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule's name promises an `ArrowArrayStream` struct (the Arrow PyCapsule
+    // interface); `from_raw` moves it out, leaving a released stream that the capsule's
+    // destructor releases as a no-op, so the stream is released exactly once, by the reader.
+    unsafe { arrow_array::ffi_stream::RecordBatchStreamReader::from_raw(ptr.as_ptr().cast()) }
+        .map_err(|e| err(format!("reading the Arrow stream: {e}")))
+}
+
+fn written_list<'py>(
+    py: Python<'py>,
+    written: &[cairn_export::ingest::WrittenSsTable],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for w in written {
+        let d = PyDict::new(py);
+        d.set_item("path", w.data.display().to_string())?;
+        d.set_item("partitions", w.partitions)?;
+        d.set_item("rows", w.rows)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// write(stream, directory, *, schema, table=None, timestamp=None, ttl=None, version="nb",
+/// compression="lz4", row_budget=1000000) -> list of dicts {"path", "partitions", "rows"}:
+/// the batches of `stream` (an Arrow C stream capsule) as SSTables of the table `schema` (a
+/// schema.cql) defines, written into `directory` ([`cairn_export::ingest::write_table`]).
+#[pyfunction]
+#[pyo3(signature = (stream, directory, *, schema, table=None, timestamp=None, ttl=None, version="nb",
+    compression="lz4", row_budget=cairn_export::ingest::DEFAULT_ROW_BUDGET))]
+#[allow(clippy::too_many_arguments)]
+fn write<'py>(
+    py: Python<'py>,
+    stream: Bound<'py, PyCapsule>,
+    directory: &str,
+    schema: &str,
+    table: Option<&str>,
+    timestamp: Option<i64>,
+    ttl: Option<i32>,
+    version: &str,
+    compression: &str,
+    row_budget: usize,
+) -> PyResult<Bound<'py, PyList>> {
+    use cairn_export::ingest::{IngestOptions, parse_compression, write_table};
+    let reader = import_stream(&stream)?;
+    let version = cairn_format::Version::parse(version)
+        .ok_or_else(|| err(format!("version {version:?}: expected a format version such as \"nb\"")))?;
+    let compression = parse_compression(compression).map_err(err)?;
+    let timestamp_us = match timestamp {
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| err(format!("the clock is before 1970: {e}")))?
+            .as_micros() as i64,
+    };
+    let options = IngestOptions { ttl, version, compression, row_budget, ..IngestOptions::new(timestamp_us) };
+    let written = py
+        .detach(|| -> Result<Vec<cairn_export::ingest::WrittenSsTable>, String> {
+            let s = schema_of(schema, table)?;
+            write_table(reader, &s, std::path::Path::new(directory), &options).map_err(|e| e.to_string())
+        })
+        .map_err(err)?;
+    written_list(py, &written)
+}
+
+/// move_sstables(paths, directory) -> list of dicts {"path"}: each SSTable (its Data.db path)
+/// moved into `directory` under the next free generation there, Data.db last
+/// ([`cairn_export::ingest::move_sstable`]).
+#[pyfunction]
+fn move_sstables<'py>(py: Python<'py>, paths: Vec<String>, directory: &str) -> PyResult<Bound<'py, PyList>> {
+    let moved = py
+        .detach(|| -> Result<Vec<String>, String> {
+            paths
+                .iter()
+                .map(|p| {
+                    cairn_export::ingest::move_sstable(std::path::Path::new(p), std::path::Path::new(directory))
+                        .map(|d| d.path(cairn_format::Component::Data).display().to_string())
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        })
+        .map_err(err)?;
+    let out = PyList::empty(py);
+    for p in moved {
+        let d = PyDict::new(py);
+        d.set_item("path", p)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// table_schema(schema, table=None) -> dict {"keyspace", "table", "id"}: the table a
+/// schema.cql defines (`table`: `keyspace.table` or `table`; the only one when not given) and
+/// its `WITH id = ...` (`None` when the file does not say).
+#[pyfunction]
+#[pyo3(signature = (schema, table=None))]
+fn table_schema<'py>(py: Python<'py>, schema: &str, table: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+    let s = schema_of(schema, table).map_err(err)?;
+    let d = PyDict::new(py);
+    d.set_item("keyspace", &s.keyspace)?;
+    d.set_item("table", &s.table)?;
+    d.set_item("id", s.option("id").map(|v| v.trim_matches('\'').to_string()))?;
+    Ok(d)
+}
+
+/// The table `table` (`keyspace.table` or `table`) of the schema.cql `schema`, or its only one.
+fn schema_of(schema: &str, table: Option<&str>) -> Result<cairn_format::schema::TableSchema, String> {
+    let (keyspace, name) = match table.map(|t| t.split_once('.').map_or((None, t), |(k, n)| (Some(k), n))) {
+        Some((k, n)) => (k, Some(n)),
+        None => (None, None),
+    };
+    let s = cairn_format::schema::TableSchema::from_cql_file_alone(std::path::Path::new(schema), keyspace, name)
+        .map_err(|e| e.to_string())?;
+    match name {
+        Some(n) if s.table != n || keyspace.is_some_and(|k| s.keyspace != k) => {
+            Err(format!("{schema}: no table {} (it defines {}.{})", table.unwrap_or(n), s.keyspace, s.table))
+        }
+        _ => Ok(s),
+    }
+}
+
 /// The module `cairn._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -461,5 +590,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dump, m)?)?;
     m.add_function(wrap_pyfunction!(tombstones, m)?)?;
     m.add_function(wrap_pyfunction!(key_ranges, m)?)?;
+    m.add_function(wrap_pyfunction!(write, m)?)?;
+    m.add_function(wrap_pyfunction!(move_sstables, m)?)?;
+    m.add_function(wrap_pyfunction!(table_schema, m)?)?;
     Ok(())
 }

@@ -12,11 +12,7 @@ use std::sync::Arc;
 use cairn_format::schema::TableSchema;
 use cairn_format::schema::cql::CreateType;
 use cairn_format::schema::render::{self, Style};
-use cairn_format::statistics::{
-    DELETION_TIME_EPOCH, EncodingStats, HeaderColumn, SerializationHeader, TIMESTAMP_EPOCH,
-};
-
-use cairn_format::types::CqlType;
+use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::render::hex;
 
 use crate::connection::Session;
@@ -193,32 +189,7 @@ pub(crate) fn validate_name(name: &str) -> Result<(), Failure> {
 }
 
 pub(crate) fn header_for(schema: &TableSchema) -> SerializationHeader {
-    let key = match schema.partition_key.as_slice() {
-        [one] => one.ty.clone(),
-        many => CqlType::Composite(many.iter().map(|c| c.ty.clone()).collect()),
-    };
-    let clustering: Vec<CqlType> = schema
-        .clustering
-        .iter()
-        .map(|(c, desc)| if *desc { CqlType::Reversed(Box::new(c.ty.clone())) } else { c.ty.clone() })
-        .collect();
-    // Cassandra's column order: simple columns before complex ones, then by name.
-    let sorted = |cols: &[cairn_format::schema::ColumnDef]| {
-        let mut v: Vec<HeaderColumn> = cols.iter().map(|c| HeaderColumn::new(&c.name, c.ty.clone())).collect();
-        v.sort_by(|a, b| a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes())));
-        v
-    };
-    SerializationHeader::new(
-        EncodingStats {
-            min_timestamp: TIMESTAMP_EPOCH,
-            min_local_deletion_time: DELETION_TIME_EPOCH as u32,
-            min_ttl: 0,
-        },
-        key,
-        clustering,
-        sorted(&schema.static_columns),
-        sorted(&schema.regular_columns),
-    )
+    schema.serialization_header()
 }
 
 /// `USE`.

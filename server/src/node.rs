@@ -284,14 +284,7 @@ pub(crate) fn random_uuid(seed: &mut u64) -> [u8; 16] {
 
 /// A version-1 (time-based) UUID for list cell paths, as Cassandra makes them.
 pub(crate) fn timeuuid(micros: i64, seed: &mut u64) -> [u8; 16] {
-    let ts = (micros as u64).wrapping_mul(10).wrapping_add(0x01B2_1DD2_1381_4000);
-    let mut b = [0u8; 16];
-    b[0..4].copy_from_slice(&((ts & 0xFFFF_FFFF) as u32).to_be_bytes());
-    b[4..6].copy_from_slice(&(((ts >> 32) & 0xFFFF) as u16).to_be_bytes());
-    b[6..8].copy_from_slice(&((((ts >> 48) & 0x0FFF) as u16) | 0x1000).to_be_bytes());
-    b[8..].copy_from_slice(&splitmix(seed).to_be_bytes());
-    b[8] = (b[8] & 0x3f) | 0x80;
-    b
+    cairn_format::types::value::timeuuid_at(micros, splitmix(seed))
 }
 
 /// Start a node.

@@ -63,42 +63,7 @@ pub fn write_type(w: &mut Writer, ty: &CqlType) {
     }
 }
 
-/// Serialize a list or set: `[int n]` then each element as `[int length][bytes]`.
-pub fn serialize_collection<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = (items.len() as i32).to_be_bytes().to_vec();
-    for i in items {
-        out.extend_from_slice(&(i.len() as i32).to_be_bytes());
-        out.extend_from_slice(i);
-    }
-    out
-}
-
-/// Serialize a map: `[int n]` then key and value each as `[int length][bytes]`.
-pub fn serialize_map<'a>(pairs: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
-    let mut out = (pairs.len() as i32).to_be_bytes().to_vec();
-    for (k, v) in pairs {
-        for b in [k, v] {
-            out.extend_from_slice(&(b.len() as i32).to_be_bytes());
-            out.extend_from_slice(b);
-        }
-    }
-    out
-}
-
-/// Serialize UDT or tuple fields: each `[int length][bytes]`, `-1` for null.
-pub fn serialize_fields<'a>(fields: impl Iterator<Item = Option<&'a [u8]>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in fields {
-        match f {
-            Some(b) => {
-                out.extend_from_slice(&(b.len() as i32).to_be_bytes());
-                out.extend_from_slice(b);
-            }
-            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        }
-    }
-    out
-}
+pub use cairn_format::types::value::{serialize_collection, serialize_fields, serialize_map};
 
 /// Elements of a serialized collection: the element (or map key) and, for maps, the value.
 pub type Elements = Vec<(Vec<u8>, Option<Vec<u8>>)>;

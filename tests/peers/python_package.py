@@ -243,7 +243,42 @@ def check_documents(job):
     print("ok documents")
 
 
+def check_write(job):
+    """cairn.write(): a scan written back scans equal (types and rows, several SSTables by the
+    row budget; a Table, and an iterator of batches); a TTL makes every row expire; an empty
+    input writes nothing; a column of the wrong type raises CairnError naming it and leaves no
+    SSTable."""
+    path, schema, now, out = job["path"], job["schema"], job["now"], job["out"]
+    original = cairn.scan(path, now=now).read_all()
+    stamp = (now - 30) * 1_000_000
+    budget = max(1, original.num_rows // 3)
+    written = cairn.write(original, f"{out}/table", schema=schema, timestamp=stamp, row_budget=budget)
+    assert len(written) >= 3 and sum(w["rows"] for w in written) == original.num_rows, written
+    back = cairn.scan(f"{out}/table", schema=schema, now=now).read_all()
+    assert back.equals(original), first_difference(back.to_pylist(), original.to_pylist())
+    batches = iter(original.to_batches(max_chunksize=37))
+    cairn.write(batches, f"{out}/batches", schema=schema, timestamp=stamp)
+    assert cairn.scan(f"{out}/batches", schema=schema, now=now).read_all().equals(original)
+    cairn.write(original, f"{out}/ttl", schema=schema, timestamp=stamp, ttl=10)
+    assert cairn.scan(f"{out}/ttl", schema=schema, now=now - 25).read_all().num_rows == original.num_rows
+    assert cairn.scan(f"{out}/ttl", schema=schema, now=now).read_all().num_rows == 0
+    assert cairn.write([], f"{out}/empty", schema=schema) == []
+    column = job["bad_column"]
+    i = original.schema.get_field_index(column)
+    bad = original.set_column(i, column, pa.array([True] * original.num_rows))
+    try:
+        cairn.write(bad, f"{out}/bad", schema=schema)
+    except cairn.CairnError as e:
+        assert f"column {column}: Arrow type Boolean does not fit CQL type" in str(e), str(e)
+    else:
+        raise AssertionError("a boolean column must not fit")
+    left = [f for _, _, fs in os.walk(f"{out}/bad") for f in fs]
+    assert left == [], left
+    print(f"ok write {job['name']} {original.num_rows} rows in {len(written)} SSTables")
+
+
 CHECKS = {
+    "write": check_write,
     "equals_export": check_equals_export,
     "splits": check_splits,
     "key_ranges": check_key_ranges,

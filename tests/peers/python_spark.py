@@ -4,7 +4,14 @@ its count, a groupBy and a self-join — with a split size small enough for many
 filter on the partition key, pushed down, reads one token range per key and finds the same rows; a
 corrupt SSTable fails the job with Cairn's located message, never an empty result.
 
-usage: python_spark.py TABLE_DIR KEY_COLUMN CORRUPT_TABLE_DIR NOW
+With WRITES (a JSON file), the same session also writes through the data source: each job's
+table is read with format("cairn") (several tasks) and written back with format("cairn") into
+a fresh directory; the written table's ``cairn.scan()`` must equal the original scan row for row
+(values) and reading it back through Spark must equal the DataFrame. The "bad" job writes a
+DataFrame with one column cast to a type the table's column does not take: the job must fail
+with Cairn's message naming the column, and leave nothing in the directory.
+
+usage: python_spark.py TABLE_DIR KEY_COLUMN CORRUPT_TABLE_DIR NOW [WRITES]
 Prints one JSON line of findings.
 """
 import json
@@ -61,5 +68,57 @@ try:
     out["corrupt"] = "no error"
 except Exception as e:  # the job failed: its message carries Cairn's
     out["corrupt"] = str(e)
+
+
+def canonical(rows):
+    """Rows (dicts) as sorted JSON lines: values compared, order ignored."""
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+def files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+if len(sys.argv) > 5:
+    with open(sys.argv[5]) as f:
+        writes = json.load(f)
+    out["writes"] = {}
+    for job in writes["jobs"]:
+        src = spark.read.format("cairn").option("now", now).option("splitSizeMB", "0.02").load(job["path"])
+        (
+            src.write.format("cairn")
+            .option("table", job["table"])
+            .option("schema", job["schema"])
+            .option("timestamp", str(job["timestamp"]))
+            .option("rowBudget", str(job.get("row_budget", 1000000)))
+            .mode("append")
+            .save(job["out"])
+        )
+        found = {"tasks": src.rdd.getNumPartitions(), "files": files(job["out"])}
+        (table,) = cairn.tables(job["out"])
+        found["table_dir"] = table["directory"]
+        found["sstables"] = table["sstables"]
+        original = cairn.scan(job["path"], now=int(now)).read_all()
+        written = cairn.scan(job["out"], now=int(now)).read_all()
+        found["rows"] = written.num_rows
+        found["expected_rows"] = original.num_rows
+        found["schema_equal"] = written.schema == original.schema
+        found["scan_equal"] = canonical(written.to_pylist()) == canonical(original.to_pylist())
+        back = spark.read.format("cairn").option("now", now).load(job["out"])
+        found["dataframe_equal"] = canonical(r.asDict(recursive=True) for r in back.collect()) == canonical(
+            r.asDict(recursive=True) for r in src.collect()
+        )
+        out["writes"][job["name"]] = found
+    bad = writes["bad"]
+    src = spark.read.format("cairn").option("now", now).option("splitSizeMB", "0.02").load(bad["path"])
+    wrong = src.withColumn(bad["column"], F.col(bad["column"]).cast(bad["cast"]))
+    try:
+        wrong.write.format("cairn").option("table", bad["table"]).option("schema", bad["schema"]).mode(
+            "append"
+        ).save(bad["out"])
+        out["bad"] = {"error": "no error"}
+    except Exception as e:  # the job failed: its message carries Cairn's
+        out["bad"] = {"error": str(e)}
+    out["bad"]["files"] = files(bad["out"]) if os.path.exists(bad["out"]) else []
 spark.stop()
 print(json.dumps(out))

@@ -116,7 +116,7 @@ fn canon_live(ty: &CqlType, v: &LiveColumn) -> J {
 }
 
 /// Cairn's live rows, canonical and sorted.
-fn cairn_rows(dataset: &dyn Dataset, table_dir: &std::path::Path, now: i64) -> Vec<String> {
+pub(crate) fn cairn_rows(dataset: &dyn Dataset, table_dir: &std::path::Path, now: i64) -> Vec<String> {
     let spec = dataset.spec();
     let tables: Vec<SsTable> = discover(table_dir)
         .expect("discover")
@@ -167,7 +167,7 @@ fn no_regular_values(row: &str, regular: &[&str]) -> bool {
     regular.iter().all(|c| v.get(c).is_none_or(J::is_null))
 }
 
-fn cqlite_rows(
+pub(crate) fn cqlite_rows(
     python: &str,
     data: &std::path::Path,
     schema: &std::path::Path,

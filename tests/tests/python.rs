@@ -5,7 +5,10 @@
 //! generated datasets over several overlapping SSTables and every well-described corpus case;
 //! `splits()` cover the ring exactly once and their scans add up to the whole scan; a corrupt
 //! SSTable raises `CairnError` naming the file; DuckDB and pandas read a scan; `tables()` groups
-//! as the CLI does; `dump()` and `tombstones()` return the CLI's JSON documents.
+//! as the CLI does; `dump()` and `tombstones()` return the CLI's JSON documents; `write()` of a
+//! scan (every CQL type the generator makes, collections and UDTs) scans back equal, from a
+//! Table or an iterator of batches, with a TTL that expires, and refuses a column of the wrong
+//! type leaving no SSTable; Spark reads and writes through `cairn.spark`.
 
 use std::path::Path;
 use std::process::Command;
@@ -81,6 +84,15 @@ fn scan_equals_export_for_generated_datasets_and_splits_cover_the_ring() {
     {
         let g = gen_table(name, seed, rows, &tmp.path().join("data").join(name));
         let tables = open_inputs(std::slice::from_ref(&g.table_dir), &OpenOptions::default()).expect("open");
+        let bad_column = match name {
+            "alltypes" => Some("c_int"),
+            "collections" => Some("fset"),
+            _ => None,
+        };
+        if let Some(bad_column) = bad_column {
+            jobs.push(json!({"check": "write", "name": name, "path": g.table_dir, "schema": g.schema, "now": g.now,
+                "out": tmp.path().join("write").join(name), "bad_column": bad_column}));
+        }
         for mode in [Mode::Live, Mode::Mutations] {
             let (parquet, ndjson, rows, partitions) =
                 export_both(&tables, mode, g.now, &tmp.path().join("export").join(name));
@@ -113,6 +125,7 @@ fn scan_equals_export_for_generated_datasets_and_splits_cover_the_ring() {
         "key": key, "absent": "no-such-session"}));
     let lines = run(&python, &jobs, tmp.path());
     assert_eq!(count(&lines, "equals_export"), 8, "{lines:?}");
+    assert_eq!(count(&lines, "write"), 2, "{lines:?}");
     assert_eq!((count(&lines, "tables"), count(&lines, "engines"), count(&lines, "splits")), (1, 1, 2), "{lines:?}");
     assert_eq!(count(&lines, "key_ranges"), 1, "{lines:?}");
 }
@@ -197,11 +210,22 @@ fn dump_and_tombstones_return_the_cli_documents() {
     assert!(lines.iter().any(|l| l == "ok documents"), "{lines:?}");
 }
 
-/// Spark local[2] through `cairn.spark.CairnDataSource`: the DataFrame equals `scan()` row for
-/// row, with its count, a groupBy and a self-join, over a split size that makes several tasks;
-/// a corrupt SSTable fails the job with Cairn's located message.
+/// Spark local[2] through `cairn.spark.CairnDataSource`, one Spark session for every check.
+///
+/// Reading: the DataFrame equals `scan()` row for row, with its count, a groupBy and a
+/// self-join, over a split size that makes several tasks; a corrupt SSTable fails the job with
+/// Cairn's located message.
+///
+/// Writing: the `timeseries` (date and text partition key, DESC clustering, a static column)
+/// and `collections` (frozen and non-frozen sets, maps, lists, UDTs, a tuple) datasets, read
+/// with format("cairn") in several tasks and written back with format("cairn") into fresh
+/// directories: every written SSTable verifies; the written table's `scan()` equals the
+/// original's and Spark reads back the DataFrame it wrote (values; timestamps differ); Cairn's
+/// reconciled read of the written timeseries equals the original's, and cqlite-py reads the
+/// same rows from the written files; a DataFrame with a column that does not fit fails the job
+/// with the message naming the column and both types, leaving nothing in its directory.
 #[test]
-fn spark_reads_through_the_cairn_data_source() {
+fn spark_reads_and_writes_through_the_cairn_data_source() {
     let Some(python) = cairn_tests::package_python() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     // Many partitions (a session each), so Summary.db's samples allow many splits.
@@ -212,6 +236,22 @@ fn spark_reads_through_the_cairn_data_source() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(data, &bytes).expect("write");
+    let series = gen_table("timeseries", 8, 3_000, &tmp.path().join("series"));
+    let colls = gen_table("collections", 9, 600, &tmp.path().join("colls"));
+    let written_dir = |name: &str| tmp.path().join("written").join(name);
+    let timestamp = (BASE_TIME_S + 60) * 1_000_000;
+    let writes = json!({
+        "jobs": [
+            {"name": "timeseries", "path": series.table_dir, "schema": series.schema, "table": "cairn.timeseries",
+             "out": written_dir("timeseries"), "timestamp": timestamp},
+            {"name": "collections", "path": colls.table_dir, "schema": colls.schema, "table": "cairn.collections",
+             "out": written_dir("collections"), "timestamp": timestamp, "row_budget": 50},
+        ],
+        "bad": {"path": series.table_dir, "schema": series.schema, "table": "cairn.timeseries",
+                "column": "value", "cast": "string", "out": written_dir("bad")},
+    });
+    let writes_file = tmp.path().join("writes.json");
+    std::fs::write(&writes_file, writes.to_string()).expect("writes");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("python_spark.py");
     let o = Command::new(&python)
         .arg(&script)
@@ -219,6 +259,7 @@ fn spark_reads_through_the_cairn_data_source() {
         .arg("session_key")
         .arg(&bad.table_dir)
         .arg(g.now.to_string())
+        .arg(&writes_file)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -236,4 +277,82 @@ fn spark_reads_through_the_cairn_data_source() {
     let corrupt = found["corrupt"].as_str().expect("corrupt");
     let file = data.file_name().expect("name").to_string_lossy().to_string();
     assert!(corrupt.contains(&file) && corrupt.contains("checksum"), "the job's error names the file: {corrupt}");
+    check_spark_writes(&found, &series, &written_dir("timeseries"));
+}
+
+/// The write half of the Spark test: what `python_spark.py` found, and the written files
+/// checked from Rust (verify, reconciled read, cqlite-py).
+fn check_spark_writes(found: &J, series: &Generated, series_out: &Path) {
+    for name in ["timeseries", "collections"] {
+        let w = &found["writes"][name];
+        assert!(w["tasks"].as_u64().expect("tasks") > 1, "{name}: several tasks: {w}");
+        assert!(w["rows"].as_u64().expect("rows") > 0, "{name}: {w}");
+        assert_eq!(w["rows"], w["expected_rows"], "{name}: {w}");
+        assert_eq!(
+            (&w["schema_equal"], &w["scan_equal"], &w["dataframe_equal"]),
+            (&json!(true), &json!(true), &json!(true)),
+            "{name}: {w}"
+        );
+        // Only the table directory (SSTables and the schema.cql beside them): no staging left.
+        let dir = w["table_dir"].as_str().expect("table dir");
+        assert!(dir.contains(&format!("cairn/{name}-")), "{name}: {dir}");
+        let sstables: Vec<&str> = w["sstables"].as_array().expect("sstables").iter().filter_map(J::as_str).collect();
+        assert!(sstables.len() > 1, "{name}: one SSTable per task at least: {w}");
+        let files = w["files"].as_array().expect("files");
+        assert_eq!(files.len(), sstables.len() * 8 + 1, "{name}: {w}");
+        assert!(files.iter().filter_map(J::as_str).all(|f| f.starts_with("cairn/")), "{name}: {w}");
+        for data in &sstables {
+            let d = cairn_format::Descriptor::from_path(Path::new(data)).expect("descriptor").0;
+            let t = SsTable::open_with(d, &OpenOptions::default()).expect("open");
+            let report = cairn_inspect::verify::verify_one(&t).expect("verify");
+            assert!(report.problems.is_empty() && report.partitions > 0, "{name}: {data}: {:?}", report.problems);
+        }
+    }
+    // Cairn's reconciled read of the written timeseries: the original's rows.
+    let ds = cairn_fixtures::generate::TimeSeries;
+    let table_dir = Path::new(found["writes"]["timeseries"]["table_dir"].as_str().expect("dir"));
+    let ours = crate::cqlite::cairn_rows(&ds, table_dir, series.now);
+    assert_eq!(ours, crate::cqlite::cairn_rows(&ds, &series.table_dir, series.now), "written timeseries");
+    // cqlite-py reads the written files alike. It does not reconcile across SSTables (statics
+    // go astray even when the SSTables share no partition), so it reads each written SSTable
+    // on its own, hard-linked into a data directory of its own: each task's SSTable holds its
+    // own token range, so the union of what it reads is the table.
+    if let Some(peers) = cairn_tests::peers_python("the cqlite-py oracle") {
+        let mut theirs = Vec::new();
+        let sstables = found["writes"]["timeseries"]["sstables"].as_array().expect("sstables");
+        for (i, data) in sstables.iter().filter_map(J::as_str).enumerate() {
+            let (d, _) = cairn_format::Descriptor::from_path(Path::new(data)).expect("descriptor");
+            let alone = series_out.join(format!(".cqlite-{i}"));
+            let dir = alone.join("cairn").join(table_dir.file_name().expect("table dir name"));
+            std::fs::create_dir_all(&dir).expect("dir");
+            for c in cairn_format::Component::BIG {
+                if d.path(c).exists() {
+                    std::fs::hard_link(d.path(c), dir.join(d.file_name(c))).expect("link");
+                }
+            }
+            theirs.extend(
+                crate::cqlite::cqlite_rows(&peers, &alone, &series.schema, "cairn.timeseries")
+                    .expect("cqlite reads the written files"),
+            );
+            std::fs::remove_dir_all(&alone).expect("remove");
+        }
+        theirs.sort();
+        let only_theirs: Vec<&String> = theirs.iter().filter(|r| ours.binary_search(r).is_err()).collect();
+        let only_ours: Vec<&String> = ours.iter().filter(|r| theirs.binary_search(r).is_err()).collect();
+        assert!(
+            only_theirs.is_empty() && only_ours.is_empty(),
+            "cqlite {} rows, cairn {}; only cqlite: {:?}; only cairn: {:?}",
+            theirs.len(),
+            ours.len(),
+            &only_theirs[..only_theirs.len().min(5)],
+            &only_ours[..only_ours.len().min(5)]
+        );
+    }
+    let bad = &found["bad"];
+    let error = bad["error"].as_str().expect("error");
+    assert!(
+        error.contains("column value: Arrow type ") && error.contains("does not fit CQL type double"),
+        "the job fails naming the column: {error}"
+    );
+    assert_eq!(bad["files"], json!([]), "nothing left behind: {bad}");
 }

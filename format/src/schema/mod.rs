@@ -95,6 +95,15 @@ impl TableSchema {
         table: Option<&str>,
         header: &SerializationHeader,
     ) -> Result<TableSchema> {
+        let s = Self::from_cql_file_alone(path, keyspace, table)?;
+        s.check_against(header)?;
+        Ok(s)
+    }
+
+    /// Read `path` (a CQL file) and build the schema of the table it defines that matches
+    /// `keyspace.table` (else a table of that name, else its first table), with no SSTable to
+    /// check it against (for writing new SSTables of the table).
+    pub fn from_cql_file_alone(path: &Path, keyspace: Option<&str>, table: Option<&str>) -> Result<TableSchema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let file = cql::parse(&text).map_err(|error| Error::Cql { path: path.to_path_buf(), error })?;
         let pick = match table {
@@ -117,8 +126,43 @@ impl TableSchema {
             error: cql::CqlError { position: 0, message },
         })?;
         s.source = SchemaSource::Cql(path.to_path_buf());
-        s.check_against(header)?;
         Ok(s)
+    }
+
+    /// The serialization header SSTables of this table are written with: the partition key's
+    /// type (`CompositeType` for several columns), clustering types (`ReversedType` for DESC),
+    /// static and regular columns in Cassandra's order (simple before complex, then by name
+    /// bytes: `ColumnMetadata`'s comparison in `schema/ColumnMetadata.java`), and delta bases at
+    /// Cassandra's encoding epoch (`EncodingStats.NO_STATS`).
+    pub fn serialization_header(&self) -> SerializationHeader {
+        use crate::statistics::{DELETION_TIME_EPOCH, EncodingStats, HeaderColumn, TIMESTAMP_EPOCH};
+        let key = match self.partition_key.as_slice() {
+            [one] => one.ty.clone(),
+            many => CqlType::Composite(many.iter().map(|c| c.ty.clone()).collect()),
+        };
+        let clustering: Vec<CqlType> = self
+            .clustering
+            .iter()
+            .map(|(c, desc)| if *desc { CqlType::Reversed(Box::new(c.ty.clone())) } else { c.ty.clone() })
+            .collect();
+        let sorted = |cols: &[ColumnDef]| {
+            let mut v: Vec<HeaderColumn> = cols.iter().map(|c| HeaderColumn::new(&c.name, c.ty.clone())).collect();
+            v.sort_by(|a, b| {
+                a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+            });
+            v
+        };
+        SerializationHeader::new(
+            EncodingStats {
+                min_timestamp: TIMESTAMP_EPOCH,
+                min_local_deletion_time: DELETION_TIME_EPOCH as u32,
+                min_ttl: 0,
+            },
+            key,
+            clustering,
+            sorted(&self.static_columns),
+            sorted(&self.regular_columns),
+        )
     }
 
     /// Build a schema from a parsed `CREATE TABLE`.

@@ -63,11 +63,7 @@ pub fn from_string(ty: &CqlType, text: &str) -> Result<Vec<u8>, String> {
         }
         CqlType::Duration => {
             let (months, days, nanos) = parse_duration(unq).ok_or_else(bad)?;
-            let mut out = Vec::new();
-            crate::codec::write_svint(&mut out, i64::from(months));
-            crate::codec::write_svint(&mut out, i64::from(days));
-            crate::codec::write_svint(&mut out, nanos);
-            out
+            crate::types::value::serialize_duration(months, days, nanos)
         }
         CqlType::Composite(types) => {
             let parts = split_composite(t);
@@ -280,16 +276,25 @@ pub fn decimal_to_twos_complement(s: &str) -> Option<Vec<u8>> {
     } else {
         mag.insert(0, 0);
     }
-    // Minimal form: drop redundant sign bytes.
-    while mag.len() > 1 {
-        let (a, b) = (mag.first().copied().unwrap_or(0), mag.get(1).copied().unwrap_or(0));
+    Some(minimal_twos_complement(&mag))
+}
+
+/// Big-endian two's complement bytes in minimal form (Java's `BigInteger.toByteArray`): the
+/// redundant leading sign bytes dropped, at least one byte kept.
+pub fn minimal_twos_complement(be: &[u8]) -> Vec<u8> {
+    let mut start = 0;
+    while start + 1 < be.len() {
+        let (a, b) = (be.get(start).copied().unwrap_or(0), be.get(start + 1).copied().unwrap_or(0));
         if (a == 0 && b & 0x80 == 0) || (a == 0xff && b & 0x80 != 0) {
-            mag.remove(0);
+            start += 1;
         } else {
             break;
         }
     }
-    Some(mag)
+    match be.get(start..) {
+        Some(rest) if !rest.is_empty() => rest.to_vec(),
+        _ => vec![0],
+    }
 }
 
 #[cfg(test)]

@@ -356,6 +356,82 @@ pub fn compose(parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// Serialize a list or set: `[int n]` then each element as `[int length][bytes]`.
+pub fn serialize_collection<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = (items.len() as i32).to_be_bytes().to_vec();
+    for i in items {
+        out.extend_from_slice(&(i.len() as i32).to_be_bytes());
+        out.extend_from_slice(i);
+    }
+    out
+}
+
+/// Serialize a map: `[int n]` then key and value each as `[int length][bytes]`.
+pub fn serialize_map<'a>(pairs: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
+    let mut out = (pairs.len() as i32).to_be_bytes().to_vec();
+    for (k, v) in pairs {
+        for b in [k, v] {
+            out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+    }
+    out
+}
+
+/// Serialize UDT or tuple fields: each `[int length][bytes]`, `-1` for null.
+pub fn serialize_fields<'a>(fields: impl Iterator<Item = Option<&'a [u8]>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in fields {
+        match f {
+            Some(b) => {
+                out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                out.extend_from_slice(b);
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    out
+}
+
+/// Serialize a duration: months, days and nanoseconds, each a zig-zag vint
+/// (`DurationSerializer` in `serializers/DurationSerializer.java`).
+pub fn serialize_duration(months: i32, days: i32, nanos: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::codec::write_svint(&mut out, i64::from(months));
+    crate::codec::write_svint(&mut out, i64::from(days));
+    crate::codec::write_svint(&mut out, nanos);
+    out
+}
+
+/// Serialize a vector of `elem` values: fixed-length elements back to back, variable-length
+/// ones each after its unsigned vint length (`VectorType` in `db/marshal/VectorType.java`).
+pub fn serialize_vector<'a>(elem: &CqlType, items: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let fixed = elem.fixed_length().is_some();
+    for i in items {
+        if !fixed {
+            crate::codec::write_uvint(&mut out, i.len() as u64);
+        }
+        out.extend_from_slice(i);
+    }
+    out
+}
+
+/// A version-1 (time-based) UUID at `micros` since the Unix epoch, with `clock_and_node` as
+/// its clock sequence and node bits (the variant bits are set here). Cassandra names the cells
+/// of a non-frozen list with such UUIDs (`Lists.Appender` in `cql3/Lists.java` takes
+/// `UUIDGen.getTimeUUIDBytes()`), so cells appended later sort later.
+pub fn timeuuid_at(micros: i64, clock_and_node: u64) -> [u8; 16] {
+    let ts = (micros as u64).wrapping_mul(10).wrapping_add(0x01B2_1DD2_1381_4000);
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&((ts & 0xFFFF_FFFF) as u32).to_be_bytes());
+    b[4..6].copy_from_slice(&(((ts >> 32) & 0xFFFF) as u16).to_be_bytes());
+    b[6..8].copy_from_slice(&((((ts >> 48) & 0x0FFF) as u16) | 0x1000).to_be_bytes());
+    b[8..].copy_from_slice(&clock_and_node.to_be_bytes());
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
 /// One shard of a counter context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterShard {

@@ -57,7 +57,7 @@ impl LiteralCursor {
                 self.expect('[')?;
                 let items = self.items(']', |p| p.value(elem))?;
                 if let CqlType::Vector { .. } = ty {
-                    return Ok(items.concat());
+                    return Ok(cairn_format::types::value::serialize_vector(elem, items.iter().map(Vec::as_slice)));
                 }
                 Ok(serialize_collection(items.iter().map(Vec::as_slice)))
             }
@@ -162,5 +162,16 @@ mod tests {
         let tuple = CqlType::Tuple(vec![CqlType::Int, CqlType::Text]);
         assert!(to_bytes(&tuple, "(1, 'a')").is_ok());
         assert!(to_bytes(&map, "{'x': 'notanint'}").is_err());
+    }
+
+    #[test]
+    fn vectors_of_variable_length_elements_carry_their_lengths() {
+        let v = CqlType::Vector { elem: Box::new(CqlType::Text), dimension: 2 };
+        let b = to_bytes(&v, "['a', 'bc']").expect("vector");
+        assert_eq!(b, vec![1, b'a', 2, b'b', b'c']);
+        let decoded = cairn_format::types::value::decode(&v, &b).expect("decodes");
+        assert_eq!(format!("{decoded:?}"), "Vector([Text(\"a\"), Text(\"bc\")])");
+        let fixed = CqlType::Vector { elem: Box::new(CqlType::Int), dimension: 2 };
+        assert_eq!(to_bytes(&fixed, "[1, 2]").expect("vector"), vec![0, 0, 0, 1, 0, 0, 0, 2]);
     }
 }
