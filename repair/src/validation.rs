@@ -176,19 +176,24 @@ impl Validation {
         let deletion = purger.deletion(current.deletion, TombstoneKind::Partition);
         hasher.begin(&current.key, &deletion);
         let mut any = !deletion.is_live();
-        if let Some(st) = merger.static_row()
-            && purger.unfiltered(st, scratch)
-        {
-            any = true;
-            hasher.add(header, scratch);
-            take(header, scratch);
-        }
-        while let Some(u) = merger.next_unfiltered()? {
-            if purger.unfiltered(u, scratch) {
-                any = true;
+        // Most rows hold nothing to purge: those are hashed as they are, not copied.
+        let mut kept = |u: &Unfiltered| {
+            if purger.leaves_whole(u) {
+                hasher.add(header, u);
+                take(header, u);
+            } else if purger.unfiltered(u, scratch) {
                 hasher.add(header, scratch);
                 take(header, scratch);
+            } else {
+                return false;
             }
+            true
+        };
+        if let Some(st) = merger.static_row() {
+            any |= kept(st);
+        }
+        while let Some(u) = merger.next_unfiltered()? {
+            any |= kept(u);
         }
         let hash = hasher.finish();
         Ok(any.then_some((deletion, hash)))
