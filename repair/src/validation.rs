@@ -160,7 +160,7 @@ impl Validation {
             Token::Murmur3(t) => Ok(Some(t)),
             other => Err(RepairError::Merkle {
                 table: self.name.clone(),
-                source: merkle::MerkleError::NotMurmur3 { token: other.to_string() },
+                error: merkle::MerkleError::NotMurmur3 { token: other.to_string() },
             }),
         }
     }
@@ -259,7 +259,7 @@ pub fn build_tree(group: &[&SsTable], depth: u8, clock: PurgeClock, name: &str) 
     while let Some(token) = v.next_partition()? {
         if let Some((_, hash)) = v.hash(|_, _| {})? {
             tree.add(&Token::Murmur3(token), &hash)
-                .map_err(|source| RepairError::Merkle { table: name.to_string(), source })?;
+                .map_err(|error| RepairError::Merkle { table: name.to_string(), error })?;
         }
     }
     tree.finish();
