@@ -401,6 +401,17 @@ fn corpus_multi_generation_cases_are_identical_to_their_own_merge() {
 }
 
 #[test]
+fn a_table_off_the_murmur3_ring_is_refused_saying_why_once() {
+    let Some(corpus) = corpus() else { return };
+    let dir = corpus.join("scylladb/uncompressed_random_partitioner");
+    let out = cairn(&["repair", "diff", &s(&dir), &s(&dir)]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("Merkle trees cover the Murmur3 ring").count(), 1, "{err}");
+    assert!(err.contains("this table's token is 19580090105725936846312850328329299579"), "{err}");
+}
+
+#[test]
 fn what_cannot_run_exits_2_and_help_names_the_verbs() {
     let tmp = tempfile::tempdir().expect("tmp");
     let a = generate(&tmp.path().join("a"), "sessions", &["--sstables", "1"]);

@@ -315,6 +315,22 @@ impl Purger {
         })
     }
 
+    /// Whether [`Purger::unfiltered`] would leave `u` exactly as it is, judging nothing: a row
+    /// (or static row) with no row, shadowable or complex deletion, whose row marker has not
+    /// expired, whose cells are all live at the clock's `now`, and which holds a marker or a
+    /// cell. A reader may then use `u` itself instead of a purged copy.
+    pub fn leaves_whole(&self, u: &Unfiltered) -> bool {
+        let now = self.clock.now_s;
+        let l = &u.liveness;
+        !u.is_marker()
+            && u.deletion.is_live()
+            && u.shadowable_deletion.is_live()
+            && u.complex_deletions.is_empty()
+            && !(l.is_expiring() && l.local_expiration_time <= now)
+            && (!l.is_empty() || !u.cells.is_empty())
+            && u.cells.iter().all(|c| c.is_live(now))
+    }
+
     /// `u` purged into `out`; false when nothing of it remains.
     pub fn unfiltered(&mut self, u: &Unfiltered, out: &mut Unfiltered) -> bool {
         if let UnfilteredKind::Marker(kind) = u.kind() {
@@ -398,6 +414,74 @@ mod tests {
         let mut none = Purger::new(PurgeClock { may_purge: false, ..clock(1_000, 100) });
         none.begin_partition(&[]);
         assert_eq!(none.fate(0, 0), Fate::Overlap, "only_purge_repaired with an unrepaired input");
+    }
+
+    #[test]
+    fn a_row_left_whole_is_exactly_what_unfiltered_copies() {
+        use cairn_format::data::{CELL_IS_DELETED, CELL_IS_EXPIRING, Span};
+        use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
+        use cairn_format::types::CqlType;
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![CqlType::Int],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Int), HeaderColumn::new("w", CqlType::Int)],
+        );
+        let cell = |flags: u8, ttl: i32, ldt: i64| Cell {
+            column: 0,
+            flags,
+            timestamp: 5,
+            local_deletion_time: ldt,
+            ttl,
+            path: None,
+            value: Span::default(),
+        };
+        let live = cell(0, 0, cairn_format::deletion::NO_DELETION_TIME);
+        let row = |liveness: LivenessInfo, deletion: DeletionTime, cells: &[Cell]| {
+            let mut u = Unfiltered::default();
+            u.start(UnfilteredKind::Row, 40);
+            u.push_clustering(Some(&7i32.to_be_bytes()));
+            u.liveness = liveness;
+            u.deletion = deletion;
+            for (i, c) in cells.iter().enumerate() {
+                let value: &[u8] = if c.is_tombstone() { b"" } else { b"val" };
+                u.push_cell(i as u16, c, None, value);
+            }
+            u
+        };
+        let marker =
+            LivenessInfo { timestamp: 5, ttl: cairn_format::deletion::NO_TTL, local_expiration_time: i64::MAX };
+        let expiring = |at: i64| LivenessInfo { timestamp: 5, ttl: 10, local_expiration_time: at };
+        let dead = DeletionTime { marked_for_delete_at: 9, local_deletion_time: 100 };
+        let cases = [
+            (row(marker, DeletionTime::LIVE, &[live, live]), true),
+            (row(LivenessInfo::EMPTY, DeletionTime::LIVE, &[live]), true),
+            (row(expiring(1_001), DeletionTime::LIVE, &[cell(CELL_IS_EXPIRING, 10, 1_001)]), true),
+            (row(LivenessInfo::EMPTY, DeletionTime::LIVE, &[]), false),
+            (row(expiring(1_000), DeletionTime::LIVE, &[live]), false),
+            (row(marker, dead, &[live]), false),
+            (row(marker, DeletionTime::LIVE, &[live, cell(CELL_IS_EXPIRING, 10, 1_000)]), false),
+            (row(marker, DeletionTime::LIVE, &[cell(CELL_IS_DELETED, 0, 950)]), false),
+        ];
+        for (n, (u, whole)) in cases.iter().enumerate() {
+            let mut p = Purger::new(clock(1_000, 100));
+            p.record = true;
+            p.begin_partition(&[]);
+            assert_eq!(p.leaves_whole(u), *whole, "case {n}");
+            if *whole {
+                let mut out = Unfiltered::default();
+                assert!(p.unfiltered(u, &mut out), "case {n}");
+                let hash = |r: &Unfiltered| cairn_format::merkle::row_hash(&header, r);
+                assert_eq!(hash(&out), hash(u), "case {n}");
+                assert_eq!((out.position, out.liveness, out.cells.len()), (u.position, u.liveness, u.cells.len()));
+                assert_eq!(p.begin_partition(&[]).judged, vec![], "case {n}: nothing judged");
+            }
+        }
+        let mut m = Unfiltered::default();
+        m.start(UnfilteredKind::Marker(BoundKind::InclStartBound), 0);
+        m.deletion = dead;
+        assert!(!Purger::new(clock(1_000, 100)).leaves_whole(&m), "a marker is always judged");
     }
 
     #[test]

@@ -281,7 +281,7 @@ pub fn diff_table(pair: &TablePair<'_>, opts: &RepairOptions) -> Result<TableDif
     let depth = depth_of(pair, opts)?;
     let ta = build_tree(&pair.a, depth, clock, &name)?;
     let tb = build_tree(&pair.b, depth, clock, &name)?;
-    let leaves = ta.difference(&tb).map_err(|source| RepairError::Merkle { table: name.clone(), source })?;
+    let leaves = ta.difference(&tb).map_err(|error| RepairError::Merkle { table: name.clone(), error })?;
     let mut diff = TableDiff {
         keyspace: pair.keyspace.clone(),
         table: pair.table.clone(),

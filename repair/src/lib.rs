@@ -59,12 +59,13 @@ pub enum RepairError {
     #[error(transparent)]
     Format(#[from] cairn_format::Error),
     /// The tree could not be built.
-    #[error("{table}: {source}")]
+    #[error("{table}: {error}")]
     Merkle {
         /// `keyspace.table`.
         table: String,
-        /// What went wrong.
-        source: merkle::MerkleError,
+        /// What went wrong (said in this message, so not an error source: the CLI prints
+        /// sources after the message).
+        error: merkle::MerkleError,
     },
     /// One side holds the same table more than once (several snapshots, or live and backups).
     #[error("{side} holds {table} more than once ({places}); name one of those directories")]

@@ -58,7 +58,12 @@ pub(crate) struct Validation {
     merger: Merger,
     header: SerializationHeader,
     purger: Purger,
+    /// The purged copy of the row being hashed.
     scratch: Unfiltered,
+    /// Reused from partition to partition.
+    hasher: PartitionHasher,
+    /// The partition [`Validation::next_partition`] stands on.
+    current: PartitionHeader,
     name: String,
 }
 
@@ -130,67 +135,98 @@ impl Validation {
     ) -> Result<Validation, RepairError> {
         let merger = Merger::new(scanners, partitioner)?;
         let header = PartitionStream::header(&merger).clone();
-        Ok(Validation { merger, header, purger: Purger::new(clock), scratch: Unfiltered::default(), name })
+        Ok(Validation {
+            merger,
+            header,
+            purger: Purger::new(clock),
+            scratch: Unfiltered::default(),
+            hasher: PartitionHasher::new(&[], &DeletionTime::LIVE),
+            current: PartitionHeader::default(),
+            name,
+        })
     }
 
-    /// The next partition and its token.
-    fn next_partition(&mut self) -> Result<Option<(PartitionHeader, i64)>, RepairError> {
-        let Some(p) = self.merger.next_partition()?.cloned() else { return Ok(None) };
-        match self.merger.partitioner().token(&p.key) {
-            Token::Murmur3(t) => Ok(Some((p, t))),
+    /// Move to the next partition (then `self.current`, its key copied into the buffer kept
+    /// from the last one) and return its token.
+    fn next_partition(&mut self) -> Result<Option<i64>, RepairError> {
+        let Some(p) = self.merger.next_partition()? else { return Ok(None) };
+        let current = &mut self.current;
+        current.key.clear();
+        current.key.extend_from_slice(&p.key);
+        current.deletion = p.deletion;
+        current.position = p.position;
+        current.body_position = p.body_position;
+        match self.merger.partitioner().token(&current.key) {
+            Token::Murmur3(t) => Ok(Some(t)),
             other => Err(RepairError::Merkle {
                 table: self.name.clone(),
-                source: merkle::MerkleError::NotMurmur3 { token: other.to_string() },
+                error: merkle::MerkleError::NotMurmur3 { token: other.to_string() },
             }),
         }
     }
 
-    /// The current partition purged and hashed; `None` when nothing of it is left.
-    fn digest(&mut self, p: &PartitionHeader, token: i64, rows: bool) -> Result<Option<PartitionDigest>, RepairError> {
-        let Validation { merger, header, purger, scratch, .. } = self;
+    /// The current partition purged and hashed: its purged deletion and hash, or `None` when
+    /// nothing of it is left. `take` sees every purged row and marker, in stream order.
+    fn hash(
+        &mut self,
+        mut take: impl FnMut(&SerializationHeader, &Unfiltered),
+    ) -> Result<Option<(DeletionTime, Hash)>, RepairError> {
+        let Validation { merger, header, purger, scratch, hasher, current, .. } = self;
         purger.begin_partition(&[]);
-        let deletion = purger.deletion(p.deletion, TombstoneKind::Partition);
-        let mut hasher = PartitionHasher::new(&p.key, &deletion);
-        let mut d = PartitionDigest {
-            key: p.key.clone(),
-            token,
-            hash: merkle::EMPTY,
-            deletion,
-            rows: 0,
-            cells: 0,
-            max_timestamp: deletion.marked_for_delete_at,
-            row_digests: Vec::new(),
-        };
+        let deletion = purger.deletion(current.deletion, TombstoneKind::Partition);
+        hasher.begin(&current.key, &deletion);
         let mut any = !deletion.is_live();
-        let mut take = |u: &Unfiltered, d: &mut PartitionDigest| {
-            hasher.add(header, u);
-            d.rows += u64::from(!u.is_marker());
-            d.cells += u.cells.len() as u64;
+        // Most rows hold nothing to purge: those are hashed as they are, not copied.
+        let mut kept = |u: &Unfiltered| {
+            if purger.leaves_whole(u) {
+                hasher.add(header, u);
+                take(header, u);
+            } else if purger.unfiltered(u, scratch) {
+                hasher.add(header, scratch);
+                take(header, scratch);
+            } else {
+                return false;
+            }
+            true
+        };
+        if let Some(st) = merger.static_row() {
+            any |= kept(st);
+        }
+        while let Some(u) = merger.next_unfiltered()? {
+            any |= kept(u);
+        }
+        let hash = hasher.finish();
+        Ok(any.then_some((deletion, hash)))
+    }
+
+    /// The current partition purged, hashed and counted (with its rows' digests when `rows`);
+    /// `None` when nothing of it is left.
+    fn digest(&mut self, token: i64, rows: bool) -> Result<Option<PartitionDigest>, RepairError> {
+        let (mut n_rows, mut cells, mut max_ts, mut row_digests) = (0u64, 0u64, NO_TIMESTAMP, Vec::new());
+        let hashed = self.hash(|header, u| {
+            n_rows += u64::from(!u.is_marker());
+            cells += u.cells.len() as u64;
             let ts = max_timestamp(u);
-            d.max_timestamp = d.max_timestamp.max(ts);
+            max_ts = max_ts.max(ts);
             if rows {
-                d.row_digests.push(RowDigest {
+                row_digests.push(RowDigest {
                     position: position_of(u),
                     clustering: clustering_strings(header, u),
                     hash: merkle::row_hash(header, u),
                     max_timestamp: ts,
                 });
             }
-        };
-        if let Some(st) = merger.static_row()
-            && purger.unfiltered(st, scratch)
-        {
-            any = true;
-            take(scratch, &mut d);
-        }
-        while let Some(u) = merger.next_unfiltered()? {
-            if purger.unfiltered(u, scratch) {
-                any = true;
-                take(scratch, &mut d);
-            }
-        }
-        d.hash = hasher.finish();
-        Ok(any.then_some(d))
+        })?;
+        Ok(hashed.map(|(deletion, hash)| PartitionDigest {
+            key: self.current.key.clone(),
+            token,
+            hash,
+            deletion,
+            rows: n_rows,
+            cells,
+            max_timestamp: max_ts.max(deletion.marked_for_delete_at),
+            row_digests,
+        }))
     }
 }
 
@@ -220,10 +256,10 @@ pub fn build_tree(group: &[&SsTable], depth: u8, clock: PurgeClock, name: &str) 
         return Ok(tree);
     }
     let mut v = Validation::open(group, clock, name.to_string())?;
-    while let Some((p, token)) = v.next_partition()? {
-        if let Some(d) = v.digest(&p, token, false)? {
-            tree.add(&Token::Murmur3(token), &d.hash)
-                .map_err(|source| RepairError::Merkle { table: name.to_string(), source })?;
+    while let Some(token) = v.next_partition()? {
+        if let Some((_, hash)) = v.hash(|_, _| {})? {
+            tree.add(&Token::Murmur3(token), &hash)
+                .map_err(|error| RepairError::Merkle { table: name.to_string(), error })?;
         }
     }
     tree.finish();
@@ -284,13 +320,13 @@ pub(crate) fn collect(
             continue;
         }
         let mut v = Validation::of(scanners, first.partitioner, clock, name.to_string())?;
-        while let Some((p, token)) = v.next_partition()? {
+        while let Some(token) = v.next_partition()? {
             // The ring's last range ends at its end (printed as the minimum token).
             if right != i64::MIN && token > right {
                 break;
             }
             if set.contains(&merkle::leaf_of(token, depth))
-                && let Some(d) = v.digest(&p, token, true)?
+                && let Some(d) = v.digest(token, true)?
             {
                 out.push(d);
             }
