@@ -63,6 +63,7 @@ from pyspark.sql.datasource import (
     WriterCommitMessage,
 )
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.types import ArrayType, MapType, StructField, StructType
 
 import cairn as _cairn
 
@@ -81,6 +82,26 @@ def _settings(options):
         "columns": [c.strip() for c in columns.split(",") if c.strip()] if columns else None,
         "schema": options.get("schema"),
     }
+
+
+def _nullable(t):
+    """``t`` with every nested field, element and map value nullable. Cairn's Arrow types mark
+    the fields of a duration struct non-null, which holds for Cairn's arrays; Spark, converting
+    its rows back to Arrow (``toArrow``, pandas UDFs), puts nulls in the fields of a null struct
+    and then refuses its own arrays."""
+    if isinstance(t, StructType):
+        return StructType([StructField(f.name, _nested_nullable(f.dataType), f.nullable, f.metadata) for f in t.fields])
+    return _nested_nullable(t)
+
+
+def _nested_nullable(t):
+    if isinstance(t, StructType):
+        return StructType([StructField(f.name, _nested_nullable(f.dataType), True, f.metadata) for f in t.fields])
+    if isinstance(t, ArrayType):
+        return ArrayType(_nested_nullable(t.elementType), True)
+    if isinstance(t, MapType):
+        return MapType(t.keyType, _nested_nullable(t.valueType), True)
+    return t
 
 
 class _Range(InputPartition):
@@ -113,7 +134,7 @@ class CairnDataSource(DataSource):
         return reader.schema
 
     def schema(self):
-        return from_arrow_schema(self._arrow_schema())
+        return _nullable(from_arrow_schema(self._arrow_schema()))
 
     def writer(self, schema, overwrite):
         return _CairnWriter(self.options, overwrite)

@@ -9,11 +9,15 @@ table is read with format("cairn") (several tasks) and written back with format(
 a fresh directory; the written table's ``cairn.scan()`` must equal the original scan row for row
 (values) and reading it back through Spark must equal the DataFrame. The "bad" job writes a
 DataFrame with one column cast to a type the table's column does not take: the job must fail
-with Cairn's message naming the column, and leave nothing in the directory.
+with Cairn's message naming the column, and leave nothing in the directory. Its "reads" are
+tables (generated datasets of every type, the corpus cases) read with format("cairn"): the
+DataFrame, handed back as Arrow, must hold scan()'s rows.
 
 usage: python_spark.py TABLE_DIR KEY_COLUMN CORRUPT_TABLE_DIR NOW [WRITES]
 Prints one JSON line of findings.
 """
+import datetime
+import decimal
 import json
 import os
 import sys
@@ -75,6 +79,21 @@ def canonical(rows):
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
 
+def normalized(v):
+    """A value as compared between Spark's rows and scan()'s: decimals by value (Spark widens
+    their scale), timestamps as UTC instants (Spark's are microseconds), containers inside out."""
+    if isinstance(v, decimal.Decimal):
+        return "decimal:" + str(v.normalize())
+    if isinstance(v, datetime.datetime):
+        aware = v if v.tzinfo else v.replace(tzinfo=datetime.timezone.utc)
+        return "instant:" + aware.astimezone(datetime.timezone.utc).isoformat()
+    if isinstance(v, dict):
+        return {k: normalized(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [normalized(x) for x in v]
+    return v
+
+
 def files(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
 
@@ -120,5 +139,20 @@ if len(sys.argv) > 5:
     except Exception as e:  # the job failed: its message carries Cairn's
         out["bad"] = {"error": str(e)}
     out["bad"]["files"] = files(bad["out"]) if os.path.exists(bad["out"]) else []
+    # Reads of every kind of table (generated datasets of every type, the corpus cases): the
+    # DataFrame, as Spark hands it back in Arrow, holds scan()'s rows.
+    out["reads"] = {}
+    for job in writes.get("reads", []):
+        reader = spark.read.format("cairn").option("now", now).option("table", job["table"]).option("splitSizeMB", "0.02")
+        if job.get("schema"):
+            reader = reader.option("schema", job["schema"])
+        got = reader.load(job["path"]).toArrow()
+        want = cairn.scan(job["path"], table=job["table"], schema=job.get("schema"), now=int(now)).read_all()
+        out["reads"][job["name"]] = {
+            "rows": got.num_rows,
+            "expected_rows": want.num_rows,
+            "equal": canonical(normalized(r) for r in got.to_pylist())
+            == canonical(normalized(r) for r in want.to_pylist()),
+        }
 spark.stop()
 print(json.dumps(out))

@@ -250,6 +250,9 @@ fn spark_reads_and_writes_through_the_cairn_data_source() {
         "bad": {"path": series.table_dir, "schema": series.schema, "table": "cairn.timeseries",
                 "column": "value", "cast": "string", "out": written_dir("bad")},
     });
+    let mut writes = writes;
+    writes["reads"] = spark_reads(tmp.path());
+    let reads = writes["reads"].as_array().expect("reads").len();
     let writes_file = tmp.path().join("writes.json");
     std::fs::write(&writes_file, writes.to_string()).expect("writes");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("python_spark.py");
@@ -278,6 +281,40 @@ fn spark_reads_and_writes_through_the_cairn_data_source() {
     let file = data.file_name().expect("name").to_string_lossy().to_string();
     assert!(corrupt.contains(&file) && corrupt.contains("checksum"), "the job's error names the file: {corrupt}");
     check_spark_writes(&found, &series, &written_dir("timeseries"));
+    let read = found["reads"].as_object().expect("reads");
+    assert_eq!(read.len(), reads, "every table was read: {}", found["reads"]);
+    for (name, r) in read {
+        assert_eq!(r["equal"], true, "{name}: Spark's rows differ from scan()'s: {r}");
+        assert_eq!(r["rows"], r["expected_rows"], "{name}: {r}");
+    }
+}
+
+/// The tables the Spark test reads besides its own: `alltypes` (every scalar type, duration and
+/// vector) and `collections` generated, and every well-described corpus case's tables.
+fn spark_reads(tmp: &Path) -> J {
+    let mut reads = Vec::new();
+    for (seed, name) in [(31u64, "alltypes"), (32, "collections")] {
+        let g = gen_table(name, seed, 300, &tmp.join("reads").join(name));
+        reads.push(json!({"name": name, "path": g.table_dir, "table": format!("cairn.{name}")}));
+    }
+    if let Some(corpus) = cairn_fixtures::corpus() {
+        for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt() && c.well_described()) {
+            let schema = case.schema_cql().map(|cql| {
+                let f = tmp.join(format!("{}.cql", case.id));
+                std::fs::write(&f, cql).expect("schema");
+                f
+            });
+            let oo = OpenOptions { schema_file: schema.clone(), ..Default::default() };
+            let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
+            for (_, group) in cairn_format::location::group_by_table(&tables) {
+                let group: Vec<SsTable> = group.into_iter().cloned().collect();
+                let (ks, name) = cairn_export::dataset_name(&group);
+                reads.push(json!({"name": format!("{} {ks}.{name}", case.id), "path": case.dir,
+                    "table": format!("{ks}.{name}"), "schema": schema}));
+            }
+        }
+    }
+    J::Array(reads)
 }
 
 /// The write half of the Spark test: what `python_spark.py` found, and the written files
