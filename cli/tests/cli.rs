@@ -9,10 +9,7 @@ use cairn_fixtures::{Case, corpus};
 use serde_json::Value as J;
 
 mod common;
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
-}
+use common::cairn;
 
 fn path(case: &Case<'_>) -> String {
     case.dir.display().to_string()

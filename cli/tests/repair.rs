@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cairn_format::data::CELL_IS_EXPIRING;
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
@@ -14,28 +13,11 @@ use cairn_format::sstable::SsTable;
 use cairn_format::writer::{SsTableWriter, WriterOptions, next_generation};
 use serde_json::Value as J;
 
+mod common;
+use common::{cairn, ok, only_subdir, s};
+
 /// The generator's clock (`cairn gen --now NOW`): every diff here is judged at it.
 const NOW: &str = "1700000000";
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn only_subdir(p: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> =
-        std::fs::read_dir(p).expect("read_dir").map(|e| e.expect("entry").path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(dirs.len(), 1, "{}: {dirs:?}", p.display());
-    dirs.into_iter().next().expect("one")
-}
 
 /// The one table directory of a generated data directory.
 fn table_dir(data: &Path) -> PathBuf {

@@ -22,20 +22,13 @@
 //! run one after the other in one test.
 
 mod common;
+use common::{cairn, s};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
-}
 
 fn ok(out: Output, what: &str) -> String {
     assert!(

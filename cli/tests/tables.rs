@@ -4,29 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value as J;
 
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn only_subdir(p: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> =
-        std::fs::read_dir(p).expect("read_dir").map(|e| e.expect("entry").path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(dirs.len(), 1, "{}: {dirs:?}", p.display());
-    dirs.into_iter().next().expect("one")
-}
+mod common;
+use common::{cairn, ok, only_subdir, s};
 
 /// `DATA/ks_a/comments-<id>` and `DATA/ks_b/comments-<id>` (different content, same table name),
 /// and a snapshot `t1` of ks_a's table holding its first SSTable only.

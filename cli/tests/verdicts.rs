@@ -4,18 +4,11 @@
 //! as younger than gc_grace — read from the two commands' own outputs.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value as J;
 
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+mod common;
+use common::{cairn, ok};
 
 /// The numbers of `compact run --dry-run`'s summary line: purged, kept for overlap, kept young.
 fn compact_counts(stderr: &str) -> (u64, u64, u64) {

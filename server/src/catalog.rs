@@ -2,7 +2,25 @@
 //! DROP, TRUNCATE, USE) and the schema file the node replays at start-up
 //! (`<data>/cairn_schema.cql`: one statement per line, each `CREATE TABLE` preceded by a
 //! `-- table <keyspace>.<table> <id>` line naming its directory, so a restarted node finds its
-//! SSTables again). A table's serialization header is derived here from its schema, in
+//! SSTables again).
+//!
+//! In a ring the same text travels between nodes (pushed after a change, pulled when gossip
+//! shows another schema version), and a node adopting it keeps what it has. What was dropped
+//! must not come back from a peer that missed the drop, so the text carries when things were
+//! made and dropped, as Cassandra's schema tables carry write times and tombstones:
+//!
+//! ```text
+//! -- dropped keyspace <name> <µs>              a keyspace dropped at that time
+//! -- dropped table <ks>.<table> <id> <µs>      a table (ids are never reused) dropped then
+//! -- keyspace <name> <µs>                      the next CREATE KEYSPACE was made then
+//! ```
+//!
+//! Tombstones come first. Adopting one drops the keyspace if it was made before the drop (a
+//! newer keyspace of the same name stays) or the table with that id; a `CREATE KEYSPACE` made
+//! no later than a tombstone of its name is skipped with everything in it, and so is a
+//! `CREATE TABLE` whose id was dropped. Choice: tombstones are kept for good (a line per drop),
+//! where Cassandra purges schema tombstones after gc_grace_seconds. A schema file without
+//! `-- keyspace` lines (written before they existed) gives its keyspaces time 0. A table's serialization header is derived here from its schema, in
 //! Cassandra's column order (simple columns before complex ones, then by name:
 //! `SerializationHeader` and `Columns` in Cassandra's `db/`).
 
@@ -29,12 +47,22 @@ pub(crate) struct Catalog {
     pub(crate) schema_version: [u8; 16],
     /// Random state for schema versions and table ids.
     pub(crate) seed: u64,
+    /// Keyspaces dropped, with when (µs).
+    pub(crate) dropped_keyspaces: BTreeMap<String, i64>,
+    /// Tables dropped, by id: `keyspace.table` and when (µs).
+    pub(crate) dropped_tables: BTreeMap<[u8; 16], (String, i64)>,
 }
 
 impl Catalog {
     /// An empty schema.
     pub(crate) fn new(seed: u64) -> Catalog {
-        let mut c = Catalog { keyspaces: BTreeMap::new(), schema_version: [0; 16], seed };
+        let mut c = Catalog {
+            keyspaces: BTreeMap::new(),
+            schema_version: [0; 16],
+            seed,
+            dropped_keyspaces: BTreeMap::new(),
+            dropped_tables: BTreeMap::new(),
+        };
         c.schema_version = schema_version(&schema_text(&c));
         c
     }
@@ -47,6 +75,8 @@ impl Catalog {
 
 /// A keyspace.
 pub(crate) struct Keyspace {
+    /// When it was made (µs; 0 when the schema file did not say).
+    pub(crate) created: i64,
     pub(crate) replication: Vec<(String, String)>,
     pub(crate) durable_writes: bool,
     pub(crate) tables: BTreeMap<String, Arc<Table>>,
@@ -83,7 +113,14 @@ pub(crate) fn schema_version(text: &str) -> [u8; 16] {
 /// before its `CREATE TABLE`.
 pub(crate) fn schema_text(state: &Catalog) -> String {
     let mut out = String::from("-- The schema of this cairn node, replayed at start-up. One statement per line.\n");
+    for (name, at) in &state.dropped_keyspaces {
+        out.push_str(&format!("-- dropped keyspace {name} {at}\n"));
+    }
+    for (id, (qualified, at)) in &state.dropped_tables {
+        out.push_str(&format!("-- dropped table {qualified} {} {at}\n", hex(id)));
+    }
     for (name, k) in &state.keyspaces {
+        out.push_str(&format!("-- keyspace {name} {}\n", k.created));
         out.push_str(&render::create_keyspace(name, &k.replication, Some(k.durable_writes), Style::LINE));
         out.push_str(";\n");
         for ty in &k.types {
@@ -132,26 +169,127 @@ pub(crate) fn adopt_schema(shared: &Shared, text: &str) -> Result<(), Failure> {
 fn run_schema_text(shared: &Shared, text: &str, tolerate_existing: bool) -> Result<(), Failure> {
     let mut session =
         Session { keyspace: None, compression: None, started: true, authenticated: true, pending_sync: None };
+    let bad = |line: &str| invalid(format!("schema text: a malformed line: {line}"));
+    // When the next CREATE KEYSPACE was made; keyspaces and a table skipped as dropped.
+    let mut created: Option<i64> = None;
+    let mut skipped: Vec<String> = Vec::new();
+    // The id the next CREATE TABLE takes (its directory).
+    let mut table_id: Option<((String, String), [u8; 16])> = None;
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("-- table ") {
-            let mut parts = rest.split_whitespace();
-            if let (Some(qualified), Some(id)) = (parts.next(), parts.next())
-                && let (Some((ks, t)), Some(id)) = (qualified.split_once('.'), unhex16(id))
-                && let Ok(mut ids) = shared.pending_ids.lock()
-            {
-                ids.insert((ks.to_string(), t.to_string()), id);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["--", "dropped", "keyspace", name, at] => {
+                let at = at.parse().map_err(|_| bad(line))?;
+                let mut cat = shared.catalog_write()?;
+                forget_keyspace(&mut cat, shared, name, at)?;
+                schema_changed(&mut cat, &shared.config.data_dir)?;
+                continue;
             }
-            continue;
+            ["--", "dropped", "table", qualified, id, at] => {
+                let (id, at) = (unhex16(id).ok_or_else(|| bad(line))?, at.parse().map_err(|_| bad(line))?);
+                let mut cat = shared.catalog_write()?;
+                forget_table(&mut cat, shared, qualified, id, at)?;
+                schema_changed(&mut cat, &shared.config.data_dir)?;
+                continue;
+            }
+            ["--", "keyspace", _, at] => {
+                created = Some(at.parse().map_err(|_| bad(line))?);
+                continue;
+            }
+            ["--", "table", qualified, id] => {
+                let (Some((ks, t)), Some(id)) = (qualified.split_once('.'), unhex16(id)) else { return Err(bad(line)) };
+                table_id = Some(((ks.to_string(), t.to_string()), id));
+                continue;
+            }
+            _ => {}
         }
         if line.trim().is_empty() || line.starts_with("--") {
             continue;
         }
         let (st, _) = crate::cql::parse(line).map_err(syntax)?;
-        match execute(shared, &mut session, &st, &QueryParams::default(), None) {
+        // What a tombstone here says was dropped after it was made stays dropped.
+        let keyspace = match &st {
+            Statement::CreateKeyspace { name, .. } => Some(name.clone()),
+            Statement::CreateType { name, .. } => name.keyspace.clone(),
+            Statement::CreateTable { table, .. } => table.keyspace.clone(),
+            _ => None,
+        };
+        if let Statement::CreateKeyspace { name, .. } = &st {
+            let made = created.take().unwrap_or(0);
+            if shared.catalog_read()?.dropped_keyspaces.get(name).is_some_and(|&at| at >= made) {
+                skipped.push(name.clone());
+                continue;
+            }
+            let result = execute(shared, &mut session, &st, &QueryParams::default(), None);
+            if result.is_ok() {
+                let mut cat = shared.catalog_write()?;
+                if let Some(k) = cat.keyspaces.get_mut(name) {
+                    k.created = made;
+                }
+                schema_changed(&mut cat, &shared.config.data_dir)?;
+            }
+            match result {
+                Err(f) if !(tolerate_existing && f.code == code::ALREADY_EXISTS) => return Err(f),
+                _ => continue,
+            }
+        }
+        let id = if matches!(st, Statement::CreateTable { .. }) { table_id.take() } else { None };
+        let dropped = match &id {
+            Some((_, id)) => shared.catalog_read()?.dropped_tables.contains_key(id),
+            None => false,
+        };
+        if keyspace.is_some_and(|k| skipped.contains(&k)) || dropped {
+            continue;
+        }
+        // The id is handed to this CREATE TABLE alone, never left for a later one.
+        let pending = |set: bool| -> Result<(), Failure> {
+            let mut map = shared.pending_ids.lock().map_err(|_| invalid("the pending table ids: lock poisoned"))?;
+            if let Some((k, i)) = &id {
+                if set {
+                    map.insert(k.clone(), *i);
+                } else {
+                    map.remove(k);
+                }
+            }
+            Ok(())
+        };
+        pending(true)?;
+        let result = execute(shared, &mut session, &st, &QueryParams::default(), None);
+        pending(false)?;
+        match result {
             Ok(_) => {}
             Err(f) if tolerate_existing && f.code == code::ALREADY_EXISTS => {}
             Err(f) => return Err(f),
         }
+    }
+    Ok(())
+}
+
+/// Record that keyspace `name` was dropped at `at` (µs), and drop it here if it was made before
+/// then.
+fn forget_keyspace(state: &mut Catalog, shared: &Shared, name: &str, at: i64) -> Result<(), Failure> {
+    let seen = state.dropped_keyspaces.entry(name.to_string()).or_insert(at);
+    *seen = (*seen).max(at);
+    if state.keyspaces.get(name).is_none_or(|k| k.created >= at) {
+        return Ok(());
+    }
+    if let Some(k) = state.keyspaces.remove(name) {
+        for (t, table) in &k.tables {
+            state.dropped_tables.insert(table.id, (format!("{name}.{t}"), at));
+        }
+    }
+    shared.prepared()?.retain(|_, p| p.table.0 != name);
+    Ok(())
+}
+
+/// Record that the table with `id` (`keyspace.table`) was dropped at `at` (µs), and drop it
+/// here if this node has it.
+fn forget_table(state: &mut Catalog, shared: &Shared, qualified: &str, id: [u8; 16], at: i64) -> Result<(), Failure> {
+    state.dropped_tables.insert(id, (qualified.to_string(), at));
+    for (ks, k) in state.keyspaces.iter_mut() {
+        let Some(name) = k.tables.iter().find(|(_, t)| t.id == id).map(|(n, _)| n.clone()) else { continue };
+        k.tables.remove(&name);
+        shared.prepared()?.retain(|_, p| !(p.table.0 == *ks && p.table.1 == name));
     }
     Ok(())
 }
@@ -161,11 +299,11 @@ fn run_schema_text(shared: &Shared, text: &str, tolerate_existing: bool) -> Resu
 pub(crate) fn change_text(state: &Catalog, change: &Outcome) -> Option<String> {
     let Outcome::SchemaChange { change, target, keyspace, name } = change else { return None };
     let ks = state.keyspaces.get(keyspace);
-    let q = |n: &str| cairn_format::types::render::maybe_quote_identifier(n).to_string();
     match (*change, *target) {
         ("CREATED", "KEYSPACE") => {
             let k = ks?;
-            Some(render::create_keyspace(keyspace, &k.replication, Some(k.durable_writes), Style::LINE))
+            let create = render::create_keyspace(keyspace, &k.replication, Some(k.durable_writes), Style::LINE);
+            Some(format!("-- keyspace {keyspace} {}\n{create}", k.created))
         }
         ("CREATED", "TYPE") => {
             let ty = ks?.types.iter().find(|t| Some(&t.name) == name.as_ref())?;
@@ -175,8 +313,16 @@ pub(crate) fn change_text(state: &Catalog, change: &Outcome) -> Option<String> {
             let t = ks?.tables.get(name.as_ref()?)?;
             Some(format!("-- table {keyspace}.{} {}\n{}", t.schema.table, hex(&t.id), t.create_text))
         }
-        ("DROPPED", "KEYSPACE") => Some(format!("DROP KEYSPACE IF EXISTS {}", q(keyspace))),
-        ("DROPPED", "TABLE") => Some(format!("DROP TABLE IF EXISTS {}.{}", q(keyspace), q(name.as_ref()?))),
+        ("DROPPED", "KEYSPACE") => {
+            let at = state.dropped_keyspaces.get(keyspace)?;
+            Some(format!("-- dropped keyspace {keyspace} {at}"))
+        }
+        ("DROPPED", "TABLE") => {
+            let qualified = format!("{keyspace}.{}", name.as_ref()?);
+            let (id, (_, at)) =
+                state.dropped_tables.iter().filter(|(_, (q, _))| *q == qualified).max_by_key(|(_, (_, at))| *at)?;
+            Some(format!("-- dropped table {qualified} {} {at}", hex(id)))
+        }
         _ => None,
     }
 }
@@ -232,9 +378,12 @@ pub(crate) fn create_keyspace(state: &mut Catalog, shared: &Shared, st: &Stateme
         message: e.to_string(),
         extra: vec![],
     })?;
+    // Made after any drop of the name this node knows of.
+    let created = crate::node::now_micros().max(state.dropped_keyspaces.get(name).map_or(0, |at| at + 1));
     state.keyspaces.insert(
         name.clone(),
         Keyspace {
+            created,
             replication: replication.clone(),
             durable_writes: *durable_writes,
             tables: BTreeMap::new(),
@@ -248,10 +397,10 @@ pub(crate) fn create_keyspace(state: &mut Catalog, shared: &Shared, st: &Stateme
 /// `DROP KEYSPACE`.
 pub(crate) fn drop_keyspace(state: &mut Catalog, shared: &Shared, st: &Statement) -> Result<Outcome, Failure> {
     let Statement::DropKeyspace { name, if_exists } = st else { return Err(invalid("not a DropKeyspace statement")) };
-    if state.keyspaces.remove(name).is_none() {
+    let Some(created) = state.keyspaces.get(name).map(|k| k.created) else {
         return if *if_exists { Ok(Outcome::Void) } else { Err(invalid(format!("Keyspace {name} does not exist"))) };
-    }
-    shared.prepared()?.retain(|_, p| p.table.0 != *name);
+    };
+    forget_keyspace(state, shared, name, crate::node::now_micros().max(created + 1))?;
     schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "KEYSPACE", keyspace: name.clone(), name: None })
 }
@@ -359,15 +508,14 @@ pub(crate) fn drop_table(
 ) -> Result<Outcome, Failure> {
     let Statement::DropTable { table, if_exists } = st else { return Err(invalid("not a DropTable statement")) };
     let ks = resolve_keyspace(session, table)?;
-    let removed = state.keyspaces.get_mut(&ks).and_then(|k| k.tables.remove(&table.name));
-    if removed.is_none() {
+    let Some(id) = state.keyspaces.get(&ks).and_then(|k| k.tables.get(&table.name)).map(|t| t.id) else {
         return if *if_exists {
             Ok(Outcome::Void)
         } else {
             Err(invalid(format!("Table '{ks}.{}' doesn't exist", table.name)))
         };
-    }
-    shared.prepared()?.retain(|_, p| !(p.table.0 == ks && p.table.1 == table.name));
+    };
+    forget_table(state, shared, &format!("{ks}.{}", table.name), id, crate::node::now_micros())?;
     // The replayed schema must not bring the table back at the next start.
     schema_changed(state, &shared.config.data_dir)?;
     Ok(Outcome::SchemaChange { change: "DROPPED", target: "TABLE", keyspace: ks, name: Some(table.name.clone()) })

@@ -3,8 +3,32 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Run the built `cairn` with `args`.
+pub fn cairn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("run cairn")
+}
+
+/// `out`, which must have succeeded (else the test fails with `what` and its stderr).
+pub fn ok(out: Output, what: &str) -> Output {
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A path as an argument.
+pub fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The one directory inside `p`.
+pub fn only_subdir(p: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> =
+        std::fs::read_dir(p).expect("read_dir").map(|e| e.expect("entry").path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "{}: {dirs:?}", p.display());
+    dirs.into_iter().next().expect("one")
+}
 
 /// The Python of the peers' virtualenv (`CAIRN_PEERS_PYTHON`); in CI its absence is a failure.
 pub fn peers_python() -> Option<String> {

@@ -220,3 +220,42 @@ fn a_logged_write_to_a_dropped_table_is_not_replayed_into_its_successor() {
     drop(shared);
     node2.stop();
 }
+
+/// A peer's older schema never brings back what was dropped here (its tombstone outlives it),
+/// and a peer that missed a drop and a re-creation takes both from this node's schema: the two
+/// end with the same schema version.
+#[test]
+fn a_stale_schema_does_not_resurrect_a_dropped_keyspace() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = node(&tmp.path().join("a"));
+    let b = node(&tmp.path().join("b"));
+    let none = QueryParams::default();
+    run(&a.shared, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}", &none);
+    run(&a.shared, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)", &none);
+    let old = crate::catalog::schema_text(&a.shared.catalog_read().expect("catalog"));
+    // b has the old schema (it missed what follows).
+    crate::catalog::adopt_schema(&b.shared, &old).expect("b adopts");
+    run(&a.shared, "DROP KEYSPACE ks", &none);
+    crate::catalog::adopt_schema(&a.shared, &old).expect("a adopts a stale schema");
+    assert!(!a.shared.catalog_read().expect("catalog").keyspaces.contains_key("ks"), "the stale schema resurrected ks");
+    run(&a.shared, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}", &none);
+    run(&a.shared, "CREATE TABLE ks.t (k int PRIMARY KEY, w int)", &none);
+    crate::catalog::adopt_schema(&a.shared, &old).expect("again");
+    let new_id = a.shared.catalog_read().expect("catalog").keyspaces["ks"].tables["t"].id;
+    let old_id = b.shared.catalog_read().expect("catalog").keyspaces["ks"].tables["t"].id;
+    assert_ne!(new_id, old_id);
+    // b pulls a's schema: its old ks goes, the new one comes, with a's table id.
+    let current = crate::catalog::schema_text(&a.shared.catalog_read().expect("catalog"));
+    crate::catalog::adopt_schema(&b.shared, &current).expect("b adopts");
+    let cat = b.shared.catalog_read().expect("catalog");
+    assert_eq!(cat.keyspaces["ks"].tables["t"].id, new_id);
+    assert_eq!(cat.schema_version, a.shared.catalog_read().expect("catalog").schema_version);
+    drop(cat);
+    // Both keep it through a restart.
+    for (n, dir) in [(a, "a"), (b, "b")] {
+        n.stop();
+        let again = node(&tmp.path().join(dir));
+        assert_eq!(again.shared.catalog_read().expect("catalog").keyspaces["ks"].tables["t"].id, new_id, "{dir}");
+        again.stop();
+    }
+}
