@@ -21,7 +21,8 @@ pub struct AdminArgs {
     /// flush [ks[.table]] | snapshot TAG [ks[.table]] | listsnapshots | clearsnapshot TAG|--all |
     /// compact [ks[.table]] | status | tablestats [ks[.table]]; in a ring also: ring (the ring
     /// as JSON) | hints [list|truncate] | cleanup [ks[.table]] | decommission | removenode HOST_ID |
-    /// repair [--pr] [ks[.table]]
+    /// repair [--pr] [ks[.table]] (full repair by Merkle trees; the SSTables it validated are
+    /// marked repaired when every partition they hold lies in ranges it repaired)
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
