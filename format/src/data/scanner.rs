@@ -1,9 +1,11 @@
 //! Iterating Data.db: partition → unfiltered (row or range-tombstone marker) → cell.
 //!
 //! The scanner keeps a window over the uncompressed stream that holds at most the current
-//! chunk plus the unread tail of the previous one; a row is copied once into a reusable
-//! [`Unfiltered`] and decoded there, so memory stays bounded by chunk and row size whatever the
-//! partition size, and nothing is allocated per cell once buffers have grown.
+//! chunk plus the unread tail of the previous one; a row is decoded once (straight from the
+//! window when it is whole there, with the header's per-column facts worked out once in a
+//! [`Shape`]) and copied once into a reusable [`Unfiltered`], so memory stays bounded by chunk
+//! and row size whatever the partition size, and nothing is allocated per row or cell once
+//! buffers have grown.
 //!
 //! The scanner also enforces the structural rules of the unfiltered stream that a reader can
 //! check locally: markers carry marker kinds, range tombstones open and close in pairs with the
