@@ -581,30 +581,31 @@ impl PartitionStream for Merger {
             return Ok(None);
         }
         loop {
-            // The smallest position among the inputs' next items, and every input at it.
+            // The smallest position among the inputs' next items, and every input at it, in one
+            // pass: the first input at the smallest position leads the group.
+            let mut group = std::mem::take(&mut self.group);
+            group.clear();
             let mut min: Option<&Unfiltered> = None;
-            for input in self.inputs.iter().filter(|i| i.in_merge && i.has_peek) {
-                if min.is_none_or(|m| self.position_cmp(input.peek(), m) == Ordering::Less) {
-                    min = Some(input.peek());
+            for (n, input) in self.inputs.iter().enumerate().filter(|(_, i)| i.in_merge && i.has_peek) {
+                match min.map(|m| self.position_cmp(input.peek(), m)) {
+                    None | Some(Ordering::Less) => {
+                        min = Some(input.peek());
+                        group.clear();
+                        group.push(n);
+                    }
+                    Some(Ordering::Equal) => group.push(n),
+                    Some(Ordering::Greater) => {}
                 }
             }
-            let Some(min) = min else {
+            if min.is_none() {
+                self.group = group;
                 self.in_partition = false;
                 for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
                     input.in_merge = false;
                     Self::advance_partition(input, self.partitioner)?;
                 }
                 return Ok(None);
-            };
-            let mut group = std::mem::take(&mut self.group);
-            group.clear();
-            group.extend(
-                self.inputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, i)| i.in_merge && i.has_peek && self.position_cmp(min, i.peek()) == Ordering::Equal)
-                    .map(|(n, _)| n),
-            );
+            }
             let got = self.merge_group(&group);
             self.group = group;
             if got? {
