@@ -519,14 +519,19 @@ fn compact_partitions(
                 Some(false) => continue,
             };
             rows += u64::from(!u.is_marker());
-            if !purger.unfiltered(u, &mut purged_row) {
+            // Most rows hold nothing to purge: those are written as they are, not copied.
+            let kept = if purger.leaves_whole(u) {
+                u
+            } else if purger.unfiltered(u, &mut purged_row) {
+                &purged_row
+            } else {
                 continue;
-            }
+            };
             if !begun {
                 out.begin(&p.key, deletion)?;
                 begun = true;
             }
-            out.row(&purged_row)?;
+            out.row(kept)?;
         }
         if begun {
             out.end()?;

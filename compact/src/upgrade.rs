@@ -64,16 +64,18 @@ fn check_fits(
         return Ok(());
     }
     let limit = i64::from(i32::MAX) - 1;
-    let mut ldts = vec![
+    // Every time the unfiltered carries, in a fixed order (no list built: this runs per row).
+    let mut ldts = [
         p_deletion_ldt,
         u.deletion.local_deletion_time,
         u.close_deletion.local_deletion_time,
         u.shadowable_deletion.local_deletion_time,
-    ];
-    ldts.push(u.liveness.local_expiration_time);
-    ldts.extend(u.cells.iter().map(|c| c.local_deletion_time));
-    ldts.extend(u.complex_deletions.iter().map(|d| d.deletion.local_deletion_time));
-    if let Some(t) = ldts.into_iter().find(|&t| t != NO_DELETION_TIME && t > limit) {
+        u.liveness.local_expiration_time,
+    ]
+    .into_iter()
+    .chain(u.cells.iter().map(|c| c.local_deletion_time))
+    .chain(u.complex_deletions.iter().map(|d| d.deletion.local_deletion_time));
+    if let Some(t) = ldts.find(|&t| t != NO_DELETION_TIME && t > limit) {
         return Err(UpgradeError::DoesNotFit {
             sstable: table.descriptor.display_name(),
             position: u.position,

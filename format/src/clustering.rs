@@ -154,6 +154,44 @@ pub fn read_values<'a>(
     Ok(())
 }
 
+/// [`read_values`] with each type's fixed width worked out beforehand (`fixed[i]` is
+/// `types[i].fixed_length()`), for readers that parse many prefixes of one header.
+pub fn read_values_fixed<'a>(
+    c: &mut Cursor<'a>,
+    fixed: &[Option<usize>],
+    count: usize,
+    mut f: impl FnMut(usize, Option<&'a [u8]>),
+) -> Result<(), DecodeError> {
+    if count > fixed.len() {
+        return Err(c.error(DecodeErrorKind::LengthOutOfRange {
+            what: "clustering prefix size",
+            length: count as u64,
+            limit: fixed.len() as u64,
+        }));
+    }
+    let mut i = 0;
+    while i < count {
+        let header = c.uvint()?;
+        let limit = count.min(i + 32);
+        while i < limit {
+            let shift = (i % 32) * 2;
+            if header & (1u64 << (shift + 1)) != 0 {
+                f(i, None);
+            } else if header & (1u64 << shift) != 0 {
+                f(i, Some(&[]));
+            } else {
+                let v = match fixed.get(i).copied().flatten() {
+                    Some(n) => c.bytes(n)?,
+                    None => c.uvint_bytes("clustering value length")?,
+                };
+                f(i, Some(v));
+            }
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Read `count` values into owned buffers.
 pub fn read_owned(c: &mut Cursor<'_>, types: &[CqlType], count: usize) -> Result<Vec<Option<Vec<u8>>>, DecodeError> {
     let mut out = Vec::with_capacity(count);

@@ -37,9 +37,17 @@ struct Input {
     static_row: Option<Unfiltered>,
     exhausted: bool,
     in_merge: bool,
-    peek: Unfiltered,
+    /// Whether the scanner's last unfiltered ([`Input::peek`]) is this input's next item.
     has_peek: bool,
     open: Option<DeletionTime>,
+}
+
+impl Input {
+    /// The input's next item when `has_peek`: the scanner's last unfiltered, looked at where it
+    /// is instead of copied out (the scanner keeps it until its next `next_unfiltered`).
+    fn peek(&self) -> &Unfiltered {
+        self.scanner.last_unfiltered()
+    }
 }
 
 /// What reconciliation dropped so far (cumulative over a [`Merger`]'s life).
@@ -64,6 +72,8 @@ pub struct Merger {
     out: Unfiltered,
     active: Option<DeletionTime>,
     in_partition: bool,
+    /// The inputs at the position being merged (reused from row to row).
+    group: Vec<usize>,
 }
 
 /// The union of several headers' columns, in Cassandra's order.
@@ -132,7 +142,6 @@ impl Merger {
                     static_row: None,
                     exhausted: false,
                     in_merge: false,
-                    peek: Unfiltered::default(),
                     has_peek: false,
                     open: None,
                 }
@@ -149,6 +158,7 @@ impl Merger {
             out: Unfiltered::default(),
             active: None,
             in_partition: false,
+            group: Vec::new(),
         })
     }
 
@@ -169,10 +179,7 @@ impl Merger {
 
     fn advance_row(input: &mut Input) -> Result<()> {
         match input.scanner.next_unfiltered()? {
-            Some(u) => {
-                input.peek.copy_from(u);
-                input.has_peek = true;
-            }
+            Some(_) => input.has_peek = true,
             None => input.has_peek = false,
         }
         Ok(())
@@ -303,8 +310,7 @@ impl RowMerge<'_> {
         out.start(kind, first.map_or(0, |r| r.position));
         if let Some(f) = first {
             for i in 0..f.clustering.len() {
-                let v = f.clustering_value(i).map(<[u8]>::to_vec);
-                out.push_clustering(v.as_deref());
+                out.push_clustering(f.clustering_value(i));
             }
         }
         let mut liveness = LivenessInfo::EMPTY;
@@ -351,8 +357,7 @@ impl RowMerge<'_> {
         Ok(())
     }
 
-    fn cells_of<'r>(row: &'r Unfiltered, map: &[u16], column: u16) -> impl Iterator<Item = &'r Cell> {
-        let map = map.to_vec();
+    fn cells_of<'r>(row: &'r Unfiltered, map: &'r [u16], column: u16) -> impl Iterator<Item = &'r Cell> {
         row.cells.iter().filter(move |c| map.get(c.column as usize) == Some(&column))
     }
 
@@ -417,8 +422,10 @@ impl RowMerge<'_> {
                 self.count(1, 0);
                 return Ok(());
             }
-            let value = counter.unwrap_or_else(|| r.value(c).to_vec());
-            out.push_cell(column, c, None, &value);
+            match counter {
+                Some(value) => out.push_cell(column, c, None, &value),
+                None => out.push_cell(column, c, None, r.value(c)),
+            }
         }
         Ok(())
     }
@@ -448,12 +455,12 @@ impl RowMerge<'_> {
             out.complex_deletions.push(ComplexDeletion { column, deletion: complex });
         }
         let shadow = newer(shadowing, complex);
-        let path_ty = ty.path_type().cloned().unwrap_or(CqlType::Blob);
+        let path_ty = ty.path_type().unwrap_or(&CqlType::Blob);
         // Cells of every input, merged by path (each input's cells are sorted by path).
         let mut all: Vec<(&Cell, &Unfiltered)> =
             rows.iter().flat_map(|(r, map)| Self::cells_of(r, map, column).map(move |c| (c, *r))).collect();
         all.sort_by(|(a, ra), (b, rb)| {
-            compare_values(&path_ty, ra.path(a).unwrap_or_default(), rb.path(b).unwrap_or_default())
+            compare_values(path_ty, ra.path(a).unwrap_or_default(), rb.path(b).unwrap_or_default())
         });
         let mut i = 0;
         while i < all.len() {
@@ -474,8 +481,7 @@ impl RowMerge<'_> {
             }
             if let Some((c, r)) = best {
                 if shadow.is_live() || !shadow.deletes(c.timestamp) {
-                    let path = r.path(c).map(<[u8]>::to_vec);
-                    out.push_cell(column, c, path.as_deref(), r.value(c));
+                    out.push_cell(column, c, r.path(c), r.value(c));
                 } else {
                     self.count(1, 0);
                 }
@@ -575,90 +581,117 @@ impl PartitionStream for Merger {
             return Ok(None);
         }
         loop {
-            // The smallest position among the inputs' next items, and every input at it.
+            // The smallest position among the inputs' next items, and every input at it, in one
+            // pass: the first input at the smallest position leads the group.
+            let mut group = std::mem::take(&mut self.group);
+            group.clear();
             let mut min: Option<&Unfiltered> = None;
-            for input in self.inputs.iter().filter(|i| i.in_merge && i.has_peek) {
-                if min.is_none_or(|m| self.position_cmp(&input.peek, m) == Ordering::Less) {
-                    min = Some(&input.peek);
+            for (n, input) in self.inputs.iter().enumerate().filter(|(_, i)| i.in_merge && i.has_peek) {
+                match min.map(|m| self.position_cmp(input.peek(), m)) {
+                    None | Some(Ordering::Less) => {
+                        min = Some(input.peek());
+                        group.clear();
+                        group.push(n);
+                    }
+                    Some(Ordering::Equal) => group.push(n),
+                    Some(Ordering::Greater) => {}
                 }
             }
-            let Some(min) = min else {
+            if min.is_none() {
+                self.group = group;
                 self.in_partition = false;
                 for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
                     input.in_merge = false;
                     Self::advance_partition(input, self.partitioner)?;
                 }
                 return Ok(None);
-            };
-            let group: Vec<usize> = self
-                .inputs
-                .iter()
-                .enumerate()
-                .filter(|(_, i)| i.in_merge && i.has_peek && self.position_cmp(min, &i.peek) == Ordering::Equal)
-                .map(|(n, _)| n)
-                .collect();
-            let min_kind = min.kind();
-            let position = min.position;
-            let partition_deletion = self.merged_deletion();
-            if let UnfilteredKind::Marker(kind) = min_kind {
-                let before = marker_rank(kind);
-                let prefix: Vec<Option<Vec<u8>>> =
-                    (0..min.clustering.len()).map(|i| min.clustering_value(i).map(<[u8]>::to_vec)).collect();
-                for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
-                    if let UnfilteredKind::Marker(k) = input.peek.kind() {
-                        if k.is_close() {
-                            input.open = None;
-                        }
-                        if k.is_open() {
-                            input.open = Some(input.peek.deletion);
-                        }
-                    }
-                    Self::advance_row(input)?;
-                }
-                let mut now: Option<DeletionTime> = None;
-                for input in self.inputs.iter().filter(|i| i.in_merge) {
-                    if let Some(d) = input.open {
-                        now = Some(now.map_or(d, |n| newer(n, d)));
-                    }
-                }
-                let now = now.filter(|d| d.supersedes(&partition_deletion));
-                if now == self.active {
-                    continue;
-                }
-                let kind = BoundKind::transition(self.active.is_some(), now.is_some(), before);
-                self.out.start(UnfilteredKind::Marker(kind), position);
-                for v in &prefix {
-                    self.out.push_clustering(v.as_deref());
-                }
-                self.out.close_deletion = self.active.unwrap_or(DeletionTime::LIVE);
-                self.out.deletion = now.unwrap_or(DeletionTime::LIVE);
-                self.active = now;
-                return Ok(Some(&self.out));
             }
-            // Rows at the same clustering: reconcile.
-            let active = match (self.active, partition_deletion.is_live()) {
-                (Some(a), _) => Some(newer(a, partition_deletion)),
-                (None, false) => Some(partition_deletion),
-                (None, true) => None,
-            };
-            {
-                let contributing: Vec<&Input> =
-                    self.inputs.iter().enumerate().filter(|(n, _)| group.contains(n)).map(|(_, i)| i).collect();
-                let rows: Vec<(&Unfiltered, &[u16])> =
-                    contributing.iter().map(|i| (&i.peek, i.regular_map.as_slice())).collect();
-                let paths: Vec<&std::path::Path> = contributing.iter().map(|i| i.scanner.source().path()).collect();
-                RowMerge { header: &self.header, is_static: false, counts: &self.counts, paths: &paths }.merge(
-                    &rows,
-                    active,
-                    &mut self.out,
-                )?;
-            }
-            for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
-                Self::advance_row(input)?;
-            }
-            if !self.out.is_empty_row() {
+            let got = self.merge_group(&group);
+            self.group = group;
+            if got? {
                 return Ok(Some(&self.out));
             }
         }
+    }
+}
+
+impl Merger {
+    /// Merge the inputs of `group` (all at the smallest position, the first of them the one
+    /// whose item is the smallest) into `self.out`, advancing them: whether `self.out` holds
+    /// something to return.
+    fn merge_group(&mut self, group: &[usize]) -> Result<bool> {
+        let Some(min) = group.first().and_then(|&n| self.inputs.get(n)).map(Input::peek) else {
+            return Ok(false);
+        };
+        let min_kind = min.kind();
+        let position = min.position;
+        let partition_deletion = self.merged_deletion();
+        if let UnfilteredKind::Marker(kind) = min_kind {
+            let before = marker_rank(kind);
+            let prefix: Vec<Option<Vec<u8>>> =
+                (0..min.clustering.len()).map(|i| min.clustering_value(i).map(<[u8]>::to_vec)).collect();
+            for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
+                if let UnfilteredKind::Marker(k) = input.peek().kind() {
+                    if k.is_close() {
+                        input.open = None;
+                    }
+                    if k.is_open() {
+                        input.open = Some(input.peek().deletion);
+                    }
+                }
+                Self::advance_row(input)?;
+            }
+            let mut now: Option<DeletionTime> = None;
+            for input in self.inputs.iter().filter(|i| i.in_merge) {
+                if let Some(d) = input.open {
+                    now = Some(now.map_or(d, |n| newer(n, d)));
+                }
+            }
+            let now = now.filter(|d| d.supersedes(&partition_deletion));
+            if now == self.active {
+                return Ok(false);
+            }
+            let kind = BoundKind::transition(self.active.is_some(), now.is_some(), before);
+            self.out.start(UnfilteredKind::Marker(kind), position);
+            for v in &prefix {
+                self.out.push_clustering(v.as_deref());
+            }
+            self.out.close_deletion = self.active.unwrap_or(DeletionTime::LIVE);
+            self.out.deletion = now.unwrap_or(DeletionTime::LIVE);
+            self.active = now;
+            return Ok(true);
+        }
+        // Rows at the same clustering: reconcile.
+        let active = match (self.active, partition_deletion.is_live()) {
+            (Some(a), _) => Some(newer(a, partition_deletion)),
+            (None, false) => Some(partition_deletion),
+            (None, true) => None,
+        };
+        let merge = RowMerge { header: &self.header, is_static: false, counts: &self.counts, paths: &[] };
+        match group {
+            // One input at this position (always so when upgrading one SSTable): no lists.
+            [n] => {
+                if let Some(input) = self.inputs.get(*n) {
+                    let paths = [input.scanner.source().path()];
+                    RowMerge { paths: &paths, ..merge }.merge(
+                        &[(input.peek(), input.regular_map.as_slice())],
+                        active,
+                        &mut self.out,
+                    )?;
+                }
+            }
+            _ => {
+                let contributing: Vec<&Input> =
+                    self.inputs.iter().enumerate().filter(|(n, _)| group.contains(n)).map(|(_, i)| i).collect();
+                let rows: Vec<(&Unfiltered, &[u16])> =
+                    contributing.iter().map(|i| (i.peek(), i.regular_map.as_slice())).collect();
+                let paths: Vec<&std::path::Path> = contributing.iter().map(|i| i.scanner.source().path()).collect();
+                RowMerge { paths: &paths, ..merge }.merge(&rows, active, &mut self.out)?;
+            }
+        }
+        for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
+            Self::advance_row(input)?;
+        }
+        Ok(!self.out.is_empty_row())
     }
 }

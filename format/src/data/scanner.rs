@@ -1,9 +1,11 @@
 //! Iterating Data.db: partition → unfiltered (row or range-tombstone marker) → cell.
 //!
 //! The scanner keeps a window over the uncompressed stream that holds at most the current
-//! chunk plus the unread tail of the previous one; a row is copied once into a reusable
-//! [`Unfiltered`] and decoded there, so memory stays bounded by chunk and row size whatever the
-//! partition size, and nothing is allocated per cell once buffers have grown.
+//! chunk plus the unread tail of the previous one; a row is decoded once (straight from the
+//! window when it is whole there, with the header's per-column facts worked out once in a
+//! [`Shape`]) and copied once into a reusable [`Unfiltered`], so memory stays bounded by chunk
+//! and row size whatever the partition size, and nothing is allocated per row or cell once
+//! buffers have grown.
 //!
 //! The scanner also enforces the structural rules of the unfiltered stream that a reader can
 //! check locally: markers carry marker kinds, range tombstones open and close in pairs with the
@@ -43,6 +45,13 @@ use crate::partitioner::{Partitioner, Token, compare_decorated};
 use crate::statistics::{SerializationHeader, read_uvint32};
 use crate::version::Version;
 
+/// Which of the scanner's unfiltereds a read fills.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Static,
+    Current,
+}
+
 /// Largest head (flags + clustering + size) we are willing to buffer while looking for its end.
 const HEAD_LIMIT: usize = 8 << 20;
 
@@ -51,11 +60,43 @@ enum Head {
     Item { len: usize, body: u64 },
 }
 
+/// What decoding needs to know about a header's columns, worked out once per header instead of
+/// once per cell: the fixed width of each clustering type, and for each static and regular
+/// column whether it is complex and the fixed width of its values.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    clustering: Vec<Option<usize>>,
+    statics: Vec<ColumnShape>,
+    regulars: Vec<ColumnShape>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ColumnShape {
+    complex: bool,
+    /// Width of a simple cell's value when its type has a fixed one.
+    fixed: Option<usize>,
+}
+
+impl Shape {
+    /// The shape of `header`.
+    pub fn of(header: &SerializationHeader) -> Shape {
+        let columns = |list: &[crate::statistics::HeaderColumn]| {
+            list.iter().map(|c| ColumnShape { complex: c.is_complex(), fixed: c.ty.fixed_length() }).collect()
+        };
+        Shape {
+            clustering: header.clustering_types.iter().map(crate::types::CqlType::fixed_length).collect(),
+            statics: columns(&header.static_columns),
+            regulars: columns(&header.regular_columns),
+        }
+    }
+}
+
 /// Streams the partitions of one Data.db.
 #[derive(Debug)]
 pub struct Scanner {
     source: DataSource,
     header: Arc<SerializationHeader>,
+    shape: Shape,
     version: Version,
     path: PathBuf,
     buf: Vec<u8>,
@@ -66,9 +107,10 @@ pub struct Scanner {
     partition: PartitionHeader,
     static_row: Unfiltered,
     has_static_row: bool,
-    current: Unfiltered,
-    /// The unfiltered before `current` in this partition, when `has_previous`.
-    previous: Unfiltered,
+    /// The current unfiltered and the one before it in this partition (when `has_previous`);
+    /// which is which flips with every read ([`Scanner::current`]), so that neither is moved.
+    rows: [Unfiltered; 2],
+    flipped: bool,
     has_previous: bool,
     open_marker: Option<(DeletionTime, u64)>,
     checks: Checks,
@@ -104,6 +146,7 @@ impl Scanner {
         let verify = source.verifies();
         Scanner {
             source,
+            shape: Shape::of(&header),
             header,
             version,
             path,
@@ -115,8 +158,8 @@ impl Scanner {
             partition: PartitionHeader::default(),
             static_row: Unfiltered::default(),
             has_static_row: false,
-            current: Unfiltered::default(),
-            previous: Unfiltered::default(),
+            rows: [Unfiltered::default(), Unfiltered::default()],
+            flipped: false,
             has_previous: false,
             open_marker: None,
             checks: Checks { on: verify, whole: true, ..Checks::default() },
@@ -289,10 +332,7 @@ impl Scanner {
         }
         if self.header.has_static() {
             let at = self.offset();
-            let mut row = std::mem::take(&mut self.static_row);
-            let got = self.read_unfiltered(&mut row);
-            self.static_row = row;
-            match got? {
+            match self.read_unfiltered(Slot::Static)? {
                 false => {
                     return Err(data_error(
                         &self.path,
@@ -327,6 +367,34 @@ impl Scanner {
         self.has_static_row.then_some(&self.static_row)
     }
 
+    /// The unfiltered the last [`Scanner::next_unfiltered`] returned (meaningless once it has
+    /// returned `None`), for a merger that keeps looking at it without copying it.
+    pub(crate) fn last_unfiltered(&self) -> &Unfiltered {
+        self.current()
+    }
+
+    /// The current unfiltered.
+    fn current(&self) -> &Unfiltered {
+        let [a, b] = &self.rows;
+        if self.flipped { b } else { a }
+    }
+
+    /// The unfiltered before the current one.
+    fn previous(&self) -> &Unfiltered {
+        let [a, b] = &self.rows;
+        if self.flipped { a } else { b }
+    }
+
+    /// Where [`Scanner::read_unfiltered`] reads into.
+    fn slot(&mut self, slot: Slot) -> &mut Unfiltered {
+        let [a, b] = &mut self.rows;
+        match slot {
+            Slot::Static => &mut self.static_row,
+            Slot::Current if self.flipped => b,
+            Slot::Current => a,
+        }
+    }
+
     /// The next row or marker of the current partition; `None` at its end.
     pub fn next_unfiltered(&mut self) -> Result<Option<&Unfiltered>> {
         if !self.in_partition {
@@ -334,11 +402,8 @@ impl Scanner {
         }
         let at = self.offset();
         // The last unfiltered becomes `previous`; its buffers are reused for the next one.
-        std::mem::swap(&mut self.current, &mut self.previous);
-        let mut row = std::mem::take(&mut self.current);
-        let got = self.read_unfiltered(&mut row);
-        self.current = row;
-        if !got? {
+        self.flipped = !self.flipped;
+        if !self.read_unfiltered(Slot::Current)? {
             self.in_partition = false;
             if let Some((_, open_at)) = self.open_marker.take() {
                 return Err(data_error(
@@ -348,7 +413,7 @@ impl Scanner {
             }
             return Ok(None);
         }
-        match self.current.kind() {
+        match self.current().kind() {
             UnfilteredKind::StaticRow => {
                 return Err(data_error(
                     &self.path,
@@ -363,7 +428,7 @@ impl Scanner {
                             DecodeError::new(at, DecodeErrorKind::UnopenedRangeTombstone),
                         ));
                     };
-                    let close = self.current.close_deletion;
+                    let close = self.current().close_deletion;
                     if open != close {
                         return Err(data_error(
                             &self.path,
@@ -386,17 +451,17 @@ impl Scanner {
                             DecodeError::new(at, DecodeErrorKind::NestedRangeTombstone { open_at }),
                         ));
                     }
-                    self.open_marker = Some((self.current.deletion, at));
+                    self.open_marker = Some((self.current().deletion, at));
                 }
             }
             UnfilteredKind::Row => {}
         }
         if self.checks.on {
-            if let Some(e) = self.size_error(&self.current) {
+            if let Some(e) = self.size_error(self.current()) {
                 self.failed(e)?;
             }
             if self.has_previous
-                && compare_positions(&self.header.clustering_types, &self.previous, &self.current)
+                && compare_positions(&self.header.clustering_types, self.previous(), self.current())
                     != std::cmp::Ordering::Less
             {
                 let e = data_error(
@@ -407,7 +472,7 @@ impl Scanner {
             }
         }
         self.has_previous = true;
-        Ok(Some(&self.current))
+        Ok(Some(self.current()))
     }
 
     /// The error for a row or marker whose size field disagrees with the bytes it takes.
@@ -464,7 +529,53 @@ impl Scanner {
     /// The recorded size says how many bytes to take first; the structure itself decides where
     /// the unfiltered ends, as in Cassandra's reader, which never trusts the size field for
     /// parsing. A disagreement is kept in [`Unfiltered::size_mismatch`] for `verify`.
-    fn read_unfiltered(&mut self, row: &mut Unfiltered) -> Result<bool> {
+    fn read_unfiltered(&mut self, slot: Slot) -> Result<bool> {
+        // Fast path: the whole unfiltered is already in the window and its size field agrees
+        // with its structure. It is parsed once, straight from the window, and then copied;
+        // anything else (end of window, a size disagreement, an error) goes the careful way
+        // below, which reads the head, then the body, loading chunks as needed, and reports
+        // exactly what it always did. Both paths accept the same unfiltereds with the same result.
+        let window = self.buf.get(self.pos..).unwrap_or_default();
+        match window.first() {
+            Some(flags) if flags & END_OF_PARTITION != 0 => {
+                self.pos += 1;
+                return Ok(false);
+            }
+            Some(_) => {
+                let position = self.start + self.pos as u64;
+                let [a, b] = &mut self.rows;
+                let row = match slot {
+                    Slot::Static => &mut self.static_row,
+                    Slot::Current if self.flipped => b,
+                    Slot::Current => a,
+                };
+                row.reset();
+                row.position = position;
+                if let Ok((head, used)) = decode_shaped(window, position, &self.header, &self.shape, self.version, row)
+                {
+                    let left = self.source.data_length().saturating_sub(position);
+                    let body = row.serialized_size;
+                    if (used - head) as u64 == body
+                        && (used as u64) <= left
+                        && let Some(bytes) = window.get(..used)
+                    {
+                        row.bytes.extend_from_slice(bytes);
+                        self.pos += used;
+                        return Ok(true);
+                    }
+                }
+            }
+            None => {}
+        }
+        let mut row = std::mem::take(self.slot(slot));
+        let got = self.read_unfiltered_slow(&mut row);
+        *self.slot(slot) = row;
+        got
+    }
+
+    /// [`Self::read_unfiltered`] for an unfiltered that is not whole in the window, or whose
+    /// size field disagrees with its structure, or that does not decode.
+    fn read_unfiltered_slow(&mut self, row: &mut Unfiltered) -> Result<bool> {
         let header = Arc::clone(&self.header);
         let (head, _) = self.parse_small(|c| parse_head(c, &header))?;
         let (len, body) = match head {
@@ -492,7 +603,7 @@ impl Scanner {
             row.bytes.extend_from_slice(self.buf.get(self.pos..self.pos + take).unwrap_or_default());
             row.position = position;
             let bytes = std::mem::take(&mut row.bytes);
-            let r = decode_unfiltered(&bytes, position, &header, self.version, row);
+            let r = decode_shaped(&bytes, position, &header, &self.shape, self.version, row).map(|(_, used)| used);
             row.bytes = bytes;
             match r {
                 Ok(used) => {
@@ -549,6 +660,19 @@ pub fn decode_unfiltered(
     version: Version,
     row: &mut Unfiltered,
 ) -> Result<usize, DecodeError> {
+    decode_shaped(bytes, position, header, &Shape::of(header), version, row).map(|(_, used)| used)
+}
+
+/// [`decode_unfiltered`] with the header's [`Shape`] given; returns the length of the head (up
+/// to and including the size field) and of the whole unfiltered.
+fn decode_shaped(
+    bytes: &[u8],
+    position: u64,
+    header: &SerializationHeader,
+    shape: &Shape,
+    version: Version,
+    row: &mut Unfiltered,
+) -> Result<(usize, usize), DecodeError> {
     let mut c = Cursor::with_base(bytes, position);
     let stats = header.stats;
     let flags = c.u8()?;
@@ -561,7 +685,7 @@ pub fn decode_unfiltered(
             .ok_or_else(|| DecodeError::new(at, DecodeErrorKind::InvalidBoundKind { kind: k }))?;
         let size = c.u16()? as usize;
         let clustering = &mut row.clustering;
-        clustering::read_values(&mut c, &header.clustering_types, size, |_, v| {
+        clustering::read_values_fixed(&mut c, &shape.clustering, size, |_, v| {
             clustering.push(v.map(|v| Span::of(offset_in(bytes, v), v.len())));
         })?;
         let size_at = c.offset();
@@ -583,15 +707,15 @@ pub fn decode_unfiltered(
         }
         let _ = (size_at, body_start);
         row.kind = UnfilteredKindOpt::Kind(UnfilteredKind::Marker(kind));
-        return Ok(c.position());
+        return Ok((body_start, c.position()));
     }
     let ext = if flags & EXTENSION_FLAG != 0 { c.u8()? } else { 0 };
     row.ext_flags = ext;
     let is_static = ext & IS_STATIC != 0;
     if !is_static {
-        let n = header.clustering_types.len();
+        let n = shape.clustering.len();
         let clustering = &mut row.clustering;
-        clustering::read_values(&mut c, &header.clustering_types, n, |_, v| {
+        clustering::read_values_fixed(&mut c, &shape.clustering, n, |_, v| {
             clustering.push(v.map(|v| Span::of(offset_in(bytes, v), v.len())));
         })?;
     }
@@ -626,7 +750,7 @@ pub fn decode_unfiltered(
     if ext & HAS_SCYLLA_SHADOWABLE_DELETION != 0 {
         row.shadowable_deletion = read_deletion(&mut c)?;
     }
-    let columns = if is_static { &header.static_columns } else { &header.regular_columns };
+    let columns = if is_static { &shape.statics } else { &shape.regulars };
     let n = columns.len();
     // Column subset (Cassandra db/Columns.java, Serializer.deserializeSubset).
     let mut present_small: u64 = u64::MAX;
@@ -702,8 +826,8 @@ pub fn decode_unfiltered(
         let Some(col) = columns.get(i) else {
             return Err(c.error(DecodeErrorKind::ColumnIndex { index: i as u64, count: n as u64 }));
         };
-        if !col.is_complex() {
-            let cell = read_cell(c, bytes, i as u16, &col.ty, false, &liveness, &stats, version)?;
+        if !col.complex {
+            let cell = read_cell(c, bytes, i as u16, col.fixed, false, &liveness, &stats, version)?;
             row.cells.push(cell);
             return Ok(());
         }
@@ -719,7 +843,7 @@ pub fn decode_unfiltered(
         }
         let count = c.uvint_count("complex cell count")?;
         for _ in 0..count {
-            let cell = read_cell(c, bytes, i as u16, &col.ty, true, &liveness, &stats, version)?;
+            let cell = read_cell(c, bytes, i as u16, None, true, &liveness, &stats, version)?;
             row.cells.push(cell);
         }
         Ok(())
@@ -741,7 +865,7 @@ pub fn decode_unfiltered(
     }
     let _ = (size_at, body_start);
     row.kind = UnfilteredKindOpt::Kind(if is_static { UnfilteredKind::StaticRow } else { UnfilteredKind::Row });
-    Ok(c.position())
+    Ok((body_start, c.position()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -749,7 +873,7 @@ fn read_cell(
     c: &mut Cursor<'_>,
     base: &[u8],
     column: u16,
-    ty: &crate::types::CqlType,
+    fixed: Option<usize>,
     complex: bool,
     liveness: &LivenessInfo,
     stats: &crate::statistics::EncodingStats,
@@ -784,7 +908,7 @@ fn read_cell(
         Span::default()
     } else {
         // Complex cells are written with the collection type, which has no fixed length.
-        let v = match (complex, ty.fixed_length()) {
+        let v = match (complex, fixed) {
             (false, Some(len)) => c.bytes(len)?,
             _ => c.uvint_bytes("cell value length")?,
         };
@@ -808,7 +932,8 @@ impl Scanner {
 impl Scanner {
     /// Bytes currently held by the scanner's window and reusable rows (for memory accounting).
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.capacity() + self.current.raw().len() + self.previous.raw().len() + self.static_row.raw().len()
+        let [a, b] = &self.rows;
+        self.buf.capacity() + a.raw().len() + b.raw().len() + self.static_row.raw().len()
     }
 }
 
@@ -873,6 +998,54 @@ mod tests {
         assert_eq!(rows, 1_000_000);
         assert!(peak < 512 * 1024, "scanner held {peak} bytes");
         assert!(s.next_partition().unwrap().is_none());
+    }
+
+    /// Every row of `data` (one partition) as seen through `chunk_size`-byte chunks, with the
+    /// order checks on; or the first error.
+    fn rows_through(data: &[u8], chunk_size: u32) -> Result<Vec<String>> {
+        let src = DataSource::from_bytes(
+            Path::new("w"),
+            data.to_vec(),
+            Layout::Uncompressed { chunk_size, crcs: None },
+            true,
+        );
+        let mut s = Scanner::new(src, Arc::new(header()), Version::Nb);
+        s.next_partition()?;
+        let mut out = Vec::new();
+        while let Some(u) = s.next_unfiltered()? {
+            let values: Vec<&[u8]> = u.cells.iter().map(|c| u.value(c)).collect();
+            out.push(format!(
+                "{} {:?} {:?} {} {:?} {:?}",
+                u.position,
+                u.clustering_value(0),
+                values,
+                u.serialized_size,
+                u.size_mismatch,
+                u.raw()
+            ));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn rows_read_the_same_whole_in_the_window_or_across_chunks() {
+        // 51-byte rows: through 64-byte chunks most straddle two chunks (the careful path),
+        // through 1 MiB chunks none does (the fast path).
+        let data = wide_partition(300);
+        let whole = rows_through(&data, 1 << 20).unwrap();
+        assert_eq!(whole.len(), 300);
+        assert_eq!(rows_through(&data, 64).unwrap(), whole);
+        // The order check compares each row with the one before on both paths.
+        let mut swapped = wide_partition(3);
+        let row = |r: usize| 18 + r * 51 + 2..18 + r * 51 + 6;
+        swapped[row(1)].copy_from_slice(&5i32.to_be_bytes());
+        for chunk_size in [64, 1 << 20] {
+            let e = rows_through(&swapped, chunk_size).unwrap_err();
+            assert!(
+                matches!(e, Error::Corrupt { kind: DecodeErrorKind::Structure(StructureError::ClusteringOutOfOrder), offset, .. } if offset == 18 + 2 * 51),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
