@@ -121,37 +121,9 @@ pub fn read_values<'a>(
     c: &mut Cursor<'a>,
     types: &[CqlType],
     count: usize,
-    mut f: impl FnMut(usize, Option<&'a [u8]>),
+    f: impl FnMut(usize, Option<&'a [u8]>),
 ) -> Result<(), DecodeError> {
-    if count > types.len() {
-        return Err(c.error(DecodeErrorKind::LengthOutOfRange {
-            what: "clustering prefix size",
-            length: count as u64,
-            limit: types.len() as u64,
-        }));
-    }
-    let mut i = 0;
-    while i < count {
-        let header = c.uvint()?;
-        let limit = count.min(i + 32);
-        while i < limit {
-            let shift = (i % 32) * 2;
-            if header & (1u64 << (shift + 1)) != 0 {
-                f(i, None);
-            } else if header & (1u64 << shift) != 0 {
-                f(i, Some(&[]));
-            } else {
-                let ty = types.get(i).unwrap_or(&CqlType::Blob);
-                let v = match ty.fixed_length() {
-                    Some(n) => c.bytes(n)?,
-                    None => c.uvint_bytes("clustering value length")?,
-                };
-                f(i, Some(v));
-            }
-            i += 1;
-        }
-    }
-    Ok(())
+    read_prefix(c, types.len(), count, |i| types.get(i).and_then(CqlType::fixed_length), f)
 }
 
 /// [`read_values`] with each type's fixed width worked out beforehand (`fixed[i]` is
@@ -160,13 +132,26 @@ pub fn read_values_fixed<'a>(
     c: &mut Cursor<'a>,
     fixed: &[Option<usize>],
     count: usize,
+    f: impl FnMut(usize, Option<&'a [u8]>),
+) -> Result<(), DecodeError> {
+    read_prefix(c, fixed.len(), count, |i| fixed.get(i).copied().flatten(), f)
+}
+
+/// A clustering prefix of `count` values out of `columns`: per 32 values a header of two bits
+/// each (null, empty), then each other value, `width(i)` bytes when its type has a fixed width,
+/// else length-prefixed.
+fn read_prefix<'a>(
+    c: &mut Cursor<'a>,
+    columns: usize,
+    count: usize,
+    width: impl Fn(usize) -> Option<usize>,
     mut f: impl FnMut(usize, Option<&'a [u8]>),
 ) -> Result<(), DecodeError> {
-    if count > fixed.len() {
+    if count > columns {
         return Err(c.error(DecodeErrorKind::LengthOutOfRange {
             what: "clustering prefix size",
             length: count as u64,
-            limit: fixed.len() as u64,
+            limit: columns as u64,
         }));
     }
     let mut i = 0;
@@ -180,7 +165,7 @@ pub fn read_values_fixed<'a>(
             } else if header & (1u64 << shift) != 0 {
                 f(i, Some(&[]));
             } else {
-                let v = match fixed.get(i).copied().flatten() {
+                let v = match width(i) {
                     Some(n) => c.bytes(n)?,
                     None => c.uvint_bytes("clustering value length")?,
                 };
