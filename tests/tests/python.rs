@@ -137,25 +137,14 @@ fn scan_equals_export_for_corpus_cases() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let now = 1_700_000_000;
     let mut jobs = Vec::new();
-    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt() && c.well_described()) {
-        let schema = case.schema_cql().map(|cql| {
-            let f = tmp.path().join(format!("{}.cql", case.id));
-            std::fs::write(&f, cql).expect("schema");
-            f
-        });
-        let oo = OpenOptions { schema_file: schema.clone(), ..Default::default() };
-        let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
-        for (_, group) in cairn_format::location::group_by_table(&tables) {
-            let group: Vec<SsTable> = group.into_iter().cloned().collect();
-            let (ks, name) = cairn_export::dataset_name(&group);
-            for mode in [Mode::Live, Mode::Mutations] {
-                let out = tmp.path().join("export").join(case.id).join(&name);
-                let (parquet, ndjson, _, _) = export_both(&group, mode, now, &out);
-                jobs.push(json!({"check": "equals_export", "name": format!("{} {ks}.{name}", case.id),
-                    "path": case.dir, "table": format!("{ks}.{name}"), "schema": schema, "mode":
-                    if mode == Mode::Live { "live" } else { "mutations" }, "now": now, "parquet": parquet,
-                    "ndjson": ndjson}));
-            }
+    for t in corpus_tables(&corpus, tmp.path()) {
+        for mode in [Mode::Live, Mode::Mutations] {
+            let out = tmp.path().join("export").join(&t.case).join(&t.name);
+            let (parquet, ndjson, _, _) = export_both(&t.sstables, mode, now, &out);
+            jobs.push(json!({"check": "equals_export", "name": format!("{} {}", t.case, t.qualified),
+                "path": t.dir, "table": t.qualified, "schema": t.schema, "mode":
+                if mode == Mode::Live { "live" } else { "mutations" }, "now": now, "parquet": parquet,
+                "ndjson": ndjson}));
         }
     }
     assert!(jobs.len() > 20, "only {} corpus scans", jobs.len());
@@ -298,23 +287,55 @@ fn spark_reads(tmp: &Path) -> J {
         reads.push(json!({"name": name, "path": g.table_dir, "table": format!("cairn.{name}")}));
     }
     if let Some(corpus) = cairn_fixtures::corpus() {
-        for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt() && c.well_described()) {
-            let schema = case.schema_cql().map(|cql| {
-                let f = tmp.join(format!("{}.cql", case.id));
-                std::fs::write(&f, cql).expect("schema");
-                f
-            });
-            let oo = OpenOptions { schema_file: schema.clone(), ..Default::default() };
-            let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
-            for (_, group) in cairn_format::location::group_by_table(&tables) {
-                let group: Vec<SsTable> = group.into_iter().cloned().collect();
-                let (ks, name) = cairn_export::dataset_name(&group);
-                reads.push(json!({"name": format!("{} {ks}.{name}", case.id), "path": case.dir,
-                    "table": format!("{ks}.{name}"), "schema": schema}));
-            }
+        for t in corpus_tables(&corpus, tmp) {
+            reads.push(json!({"name": format!("{} {}", t.case, t.qualified), "path": t.dir,
+                "table": t.qualified, "schema": t.schema}));
         }
     }
     J::Array(reads)
+}
+
+/// One table of a well-described, readable corpus case.
+struct CorpusTable {
+    /// The case id.
+    case: String,
+    /// The case directory.
+    dir: std::path::PathBuf,
+    /// Its schema, written to a file in the test's directory (when the manifest has one).
+    schema: Option<std::path::PathBuf>,
+    /// The table's SSTables.
+    sstables: Vec<SsTable>,
+    /// The dataset name (`t`, `t@snapshot`, ...) and `keyspace.name`.
+    name: String,
+    qualified: String,
+}
+
+/// Every table of every well-described corpus case that is not corrupt, grouped as the CLI
+/// groups them, each with its schema file written into `tmp`.
+fn corpus_tables(corpus: &cairn_fixtures::Corpus, tmp: &Path) -> Vec<CorpusTable> {
+    let mut out = Vec::new();
+    for case in corpus.cases().into_iter().filter(|c| !c.is_corrupt() && c.well_described()) {
+        let schema = case.schema_cql().map(|cql| {
+            let f = tmp.join(format!("{}.cql", case.id));
+            std::fs::write(&f, cql).expect("schema");
+            f
+        });
+        let oo = OpenOptions { schema_file: schema.clone(), ..Default::default() };
+        let tables = open_inputs(std::slice::from_ref(&case.dir), &oo).expect("open");
+        for (_, group) in cairn_format::location::group_by_table(&tables) {
+            let sstables: Vec<SsTable> = group.into_iter().cloned().collect();
+            let (ks, name) = cairn_export::dataset_name(&sstables);
+            out.push(CorpusTable {
+                case: case.id.to_string(),
+                dir: case.dir.clone(),
+                schema: schema.clone(),
+                qualified: format!("{ks}.{name}"),
+                name,
+                sstables,
+            });
+        }
+    }
+    out
 }
 
 /// The write half of the Spark test: what `python_spark.py` found, and the written files
