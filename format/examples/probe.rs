@@ -4,20 +4,26 @@
 //! of Cairn's verbs is reported as a ratio to these numbers, measured in the same run.
 //!
 //! usage: probe DATA_DB — prints one JSON object (MB/s are 10^6 bytes of uncompressed data per
-//! second, best of five passes).
+//! second of this thread's CPU time, best of five passes: `bench/run` times the verbs by their
+//! CPU time too, so that neighbours on a shared machine slow neither side's clock).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use cairn_format::compression::Compressor;
 use cairn_format::sstable::SsTable;
 
+/// This thread's CPU time, in seconds.
+fn cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
 fn best_of<F: FnMut() -> usize>(mut f: F) -> f64 {
     (0..5)
         .map(|_| {
-            let t = Instant::now();
+            let start = cpu_seconds();
             std::hint::black_box(f());
-            t.elapsed().as_secs_f64()
+            cpu_seconds() - start
         })
         .fold(f64::INFINITY, f64::min)
 }
