@@ -87,22 +87,14 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             }
         }
     }
-    // Every chunk; their stored bytes also make the CRC32 of the whole file for Digest.crc32
-    // (read again only where a chunk could not be read).
-    let mut source = table.data_source()?;
-    let mut buf = Vec::new();
-    for i in 0..source.chunk_count() {
-        buf.clear();
-        r.chunks += 1;
-        if let Err(e) = source.append_chunk(i, &mut buf) {
-            r.problems.push(problem_of(&e));
-        }
-    }
-    if let Err(e) = source.check_digest() {
-        r.problems.push(problem_of(&e));
-    }
+    // The scan below reads (and checks) the chunks it needs in order; the chunk pass after it
+    // reads the rest. Their problems come first in the report, so the scan's are set aside.
+    let mut scanner = table.scanner()?;
+    let toc_problems = r.problems.len();
+    // Where the scan stopped on an error: a problem dropped when a chunk is bad, of which it
+    // is most likely a consequence.
+    let mut scan_error: Option<usize> = None;
     // Structure, order, and the index beside it.
-    let chunk_problems = !r.problems.is_empty() && r.problems.iter().any(|p| p.component == "Data.db");
     let mut index = match table.index_reader() {
         Ok(i) => Some(i),
         Err(e) => {
@@ -132,7 +124,6 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
     let mut filter_misses = 0u64;
     let mut scan_complete = false;
     // The scan's own checks (order, sizes, partition count) are collected, not fatal.
-    let mut scanner = table.scanner()?;
     scanner.report_problems();
     'partitions: loop {
         let next = scanner.next_partition().map(|p| p.cloned());
@@ -144,9 +135,8 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
                 break;
             }
             Err(e) => {
-                if !chunk_problems {
-                    r.problems.push(problem_of(&e));
-                }
+                scan_error = Some(r.problems.len());
+                r.problems.push(problem_of(&e));
                 break;
             }
         };
@@ -240,9 +230,8 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    if !chunk_problems {
-                        r.problems.push(problem_of(&e));
-                    }
+                    scan_error = Some(r.problems.len());
+                    r.problems.push(problem_of(&e));
                     break 'partitions;
                 }
             }
@@ -289,6 +278,26 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             format!("bloom filter misses {filter_misses} partition key(s) of Index.db"),
         );
     }
+    // Every chunk the scan did not read in order, continuing past failures; with the scan's,
+    // their stored bytes make the CRC32 of the whole file for Digest.crc32.
+    let mut later = r.problems.split_off(toc_problems);
+    let mut source = scanner.into_source();
+    let mut buf = Vec::new();
+    r.chunks = source.chunk_count();
+    for i in source.chunks_read_in_order()..source.chunk_count() {
+        buf.clear();
+        if let Err(e) = source.append_chunk(i, &mut buf) {
+            r.problems.push(problem_of(&e));
+        }
+    }
+    if let Err(e) = source.check_digest() {
+        r.problems.push(problem_of(&e));
+    }
+    let chunk_problems = r.problems.iter().any(|p| p.component == "Data.db");
+    if chunk_problems && let Some(i) = scan_error.and_then(|i| i.checked_sub(toc_problems)) {
+        later.remove(i);
+    }
+    r.problems.append(&mut later);
     Ok(r)
 }
 

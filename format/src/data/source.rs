@@ -73,6 +73,8 @@ pub struct DataSource {
     verify: bool,
     scratch: Vec<u8>,
     digest: Option<DigestCoverage>,
+    /// Chunks `0..read_in_order` were read, in order, without error ([`Self::chunks_read_in_order`]).
+    read_in_order: u64,
 }
 
 impl DataSource {
@@ -93,6 +95,7 @@ impl DataSource {
             verify,
             scratch: Vec::new(),
             digest: None,
+            read_in_order: 0,
         })
     }
 
@@ -113,6 +116,7 @@ impl DataSource {
             verify,
             scratch: Vec::new(),
             digest: None,
+            read_in_order: 0,
         }
     }
 
@@ -184,8 +188,22 @@ impl DataSource {
         Ok(())
     }
 
+    /// How many chunks from the first were read, one after the other, without error: a reader
+    /// that checks every chunk (`cairn verify`) reads only the ones after them again.
+    pub fn chunks_read_in_order(&self) -> u64 {
+        self.read_in_order
+    }
+
     /// Append the uncompressed bytes of chunk `index` to `out`.
     pub fn append_chunk(&mut self, index: u64, out: &mut Vec<u8>) -> Result<()> {
+        let read = self.read_chunk(index, out);
+        if read.is_ok() && index == self.read_in_order {
+            self.read_in_order += 1;
+        }
+        read
+    }
+
+    fn read_chunk(&mut self, index: u64, out: &mut Vec<u8>) -> Result<()> {
         let cs = self.chunk_size();
         let start = index * cs;
         if start >= self.data_length {
