@@ -128,6 +128,7 @@ pub fn read_values<'a>(
 
 /// [`read_values`] with each type's fixed width worked out beforehand (`fixed[i]` is
 /// `types[i].fixed_length()`), for readers that parse many prefixes of one header.
+#[inline]
 pub fn read_values_fixed<'a>(
     c: &mut Cursor<'a>,
     fixed: &[Option<usize>],
@@ -140,6 +141,7 @@ pub fn read_values_fixed<'a>(
 /// A clustering prefix of `count` values out of `columns`: per 32 values a header of two bits
 /// each (null, empty), then each other value, `width(i)` bytes when its type has a fixed width,
 /// else length-prefixed.
+#[inline]
 fn read_prefix<'a>(
     c: &mut Cursor<'a>,
     columns: usize,

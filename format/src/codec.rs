@@ -82,16 +82,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// Absolute offset of the next byte.
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
     /// Position relative to the start of the slice.
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// Bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
@@ -116,11 +119,13 @@ impl<'a> Cursor<'a> {
         DecodeError::new(offset, kind)
     }
 
+    #[cold]
     fn truncated(&self, needed: usize) -> DecodeError {
         self.error(DecodeErrorKind::Truncated { needed: needed as u64, available: self.remaining() as u64 })
     }
 
     /// Read `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or_else(|| self.truncated(n))?;
         let out = self.buf.get(self.pos..end).ok_or_else(|| self.truncated(n))?;
@@ -134,6 +139,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Read a fixed-size array.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let b = self.bytes(N)?;
         let mut out = [0u8; N];
@@ -142,6 +148,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Read one byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let b = *self.buf.get(self.pos).ok_or_else(|| self.truncated(1))?;
         self.pos += 1;
@@ -159,6 +166,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Big-endian u16.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
@@ -206,7 +214,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// Unsigned vint.
+    #[inline]
     pub fn uvint(&mut self) -> Result<u64, DecodeError> {
+        // One byte, the common case, inline; longer ones out of line.
+        if let Some(&first) = self.buf.get(self.pos)
+            && first < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(first));
+        }
+        self.uvint_long()
+    }
+
+    #[inline(never)]
+    fn uvint_long(&mut self) -> Result<u64, DecodeError> {
         let first = self.u8()?;
         if first < 0x80 {
             return Ok(u64::from(first));
@@ -229,6 +250,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// An unsigned vint used as a length, checked against the bytes left and `limit`.
+    #[inline]
     pub fn uvint_len(&mut self, what: &'static str) -> Result<usize, DecodeError> {
         let at = self.offset();
         let v = self.uvint()?;
@@ -248,6 +270,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Bytes prefixed by an unsigned vint length.
+    #[inline]
     pub fn uvint_bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let n = self.uvint_len(what)?;
         self.bytes(n)

@@ -822,12 +822,26 @@ fn decode_shaped(
         }
     }
     let liveness = row.liveness;
-    let visit = |i: usize, c: &mut Cursor<'_>, row: &mut Unfiltered| -> Result<(), DecodeError> {
+    // One column's cells (a plain function, so that it is inlined into both loops below).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn visit(
+        i: usize,
+        c: &mut Cursor<'_>,
+        row: &mut Unfiltered,
+        columns: &[ColumnShape],
+        bytes: &[u8],
+        flags: u8,
+        liveness: &LivenessInfo,
+        stats: &crate::statistics::EncodingStats,
+        version: Version,
+    ) -> Result<(), DecodeError> {
+        let n = columns.len();
         let Some(col) = columns.get(i) else {
             return Err(c.error(DecodeErrorKind::ColumnIndex { index: i as u64, count: n as u64 }));
         };
         if !col.complex {
-            let cell = read_cell(c, bytes, i as u16, col.fixed, false, &liveness, &stats, version)?;
+            let cell = read_cell(c, bytes, i as u16, col.fixed, false, liveness, stats, version)?;
             row.cells.push(cell);
             return Ok(());
         }
@@ -843,15 +857,15 @@ fn decode_shaped(
         }
         let count = c.uvint_count("complex cell count")?;
         for _ in 0..count {
-            let cell = read_cell(c, bytes, i as u16, None, true, &liveness, &stats, version)?;
+            let cell = read_cell(c, bytes, i as u16, None, true, liveness, stats, version)?;
             row.cells.push(cell);
         }
         Ok(())
-    };
+    }
     match present_list {
         Some(list) => {
             for i in list {
-                visit(i as usize, &mut c, row)?;
+                visit(i as usize, &mut c, row, columns, bytes, flags, &liveness, &stats, version)?;
             }
         }
         None => {
@@ -859,7 +873,7 @@ fn decode_shaped(
                 if i < 64 && present_small & (1u64 << i) == 0 {
                     continue;
                 }
-                visit(i, &mut c, row)?;
+                visit(i, &mut c, row, columns, bytes, flags, &liveness, &stats, version)?;
             }
         }
     }
@@ -869,6 +883,7 @@ fn decode_shaped(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn read_cell(
     c: &mut Cursor<'_>,
     base: &[u8],
