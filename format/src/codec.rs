@@ -233,7 +233,14 @@ impl<'a> Cursor<'a> {
             return Ok(u64::from(first));
         }
         let extra = first.leading_ones() as usize;
-        let mut value = u64::from(first & (0xFFu8.checked_shr(extra as u32).unwrap_or(0)));
+        let high = u64::from(first & (0xFFu8.checked_shr(extra as u32).unwrap_or(0)));
+        // With eight bytes in reach, the `extra` bytes are the top of one big-endian load.
+        if let Some(&window) = self.buf.get(self.pos..).and_then(|rest| rest.first_chunk::<8>()) {
+            let low = u64::from_be_bytes(window).checked_shr(8 * (8 - extra as u32)).unwrap_or(0);
+            self.pos += extra;
+            return Ok(high.checked_shl(8 * extra as u32).unwrap_or(0) | low);
+        }
+        let mut value = high;
         let rest = self.bytes(extra).map_err(|e| {
             // Report the truncation at the start of the vint.
             DecodeError::new(e.offset.saturating_sub(1), e.kind)
@@ -362,6 +369,17 @@ mod tests {
             let mut c = Cursor::new(&b);
             prop_assert_eq!(c.uvint().unwrap(), v);
             prop_assert!(c.is_empty());
+        }
+
+        #[test]
+        fn uvint_round_trip_with_bytes_after(v: u64, after: [u8; 9]) {
+            // Eight bytes in reach take the one-load path; the bytes after must not leak in.
+            let mut b = enc(v);
+            let len = b.len();
+            b.extend_from_slice(&after);
+            let mut c = Cursor::new(&b);
+            prop_assert_eq!(c.uvint().unwrap(), v);
+            prop_assert_eq!(c.position(), len);
         }
 
         #[test]

@@ -68,6 +68,7 @@ pub const CELL_USE_ROW_TTL: u8 = 0x10;
 /// kind placing it before or after the rows it bounds (Cassandra `db/ClusteringComparator.java`).
 /// Every partition's unfiltereds are stored in strictly increasing order of it; the merger and
 /// the scan's order check both use this one rule. No allocation (called for every unfiltered).
+#[inline]
 pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfiltered) -> Ordering {
     let kind = |u: &Unfiltered| match u.kind() {
         UnfilteredKind::Marker(k) => k,
@@ -242,11 +243,13 @@ impl Unfiltered {
     }
 
     /// Bytes of a span.
+    #[inline]
     pub fn get(&self, span: Span) -> &[u8] {
         self.bytes.get(span.start as usize..(span.start as usize + span.len as usize)).unwrap_or(&[])
     }
 
     /// Clustering value `i` (`None` when null or absent).
+    #[inline]
     pub fn clustering_value(&self, i: usize) -> Option<&[u8]> {
         self.clustering.get(i).copied().flatten().map(|s| self.get(s))
     }

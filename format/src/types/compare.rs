@@ -9,7 +9,50 @@ use crate::types::CqlType;
 use crate::types::value::{Value, decode};
 
 /// Compare two serialized values of `ty` as Cassandra's comparator does.
+#[inline]
 pub fn compare_values(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
+    // The commonest clustering types inline (every read checks the order of its rows); the
+    // rest, and values of the wrong width, out of line.
+    let fast = match ty {
+        CqlType::Reversed(t) => compare_common(t, a, b).map(Ordering::reverse),
+        _ => compare_common(ty, a, b),
+    };
+    match fast {
+        Some(o) => o,
+        None => compare_values_out_of_line(ty, a, b),
+    }
+}
+
+/// [`compare_values`] for the commonest types at their width; `None` for anything else.
+#[inline(always)]
+fn compare_common(ty: &CqlType, a: &[u8], b: &[u8]) -> Option<Ordering> {
+    match ty {
+        CqlType::Int if a.len() == 4 && b.len() == 4 => {
+            Some(i32::from_be_bytes(first_bytes(a)).cmp(&i32::from_be_bytes(first_bytes(b))))
+        }
+        CqlType::BigInt | CqlType::Timestamp | CqlType::Time | CqlType::Counter if a.len() == 8 && b.len() == 8 => {
+            Some(i64::from_be_bytes(first_bytes(a)).cmp(&i64::from_be_bytes(first_bytes(b))))
+        }
+        // Byte order (empty first) is these types' order; see below.
+        CqlType::Text | CqlType::Ascii | CqlType::Blob | CqlType::Inet | CqlType::Boolean | CqlType::Date => {
+            Some(a.cmp(b))
+        }
+        _ => None,
+    }
+}
+
+/// The first `N` bytes of `v` (zeros past its end; callers check the length).
+#[inline(always)]
+fn first_bytes<const N: usize>(v: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(head) = v.get(..N) {
+        out.copy_from_slice(head);
+    }
+    out
+}
+
+#[inline(never)]
+fn compare_values_out_of_line(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
     if let CqlType::Reversed(t) = ty {
         return compare_values(t, a, b).reverse();
     }
@@ -216,6 +259,7 @@ pub fn compare_prefixes(
 }
 
 /// [`compare_prefixes`] over any two sequences of component values (no allocation).
+#[inline]
 pub fn compare_prefix_values<'a, 'b>(
     types: &[CqlType],
     a: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
