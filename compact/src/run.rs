@@ -353,7 +353,9 @@ struct Outputs<'a> {
     dir: &'a Path,
     header: cairn_format::statistics::SerializationHeader,
     options: WriterOptions,
-    writer: Option<SsTableWriter>,
+    /// Boxed: [`Outputs::writer`] takes it out and puts it back for every row, a move of a
+    /// pointer rather than of the whole (large) writer.
+    writer: Option<Box<SsTableWriter>>,
     done: Vec<Descriptor>,
     dry: bool,
     txn: Option<&'a mut Transaction>,
@@ -401,7 +403,7 @@ impl Outputs<'_> {
                     };
                     txn.add(&d, SsTableWriter::COMPONENTS)?;
                 }
-                SsTableWriter::create(self.dir, generation, self.header.clone(), self.options.clone())?
+                Box::new(SsTableWriter::create(self.dir, generation, self.header.clone(), self.options.clone())?)
             }
         };
         Ok(self.writer.insert(w))

@@ -202,7 +202,18 @@ impl Partition {
 
     /// The row at `clustering`, created if missing.
     pub fn row_mut(&mut self, clustering: &[Option<Vec<u8>>]) -> &mut Row {
-        self.rows.entry(clustering.to_vec()).or_insert_with(|| Row::new(clustering.to_vec()))
+        self.row_mut_owned(clustering.to_vec())
+    }
+
+    /// [`Self::row_mut`] with the clustering given owned (copied only when the row is new).
+    pub fn row_mut_owned(&mut self, clustering: Clustering) -> &mut Row {
+        match self.rows.entry(clustering) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let c = v.key().clone();
+                v.insert(Row::new(c))
+            }
+        }
     }
 
     /// The static row, created if missing.
@@ -236,7 +247,24 @@ impl Partition {
     /// its deletion only when it is newer than the partition or range deletion covering it, and
     /// its marker and cells only when they are newer than every deletion covering them.
     pub fn unfiltereds(&self, header: &SerializationHeader) -> Vec<Unfiltered> {
+        let mut out = Vec::new();
+        // The callback never fails.
+        let _ = self.each_unfiltered(header, &mut |u| {
+            out.push(u.clone());
+            Ok(())
+        });
+        out
+    }
+
+    /// [`Self::unfiltereds`], one at a time: `f` sees each in turn, in one buffer reused from
+    /// one to the next (no list of the partition's rows is built); stops at `f`'s first error.
+    pub fn each_unfiltered(
+        &self,
+        header: &SerializationHeader,
+        f: &mut dyn FnMut(&Unfiltered) -> crate::error::Result<()>,
+    ) -> crate::error::Result<()> {
         let types = &header.clustering_types;
+        let mut u = Unfiltered::default();
         // Range-tombstone bound events: (prefix, kind as a position, is_start, index).
         let mut events: Vec<(Clustering, BoundKind, bool, usize)> = Vec::new();
         for (i, rt) in self.range_tombstones.iter().enumerate() {
@@ -257,7 +285,6 @@ impl Partition {
             self.rows.values().map(|r| self.purge(types, r, false)).filter(|r| !r.is_empty()).collect();
         let mut rows: Vec<&Row> = purged.iter().map(|r| r.as_ref()).collect();
         rows.sort_by(|a, b| cmp(types, &a.clustering, BoundKind::Clustering, &b.clustering, BoundKind::Clustering));
-        let mut out = Vec::with_capacity(rows.len() + events.len());
         let mut open: Vec<usize> = Vec::new();
         let mut active: Option<DeletionTime> = None;
         let mut ri = 0;
@@ -270,9 +297,8 @@ impl Partition {
             };
             if take_row {
                 if let Some(r) = rows.get(ri) {
-                    let mut u = Unfiltered::default();
                     r.to_unfiltered(header, UnfilteredKind::Row, &mut u);
-                    out.push(u);
+                    f(&u)?;
                 }
                 ri += 1;
                 continue;
@@ -296,7 +322,6 @@ impl Partition {
                 continue;
             }
             let kind = BoundKind::transition(active.is_some(), now.is_some(), before);
-            let mut u = Unfiltered::default();
             u.start(UnfilteredKind::Marker(kind), 0);
             for v in &first.0 {
                 u.push_clustering(v.as_deref());
@@ -304,9 +329,9 @@ impl Partition {
             u.close_deletion = active.unwrap_or(DeletionTime::LIVE);
             u.deletion = now.unwrap_or(DeletionTime::LIVE);
             active = now;
-            out.push(u);
+            f(&u)?;
         }
-        out
+        Ok(())
     }
 
     /// `row` without what deletions of this partition shadow (see [`Self::unfiltereds`]).
@@ -364,13 +389,11 @@ impl crate::writer::SsTableWriter {
     /// Write a whole in-memory partition.
     pub fn write_partition_content(&mut self, p: &Partition) -> crate::error::Result<()> {
         self.begin_partition(&p.key, p.deletion)?;
-        let header = self.header().clone();
+        let header = self.shared_header();
         if let Some(s) = p.static_unfiltered(&header) {
             self.write_static_row(&s)?;
         }
-        for u in p.unfiltereds(&header) {
-            self.write(&u)?;
-        }
+        p.each_unfiltered(&header, &mut |u| self.write(u))?;
         self.end_partition()
     }
 }

@@ -51,6 +51,8 @@ pub struct DataFileWriter {
     offsets: Vec<u64>,
     crcs: Vec<u32>,
     digest: crc32fast::Hasher,
+    /// LZ4's hash table, reused from chunk to chunk (cleared, not reallocated).
+    lz4_table: lz4_flex::block::CompressTable,
 }
 
 impl DataFileWriter {
@@ -69,6 +71,7 @@ impl DataFileWriter {
             offsets: Vec::new(),
             crcs: Vec::new(),
             digest: crc32fast::Hasher::new(),
+            lz4_table: lz4_flex::block::CompressTable::default(),
         })
     }
 
@@ -84,6 +87,7 @@ impl DataFileWriter {
             offsets: Vec::new(),
             crcs: Vec::new(),
             digest: crc32fast::Hasher::new(),
+            lz4_table: lz4_flex::block::CompressTable::default(),
         }
     }
 
@@ -112,60 +116,85 @@ impl DataFileWriter {
         self.compression.as_ref().map_or(CRC_CHUNK, |c| c.chunk_length as usize)
     }
 
-    fn flush_chunk(&mut self) -> Result<()> {
-        if self.chunk.is_empty() {
+    /// Store one chunk of uncompressed bytes: raw with its CRC.db checksum, or compressed with
+    /// its CRC32 and offset.
+    fn store(&mut self, chunk: &[u8]) -> Result<()> {
+        let Some(c) = self.compression.as_ref() else {
+            self.crcs.push(crc32fast::hash(chunk));
+            return self.emit(chunk);
+        };
+        let (compressor, max_compressed_length) = (c.compressor, c.max_compressed_length as usize);
+        let level = c.options.iter().find(|(k, _)| k == "compression_level").and_then(|(_, v)| v.parse().ok());
+        self.offsets.push(self.file_pos);
+        let mut stored = std::mem::take(&mut self.stored);
+        stored.clear();
+        if compressor == crate::compression::Compressor::Lz4 {
+            lz4_compress(chunk, &mut self.lz4_table, &mut stored).map_err(|e| Error::io(&self.path, e))?;
+        } else {
+            compressor.compress_with_level(chunk, level, &mut stored).map_err(|e| Error::io(&self.path, e))?;
+        }
+        if stored.len() >= max_compressed_length {
+            // Incompressible: stored raw, padded to the limit (Cassandra `CompressedSequentialWriter`).
+            stored.clear();
+            stored.extend_from_slice(chunk);
+            if stored.len() < max_compressed_length {
+                stored.resize(max_compressed_length, 0);
+            }
+        }
+        let crc = crc32fast::hash(&stored);
+        let result = self.emit(&stored).and_then(|()| self.emit(&crc.to_be_bytes()));
+        self.stored = stored;
+        result
+    }
+
+    /// Store every whole chunk the buffer holds, keeping the rest (less than a chunk) in it.
+    fn store_full_chunks(&mut self) -> Result<()> {
+        let cap = self.chunk_capacity();
+        if self.chunk.len() < cap {
             return Ok(());
         }
         let chunk = std::mem::take(&mut self.chunk);
-        match self.compression.clone() {
-            None => {
-                self.crcs.push(crc32fast::hash(&chunk));
-                self.emit(&chunk)?;
+        let mut done = 0;
+        let mut result = Ok(());
+        for c in chunk.chunks_exact(cap) {
+            result = self.store(c);
+            if result.is_err() {
+                break;
             }
-            Some(c) => {
-                self.offsets.push(self.file_pos);
-                let mut stored = std::mem::take(&mut self.stored);
-                stored.clear();
-                let level = c.options.iter().find(|(k, _)| k == "compression_level").and_then(|(_, v)| v.parse().ok());
-                c.compressor.compress_with_level(&chunk, level, &mut stored).map_err(|e| Error::io(&self.path, e))?;
-                if stored.len() >= c.max_compressed_length as usize {
-                    // Incompressible: stored raw, padded to the limit (Cassandra `CompressedSequentialWriter`).
-                    stored.clear();
-                    stored.extend_from_slice(&chunk);
-                    if stored.len() < c.max_compressed_length as usize {
-                        stored.resize(c.max_compressed_length as usize, 0);
-                    }
-                }
-                let crc = crc32fast::hash(&stored);
-                self.emit(&stored)?;
-                self.emit(&crc.to_be_bytes())?;
-                self.stored = stored;
-            }
+            done += cap;
         }
         self.chunk = chunk;
-        self.chunk.clear();
-        Ok(())
+        self.chunk.drain(..done);
+        result
+    }
+
+    /// The buffer of uncompressed bytes not yet stored: append to it, then call [`Self::commit`]
+    /// with its length before appending (bytes are encoded where they will be compressed from,
+    /// not copied there from a row buffer).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.chunk
+    }
+
+    /// Account for the bytes appended to [`Self::buffer`] since it was `start` long, and store
+    /// the chunks they complete.
+    pub fn commit(&mut self, start: usize) -> Result<()> {
+        self.pos += self.chunk.len().saturating_sub(start) as u64;
+        self.store_full_chunks()
     }
 
     /// Append uncompressed bytes.
-    pub fn write(&mut self, mut bytes: &[u8]) -> Result<()> {
-        let cap = self.chunk_capacity();
-        while !bytes.is_empty() {
-            let room = cap - self.chunk.len();
-            let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            self.chunk.extend_from_slice(now);
-            self.pos += now.len() as u64;
-            bytes = rest;
-            if self.chunk.len() == cap {
-                self.flush_chunk()?;
-            }
-        }
-        Ok(())
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let start = self.chunk.len();
+        self.chunk.extend_from_slice(bytes);
+        self.commit(start)
     }
 
     /// Flush the last chunk and close the file.
     pub fn finish(mut self) -> Result<Written> {
-        self.flush_chunk()?;
+        let rest = std::mem::take(&mut self.chunk);
+        if !rest.is_empty() {
+            self.store(&rest)?;
+        }
         if let Some(mut o) = self.out.take() {
             o.flush().map_err(|e| Error::io(&self.path, e))?;
             o.get_ref().sync_all().map_err(|e| Error::io(&self.path, e))?;
@@ -187,4 +216,19 @@ impl DataFileWriter {
             digest: self.digest.clone().finalize(),
         })
     }
+}
+
+/// LZ4-compress `src` into `dst` as Cassandra's `LZ4Compressor` stores a chunk: the
+/// uncompressed length (4 bytes, little-endian), then the LZ4 block. The same bytes as
+/// `lz4_flex::block::compress_prepend_size`, with the hash table reused and no allocation.
+fn lz4_compress(src: &[u8], table: &mut lz4_flex::block::CompressTable, dst: &mut Vec<u8>) -> std::io::Result<()> {
+    let start = dst.len();
+    let len = u32::try_from(src.len()).map_err(std::io::Error::other)?;
+    dst.extend_from_slice(&len.to_le_bytes());
+    dst.resize(start + 4 + lz4_flex::block::get_maximum_output_size(src.len()), 0);
+    let out = dst.get_mut(start + 4..).unwrap_or_default();
+    let n = lz4_flex::block::compress_into_with_table(src, out, table)
+        .map_err(|e| std::io::Error::other(format!("LZ4 compression: {e}")))?;
+    dst.truncate(start + 4 + n);
+    Ok(())
 }

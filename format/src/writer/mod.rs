@@ -19,6 +19,7 @@ pub mod data;
 pub mod hll;
 pub mod row;
 
+use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -288,11 +289,74 @@ impl Collector {
     }
 }
 
+// The clustering bounds Statistics.db records. Cassandra 3.x keeps the smallest and largest
+// value of each component separately, by that component's type ([`track_components`], offered
+// every row); 4.0 onwards keeps the smallest and largest whole prefix, rows and range-tombstone
+// bounds alike. The writer refuses clusterings out of order, so between two static rows
+// (normally: in the whole partition) the smallest prefix is the first written and the largest
+// the last: only those two are offered ([`offer_min`], [`offer_max`]), not every row.
+
+/// Offer `u` (bound `kind`) as the smallest clustering prefix.
+fn offer_min(c: &mut Collector, types: &[crate::types::CqlType], u: &Unfiltered, kind: BoundKind) {
+    let current = || (0..u.clustering.len()).map(|i| u.clustering_value(i));
+    if c.min_prefix
+        .as_ref()
+        .is_none_or(|m| compare_prefix_values(types, current(), kind, m.0.iter().map(|v| v.as_deref()), m.1).is_lt())
+    {
+        c.min_prefix = Some((current().map(|v| v.map(<[u8]>::to_vec)).collect(), kind));
+    }
+}
+
+/// Offer `last` (bound `kind`) as the largest clustering prefix.
+fn offer_max(c: &mut Collector, types: &[crate::types::CqlType], last: &ClusteringBound, kind: BoundKind) {
+    let current = || last.values.iter().map(|v| v.as_deref());
+    if c.max_prefix
+        .as_ref()
+        .is_none_or(|m| compare_prefix_values(types, current(), kind, m.0.iter().map(|v| v.as_deref()), m.1).is_gt())
+    {
+        c.max_prefix = Some((last.values.clone(), kind));
+    }
+}
+
+/// Offer each clustering value of `u` (not a static row) as its component's smallest and largest
+/// (Cassandra 3.x), replacing a kept value in place.
+fn track_components(c: &mut Collector, types: &[crate::types::CqlType], u: &Unfiltered) {
+    if u.kind() == UnfilteredKind::StaticRow {
+        return;
+    }
+    let min = c.min_clustering.get_or_insert_with(Vec::new);
+    let max = c.max_clustering.get_or_insert_with(Vec::new);
+    for i in 0..u.clustering.len() {
+        let Some(v) = u.clustering_value(i) else { continue };
+        let ty = types.get(i).unwrap_or(&crate::types::CqlType::Blob);
+        while min.len() <= i {
+            min.push(None);
+        }
+        while max.len() <= i {
+            max.push(None);
+        }
+        for (slot, want) in [(min.get_mut(i), Ordering::Less), (max.get_mut(i), Ordering::Greater)] {
+            if let Some(slot) = slot
+                && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m) == want)
+            {
+                match slot {
+                    Some(kept) => {
+                        kept.clear();
+                        kept.extend_from_slice(v);
+                    }
+                    None => *slot = Some(v.to_vec()),
+                }
+            }
+        }
+    }
+}
+
 /// Streams partitions into a new SSTable.
 pub struct SsTableWriter {
     descriptor: Descriptor,
     options: WriterOptions,
-    header: SerializationHeader,
+    /// Shared, so that a caller writing from the header's tables can hold it while writing.
+    header: std::sync::Arc<SerializationHeader>,
     data: DataFileWriter,
     index: BufWriter<File>,
     index_tmp: PathBuf,
@@ -302,6 +366,8 @@ pub struct SsTableWriter {
     collector: Collector,
     buf: Vec<u8>,
     entry_buf: Vec<u8>,
+    /// The header's per-column encoding tables.
+    encoder: row::RowEncoder,
     // Current partition.
     partition: Option<PartitionState>,
     last_key: Option<(Token, Vec<u8>)>,
@@ -324,6 +390,9 @@ struct PartitionState {
     last: Option<(ClusteringBound, BoundKind)>,
     open_marker: Option<DeletionTime>,
     written: u64,
+    /// `last` is a clustering row or marker not yet offered as the largest clustering of the
+    /// SSTable (see [`SsTableWriter::track_clustering`]).
+    max_pending: bool,
 }
 
 fn temp_name(d: &Descriptor, c: Component) -> PathBuf {
@@ -379,10 +448,12 @@ impl SsTableWriter {
         let index_file = File::create(&index_tmp).map_err(|e| Error::io(&index_tmp, e))?;
         let filter = BloomFilter::with_capacity(options.expected_partitions, options.bloom_fp_chance);
         let collector = Collector::new(options.version);
+        let encoder = row::RowEncoder::new(&header);
         Ok(SsTableWriter {
+            encoder,
             summary: SummaryBuilder::new(options.min_index_interval),
             descriptor,
-            header,
+            header: std::sync::Arc::new(header),
             data,
             index: BufWriter::with_capacity(1 << 16, index_file),
             temps: vec![data_tmp, index_tmp.clone()],
@@ -410,6 +481,11 @@ impl SsTableWriter {
     /// The header rows are written with.
     pub fn header(&self) -> &SerializationHeader {
         &self.header
+    }
+
+    /// The header rows are written with, shared (held while writing, no copy).
+    pub fn shared_header(&self) -> std::sync::Arc<SerializationHeader> {
+        std::sync::Arc::clone(&self.header)
     }
 
     /// Uncompressed bytes written to Data.db so far.
@@ -458,6 +534,7 @@ impl SsTableWriter {
             last: None,
             open_marker: None,
             written: 0,
+            max_pending: false,
         });
         self.static_pending = !self.header.static_columns.is_empty();
         Ok(())
@@ -469,9 +546,10 @@ impl SsTableWriter {
     pub fn write_static_row(&mut self, u: &Unfiltered) -> Result<()> {
         self.static_pending = false;
         check_cells(u, &self.header.static_columns, self.data.position())?;
-        self.buf.clear();
-        row::write_unfiltered(&mut self.buf, u, &self.header, self.options.version, 0);
-        self.data.write(&self.buf)?;
+        let out = self.data.buffer();
+        let start = out.len();
+        self.encoder.write(out, u, &self.header, self.options.version, 0);
+        self.data.commit(start)?;
         self.collector.unfiltered(u);
         if let Some(p) = self.partition.as_mut() {
             p.header_length = self.data.position() - p.start;
@@ -519,13 +597,32 @@ impl SsTableWriter {
             p.block_first = Some(ClusteringBound { kind, values: values(u) });
             p.block_start = pos;
         }
-        self.buf.clear();
-        row::write_unfiltered(&mut self.buf, u, &self.header, self.options.version, pos - p.previous_start);
-        self.data.write(&self.buf)?;
+        let out = self.data.buffer();
+        let start = out.len();
+        self.encoder.write(out, u, &self.header, self.options.version, pos - p.previous_start);
+        self.data.commit(start)?;
         p.previous_start = pos;
         p.written += 1;
         if let UnfilteredKind::Marker(k) = u.kind() {
             p.open_marker = if k.is_open() { Some(u.deletion) } else { None };
+        }
+        if self.options.version.has_pending_repair() {
+            let types = &self.header.clustering_types;
+            if u.kind() == UnfilteredKind::StaticRow {
+                if p.max_pending
+                    && let Some((last, lk)) = &p.last
+                {
+                    offer_max(&mut self.collector, types, last, *lk);
+                }
+                p.max_pending = false;
+            } else {
+                if !p.max_pending {
+                    offer_min(&mut self.collector, types, u, kind);
+                }
+                p.max_pending = true;
+            }
+        } else {
+            track_components(&mut self.collector, &self.header.clustering_types, u);
         }
         // The last bound, updated in place (no allocation per row once the buffers have grown).
         match &mut p.last {
@@ -548,59 +645,7 @@ impl SsTableWriter {
             Self::close_block(p, self.data.position());
         }
         self.collector.unfiltered(u);
-        self.track_clustering(u);
         Ok(())
-    }
-
-    /// Track the clustering bounds Statistics.db records. Cassandra 3.x keeps the smallest and
-    /// largest value of each component separately, by that component's type; 4.0 onwards keeps
-    /// the smallest and largest whole prefix (rows and range-tombstone bounds alike).
-    fn track_clustering(&mut self, u: &Unfiltered) {
-        if u.kind() == UnfilteredKind::StaticRow {
-            return;
-        }
-        let types = &self.header.clustering_types;
-        let n = u.clustering.len();
-        let current = || (0..n).map(|i| u.clustering_value(i));
-        let owned = || (0..n).map(|i| u.clustering_value(i).map(<[u8]>::to_vec)).collect::<Vec<_>>();
-        if self.options.version.has_pending_repair() {
-            let kind = match u.kind() {
-                UnfilteredKind::Marker(k) => k,
-                _ => BoundKind::Clustering,
-            };
-            let cmp = |m: &(Vec<Option<Vec<u8>>>, BoundKind)| {
-                compare_prefix_values(types, current(), kind, m.0.iter().map(|v| v.as_deref()), m.1)
-            };
-            if self.collector.min_prefix.as_ref().is_none_or(|m| cmp(m).is_lt()) {
-                self.collector.min_prefix = Some((owned(), kind));
-            }
-            if self.collector.max_prefix.as_ref().is_none_or(|m| cmp(m).is_gt()) {
-                self.collector.max_prefix = Some((owned(), kind));
-            }
-            return;
-        }
-        let min = self.collector.min_clustering.get_or_insert_with(Vec::new);
-        let max = self.collector.max_clustering.get_or_insert_with(Vec::new);
-        for (i, v) in current().enumerate() {
-            let Some(v) = v else { continue };
-            let ty = types.get(i).unwrap_or(&crate::types::CqlType::Blob);
-            while min.len() <= i {
-                min.push(None);
-            }
-            while max.len() <= i {
-                max.push(None);
-            }
-            if let Some(slot) = min.get_mut(i)
-                && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_lt())
-            {
-                *slot = Some(v.to_vec());
-            }
-            if let Some(slot) = max.get_mut(i)
-                && slot.as_deref().is_none_or(|m| crate::types::compare::compare_values(ty, v, m).is_gt())
-            {
-                *slot = Some(v.to_vec());
-            }
-        }
     }
 
     fn close_block(p: &mut PartitionState, end: u64) {
@@ -619,6 +664,11 @@ impl SsTableWriter {
     pub fn end_partition(&mut self) -> Result<()> {
         self.flush_static()?;
         let Some(mut p) = self.partition.take() else { return Ok(()) };
+        if p.max_pending
+            && let Some((last, lk)) = &p.last
+        {
+            offer_max(&mut self.collector, &self.header.clustering_types, last, *lk);
+        }
         self.data.write(&[crate::data::END_OF_PARTITION])?;
         let end = self.data.position();
         if p.written > 0 && p.block_first.is_some() {
@@ -802,7 +852,7 @@ impl SsTableWriter {
             }),
             compaction: Some(CompactionMetadata { cardinality: c.hll.to_bytes() }),
             stats: Some(stats),
-            header: Some(self.header.clone()),
+            header: Some((*self.header).clone()),
             toc: vec![],
         }
     }
@@ -911,6 +961,89 @@ mod tests {
         // Nothing but the component itself is left in the directory.
         let names = std::fs::read_dir(dir.path()).map_err(|e| Error::io("ls", e))?.count();
         assert_eq!(names, 8);
+        Ok(())
+    }
+
+    /// A row of clustering `ck` (int) with text value `v`.
+    fn text_row(ck: i32, v: &[u8]) -> Unfiltered {
+        let mut u = Unfiltered::default();
+        u.start(UnfilteredKind::Row, 0);
+        u.push_clustering(Some(&ck.to_be_bytes()));
+        let template = Cell {
+            column: 0,
+            flags: 0,
+            timestamp: 5,
+            local_deletion_time: NO_DELETION_TIME,
+            ttl: 0,
+            path: None,
+            value: Span::default(),
+        };
+        u.push_cell(0, &template, None, v);
+        u
+    }
+
+    #[test]
+    fn rows_larger_than_a_chunk_and_bodies_over_127_bytes_read_back() -> Result<()> {
+        // Rows are encoded straight into the chunk buffer: a row spanning several chunks, and
+        // bodies whose size vint needs 1, 2 and 3 bytes, must come back as written.
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let mut w = SsTableWriter::create(dir.path(), 1, header(), WriterOptions::default())?;
+        let values: Vec<Vec<u8>> = [3usize, 100, 200, 20_000, 70_000, 5]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| ((i * 31 + j * 7) % 251) as u8).collect())
+            .collect();
+        w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+        for (i, v) in values.iter().enumerate() {
+            w.write(&text_row(i as i32, v))?;
+        }
+        let d = w.finish()?;
+        let t = crate::sstable::SsTable::open(&d.path(Component::Data), None)?;
+        let mut s = t.scanner()?;
+        let mut got = Vec::new();
+        while s.next_partition()?.is_some() {
+            while let Some(u) = s.next_unfiltered()? {
+                got.push(u.cells.first().map(|c| u.value(c).to_vec()).unwrap_or_default());
+            }
+        }
+        assert_eq!(got, values);
+        Ok(())
+    }
+
+    #[test]
+    fn clustering_bounds_are_the_smallest_first_and_largest_last_rows() -> Result<()> {
+        // Only the first and last row of each partition are offered as bounds; the result must
+        // be the smallest and largest over all partitions, whatever their order.
+        for version in [Version::Nb, Version::Oa, Version::Me] {
+            let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+            let options = WriterOptions { version, ..WriterOptions::default() };
+            let mut w = SsTableWriter::create(dir.path(), 1, header(), options)?;
+            let mut keys: Vec<(Token, i32)> =
+                (0..4i32).map(|k| (Partitioner::Murmur3.token(&k.to_be_bytes()), k)).collect();
+            keys.sort();
+            let rows = [[5, 6, 7], [-3, 2, 4], [8, 9, 40], [0, 1, 12]];
+            for (_, k) in keys {
+                w.begin_partition(&k.to_be_bytes(), DeletionTime::LIVE)?;
+                for ck in rows.get(k as usize).copied().unwrap_or_default() {
+                    w.write(&text_row(ck, b"x"))?;
+                }
+            }
+            let d = w.finish()?;
+            let stats = crate::sstable::read_statistics(&d)?
+                .stats
+                .ok_or(Error::OutOfOrder { what: "test", detail: "no stats".into() })?;
+            let int = |v: i32| v.to_be_bytes().to_vec();
+            match stats.covered_clusterings {
+                Some(c) => {
+                    assert_eq!(c.start.values, vec![Some(int(-3))], "{version:?}");
+                    assert_eq!(c.end.values, vec![Some(int(40))], "{version:?}");
+                }
+                None => {
+                    assert_eq!(stats.min_clustering_values, vec![int(-3)], "{version:?}");
+                    assert_eq!(stats.max_clustering_values, vec![int(40)], "{version:?}");
+                }
+            }
+        }
         Ok(())
     }
 }

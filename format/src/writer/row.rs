@@ -2,7 +2,6 @@
 //! (the inverse of [`crate::data::scanner`]; Cassandra `db/rows/UnfilteredSerializer.java`,
 //! `db/rows/Cell.java`, `db/Columns.java`).
 
-use crate::clustering::write_values;
 use crate::codec::write_uvint;
 use crate::data::*;
 use crate::deletion::{DeletionTime, LivenessInfo, NO_TIMESTAMP};
@@ -140,7 +139,8 @@ fn write_subset(out: &mut Vec<u8>, present: &[u16], count: usize) {
 }
 
 /// Append one row or marker; `prev_size` is the distance from the previous unfiltered's start
-/// (or the partition start) to this one (0 for static rows).
+/// (or the partition start) to this one (0 for static rows). A writer encoding many rows keeps a
+/// [`RowEncoder`] instead (this builds one per call).
 pub fn write_unfiltered(
     out: &mut Vec<u8>,
     u: &Unfiltered,
@@ -148,116 +148,235 @@ pub fn write_unfiltered(
     version: Version,
     prev_size: u64,
 ) {
-    let stats = &header.stats;
-    if let UnfilteredKind::Marker(kind) = u.kind() {
-        out.push(IS_MARKER);
-        out.push(kind.ordinal());
-        out.extend_from_slice(&(u.clustering.len() as u16).to_be_bytes());
-        let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
-        write_values(out, &header.clustering_types, &vals);
-        let body_start = out.len();
-        write_uvint(out, prev_size);
-        if kind.is_close() {
-            write_deletion(out, stats, &u.close_deletion, version);
+    RowEncoder::new(header).write(out, u, header, version, prev_size);
+}
+
+/// What encoding a row needs to know of each column, looked up once per SSTable instead of once
+/// per cell: the fixed value length of each clustering, static and regular column's type (`None`
+/// when its values carry a length), and whether a column is complex. Plus the list of columns a
+/// row has, reused from row to row.
+#[derive(Debug, Clone, Default)]
+pub struct RowEncoder {
+    clustering_fixed: Vec<Option<usize>>,
+    static_columns: Vec<(Option<usize>, bool)>,
+    regular_columns: Vec<(Option<usize>, bool)>,
+    present: Vec<u16>,
+}
+
+impl RowEncoder {
+    /// The tables of `header` (rows encoded with it must be given the same header).
+    pub fn new(header: &SerializationHeader) -> RowEncoder {
+        let columns = |cols: &[crate::statistics::HeaderColumn]| {
+            cols.iter().map(|c| (c.ty.fixed_length(), c.is_complex())).collect()
+        };
+        RowEncoder {
+            clustering_fixed: header.clustering_types.iter().map(|t| t.fixed_length()).collect(),
+            static_columns: columns(&header.static_columns),
+            regular_columns: columns(&header.regular_columns),
+            present: Vec::new(),
         }
-        if kind.is_open() {
-            write_deletion(out, stats, &u.deletion, version);
+    }
+
+    /// Append the clustering values of `u` (Cassandra `ClusteringPrefix.Serializer`: blocks of
+    /// up to 32 values, each led by a vint of null/empty bits), as [`crate::clustering::write_values`] does.
+    fn write_clustering(fixed: &[Option<usize>], out: &mut Vec<u8>, u: &Unfiltered) {
+        let n = u.clustering.len();
+        let mut g = 0;
+        while g < n {
+            let end = (g + 32).min(n);
+            let mut bits = 0u64;
+            for i in g..end {
+                match u.clustering_value(i) {
+                    None => bits |= 1 << ((i - g) * 2 + 1),
+                    Some([]) => bits |= 1 << ((i - g) * 2),
+                    Some(_) => {}
+                }
+            }
+            write_uvint(out, bits);
+            for i in g..end {
+                if let Some(b) = u.clustering_value(i)
+                    && !b.is_empty()
+                {
+                    if fixed.get(i).copied().flatten().is_none() {
+                        write_uvint(out, b.len() as u64);
+                    }
+                    out.extend_from_slice(b);
+                }
+            }
+            g = end;
+        }
+    }
+
+    /// Append one row or marker (see [`write_unfiltered`]).
+    pub fn write(
+        &mut self,
+        out: &mut Vec<u8>,
+        u: &Unfiltered,
+        header: &SerializationHeader,
+        version: Version,
+        prev_size: u64,
+    ) {
+        let stats = &header.stats;
+        if let UnfilteredKind::Marker(kind) = u.kind() {
+            out.push(IS_MARKER);
+            out.push(kind.ordinal());
+            out.extend_from_slice(&(u.clustering.len() as u16).to_be_bytes());
+            Self::write_clustering(&self.clustering_fixed, out, u);
+            let body_start = start_body(out);
+            write_uvint(out, prev_size);
+            if kind.is_close() {
+                write_deletion(out, stats, &u.close_deletion, version);
+            }
+            if kind.is_open() {
+                write_deletion(out, stats, &u.deletion, version);
+            }
+            finish_body(out, body_start);
+            return;
+        }
+        let is_static = u.kind() == UnfilteredKind::StaticRow;
+        let columns = if is_static { &self.static_columns } else { &self.regular_columns };
+        // The columns present, in header order (cells come in column order, so this is usually
+        // sorted already).
+        let present = &mut self.present;
+        present.clear();
+        present.extend(u.cells.iter().map(|c| c.column));
+        present.extend(u.complex_deletions.iter().map(|d| d.column));
+        if !present.is_sorted() {
+            present.sort_unstable();
+        }
+        present.dedup();
+        let has_complex_deletion = !u.complex_deletions.is_empty();
+        let (deletion, shadowable) = if !u.deletion.is_live() {
+            (u.deletion, false)
+        } else if !u.shadowable_deletion.is_live() {
+            (u.shadowable_deletion, true)
+        } else {
+            (DeletionTime::LIVE, false)
+        };
+        let mut flags = 0u8;
+        let mut ext = 0u8;
+        if is_static {
+            ext |= IS_STATIC;
+        }
+        if shadowable {
+            ext |= HAS_SHADOWABLE_DELETION;
+        }
+        if u.liveness.timestamp != NO_TIMESTAMP {
+            flags |= HAS_TIMESTAMP;
+            if u.liveness.is_expiring() {
+                flags |= HAS_TTL;
+            }
+        }
+        if !deletion.is_live() {
+            flags |= HAS_DELETION;
+        }
+        if present.len() == columns.len() {
+            flags |= HAS_ALL_COLUMNS;
+        }
+        if has_complex_deletion {
+            flags |= HAS_COMPLEX_DELETION;
+        }
+        if ext != 0 {
+            flags |= EXTENSION_FLAG;
+        }
+        out.push(flags);
+        if ext != 0 {
+            out.push(ext);
+        }
+        if !is_static {
+            Self::write_clustering(&self.clustering_fixed, out, u);
+        }
+        let body_start = start_body(out);
+        write_uvint(out, prev_size);
+        if flags & HAS_TIMESTAMP != 0 {
+            write_ts(out, stats, u.liveness.timestamp);
+            if flags & HAS_TTL != 0 {
+                write_ttl(out, stats, u.liveness.ttl);
+                write_ldt(out, stats, u.liveness.local_expiration_time, version);
+            }
+        }
+        if !deletion.is_live() {
+            write_deletion(out, stats, &deletion, version);
+        }
+        if flags & HAS_ALL_COLUMNS == 0 {
+            write_subset(out, present, columns.len());
+        }
+        // Cells in column order: each column's cells are one run, found by walking the cells once.
+        let by_column = u.cells.is_sorted_by_key(|c| c.column);
+        let mut next = 0;
+        for &ci in present.iter() {
+            let Some(&(fixed, complex)) = columns.get(ci as usize) else { continue };
+            let complex_deletion = (complex && has_complex_deletion).then(|| {
+                u.complex_deletions.iter().find(|d| d.column == ci).map_or(DeletionTime::LIVE, |d| d.deletion)
+            });
+            let column = Column { complex, fixed, complex_deletion };
+            if by_column {
+                let rest = u.cells.get(next..).unwrap_or_default();
+                let skip = rest.iter().take_while(|c| c.column < ci).count();
+                let n = rest.iter().skip(skip).take_while(|c| c.column == ci).count();
+                next += skip + n;
+                column.write(out, u, rest.get(skip..skip + n).unwrap_or_default().iter(), stats, version);
+            } else {
+                column.write(out, u, u.cells.iter().filter(|c| c.column == ci), stats, version);
+            }
         }
         finish_body(out, body_start);
-        return;
     }
-    let is_static = u.kind() == UnfilteredKind::StaticRow;
-    let columns = if is_static { &header.static_columns } else { &header.regular_columns };
-    let mut present: Vec<u16> =
-        u.cells.iter().map(|c| c.column).chain(u.complex_deletions.iter().map(|d| d.column)).collect();
-    present.sort_unstable();
-    present.dedup();
-    let has_complex_deletion = !u.complex_deletions.is_empty();
-    let (deletion, shadowable) = if !u.deletion.is_live() {
-        (u.deletion, false)
-    } else if !u.shadowable_deletion.is_live() {
-        (u.shadowable_deletion, true)
-    } else {
-        (DeletionTime::LIVE, false)
-    };
-    let mut flags = 0u8;
-    let mut ext = 0u8;
-    if is_static {
-        ext |= IS_STATIC;
-    }
-    if shadowable {
-        ext |= HAS_SHADOWABLE_DELETION;
-    }
-    if u.liveness.timestamp != NO_TIMESTAMP {
-        flags |= HAS_TIMESTAMP;
-        if u.liveness.is_expiring() {
-            flags |= HAS_TTL;
-        }
-    }
-    if !deletion.is_live() {
-        flags |= HAS_DELETION;
-    }
-    if present.len() == columns.len() {
-        flags |= HAS_ALL_COLUMNS;
-    }
-    if has_complex_deletion {
-        flags |= HAS_COMPLEX_DELETION;
-    }
-    if ext != 0 {
-        flags |= EXTENSION_FLAG;
-    }
-    out.push(flags);
-    if ext != 0 {
-        out.push(ext);
-    }
-    if !is_static {
-        let vals: Vec<Option<&[u8]>> = (0..u.clustering.len()).map(|i| u.clustering_value(i)).collect();
-        write_values(out, &header.clustering_types, &vals);
-    }
-    let body_start = out.len();
-    write_uvint(out, prev_size);
-    if flags & HAS_TIMESTAMP != 0 {
-        write_ts(out, stats, u.liveness.timestamp);
-        if flags & HAS_TTL != 0 {
-            write_ttl(out, stats, u.liveness.ttl);
-            write_ldt(out, stats, u.liveness.local_expiration_time, version);
-        }
-    }
-    if !deletion.is_live() {
-        write_deletion(out, stats, &deletion, version);
-    }
-    if flags & HAS_ALL_COLUMNS == 0 {
-        write_subset(out, &present, columns.len());
-    }
-    for &ci in &present {
-        let Some(col) = columns.get(ci as usize) else { continue };
-        if col.is_complex() {
-            if has_complex_deletion {
-                let d = u.complex_deletions.iter().find(|d| d.column == ci).map_or(DeletionTime::LIVE, |d| d.deletion);
-                write_deletion(out, stats, &d, version);
+}
+
+/// How one column of a row is written.
+struct Column {
+    complex: bool,
+    fixed: Option<usize>,
+    /// The column's deletion, when the row has complex deletions and this column is complex.
+    complex_deletion: Option<DeletionTime>,
+}
+
+impl Column {
+    /// Append the column's `cells` (its complex deletion and cell count first, when complex).
+    fn write<'c>(
+        &self,
+        out: &mut Vec<u8>,
+        u: &Unfiltered,
+        cells: impl Iterator<Item = &'c Cell> + Clone,
+        stats: &EncodingStats,
+        version: Version,
+    ) {
+        if self.complex {
+            if let Some(d) = &self.complex_deletion {
+                write_deletion(out, stats, d, version);
             }
-            let n = u.cells.iter().filter(|c| c.column == ci).count();
-            write_uvint(out, n as u64);
-            for c in u.cells.iter().filter(|c| c.column == ci) {
+            write_uvint(out, cells.clone().count() as u64);
+            for c in cells {
                 write_cell(out, u, c, true, None, stats, version);
             }
         } else {
-            for c in u.cells.iter().filter(|c| c.column == ci) {
-                write_cell(out, u, c, false, col.ty.fixed_length(), stats, version);
+            for c in cells {
+                write_cell(out, u, c, false, self.fixed, stats, version);
             }
         }
     }
-    finish_body(out, body_start);
 }
 
-/// Put the size of the body written from `body_start` in front of it, as a vint (written at
-/// the end, then rotated into place: no separate body buffer per row).
+/// Reserve the byte the body's size usually takes (bodies under 128 bytes) in front of the
+/// body about to be written; returns where the body starts.
+fn start_body(out: &mut Vec<u8>) -> usize {
+    out.push(0);
+    out.len()
+}
+
+/// Put the size of the body written from `body_start` in front of it, as a vint: in the byte
+/// [`start_body`] reserved when it fits there, else the body moves to make room (no separate
+/// body buffer per row).
 fn finish_body(out: &mut Vec<u8>, body_start: usize) {
-    let len = out.len().saturating_sub(body_start);
-    let before = out.len();
-    write_uvint(out, len as u64);
-    let n = out.len() - before;
-    if let Some(tail) = out.get_mut(body_start..) {
-        tail.rotate_right(n);
+    let len = out.len().saturating_sub(body_start) as u64;
+    if crate::codec::uvint_size(len) == 1 {
+        if let Some(b) = out.get_mut(body_start.wrapping_sub(1)) {
+            *b = len as u8;
+        }
+        return;
     }
+    let mut size = Vec::with_capacity(9);
+    write_uvint(&mut size, len);
+    out.splice(body_start.saturating_sub(1)..body_start, size);
 }
