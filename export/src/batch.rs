@@ -174,12 +174,7 @@ impl RowBatch {
         let mut first: Option<Fail> = None;
         for (j, c) in cols.iter().enumerate() {
             let array = match Scalar::new(&c.ty, self.rows) {
-                Some(mut b) => (0..self.rows)
-                    .try_for_each(|r| {
-                        b.push(d.value(j, r)?.as_ref());
-                        Ok(())
-                    })
-                    .map(|()| b.finish()),
+                Some(mut b) => d.fill(j, &mut b).map(|()| b.finish()),
                 None => d.column(j).map(|vals| {
                     let refs: Vec<Option<&Value<'_>>> = vals.iter().map(Option::as_ref).collect();
                     arrow::to_array(&c.ty, c.field.data_type(), &refs)
@@ -272,6 +267,29 @@ impl<'s, 'c> Decoder<'s, 'c> {
     /// The values of column `j`, or its first failure.
     fn column(&self, j: usize) -> Result<Vec<Option<Value<'s>>>, Fail> {
         (0..self.batch.rows).map(|r| self.value(j, r)).collect()
+    }
+
+    /// Push the values of column `j` into `b`. A partition key column's value is decoded once
+    /// per partition (its rows are consecutive and share the key), at its first row.
+    fn fill(&self, j: usize, b: &mut Scalar) -> Result<(), Fail> {
+        let keys = &self.batch.key_of;
+        if !self.cols.get(j).is_some_and(|c| matches!(c.source, Source::Key(_))) {
+            return (0..self.batch.rows).try_for_each(|r| {
+                b.push(self.value(j, r)?.as_ref());
+                Ok(())
+            });
+        }
+        let mut r = 0;
+        while r < self.batch.rows {
+            let k = keys.get(r);
+            let run = keys.get(r..).map_or(1, |rest| rest.iter().take_while(|x| Some(*x) == k).count().max(1));
+            let v = self.value(j, r)?;
+            for _ in 0..run {
+                b.push(v.as_ref());
+            }
+            r += run;
+        }
+        Ok(())
     }
 
     /// The value of column `j` at row `r`.
