@@ -189,58 +189,13 @@ pub fn to_array<'v, 'a>(ty: &CqlType, dt: &DataType, values: &[Option<&'v Value<
             Some(x) => Some(*x),
         })
         .collect();
-    macro_rules! prim {
-        ($builder:ty, $variant:path) => {{
-            let mut b = <$builder>::with_capacity(vals.len());
-            for v in &vals {
-                match v {
-                    Some($variant(x)) => b.append_value(*x),
-                    _ => b.append_null(),
-                }
-            }
-            Arc::new(b.finish()) as ArrayRef
-        }};
+    if let Some(mut b) = Scalar::new(ty, vals.len()) {
+        for v in &vals {
+            b.push(*v);
+        }
+        return b.finish();
     }
     match (ty.unreversed(), dt) {
-        (CqlType::TinyInt, _) => prim!(Int8Builder, Value::TinyInt),
-        (CqlType::SmallInt, _) => prim!(Int16Builder, Value::SmallInt),
-        (CqlType::Int, _) => prim!(Int32Builder, Value::Int),
-        (CqlType::BigInt, _) => prim!(Int64Builder, Value::BigInt),
-        (CqlType::Counter, _) => prim!(Int64Builder, Value::Counter),
-        (CqlType::Float, _) => prim!(Float32Builder, Value::Float),
-        (CqlType::Double, _) => prim!(Float64Builder, Value::Double),
-        (CqlType::Boolean, _) => prim!(BooleanBuilder, Value::Boolean),
-        (CqlType::Time, _) => prim!(Time64NanosecondBuilder, Value::Time),
-        (CqlType::Timestamp, _) => {
-            let mut b = TimestampMillisecondBuilder::with_capacity(vals.len()).with_timezone("UTC");
-            for v in &vals {
-                match v {
-                    Some(Value::Timestamp(ms)) => b.append_value(*ms),
-                    _ => b.append_null(),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        (CqlType::Date, _) => {
-            let mut b = Date32Builder::with_capacity(vals.len());
-            for v in &vals {
-                match v {
-                    Some(Value::Date(d)) => b.append_value((i64::from(*d) - (1i64 << 31)) as i32),
-                    _ => b.append_null(),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        (CqlType::Ascii | CqlType::Text, _) => {
-            let mut b = StringBuilder::with_capacity(vals.len(), vals.len() * 16);
-            for v in &vals {
-                match v {
-                    Some(Value::Text(s) | Value::Ascii(s)) => b.append_value(s),
-                    _ => b.append_null(),
-                }
-            }
-            Arc::new(b.finish())
-        }
         (_, DataType::Utf8) => {
             let mut b = StringBuilder::with_capacity(vals.len(), vals.len() * 16);
             for v in &vals {
@@ -371,6 +326,104 @@ pub fn to_array<'v, 'a>(ty: &CqlType, dt: &DataType, values: &[Option<&'v Value<
             Arc::new(FixedSizeListArray::new(child.clone(), *size, values, nulls(&vals)))
         }
         _ => arrow_array::new_null_array(dt, vals.len()),
+    }
+}
+
+/// An Arrow builder of a scalar CQL type (the integers, floats, `boolean`, `time`, `timestamp`,
+/// `date`, `ascii` and `text`), filled one value at a time: [`to_array`]'s mapping of those
+/// types, for callers that decode values one by one instead of collecting them first.
+pub(crate) enum Scalar {
+    /// `tinyint`.
+    TinyInt(Int8Builder),
+    /// `smallint`.
+    SmallInt(Int16Builder),
+    /// `int`.
+    Int(Int32Builder),
+    /// `bigint`.
+    BigInt(Int64Builder),
+    /// `counter`.
+    Counter(Int64Builder),
+    /// `float`.
+    Float(Float32Builder),
+    /// `double`.
+    Double(Float64Builder),
+    /// `boolean`.
+    Boolean(BooleanBuilder),
+    /// `time`.
+    Time(Time64NanosecondBuilder),
+    /// `timestamp`.
+    Timestamp(TimestampMillisecondBuilder),
+    /// `date`.
+    Date(Date32Builder),
+    /// `ascii`, `text`.
+    Text(StringBuilder),
+}
+
+impl Scalar {
+    /// A builder for `n` values of `ty`, if it is a scalar type.
+    pub(crate) fn new(ty: &CqlType, n: usize) -> Option<Scalar> {
+        Some(match ty.unreversed() {
+            CqlType::TinyInt => Scalar::TinyInt(Int8Builder::with_capacity(n)),
+            CqlType::SmallInt => Scalar::SmallInt(Int16Builder::with_capacity(n)),
+            CqlType::Int => Scalar::Int(Int32Builder::with_capacity(n)),
+            CqlType::BigInt => Scalar::BigInt(Int64Builder::with_capacity(n)),
+            CqlType::Counter => Scalar::Counter(Int64Builder::with_capacity(n)),
+            CqlType::Float => Scalar::Float(Float32Builder::with_capacity(n)),
+            CqlType::Double => Scalar::Double(Float64Builder::with_capacity(n)),
+            CqlType::Boolean => Scalar::Boolean(BooleanBuilder::with_capacity(n)),
+            CqlType::Time => Scalar::Time(Time64NanosecondBuilder::with_capacity(n)),
+            CqlType::Timestamp => Scalar::Timestamp(TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC")),
+            CqlType::Date => Scalar::Date(Date32Builder::with_capacity(n)),
+            CqlType::Ascii | CqlType::Text => Scalar::Text(StringBuilder::with_capacity(n, n * 16)),
+            _ => return None,
+        })
+    }
+
+    /// Append one value (`None`, [`Value::Null`], [`Value::Empty`] and values of another type:
+    /// null).
+    pub(crate) fn push(&mut self, v: Option<&Value<'_>>) {
+        match (self, v) {
+            (Scalar::TinyInt(b), Some(Value::TinyInt(x))) => b.append_value(*x),
+            (Scalar::SmallInt(b), Some(Value::SmallInt(x))) => b.append_value(*x),
+            (Scalar::Int(b), Some(Value::Int(x))) => b.append_value(*x),
+            (Scalar::BigInt(b), Some(Value::BigInt(x))) => b.append_value(*x),
+            (Scalar::Counter(b), Some(Value::Counter(x))) => b.append_value(*x),
+            (Scalar::Float(b), Some(Value::Float(x))) => b.append_value(*x),
+            (Scalar::Double(b), Some(Value::Double(x))) => b.append_value(*x),
+            (Scalar::Boolean(b), Some(Value::Boolean(x))) => b.append_value(*x),
+            (Scalar::Time(b), Some(Value::Time(x))) => b.append_value(*x),
+            (Scalar::Timestamp(b), Some(Value::Timestamp(ms))) => b.append_value(*ms),
+            (Scalar::Date(b), Some(Value::Date(d))) => b.append_value((i64::from(*d) - (1i64 << 31)) as i32),
+            (Scalar::Text(b), Some(Value::Text(s) | Value::Ascii(s))) => b.append_value(s),
+            (Scalar::TinyInt(b), _) => b.append_null(),
+            (Scalar::SmallInt(b), _) => b.append_null(),
+            (Scalar::Int(b), _) => b.append_null(),
+            (Scalar::BigInt(b) | Scalar::Counter(b), _) => b.append_null(),
+            (Scalar::Float(b), _) => b.append_null(),
+            (Scalar::Double(b), _) => b.append_null(),
+            (Scalar::Boolean(b), _) => b.append_null(),
+            (Scalar::Time(b), _) => b.append_null(),
+            (Scalar::Timestamp(b), _) => b.append_null(),
+            (Scalar::Date(b), _) => b.append_null(),
+            (Scalar::Text(b), _) => b.append_null(),
+        }
+    }
+
+    /// The array.
+    pub(crate) fn finish(self) -> ArrayRef {
+        match self {
+            Scalar::TinyInt(mut b) => Arc::new(b.finish()),
+            Scalar::SmallInt(mut b) => Arc::new(b.finish()),
+            Scalar::Int(mut b) => Arc::new(b.finish()),
+            Scalar::BigInt(mut b) | Scalar::Counter(mut b) => Arc::new(b.finish()),
+            Scalar::Float(mut b) => Arc::new(b.finish()),
+            Scalar::Double(mut b) => Arc::new(b.finish()),
+            Scalar::Boolean(mut b) => Arc::new(b.finish()),
+            Scalar::Time(mut b) => Arc::new(b.finish()),
+            Scalar::Timestamp(mut b) => Arc::new(b.finish()),
+            Scalar::Date(mut b) => Arc::new(b.finish()),
+            Scalar::Text(mut b) => Arc::new(b.finish()),
+        }
     }
 }
 

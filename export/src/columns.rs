@@ -6,7 +6,7 @@
 //! column's Arrow field is [`crate::arrow::field_with`]'s mapping of its CQL type; top-level
 //! `decimal` and `varint` columns are first measured over the rows being exported
 //! ([`measure_numerics`]) so a fixed-width Arrow type is chosen only when every value fits it.
-//! [`decode_batch`] turns a batch of live rows into decoded values, column by column.
+//! [`crate::batch`] decodes the live rows of a batch into them, column by column.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,11 +17,11 @@ use cairn_format::data::PartitionStream;
 use cairn_format::partitioner::Partitioner;
 use cairn_format::sstable::{DataPlaces, SsTable};
 use cairn_format::types::CqlType;
-use cairn_format::types::value::{Value, decode, from_cells, key_components};
+use cairn_format::types::value::{decode, key_components};
 
 use crate::arrow::{self, NumericShape, NumericSpan};
 use crate::live::merger;
-use crate::rows::{Cell, Cells, Row, TokenFilter, for_each_row};
+use crate::rows::{Cell, Row, TokenFilter, for_each_row};
 use crate::{ExportError, ExportOptions};
 
 /// One output column.
@@ -219,82 +219,6 @@ pub(crate) fn measure_numerics(
         return Err(e);
     }
     Ok(spans.into_iter().map(|(k, v)| (k, v.shape())).collect())
-}
-
-/// Decoded values of a batch, borrowing from its rows.
-pub(crate) fn decode_batch<'a>(
-    rows: &'a [Row],
-    cols: &[Column],
-    header: &cairn_format::statistics::SerializationHeader,
-    table: &str,
-    now: i64,
-) -> Result<Vec<Vec<Option<Value<'a>>>>, ExportError> {
-    let key_column = cols.iter().find(|c| matches!(c.source, Source::Key(_))).map(|c| c.name.as_str());
-    let mut out: Vec<Vec<Option<Value<'a>>>> = cols.iter().map(|_| Vec::with_capacity(rows.len())).collect();
-    // Rows of a partition share their key: split a composite key once per partition.
-    let mut parts: Vec<&'a [u8]> = Vec::new();
-    let mut parts_of: Option<&'a std::sync::Arc<[u8]>> = None;
-    for row in rows {
-        if let Some(column) = key_column
-            && !parts_of.is_some_and(|k| std::sync::Arc::ptr_eq(k, &row.key))
-        {
-            // A key that does not split into its columns is an error, never a row of nulls.
-            parts = key_components(&header.key_type, &row.key).map_err(|error| ExportError::Value {
-                places: DataPlaces::default(),
-                table: table.into(),
-                key: cairn_format::types::render::hex(&row.key),
-                raw_key: Arc::clone(&row.key),
-                column: column.into(),
-                error: Box::new(error),
-            })?;
-            parts_of = Some(&row.key);
-        }
-        for (c, col_out) in cols.iter().zip(out.iter_mut()) {
-            let err = |error: cairn_format::DecodeError| ExportError::Value {
-                places: DataPlaces::default(),
-                table: table.into(),
-                key: cairn_format::types::render::hex(&row.key),
-                raw_key: Arc::clone(&row.key),
-                column: c.name.clone(),
-                error: Box::new(error),
-            };
-            let find = |is_static: bool, idx: u16| -> Option<(&'a Cells, &'a Cell)> {
-                let cells: &'a Cells = if is_static { &row.statics } else { &row.data };
-                cells.get(idx).map(|c| (cells, c))
-            };
-            let v = match &c.source {
-                Source::Key(i) => match parts.get(*i) {
-                    Some(b) => Some(decode(&c.ty, b).map_err(err)?),
-                    None => None,
-                },
-                Source::Clustering(i) => match row.clustering.get(*i) {
-                    Some(Some(span)) => Some(decode(&c.ty, row.data.bytes(*span)).map_err(err)?),
-                    _ => None,
-                },
-                Source::Static(idx) | Source::Regular(idx) => match find(matches!(c.source, Source::Static(_)), *idx) {
-                    Some((cells, Cell::Simple { value, .. })) => Some(decode(&c.ty, cells.bytes(*value)).map_err(err)?),
-                    Some((cells, Cell::Complex(elems))) => Some(
-                        from_cells(&c.ty, elems.iter().map(|(p, v)| (cells.bytes(*p), cells.bytes(*v))))
-                            .map_err(err)?,
-                    ),
-                    None => None,
-                },
-                Source::WriteTime(s, idx) => match find(*s, *idx) {
-                    Some((_, Cell::Simple { timestamp, .. })) => Some(Value::BigInt(*timestamp)),
-                    _ => None,
-                },
-                Source::Fixed(_) => None,
-                Source::Ttl(s, idx) => match find(*s, *idx) {
-                    Some((_, Cell::Simple { ttl, expires, .. })) if *ttl > 0 => {
-                        Some(Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX)))
-                    }
-                    _ => None,
-                },
-            };
-            col_out.push(v);
-        }
-    }
-    Ok(out)
 }
 
 /// The CQL type as the manifest names it.

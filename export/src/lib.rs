@@ -29,6 +29,7 @@
 //! once, sized by bytes, for scans in parallel.
 
 pub mod arrow;
+mod batch;
 mod columns;
 mod dataset;
 pub mod ingest;

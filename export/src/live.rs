@@ -2,18 +2,23 @@
 //! sinks. [`write_live`] scans one merged stream on one thread and encodes on another;
 //! [`write_live_ranges`] splits a whole-table export into `--threads` token ranges, each scanned
 //! from its first partition (located through Summary.db/Index.db) into its own files. Which
-//! rows are live is [`cairn_format::live`]'s rule, applied by [`crate::rows::for_each_row`].
+//! rows are live is [`cairn_format::live`]'s rule, walked here by a visitor that gathers the
+//! rows column by column into [`RowBatch`]es (the token filter is [`crate::rows::for_each_row`]'s).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cairn_format::data::source::DigestCoverage;
+use cairn_format::data::{PartitionHeader, Unfiltered};
+use cairn_format::live::{LiveVisitor, Step, walk};
 use cairn_format::partitioner::{Partitioner, Token};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 
-use crate::columns::{Column, decode_batch};
-use crate::rows::{Row, TokenFilter, for_each_row};
-use crate::sink::{Sink, write_values};
+use crate::batch::RowBatch;
+use crate::columns::Column;
+use crate::rows::{Cells, TokenFilter};
+use crate::sink::{Sink, write_arrays, write_values};
 use crate::{ExportError, ExportOptions, FileSummary};
 
 /// One merged stream of every SSTable of a table.
@@ -26,17 +31,21 @@ pub(crate) fn merger(tables: &[SsTable]) -> Result<Merger, ExportError> {
 /// Decode a batch of live rows and write it to `sink`.
 pub(crate) fn write_batch(
     sink: &mut Sink,
-    rows: &[Row],
+    batch: &RowBatch,
     cols: &[Column],
     header: &cairn_format::statistics::SerializationHeader,
     table: &str,
-    now: i64,
 ) -> Result<(), ExportError> {
-    if rows.is_empty() {
+    if batch.is_empty() {
         return Ok(());
     }
-    let values = decode_batch(rows, cols, header, table, now)?;
-    write_values(sink, cols, &values, rows.len())
+    if sink.takes_arrow() {
+        let arrays = batch.arrays(cols, header, table)?;
+        write_arrays(sink, arrays, batch.len())
+    } else {
+        let values = batch.values(cols, header, table)?;
+        write_values(sink, cols, &values, batch.len())
+    }
 }
 
 /// What a scan wrote.
@@ -55,7 +64,7 @@ pub(crate) struct Written {
 /// What the scanning thread hands the encoding thread.
 pub(crate) enum Work {
     /// Rows to decode and write to the current sink.
-    Rows(Vec<Row>),
+    Rows(RowBatch),
     /// Close the current sink and open the one of token range `k`.
     Range(usize),
 }
@@ -74,18 +83,17 @@ pub(crate) fn write_live(
     new_sink: &(dyn Fn(Option<usize>) -> Sink + Sync),
     table_name: &str,
 ) -> Result<Written, ExportError> {
-    let split = !boundaries.is_empty();
     let partitioner = m.partitioner();
     let now = opts.now_s;
     let group = opts.rows_per_group.max(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
     std::thread::scope(|scope| {
         let encoder = scope.spawn(move || -> Result<Vec<FileSummary>, ExportError> {
-            let mut sink = new_sink(split.then_some(0));
+            let mut sink = new_sink((!boundaries.is_empty()).then_some(0));
             let mut files = Vec::new();
             for work in rx {
                 match work {
-                    Work::Rows(batch) => write_batch(&mut sink, &batch, cols, header, table_name, now)?,
+                    Work::Rows(batch) => write_batch(&mut sink, &batch, cols, header, table_name)?,
                     Work::Range(k) => {
                         sink.close()?;
                         files.append(&mut sink.files);
@@ -97,42 +105,28 @@ pub(crate) fn write_live(
             files.append(&mut sink.files);
             Ok(files)
         });
-        let mut range = 0usize;
-        let mut batch: Vec<Row> = Vec::with_capacity(group.min(1 << 20));
-        let (mut rows, mut partitions) = (0u64, 0u64);
-        let mut last_key: Option<std::sync::Arc<[u8]>> = None;
-        // The encoder stopped (it failed): its error is returned once it is joined.
-        let mut stopped = false;
-        let scanned = for_each_row(m, partitioner, now, filter, &mut |row: Row| {
-            if split {
-                let mut k = range;
-                while boundaries.get(k).is_some_and(|b| *b <= row.token) {
-                    k += 1;
-                }
-                if k != range {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(group.min(1 << 20)));
-                    if tx.send(Work::Rows(full)).is_err() || tx.send(Work::Range(k)).is_err() {
-                        stopped = true;
-                        return Ok(false);
-                    }
-                    range = k;
-                }
-            }
-            if last_key.as_ref() != Some(&row.key) {
-                partitions += 1;
-                last_key = Some(row.key.clone());
-            }
-            rows += 1;
-            batch.push(row);
-            if batch.len() >= group {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(group.min(1 << 20)));
-                if tx.send(Work::Rows(full)).is_err() {
-                    stopped = true;
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        });
+        let mut scan = Scan {
+            partitioner,
+            filter,
+            now,
+            cols,
+            boundaries,
+            group,
+            tx: &tx,
+            key: Arc::from(&[][..]),
+            token: Token::Murmur3(i64::MIN),
+            statics: Cells::default(),
+            spare: Cells::default(),
+            batch: RowBatch::new(cols.len()),
+            range: 0,
+            rows: 0,
+            partitions: 0,
+            last_key: None,
+            read: 0,
+            stopped: false,
+        };
+        let scanned = walk(m, now, &mut scan);
+        let Scan { batch, stopped, rows, partitions, read, .. } = scan;
         if !stopped && scanned.is_ok() {
             let _ = tx.send(Work::Rows(batch));
         }
@@ -143,9 +137,109 @@ pub(crate) fn write_live(
                 message: "the encoding thread panicked".into(),
             })
         });
-        let read = scanned?;
+        scanned?;
         Ok(Written { files: files?, rows, partitions, read })
     })
+}
+
+/// The scanning stage of [`write_live`]: a [`LiveVisitor`] that reads the partitions a filter
+/// admits (as [`crate::rows::for_each_row`] does), gathers their live rows into [`RowBatch`]es
+/// of `group` rows, and hands each full batch to the encoding thread — and, with token-range
+/// `boundaries`, a [`Work::Range`] at each boundary crossed. The cells of a row are gathered
+/// into one reused buffer ([`Cells`]), not a new one per row.
+struct Scan<'a> {
+    partitioner: Partitioner,
+    filter: &'a TokenFilter,
+    now: i64,
+    cols: &'a [Column],
+    boundaries: &'a [Token],
+    group: usize,
+    tx: &'a std::sync::mpsc::SyncSender<Work>,
+    /// The current partition's key and token.
+    key: Arc<[u8]>,
+    token: Token,
+    /// The current partition's live static cells.
+    statics: Cells,
+    /// A cleared buffer for the next row's cells.
+    spare: Cells,
+    batch: RowBatch,
+    /// The token range being written (with `boundaries`).
+    range: usize,
+    rows: u64,
+    partitions: u64,
+    last_key: Option<Arc<[u8]>>,
+    /// Partitions admitted, live or not.
+    read: u64,
+    /// The encoder stopped (it failed): its error is returned once it is joined.
+    stopped: bool,
+}
+
+impl Scan<'_> {
+    /// Hand the batch so far to the encoder; false when it has stopped.
+    fn send(&mut self) -> bool {
+        let full = std::mem::replace(&mut self.batch, RowBatch::new(self.cols.len()));
+        self.tx.send(Work::Rows(full)).is_ok()
+    }
+}
+
+impl LiveVisitor for Scan<'_> {
+    type Cells = Cells;
+
+    fn partition(&mut self, p: &PartitionHeader) -> Step {
+        let token = self.partitioner.token(&p.key);
+        // Partitions come in token order: past the end, nothing more is admitted.
+        if self.filter.end.as_ref().is_some_and(|e| token > *e) {
+            return Step::Stop;
+        }
+        if !self.filter.admits(&token) {
+            return Step::Skip;
+        }
+        self.key = Arc::from(&p.key[..]);
+        self.token = token;
+        self.read += 1;
+        Step::Read
+    }
+
+    fn cells(&mut self) -> Cells {
+        std::mem::take(&mut self.spare)
+    }
+
+    fn statics(&mut self, cells: Cells) {
+        let mut old = std::mem::replace(&mut self.statics, cells);
+        if self.spare.buf.capacity() == 0 {
+            old.clear();
+            self.spare = old;
+        }
+    }
+
+    fn row(&mut self, row: Option<&Unfiltered>, mut data: Cells) -> cairn_format::error::Result<bool> {
+        if !self.boundaries.is_empty() {
+            let mut k = self.range;
+            while self.boundaries.get(k).is_some_and(|b| *b <= self.token) {
+                k += 1;
+            }
+            if k != self.range {
+                if !self.send() || self.tx.send(Work::Range(k)).is_err() {
+                    self.stopped = true;
+                    return Ok(false);
+                }
+                self.range = k;
+            }
+        }
+        if !self.last_key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &self.key) || *k == self.key) {
+            self.partitions += 1;
+            self.last_key = Some(Arc::clone(&self.key));
+        }
+        self.rows += 1;
+        self.batch.push(&self.key, row, &data, &self.statics, self.cols, self.now);
+        data.clear();
+        self.spare = data;
+        if self.batch.len() >= self.group && !self.send() {
+            self.stopped = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
 }
 
 /// Live rows of the whole table by `opts.threads` token ranges at once, each range scanned from

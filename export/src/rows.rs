@@ -51,6 +51,12 @@ impl Cells {
         (start, self.buf.len() as u32)
     }
 
+    /// Empty, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.cells.clear();
+    }
+
     /// The cell of column `idx`.
     pub fn get(&self, idx: u16) -> Option<&Cell> {
         self.cells.iter().find(|(i, _)| *i == idx).map(|(_, c)| c)
@@ -105,7 +111,7 @@ pub struct TokenFilter {
 }
 
 impl TokenFilter {
-    fn admits(&self, t: &Token) -> bool {
+    pub(crate) fn admits(&self, t: &Token) -> bool {
         self.start.as_ref().is_none_or(|s| t > s) && self.end.as_ref().is_none_or(|e| t <= e)
     }
 }

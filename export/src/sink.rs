@@ -98,6 +98,14 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Whether batches go out as Arrow (Parquet files, or a [`crate::scan`]'s channel) rather
+    /// than text.
+    pub(crate) fn takes_arrow(&self) -> bool {
+        self.batches.is_some() || self.format == Format::Parquet
+    }
+}
+
 /// Write `n` rows given column by column.
 pub(crate) fn write_values(
     sink: &mut Sink,
@@ -108,31 +116,45 @@ pub(crate) fn write_values(
     if n_rows == 0 {
         return Ok(());
     }
+    if sink.takes_arrow() {
+        return write_arrays(sink, to_arrays(cols, values), n_rows);
+    }
+    let csv = sink.format == Format::Csv;
+    if let Open::Text { path, writer, rows: n, bytes } = sink.open()? {
+        let text = render_text(cols, values, n_rows, csv);
+        writer.write_all(text.as_bytes()).map_err(write_err(path))?;
+        *n += n_rows as u64;
+        *bytes += text.len() as u64;
+    }
+    close_if_full(sink)
+}
+
+/// Write `n_rows` rows given as Arrow arrays of the sink's schema (a sink that
+/// [`Sink::takes_arrow`]).
+pub(crate) fn write_arrays(sink: &mut Sink, arrays: Vec<ArrayRef>, n_rows: usize) -> Result<(), ExportError> {
+    if n_rows == 0 {
+        return Ok(());
+    }
     let schema = Arc::clone(&sink.schema);
     if let Some(tx) = &sink.batches {
-        let batch = to_batch(schema, cols, values)
+        let batch = RecordBatch::try_new(schema, arrays)
             .map_err(|e| ExportError::Parquet { path: PathBuf::from("(Arrow batch)"), message: e.to_string() })?;
         // The reader was dropped: stop scanning.
         return tx.send(Ok(batch)).map_err(|_| ExportError::Closed);
     }
-    let csv = sink.format == Format::Csv;
-    let open = sink.open()?;
-    match open {
-        Open::Parquet { path, writer, rows: n } => {
-            let batch = to_batch(schema, cols, values)
-                .map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
-            writer.write(&batch).map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
-            // One row group per batch: bounded memory, and an exact size for rolling files.
-            writer.flush().map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
-            *n += n_rows as u64;
-        }
-        Open::Text { path, writer, rows: n, bytes } => {
-            let text = render_text(cols, values, n_rows, csv);
-            writer.write_all(text.as_bytes()).map_err(write_err(path))?;
-            *n += n_rows as u64;
-            *bytes += text.len() as u64;
-        }
+    if let Open::Parquet { path, writer, rows: n } = sink.open()? {
+        let batch = RecordBatch::try_new(schema, arrays)
+            .map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+        writer.write(&batch).map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+        // One row group per batch: bounded memory, and an exact size for rolling files.
+        writer.flush().map_err(|e| ExportError::Parquet { path: path.clone(), message: e.to_string() })?;
+        *n += n_rows as u64;
     }
+    close_if_full(sink)
+}
+
+/// Close the current file once it has reached `--max-file-size`.
+fn close_if_full(sink: &mut Sink) -> Result<(), ExportError> {
     let full = match (&sink.current, sink.max_bytes) {
         (Some(Open::Parquet { writer, .. }), Some(max)) => writer.bytes_written() as u64 >= max,
         (Some(Open::Text { bytes, .. }), Some(max)) => *bytes >= max,
@@ -144,20 +166,14 @@ pub(crate) fn write_values(
     Ok(())
 }
 
-/// One Arrow record batch of rows given column by column (the export crate's type mapping,
+/// The Arrow arrays of rows given column by column (the export crate's type mapping,
 /// [`crate::arrow`]).
-pub(crate) fn to_batch(
-    schema: Arc<Schema>,
-    cols: &[Column],
-    values: &[Vec<Option<Value<'_>>>],
-) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let arrays: Vec<ArrayRef> = cols
-        .iter()
+fn to_arrays(cols: &[Column], values: &[Vec<Option<Value<'_>>>]) -> Vec<ArrayRef> {
+    cols.iter()
         .zip(values)
         .map(|(c, v)| {
             let refs: Vec<Option<&Value<'_>>> = v.iter().map(Option::as_ref).collect();
             arrow::to_array(&c.ty, c.field.data_type(), &refs)
         })
-        .collect();
-    RecordBatch::try_new(schema, arrays)
+        .collect()
 }
