@@ -141,7 +141,7 @@ impl<'a> Renderer<'a> {
 
     /// `name : "…"` of a microsecond timestamp: its integer text with `--timestamps raw`, else
     /// its instant.
-    #[inline]
+    #[inline(always)]
     fn field_micros(&mut self, name: Name, us: i64) {
         self.json.key(name);
         let raw = self.opts.raw_timestamps;
@@ -151,7 +151,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// `name : "…"` of a time in seconds (deletion, expiry): integer text or instant.
-    #[inline]
+    #[inline(always)]
     fn field_seconds(&mut self, name: Name, s: i64) {
         self.json.key(name);
         let raw = self.opts.raw_timestamps;
@@ -326,7 +326,11 @@ impl<'a> Renderer<'a> {
         let tomb_only = self.opts.tombstones_only;
         self.json.begin_object();
         self.json.key(name!("type"));
-        self.json.raw(if is_static { "\"static_block\"" } else { "\"row\"" });
+        if is_static {
+            self.json.raw("\"static_block\"");
+        } else {
+            self.json.raw("\"row\"");
+        }
         self.json.field_number(name!("position"), position);
         if !is_static {
             self.clustering(header, u)?;

@@ -227,7 +227,12 @@ impl JsonOut {
     #[inline(always)]
     pub fn key(&mut self, name: Name) {
         self.before_field();
-        self.out.push_str(if self.minimal { name.minimal } else { name.pretty });
+        // Two calls, each of a length known where the name is a constant (no copy routine).
+        if self.minimal {
+            self.out.push_str(name.minimal);
+        } else {
+            self.out.push_str(name.pretty);
+        }
     }
 
     /// A string value.
@@ -237,7 +242,7 @@ impl JsonOut {
     }
 
     /// A raw (already JSON) value.
-    #[inline]
+    #[inline(always)]
     pub fn raw(&mut self, s: &str) {
         self.before_value();
         self.out.push_str(s);
@@ -271,18 +276,22 @@ impl JsonOut {
     /// A boolean.
     #[inline]
     pub fn boolean(&mut self, b: bool) {
-        self.raw(if b { "true" } else { "false" });
+        if b {
+            self.raw("true");
+        } else {
+            self.raw("false");
+        }
     }
 
     /// `name : "value"`.
-    #[inline]
+    #[inline(always)]
     pub fn field_string(&mut self, name: Name, v: &str) {
         self.key(name);
         self.string(v);
     }
 
     /// `name : number`.
-    #[inline]
+    #[inline(always)]
     pub fn field_number(&mut self, name: Name, n: impl itoa::Integer) {
         self.key(name);
         self.number(n);

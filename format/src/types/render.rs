@@ -821,20 +821,33 @@ impl Shortest {
 /// digits padded with zeros and `.0` (`12300.0`), which is exactly Java's layout of the same
 /// digits.
 fn plain_as_java(text: &str, m: u64, k: i32, out: &mut String) -> bool {
-    let Some((int, frac)) = text.split_once('.') else { return false };
-    if !int.bytes().all(|c| c.is_ascii_digit() || c == b'-') || !frac.bytes().all(|c| c.is_ascii_digit()) {
-        return false;
+    // One pass: where the point is, how many zeros end the text, that the rest are digits.
+    let bytes = text.as_bytes();
+    let mut point = None;
+    let mut zeros = 0usize;
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'0' => zeros += 1,
+            b'1'..=b'9' => zeros = 0,
+            b'.' if point.is_none() => {
+                point = Some(i);
+                zeros = 0;
+            }
+            b'-' if i == 0 => {}
+            _ => return false,
+        }
     }
-    // Java writes no trailing zero after the point but the one of `.0`.
-    if frac.len() > 1 && frac.ends_with('0') {
-        return false;
-    }
+    let Some(point) = point else { return false };
+    let frac = bytes.len() - point - 1;
     // The power of ten of the last significant digit.
-    let frac = frac.trim_end_matches('0');
-    let last_exp = if frac.is_empty() {
-        int.bytes().rev().take_while(|&c| c == b'0').count() as i32
+    let last_exp = if frac == 1 && zeros == 1 {
+        // `d….0`: count the zeros that end the integer part.
+        bytes.get(..point).unwrap_or_default().iter().rev().take_while(|&&c| c == b'0').count() as i32
+    } else if zeros == 0 && frac > 0 {
+        -(frac as i32)
     } else {
-        -(frac.len() as i32)
+        // Java writes no trailing zero after the point but the one of `.0`.
+        return false;
     };
     if last_exp == k + m.trailing_zeros() as i32 + 1 {
         return false;
