@@ -40,7 +40,8 @@ use cairn_format::types::render::{
 use cairn_format::types::value::{counter_shards, decode};
 
 use crate::InspectError;
-use crate::json::JsonOut;
+use crate::json::{JsonOut, Name};
+use crate::name;
 
 /// Options of `cairn dump`.
 #[derive(Debug, Clone, Default)]
@@ -140,8 +141,9 @@ impl<'a> Renderer<'a> {
 
     /// `name : "…"` of a microsecond timestamp: its integer text with `--timestamps raw`, else
     /// its instant.
-    fn field_micros(&mut self, name: &str, us: i64) {
-        self.json.field(name);
+    #[inline(always)]
+    fn field_micros(&mut self, name: Name, us: i64) {
+        self.json.key(name);
         let raw = self.opts.raw_timestamps;
         let instants = &mut self.instants;
         self.json
@@ -149,8 +151,9 @@ impl<'a> Renderer<'a> {
     }
 
     /// `name : "…"` of a time in seconds (deletion, expiry): integer text or instant.
-    fn field_seconds(&mut self, name: &str, s: i64) {
-        self.json.field(name);
+    #[inline(always)]
+    fn field_seconds(&mut self, name: Name, s: i64) {
+        self.json.key(name);
         let raw = self.opts.raw_timestamps;
         let instants = &mut self.instants;
         self.json.plain_string_with(|out| if raw { push_int(out, s) } else { instants.write_instant(s, 0, out) });
@@ -177,13 +180,13 @@ impl<'a> Renderer<'a> {
     }
 
     fn deletion(&mut self, d: &DeletionTime, shadowable: bool) {
-        self.json.field("deletion_info");
+        self.json.key(name!("deletion_info"));
         self.json.objects_compact = true;
         self.json.begin_object();
-        self.field_micros("marked_deleted", d.marked_for_delete_at);
-        self.field_seconds("local_delete_time", d.local_deletion_time);
+        self.field_micros(name!("marked_deleted"), d.marked_for_delete_at);
+        self.field_seconds(name!("local_delete_time"), d.local_deletion_time);
         if shadowable {
-            self.json.field("shadowable");
+            self.json.key(name!("shadowable"));
             self.json.boolean(true);
         }
         self.json.end_object();
@@ -194,7 +197,7 @@ impl<'a> Renderer<'a> {
         if u.clustering.is_empty() {
             return Ok(());
         }
-        self.json.field("clustering");
+        self.json.key(name!("clustering"));
         self.json.objects_compact = true;
         self.json.begin_array();
         self.json.arrays_compact = true;
@@ -220,21 +223,21 @@ impl<'a> Renderer<'a> {
 
     /// Open the partition object and its `rows` array; `source` is a leading `(field, value)`
     /// naming where the partition came from (`sstable` or `table`).
-    pub fn begin_partition(&mut self, header: &SerializationHeader, p: &PartitionHeader, source: Option<(&str, &str)>) {
+    pub fn begin_partition(&mut self, header: &SerializationHeader, p: &PartitionHeader, source: Option<(Name, &str)>) {
         self.json.begin_object();
         if let Some((field, value)) = source {
             self.json.field_string(field, value);
         }
-        self.json.field("partition");
+        self.json.key(name!("partition"));
         self.json.begin_object();
-        self.json.field("key");
+        self.json.key(name!("key"));
         self.key(header, &p.key);
-        self.json.field_number("position", p.position);
+        self.json.field_number(name!("position"), p.position);
         if !p.deletion.is_live() {
             self.deletion(&p.deletion, false);
         }
         self.json.end_object();
-        self.json.field("rows");
+        self.json.key(name!("rows"));
         self.json.begin_array();
     }
 
@@ -270,10 +273,10 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn bound(&mut self, header: &SerializationHeader, u: &Unfiltered, name: &str, inclusive: bool, d: &DeletionTime) {
-        self.json.field(name);
+    fn bound(&mut self, header: &SerializationHeader, u: &Unfiltered, name: Name, inclusive: bool, d: &DeletionTime) {
+        self.json.key(name);
         self.json.begin_object();
-        self.json.field_string("type", if inclusive { "inclusive" } else { "exclusive" });
+        self.json.field_string(name!("type"), if inclusive { "inclusive" } else { "exclusive" });
         let _ = self.clustering(header, u);
         self.deletion(d, false);
         self.json.end_object();
@@ -283,15 +286,15 @@ impl<'a> Renderer<'a> {
         self.json.begin_object();
         let (end_incl, start_incl) = kind.inclusivity();
         if kind.is_boundary() {
-            self.json.field_string("type", "range_tombstone_boundary");
-            self.bound(header, u, "end", end_incl, &u.close_deletion);
-            self.bound(header, u, "start", start_incl, &u.deletion);
+            self.json.field_string(name!("type"), "range_tombstone_boundary");
+            self.bound(header, u, name!("end"), end_incl, &u.close_deletion);
+            self.bound(header, u, name!("start"), start_incl, &u.deletion);
         } else if kind.is_open() {
-            self.json.field_string("type", "range_tombstone_bound");
-            self.bound(header, u, "start", start_incl, &u.deletion);
+            self.json.field_string(name!("type"), "range_tombstone_bound");
+            self.bound(header, u, name!("start"), start_incl, &u.deletion);
         } else {
-            self.json.field_string("type", "range_tombstone_bound");
-            self.bound(header, u, "end", end_incl, &u.close_deletion);
+            self.json.field_string(name!("type"), "range_tombstone_bound");
+            self.bound(header, u, name!("end"), end_incl, &u.close_deletion);
         }
         self.json.end_object();
         self.json.objects_compact = false;
@@ -299,14 +302,14 @@ impl<'a> Renderer<'a> {
 
     fn liveness(&mut self, l: &LivenessInfo) {
         self.json.objects_compact = false;
-        self.json.field("liveness_info");
+        self.json.key(name!("liveness_info"));
         self.json.objects_compact = true;
         self.json.begin_object();
-        self.field_micros("tstamp", l.timestamp);
+        self.field_micros(name!("tstamp"), l.timestamp);
         if l.is_expiring() {
-            self.json.field_number("ttl", l.ttl);
-            self.field_seconds("expires_at", l.local_expiration_time);
-            self.json.field("expired");
+            self.json.field_number(name!("ttl"), l.ttl);
+            self.field_seconds(name!("expires_at"), l.local_expiration_time);
+            self.json.key(name!("expired"));
             self.json.boolean(l.local_expiration_time < self.opts.now_s);
         }
         self.json.end_object();
@@ -322,8 +325,13 @@ impl<'a> Renderer<'a> {
     ) -> Result<(), InspectError> {
         let tomb_only = self.opts.tombstones_only;
         self.json.begin_object();
-        self.json.field_string("type", if is_static { "static_block" } else { "row" });
-        self.json.field_number("position", position);
+        self.json.key(name!("type"));
+        if is_static {
+            self.json.raw("\"static_block\"");
+        } else {
+            self.json.raw("\"row\"");
+        }
+        self.json.field_number(name!("position"), position);
         if !is_static {
             self.clustering(header, u)?;
             if !u.liveness.is_empty() {
@@ -335,17 +343,17 @@ impl<'a> Renderer<'a> {
             (true, false) => self.deletion(&u.shadowable_deletion, true),
             (false, false) => {
                 self.deletion(&u.deletion, false);
-                self.json.field("shadowable_deletion_info");
+                self.json.key(name!("shadowable_deletion_info"));
                 self.json.objects_compact = true;
                 self.json.begin_object();
-                self.field_micros("marked_deleted", u.shadowable_deletion.marked_for_delete_at);
-                self.field_seconds("local_delete_time", u.shadowable_deletion.local_deletion_time);
+                self.field_micros(name!("marked_deleted"), u.shadowable_deletion.marked_for_delete_at);
+                self.field_seconds(name!("local_delete_time"), u.shadowable_deletion.local_deletion_time);
                 self.json.end_object();
                 self.json.objects_compact = false;
             }
             (true, true) => {}
         }
-        self.json.field("cells");
+        self.json.key(name!("cells"));
         self.json.begin_array();
         let columns = if is_static { &header.static_columns } else { &header.regular_columns };
         let mut complex_done: Option<u16> = None;
@@ -382,7 +390,7 @@ impl<'a> Renderer<'a> {
     fn complex_deletion(&mut self, name: &str, d: &DeletionTime) {
         self.json.objects_compact = true;
         self.json.begin_object();
-        self.json.field_string("name", &cql_identifier(name));
+        self.json.field_string(name!("name"), &cql_identifier(name));
         self.deletion(d, false);
         self.json.objects_compact = true;
         self.json.end_object();
@@ -400,12 +408,12 @@ impl<'a> Renderer<'a> {
         let liveness = &u.liveness;
         self.json.begin_object();
         self.json.objects_compact = true;
-        self.json.field("name");
+        self.json.key(name!("name"));
         let name_json = self.names.json(slot, name);
         self.json.raw(name_json);
         let mut value_type: &CqlType = ty;
         if let Some(path) = u.path(cell) {
-            self.json.field("path");
+            self.json.key(name!("path"));
             self.json.arrays_compact = true;
             self.json.begin_array();
             value_type = match ty {
@@ -446,14 +454,14 @@ impl<'a> Renderer<'a> {
             self.json.arrays_compact = false;
         }
         if cell.is_tombstone() {
-            self.json.field("deletion_info");
+            self.json.key(name!("deletion_info"));
             self.json.objects_compact = true;
             self.json.begin_object();
-            self.field_seconds("local_delete_time", cell.local_deletion_time);
+            self.field_seconds(name!("local_delete_time"), cell.local_deletion_time);
             self.json.end_object();
             self.json.objects_compact = false;
         } else {
-            self.json.field("value");
+            self.json.key(name!("value"));
             let raw = u.value(cell);
             if value_type.is_counter() {
                 let shards = counter_shards(raw).map_err(|e| InspectError::value(u.position, e))?;
@@ -471,18 +479,18 @@ impl<'a> Renderer<'a> {
         // sstabledump leaves out what equals the row's liveness; --explicit never does.
         let explicit = self.opts.explicit;
         if explicit || liveness.is_empty() || cell.timestamp != liveness.timestamp {
-            self.field_micros("tstamp", cell.timestamp);
+            self.field_micros(name!("tstamp"), cell.timestamp);
         }
         let expiring = cell.is_expiring() && !cell.is_tombstone();
         if expiring && (explicit || liveness.is_empty() || cell.ttl != liveness.ttl) {
-            self.json.field_number("ttl", cell.ttl);
-            self.field_seconds("expires_at", cell.local_deletion_time);
-            self.json.field("expired");
+            self.json.field_number(name!("ttl"), cell.ttl);
+            self.field_seconds(name!("expires_at"), cell.local_deletion_time);
+            self.json.key(name!("expired"));
             self.json.boolean(self.opts.now_s >= cell.local_deletion_time);
         } else if explicit && !expiring {
-            self.json.field("ttl");
+            self.json.key(name!("ttl"));
             self.json.raw("null");
-            self.json.field("expires_at");
+            self.json.key(name!("expires_at"));
             self.json.raw("null");
         }
         self.json.end_object();
@@ -492,16 +500,16 @@ impl<'a> Renderer<'a> {
 
     fn shards(&mut self, raw: &[u8]) {
         let Ok(shards) = counter_shards(raw) else { return };
-        self.json.field("shards");
+        self.json.key(name!("shards"));
         self.json.arrays_compact = true;
         self.json.begin_array();
         for s in shards {
             self.json.begin_object();
-            self.json.field_string("counter_id", &format_uuid(&s.counter_id));
-            self.json.field_number("clock", s.clock);
-            self.json.field_number("count", s.count);
+            self.json.field_string(name!("counter_id"), &format_uuid(&s.counter_id));
+            self.json.field_number(name!("clock"), s.clock);
+            self.json.field_number(name!("count"), s.count);
             self.json.field_string(
-                "kind",
+                name!("kind"),
                 match s.kind {
                     cairn_format::types::value::ShardKind::Global => "global",
                     cairn_format::types::value::ShardKind::Local => "local",
@@ -529,7 +537,7 @@ fn emit_partition(
     stream: &mut dyn PartitionStream,
     p: &PartitionHeader,
     r: &mut Renderer<'_>,
-    source: Option<(&str, &str)>,
+    source: Option<(Name, &str)>,
     out: &mut dyn Write,
     stats: &mut DumpStats,
 ) -> Result<(), InspectError> {
@@ -637,7 +645,7 @@ pub fn dump(
                 if exclude.contains(&p.key) || (!include.is_empty() && !include.contains(&p.key)) {
                     continue;
                 }
-                let source = several.then_some(("table", label.as_str()));
+                let source = several.then_some((name!("table"), label.as_str()));
                 emit_partition(&mut merger, &p, &mut r, source, out, &mut stats).map_err(|e| {
                     e.in_places(|_| cairn_format::sstable::partition_places(group.iter().copied(), &p.key))
                 })?;
@@ -677,7 +685,7 @@ pub fn dump(
                 if exclude.contains(&p.key) {
                     continue;
                 }
-                let source = multi.then_some(("sstable", name.as_str()));
+                let source = multi.then_some((name!("sstable"), name.as_str()));
                 emit_partition(&mut scanner, &p, &mut r, source, out, &mut stats).map_err(|e| {
                     let data = table.path(cairn_format::Component::Data);
                     e.in_places(|at| cairn_format::sstable::DataPlaces(vec![(data, Some(at))]))

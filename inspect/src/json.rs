@@ -8,6 +8,50 @@
 
 use cairn_format::types::render::{push_int, quote_json};
 
+/// A field name that is written between quotes as it is: letters, digits and `_` only, which
+/// [`Name::new`] checks (at compile time through [`name!`](crate::name)). It carries its text
+/// as written in both layouts, quotes and colon included.
+#[derive(Clone, Copy, Debug)]
+pub struct Name {
+    minimal: &'static str,
+    pretty: &'static str,
+}
+
+impl Name {
+    /// A field name; panics (in a `const`, fails to compile) unless `name` is letters, digits
+    /// and `_`, and `minimal` / `pretty` are `"name":` / `"name" : `. Use [`name!`](crate::name).
+    pub const fn new(name: &'static str, minimal: &'static str, pretty: &'static str) -> Name {
+        let b = name.as_bytes();
+        let (m, p) = (minimal.as_bytes(), pretty.as_bytes());
+        assert!(m.len() == b.len() + 3 && p.len() == b.len() + 5, "a name's texts are \"name\": and \"name\" : ");
+        assert!(m[0] == b'"' && p[0] == b'"', "a name's texts start with a quote");
+        let mut i = 0;
+        while i < b.len() {
+            assert!(b[i].is_ascii_alphanumeric() || b[i] == b'_', "field names are letters, digits and _");
+            assert!(m[i + 1] == b[i] && p[i + 1] == b[i], "a name's texts hold the name");
+            i += 1;
+        }
+        let n = b.len();
+        assert!(m[n + 1] == b'"' && m[n + 2] == b':', "the minimal text ends with \":");
+        assert!(
+            p[n + 1] == b'"' && p[n + 2] == b' ' && p[n + 3] == b':' && p[n + 4] == b' ',
+            "the pretty text ends with \" : "
+        );
+        Name { minimal, pretty }
+    }
+}
+
+/// A [`Name`] checked at compile time: `name!("tstamp")`.
+#[macro_export]
+macro_rules! name {
+    ($s:literal) => {
+        const { $crate::json::Name::new($s, concat!("\"", $s, "\":"), concat!("\"", $s, "\" : ")) }
+    };
+}
+
+/// Spaces for pretty indentation, two a level.
+const SPACES: &str = "                                                                ";
+
 #[derive(Clone, Copy)]
 struct Frame {
     count: usize,
@@ -69,6 +113,7 @@ impl JsonOut {
         &self.out
     }
 
+    #[inline]
     fn indent(&mut self, compact: bool) {
         if self.minimal {
             return;
@@ -77,12 +122,14 @@ impl JsonOut {
             self.out.push(' ');
         } else {
             self.out.push('\n');
-            for _ in 0..self.level {
-                self.out.push_str("  ");
+            match SPACES.get(..self.level * 2) {
+                Some(spaces) => self.out.push_str(spaces),
+                None => (0..self.level).for_each(|_| self.out.push_str("  ")),
             }
         }
     }
 
+    #[inline]
     fn before_value(&mut self) {
         if self.after_field {
             self.after_field = false;
@@ -100,6 +147,7 @@ impl JsonOut {
     }
 
     /// `{`
+    #[inline]
     pub fn begin_object(&mut self) {
         self.before_value();
         self.out.push('{');
@@ -108,6 +156,7 @@ impl JsonOut {
     }
 
     /// `}`
+    #[inline]
     pub fn end_object(&mut self) {
         self.level = self.level.saturating_sub(1);
         let f = self.stack.pop().unwrap_or(Frame { count: 0 });
@@ -121,6 +170,7 @@ impl JsonOut {
     }
 
     /// `[`
+    #[inline]
     pub fn begin_array(&mut self) {
         self.before_value();
         self.level += 1;
@@ -129,6 +179,7 @@ impl JsonOut {
     }
 
     /// `]`
+    #[inline]
     pub fn end_array(&mut self) {
         self.level = self.level.saturating_sub(1);
         let f = self.stack.pop().unwrap_or(Frame { count: 0 });
@@ -141,8 +192,9 @@ impl JsonOut {
         self.out.push(']');
     }
 
-    /// A field name; the next value belongs to it.
-    pub fn field(&mut self, name: &str) {
+    /// The separator before a field name.
+    #[inline]
+    fn before_field(&mut self) {
         let compact = self.objects_compact;
         if let Some(f) = self.stack.last_mut() {
             let first = f.count == 0;
@@ -152,17 +204,35 @@ impl JsonOut {
             }
             self.indent(compact);
         }
+        self.after_field = true;
+    }
+
+    /// A field name; the next value belongs to it.
+    pub fn field(&mut self, name: &str) {
         // Field names are identifiers: written between quotes as they are, unless one would
         // need an escape.
         if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.before_field();
             self.out.push('"');
             self.out.push_str(name);
             self.out.push_str(if self.minimal { "\":" } else { "\" : " });
         } else {
+            self.before_field();
             quote_json(name, &mut self.out);
             self.out.push_str(if self.minimal { ":" } else { " : " });
         }
-        self.after_field = true;
+    }
+
+    /// A field name known to need no escape ([`field`](Self::field) without the check).
+    #[inline(always)]
+    pub fn key(&mut self, name: Name) {
+        self.before_field();
+        // Two calls, each of a length known where the name is a constant (no copy routine).
+        if self.minimal {
+            self.out.push_str(name.minimal);
+        } else {
+            self.out.push_str(name.pretty);
+        }
     }
 
     /// A string value.
@@ -172,6 +242,7 @@ impl JsonOut {
     }
 
     /// A raw (already JSON) value.
+    #[inline(always)]
     pub fn raw(&mut self, s: &str) {
         self.before_value();
         self.out.push_str(s);
@@ -179,6 +250,7 @@ impl JsonOut {
 
     /// The buffer to append one value to, formatted in place (its separators already written):
     /// the caller writes exactly one complete JSON value.
+    #[inline]
     pub fn value_buf(&mut self) -> &mut String {
         self.before_value();
         &mut self.out
@@ -186,6 +258,7 @@ impl JsonOut {
 
     /// A string value whose text the caller appends in place between the quotes; the text must
     /// need no JSON escape (digits and punctuation: timestamps).
+    #[inline]
     pub fn plain_string_with(&mut self, write: impl FnOnce(&mut String)) {
         self.before_value();
         self.out.push('"');
@@ -194,25 +267,33 @@ impl JsonOut {
     }
 
     /// A number.
+    #[inline]
     pub fn number(&mut self, n: impl itoa::Integer) {
         self.before_value();
         push_int(&mut self.out, n);
     }
 
     /// A boolean.
+    #[inline]
     pub fn boolean(&mut self, b: bool) {
-        self.raw(if b { "true" } else { "false" });
+        if b {
+            self.raw("true");
+        } else {
+            self.raw("false");
+        }
     }
 
     /// `name : "value"`.
-    pub fn field_string(&mut self, name: &str, v: &str) {
-        self.field(name);
+    #[inline(always)]
+    pub fn field_string(&mut self, name: Name, v: &str) {
+        self.key(name);
         self.string(v);
     }
 
     /// `name : number`.
-    pub fn field_number(&mut self, name: &str, n: impl itoa::Integer) {
-        self.field(name);
+    #[inline(always)]
+    pub fn field_number(&mut self, name: Name, n: impl itoa::Integer) {
+        self.key(name);
         self.number(n);
     }
 }
@@ -226,7 +307,7 @@ mod tests {
         let mut j = JsonOut::pretty();
         j.begin_array();
         j.begin_object();
-        j.field("key");
+        j.key(crate::name!("key"));
         j.objects_compact = true;
         j.arrays_compact = true;
         j.begin_array();
@@ -234,8 +315,8 @@ mod tests {
         j.end_array();
         j.objects_compact = false;
         j.arrays_compact = false;
-        j.field_number("position", 0);
-        j.field("rows");
+        j.field_number(crate::name!("position"), 0);
+        j.key(crate::name!("rows"));
         j.begin_array();
         j.end_array();
         j.end_object();
@@ -247,9 +328,12 @@ mod tests {
     fn field_names_are_escaped_only_when_they_need_it() {
         let mut j = JsonOut::minimal();
         j.begin_object();
-        j.field_number("plain_1", -7i64);
-        j.field_string("a\"b c", "x");
+        j.field_number(crate::name!("plain_1"), -7i64);
+        j.field("a\"b c");
+        j.string("x");
+        j.field("plain_2");
+        j.number(3);
         j.end_object();
-        assert_eq!(j.take(), r#"{"plain_1":-7,"a\"b c":"x"}"#);
+        assert_eq!(j.take(), r#"{"plain_1":-7,"a\"b c":"x","plain_2":3}"#);
     }
 }

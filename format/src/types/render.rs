@@ -9,6 +9,7 @@
 //! Number formatting follows Java (`Float.toString`, `Double.toString`, `BigDecimal`), dates and
 //! times use the proleptic Gregorian calendar in UTC, as `java.time` does.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use crate::types::CqlType;
@@ -329,8 +330,32 @@ fn write_year(y: i64, out: &mut String) {
     }
 }
 
+thread_local! {
+    /// The day number and `yyyy-MM-dd` text [`write_ymd`] wrote last on this thread: the dates
+    /// and timestamps of one partition mostly fall on the same day.
+    static LAST_YMD: RefCell<(Option<i64>, String)> = const { RefCell::new((None, String::new())) };
+}
+
 /// Append `yyyy-MM-dd` of a day number (days since 1970-01-01).
 fn write_ymd(days: i64, out: &mut String) {
+    let cached = LAST_YMD.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else { return false };
+        if last.0 != Some(days) {
+            let (day, text) = &mut *last;
+            text.clear();
+            compute_ymd(days, text);
+            *day = Some(days);
+        }
+        out.push_str(&last.1);
+        true
+    });
+    if cached != Ok(true) {
+        compute_ymd(days, out);
+    }
+}
+
+/// [`write_ymd`] without the cache.
+fn compute_ymd(days: i64, out: &mut String) {
     let (y, m, d) = civil_from_days(days);
     write_year(y, out);
     out.push('-');
@@ -386,6 +411,49 @@ pub fn format_timestamp_ms(ms: i64) -> String {
 pub fn write_timestamp_ms(ms: i64, out: &mut String) {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
+    // The common case, a four-digit year: the whole text built on the stack, copied once.
+    let whole = LAST_YMD.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else { return false };
+        if last.0 != Some(days) {
+            let (day, text) = &mut *last;
+            text.clear();
+            compute_ymd(days, text);
+            *day = Some(days);
+        }
+        let Ok(ymd) = <[u8; 10]>::try_from(last.1.as_bytes()) else { return false };
+        let secs = rem / 1000;
+        let (h, m, s, f) = (secs / 3600, (secs / 60) % 60, secs % 60, rem % 1000);
+        let d = |v: i64| b'0' + (v % 10) as u8;
+        let mut text = [0u8; 24];
+        let (date, time) = text.split_at_mut(10);
+        date.copy_from_slice(&ymd);
+        time.copy_from_slice(&[
+            b' ',
+            d(h / 10),
+            d(h),
+            b':',
+            d(m / 10),
+            d(m),
+            b':',
+            d(s / 10),
+            d(s),
+            b'.',
+            d(f / 100),
+            d(f / 10),
+            d(f),
+            b'Z',
+        ]);
+        match std::str::from_utf8(&text) {
+            Ok(text) => {
+                out.push_str(text);
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    if whole == Ok(true) {
+        return;
+    }
     write_ymd(days, out);
     out.push(' ');
     write_hms(rem / 1000, out);
@@ -396,11 +464,21 @@ pub fn write_timestamp_ms(ms: i64, out: &mut String) {
 
 /// Append `HH:mm:ss` of the seconds since midnight.
 fn write_hms(secs: i64, out: &mut String) {
-    push_digits(out, secs / 3600, 2);
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if (0..100).contains(&h) && (0..60).contains(&m) && (0..60).contains(&s) {
+        let two = |v: i64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        let ([h1, h2], [m1, m2], [s1, s2]) = (two(h), two(m), two(s));
+        let text = [h1, h2, b':', m1, m2, b':', s1, s2];
+        if let Ok(text) = std::str::from_utf8(&text) {
+            out.push_str(text);
+            return;
+        }
+    }
+    push_digits(out, h, 2);
     out.push(':');
-    push_digits(out, (secs / 60) % 60, 2);
+    push_digits(out, m, 2);
     out.push(':');
-    push_digits(out, secs % 60, 2);
+    push_digits(out, s, 2);
 }
 
 /// Append the non-negative `v` as exactly `width` decimal digits (zero-padded, the lowest
@@ -413,7 +491,12 @@ fn push_digits(s: &mut String, v: i64, width: u32) {
         *slot = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    buf.iter().take(width).for_each(|&c| s.push(char::from(c)));
+    let text = buf.get(..width).unwrap_or_default();
+    match std::str::from_utf8(text) {
+        Ok(text) => s.push_str(text),
+        // Not digits (a negative `v`): each byte as the character of that code point.
+        Err(_) => text.iter().for_each(|&c| s.push(char::from(c))),
+    }
 }
 
 /// ISO-8601 instant (`yyyy-MM-ddTHH:mm:ss[.fff]Z`) of epoch milliseconds, as `java.time.Instant`
@@ -623,77 +706,174 @@ impl std::fmt::Write for StackText {
     }
 }
 
-/// Append Java's layout of a finite, non-zero number whose shortest round-trip decimal is
-/// `shortest` (Rust's `{:e}` form: "-1.5e-4", "1e16"): plain notation with at least one
-/// fractional digit for magnitudes in [10^-3, 10^7), else `d.dddE±n`.
-///
-/// The digits are Rust's shortest ones, which on an exact tie between two shortest decimals
-/// round up (`312985.125f` prints `312985.13`); ryu-class formatters (zmij) pick the even digit
-/// as JDK 19+ does, so they would change such values and are not used here.
-fn write_java_fp(shortest: &str, abs: f64, out: &mut String) {
-    let (neg, text) = match shortest.strip_prefix('-') {
-        Some(t) => (true, t),
-        None => (false, shortest),
-    };
-    let (mantissa, exp_text) = text.split_once(['e', 'E']).unwrap_or((text, ""));
-    let exp_neg = exp_text.starts_with('-');
-    let exp_abs = exp_text.bytes().filter(u8::is_ascii_digit).fold(0i32, |a, c| a * 10 + i32::from(c - b'0'));
-    let exp = if exp_neg { -exp_abs } else { exp_abs };
-    // The significant digits, and how many of them stand before the decimal point.
-    let mut buf = [b'0'; 40];
-    let mut n = 0usize;
-    let mut point: Option<i32> = None;
-    for c in mantissa.bytes() {
-        if c == b'.' {
-            point = Some(n as i32);
-        } else if let Some(slot) = buf.get_mut(n) {
-            *slot = c;
-            n += 1;
+/// The shortest round-trip decimal of a finite, non-zero number: its significant digits (no
+/// leading or trailing zero) and the power of ten of the first one.
+struct Shortest {
+    neg: bool,
+    digits: [u8; 40],
+    count: usize,
+    /// Scientific exponent: the value is `0.d1d2… × 10^(exp + 1)`, i.e. `d1.d2… × 10^exp`.
+    exp: i32,
+}
+
+impl Shortest {
+    /// Read a formatter's text of the shortest decimal: Rust's `{:e}` form ("-1.5e-4", "1e16")
+    /// or zmij's ("12.34", "0.001234", "1.234e-7", "1e+33").
+    fn parse(text: &str) -> Shortest {
+        let (neg, text) = match text.strip_prefix('-') {
+            Some(t) => (true, t),
+            None => (false, text),
+        };
+        let (mantissa, exp_text) = text.split_once(['e', 'E']).unwrap_or((text, ""));
+        let exp_neg = exp_text.starts_with('-');
+        let exp_abs = exp_text.bytes().filter(u8::is_ascii_digit).fold(0i32, |a, c| a * 10 + i32::from(c - b'0'));
+        let exp = if exp_neg { -exp_abs } else { exp_abs };
+        // The significant digits, and how many of them stand before the decimal point.
+        let mut digits = [b'0'; 40];
+        let mut n = 0usize;
+        let mut point: Option<i32> = None;
+        let mut lead = true;
+        for c in mantissa.bytes() {
+            if c == b'.' {
+                point = Some(n as i32);
+            } else if lead && c == b'0' {
+                // A leading zero moves the first significant digit one place to the right.
+                if point.is_some() {
+                    point = point.map(|p| p - 1);
+                }
+            } else if let Some(slot) = digits.get_mut(n) {
+                lead = false;
+                *slot = c;
+                n += 1;
+            }
         }
+        let point = point.unwrap_or(n as i32);
+        let trail = digits.get(..n).unwrap_or_default().iter().rev().take_while(|&&c| c == b'0').count();
+        let mut count = n - trail;
+        if count == 0 {
+            // Only zeros (not a finite non-zero number): one digit, as Java would print.
+            count = 1;
+        }
+        // Scientific exponent of the first significant digit.
+        Shortest { neg, digits, count, exp: point - 1 + exp }
     }
-    let mut point = point.unwrap_or(n as i32);
-    let digits = buf.get(..n).unwrap_or_default();
-    let lead = digits.iter().take_while(|&&c| c == b'0').count().min(n.saturating_sub(1));
-    point -= lead as i32;
-    let digits = digits.get(lead..).unwrap_or_default();
-    let trail = digits.iter().rev().take_while(|&&c| c == b'0').count().min(digits.len().saturating_sub(1));
-    let digits = digits.get(..digits.len() - trail).unwrap_or_default();
-    // Scientific exponent of the first significant digit.
-    let exp = point - 1 + exp;
-    let push = |out: &mut String, ds: &[u8]| ds.iter().for_each(|&c| out.push(char::from(c)));
-    let count = digits.len();
-    if neg {
-        out.push('-');
+
+    /// The power of ten of the last significant digit.
+    fn last_exp(&self) -> i32 {
+        self.exp - (self.count as i32 - 1)
     }
-    if (1e-3..1e7).contains(&abs) {
-        // Plain notation with at least one fractional digit.
-        let point = exp + 1; // digits before the decimal point
-        if point <= 0 {
-            out.push_str("0.");
-            (0..-point).for_each(|_| out.push('0'));
-            push(out, digits);
-        } else if point as usize >= count {
-            push(out, digits);
-            (0..point as usize - count).for_each(|_| out.push('0'));
-            out.push_str(".0");
+
+    /// Append Java's layout (`Double.toString`, `Float.toString`): plain notation with at least
+    /// one fractional digit when `plain` (magnitudes in [10^-3, 10^7)), else `d.dddE±n`.
+    fn write_java(&self, plain: bool, out: &mut String) {
+        let mut buf = [b'0'; 64];
+        let mut len = 0usize;
+        let mut put = |b: &mut [u8; 64], c: u8| {
+            if let Some(slot) = b.get_mut(len) {
+                *slot = c;
+                len += 1;
+            }
+        };
+        let digits = self.digits.get(..self.count).unwrap_or_default();
+        if self.neg {
+            put(&mut buf, b'-');
+        }
+        if plain {
+            let point = self.exp + 1; // digits before the decimal point
+            if point <= 0 {
+                put(&mut buf, b'0');
+                put(&mut buf, b'.');
+                (0..-point).for_each(|_| put(&mut buf, b'0'));
+                digits.iter().for_each(|&c| put(&mut buf, c));
+            } else if point as usize >= digits.len() {
+                digits.iter().for_each(|&c| put(&mut buf, c));
+                (0..point as usize - digits.len()).for_each(|_| put(&mut buf, b'0'));
+                put(&mut buf, b'.');
+                put(&mut buf, b'0');
+            } else {
+                let (int, frac) = digits.split_at(point as usize);
+                int.iter().for_each(|&c| put(&mut buf, c));
+                put(&mut buf, b'.');
+                frac.iter().for_each(|&c| put(&mut buf, c));
+            }
         } else {
-            let (int, frac) = digits.split_at(point as usize);
-            push(out, int);
-            out.push('.');
-            push(out, frac);
+            let (first, rest) = digits.split_at(digits.len().min(1));
+            first.iter().for_each(|&c| put(&mut buf, c));
+            put(&mut buf, b'.');
+            if rest.is_empty() {
+                put(&mut buf, b'0');
+            } else {
+                rest.iter().for_each(|&c| put(&mut buf, c));
+            }
+            put(&mut buf, b'E');
+            let mut e = itoa::Buffer::new();
+            e.format(self.exp).bytes().for_each(|c| put(&mut buf, c));
         }
-        return;
+        // Only ASCII digits and punctuation were written.
+        out.push_str(buf.get(..len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default());
     }
-    let (first, rest) = digits.split_at(digits.len().min(1));
-    push(out, first);
-    out.push('.');
-    if rest.is_empty() {
-        out.push('0');
+}
+
+/// Append zmij's `text` of `v = m × 2^k` as it is when it is already Java's plain layout and
+/// Rust's digits (see [`shortest`]); else append nothing and return false.
+///
+/// For magnitudes in [10^-3, 10^7) zmij writes fixed notation: `12.34`, `0.001234`, or the
+/// digits padded with zeros and `.0` (`12300.0`), which is exactly Java's layout of the same
+/// digits.
+fn plain_as_java(text: &str, m: u64, k: i32, out: &mut String) -> bool {
+    // One pass: where the point is, how many zeros end the text, that the rest are digits.
+    let bytes = text.as_bytes();
+    let mut point = None;
+    let mut zeros = 0usize;
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'0' => zeros += 1,
+            b'1'..=b'9' => zeros = 0,
+            b'.' if point.is_none() => {
+                point = Some(i);
+                zeros = 0;
+            }
+            b'-' if i == 0 => {}
+            _ => return false,
+        }
+    }
+    let Some(point) = point else { return false };
+    let frac = bytes.len() - point - 1;
+    // The power of ten of the last significant digit.
+    let last_exp = if frac == 1 && zeros == 1 {
+        // `d….0`: count the zeros that end the integer part.
+        bytes.get(..point).unwrap_or_default().iter().rev().take_while(|&&c| c == b'0').count() as i32
+    } else if zeros == 0 && frac > 0 {
+        -(frac as i32)
     } else {
-        push(out, rest);
+        // Java writes no trailing zero after the point but the one of `.0`.
+        return false;
+    };
+    if last_exp == k + m.trailing_zeros() as i32 + 1 {
+        return false;
     }
-    out.push('E');
-    push_int(out, exp);
+    out.push_str(text);
+    true
+}
+
+/// The shortest round-trip digits of a finite, non-zero number `v = m × 2^k` (`m` the binary
+/// significand, `k` its exponent, `formatted` zmij's text of it), as Rust's `{:e}` gives them.
+///
+/// zmij and Rust both pick the shortest decimal in the rounding interval that lies closest to
+/// the exact value; they differ only on an exact tie between two such decimals, where zmij
+/// takes the even last digit (as JDK 19+ does) and Rust rounds up (`312985.125f` prints
+/// `312985.13`). A tie means `2|v| = (2D + 1) × 10^e` for the decimal `D × 10^e` printed, so the
+/// power of two in `2|v|` must equal `e`; only then (rarely) are Rust's digits formatted
+/// instead, so that every value prints exactly as it always has.
+fn shortest(formatted: &str, m: u64, k: i32, rust: impl FnOnce(&mut StackText)) -> Shortest {
+    let fast = Shortest::parse(formatted);
+    let twos = k + m.trailing_zeros() as i32 + 1;
+    if fast.last_exp() != twos {
+        return fast;
+    }
+    let mut t = StackText::new();
+    rust(&mut t);
+    Shortest::parse(t.as_str())
 }
 
 /// Java `Double.toString`.
@@ -712,9 +892,20 @@ pub fn write_java_double(d: f64, out: &mut String) {
     } else if d == 0.0 {
         out.push_str(if d.is_sign_negative() { "-0.0" } else { "0.0" });
     } else {
-        let mut t = StackText::new();
-        let _ = write!(t, "{d:e}");
-        write_java_fp(t.as_str(), d.abs(), out);
+        let bits = d.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (m, k) = if biased == 0 { (frac, -1074) } else { (frac | (1u64 << 52), biased - 1075) };
+        let plain = (1e-3..1e7).contains(&d.abs());
+        let mut z = zmij::Buffer::new();
+        let text = z.format_finite(d);
+        if plain && plain_as_java(text, m, k, out) {
+            return;
+        }
+        let digits = shortest(text, m, k, |t| {
+            let _ = write!(t, "{d:e}");
+        });
+        digits.write_java(plain, out);
     }
 }
 
@@ -734,9 +925,20 @@ pub fn write_java_float(f: f32, out: &mut String) {
     } else if f == 0.0 {
         out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
     } else {
-        let mut t = StackText::new();
-        let _ = write!(t, "{f:e}");
-        write_java_fp(t.as_str(), f64::from(f.abs()), out);
+        let bits = f.to_bits();
+        let biased = ((bits >> 23) & 0xff) as i32;
+        let frac = u64::from(bits & ((1u32 << 23) - 1));
+        let (m, k) = if biased == 0 { (frac, -149) } else { (frac | (1u64 << 23), biased - 150) };
+        let plain = (1e-3..1e7).contains(&f64::from(f.abs()));
+        let mut z = zmij::Buffer::new();
+        let text = z.format_finite(f);
+        if plain && plain_as_java(text, m, k, out) {
+            return;
+        }
+        let digits = shortest(text, m, k, |t| {
+            let _ = write!(t, "{f:e}");
+        });
+        digits.write_java(plain, out);
     }
 }
 
@@ -974,8 +1176,34 @@ mod tests {
             check_d(f64::from_bits(d.to_bits().wrapping_sub(1)));
             check_f(d as f32);
         }
+        // Every binary exponent with the smallest, largest and a few other significands
+        // (powers of two take the narrower-below rounding interval), for both widths.
+        for e in 0..2047u64 {
+            for sig in [0u64, 1, 2, 3, (1 << 52) - 1, 1 << 51, 0x8_0000_0000_0001] {
+                check_d(f64::from_bits((e << 52) | sig));
+            }
+        }
+        for e in 0..255u32 {
+            for sig in [0u32, 1, 2, 3, (1 << 23) - 1, 1 << 22, 0x40_0001] {
+                check_f(f32::from_bits((e << 23) | sig));
+            }
+        }
+        // Exact ties between two shortest decimals (where zmij, picking the even digit, and
+        // Rust, rounding up, differ) are dyadic values with few digits: n / 2^j and n × 2^j.
+        for j in 0..40 {
+            for n in 1..3000u64 {
+                let scale = (1u64 << j) as f64;
+                check_d(n as f64 / scale);
+                check_d(n as f64 * scale);
+                check_d((n * 1_000_003) as f64 / scale);
+                check_f((n as f64 / scale) as f32);
+                check_f((n as f64 * scale) as f32);
+                check_f(((n * 1_003) as f64 / scale) as f32);
+            }
+        }
+        check_f(312_985.125_f64 as f32);
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..300_000 {
+        for _ in 0..3_000_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
@@ -1044,6 +1272,51 @@ mod tests {
             let s = ns / 1_000_000_000;
             let want = format!("{:02}:{:02}:{:02}.{:09}", s / 3600, (s / 60) % 60, s % 60, ns % 1_000_000_000);
             assert_eq!(format_time(ns), want, "{ns}");
+        }
+    }
+
+    /// The `yyyy-MM-dd` cache gives the text computed afresh, whatever order days come in.
+    #[test]
+    fn cached_dates_match_fresh_ones() {
+        let fresh = |days: i64| {
+            let mut s = String::new();
+            compute_ymd(days, &mut s);
+            s
+        };
+        let fresh_ts = |ms: i64| {
+            let days = ms.div_euclid(86_400_000);
+            let rem = ms.rem_euclid(86_400_000);
+            let secs = rem / 1000;
+            format!("{} {:02}:{:02}:{:02}.{:03}Z", fresh(days), secs / 3600, (secs / 60) % 60, secs % 60, rem % 1000)
+        };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut ms = 1_700_000_000_000i64;
+        for i in 0..2_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Runs of nearby instants (same day, crossing midnight), jumps across eras and
+            // negative epochs, and the extremes.
+            ms = match i % 5 {
+                0 => ms.wrapping_add((x % 7_200_000) as i64 - 3_600_000),
+                1 => (x as i64) >> (x % 40),
+                2 => ms.wrapping_neg(),
+                3 => {
+                    if x.is_multiple_of(4) {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }
+                }
+                _ => ms.saturating_add(86_400_000),
+            };
+            assert_eq!(format_timestamp_ms(ms), fresh_ts(ms), "{ms}");
+            let days = ms.div_euclid(86_400_000);
+            let d = u32::try_from(days + (1i64 << 31)).unwrap_or((x >> 32) as u32);
+            assert_eq!(format_date(d), fresh(i64::from(d) - (1i64 << 31)), "{d}");
+        }
+        for ms in [-62_167_219_200_001, -62_167_219_200_000, -1, 0, 253_402_300_799_999, 253_402_300_800_000] {
+            assert_eq!(format_timestamp_ms(ms), fresh_ts(ms), "{ms}");
         }
     }
 
