@@ -107,6 +107,9 @@ impl NodeHandle {
     }
 }
 
+/// Prepared statements by id.
+pub(crate) type PreparedById = HashMap<Vec<u8>, Arc<Prepared>>;
+
 /// What every connection shares: the catalog (schema) behind a read-write lock, each table's
 /// data behind its own lock (in the catalog), prepared statements, the clock, the commit log.
 pub(crate) struct Shared {
@@ -116,7 +119,7 @@ pub(crate) struct Shared {
     /// Prepared statements by id (locked after `catalog`, or alone). EXECUTE and BATCH only
     /// read it, together (a read lock), and take the statement out shared ([`Arc`]), so no
     /// request holds it while it runs.
-    pub(crate) prepared: RwLock<HashMap<Vec<u8>, Arc<Prepared>>>,
+    pub(crate) prepared: RwLock<PreparedById>,
     /// The last write time handed out (microseconds).
     pub(crate) last_timestamp: AtomicI64,
     pub(crate) config: NodeConfig,
@@ -150,7 +153,7 @@ impl Shared {
     }
 
     /// The prepared statements, for a change (PREPARE, or a DROP that forgets them).
-    pub(crate) fn prepared(&self) -> Result<RwLockWriteGuard<'_, HashMap<Vec<u8>, Arc<Prepared>>>, Failure> {
+    pub(crate) fn prepared(&self) -> Result<RwLockWriteGuard<'_, PreparedById>, Failure> {
         self.prepared.write().map_err(|_| poisoned("the prepared statements"))
     }
 
