@@ -251,7 +251,12 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
                 session.keyspace.clone_from(&p.keyspace);
             }
             let result = logged_execute(shared, session, &p.statement, &params);
-            session.keyspace = saved.or(session.keyspace.take());
+            // The statement's keyspace served this statement only (a prepared USE keeps its
+            // own): left on the connection, it would change the ids the connection's later
+            // PREPAREs get, and a driver preparing on every connection sees the ids disagree.
+            if !matches!(p.statement, Statement::Use(_)) {
+                session.keyspace = saved;
+            }
             Ok((opcode::RESULT, encode_outcome(result?, &params)))
         }
         Request::Batch(_, statements, consistency, timestamp) => {
