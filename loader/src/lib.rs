@@ -8,8 +8,9 @@
 //!
 //! The input of each table is read reconciled (newest wins, shadowed data dropped), the same
 //! view `cairn dump --merge` shows, and written partition by partition as unlogged batches of
-//! statements with literal values, several partitions in flight, routed to a replica, throttled
-//! and retried (see [`send`]). Restore semantics: `--target-keyspace/--target-table`,
+//! prepared statements with bound values (each distinct statement prepared once per table; the
+//! values bound as the bytes the SSTable holds), several partitions in flight, routed to a
+//! replica, throttled and retried (see [`send`]). Restore semantics: `--target-keyspace/--target-table`,
 //! `--rename-column`, `--as-of` (skip writes newer than a time), `--timestamp-mode
 //! preserve|rebase|now`, `--drop-ttl`, `--create-schema` (from the snapshot's schema.cql),
 //! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints). The
@@ -21,7 +22,7 @@
 
 //!
 //! The rooms: `session` connects, `schema` checks (or creates) the target table, `statements`
-//! turns partitions into CQL, [`send`] writes them, `checkpoint` records what is done for
+//! turns partitions into prepared statements and their values, [`send`] writes them, `checkpoint` records what is done for
 //! `--resume`, [`progress`] reports; [`error`] says why a load stopped and where.
 //! [`load`] below is the sequence that ties them together.
 
@@ -49,8 +50,9 @@ pub use statements::literal;
 
 use checkpoint::Checkpoint;
 use progress::Progress;
+use scylla::statement::prepared::PreparedStatement;
 use session::Target;
-use statements::{TableCtx, Writer};
+use statements::{Stmt, TableCtx, Writer};
 
 /// How write timestamps are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,9 +101,11 @@ pub struct LoadOptions {
     pub stop_after: Option<u64>,
     /// Connections per host (0: the driver's default, one per host or shard).
     pub connections: usize,
-    /// Partitions written concurrently (each partition's batches in order).
+    /// Partitions written concurrently (each partition's batches in order); 0:
+    /// [`IN_FLIGHT_PER_NODE`] per node of the target cluster.
     pub max_in_flight: usize,
-    /// Bytes of CQL sent per second, in MiB/s (`None`: unthrottled).
+    /// Bytes of bound values sent per second (see [`TableLoad::bytes`]), in MiB/s (`None`:
+    /// unthrottled).
     pub throttle_mib_s: Option<f64>,
     /// Report progress on standard error (a terminal line, rewritten twice a second).
     pub progress: bool,
@@ -129,7 +133,10 @@ pub struct TableLoad {
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).
     pub resumed_past: u64,
-    /// Bytes of CQL text sent (or, with `--plan`, that would be).
+    /// Bytes of bound values sent (or, with `--plan`, that would be): every value bound to a
+    /// statement — keys, clustering values, cells, timestamps, TTLs — with its 4-byte length,
+    /// as it goes in the EXECUTE and BATCH requests (statement texts, prepared once, are not
+    /// counted).
     pub bytes: u64,
     /// Writes retried after a transient failure.
     pub retries: u64,
@@ -147,17 +154,25 @@ pub struct HostLoad {
     pub partitions: u64,
     /// Rows.
     pub rows: u64,
-    /// Bytes of CQL.
+    /// Bytes of bound values (see [`TableLoad::bytes`]).
     pub bytes: u64,
 }
+
+/// Partitions in flight per node of the target, by default: each node works on its share of
+/// them at once, so a larger cluster takes more.
+pub const IN_FLIGHT_PER_NODE: usize = 32;
 
 /// Load `tables` (grouped by table and point in time) as `o` says: connect, then table by
 /// table check the target schema and write every partition, checkpointing as it goes.
 pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadError> {
     let target = Target::connect(o)?;
+    let in_flight = match o.max_in_flight {
+        0 => IN_FLIGHT_PER_NODE * target.session.get_cluster_state().get_nodes_info().len().max(1),
+        n => n,
+    };
     let mut run = Run {
         o,
-        sender: send::Sender::new(target.session.clone(), o.max_in_flight, o.throttle_mib_s),
+        sender: send::Sender::new(target.session.clone(), in_flight, o.throttle_mib_s),
         target,
         progress: Progress::new(o.progress),
         checkpoint: Checkpoint::open(o.resume.as_deref(), !o.plan)?,
@@ -214,6 +229,8 @@ impl Run<'_> {
         let stats =
             TableLoad { keyspace: ctx.keyspace.clone(), table: ctx.table.clone(), schema_check, ..Default::default() };
         let mut w = Writer::new(ctx, o, max_ts, now_micros(), stats);
+        // The prepared statements of `w.shapes`, by index.
+        let mut prepared: Vec<PreparedStatement> = Vec::new();
         // Partitions at or before the checkpoint were written by an earlier run.
         let resume_after = self.checkpoint.resume_after(dirs, first.partitioner)?;
         let write_err = |source| LoadError::Write { table: name.clone(), source };
@@ -234,8 +251,8 @@ impl Run<'_> {
             self.partitions += 1;
             let rows_before = w.stats.rows;
             let stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
-            let batches = statements::batches(&stmts, o.batch_statements);
-            let bytes: u64 = batches.iter().map(|b| b.len() as u64).sum();
+            let bytes: u64 = stmts.iter().map(Stmt::bytes).sum();
+            let batches = statements::batches(stmts, o.batch_statements);
             w.stats.bytes += bytes;
             let murmur = match token {
                 Token::Murmur3(t) => Some(t),
@@ -248,6 +265,18 @@ impl Run<'_> {
                 h.rows += w.stats.rows - rows_before;
                 h.bytes += bytes;
             } else {
+                self.prepare(&w.shapes, &mut prepared).map_err(write_err)?;
+                let batches = batches
+                    .into_iter()
+                    .map(|b| {
+                        b.into_iter()
+                            .filter_map(|s| {
+                                let prepared = prepared.get(s.shape as usize)?.clone();
+                                Some(send::Call { prepared, values: send::BoundValues(s.values) })
+                            })
+                            .collect()
+                    })
+                    .collect();
                 let unit =
                     send::Unit { keyspace: w.ctx.keyspace.clone(), table: w.ctx.table.clone(), token: murmur, batches };
                 self.sender.send(&self.target.rt, unit).map_err(write_err)?;
@@ -265,6 +294,19 @@ impl Run<'_> {
         self.sender.retries = 0;
         self.progress.done(&w.stats);
         Ok(w.stats)
+    }
+
+    /// Prepare the statements of `shapes` not prepared yet (`prepared` holds the others, by index).
+    fn prepare(&self, shapes: &[String], prepared: &mut Vec<PreparedStatement>) -> Result<(), send::SendError> {
+        for text in shapes.iter().skip(prepared.len()) {
+            let p = self
+                .target
+                .rt
+                .block_on(self.target.session.prepare(text.as_str()))
+                .map_err(|e| send::SendError::Prepare { statement: send::shown(text), source: Box::new(e) })?;
+            prepared.push(p);
+        }
+        Ok(())
     }
 
     /// The first replica of a token on the target (`--plan`'s per-host counts).

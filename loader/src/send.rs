@@ -1,4 +1,9 @@
-//! Sending a load's statements: token-aware, several partitions in flight, throttled, retried.
+//! Sending a load's statements: prepared, token-aware, several partitions in flight, throttled,
+//! retried.
+//!
+//! Each statement is an EXECUTE of a prepared statement with its values bound (see
+//! [`crate::statements`]); a partition's statements go in unlogged protocol BATCHes of prepared
+//! statements, one alone as an EXECUTE.
 //!
 //! Each partition's statements (its unlogged batches) go out in order as one unit of work, so
 //! order-sensitive writes — list appends, whose cell paths the coordinator assigns — keep their
@@ -12,8 +17,9 @@
 //! and the keyspace's replication), then to the other nodes, as a token-aware driver would route
 //! a prepared statement.
 //!
-//! Throttle: the bytes of CQL sent are held to the rate asked for (a token bucket with a burst of
-//! a fifth of a second's worth), measured from the first statement.
+//! Throttle: the bytes of bound values sent (each value with its 4-byte length, what
+//! [`crate::TableLoad::bytes`] counts) are held to the rate asked for (a token bucket with a burst
+//! of a fifth of a second's worth), measured from the first statement.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +29,13 @@ use scylla::cluster::{ClusterState, NodeRef};
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::policies::load_balancing::{FallbackPlan, LoadBalancingPolicy, RoutingInfo};
 use scylla::routing::{Shard, Token};
-use scylla::statement::unprepared::Statement;
+use scylla::serialize::SerializationError;
+use scylla::serialize::row::{RowSerializationContext, SerializeRow};
+use scylla::serialize::writers::RowWriter;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+
+use crate::statements::Values;
 
 /// Attempts per batch before a transient failure stops the load.
 const ATTEMPTS: u32 = 8;
@@ -110,6 +122,14 @@ pub enum SendError {
         /// The driver's error.
         source: Box<ExecutionError>,
     },
+    /// The cluster refused to prepare a statement.
+    #[error("preparing `{statement}`: {source}")]
+    Prepare {
+        /// The statement (at most [`STATEMENT_SHOWN`] characters).
+        statement: String,
+        /// The driver's error.
+        source: Box<scylla::errors::PrepareError>,
+    },
     /// A write task panicked or was cancelled.
     #[error("a write task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -119,10 +139,66 @@ pub enum SendError {
 pub const STATEMENT_SHOWN: usize = 160;
 
 /// The beginning of `text`, at most [`STATEMENT_SHOWN`] characters, marked when cut.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     match text.char_indices().nth(STATEMENT_SHOWN) {
         Some((i, _)) => format!("{}...", &text[..i]),
         None => text.to_string(),
+    }
+}
+
+/// Values bound to a prepared statement's markers, as they are (see [`Values`]): the loader
+/// checked them against the source schema, which the target's must equal.
+pub struct BoundValues(pub(crate) Values);
+
+/// The values do not match the prepared statement's markers (a loader bug, not bad data).
+#[derive(Debug, thiserror::Error)]
+#[error("{values} values bound to a statement with {markers} markers")]
+struct MarkerCount {
+    values: usize,
+    markers: usize,
+}
+
+/// A value too long for the protocol's 32-bit length.
+#[derive(Debug, thiserror::Error)]
+#[error("a bound value of more than 2 GiB")]
+struct TooLong;
+
+impl SerializeRow for BoundValues {
+    fn serialize(&self, ctx: &RowSerializationContext<'_>, writer: &mut RowWriter) -> Result<(), SerializationError> {
+        if ctx.columns().len() != self.0.count {
+            return Err(SerializationError::new(MarkerCount { values: self.0.count, markers: ctx.columns().len() }));
+        }
+        for v in self.0.iter() {
+            let cell = writer.make_cell_writer();
+            match v {
+                Some(b) => {
+                    cell.set_value(b).map_err(|_| SerializationError::new(TooLong))?;
+                }
+                None => {
+                    cell.set_null();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.count == 0
+    }
+}
+
+/// One statement to send: what it executes and what it binds.
+pub struct Call {
+    /// The prepared statement.
+    pub prepared: PreparedStatement,
+    /// Its values.
+    pub values: BoundValues,
+}
+
+impl Call {
+    /// Bytes of its bound values.
+    pub fn bytes(&self) -> u64 {
+        self.values.0.bytes.len() as u64
     }
 }
 
@@ -134,8 +210,8 @@ pub struct Unit {
     pub table: String,
     /// The partition's token (Murmur3), when the table's partitioner has one.
     pub token: Option<i64>,
-    /// CQL texts, sent in order.
-    pub batches: Vec<String>,
+    /// Batches of statements, sent in order (a batch of one as an EXECUTE).
+    pub batches: Vec<Vec<Call>>,
 }
 
 /// Sends units with at most `max_in_flight` outstanding.
@@ -146,7 +222,7 @@ pub struct Sender {
     /// Bytes/s, if throttled.
     rate: Option<f64>,
     started: Option<Instant>,
-    /// Bytes of CQL handed to the driver.
+    /// Bytes of bound values handed to the driver.
     pub sent_bytes: u64,
     /// Retries made.
     pub retries: u64,
@@ -171,7 +247,7 @@ impl Sender {
         while self.tasks.len() >= self.max_in_flight {
             self.join_one(rt)?;
         }
-        let len: u64 = unit.batches.iter().map(|b| b.len() as u64).sum();
+        let len: u64 = unit.batches.iter().flatten().map(Call::bytes).sum();
         let started = *self.started.get_or_insert_with(Instant::now);
         if let Some(rate) = self.rate {
             let wait = throttle_delay(rate, self.sent_bytes, len, started.elapsed());
@@ -212,14 +288,33 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> 
             as Arc<dyn LoadBalancingPolicy>
     });
     let mut retries = 0;
-    for text in unit.batches {
-        let mut st = Statement::new(text.as_str());
-        st.set_is_idempotent(true);
-        st.set_load_balancing_policy(policy.clone());
+    for mut batch in unit.batches {
+        // One statement is an EXECUTE; several, an unlogged BATCH of prepared statements.
+        let (single, many) = if batch.len() == 1 {
+            let Some(mut call) = batch.pop() else { continue };
+            call.prepared.set_is_idempotent(true);
+            call.prepared.set_load_balancing_policy(policy.clone());
+            (Some(call), None)
+        } else {
+            let mut b = Batch::new(BatchType::Unlogged);
+            b.set_is_idempotent(true);
+            b.set_load_balancing_policy(policy.clone());
+            let mut values = Vec::with_capacity(batch.len());
+            for call in batch.drain(..) {
+                b.append_statement(call.prepared);
+                values.push(call.values);
+            }
+            (None, Some((b, values)))
+        };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            match session.query_unpaged(st.clone(), &[]).await {
+            let result = match (&single, &many) {
+                (Some(call), _) => session.execute_unpaged(&call.prepared, &call.values).await,
+                (None, Some((b, values))) => session.batch(b, values).await,
+                (None, None) => break,
+            };
+            match result {
                 Ok(_) => break,
                 Err(e) if transient(&e) && attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
@@ -228,16 +323,27 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> 
                     retries += 1;
                 }
                 Err(e) => {
-                    return Err(SendError::Rejected {
-                        statement: shown(&text),
-                        attempts: attempt,
-                        source: Box::new(e),
-                    });
+                    let statement = match (&single, &many) {
+                        (Some(call), _) => shown(call.prepared.get_statement()),
+                        (None, Some((b, _))) => quoted_batch(b),
+                        (None, None) => String::new(),
+                    };
+                    return Err(SendError::Rejected { statement, attempts: attempt, source: Box::new(e) });
                 }
             }
         }
     }
     Ok(retries)
+}
+
+/// What a failed batch is quoted as: its first statement, and how many it held.
+fn quoted_batch(b: &Batch) -> String {
+    let first = match b.statements.first() {
+        Some(scylla::statement::batch::BatchStatement::PreparedStatement(p)) => p.get_statement(),
+        Some(scylla::statement::batch::BatchStatement::Query(q)) => q.contents.as_str(),
+        _ => "",
+    };
+    shown(&format!("BEGIN UNLOGGED BATCH {first}; ... ({} statements)", b.statements.len()))
 }
 
 #[cfg(test)]

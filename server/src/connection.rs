@@ -241,67 +241,72 @@ pub(crate) fn handle(req: Request, session: &mut Session, shared: &Shared) -> Re
             let mut p = prepare(&*shared.catalog_read()?, session, statement, n)?;
             p.text = text;
             let out = encode_prepared(&id, &p);
-            shared.prepared()?.insert(id, p);
+            shared.prepared()?.insert(id, Arc::new(p));
             Ok((opcode::RESULT, out))
         }
         Request::Execute(id, params) => {
-            let prepared = shared.prepared()?;
-            let Some(p) = prepared.get(&id) else {
-                let mut w = Writer::default();
-                w.short_bytes(&id);
-                return Err(Failure {
-                    code: code::UNPREPARED,
-                    message: "Prepared query with ID not found".into(),
-                    extra: w.buf,
-                });
-            };
-            let (statement, keyspace) = (p.statement.clone(), p.keyspace.clone());
-            drop(prepared);
+            let p = shared.prepared_get(&id)?.ok_or_else(|| unprepared(&id))?;
             let saved = session.keyspace.clone();
-            if keyspace.is_some() && session.keyspace.is_none() {
-                session.keyspace = keyspace;
+            if p.keyspace.is_some() && session.keyspace.is_none() {
+                session.keyspace.clone_from(&p.keyspace);
             }
-            let skip = params.skip_metadata;
-            let result = logged_execute(shared, session, &statement, &params);
-            session.keyspace = saved.or(session.keyspace.take());
-            let mut params = params;
-            params.skip_metadata = skip;
+            let result = logged_execute(shared, session, &p.statement, &params);
+            // The statement's keyspace served this statement only (a prepared USE keeps its
+            // own): left on the connection, it would change the ids the connection's later
+            // PREPAREs get, and a driver preparing on every connection sees the ids disagree.
+            if !matches!(p.statement, Statement::Use(_)) {
+                session.keyspace = saved;
+            }
             Ok((opcode::RESULT, encode_outcome(result?, &params)))
         }
         Request::Batch(_, statements, consistency, timestamp) => {
             // One write: staged together, logged as one entry, applied together.
-            let mut items = Vec::with_capacity(statements.len());
+            let mut items: Vec<(Held, QueryParams)> = Vec::with_capacity(statements.len());
             for st in statements {
                 let (statement, values) = match st {
                     protocol::BatchStatement::Query(q, v) => {
                         let (s, _) = crate::cql::parse(&q).map_err(syntax)?;
-                        (s, v)
+                        (Held::Parsed(s), v)
                     }
-                    protocol::BatchStatement::Prepared(id, v) => match shared.prepared()?.get(&id) {
-                        Some(p) => (p.statement.clone(), v),
-                        None => {
-                            let mut w = Writer::default();
-                            w.short_bytes(&id);
-                            return Err(Failure {
-                                code: code::UNPREPARED,
-                                message: "Prepared query with ID not found".into(),
-                                extra: w.buf,
-                            });
-                        }
-                    },
+                    protocol::BatchStatement::Prepared(id, v) => {
+                        (Held::Prepared(shared.prepared_get(&id)?.ok_or_else(|| unprepared(&id))?), v)
+                    }
                 };
-                if matches!(statement, Statement::Select { .. }) {
+                if matches!(statement.get(), Statement::Select { .. }) {
                     return Err(invalid(
                         "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
                     ));
                 }
                 items.push((statement, QueryParams { values, timestamp, ..Default::default() }));
             }
-            let items: Vec<(&Statement, &QueryParams)> = items.iter().map(|(s, p)| (s, p)).collect();
+            let items: Vec<(&Statement, &QueryParams)> = items.iter().map(|(s, p)| (s.get(), p)).collect();
             crate::execute::write_all(shared, session, &items, consistency)?;
             let mut w = Writer::default();
             w.int(0x0001);
             Ok((opcode::RESULT, w.buf))
         }
     }
+}
+
+/// A statement of a BATCH: parsed from its text, or a prepared one (shared, not copied).
+enum Held {
+    Parsed(Statement),
+    Prepared(Arc<crate::execute::prepare::Prepared>),
+}
+
+impl Held {
+    fn get(&self) -> &Statement {
+        match self {
+            Held::Parsed(s) => s,
+            Held::Prepared(p) => &p.statement,
+        }
+    }
+}
+
+/// The answer to an EXECUTE or BATCH of an id the node has not prepared (or forgot, with its
+/// table): drivers prepare it again and retry.
+fn unprepared(id: &[u8]) -> Failure {
+    let mut w = Writer::default();
+    w.short_bytes(id);
+    Failure { code: code::UNPREPARED, message: "Prepared query with ID not found".into(), extra: w.buf }
 }

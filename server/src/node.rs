@@ -107,14 +107,19 @@ impl NodeHandle {
     }
 }
 
+/// Prepared statements by id.
+pub(crate) type PreparedById = HashMap<Vec<u8>, Arc<Prepared>>;
+
 /// What every connection shares: the catalog (schema) behind a read-write lock, each table's
 /// data behind its own lock (in the catalog), prepared statements, the clock, the commit log.
 pub(crate) struct Shared {
     /// Keyspaces, types and tables. Statements take its read lock (DDL its write lock), then
     /// the lock of the table they touch.
     pub(crate) catalog: RwLock<Catalog>,
-    /// Prepared statements by id (locked after `catalog`, or alone).
-    pub(crate) prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
+    /// Prepared statements by id (locked after `catalog`, or alone). EXECUTE and BATCH only
+    /// read it, together (a read lock), and take the statement out shared ([`Arc`]), so no
+    /// request holds it while it runs.
+    pub(crate) prepared: RwLock<PreparedById>,
     /// The last write time handed out (microseconds).
     pub(crate) last_timestamp: AtomicI64,
     pub(crate) config: NodeConfig,
@@ -147,9 +152,14 @@ impl Shared {
         self.catalog.write().map_err(|_| poisoned("the catalog"))
     }
 
-    /// The prepared statements.
-    pub(crate) fn prepared(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Vec<u8>, Prepared>>, Failure> {
-        self.prepared.lock().map_err(|_| poisoned("the prepared statements"))
+    /// The prepared statements, for a change (PREPARE, or a DROP that forgets them).
+    pub(crate) fn prepared(&self) -> Result<RwLockWriteGuard<'_, PreparedById>, Failure> {
+        self.prepared.write().map_err(|_| poisoned("the prepared statements"))
+    }
+
+    /// The prepared statement of an id (EXECUTE, BATCH), if the node has it.
+    pub(crate) fn prepared_get(&self, id: &[u8]) -> Result<Option<Arc<Prepared>>, Failure> {
+        Ok(self.prepared.read().map_err(|_| poisoned("the prepared statements"))?.get(id).cloned())
     }
 
     /// A write time for a write that names none: now, and always after the last one handed out.
@@ -324,7 +334,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     };
     let shared = Arc::new(Shared {
         catalog: RwLock::new(Catalog::new(seed)),
-        prepared: Mutex::new(HashMap::new()),
+        prepared: RwLock::new(HashMap::new()),
         last_timestamp: AtomicI64::new(0),
         config,
         host_id,

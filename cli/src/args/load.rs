@@ -53,10 +53,12 @@ pub struct LoadArgs {
     /// Connections per host.
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
-    /// Partitions written concurrently (each partition's batches stay in order).
-    #[arg(long, default_value_t = 32)]
-    pub max_in_flight: usize,
-    /// Cap the CQL sent, in MiB/s (default: unthrottled).
+    /// Partitions written concurrently (each partition's batches stay in order); default: 32
+    /// per node of the target cluster.
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Cap the bytes of bound values sent (keys, cells, timestamps, TTLs, each with its 4-byte
+    /// length: what --json's "bytes" counts), in MiB/s (default: unthrottled).
     #[arg(long, value_name = "MiB/s")]
     pub throttle: Option<f64>,
     /// Stream the SSTables into a Cairn ring over its internode protocol instead of CQL

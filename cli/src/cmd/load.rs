@@ -50,7 +50,7 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         resume: a.resume.clone(),
         stop_after: None,
         connections: a.connections,
-        max_in_flight: a.max_in_flight,
+        max_in_flight: a.max_in_flight.unwrap_or(0),
         throttle_mib_s: a.throttle,
         progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };

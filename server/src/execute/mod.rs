@@ -86,7 +86,12 @@ pub(crate) fn write_all(
     let cat = shared.catalog_read()?;
     let mut staged = Staged::default();
     for (st, params) in statements {
-        let ts = params.timestamp.unwrap_or_else(|| *ts.get_or_insert_with(|| shared.next_timestamp()));
+        if params.timestamp.is_some() || names_its_timestamp(st, params) {
+            // The write time is the statement's own: the request's is never read.
+            write::stage(&cat, shared, session, st, params, now_s, &mut staged)?;
+            continue;
+        }
+        let ts = *ts.get_or_insert_with(|| shared.next_timestamp());
         let params = QueryParams { timestamp: Some(ts), ..(*params).clone() };
         write::stage(&cat, shared, session, st, &params, now_s, &mut staged)?;
     }
@@ -110,6 +115,20 @@ pub(crate) fn write_all(
         session.pending_sync = Some(session.pending_sync.map_or(at, |p| p.max(at)));
     }
     Ok(Outcome::Void)
+}
+
+/// Whether a write statement gives its own write time: `USING TIMESTAMP` with a literal, or
+/// with a marker bound (by position) to a value — what [`next_timestamp`] takes first.
+fn names_its_timestamp(st: &Statement, params: &QueryParams) -> bool {
+    let using = match st {
+        Statement::Insert { using, .. } | Statement::Update { using, .. } | Statement::Delete { using, .. } => using,
+        _ => return false,
+    };
+    match &using.timestamp {
+        Some(Term::Literal(_)) => true,
+        Some(Term::Bind(i)) => params.names.is_empty() && matches!(params.values.get(*i), Some(Value::Set(_))),
+        _ => false,
+    }
 }
 
 /// Log mutations to this node's commit log and apply them; under batch sync, the log position

@@ -259,3 +259,34 @@ fn a_stale_schema_does_not_resurrect_a_dropped_keyspace() {
         again.stop();
     }
 }
+
+/// A connection that executed a prepared statement of a keyspace without having one of its own
+/// keeps none: its later PREPAREs get the ids every other connection gets (a driver prepares on
+/// every connection and refuses ids that disagree).
+#[test]
+fn an_execute_leaves_the_connection_keyspace_alone() {
+    use crate::connection::handle;
+    use crate::protocol::Request;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let n = node(tmp.path());
+    let shared = &n.shared;
+    run(
+        shared,
+        "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        &QueryParams::default(),
+    );
+    run(shared, "CREATE TABLE ks.t (k int PRIMARY KEY, v int)", &QueryParams::default());
+    let text = "INSERT INTO ks.t (k, v) VALUES (?, ?)";
+    let prepare = |s: &mut Session| {
+        let (_, body) = handle(Request::Prepare(text.into()), s, shared).expect("prepare");
+        body
+    };
+    let (mut used, mut fresh) = (session(), session());
+    let first = prepare(&mut used);
+    // The prepared id: after the result kind (int), a [short bytes].
+    let id = first.get(6..22).expect("an id").to_vec();
+    let values = vec![crate::protocol::Value::Set(1i32.to_be_bytes().to_vec()); 2];
+    handle(Request::Execute(id, QueryParams { values, ..Default::default() }), &mut used, shared).expect("execute");
+    assert_eq!(used.keyspace, None);
+    assert_eq!(prepare(&mut used), prepare(&mut fresh), "the same id on both connections");
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use cairn_format::deletion::{DeletionTime, LivenessInfo};
-use cairn_format::partition::{OwnedCell, Partition};
+use cairn_format::partition::{OwnedCell, Partition, Row};
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::value::compose;
@@ -50,6 +50,27 @@ pub(crate) fn statement_seed(st: &Statement, params: &QueryParams, ts: i64) -> u
     let text = format!("{st:?}{:?}{ts}", params.values);
     let (a, b) = cairn_format::partitioner::murmur3_cassandra(text.as_bytes());
     (a ^ b) as u64
+}
+
+/// A statement's [`statement_seed`], made when a list element first needs a path (most
+/// statements append none, and the seed costs a rendering of the whole statement).
+pub(crate) struct Seed<'a> {
+    st: &'a Statement,
+    params: &'a QueryParams,
+    ts: i64,
+    value: Option<u64>,
+}
+
+impl<'a> Seed<'a> {
+    pub(crate) fn new(st: &'a Statement, params: &'a QueryParams, ts: i64) -> Seed<'a> {
+        Seed { st, params, ts, value: None }
+    }
+
+    /// The seed, advanced by each path made from it.
+    fn get(&mut self) -> &mut u64 {
+        let (st, params, ts) = (self.st, self.params, self.ts);
+        self.value.get_or_insert_with(|| statement_seed(st, params, ts))
+    }
 }
 
 pub(crate) fn ttl_of(t: &Table, using: &Using, b: &Binder<'_>) -> Result<i32, Failure> {
@@ -103,15 +124,30 @@ pub(crate) fn full_clustering(t: &Table, cks: &[Option<Vec<u8>>]) -> Result<Vec<
     Ok(cks.to_vec())
 }
 
+/// The row a column's cell goes to: the static row, or the row at `clustering`.
 pub(crate) fn row_for<'p>(
     p: &'p mut Partition,
     clustering: &[Option<Vec<u8>>],
     col: &Col,
-) -> &'p mut cairn_format::partition::Row {
+) -> Result<&'p mut Row, Failure> {
     match col {
-        Col::Static(..) => p.static_mut(),
-        _ => p.row_mut(clustering),
+        Col::Static(..) => Ok(p.static_mut()),
+        _ => row_at(p, clustering),
     }
+}
+
+/// The row at `clustering`, created if missing. A statement writes the same row once per
+/// column: the clustering is copied only when the row is new (`Partition::row_mut` copies it
+/// twice on every call).
+pub(crate) fn row_at<'p>(p: &'p mut Partition, clustering: &[Option<Vec<u8>>]) -> Result<&'p mut Row, Failure> {
+    if !p.rows.contains_key(clustering) {
+        p.rows.insert(clustering.to_vec(), Row::new(clustering.to_vec()));
+    }
+    p.rows.get_mut(clustering).ok_or_else(|| Failure {
+        code: crate::protocol::code::SERVER,
+        message: "a staged row is missing right after it was made".into(),
+        extra: vec![],
+    })
 }
 
 /// Write one column of a row: a simple cell, or a whole collection (a complex deletion just
@@ -126,12 +162,12 @@ pub(crate) fn write_cell(
     ts: i64,
     ttl: i32,
     now_s: i64,
-    seed: &mut u64,
+    seed: &mut Seed<'_>,
 ) -> Result<(), Failure> {
     let _ = header;
     let idx = col_index(col);
-    let ty = col.ty().clone();
-    let row = row_for(p, clustering, col);
+    let ty = col.ty();
+    let row = row_for(p, clustering, col)?;
     if !ty.is_multi_cell() {
         match bound {
             Bound::Bytes(v) => row.add_cell(make_cell(idx, None, v, ts, ttl, now_s)),
@@ -148,7 +184,7 @@ pub(crate) fn write_cell(
         }
         Bound::Bytes(v) => {
             row.delete_column(idx, DeletionTime { marked_for_delete_at: ts - 1, local_deletion_time: now_s });
-            add_elements_to(row, idx, &ty, &v, true, ts, ttl, now_s, seed)
+            add_elements_to(row, idx, ty, &v, true, ts, ttl, now_s, seed)
         }
     }
 }
@@ -163,21 +199,21 @@ pub(crate) fn add_elements(
     ts: i64,
     ttl: i32,
     now_s: i64,
-    seed: &mut u64,
+    seed: &mut Seed<'_>,
 ) -> Result<(), Failure> {
     let idx = col_index(col);
-    let ty = col.ty().clone();
+    let ty = col.ty();
     if !ty.is_multi_cell() {
         return Err(invalid(format!("Invalid operation for non-collection column (type {ty})")));
     }
     let Bound::Bytes(v) = bound else { return Ok(()) };
-    let row = row_for(p, clustering, col);
-    add_elements_to(row, idx, &ty, &v, add, ts, ttl, now_s, seed)
+    let row = row_for(p, clustering, col)?;
+    add_elements_to(row, idx, ty, &v, add, ts, ttl, now_s, seed)
 }
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add_elements_to(
-    row: &mut cairn_format::partition::Row,
+    row: &mut Row,
     idx: u16,
     ty: &CqlType,
     v: &[u8],
@@ -185,7 +221,7 @@ pub(crate) fn add_elements_to(
     ts: i64,
     ttl: i32,
     now_s: i64,
-    seed: &mut u64,
+    seed: &mut Seed<'_>,
 ) -> Result<(), Failure> {
     let bad = || invalid(format!("Invalid value for a {ty}"));
     let cell = |path: Vec<u8>, value: Vec<u8>| {
@@ -218,7 +254,7 @@ pub(crate) fn add_elements_to(
                 return Err(invalid("Removing list elements by value is not supported yet"));
             }
             for (i, (e, _)) in split_collection(v, false).ok_or_else(bad)?.into_iter().enumerate() {
-                let path = timeuuid(ts + i as i64, seed).to_vec();
+                let path = timeuuid(ts + i as i64, seed.get()).to_vec();
                 row.add_cell(cell(path, e));
             }
         }
@@ -297,9 +333,9 @@ pub(crate) fn insert(
     let key = partition_key(t, &keys)?;
     let clustering = full_clustering(t, &cks)?;
     let header = Arc::clone(&t.header);
-    let mut seed = statement_seed(st, params, ts);
+    let mut seed = Seed::new(st, params, ts);
     let p = staged.partition_mut(t, key);
-    p.row_mut(&clustering).add_liveness(liveness(ts, ttl, now_s));
+    row_at(p, &clustering)?.add_liveness(liveness(ts, ttl, now_s));
     for (col, bound) in cells {
         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
     }
@@ -326,7 +362,7 @@ pub(crate) fn update(
     let header = Arc::clone(&t.header);
     let schema = t.schema.clone();
     // List cell paths: derived from the statement, so a commit-log replay makes the same ones.
-    let mut seed = statement_seed(st, params, ts);
+    let mut seed = Seed::new(st, params, ts);
     // An UPDATE of static columns only names the partition alone.
     let static_only = assignments.iter().all(|a| {
         let (Assignment::Set(c, _)
@@ -384,7 +420,7 @@ pub(crate) fn update(
                             Bound::Null => OwnedCell::tombstone(idx, Some(path), ts, now_s),
                             Bound::Unset => continue,
                         };
-                        row_for(p, &clustering, &col).add_cell(cell);
+                        row_for(p, &clustering, &col)?.add_cell(cell);
                     }
                     Assignment::SetElement(_, k, v) => {
                         let CqlType::Map { key: kt, value: vt, .. } = col.ty().unreversed() else {
@@ -398,7 +434,7 @@ pub(crate) fn update(
                             Bound::Bytes(v) => make_cell(idx, Some(kb), v, ts, ttl, now_s),
                             _ => OwnedCell::tombstone(idx, Some(kb), ts, now_s),
                         };
-                        row_for(p, &clustering, &col).add_cell(cell);
+                        row_for(p, &clustering, &col)?.add_cell(cell);
                     }
                 }
             }
@@ -492,7 +528,7 @@ pub(crate) fn delete(
                 if given == 0 {
                     p.delete(deletion);
                 } else if given == n_ck {
-                    p.row_mut(cl).delete(deletion);
+                    row_at(p, cl)?.delete(deletion);
                 } else {
                     let prefix: Vec<Option<Vec<u8>>> = cl.iter().take(given).cloned().collect();
                     p.range_tombstones.push(cairn_format::partition::RangeTombstone {
@@ -511,7 +547,7 @@ pub(crate) fn delete(
             for (name, element) in columns {
                 let col = column_in(&header, &schema, name)?;
                 let idx = col_index(&col);
-                let row = row_for(p, cl, &col);
+                let row = row_for(p, cl, &col)?;
                 match element {
                     Some(k) => {
                         let kt = col.ty().path_type().cloned().unwrap_or(CqlType::Blob);

@@ -85,7 +85,15 @@ pub fn merge(into: &mut Partition, from: Partition) {
         merge_row(into.static_mut(), s);
     }
     for (clustering, row) in from.rows {
-        merge_row(into.row_mut(&clustering), row);
+        match into.rows.get_mut(&clustering) {
+            Some(r) => merge_row(r, row),
+            None => {
+                // A new row: merged into an empty one, the clustering copied once.
+                let mut r = Row::new(clustering.clone());
+                merge_row(&mut r, row);
+                into.rows.insert(clustering, r);
+            }
+        }
     }
     for rt in from.range_tombstones {
         if !into.range_tombstones.contains(&rt) {
