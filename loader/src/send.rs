@@ -1,8 +1,8 @@
 //! Sending a load's statements: prepared, token-aware, several partitions in flight, throttled,
 //! retried.
 //!
-//! Each statement is an EXECUTE of a prepared statement with its values bound (see
-//! [`crate::statements`]); a partition's statements go in unlogged protocol BATCHes of prepared
+//! Each statement is an EXECUTE of a prepared statement with its values bound (see the
+//! `statements` module); a partition's statements go in unlogged protocol BATCHes of prepared
 //! statements, one alone as an EXECUTE.
 //!
 //! Each partition's statements (its unlogged batches) go out in order as one unit of work, so
@@ -146,8 +146,8 @@ pub(crate) fn shown(text: &str) -> String {
     }
 }
 
-/// Values bound to a prepared statement's markers, as they are (see [`Values`]): the loader
-/// checked them against the source schema, which the target's must equal.
+/// Values bound to a prepared statement's markers, as they are (the protocol's `Values`): the
+/// loader checked them against the source schema, which the target's must equal.
 pub struct BoundValues(pub(crate) Values);
 
 /// The values do not match the prepared statement's markers (a loader bug, not bad data).
