@@ -187,12 +187,9 @@ impl LiveVisitor for Scan<'_> {
 
     fn partition(&mut self, p: &PartitionHeader) -> Step {
         let token = self.partitioner.token(&p.key);
-        // Partitions come in token order: past the end, nothing more is admitted.
-        if self.filter.end.as_ref().is_some_and(|e| token > *e) {
-            return Step::Stop;
-        }
-        if !self.filter.admits(&token) {
-            return Step::Skip;
+        let step = self.filter.step(&token);
+        if !matches!(step, Step::Read) {
+            return step;
         }
         self.key = Arc::from(&p.key[..]);
         self.token = token;

@@ -114,6 +114,18 @@ impl TokenFilter {
     pub(crate) fn admits(&self, t: &Token) -> bool {
         self.start.as_ref().is_none_or(|s| t > s) && self.end.as_ref().is_none_or(|e| t <= e)
     }
+
+    /// What a token-ordered scan does with a partition of token `t`: partitions come in token
+    /// order, so past the end nothing more is admitted.
+    pub(crate) fn step(&self, t: &Token) -> Step {
+        if self.end.as_ref().is_some_and(|e| t > e) {
+            Step::Stop
+        } else if self.admits(t) {
+            Step::Read
+        } else {
+            Step::Skip
+        }
+    }
 }
 
 /// Call `f` with every live row of `stream` at `now_s`, in token order, for partitions the
@@ -139,12 +151,9 @@ pub fn for_each_row(
         type Cells = Cells;
         fn partition(&mut self, p: &PartitionHeader) -> Step {
             let token = self.partitioner.token(&p.key);
-            // Partitions come in token order: past the end, nothing more is admitted.
-            if self.filter.end.as_ref().is_some_and(|e| token > *e) {
-                return Step::Stop;
-            }
-            if !self.filter.admits(&token) {
-                return Step::Skip;
+            let step = self.filter.step(&token);
+            if !matches!(step, Step::Read) {
+                return step;
             }
             self.key = Arc::from(&p.key[..]);
             self.token = token;
