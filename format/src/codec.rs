@@ -25,23 +25,33 @@ pub fn uvint_size(value: u64) -> usize {
 }
 
 /// Append `value` as an unsigned vint.
+#[inline]
 pub fn write_uvint(out: &mut Vec<u8>, value: u64) {
-    let size = uvint_size(value);
-    if size == 1 {
+    if value < 0x80 {
         out.push(value as u8);
-        return;
+    } else {
+        write_uvint_long(out, value);
     }
+}
+
+/// [`write_uvint`] of a value that takes two bytes or more: its bytes are built in a fixed
+/// buffer and appended in one fixed-width copy, then the unused tail is cut off (no copy of a
+/// variable length per value).
+fn write_uvint_long(out: &mut Vec<u8>, value: u64) {
+    let size = uvint_size(value);
     if size == 9 {
         out.push(0xFF);
         out.extend_from_slice(&value.to_be_bytes());
         return;
     }
-    let bytes = value.to_be_bytes();
-    let start = 8 - size;
-    let mut first = bytes.get(start).copied().unwrap_or(0);
-    first |= !(0xFFu8 >> (size - 1));
-    out.push(first);
-    out.extend_from_slice(bytes.get(start + 1..).unwrap_or(&[]));
+    // The value's `size` low bytes, big-endian, at the front; the first carries the length bits.
+    let mut bytes = (value << ((8 - size) * 8)).to_be_bytes();
+    if let Some(first) = bytes.first_mut() {
+        *first |= !(0xFFu8 >> (size - 1));
+    }
+    let end = out.len() + size;
+    out.extend_from_slice(&bytes);
+    out.truncate(end);
 }
 
 /// Append `value` as a signed (zigzag) vint.
@@ -369,6 +379,28 @@ mod tests {
             let mut c = Cursor::new(&b);
             prop_assert_eq!(c.uvint().unwrap(), v);
             prop_assert!(c.is_empty());
+        }
+
+        #[test]
+        fn uvint_bytes_are_cassandras(v: u64, shift in 0u32..64, after: u8) {
+            // Every length: the bytes Cassandra's VIntCoding.writeUnsignedVInt writes (a run of
+            // one bits as long as the extra bytes, then the value big-endian), appended after
+            // what the buffer already holds.
+            let v = v >> shift;
+            let size = uvint_size(v);
+            let mut expected = vec![after];
+            if size == 9 {
+                expected.push(0xFF);
+                expected.extend_from_slice(&v.to_be_bytes());
+            } else {
+                let be = v.to_be_bytes();
+                let tail = &be[8 - size..];
+                expected.push(tail[0] | !(0xFFu8 >> (size - 1)));
+                expected.extend_from_slice(&tail[1..]);
+            }
+            let mut b = vec![after];
+            write_uvint(&mut b, v);
+            prop_assert_eq!(b, expected);
         }
 
         #[test]

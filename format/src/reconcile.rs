@@ -32,6 +32,9 @@ struct Input {
     scanner: Scanner,
     static_map: Vec<u16>,
     regular_map: Vec<u16>,
+    /// Whether this input's regular columns are the merged header's, in the same order (its
+    /// rows' column indices need no mapping).
+    regular_identity: bool,
     /// Current partition of this input, if it has one left.
     current: Option<(Token, Vec<u8>, DeletionTime, u64)>,
     static_row: Option<Unfiltered>,
@@ -134,10 +137,12 @@ impl Merger {
             .map(|scanner| {
                 let static_map = column_map(&scanner.header().static_columns, &header.static_columns);
                 let regular_map = column_map(&scanner.header().regular_columns, &header.regular_columns);
+                let regular_identity = scanner.header().regular_columns == header.regular_columns;
                 Input {
                     scanner,
                     static_map,
                     regular_map,
+                    regular_identity,
                     current: None,
                     static_row: None,
                     exhausted: false,
@@ -491,6 +496,42 @@ impl RowMerge<'_> {
     }
 }
 
+/// Whether [`RowMerge::merge`] of `row` alone, under no deletion from outside it, gives `row`
+/// back unchanged: nothing in the row deletes anything (no row, shadowable or collection
+/// deletion), and its cells are already in merge order with nothing to reconcile (columns
+/// increasing, a collection's cell paths strictly increasing). `columns` are the row's header
+/// columns. Checking costs one pass over the cells; a row that fails it is merged as usual.
+fn reconciles_to_itself(row: &Unfiltered, columns: &[HeaderColumn]) -> bool {
+    if !row.deletion.is_live() || !row.shadowable_deletion.is_live() || !row.complex_deletions.is_empty() {
+        return false;
+    }
+    let mut previous: Option<&Cell> = None;
+    for c in &row.cells {
+        if let Some(p) = previous {
+            let in_order = match p.column.cmp(&c.column) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => {
+                    let Some(path_ty) = columns
+                        .get(c.column as usize)
+                        .filter(|col| col.is_complex())
+                        .and_then(|col| col.ty.path_type())
+                    else {
+                        return false;
+                    };
+                    let (Some(a), Some(b)) = (row.path(p), row.path(c)) else { return false };
+                    compare_values(path_ty, a, b) == Ordering::Less
+                }
+            };
+            if !in_order {
+                return false;
+            }
+        }
+        previous = Some(c);
+    }
+    true
+}
+
 fn marker_rank(kind: BoundKind) -> bool {
     // true = the position sorts before its clustering (inclusive start / exclusive end side).
     matches!(kind, BoundKind::InclStartBound | BoundKind::ExclEndBound | BoundKind::ExclEndInclStartBoundary)
@@ -672,12 +713,25 @@ impl Merger {
             // One input at this position (always so when upgrading one SSTable): no lists.
             [n] => {
                 if let Some(input) = self.inputs.get(*n) {
-                    let paths = [input.scanner.source().path()];
-                    RowMerge { paths: &paths, ..merge }.merge(
-                        &[(input.peek(), input.regular_map.as_slice())],
-                        active,
-                        &mut self.out,
-                    )?;
+                    let row = input.peek();
+                    if active.is_none()
+                        && input.regular_identity
+                        && reconciles_to_itself(row, &self.header.regular_columns)
+                    {
+                        // What `RowMerge::merge` would build from this row alone, without the
+                        // per-column work: the same cells, times and values.
+                        self.out.copy_from(row);
+                        self.out.flags = 0;
+                        self.out.ext_flags = 0;
+                        self.out.size_mismatch = None;
+                    } else {
+                        let paths = [input.scanner.source().path()];
+                        RowMerge { paths: &paths, ..merge }.merge(
+                            &[(row, input.regular_map.as_slice())],
+                            active,
+                            &mut self.out,
+                        )?;
+                    }
                 }
             }
             _ => {
@@ -693,5 +747,63 @@ impl Merger {
             Self::advance_row(input)?;
         }
         Ok(!self.out.is_empty_row())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> Vec<HeaderColumn> {
+        let column = |name: &str, ty: CqlType| HeaderColumn { name: name.into(), type_string: String::new(), ty };
+        vec![column("a", CqlType::Int), column("s", CqlType::Set { elem: Box::new(CqlType::Int), frozen: false })]
+    }
+
+    /// A row with `a` and a set cell per element of `set` (in the order given).
+    fn row(set: &[i32]) -> Unfiltered {
+        let mut u = Unfiltered::default();
+        u.start(UnfilteredKind::Row, 0);
+        u.liveness = LivenessInfo { timestamp: 5, ttl: 0, local_expiration_time: NO_DELETION_TIME };
+        let cell = Cell {
+            column: 0,
+            flags: 0,
+            timestamp: 5,
+            local_deletion_time: NO_DELETION_TIME,
+            ttl: 0,
+            path: None,
+            value: Default::default(),
+        };
+        u.push_cell(0, &cell, None, &1i32.to_be_bytes());
+        for e in set {
+            u.push_cell(1, &cell, Some(&e.to_be_bytes()), &[]);
+        }
+        u
+    }
+
+    #[test]
+    fn only_rows_with_nothing_to_reconcile_pass_through() {
+        let cols = columns();
+        assert!(reconciles_to_itself(&row(&[1, 2, 3]), &cols));
+        // Set elements out of order, or twice: the merge sorts and reconciles them.
+        assert!(!reconciles_to_itself(&row(&[2, 1]), &cols));
+        assert!(!reconciles_to_itself(&row(&[1, 1]), &cols));
+        // Anything that deletes: the merge shadows with it.
+        let mut deleted = row(&[1]);
+        deleted.deletion = DeletionTime { marked_for_delete_at: 6, local_deletion_time: 10 };
+        assert!(!reconciles_to_itself(&deleted, &cols));
+        let mut shadowable = row(&[1]);
+        shadowable.shadowable_deletion = DeletionTime { marked_for_delete_at: 4, local_deletion_time: 10 };
+        assert!(!reconciles_to_itself(&shadowable, &cols));
+        let mut collection = row(&[1]);
+        collection.complex_deletions.push(ComplexDeletion {
+            column: 1,
+            deletion: DeletionTime { marked_for_delete_at: 4, local_deletion_time: 10 },
+        });
+        assert!(!reconciles_to_itself(&collection, &cols));
+        // Two cells of a simple column.
+        let mut twice = row(&[]);
+        let c = twice.cells[0];
+        twice.push_cell(0, &c, None, &2i32.to_be_bytes());
+        assert!(!reconciles_to_itself(&twice, &cols));
     }
 }
