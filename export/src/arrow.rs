@@ -332,6 +332,7 @@ pub fn to_array<'v, 'a>(ty: &CqlType, dt: &DataType, values: &[Option<&'v Value<
 /// An Arrow builder of a scalar CQL type (the integers, floats, `boolean`, `time`, `timestamp`,
 /// `date`, `ascii` and `text`), filled one value at a time: [`to_array`]'s mapping of those
 /// types, for callers that decode values one by one instead of collecting them first.
+#[derive(Debug)]
 pub(crate) enum Scalar {
     /// `tinyint`.
     TinyInt(Int8Builder),
@@ -407,6 +408,64 @@ impl Scalar {
             (Scalar::Date(b), _) => b.append_null(),
             (Scalar::Text(b), _) => b.append_null(),
         }
+    }
+
+    /// Append `v` `n` times (as `n` calls of [`Scalar::push`]).
+    pub(crate) fn push_n(&mut self, v: Option<&Value<'_>>, n: usize) {
+        match (self, v) {
+            (Scalar::TinyInt(b), Some(Value::TinyInt(x))) => b.append_value_n(*x, n),
+            (Scalar::SmallInt(b), Some(Value::SmallInt(x))) => b.append_value_n(*x, n),
+            (Scalar::Int(b), Some(Value::Int(x))) => b.append_value_n(*x, n),
+            (Scalar::BigInt(b), Some(Value::BigInt(x))) => b.append_value_n(*x, n),
+            (Scalar::Counter(b), Some(Value::Counter(x))) => b.append_value_n(*x, n),
+            (Scalar::Float(b), Some(Value::Float(x))) => b.append_value_n(*x, n),
+            (Scalar::Double(b), Some(Value::Double(x))) => b.append_value_n(*x, n),
+            (Scalar::Boolean(b), Some(Value::Boolean(x))) => b.append_n(n, *x),
+            (Scalar::Time(b), Some(Value::Time(x))) => b.append_value_n(*x, n),
+            (Scalar::Timestamp(b), Some(Value::Timestamp(ms))) => b.append_value_n(*ms, n),
+            (Scalar::Date(b), Some(Value::Date(d))) => b.append_value_n((i64::from(*d) - (1i64 << 31)) as i32, n),
+            (Scalar::Text(b), Some(Value::Text(s) | Value::Ascii(s))) => b.append_value_n(s, n),
+            (this, v) => {
+                for _ in 0..n {
+                    this.push(v);
+                }
+            }
+        }
+    }
+
+    /// Append the value of `ty` (this builder's type) serialized as `b`: what [`decode`] and
+    /// [`Scalar::push`] append, or `decode`'s error (then nothing is appended). Values of their
+    /// type's usual length go straight into the builder, without a [`Value`] in between.
+    ///
+    /// [`decode`]: cairn_format::types::value::decode
+    pub(crate) fn push_bytes(&mut self, ty: &CqlType, b: &[u8]) -> Result<(), cairn_format::DecodeError> {
+        let done = match self {
+            Scalar::TinyInt(x) => <[u8; 1]>::try_from(b).map(|a| x.append_value(i8::from_be_bytes(a))).is_ok(),
+            Scalar::SmallInt(x) => <[u8; 2]>::try_from(b).map(|a| x.append_value(i16::from_be_bytes(a))).is_ok(),
+            Scalar::Int(x) => <[u8; 4]>::try_from(b).map(|a| x.append_value(i32::from_be_bytes(a))).is_ok(),
+            Scalar::BigInt(x) => <[u8; 8]>::try_from(b).map(|a| x.append_value(i64::from_be_bytes(a))).is_ok(),
+            Scalar::Float(x) => <[u8; 4]>::try_from(b).map(|a| x.append_value(f32::from_be_bytes(a))).is_ok(),
+            Scalar::Double(x) => <[u8; 8]>::try_from(b).map(|a| x.append_value(f64::from_be_bytes(a))).is_ok(),
+            Scalar::Boolean(x) => <[u8; 1]>::try_from(b).map(|a| x.append_value(a != [0])).is_ok(),
+            Scalar::Timestamp(x) => <[u8; 8]>::try_from(b).map(|a| x.append_value(i64::from_be_bytes(a))).is_ok(),
+            Scalar::Date(x) => <[u8; 4]>::try_from(b)
+                .map(|a| x.append_value((i64::from(u32::from_be_bytes(a)) - (1i64 << 31)) as i32))
+                .is_ok(),
+            Scalar::Text(x) => match std::str::from_utf8(b) {
+                Ok(s) if !matches!(ty.unreversed(), CqlType::Ascii) || s.is_ascii() => {
+                    x.append_value(s);
+                    true
+                }
+                _ => false,
+            },
+            // Range-checked (`time`) or summed from shards (`counter`): decoded in full.
+            Scalar::Time(_) | Scalar::Counter(_) => false,
+        };
+        if !done {
+            let v = cairn_format::types::value::decode(ty, b)?;
+            self.push(Some(&v));
+        }
+        Ok(())
     }
 
     /// The array.
