@@ -77,11 +77,13 @@ pub(crate) struct RowBatch {
     key_of: Vec<u32>,
     /// One per output column.
     cols: Vec<RawColumn>,
-    /// For Arrow output, one per output column: the builder a non-key column of a scalar type
-    /// decodes its values into as rows are pushed (its bytes are not kept in `cols`).
-    built: Vec<Option<Scalar>>,
+    /// For Arrow output, the non-key columns of scalar types, in column order: each with the
+    /// builder it decodes its values into as rows are pushed (their bytes are not kept in `cols`).
+    built: Vec<(usize, Scalar)>,
+    /// The other columns whose values are kept in `cols` as rows are pushed (not key columns).
+    kept: Vec<usize>,
     /// The first value that did not decode into `built`.
-    failed: Option<Pushed>,
+    failed: Option<Box<Pushed>>,
 }
 
 /// A value that did not decode as its row was pushed: the batch's row, the column, the key.
@@ -108,15 +110,23 @@ impl RowBatch {
     pub(crate) fn new(cols: &[Column], arrow: bool, rows: usize) -> RowBatch {
         // Builders grow past this; a huge `--rows-per-group` does not reserve its size up front.
         let rows = rows.min(1 << 17);
-        let built = cols
-            .iter()
-            .map(|c| match c.source {
-                Source::Key(_) | Source::Fixed(_) => None,
-                _ if arrow => Scalar::new(&c.ty, rows),
-                _ => None,
-            })
-            .collect();
-        RowBatch { cols: (0..cols.len()).map(|_| RawColumn::default()).collect(), built, ..RowBatch::default() }
+        let (mut built, mut kept) = (Vec::new(), Vec::new());
+        for (j, c) in cols.iter().enumerate() {
+            match c.source {
+                Source::Key(_) | Source::Fixed(_) => {}
+                _ => match Scalar::new(&c.ty, rows).filter(|_| arrow) {
+                    Some(b) => built.push((j, b)),
+                    None => kept.push(j),
+                },
+            }
+        }
+        RowBatch {
+            cols: (0..cols.len()).map(|_| RawColumn::default()).collect(),
+            key_of: Vec::with_capacity(rows),
+            built,
+            kept,
+            ..RowBatch::default()
+        }
     }
 
     /// Rows held.
@@ -145,48 +155,50 @@ impl RowBatch {
             self.keys.push(Arc::clone(key));
         }
         self.key_of.push(u32::try_from(self.keys.len().saturating_sub(1)).unwrap_or(u32::MAX));
-        for (j, (c, raw)) in cols.iter().zip(self.cols.iter_mut()).enumerate() {
-            let cells_of = |is_static: bool| if is_static { statics } else { data };
-            if let Some(b) = self.built.get_mut(j).and_then(Option::as_mut) {
-                let bytes = match &c.source {
-                    Source::Clustering(i) => row.and_then(|u| u.clustering_value(*i)),
-                    Source::Static(idx) | Source::Regular(idx) => {
-                        let cells = cells_of(matches!(c.source, Source::Static(_)));
-                        match cells.get(*idx) {
-                            Some(Cell::Simple { value, .. }) => Some(cells.bytes(*value)),
-                            _ => None,
-                        }
-                    }
-                    Source::WriteTime(s, idx) => {
-                        match cells_of(*s).get(*idx) {
-                            Some(Cell::Simple { timestamp, .. }) => b.push(Some(&Value::BigInt(*timestamp))),
-                            _ => b.push(None),
-                        }
-                        continue;
-                    }
-                    Source::Ttl(s, idx) => {
-                        match cells_of(*s).get(*idx) {
-                            Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
-                                b.push(Some(&Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX))))
-                            }
-                            _ => b.push(None),
-                        }
-                        continue;
-                    }
-                    Source::Key(_) | Source::Fixed(_) => None,
-                };
-                match bytes.map(|v| b.push_bytes(&c.ty, v)) {
-                    None => b.push(None),
-                    Some(Ok(())) => {}
-                    Some(Err(error)) => {
-                        b.push(None);
-                        if self.failed.is_none() {
-                            self.failed = Some(Pushed { row: self.rows, col: j, key: Arc::clone(key), error });
-                        }
+        let cells_of = |is_static: bool| if is_static { statics } else { data };
+        for (j, b) in &mut self.built {
+            let j = *j;
+            let Some(c) = cols.get(j) else { continue };
+            let bytes = match &c.source {
+                Source::Clustering(i) => row.and_then(|u| u.clustering_value(*i)),
+                Source::Static(idx) | Source::Regular(idx) => {
+                    let cells = cells_of(matches!(c.source, Source::Static(_)));
+                    match cells.get(*idx) {
+                        Some(Cell::Simple { value, .. }) => Some(cells.bytes(*value)),
+                        _ => None,
                     }
                 }
-                continue;
+                Source::WriteTime(s, idx) => {
+                    match cells_of(*s).get(*idx) {
+                        Some(Cell::Simple { timestamp, .. }) => b.push(Some(&Value::BigInt(*timestamp))),
+                        _ => b.push(None),
+                    }
+                    continue;
+                }
+                Source::Ttl(s, idx) => {
+                    match cells_of(*s).get(*idx) {
+                        Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
+                            b.push(Some(&Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX))))
+                        }
+                        _ => b.push(None),
+                    }
+                    continue;
+                }
+                Source::Key(_) | Source::Fixed(_) => None,
+            };
+            match bytes.map(|v| b.push_bytes(&c.ty, v)) {
+                None => b.push(None),
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
+                    b.push(None);
+                    if self.failed.is_none() {
+                        self.failed = Some(Box::new(Pushed { row: self.rows, col: j, key: Arc::clone(key), error }));
+                    }
+                }
             }
+        }
+        for &j in &self.kept {
+            let (Some(c), Some(raw)) = (cols.get(j), self.cols.get_mut(j)) else { continue };
             let slot = match &c.source {
                 Source::Key(_) | Source::Fixed(_) => continue,
                 Source::Clustering(i) => match row.and_then(|u| u.clustering_value(*i)) {
@@ -238,7 +250,7 @@ impl RowBatch {
         header: &cairn_format::statistics::SerializationHeader,
         table: &str,
     ) -> Result<Vec<ArrayRef>, ExportError> {
-        let mut built = std::mem::take(&mut self.built);
+        let built = std::mem::take(&mut self.built);
         let failed = self.failed.take();
         let d = Decoder::new(self, cols, header, table);
         let mut out = Vec::with_capacity(cols.len());
@@ -246,8 +258,9 @@ impl RowBatch {
             let name = cols.get(f.col).map_or("", |c| c.name.as_str());
             d.fail_at(&f.key, f.row, f.col + 1, name, f.error)
         });
+        let mut built = built.into_iter().peekable();
         for (j, c) in cols.iter().enumerate() {
-            if let Some(b) = built.get_mut(j).and_then(Option::take) {
+            if let Some((_, b)) = built.next_if(|(k, _)| *k == j) {
                 out.push(b.finish());
                 continue;
             }
