@@ -564,3 +564,89 @@ fn be_to_i128(b: &[u8]) -> Option<i128> {
 pub fn same_len(arrays: &[ArrayRef], n: usize) -> bool {
     arrays.iter().all(|a| a.len() == n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::types::value::decode;
+
+    /// Byte strings of every length class: the usual lengths, empty, too short and too long,
+    /// text that is not UTF-8 or not ASCII, a `time` past midnight.
+    fn inputs() -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = vec![vec![], vec![0], vec![1], vec![0xff], vec![0, 1, 2]];
+        v.push(7i16.to_be_bytes().to_vec());
+        v.push((-5i32).to_be_bytes().to_vec());
+        v.push(1.5f32.to_be_bytes().to_vec());
+        v.push(u32::MAX.to_be_bytes().to_vec());
+        v.push(123_456_789i64.to_be_bytes().to_vec());
+        v.push((-1i64).to_be_bytes().to_vec());
+        v.push(86_400_000_000_000i64.to_be_bytes().to_vec());
+        v.push(f64::NAN.to_be_bytes().to_vec());
+        v.push(b"plain".to_vec());
+        v.push("caf\u{e9}".as_bytes().to_vec());
+        v.push(vec![0xc3, 0x28]);
+        v.push(vec![0; 9]);
+        v
+    }
+
+    /// `push_bytes` appends what `decode` then `push` append, and fails where `decode` fails,
+    /// for every scalar type and every kind of input.
+    #[test]
+    fn push_bytes_is_decode_then_push() {
+        let types = [
+            CqlType::TinyInt,
+            CqlType::SmallInt,
+            CqlType::Int,
+            CqlType::BigInt,
+            CqlType::Counter,
+            CqlType::Float,
+            CqlType::Double,
+            CqlType::Boolean,
+            CqlType::Time,
+            CqlType::Timestamp,
+            CqlType::Date,
+            CqlType::Ascii,
+            CqlType::Text,
+            CqlType::Reversed(Box::new(CqlType::Ascii)),
+        ];
+        for ty in &types {
+            let (mut fast, mut slow) = (Scalar::new(ty, 4).expect("scalar"), Scalar::new(ty, 4).expect("scalar"));
+            let mut failures = 0;
+            for b in inputs() {
+                let want = decode(ty, &b);
+                let got = fast.push_bytes(ty, &b);
+                assert_eq!(got.is_err(), want.is_err(), "{ty:?} {b:?}");
+                match want {
+                    Ok(v) => slow.push(Some(&v)),
+                    Err(e) => {
+                        assert_eq!(got.err().map(|g| g.to_string()), Some(e.to_string()), "{ty:?} {b:?}");
+                        failures += 1;
+                    }
+                }
+            }
+            assert!(failures > 0, "{ty:?}: some input does not decode");
+            assert_eq!(fast.finish().to_data(), slow.finish().to_data(), "{ty:?}");
+        }
+    }
+
+    /// `push_n` appends what `n` calls of `push` append.
+    #[test]
+    fn push_n_is_n_pushes() {
+        let values = [
+            (CqlType::Int, Some(Value::Int(-3))),
+            (CqlType::Date, Some(Value::Date(7))),
+            (CqlType::Text, Some(Value::Text("k"))),
+            (CqlType::Boolean, Some(Value::Boolean(true))),
+            (CqlType::Int, Some(Value::Empty)),
+            (CqlType::Text, None),
+        ];
+        for (ty, v) in &values {
+            let (mut fast, mut slow) = (Scalar::new(ty, 4).expect("scalar"), Scalar::new(ty, 4).expect("scalar"));
+            fast.push_n(v.as_ref(), 3);
+            for _ in 0..3 {
+                slow.push(v.as_ref());
+            }
+            assert_eq!(fast.finish().to_data(), slow.finish().to_data(), "{ty:?} {v:?}");
+        }
+    }
+}
