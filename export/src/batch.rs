@@ -4,7 +4,10 @@
 //! ([`RowBatch::push`]); the encoding thread decodes it into Arrow arrays ([`RowBatch::arrays`])
 //! or CQL values for the text formats ([`RowBatch::values`]), with the crate's type mapping
 //! ([`crate::arrow`]). Partition key columns are not copied per row: the batch keeps each
-//! partition's key once and splits it into its components when decoding.
+//! partition's key once and splits it into its components when decoding. A batch bound for
+//! Arrow decodes the values of scalar types (numbers, `boolean`, `date`, `time`, `timestamp`,
+//! text) straight into their Arrow builders as rows are pushed, without keeping their bytes or
+//! building a [`Value`] for each.
 //!
 //! A value that does not decode is an error naming the partition and the column, never a null;
 //! when several do, the error is the one of the first row, and within it of the first column
@@ -74,6 +77,22 @@ pub(crate) struct RowBatch {
     key_of: Vec<u32>,
     /// One per output column.
     cols: Vec<RawColumn>,
+    /// For Arrow output, the non-key columns of scalar types, in column order: each with the
+    /// builder it decodes its values into as rows are pushed (their bytes are not kept in `cols`).
+    built: Vec<(usize, Scalar)>,
+    /// The other columns whose values are kept in `cols` as rows are pushed (not key columns).
+    kept: Vec<usize>,
+    /// The first value that did not decode into `built`.
+    failed: Option<Box<Pushed>>,
+}
+
+/// A value that did not decode as its row was pushed: the batch's row, the column, the key.
+#[derive(Debug)]
+struct Pushed {
+    row: usize,
+    col: usize,
+    key: Arc<[u8]>,
+    error: cairn_format::DecodeError,
 }
 
 /// A value that did not decode: at which row, and the place in a row-by-row decode's order
@@ -85,9 +104,29 @@ struct Fail {
 }
 
 impl RowBatch {
-    /// An empty batch of `n_cols` columns.
-    pub(crate) fn new(n_cols: usize) -> RowBatch {
-        RowBatch { cols: (0..n_cols).map(|_| RawColumn::default()).collect(), ..RowBatch::default() }
+    /// An empty batch of `cols`. `arrow`: it will be decoded by [`RowBatch::arrays`] (not
+    /// [`RowBatch::values`]), so values of scalar types are decoded into Arrow builders for
+    /// about `rows` rows as they are pushed, instead of being kept as bytes.
+    pub(crate) fn new(cols: &[Column], arrow: bool, rows: usize) -> RowBatch {
+        // Builders grow past this; a huge `--rows-per-group` does not reserve its size up front.
+        let rows = rows.min(1 << 17);
+        let (mut built, mut kept) = (Vec::new(), Vec::new());
+        for (j, c) in cols.iter().enumerate() {
+            match c.source {
+                Source::Key(_) | Source::Fixed(_) => {}
+                _ => match Scalar::new(&c.ty, rows).filter(|_| arrow) {
+                    Some(b) => built.push((j, b)),
+                    None => kept.push(j),
+                },
+            }
+        }
+        RowBatch {
+            cols: (0..cols.len()).map(|_| RawColumn::default()).collect(),
+            key_of: Vec::with_capacity(rows),
+            built,
+            kept,
+            ..RowBatch::default()
+        }
     }
 
     /// Rows held.
@@ -116,8 +155,50 @@ impl RowBatch {
             self.keys.push(Arc::clone(key));
         }
         self.key_of.push(u32::try_from(self.keys.len().saturating_sub(1)).unwrap_or(u32::MAX));
-        for (c, raw) in cols.iter().zip(self.cols.iter_mut()) {
-            let cells_of = |is_static: bool| if is_static { statics } else { data };
+        let cells_of = |is_static: bool| if is_static { statics } else { data };
+        for (j, b) in &mut self.built {
+            let j = *j;
+            let Some(c) = cols.get(j) else { continue };
+            let bytes = match &c.source {
+                Source::Clustering(i) => row.and_then(|u| u.clustering_value(*i)),
+                Source::Static(idx) | Source::Regular(idx) => {
+                    let cells = cells_of(matches!(c.source, Source::Static(_)));
+                    match cells.get(*idx) {
+                        Some(Cell::Simple { value, .. }) => Some(cells.bytes(*value)),
+                        _ => None,
+                    }
+                }
+                Source::WriteTime(s, idx) => {
+                    match cells_of(*s).get(*idx) {
+                        Some(Cell::Simple { timestamp, .. }) => b.push(Some(&Value::BigInt(*timestamp))),
+                        _ => b.push(None),
+                    }
+                    continue;
+                }
+                Source::Ttl(s, idx) => {
+                    match cells_of(*s).get(*idx) {
+                        Some(Cell::Simple { ttl, expires, .. }) if *ttl > 0 => {
+                            b.push(Some(&Value::Int(i32::try_from(expires - now).unwrap_or(i32::MAX))))
+                        }
+                        _ => b.push(None),
+                    }
+                    continue;
+                }
+                Source::Key(_) | Source::Fixed(_) => None,
+            };
+            match bytes.map(|v| b.push_bytes(&c.ty, v)) {
+                None => b.push(None),
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
+                    b.push(None);
+                    if self.failed.is_none() {
+                        self.failed = Some(Box::new(Pushed { row: self.rows, col: j, key: Arc::clone(key), error }));
+                    }
+                }
+            }
+        }
+        for &j in &self.kept {
+            let (Some(c), Some(raw)) = (cols.get(j), self.cols.get_mut(j)) else { continue };
             let slot = match &c.source {
                 Source::Key(_) | Source::Fixed(_) => continue,
                 Source::Clustering(i) => match row.and_then(|u| u.clustering_value(*i)) {
@@ -164,15 +245,25 @@ impl RowBatch {
 
     /// The Arrow arrays of the batch's columns (`cols`, as given to [`RowBatch::push`]).
     pub(crate) fn arrays(
-        &self,
+        &mut self,
         cols: &[Column],
         header: &cairn_format::statistics::SerializationHeader,
         table: &str,
     ) -> Result<Vec<ArrayRef>, ExportError> {
+        let built = std::mem::take(&mut self.built);
+        let failed = self.failed.take();
         let d = Decoder::new(self, cols, header, table);
         let mut out = Vec::with_capacity(cols.len());
-        let mut first: Option<Fail> = None;
+        let mut first: Option<Fail> = failed.map(|f| {
+            let name = cols.get(f.col).map_or("", |c| c.name.as_str());
+            d.fail_at(&f.key, f.row, f.col + 1, name, f.error)
+        });
+        let mut built = built.into_iter().peekable();
         for (j, c) in cols.iter().enumerate() {
+            if let Some((_, b)) = built.next_if(|(k, _)| *k == j) {
+                out.push(b.finish());
+                continue;
+            }
             let array = match Scalar::new(&c.ty, self.rows) {
                 Some(mut b) => d.fill(j, &mut b).map(|()| b.finish()),
                 None => d.column(j).map(|vals| {
@@ -249,7 +340,17 @@ impl<'s, 'c> Decoder<'s, 'c> {
     }
 
     fn fail(&self, row: usize, order: usize, column: &str, error: cairn_format::DecodeError) -> Fail {
-        let key = self.batch.key(row);
+        self.fail_at(self.batch.key(row), row, order, column, error)
+    }
+
+    fn fail_at(
+        &self,
+        key: &Arc<[u8]>,
+        row: usize,
+        order: usize,
+        column: &str,
+        error: cairn_format::DecodeError,
+    ) -> Fail {
         Fail {
             row,
             order,
@@ -284,9 +385,7 @@ impl<'s, 'c> Decoder<'s, 'c> {
             let k = keys.get(r);
             let run = keys.get(r..).map_or(1, |rest| rest.iter().take_while(|x| Some(*x) == k).count().max(1));
             let v = self.value(j, r)?;
-            for _ in 0..run {
-                b.push(v.as_ref());
-            }
+            b.push_n(v.as_ref(), run);
             r += run;
         }
         Ok(())

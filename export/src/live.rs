@@ -31,7 +31,7 @@ pub(crate) fn merger(tables: &[SsTable]) -> Result<Merger, ExportError> {
 /// Decode a batch of live rows and write it to `sink`.
 pub(crate) fn write_batch(
     sink: &mut Sink,
-    batch: &RowBatch,
+    batch: &mut RowBatch,
     cols: &[Column],
     header: &cairn_format::statistics::SerializationHeader,
     table: &str,
@@ -87,13 +87,15 @@ pub(crate) fn write_live(
     let now = opts.now_s;
     let group = opts.rows_per_group.max(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
+    // Whether batches become Arrow arrays (decoded as they are gathered) or text values.
+    let arrow = new_sink(None).takes_arrow();
     std::thread::scope(|scope| {
         let encoder = scope.spawn(move || -> Result<Vec<FileSummary>, ExportError> {
             let mut sink = new_sink((!boundaries.is_empty()).then_some(0));
             let mut files = Vec::new();
             for work in rx {
                 match work {
-                    Work::Rows(batch) => write_batch(&mut sink, &batch, cols, header, table_name)?,
+                    Work::Rows(mut batch) => write_batch(&mut sink, &mut batch, cols, header, table_name)?,
                     Work::Range(k) => {
                         sink.close()?;
                         files.append(&mut sink.files);
@@ -117,7 +119,8 @@ pub(crate) fn write_live(
             token: Token::Murmur3(i64::MIN),
             statics: Cells::default(),
             spare: Cells::default(),
-            batch: RowBatch::new(cols.len()),
+            arrow,
+            batch: RowBatch::new(cols, arrow, group),
             range: 0,
             rows: 0,
             partitions: 0,
@@ -154,6 +157,8 @@ struct Scan<'a> {
     cols: &'a [Column],
     boundaries: &'a [Token],
     group: usize,
+    /// Batches are for Arrow output ([`RowBatch::new`]).
+    arrow: bool,
     tx: &'a std::sync::mpsc::SyncSender<Work>,
     /// The current partition's key and token.
     key: Arc<[u8]>,
@@ -177,7 +182,7 @@ struct Scan<'a> {
 impl Scan<'_> {
     /// Hand the batch so far to the encoder; false when it has stopped.
     fn send(&mut self) -> bool {
-        let full = std::mem::replace(&mut self.batch, RowBatch::new(self.cols.len()));
+        let full = std::mem::replace(&mut self.batch, RowBatch::new(self.cols, self.arrow, self.group));
         self.tx.send(Work::Rows(full)).is_ok()
     }
 }
