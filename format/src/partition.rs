@@ -139,16 +139,20 @@ impl Row {
         out.liveness = self.liveness;
         out.deletion = self.deletion;
         let columns = if kind == UnfilteredKind::StaticRow { &header.static_columns } else { &header.regular_columns };
-        let mut cells: Vec<&OwnedCell> = self.cells.iter().collect();
-        cells.sort_by(|a, b| {
+        let order = |a: &OwnedCell, b: &OwnedCell| {
             a.column.cmp(&b.column).then_with(|| {
                 let path_ty = columns.get(a.column as usize).and_then(|c| c.ty.path_type()).unwrap_or(&CqlType::Blob);
                 compare_values(path_ty, a.path.as_deref().unwrap_or_default(), b.path.as_deref().unwrap_or_default())
             })
-        });
-        for c in cells {
-            let template = c.as_cell();
-            out.push_cell(c.column, &template, c.path.as_deref(), &c.value);
+        };
+        let mut push = |c: &OwnedCell| out.push_cell(c.column, &c.as_cell(), c.path.as_deref(), &c.value);
+        // Cells usually come in order already (then the sort, which is stable, would change nothing).
+        if self.cells.is_sorted_by(|a, b| order(a, b) != Ordering::Greater) {
+            self.cells.iter().for_each(&mut push);
+        } else {
+            let mut cells: Vec<&OwnedCell> = self.cells.iter().collect();
+            cells.sort_by(|a, b| order(a, b));
+            cells.into_iter().for_each(push);
         }
         let mut cds = self.complex_deletions.clone();
         cds.sort_by_key(|d| d.0);
