@@ -77,6 +77,35 @@ pub struct Merger {
     in_partition: bool,
     /// The inputs at the position being merged (reused from row to row).
     group: Vec<usize>,
+    /// An input known to hold the partition's next item alone, while it does (see [`Run`]).
+    run: Option<Run>,
+    /// The input that held the last item alone, if one did.
+    last_lead: Option<usize>,
+    /// The input whose item was returned as it is (not merged into `out`); it moves on at the
+    /// next call.
+    passed: Option<usize>,
+}
+
+/// What [`Merger::merge_group`] made of a group.
+enum Merged {
+    /// Nothing to return (an empty row, a marker that changes nothing).
+    Nothing,
+    /// The merged item is in `out`.
+    Out,
+    /// The item of this input is returned as it is.
+    Input(usize),
+}
+
+/// Input `lead`'s next item sorts before every other input's, whose smallest is `next`'s (`None`:
+/// no other input has one left in this partition). Only `lead` advances while this holds, so
+/// one comparison with `next`'s item tells whether `lead` still leads alone: rows that come in
+/// runs from one SSTable (time windows, an upgrade's single input) cost one comparison each
+/// instead of one per input. Found once an input has led alone twice in a row, dropped at the
+/// first row it does not lead alone and at every partition.
+#[derive(Clone, Copy)]
+struct Run {
+    lead: usize,
+    next: Option<usize>,
 }
 
 /// The union of several headers' columns, in Cassandra's order.
@@ -164,6 +193,9 @@ impl Merger {
             active: None,
             in_partition: false,
             group: Vec::new(),
+            run: None,
+            last_lead: None,
+            passed: None,
         })
     }
 
@@ -551,7 +583,8 @@ impl PartitionStream for Merger {
     }
 
     fn next_partition(&mut self) -> Result<Option<&PartitionHeader>> {
-        // Finish the partition in progress.
+        // Finish the partition in progress (which moves a passed input on too).
+        self.passed = None;
         for input in self.inputs.iter_mut().filter(|i| i.in_merge) {
             while input.scanner.next_unfiltered()?.is_some() {}
             input.in_merge = false;
@@ -609,6 +642,8 @@ impl PartitionStream for Merger {
             Self::advance_row(input)?;
         }
         self.active = None;
+        self.run = None;
+        self.last_lead = None;
         self.in_partition = true;
         Ok(Some(&self.partition))
     }
@@ -621,21 +656,49 @@ impl PartitionStream for Merger {
         if !self.in_partition {
             return Ok(None);
         }
+        if let Some(n) = self.passed.take()
+            && let Some(input) = self.inputs.get_mut(n)
+        {
+            Self::advance_row(input)?;
+        }
         loop {
             // The smallest position among the inputs' next items, and every input at it, in one
             // pass: the first input at the smallest position leads the group.
             let mut group = std::mem::take(&mut self.group);
             group.clear();
-            let mut min: Option<&Unfiltered> = None;
-            for (n, input) in self.inputs.iter().enumerate().filter(|(_, i)| i.in_merge && i.has_peek) {
-                match min.map(|m| self.position_cmp(input.peek(), m)) {
-                    None | Some(Ordering::Less) => {
-                        min = Some(input.peek());
-                        group.clear();
-                        group.push(n);
+            if let Some(run) = self.run.take()
+                && let Some(input) = self.inputs.get(run.lead)
+                && input.in_merge
+                && input.has_peek
+                && run
+                    .next
+                    .and_then(|j| self.inputs.get(j))
+                    .is_none_or(|other| self.position_cmp(input.peek(), other.peek()) == Ordering::Less)
+            {
+                group.push(run.lead);
+                self.run = Some(run);
+            }
+            let mut min: Option<&Unfiltered> = group.first().and_then(|&n| self.inputs.get(n)).map(Input::peek);
+            if min.is_none() {
+                for (n, input) in self.inputs.iter().enumerate().filter(|(_, i)| i.in_merge && i.has_peek) {
+                    match min.map(|m| self.position_cmp(input.peek(), m)) {
+                        None | Some(Ordering::Less) => {
+                            min = Some(input.peek());
+                            group.clear();
+                            group.push(n);
+                        }
+                        Some(Ordering::Equal) => group.push(n),
+                        Some(Ordering::Greater) => {}
                     }
-                    Some(Ordering::Equal) => group.push(n),
-                    Some(Ordering::Greater) => {}
+                }
+                match group.as_slice() {
+                    [lead] => {
+                        if self.last_lead == Some(*lead) {
+                            self.run = Some(Run { lead: *lead, next: self.runner_up(*lead) });
+                        }
+                        self.last_lead = Some(*lead);
+                    }
+                    _ => self.last_lead = None,
                 }
             }
             if min.is_none() {
@@ -647,22 +710,35 @@ impl PartitionStream for Merger {
                 }
                 return Ok(None);
             }
-            let got = self.merge_group(&group);
+            let merged = self.merge_group(&group);
             self.group = group;
-            if got? {
-                return Ok(Some(&self.out));
+            match merged? {
+                Merged::Nothing => {}
+                Merged::Out => return Ok(Some(&self.out)),
+                Merged::Input(n) => return Ok(self.inputs.get(n).map(Input::peek)),
             }
         }
     }
 }
 
 impl Merger {
+    /// The input other than `lead` whose next item in this partition sorts first, if any has one.
+    fn runner_up(&self, lead: usize) -> Option<usize> {
+        let mut next: Option<(usize, &Unfiltered)> = None;
+        for (n, input) in self.inputs.iter().enumerate().filter(|(n, i)| *n != lead && i.in_merge && i.has_peek) {
+            if next.is_none_or(|(_, m)| self.position_cmp(input.peek(), m) == Ordering::Less) {
+                next = Some((n, input.peek()));
+            }
+        }
+        next.map(|(n, _)| n)
+    }
+
     /// Merge the inputs of `group` (all at the smallest position, the first of them the one
     /// whose item is the smallest) into `self.out`, advancing them: whether `self.out` holds
     /// something to return.
-    fn merge_group(&mut self, group: &[usize]) -> Result<bool> {
+    fn merge_group(&mut self, group: &[usize]) -> Result<Merged> {
         let Some(min) = group.first().and_then(|&n| self.inputs.get(n)).map(Input::peek) else {
-            return Ok(false);
+            return Ok(Merged::Nothing);
         };
         let min_kind = min.kind();
         let position = min.position;
@@ -690,7 +766,7 @@ impl Merger {
             }
             let now = now.filter(|d| d.supersedes(&partition_deletion));
             if now == self.active {
-                return Ok(false);
+                return Ok(Merged::Nothing);
             }
             let kind = BoundKind::transition(self.active.is_some(), now.is_some(), before);
             self.out.start(UnfilteredKind::Marker(kind), position);
@@ -700,7 +776,7 @@ impl Merger {
             self.out.close_deletion = self.active.unwrap_or(DeletionTime::LIVE);
             self.out.deletion = now.unwrap_or(DeletionTime::LIVE);
             self.active = now;
-            return Ok(true);
+            return Ok(Merged::Out);
         }
         // Rows at the same clustering: reconcile.
         let active = match (self.active, partition_deletion.is_live()) {
@@ -715,15 +791,15 @@ impl Merger {
                 if let Some(input) = self.inputs.get(*n) {
                     let row = input.peek();
                     if active.is_none()
+                        && !row.is_empty_row()
                         && input.regular_identity
                         && reconciles_to_itself(row, &self.header.regular_columns)
                     {
-                        // What `RowMerge::merge` would build from this row alone, without the
-                        // per-column work: the same cells, times and values.
-                        self.out.copy_from(row);
-                        self.out.flags = 0;
-                        self.out.ext_flags = 0;
-                        self.out.size_mismatch = None;
+                        // `RowMerge::merge` of this row alone would build the same row (the
+                        // same cells, times and values), so it is returned as it is, and its
+                        // input moves on at the next call.
+                        self.passed = Some(*n);
+                        return Ok(Merged::Input(*n));
                     } else {
                         let paths = [input.scanner.source().path()];
                         RowMerge { paths: &paths, ..merge }.merge(
@@ -746,7 +822,7 @@ impl Merger {
         for (_, input) in self.inputs.iter_mut().enumerate().filter(|(n, _)| group.contains(n)) {
             Self::advance_row(input)?;
         }
-        Ok(!self.out.is_empty_row())
+        Ok(if self.out.is_empty_row() { Merged::Nothing } else { Merged::Out })
     }
 }
 
