@@ -226,12 +226,20 @@ impl<'a> Cursor<'a> {
     /// Unsigned vint.
     #[inline]
     pub fn uvint(&mut self) -> Result<u64, DecodeError> {
-        // One byte, the common case, inline; longer ones out of line.
-        if let Some(&first) = self.buf.get(self.pos)
-            && first < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(first));
+        // One byte, the common case, inline; so is a longer one with its first byte and eight
+        // more in reach (one big-endian load, as in `uvint_long`); the rest out of line.
+        if let Some(&first) = self.buf.get(self.pos) {
+            if first < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(first));
+            }
+            if let Some(&window) = self.buf.get(self.pos + 1..).and_then(|rest| rest.first_chunk::<8>()) {
+                let extra = first.leading_ones();
+                let high = u64::from(first & 0xFFu8.checked_shr(extra).unwrap_or(0));
+                let low = u64::from_be_bytes(window).checked_shr(8 * (8 - extra)).unwrap_or(0);
+                self.pos += 1 + extra as usize;
+                return Ok(high.checked_shl(8 * extra).unwrap_or(0) | low);
+            }
         }
         self.uvint_long()
     }

@@ -840,15 +840,7 @@ mod tests {
         let mut u = Unfiltered::default();
         u.start(UnfilteredKind::Row, 0);
         u.liveness = LivenessInfo { timestamp: 5, ttl: 0, local_expiration_time: NO_DELETION_TIME };
-        let cell = Cell {
-            column: 0,
-            flags: 0,
-            timestamp: 5,
-            local_deletion_time: NO_DELETION_TIME,
-            ttl: 0,
-            path: None,
-            value: Default::default(),
-        };
+        let cell = Cell::live_for_tests(5);
         u.push_cell(0, &cell, None, &1i32.to_be_bytes());
         for e in set {
             u.push_cell(1, &cell, Some(&e.to_be_bytes()), &[]);

@@ -197,6 +197,23 @@ impl Cell {
     }
 }
 
+#[cfg(test)]
+impl Cell {
+    /// A live cell of column 0 written at `timestamp`, without path or value: the template tests
+    /// build rows from ([`Unfiltered::push_cell`] sets the column, path and value).
+    pub(crate) fn live_for_tests(timestamp: i64) -> Cell {
+        Cell {
+            column: 0,
+            flags: 0,
+            timestamp,
+            local_deletion_time: NO_DELETION_TIME,
+            ttl: 0,
+            path: None,
+            value: Span::default(),
+        }
+    }
+}
+
 /// A complex column's deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComplexDeletion {
