@@ -40,7 +40,6 @@ fn write_ldt(out: &mut Vec<u8>, stats: &EncodingStats, ldt: i64, version: Versio
     write_uvint(out, ldt_delta(stats, ldt, version));
 }
 
-
 fn write_deletion(out: &mut Vec<u8>, stats: &EncodingStats, d: &DeletionTime, version: Version) {
     write_ts(out, stats, d.marked_for_delete_at);
     write_ldt(out, stats, d.local_deletion_time, version);
@@ -98,8 +97,12 @@ impl<const N: usize> Piece<N> {
         }
     }
 
-    fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+    /// Append the bytes built to `out`: all `N` copied (a fixed-size copy, no call), the
+    /// unused tail cut off again.
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let end = out.len() + self.len;
+        out.extend_from_slice(&self.bytes);
+        out.truncate(end);
     }
 }
 
@@ -152,14 +155,14 @@ fn write_cell(
     if complex {
         let p = u.path(c).unwrap_or_default();
         piece.uvint(p.len() as u64);
-        out.extend_from_slice(piece.as_slice());
+        piece.append_to(out);
         out.extend_from_slice(p);
         piece.len = 0;
     }
     if !value.is_empty() && (fixed.is_none() || complex) {
         piece.uvint(value.len() as u64);
     }
-    out.extend_from_slice(piece.as_slice());
+    piece.append_to(out);
     out.extend_from_slice(value);
 }
 
@@ -359,7 +362,7 @@ impl RowEncoder {
             piece.uvint(deletion.marked_for_delete_at.wrapping_sub(stats.min_timestamp) as u64);
             piece.uvint(ldt_delta(stats, deletion.local_deletion_time, version));
         }
-        out.extend_from_slice(piece.as_slice());
+        piece.append_to(out);
         if flags & HAS_ALL_COLUMNS == 0 {
             write_subset(out, present, columns.len());
         }
