@@ -351,6 +351,41 @@ fn track_components(c: &mut Collector, types: &[crate::types::CqlType], u: &Unfi
     }
 }
 
+/// Whether `u` (bound `kind`) comes strictly after `last` (bound `lk`) in clustering order.
+#[inline]
+fn follows(
+    types: &[crate::types::CqlType],
+    last: &ClusteringBound,
+    lk: BoundKind,
+    u: &Unfiltered,
+    kind: BoundKind,
+) -> bool {
+    // A row after a row of as many values (the commonest case by far): the first unequal value
+    // decides and equal values are equal positions, as in the general rule below; compared here
+    // without its iterators and bound kinds (as `crate::data::compare_positions` does).
+    if lk == BoundKind::Clustering && kind == BoundKind::Clustering && last.values.len() == u.clustering.len() {
+        for (i, (a, b)) in last.values.iter().zip(&u.clustering).enumerate() {
+            let order = match (a, b) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(a), Some(b)) => crate::types::compare::compare_values(
+                    types.get(i).unwrap_or(&crate::types::CqlType::Blob),
+                    a,
+                    u.get(*b),
+                ),
+            };
+            if order != Ordering::Equal {
+                return order == Ordering::Less;
+            }
+        }
+        return false;
+    }
+    let a = last.values.iter().map(|v| v.as_deref());
+    let b = (0..u.clustering.len()).map(|i| u.clustering_value(i));
+    compare_prefix_values(types, a, lk, b, kind) == Ordering::Less
+}
+
 /// Streams partitions into a new SSTable.
 pub struct SsTableWriter {
     descriptor: Descriptor,
@@ -578,15 +613,13 @@ impl SsTableWriter {
             UnfilteredKind::Marker(k) => k,
             _ => BoundKind::Clustering,
         };
-        if let Some((last, lk)) = &p.last {
-            let a = last.values.iter().map(|v| v.as_deref());
-            let b = (0..u.clustering.len()).map(|i| u.clustering_value(i));
-            if compare_prefix_values(&self.header.clustering_types, a, *lk, b, kind) != std::cmp::Ordering::Less {
-                return Err(Error::OutOfOrder {
-                    what: "clustering",
-                    detail: format!("row or marker at Data.db byte {pos}"),
-                });
-            }
+        if let Some((last, lk)) = &p.last
+            && !follows(&self.header.clustering_types, last, *lk, u, kind)
+        {
+            return Err(Error::OutOfOrder {
+                what: "clustering",
+                detail: format!("row or marker at Data.db byte {pos}"),
+            });
         }
         if !matches!(u.kind(), UnfilteredKind::Marker(_)) {
             check_cells(u, &self.header.regular_columns, pos)?;

@@ -13,8 +13,8 @@ fn write_ts(out: &mut Vec<u8>, stats: &EncodingStats, ts: i64) {
 }
 
 /// A 32-bit delta, sign-extended before the vint encoding (as Cassandra writes it).
-fn write_delta32(out: &mut Vec<u8>, delta: i32) {
-    write_uvint(out, i64::from(delta) as u64);
+fn delta32(delta: i32) -> u64 {
+    i64::from(delta) as u64
 }
 
 /// The on-disk 32 bits of a local deletion time.
@@ -26,12 +26,18 @@ pub fn ldt_raw(ldt: i64, version: Version) -> u32 {
     }
 }
 
-fn write_ldt(out: &mut Vec<u8>, stats: &EncodingStats, ldt: i64, version: Version) {
-    write_delta32(out, ldt_raw(ldt, version).wrapping_sub(stats.min_local_deletion_time) as i32);
+/// The vint a local deletion time is written as: its delta from the header's base.
+fn ldt_delta(stats: &EncodingStats, ldt: i64, version: Version) -> u64 {
+    delta32(ldt_raw(ldt, version).wrapping_sub(stats.min_local_deletion_time) as i32)
 }
 
-fn write_ttl(out: &mut Vec<u8>, stats: &EncodingStats, ttl: i32) {
-    write_delta32(out, ttl.wrapping_sub(stats.min_ttl));
+/// The vint a TTL is written as: its delta from the header's base.
+fn ttl_delta(stats: &EncodingStats, ttl: i32) -> u64 {
+    delta32(ttl.wrapping_sub(stats.min_ttl))
+}
+
+fn write_ldt(out: &mut Vec<u8>, stats: &EncodingStats, ldt: i64, version: Version) {
+    write_uvint(out, ldt_delta(stats, ldt, version));
 }
 
 fn write_deletion(out: &mut Vec<u8>, stats: &EncodingStats, d: &DeletionTime, version: Version) {
@@ -44,6 +50,60 @@ pub fn write_partition_header(out: &mut Vec<u8>, key: &[u8], deletion: &Deletion
     out.extend_from_slice(&(key.len() as u16).to_be_bytes());
     out.extend_from_slice(key);
     deletion.write(out, version);
+}
+
+/// Up to `N` bytes built on the stack and appended to the output in one copy: a cell's fixed
+/// part (flags and up to three vints) or a row's (up to six vints) costs one append instead of
+/// one per byte. Each vint is copied as 16 bytes, so `N` leaves 16 bytes of room after the
+/// longest content (bytes past it are never appended).
+struct Piece<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+/// Room for a cell's flags byte and three 9-byte vints.
+type CellPiece = Piece<48>;
+
+/// Room for a row's previous-size, liveness and deletion vints (six of 9 bytes).
+type RowPiece = Piece<72>;
+
+impl<const N: usize> Piece<N> {
+    fn new() -> Self {
+        Piece { bytes: [0; N], len: 0 }
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// Append `value` as an unsigned vint (the bytes [`write_uvint`] appends).
+    fn uvint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.push(value as u8);
+            return;
+        }
+        // The value's `size` low bytes, big-endian, at the front of 16 bytes copied whole (the
+        // tail is overwritten by what comes next or cut off); the first byte carries the length
+        // bits (all ones for 9 bytes).
+        let size = crate::codec::uvint_size(value);
+        let length_bits = (0xFF00u16 >> (size - 1)) as u8;
+        let bytes = (u128::from(value) << (128 - 8 * size)) | (u128::from(length_bits) << 120);
+        if let Some(dst) = self.bytes.get_mut(self.len..self.len + 16) {
+            dst.copy_from_slice(&bytes.to_be_bytes());
+            self.len += size;
+        }
+    }
+
+    /// Append the bytes built to `out`: all `N` copied (a fixed-size copy, no call), the
+    /// unused tail cut off again.
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let end = out.len() + self.len;
+        out.extend_from_slice(&self.bytes);
+        out.truncate(end);
+    }
 }
 
 /// Append a cell.
@@ -81,27 +141,29 @@ fn write_cell(
     if use_row_ttl {
         flags |= CELL_USE_ROW_TTL;
     }
-    out.push(flags);
+    let mut piece = CellPiece::new();
+    piece.push(flags);
     if !use_row_ts {
-        write_ts(out, stats, c.timestamp);
+        piece.uvint(c.timestamp.wrapping_sub(stats.min_timestamp) as u64);
     }
     if (deleted || expiring) && !use_row_ttl {
-        write_ldt(out, stats, c.local_deletion_time, version);
+        piece.uvint(ldt_delta(stats, c.local_deletion_time, version));
     }
     if expiring && !use_row_ttl {
-        write_ttl(out, stats, c.ttl);
+        piece.uvint(ttl_delta(stats, c.ttl));
     }
     if complex {
         let p = u.path(c).unwrap_or_default();
-        write_uvint(out, p.len() as u64);
+        piece.uvint(p.len() as u64);
+        piece.append_to(out);
         out.extend_from_slice(p);
+        piece.len = 0;
     }
-    if !value.is_empty() {
-        if fixed.is_none() || complex {
-            write_uvint(out, value.len() as u64);
-        }
-        out.extend_from_slice(value);
+    if !value.is_empty() && (fixed.is_none() || complex) {
+        piece.uvint(value.len() as u64);
     }
+    piece.append_to(out);
+    out.extend_from_slice(value);
 }
 
 /// Append the column-subset encoding of the columns `present` (sorted header indices) of a
@@ -287,22 +349,37 @@ impl RowEncoder {
             Self::write_clustering(&self.clustering_fixed, out, u);
         }
         let body_start = start_body(out);
-        write_uvint(out, prev_size);
+        let mut piece = RowPiece::new();
+        piece.uvint(prev_size);
         if flags & HAS_TIMESTAMP != 0 {
-            write_ts(out, stats, u.liveness.timestamp);
+            piece.uvint(u.liveness.timestamp.wrapping_sub(stats.min_timestamp) as u64);
             if flags & HAS_TTL != 0 {
-                write_ttl(out, stats, u.liveness.ttl);
-                write_ldt(out, stats, u.liveness.local_expiration_time, version);
+                piece.uvint(ttl_delta(stats, u.liveness.ttl));
+                piece.uvint(ldt_delta(stats, u.liveness.local_expiration_time, version));
             }
         }
         if !deletion.is_live() {
-            write_deletion(out, stats, &deletion, version);
+            piece.uvint(deletion.marked_for_delete_at.wrapping_sub(stats.min_timestamp) as u64);
+            piece.uvint(ldt_delta(stats, deletion.local_deletion_time, version));
         }
+        piece.append_to(out);
         if flags & HAS_ALL_COLUMNS == 0 {
             write_subset(out, present, columns.len());
         }
         // Cells in column order: each column's cells are one run, found by walking the cells once.
         let by_column = u.cells.is_sorted_by_key(|c| c.column);
+        if by_column && !has_complex_deletion {
+            // The columns present are those of the cells: each run of cells is one column.
+            for cells in u.cells.chunk_by(|a, b| a.column == b.column) {
+                let Some(&(fixed, complex)) = cells.first().and_then(|c| columns.get(c.column as usize)) else {
+                    continue;
+                };
+                let column = Column { complex, fixed, complex_deletion: None };
+                column.write(out, u, cells.iter(), stats, version);
+            }
+            finish_body(out, body_start);
+            return;
+        }
         let mut next = 0;
         for &ci in present.iter() {
             let Some(&(fixed, complex)) = columns.get(ci as usize) else { continue };
