@@ -912,7 +912,7 @@ impl Drop for SsTableWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Cell, Span};
+    use crate::data::Cell;
     use crate::statistics::EncodingStats;
     use crate::types::CqlType;
 
@@ -934,15 +934,7 @@ mod tests {
         let mut u = Unfiltered::default();
         u.start(UnfilteredKind::Row, 0);
         u.push_clustering(Some(&1i32.to_be_bytes()));
-        let template = Cell {
-            column: 0,
-            flags: 0,
-            timestamp: 5,
-            local_deletion_time: NO_DELETION_TIME,
-            ttl: 0,
-            path: None,
-            value: Span::default(),
-        };
+        let template = Cell::live_for_tests(5);
         for (column, path, value) in cells {
             u.push_cell(*column, &template, *path, value);
         }
@@ -1002,15 +994,7 @@ mod tests {
         let mut u = Unfiltered::default();
         u.start(UnfilteredKind::Row, 0);
         u.push_clustering(Some(&ck.to_be_bytes()));
-        let template = Cell {
-            column: 0,
-            flags: 0,
-            timestamp: 5,
-            local_deletion_time: NO_DELETION_TIME,
-            ttl: 0,
-            path: None,
-            value: Span::default(),
-        };
+        let template = Cell::live_for_tests(5);
         u.push_cell(0, &template, None, v);
         u
     }
