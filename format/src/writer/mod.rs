@@ -664,7 +664,7 @@ impl SsTableWriter {
                     match (slot.as_mut(), u.clustering_value(i)) {
                         (Some(buf), Some(v)) => {
                             buf.clear();
-                            buf.extend_from_slice(v);
+                            row::append_value(buf, v);
                         }
                         (_, v) => *slot = v.map(<[u8]>::to_vec),
                     }

@@ -106,6 +106,19 @@ impl<const N: usize> Piece<N> {
     }
 }
 
+/// Append a value's bytes; the commonest fixed widths (int, float, bigint, double, timestamp)
+/// as one fixed-size copy instead of a call to copy a slice of any length.
+#[inline(always)]
+pub(crate) fn append_value(out: &mut Vec<u8>, value: &[u8]) {
+    if let Ok(v) = <[u8; 8]>::try_from(value) {
+        out.extend_from_slice(&v);
+    } else if let Ok(v) = <[u8; 4]>::try_from(value) {
+        out.extend_from_slice(&v);
+    } else {
+        out.extend_from_slice(value);
+    }
+}
+
 /// Append a cell.
 fn write_cell(
     out: &mut Vec<u8>,
@@ -163,7 +176,7 @@ fn write_cell(
         piece.uvint(value.len() as u64);
     }
     piece.append_to(out);
-    out.extend_from_slice(value);
+    append_value(out, value);
 }
 
 /// Append the column-subset encoding of the columns `present` (sorted header indices) of a
@@ -262,7 +275,7 @@ impl RowEncoder {
                     if fixed.get(i).copied().flatten().is_none() {
                         write_uvint(out, b.len() as u64);
                     }
-                    out.extend_from_slice(b);
+                    append_value(out, b);
                 }
             }
             g = end;
