@@ -42,7 +42,7 @@ impl ShadowSource {
 
 /// What the other SSTables hold for one partition, merged.
 pub(crate) struct Shadow {
-    header: SerializationHeader,
+    header: std::sync::Arc<SerializationHeader>,
     deletion: DeletionTime,
     static_row: Option<Unfiltered>,
     /// Rows and range markers in clustering order.
@@ -90,7 +90,7 @@ impl Shadow {
 
     /// The merged partition `key` from `m`, whose inputs are positioned at it.
     fn read(m: &mut Merger, key: &[u8]) -> Result<Option<Shadow>, cairn_format::Error> {
-        let header = PartitionStream::header(&*m).clone();
+        let header = m.shared_header();
         let Some(p) = m.next_partition()?.cloned() else { return Ok(None) };
         if p.key != key {
             return Ok(None);

@@ -122,6 +122,20 @@ fn merge_columns<'a>(lists: impl Iterator<Item = &'a [HeaderColumn]>) -> Vec<Hea
     out
 }
 
+/// Whether `columns` are as [`merge_columns`] would leave them: simple before complex, each by
+/// name bytes, no name twice.
+fn in_merge_order(columns: &[HeaderColumn]) -> bool {
+    let sorted = columns.windows(2).all(|w| match w {
+        [a, b] => (a.is_complex(), a.name.as_bytes()) < (b.is_complex(), b.name.as_bytes()),
+        _ => true,
+    });
+    sorted
+        && columns
+            .iter()
+            .enumerate()
+            .all(|(i, c)| columns.get(..i).unwrap_or_default().iter().all(|o| o.name != c.name))
+}
+
 fn column_map(from: &[HeaderColumn], to: &[HeaderColumn]) -> Vec<u16> {
     from.iter().map(|c| to.iter().position(|t| t.name == c.name).unwrap_or(0) as u16).collect()
 }
@@ -130,6 +144,11 @@ impl Merger {
     /// The partitioner partitions are ordered by.
     pub fn partitioner(&self) -> Partitioner {
         self.partitioner
+    }
+
+    /// The merged header, shared.
+    pub fn shared_header(&self) -> Arc<SerializationHeader> {
+        Arc::clone(&self.header)
     }
 
     /// What reconciliation has dropped so far.
@@ -144,13 +163,11 @@ impl Merger {
 
     /// Merge `scanners` (each with its own header), all written by `partitioner`.
     pub fn new(scanners: Vec<Scanner>, partitioner: Partitioner) -> Result<Merger> {
-        let first = scanners.first().map(|s| s.header().clone());
+        let first = scanners.first().map(|s| Arc::clone(s.shared_header()));
         let Some(first) = first else {
             return Err(Error::Unsupported { path: Default::default(), what: "merging zero SSTables".into() });
         };
-        let statics = merge_columns(scanners.iter().map(|s| s.header().static_columns.as_slice()));
-        let regulars = merge_columns(scanners.iter().map(|s| s.header().regular_columns.as_slice()));
-        for s in &scanners {
+        for s in scanners.iter().filter(|s| !Arc::ptr_eq(s.shared_header(), &first)) {
             let h = s.header();
             if h.clustering_types != first.clustering_types || h.key_type != first.key_type {
                 return Err(Error::SchemaShape {
@@ -160,13 +177,34 @@ impl Merger {
                 });
             }
         }
-        let header = SerializationHeader { static_columns: statics, regular_columns: regulars, ..first };
+        // Inputs with the first's columns, already in merge order, merge into the first's header
+        // as it is (no copy of its column types per merger: gc makes one per partition).
+        let same = scanners.iter().skip(1).all(|s| {
+            let h = s.header();
+            h.static_columns == first.static_columns && h.regular_columns == first.regular_columns
+        }) && in_merge_order(&first.static_columns)
+            && in_merge_order(&first.regular_columns);
+        let header = if same {
+            first
+        } else {
+            let statics = merge_columns(scanners.iter().map(|s| s.header().static_columns.as_slice()));
+            let regulars = merge_columns(scanners.iter().map(|s| s.header().regular_columns.as_slice()));
+            Arc::new(SerializationHeader { static_columns: statics, regular_columns: regulars, ..(*first).clone() })
+        };
         let inputs = scanners
             .into_iter()
             .map(|scanner| {
-                let static_map = column_map(&scanner.header().static_columns, &header.static_columns);
-                let regular_map = column_map(&scanner.header().regular_columns, &header.regular_columns);
-                let regular_identity = scanner.header().regular_columns == header.regular_columns;
+                // Every input has the merged header's columns when `same`: no lookup by name.
+                let identity = |n: usize| (0..n as u16).collect();
+                let (static_map, regular_map, regular_identity) = if same {
+                    (identity(header.static_columns.len()), identity(header.regular_columns.len()), true)
+                } else {
+                    (
+                        column_map(&scanner.header().static_columns, &header.static_columns),
+                        column_map(&scanner.header().regular_columns, &header.regular_columns),
+                        scanner.header().regular_columns == header.regular_columns,
+                    )
+                };
                 Input {
                     scanner,
                     static_map,
@@ -184,7 +222,7 @@ impl Merger {
         Ok(Merger {
             counts: std::cell::Cell::new(MergeCounts::default()),
             inputs,
-            header: Arc::new(header),
+            header,
             partitioner,
             partition: PartitionHeader::default(),
             static_row: Unfiltered::default(),

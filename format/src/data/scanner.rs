@@ -203,6 +203,11 @@ impl Scanner {
         &self.header
     }
 
+    /// The header, shared (for a reader that keeps it beyond the scanner's life).
+    pub fn shared_header(&self) -> &Arc<SerializationHeader> {
+        &self.header
+    }
+
     /// The chunk source.
     pub fn source(&self) -> &DataSource {
         &self.source
