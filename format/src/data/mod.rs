@@ -70,29 +70,16 @@ pub const CELL_USE_ROW_TTL: u8 = 0x10;
 /// the scan's order check both use this one rule. No allocation (called for every unfiltered).
 #[inline]
 pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfiltered) -> Ordering {
-    // Two rows with as many values each (the commonest case by far): the values decide, and
-    // equal values make equal positions, as in the general rule below; compared here without
-    // its iterators and bound kinds.
+    // Two rows with as many values each (the commonest case by far): their values alone.
     if let (UnfilteredKindOpt::Kind(UnfilteredKind::Row), UnfilteredKindOpt::Kind(UnfilteredKind::Row)) =
         (a.kind, b.kind)
         && a.clustering.len() == b.clustering.len()
     {
-        for (i, (x, y)) in a.clustering.iter().zip(&b.clustering).enumerate() {
-            let c = match (x, y) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => crate::types::compare::compare_values(
-                    clustering_types.get(i).unwrap_or(&CqlType::Blob),
-                    a.get(*x),
-                    b.get(*y),
-                ),
-            };
-            if c != Ordering::Equal {
-                return c;
-            }
-        }
-        return Ordering::Equal;
+        return crate::types::compare::compare_clusterings(
+            clustering_types,
+            a.clustering.iter().map(|s| s.map(|s| a.get(s))),
+            b.clustering.iter().map(|s| s.map(|s| b.get(s))),
+        );
     }
     let kind = |u: &Unfiltered| match u.kind() {
         UnfilteredKind::Marker(k) => k,

@@ -258,6 +258,31 @@ pub fn compare_prefixes(
     compare_prefix_values(types, a.iter().copied(), ka, b.iter().copied(), kb)
 }
 
+/// Two rows' clusterings of as many values each, the commonest comparison by far: the first
+/// unequal value decides (null first), and equal values are equal positions, as
+/// [`compare_prefix_values`] says of two [`BoundKind::Clustering`] prefixes; without its bound
+/// kinds. The scan's and the merger's order ([`crate::data::compare_positions`]) and the writer's
+/// order check use it.
+#[inline]
+pub fn compare_clusterings<'a, 'b>(
+    types: &[CqlType],
+    a: impl Iterator<Item = Option<&'a [u8]>>,
+    b: impl Iterator<Item = Option<&'b [u8]>>,
+) -> Ordering {
+    for (i, (x, y)) in a.zip(b).enumerate() {
+        let c = match (x, y) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => compare_values(types.get(i).unwrap_or(&CqlType::Blob), x, y),
+        };
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    Ordering::Equal
+}
+
 /// [`compare_prefixes`] over any two sequences of component values (no allocation).
 #[inline]
 pub fn compare_prefix_values<'a, 'b>(

@@ -360,26 +360,13 @@ fn follows(
     u: &Unfiltered,
     kind: BoundKind,
 ) -> bool {
-    // A row after a row of as many values (the commonest case by far): the first unequal value
-    // decides and equal values are equal positions, as in the general rule below; compared here
-    // without its iterators and bound kinds (as `crate::data::compare_positions` does).
+    // A row after a row of as many values (the commonest case by far): their values alone.
     if lk == BoundKind::Clustering && kind == BoundKind::Clustering && last.values.len() == u.clustering.len() {
-        for (i, (a, b)) in last.values.iter().zip(&u.clustering).enumerate() {
-            let order = match (a, b) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(a), Some(b)) => crate::types::compare::compare_values(
-                    types.get(i).unwrap_or(&crate::types::CqlType::Blob),
-                    a,
-                    u.get(*b),
-                ),
-            };
-            if order != Ordering::Equal {
-                return order == Ordering::Less;
-            }
-        }
-        return false;
+        return crate::types::compare::compare_clusterings(
+            types,
+            last.values.iter().map(|v| v.as_deref()),
+            u.clustering.iter().map(|s| s.map(|s| u.get(s))),
+        ) == Ordering::Less;
     }
     let a = last.values.iter().map(|v| v.as_deref());
     let b = (0..u.clustering.len()).map(|i| u.clustering_value(i));
