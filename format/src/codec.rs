@@ -34,21 +34,27 @@ pub fn write_uvint(out: &mut Vec<u8>, value: u64) {
     }
 }
 
-/// [`write_uvint`] of a value that takes two bytes or more: its bytes are built in a fixed
-/// buffer and appended in one fixed-width copy, then the unused tail is cut off (no copy of a
-/// variable length per value).
-fn write_uvint_long(out: &mut Vec<u8>, value: u64) {
+/// The most bytes an unsigned vint takes: a length byte of all ones and eight value bytes.
+pub const MAX_UVINT_SIZE: usize = 9;
+
+/// `value` as an unsigned vint in the first `size` of 16 bytes, and `size` (the rest are zero).
+///
+/// The one place the vint's byte layout is built for writing: the value's `size` low bytes,
+/// big-endian, with the length bits (a run of `size - 1` ones) over the top of the first. The
+/// 16-byte form lets a writer copy it whole, a fixed-width copy with no length to branch on,
+/// and then count only `size` of it.
+#[inline]
+pub fn uvint_bytes(value: u64) -> ([u8; 16], usize) {
     let size = uvint_size(value);
-    if size == 9 {
-        out.push(0xFF);
-        out.extend_from_slice(&value.to_be_bytes());
-        return;
-    }
-    // The value's `size` low bytes, big-endian, at the front; the first carries the length bits.
-    let mut bytes = (value << ((8 - size) * 8)).to_be_bytes();
-    if let Some(first) = bytes.first_mut() {
-        *first |= !(0xFFu8 >> (size - 1));
-    }
+    let length_bits = (0xFF00u16 >> (size - 1)) as u8;
+    let bytes = (u128::from(value) << (128 - 8 * size)) | (u128::from(length_bits) << 120);
+    (bytes.to_be_bytes(), size)
+}
+
+/// [`write_uvint`] of a value that takes two bytes or more: [`uvint_bytes`] appended in one
+/// fixed-width copy, then the unused tail cut off.
+fn write_uvint_long(out: &mut Vec<u8>, value: u64) {
+    let (bytes, size) = uvint_bytes(value);
     let end = out.len() + size;
     out.extend_from_slice(&bytes);
     out.truncate(end);

@@ -2,14 +2,19 @@
 //! (the inverse of [`crate::data::scanner`]; Cassandra `db/rows/UnfilteredSerializer.java`,
 //! `db/rows/Cell.java`, `db/Columns.java`).
 
-use crate::codec::write_uvint;
+use crate::codec::{MAX_UVINT_SIZE, uvint_bytes, write_uvint};
 use crate::data::*;
 use crate::deletion::{DeletionTime, LivenessInfo, NO_TIMESTAMP};
 use crate::statistics::{EncodingStats, SerializationHeader};
 use crate::version::Version;
 
+/// The vint a timestamp is written as: its delta from the header's base.
+fn ts_delta(stats: &EncodingStats, ts: i64) -> u64 {
+    ts.wrapping_sub(stats.min_timestamp) as u64
+}
+
 fn write_ts(out: &mut Vec<u8>, stats: &EncodingStats, ts: i64) {
-    write_uvint(out, ts.wrapping_sub(stats.min_timestamp) as u64);
+    write_uvint(out, ts_delta(stats, ts));
 }
 
 /// A 32-bit delta, sign-extended before the vint encoding (as Cassandra writes it).
@@ -53,26 +58,32 @@ pub fn write_partition_header(out: &mut Vec<u8>, key: &[u8], deletion: &Deletion
 }
 
 /// Up to `N` bytes built on the stack and appended to the output in one copy: a cell's fixed
-/// part (flags and up to three vints) or a row's (up to six vints) costs one append instead of
-/// one per byte. Each vint is copied as 16 bytes, so `N` leaves 16 bytes of room after the
-/// longest content (bytes past it are never appended).
+/// part (flags and up to four vints) or a row's (up to six vints) costs one append instead of
+/// one per byte. Each vint is copied as the 16 bytes of [`uvint_bytes`], so `N` is the longest
+/// content plus [`VINT_SPAN`] (bytes past the content are never appended).
 struct Piece<const N: usize> {
     bytes: [u8; N],
     len: usize,
 }
 
-/// Room for a cell's flags byte and three 9-byte vints.
-type CellPiece = Piece<48>;
+/// The bytes one vint's copy spans in a [`Piece`].
+const VINT_SPAN: usize = 16;
 
-/// Room for a row's previous-size, liveness and deletion vints (six of 9 bytes).
-type RowPiece = Piece<72>;
+/// Room for a cell's flags byte and four vints (timestamp, deletion time, TTL, path length).
+type CellPiece = Piece<{ 1 + 4 * MAX_UVINT_SIZE + VINT_SPAN }>;
+
+/// Room for a row's previous-size, liveness and deletion vints (six).
+type RowPiece = Piece<{ 6 * MAX_UVINT_SIZE + VINT_SPAN }>;
 
 impl<const N: usize> Piece<N> {
     fn new() -> Self {
         Piece { bytes: [0; N], len: 0 }
     }
 
+    /// Append one byte. The sizes above hold every field a piece is given; running out of room
+    /// is a bug in them, caught in debug builds (a release build would drop the byte).
     fn push(&mut self, b: u8) {
+        debug_assert!(self.len < N, "Piece<{N}> is out of room");
         if let Some(slot) = self.bytes.get_mut(self.len) {
             *slot = b;
             self.len += 1;
@@ -85,14 +96,10 @@ impl<const N: usize> Piece<N> {
             self.push(value as u8);
             return;
         }
-        // The value's `size` low bytes, big-endian, at the front of 16 bytes copied whole (the
-        // tail is overwritten by what comes next or cut off); the first byte carries the length
-        // bits (all ones for 9 bytes).
-        let size = crate::codec::uvint_size(value);
-        let length_bits = (0xFF00u16 >> (size - 1)) as u8;
-        let bytes = (u128::from(value) << (128 - 8 * size)) | (u128::from(length_bits) << 120);
-        if let Some(dst) = self.bytes.get_mut(self.len..self.len + 16) {
-            dst.copy_from_slice(&bytes.to_be_bytes());
+        debug_assert!(self.len + VINT_SPAN <= N, "Piece<{N}> is out of room");
+        let (bytes, size) = uvint_bytes(value);
+        if let Some(dst) = self.bytes.get_mut(self.len..self.len + VINT_SPAN) {
+            dst.copy_from_slice(&bytes);
             self.len += size;
         }
     }
@@ -157,7 +164,7 @@ fn write_cell(
     let mut piece = CellPiece::new();
     piece.push(flags);
     if !use_row_ts {
-        piece.uvint(c.timestamp.wrapping_sub(stats.min_timestamp) as u64);
+        piece.uvint(ts_delta(stats, c.timestamp));
     }
     if (deleted || expiring) && !use_row_ttl {
         piece.uvint(ldt_delta(stats, c.local_deletion_time, version));
@@ -166,6 +173,7 @@ fn write_cell(
         piece.uvint(ttl_delta(stats, c.ttl));
     }
     if complex {
+        // Never empty by default: `check_cells` refused a complex cell without a path already.
         let p = u.path(c).unwrap_or_default();
         piece.uvint(p.len() as u64);
         piece.append_to(out);
@@ -365,14 +373,14 @@ impl RowEncoder {
         let mut piece = RowPiece::new();
         piece.uvint(prev_size);
         if flags & HAS_TIMESTAMP != 0 {
-            piece.uvint(u.liveness.timestamp.wrapping_sub(stats.min_timestamp) as u64);
+            piece.uvint(ts_delta(stats, u.liveness.timestamp));
             if flags & HAS_TTL != 0 {
                 piece.uvint(ttl_delta(stats, u.liveness.ttl));
                 piece.uvint(ldt_delta(stats, u.liveness.local_expiration_time, version));
             }
         }
         if !deletion.is_live() {
-            piece.uvint(deletion.marked_for_delete_at.wrapping_sub(stats.min_timestamp) as u64);
+            piece.uvint(ts_delta(stats, deletion.marked_for_delete_at));
             piece.uvint(ldt_delta(stats, deletion.local_deletion_time, version));
         }
         piece.append_to(out);
