@@ -9,7 +9,7 @@ use crate::types::CqlType;
 use crate::types::value::{Value, decode};
 
 /// Compare two serialized values of `ty` as Cassandra's comparator does.
-#[inline]
+#[inline(always)]
 pub fn compare_values(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
     // The commonest clustering types inline (every read checks the order of its rows); the
     // rest, and values of the wrong width, out of line.

@@ -362,6 +362,10 @@ fn follows(
 ) -> bool {
     // A row after a row of as many values (the commonest case by far): their values alone.
     if lk == BoundKind::Clustering && kind == BoundKind::Clustering && last.values.len() == u.clustering.len() {
+        // One non-null value each: `compare_clusterings` of one pair is `compare_values` of it.
+        if let ([Some(x)], [Some(y)], [ty]) = (last.values.as_slice(), u.clustering.as_slice(), types) {
+            return crate::types::compare::compare_values(ty, x, u.get(*y)) == Ordering::Less;
+        }
         return crate::types::compare::compare_clusterings(
             types,
             last.values.iter().map(|v| v.as_deref()),
@@ -984,6 +988,41 @@ mod tests {
         let template = Cell::live_for_tests(5);
         u.push_cell(0, &template, None, v);
         u
+    }
+
+    #[test]
+    fn rows_not_after_the_last_are_refused() -> Result<()> {
+        // One clustering column, ascending and descending (the one-value order check), and two.
+        let mut reversed = header();
+        reversed.clustering_types = vec![CqlType::Reversed(Box::new(CqlType::Int))];
+        let mut two = header();
+        two.clustering_types = vec![CqlType::Int, CqlType::Int];
+        let two_row = |a: i32, b: i32| {
+            let mut u = Unfiltered::default();
+            u.start(UnfilteredKind::Row, 0);
+            u.push_clustering(Some(&a.to_be_bytes()));
+            u.push_clustering(Some(&b.to_be_bytes()));
+            u.push_cell(0, &Cell::live_for_tests(5), None, b"v");
+            u
+        };
+        let cases: [(SerializationHeader, [Unfiltered; 4]); 3] = [
+            (header(), [text_row(2, b"a"), text_row(2, b"b"), text_row(1, b"c"), text_row(3, b"d")]),
+            (reversed, [text_row(2, b"a"), text_row(2, b"b"), text_row(3, b"c"), text_row(1, b"d")]),
+            (two, [two_row(1, 2), two_row(1, 2), two_row(1, 1), two_row(2, 0)]),
+        ];
+        for (h, [first, same, before, after]) in cases {
+            let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+            let mut w = SsTableWriter::create(dir.path(), 1, h, WriterOptions::default())?;
+            w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+            w.write(&first)?;
+            for refused in [same, before] {
+                assert!(matches!(w.write(&refused), Err(Error::OutOfOrder { what: "clustering", .. })));
+            }
+            w.write(&after)?;
+            w.end_partition()?;
+            w.finish()?;
+        }
+        Ok(())
     }
 
     #[test]
