@@ -263,30 +263,26 @@ impl RowEncoder {
     /// Append the clustering values of `u` (Cassandra `ClusteringPrefix.Serializer`: blocks of
     /// up to 32 values, each led by a vint of null/empty bits), as [`crate::clustering::write_values`] does.
     fn write_clustering(fixed: &[Option<usize>], out: &mut Vec<u8>, u: &Unfiltered) {
-        let n = u.clustering.len();
-        let mut g = 0;
-        while g < n {
-            let end = (g + 32).min(n);
+        for (g, group) in u.clustering.chunks(32).enumerate() {
             let mut bits = 0u64;
-            for i in g..end {
-                match u.clustering_value(i) {
-                    None => bits |= 1 << ((i - g) * 2 + 1),
-                    Some([]) => bits |= 1 << ((i - g) * 2),
+            for (i, v) in group.iter().enumerate() {
+                match v {
+                    None => bits |= 1 << (i * 2 + 1),
+                    Some(span) if span.len == 0 => bits |= 1 << (i * 2),
                     Some(_) => {}
                 }
             }
             write_uvint(out, bits);
-            for i in g..end {
-                if let Some(b) = u.clustering_value(i)
-                    && !b.is_empty()
+            for (i, v) in group.iter().enumerate() {
+                if let Some(span) = v
+                    && span.len != 0
                 {
-                    if fixed.get(i).copied().flatten().is_none() {
-                        write_uvint(out, b.len() as u64);
+                    if fixed.get(g * 32 + i).copied().flatten().is_none() {
+                        write_uvint(out, u64::from(span.len));
                     }
-                    append_value(out, b);
+                    append_value(out, u.get(*span));
                 }
             }
-            g = end;
         }
     }
 
@@ -318,17 +314,25 @@ impl RowEncoder {
         }
         let is_static = u.kind() == UnfilteredKind::StaticRow;
         let columns = if is_static { &self.static_columns } else { &self.regular_columns };
-        // The columns present, in header order (cells come in column order, so this is usually
-        // sorted already).
+        let has_complex_deletion = !u.complex_deletions.is_empty();
+        let by_column = u.cells.is_sorted_by_key(|c| c.column);
+        // Cells in column order without complex deletions (the commonest row): each run of
+        // cells is one column present, and a row with every column needs no list of them.
+        let all_by_runs = by_column
+            && !has_complex_deletion
+            && u.cells.chunk_by(|a, b| a.column == b.column).count() == columns.len();
+        // Else the columns present, in header order (cells come in column order, so this is
+        // usually sorted already).
         let present = &mut self.present;
         present.clear();
-        present.extend(u.cells.iter().map(|c| c.column));
-        present.extend(u.complex_deletions.iter().map(|d| d.column));
-        if !present.is_sorted() {
-            present.sort_unstable();
+        if !all_by_runs {
+            present.extend(u.cells.iter().map(|c| c.column));
+            present.extend(u.complex_deletions.iter().map(|d| d.column));
+            if !present.is_sorted() {
+                present.sort_unstable();
+            }
+            present.dedup();
         }
-        present.dedup();
-        let has_complex_deletion = !u.complex_deletions.is_empty();
         let (deletion, shadowable) = if !u.deletion.is_live() {
             (u.deletion, false)
         } else if !u.shadowable_deletion.is_live() {
@@ -353,7 +357,7 @@ impl RowEncoder {
         if !deletion.is_live() {
             flags |= HAS_DELETION;
         }
-        if present.len() == columns.len() {
+        if all_by_runs || present.len() == columns.len() {
             flags |= HAS_ALL_COLUMNS;
         }
         if has_complex_deletion {
@@ -388,7 +392,6 @@ impl RowEncoder {
             write_subset(out, present, columns.len());
         }
         // Cells in column order: each column's cells are one run, found by walking the cells once.
-        let by_column = u.cells.is_sorted_by_key(|c| c.column);
         if by_column && !has_complex_deletion {
             // The columns present are those of the cells: each run of cells is one column.
             for cells in u.cells.chunk_by(|a, b| a.column == b.column) {
