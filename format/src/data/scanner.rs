@@ -534,6 +534,7 @@ impl Scanner {
     /// The recorded size says how many bytes to take first; the structure itself decides where
     /// the unfiltered ends, as in Cassandra's reader, which never trusts the size field for
     /// parsing. A disagreement is kept in [`Unfiltered::size_mismatch`] for `verify`.
+    #[inline(always)]
     fn read_unfiltered(&mut self, slot: Slot) -> Result<bool> {
         // Fast path: the whole unfiltered is already in the window and its size field agrees
         // with its structure. It is parsed once, straight from the window, and then copied;
@@ -572,6 +573,13 @@ impl Scanner {
             }
             None => {}
         }
+        self.read_unfiltered_careful(slot)
+    }
+
+    /// [`Self::read_unfiltered`]'s careful way, out of line (the fast path is inlined into
+    /// every caller).
+    #[inline(never)]
+    fn read_unfiltered_careful(&mut self, slot: Slot) -> Result<bool> {
         let mut row = std::mem::take(self.slot(slot));
         let got = self.read_unfiltered_slow(&mut row);
         *self.slot(slot) = row;
