@@ -127,13 +127,14 @@ impl DataFileWriter {
         let level = c.options.iter().find(|(k, _)| k == "compression_level").and_then(|(_, v)| v.parse().ok());
         self.offsets.push(self.file_pos);
         let mut stored = std::mem::take(&mut self.stored);
-        stored.clear();
-        if compressor == crate::compression::Compressor::Lz4 {
-            lz4_compress(chunk, &mut self.lz4_table, &mut stored).map_err(|e| Error::io(&self.path, e))?;
+        let used = if compressor == crate::compression::Compressor::Lz4 {
+            lz4_compress(chunk, &mut self.lz4_table, &mut stored).map_err(|e| Error::io(&self.path, e))?
         } else {
+            stored.clear();
             compressor.compress_with_level(chunk, level, &mut stored).map_err(|e| Error::io(&self.path, e))?;
-        }
-        if stored.len() >= max_compressed_length {
+            stored.len()
+        };
+        if used >= max_compressed_length {
             // Incompressible: stored raw, padded to the limit (Cassandra `CompressedSequentialWriter`).
             stored.clear();
             stored.extend_from_slice(chunk);
@@ -141,8 +142,13 @@ impl DataFileWriter {
                 stored.resize(max_compressed_length, 0);
             }
         }
-        let crc = crc32fast::hash(&stored);
-        let result = self.emit(&stored).and_then(|()| self.emit(&crc.to_be_bytes()));
+        let body = if used >= max_compressed_length { Some(stored.as_slice()) } else { stored.get(..used) };
+        let Some(body) = body else {
+            let e = std::io::Error::other(format!("compressed chunk of {used} bytes is longer than its buffer"));
+            return Err(Error::io(&self.path, e));
+        };
+        let crc = crc32fast::hash(body);
+        let result = self.emit(body).and_then(|()| self.emit(&crc.to_be_bytes()));
         self.stored = stored;
         result
     }
@@ -218,17 +224,21 @@ impl DataFileWriter {
     }
 }
 
-/// LZ4-compress `src` into `dst` as Cassandra's `LZ4Compressor` stores a chunk: the
-/// uncompressed length (4 bytes, little-endian), then the LZ4 block. The same bytes as
-/// `lz4_flex::block::compress_prepend_size`, with the hash table reused and no allocation.
-fn lz4_compress(src: &[u8], table: &mut lz4_flex::block::CompressTable, dst: &mut Vec<u8>) -> std::io::Result<()> {
-    let start = dst.len();
+/// LZ4-compress `src` into the front of `dst` as Cassandra's `LZ4Compressor` stores a chunk:
+/// the uncompressed length (4 bytes, little-endian), then the LZ4 block; returns the bytes
+/// used. The same bytes as `lz4_flex::block::compress_prepend_size`, with the hash table reused
+/// and no allocation. `dst` keeps its length from chunk to chunk (only the front is this
+/// chunk's), so the room a block may take is zeroed once, not again for every chunk.
+fn lz4_compress(src: &[u8], table: &mut lz4_flex::block::CompressTable, dst: &mut Vec<u8>) -> std::io::Result<usize> {
     let len = u32::try_from(src.len()).map_err(std::io::Error::other)?;
-    dst.extend_from_slice(&len.to_le_bytes());
-    dst.resize(start + 4 + lz4_flex::block::get_maximum_output_size(src.len()), 0);
-    let out = dst.get_mut(start + 4..).unwrap_or_default();
+    let room = 4 + lz4_flex::block::get_maximum_output_size(src.len());
+    if dst.len() < room {
+        dst.resize(room, 0);
+    }
+    let (head, body) = dst.split_at_mut(4);
+    head.copy_from_slice(&len.to_le_bytes());
+    let out = body.get_mut(..room - 4).unwrap_or_default();
     let n = lz4_flex::block::compress_into_with_table(src, out, table)
         .map_err(|e| std::io::Error::other(format!("LZ4 compression: {e}")))?;
-    dst.truncate(start + 4 + n);
-    Ok(())
+    Ok(4 + n)
 }
