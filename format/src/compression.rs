@@ -138,6 +138,15 @@ impl Compressor {
     }
 }
 
+/// Whether a chunk of `stored_len` bytes (CRC excluded) is stored raw rather than compressed:
+/// from `na` on, a chunk that does not compress below `max_compressed_length` is written
+/// uncompressed, and the reader knows it by its length alone (Cassandra
+/// `io/compress/CompressedSequentialWriter.java` and `io/util/CompressedChunkReader.java`). The
+/// writer and the reader both ask this.
+pub fn is_stored_raw(stored_len: usize, max_compressed_length: u32) -> bool {
+    stored_len >= max_compressed_length as usize
+}
+
 /// Parsed CompressionInfo.db.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompressionInfo {

@@ -307,7 +307,7 @@ impl DataSource {
                         });
                     }
                 }
-                let result = if payload.len() >= ci.max_compressed_length as usize {
+                let result = if crate::compression::is_stored_raw(payload.len(), ci.max_compressed_length) {
                     // Stored raw (na+ with min_compress_ratio); the last chunk may be padded.
                     out.extend_from_slice(payload.get(..expected).unwrap_or(payload));
                     if payload.len() < expected {

@@ -134,7 +134,8 @@ impl DataFileWriter {
             compressor.compress_with_level(chunk, level, &mut stored).map_err(|e| Error::io(&self.path, e))?;
             stored.len()
         };
-        if used >= max_compressed_length {
+        let raw = crate::compression::is_stored_raw(used, max_compressed_length as u32);
+        if raw {
             // Incompressible: stored raw, padded to the limit (Cassandra `CompressedSequentialWriter`).
             stored.clear();
             stored.extend_from_slice(chunk);
@@ -142,7 +143,7 @@ impl DataFileWriter {
                 stored.resize(max_compressed_length, 0);
             }
         }
-        let body = if used >= max_compressed_length { Some(stored.as_slice()) } else { stored.get(..used) };
+        let body = if raw { Some(stored.as_slice()) } else { stored.get(..used) };
         let Some(body) = body else {
             let e = std::io::Error::other(format!("compressed chunk of {used} bytes is longer than its buffer"));
             return Err(Error::io(&self.path, e));
