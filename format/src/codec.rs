@@ -44,17 +44,17 @@ pub const MAX_UVINT_SIZE: usize = 9;
 /// 16-byte form lets a writer copy it whole, a fixed-width copy with no length to branch on,
 /// and then count only `size` of it.
 #[inline]
-pub fn uvint_bytes(value: u64) -> ([u8; 16], usize) {
+pub fn encode_uvint(value: u64) -> ([u8; 16], usize) {
     let size = uvint_size(value);
     let length_bits = (0xFF00u16 >> (size - 1)) as u8;
     let bytes = (u128::from(value) << (128 - 8 * size)) | (u128::from(length_bits) << 120);
     (bytes.to_be_bytes(), size)
 }
 
-/// [`write_uvint`] of a value that takes two bytes or more: [`uvint_bytes`] appended in one
+/// [`write_uvint`] of a value that takes two bytes or more: [`encode_uvint`] appended in one
 /// fixed-width copy, then the unused tail cut off.
 fn write_uvint_long(out: &mut Vec<u8>, value: u64) {
-    let (bytes, size) = uvint_bytes(value);
+    let (bytes, size) = encode_uvint(value);
     let end = out.len() + size;
     out.extend_from_slice(&bytes);
     out.truncate(end);

@@ -2,7 +2,7 @@
 //! (the inverse of [`crate::data::scanner`]; Cassandra `db/rows/UnfilteredSerializer.java`,
 //! `db/rows/Cell.java`, `db/Columns.java`).
 
-use crate::codec::{MAX_UVINT_SIZE, uvint_bytes, write_uvint};
+use crate::codec::{MAX_UVINT_SIZE, encode_uvint, write_uvint};
 use crate::data::*;
 use crate::deletion::{DeletionTime, LivenessInfo, NO_TIMESTAMP};
 use crate::statistics::{EncodingStats, SerializationHeader};
@@ -59,7 +59,7 @@ pub fn write_partition_header(out: &mut Vec<u8>, key: &[u8], deletion: &Deletion
 
 /// Up to `N` bytes built on the stack and appended to the output in one copy: a cell's fixed
 /// part (flags and up to four vints) or a row's (up to six vints) costs one append instead of
-/// one per byte. Each vint is copied as the 16 bytes of [`uvint_bytes`], so `N` is the longest
+/// one per byte. Each vint is copied as the 16 bytes of [`encode_uvint`], so `N` is the longest
 /// content plus [`VINT_SPAN`] (bytes past the content are never appended).
 struct Piece<const N: usize> {
     bytes: [u8; N],
@@ -97,7 +97,7 @@ impl<const N: usize> Piece<N> {
             return;
         }
         debug_assert!(self.len + VINT_SPAN <= N, "Piece<{N}> is out of room");
-        let (bytes, size) = uvint_bytes(value);
+        let (bytes, size) = encode_uvint(value);
         if let Some(dst) = self.bytes.get_mut(self.len..self.len + VINT_SPAN) {
             dst.copy_from_slice(&bytes);
             self.len += size;
