@@ -75,15 +75,12 @@ pub fn compare_positions(clustering_types: &[CqlType], a: &Unfiltered, b: &Unfil
         (a.kind, b.kind)
         && a.clustering.len() == b.clustering.len()
     {
-        // One non-null value each (most tables' clustering): `compare_clusterings` of one pair
-        // is `compare_values` of it, taken here without the iterators.
-        if let ([Some(x)], [Some(y)], [ty]) = (a.clustering.as_slice(), b.clustering.as_slice(), clustering_types) {
-            return crate::types::compare::compare_values(ty, a.get(*x), b.get(*y));
-        }
         return crate::types::compare::compare_clusterings(
             clustering_types,
-            a.clustering.iter().map(|s| s.map(|s| a.get(s))),
-            b.clustering.iter().map(|s| s.map(|s| b.get(s))),
+            &a.clustering,
+            |s| s.map(|s| a.get(s)),
+            &b.clustering,
+            |s| s.map(|s| b.get(s)),
         );
     }
     compare_with_bounds(clustering_types, a, b)

@@ -263,24 +263,52 @@ pub fn compare_prefixes(
 /// [`compare_prefix_values`] says of two [`BoundKind::Clustering`] prefixes; without its bound
 /// kinds. The scan's and the merger's order ([`crate::data::compare_positions`]) and the writer's
 /// order check use it.
-#[inline]
-pub fn compare_clusterings<'a, 'b>(
+///
+/// One value of one type each (most tables' clustering) is compared without the loop: this runs
+/// for every row a scan or a write checks, and the loop's iterator machinery cost more than the
+/// comparison.
+#[inline(always)]
+pub fn compare_clusterings<'a, 'b, A, B>(
+    types: &[CqlType],
+    a: &'a [A],
+    value_a: impl Fn(&'a A) -> Option<&'a [u8]>,
+    b: &'b [B],
+    value_b: impl Fn(&'b B) -> Option<&'b [u8]>,
+) -> Ordering {
+    if let ([x], [y], [ty]) = (a, b, types)
+        && let Some(x) = value_a(x)
+        && let Some(y) = value_b(y)
+    {
+        return compare_values(ty, x, y);
+    }
+    compare_each(types, a.iter().map(value_a), b.iter().map(value_b))
+}
+
+/// [`compare_clusterings`] of any number of values: the first unequal component decides.
+#[inline(never)]
+fn compare_each<'a, 'b>(
     types: &[CqlType],
     a: impl Iterator<Item = Option<&'a [u8]>>,
     b: impl Iterator<Item = Option<&'b [u8]>>,
 ) -> Ordering {
     for (i, (x, y)) in a.zip(b).enumerate() {
-        let c = match (x, y) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => compare_values(types.get(i).unwrap_or(&CqlType::Blob), x, y),
-        };
+        let c = compare_component(types.get(i).unwrap_or(&CqlType::Blob), x, y);
         if c != Ordering::Equal {
             return c;
         }
     }
     Ordering::Equal
+}
+
+/// One clustering component of two prefixes: null before any value, values by their type.
+#[inline(always)]
+fn compare_component(ty: &CqlType, x: Option<&[u8]>, y: Option<&[u8]>) -> Ordering {
+    match (x, y) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => compare_values(ty, x, y),
+    }
 }
 
 /// [`compare_prefixes`] over any two sequences of component values (no allocation).
@@ -294,13 +322,7 @@ pub fn compare_prefix_values<'a, 'b>(
 ) -> Ordering {
     let (la, lb) = (a.len(), b.len());
     for (i, (x, y)) in a.zip(b).enumerate() {
-        let ty = types.get(i).unwrap_or(&CqlType::Blob);
-        let c = match (x, y) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => compare_values(ty, x, y),
-        };
+        let c = compare_component(types.get(i).unwrap_or(&CqlType::Blob), x, y);
         if c != Ordering::Equal {
             return c;
         }

@@ -362,14 +362,12 @@ fn follows(
 ) -> bool {
     // A row after a row of as many values (the commonest case by far): their values alone.
     if lk == BoundKind::Clustering && kind == BoundKind::Clustering && last.values.len() == u.clustering.len() {
-        // One non-null value each: `compare_clusterings` of one pair is `compare_values` of it.
-        if let ([Some(x)], [Some(y)], [ty]) = (last.values.as_slice(), u.clustering.as_slice(), types) {
-            return crate::types::compare::compare_values(ty, x, u.get(*y)) == Ordering::Less;
-        }
         return crate::types::compare::compare_clusterings(
             types,
-            last.values.iter().map(|v| v.as_deref()),
-            u.clustering.iter().map(|s| s.map(|s| u.get(s))),
+            &last.values,
+            |v| v.as_deref(),
+            &u.clustering,
+            |s| s.map(|s| u.get(s)),
         ) == Ordering::Less;
     }
     let a = last.values.iter().map(|v| v.as_deref());

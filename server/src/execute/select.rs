@@ -7,7 +7,7 @@ use cairn_format::partition::Partition;
 use cairn_format::partitioner::{Token, murmur3_token};
 use cairn_format::statistics::HeaderColumn;
 use cairn_format::types::CqlType;
-use cairn_format::types::compare::compare_values;
+use cairn_format::types::compare::{compare_clusterings, compare_values};
 use cairn_format::types::render::hex;
 
 use super::{Binder, Col, Timed, all_columns, bind_values, column, key_restrictions, resolve_keyspace};
@@ -529,18 +529,7 @@ fn after_in_output(t: &Table, clustering: &[Option<Vec<u8>>], last: &[Option<Vec
     if last.iter().all(Option::is_none) {
         return false;
     }
-    let mut ord = std::cmp::Ordering::Equal;
-    for ((a, b), ty) in clustering.iter().zip(last).zip(&t.header.clustering_types) {
-        ord = match (a, b) {
-            (Some(a), Some(b)) => compare_values(ty, a, b),
-            (None, None) => std::cmp::Ordering::Equal,
-            (None, Some(_)) => std::cmp::Ordering::Less,
-            (Some(_), None) => std::cmp::Ordering::Greater,
-        };
-        if ord.is_ne() {
-            break;
-        }
-    }
+    let ord = compare_clusterings(&t.header.clustering_types, clustering, |v| v.as_deref(), last, |v| v.as_deref());
     if reversed { ord.is_lt() } else { ord.is_gt() }
 }
 
