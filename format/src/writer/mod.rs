@@ -117,6 +117,8 @@ impl Default for WriterOptions {
 /// Reject cells a row cannot hold (Cassandra `Row` invariants): a column the header does not
 /// have, a simple column with a cell path or more than one cell, a complex column cell without
 /// a path, cells not in column order, complex cells not in strictly increasing path order.
+// Inlined into the per-row step, as the row encoder is (see `row`'s module docs).
+#[inline(always)]
 fn check_cells(u: &Unfiltered, columns: &[HeaderColumn], pos: u64) -> Result<()> {
     let invalid = |column: u16, detail: &str| {
         let name = columns.get(column as usize).map_or_else(|| format!("#{column}"), |c| c.name.clone());
@@ -248,6 +250,8 @@ impl Collector {
         }
     }
 
+    // Inlined into the per-row step, as the row encoder is (see `row`'s module docs).
+    #[inline(always)]
     fn unfiltered(&mut self, u: &Unfiltered) {
         if u.is_marker() {
             self.deletion(&u.close_deletion);

@@ -1,6 +1,11 @@
 //! Serializing partitions, rows, range-tombstone markers and cells into Data.db bytes
 //! (the inverse of [`crate::data::scanner`]; Cassandra `db/rows/UnfilteredSerializer.java`,
 //! `db/rows/Cell.java`, `db/Columns.java`).
+//!
+//! A row's encoding runs once per row written, and its parts (clustering, cells, the body's
+//! size) are a few dozen instructions each: they are `#[inline(always)]` into
+//! [`RowEncoder::write`], and it into the writer's per-row step, so that a row costs no calls
+//! (measured with callgrind: `compact upgrade` −6% instructions, −7% CPU time).
 
 use crate::codec::{MAX_UVINT_SIZE, encode_uvint, write_uvint};
 use crate::data::*;
@@ -127,6 +132,7 @@ pub(crate) fn append_value(out: &mut Vec<u8>, value: &[u8]) {
 }
 
 /// Append a cell.
+#[inline(always)]
 fn write_cell(
     out: &mut Vec<u8>,
     u: &Unfiltered,
@@ -262,6 +268,7 @@ impl RowEncoder {
 
     /// Append the clustering values of `u` (Cassandra `ClusteringPrefix.Serializer`: blocks of
     /// up to 32 values, each led by a vint of null/empty bits), as [`crate::clustering::write_values`] does.
+    #[inline(always)]
     fn write_clustering(fixed: &[Option<usize>], out: &mut Vec<u8>, u: &Unfiltered) {
         for (g, group) in u.clustering.chunks(32).enumerate() {
             let mut bits = 0u64;
@@ -287,6 +294,7 @@ impl RowEncoder {
     }
 
     /// Append one row or marker (see [`write_unfiltered`]).
+    #[inline(always)]
     pub fn write(
         &mut self,
         out: &mut Vec<u8>,
@@ -435,6 +443,7 @@ struct Column {
 
 impl Column {
     /// Append the column's `cells` (its complex deletion and cell count first, when complex).
+    #[inline(always)]
     fn write<'c>(
         &self,
         out: &mut Vec<u8>,
@@ -469,6 +478,7 @@ fn start_body(out: &mut Vec<u8>) -> usize {
 /// Put the size of the body written from `body_start` in front of it, as a vint: in the byte
 /// [`start_body`] reserved when it fits there, else the body moves to make room (no separate
 /// body buffer per row).
+#[inline(always)]
 fn finish_body(out: &mut Vec<u8>, body_start: usize) {
     let len = out.len().saturating_sub(body_start) as u64;
     if crate::codec::uvint_size(len) == 1 {
