@@ -223,19 +223,23 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
                 }
             }
         }
+        // The scan's problems in this partition are taken when it ends (nothing else adds
+        // problems meanwhile, so their order is the same), not once per row.
         loop {
             let next = scanner.next_unfiltered().map(|u| u.is_some());
-            r.problems.extend(scanner.take_problems().iter().map(problem_of));
             match next {
-                Ok(true) => {}
-                Ok(false) => break,
+                Ok(true) => r.unfiltereds += 1,
+                Ok(false) => {
+                    r.problems.extend(scanner.take_problems().iter().map(problem_of));
+                    break;
+                }
                 Err(e) => {
+                    r.problems.extend(scanner.take_problems().iter().map(problem_of));
                     scan_error = Some(r.problems.len());
                     r.problems.push(problem_of(&e));
                     break 'partitions;
                 }
             }
-            r.unfiltereds += 1;
         }
     }
     if scan_complete
