@@ -88,6 +88,8 @@ pub struct Renderer<'a> {
     pub json: JsonOut,
     instants: InstantWriter,
     names: NameCache,
+    /// How much of `json` is whole partitions (see [`flush_partition`]).
+    complete: usize,
 }
 
 /// Microsecond timestamps as `java.time.Instant` prints them (sstabledump `dateString`).
@@ -136,6 +138,7 @@ impl<'a> Renderer<'a> {
             json: if opts.ndjson { JsonOut::minimal() } else { JsonOut::pretty() },
             instants: InstantWriter::default(),
             names: NameCache::default(),
+            complete: 0,
         }
     }
 
@@ -572,9 +575,9 @@ fn emit_partition(
             }
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
-            if r.json.as_str().len() > 1 << 16 {
-                out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output)?;
-                r.json.clear();
+            // A long partition goes out in chunks of its own text.
+            if r.json.as_str().len().saturating_sub(r.complete) > OUT_CHUNK {
+                write_out(r, out)?;
             }
         }
         if !begun {
@@ -589,9 +592,9 @@ fn emit_partition(
         while let Some(u) = stream.next_unfiltered()? {
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
-            if r.json.as_str().len() > 1 << 16 {
-                out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output)?;
-                r.json.clear();
+            // A long partition goes out in chunks of its own text.
+            if r.json.as_str().len().saturating_sub(r.complete) > OUT_CHUNK {
+                write_out(r, out)?;
             }
         }
         r.end_partition();
@@ -600,16 +603,30 @@ fn emit_partition(
     Ok(())
 }
 
-/// Write out what the renderer holds (one line with `--ndjson`), keeping its buffer for the next.
+/// The renderer's text is handed to the output in chunks of more than this: whole partitions
+/// together, so that the output's own buffer (64 KiB on stdout) passes each chunk straight
+/// through instead of copying it (a partition at a time, it copied each; dump −5%
+/// instructions).
+const OUT_CHUNK: usize = 1 << 16;
+
+/// End a partition (a line with `--ndjson`): its text is whole now, and goes out with the next
+/// chunk ([`OUT_CHUNK`]), or at the end of the dump, or before the error of a later partition.
 fn flush_partition(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), InspectError> {
-    if r.opts.ndjson {
-        if r.json.as_str().is_empty() {
-            return Ok(());
-        }
+    if r.opts.ndjson && r.json.as_str().len() > r.complete {
         r.json.newline();
     }
+    r.complete = r.json.as_str().len();
+    if r.complete > OUT_CHUNK {
+        write_out(r, out)?;
+    }
+    Ok(())
+}
+
+/// Write out all the renderer holds, keeping its buffer for what follows.
+fn write_out(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), InspectError> {
     let written = out.write_all(r.json.as_str().as_bytes()).map_err(InspectError::Output);
     r.json.clear();
+    r.complete = 0;
     written
 }
 
@@ -621,8 +638,26 @@ pub fn dump(
     merge: bool,
     out: &mut dyn Write,
 ) -> Result<DumpStats, InspectError> {
-    let mut stats = DumpStats::default();
     let mut r = Renderer::new(opts);
+    let dumped = dump_with(tables, opts, merge, &mut r, out);
+    if dumped.is_err() {
+        // The partitions before the failing one are printed, as they would have been had
+        // each gone out as it ended (a failed write here changes nothing: the error stands).
+        let whole = r.json.as_str().get(..r.complete).unwrap_or_default();
+        let _ = out.write_all(whole.as_bytes());
+    }
+    dumped
+}
+
+/// [`dump`] with the renderer it prints through.
+fn dump_with(
+    tables: &[SsTable],
+    opts: &DumpOptions,
+    merge: bool,
+    r: &mut Renderer<'_>,
+    out: &mut dyn Write,
+) -> Result<DumpStats, InspectError> {
+    let mut stats = DumpStats::default();
     let multi = tables.len() > 1 && !merge;
     if !opts.ndjson {
         r.json.begin_array();
@@ -646,10 +681,10 @@ pub fn dump(
                     continue;
                 }
                 let source = several.then_some((name!("table"), label.as_str()));
-                emit_partition(&mut merger, &p, &mut r, source, out, &mut stats).map_err(|e| {
+                emit_partition(&mut merger, &p, r, source, out, &mut stats).map_err(|e| {
                     e.in_places(|_| cairn_format::sstable::partition_places(group.iter().copied(), &p.key))
                 })?;
-                flush_partition(&mut r, out)?;
+                flush_partition(r, out)?;
             }
         }
     } else {
@@ -686,11 +721,11 @@ pub fn dump(
                     continue;
                 }
                 let source = multi.then_some((name!("sstable"), name.as_str()));
-                emit_partition(&mut scanner, &p, &mut r, source, out, &mut stats).map_err(|e| {
+                emit_partition(&mut scanner, &p, r, source, out, &mut stats).map_err(|e| {
                     let data = table.path(cairn_format::Component::Data);
                     e.in_places(|at| cairn_format::sstable::DataPlaces(vec![(data, Some(at))]))
                 })?;
-                flush_partition(&mut r, out)?;
+                flush_partition(r, out)?;
             }
         }
     }
@@ -699,9 +734,9 @@ pub fn dump(
             r.json.arrays_compact = false;
         }
         r.json.end_array();
-        out.write_all(r.json.take().as_bytes()).map_err(InspectError::Output)?;
-        out.write_all(b"\n").map_err(InspectError::Output)?;
+        r.json.newline();
     }
+    write_out(r, out)?;
     Ok(stats)
 }
 
