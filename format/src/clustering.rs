@@ -212,10 +212,25 @@ impl ClusteringBound {
 
 /// Append clustering values in the block encoding.
 pub fn write_values(out: &mut Vec<u8>, types: &[CqlType], values: &[Option<&[u8]>]) {
+    write_values_by(out, values, |v| *v, |i| types.get(i).unwrap_or(&CqlType::Blob).fixed_length().is_none());
+}
+
+/// The block encoding itself, over any representation of the values: `value` gives a value's
+/// bytes (`None`: null), `has_length(i)` whether value `i` is written after its length (its type
+/// has no fixed one). Blocks of up to 32 values, each led by a vint of two bits per value (null,
+/// empty), then the values neither null nor empty (Cassandra `ClusteringPrefix.Serializer`).
+/// [`write_values`] and the row writer both write through it.
+#[inline(always)]
+pub fn write_values_by<'v, A>(
+    out: &mut Vec<u8>,
+    values: &[A],
+    value: impl Fn(&A) -> Option<&'v [u8]>,
+    has_length: impl Fn(usize) -> bool,
+) {
     for (g, group) in values.chunks(32).enumerate() {
         let mut header = 0u64;
         for (i, v) in group.iter().enumerate() {
-            match v {
+            match value(v) {
                 None => header |= 1 << (i * 2 + 1),
                 Some([]) => header |= 1 << (i * 2),
                 Some(_) => {}
@@ -223,15 +238,13 @@ pub fn write_values(out: &mut Vec<u8>, types: &[CqlType], values: &[Option<&[u8]
         }
         crate::codec::write_uvint(out, header);
         for (i, v) in group.iter().enumerate() {
-            if let Some(b) = v {
-                if b.is_empty() {
-                    continue;
-                }
-                let ty = types.get(g * 32 + i).unwrap_or(&CqlType::Blob);
-                if ty.fixed_length().is_none() {
+            if let Some(b) = value(v)
+                && !b.is_empty()
+            {
+                if has_length(g * 32 + i) {
                     crate::codec::write_uvint(out, b.len() as u64);
                 }
-                out.extend_from_slice(b);
+                crate::codec::append_value(out, b);
             }
         }
     }

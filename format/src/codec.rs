@@ -51,6 +51,19 @@ pub fn encode_uvint(value: u64) -> ([u8; 16], usize) {
     (bytes.to_be_bytes(), size)
 }
 
+/// Append a value's bytes; the commonest fixed widths (int, float, bigint, double, timestamp)
+/// as one fixed-size copy instead of a call to copy a slice of any length.
+#[inline(always)]
+pub fn append_value(out: &mut Vec<u8>, value: &[u8]) {
+    if let Ok(v) = <[u8; 8]>::try_from(value) {
+        out.extend_from_slice(&v);
+    } else if let Ok(v) = <[u8; 4]>::try_from(value) {
+        out.extend_from_slice(&v);
+    } else {
+        out.extend_from_slice(value);
+    }
+}
+
 /// [`write_uvint`] of a value that takes two bytes or more: [`encode_uvint`] appended in one
 /// fixed-width copy, then the unused tail cut off.
 fn write_uvint_long(out: &mut Vec<u8>, value: u64) {

@@ -657,7 +657,7 @@ impl SsTableWriter {
                     match (slot.as_mut(), u.clustering_value(i)) {
                         (Some(buf), Some(v)) => {
                             buf.clear();
-                            row::append_value(buf, v);
+                            crate::codec::append_value(buf, v);
                         }
                         (_, v) => *slot = v.map(<[u8]>::to_vec),
                     }
