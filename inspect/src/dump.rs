@@ -575,10 +575,7 @@ fn emit_partition(
             }
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
-            // A long partition goes out in chunks of its own text.
-            if r.json.as_str().len().saturating_sub(r.complete) > OUT_CHUNK {
-                write_out(r, out)?;
-            }
+            write_if_long(r, out)?;
         }
         if !begun {
             return Ok(());
@@ -592,10 +589,7 @@ fn emit_partition(
         while let Some(u) = stream.next_unfiltered()? {
             r.unfiltered(&header, u, p.body_position)?;
             stats.rows += 1;
-            // A long partition goes out in chunks of its own text.
-            if r.json.as_str().len().saturating_sub(r.complete) > OUT_CHUNK {
-                write_out(r, out)?;
-            }
+            write_if_long(r, out)?;
         }
         r.end_partition();
     }
@@ -617,6 +611,15 @@ fn flush_partition(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), Insp
     }
     r.complete = r.json.as_str().len();
     if r.complete > OUT_CHUNK {
+        write_out(r, out)?;
+    }
+    Ok(())
+}
+
+/// A long partition goes out in chunks of its own text: once more than [`OUT_CHUNK`] has
+/// come since the last whole partition, all the renderer holds is written.
+fn write_if_long(r: &mut Renderer<'_>, out: &mut dyn Write) -> Result<(), InspectError> {
+    if r.json.as_str().len().saturating_sub(r.complete) > OUT_CHUNK {
         write_out(r, out)?;
     }
     Ok(())
