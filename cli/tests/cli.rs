@@ -1624,3 +1624,48 @@ fn node_takes_its_settings_from_a_cassandra_yaml() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("bad.yaml:1: num_tokens: \"lots\" is not a count"), "{text}");
 }
+
+/// `compact upgrade` keeps the source's compression options, the Zstd level among them, and
+/// refuses a level Cassandra would refuse before it writes anything (the writer once used the
+/// codec's default level instead, without a word).
+#[test]
+fn upgrade_keeps_the_sources_zstd_level_and_refuses_a_bad_one() {
+    let Some(corpus) = corpus() else { return };
+    let source = corpus.dir.join("scylladb").join("zstd_multiple_chunks");
+    let dir = std::env::temp_dir().join(format!("cairn-cli-zstd-level-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let info = |d: &Path| std::fs::read(d.join("mc-1-big-CompressionInfo.db")).expect("CompressionInfo.db");
+    let recorded = info(&source);
+    let level_at = recorded.windows(18).position(|w| w == b"compression_level\0").expect("a level option") + 19;
+    assert_eq!(recorded.get(level_at), Some(&b'5'), "the case records level 5");
+    for (level, accepted) in [(b'5', true), (b'x', false)] {
+        let copy = dir.join(format!("src-{}", char::from(level)));
+        std::fs::create_dir_all(&copy).expect("mkdir");
+        for f in std::fs::read_dir(&source).expect("case").filter_map(Result::ok) {
+            std::fs::copy(f.path(), copy.join(f.file_name())).expect("copy");
+        }
+        let mut patched = recorded.clone();
+        patched[level_at] = level;
+        std::fs::write(copy.join("mc-1-big-CompressionInfo.db"), &patched).expect("patch");
+        let out = dir.join(format!("out-{}", char::from(level)));
+        let up = cairn(&["compact", "upgrade", &copy.display().to_string(), "--out", &out.display().to_string()]);
+        let err = String::from_utf8_lossy(&up.stderr);
+        if accepted {
+            assert!(up.status.success(), "{err}");
+            let written = walk(&out)
+                .into_iter()
+                .find(|p| p.to_string_lossy().ends_with("-big-CompressionInfo.db"))
+                .expect("an upgraded SSTable");
+            let kept = std::fs::read(&written).expect("read");
+            assert!(kept.windows(20).any(|w| w == b"compression_level\0\x015"), "level 5 is not kept");
+            let verify = cairn(&["verify", &written.display().to_string().replace("CompressionInfo", "Data")]);
+            assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+        } else {
+            assert_eq!(up.status.code(), Some(2), "{err}");
+            assert!(err.contains("ZstdCompressor option compression_level='x': not an integer"), "{err}");
+            let files: Vec<_> = walk(&out).into_iter().filter(|p| p.is_file()).collect();
+            assert!(files.is_empty(), "the refused upgrade wrote {files:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -431,6 +431,21 @@ pub enum Error {
         /// The error reading with the header as it is.
         error: Box<Error>,
     },
+    /// A writer was given a compression option its codec cannot use. Nothing is written: the
+    /// writer refuses before it creates a file.
+    #[error("{}: cannot compress with {compressor} option {option}='{value}': {reason}", path.display())]
+    BadCompressionOption {
+        /// The Data.db that would have been written.
+        path: PathBuf,
+        /// The codec's class name.
+        compressor: &'static str,
+        /// The option.
+        option: &'static str,
+        /// Its value as given.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A CQL schema file does not parse. (The parse error is part of the message, not a
     /// `source()`.)
     #[error("{}: {error}", path.display())]
@@ -492,6 +507,7 @@ impl Error {
             | Error::Unsupported { path, .. }
             | Error::NotRegularFile { path, .. }
             | Error::Transaction { path, .. }
+            | Error::BadCompressionOption { path, .. }
             | Error::Cql { path, .. } => Some(path),
             Error::UdtFreezingUndecided { error, .. } => error.path(),
             _ => None,

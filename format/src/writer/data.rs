@@ -53,11 +53,17 @@ pub struct DataFileWriter {
     digest: crc32fast::Hasher,
     /// LZ4's hash table, reused from chunk to chunk (cleared, not reallocated).
     lz4_table: lz4_flex::block::CompressTable,
+    /// The codec's level ([`CompressionParams::level`]), parsed once.
+    level: Option<i32>,
 }
 
 impl DataFileWriter {
     /// Create `path`.
     pub fn create(path: &Path, compression: Option<CompressionParams>) -> Result<Self> {
+        let level = match &compression {
+            Some(c) => c.level(path)?,
+            None => None,
+        };
         let f = File::create(path).map_err(|e| Error::io(path, e))?;
         let cap = compression.as_ref().map_or(CRC_CHUNK, |c| c.chunk_length as usize);
         Ok(DataFileWriter {
@@ -72,6 +78,7 @@ impl DataFileWriter {
             crcs: Vec::new(),
             digest: crc32fast::Hasher::new(),
             lz4_table: lz4_flex::block::CompressTable::default(),
+            level,
         })
     }
 
@@ -88,6 +95,7 @@ impl DataFileWriter {
             crcs: Vec::new(),
             digest: crc32fast::Hasher::new(),
             lz4_table: lz4_flex::block::CompressTable::default(),
+            level: None,
         }
     }
 
@@ -124,7 +132,7 @@ impl DataFileWriter {
             return self.emit(chunk);
         };
         let (compressor, max_compressed_length) = (c.compressor, c.max_compressed_length as usize);
-        let level = c.options.iter().find(|(k, _)| k == "compression_level").and_then(|(_, v)| v.parse().ok());
+        let level = self.level;
         self.offsets.push(self.file_pos);
         let mut stored = std::mem::take(&mut self.stored);
         let used = if compressor == crate::compression::Compressor::Lz4 {

@@ -57,7 +57,41 @@ pub struct CompressionParams {
     pub options: Vec<(String, String)>,
 }
 
+/// The option naming a codec's level: Zstd's, which Cassandra knows, and Deflate's, which only
+/// Cairn reads.
+pub const COMPRESSION_LEVEL: &str = "compression_level";
+
+/// The levels Zstd accepts, as Cassandra's `ZstdCompressor.create` checks them (zstd's
+/// `ZSTD_minCLevel` to `ZSTD_maxCLevel`; `io/compress/ZstdCompressor.java`).
+const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -131_072..=22;
+
 impl CompressionParams {
+    /// The level [`COMPRESSION_LEVEL`] sets, or `None` for the codec's default (Zstd 3, Deflate
+    /// zlib's 6); other codecs ignore the option, as Cassandra's do. A value that is not an
+    /// integer, or a Zstd level outside -131072..=22, is refused: Cassandra refuses to open a
+    /// table with such options, and writing with a guessed level would hide what the source
+    /// asked for. (Deflate's level is clamped to 0..=9 by the codec.) `path` is the Data.db the
+    /// error names.
+    pub fn level(&self, path: &Path) -> Result<Option<i32>> {
+        let Some((_, value)) = self.options.iter().find(|(k, _)| k == COMPRESSION_LEVEL) else { return Ok(None) };
+        if !matches!(self.compressor, Compressor::Zstd | Compressor::Deflate) {
+            return Ok(None);
+        }
+        let refuse = |reason: String| Error::BadCompressionOption {
+            path: path.to_path_buf(),
+            compressor: self.compressor.class_name(),
+            option: COMPRESSION_LEVEL,
+            value: value.clone(),
+            reason,
+        };
+        let level: i32 = value.parse().map_err(|_| refuse("not an integer".into()))?;
+        if self.compressor == Compressor::Zstd && !ZSTD_LEVELS.contains(&level) {
+            let (lo, hi) = (ZSTD_LEVELS.start(), ZSTD_LEVELS.end());
+            return Err(refuse(format!("Zstd levels are {lo} to {hi}")));
+        }
+        Ok(Some(level))
+    }
+
     /// `compressor` with Cassandra 4.x's default 16 KiB chunks.
     pub fn new(compressor: Compressor) -> Self {
         CompressionParams {
@@ -462,9 +496,13 @@ impl SsTableWriter {
         header: SerializationHeader,
         options: WriterOptions,
     ) -> Result<SsTableWriter> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let descriptor =
             Descriptor { directory: dir.to_path_buf(), version: options.version, id: SsTableId::Sequence(generation) };
+        // A bad option is refused before anything is created.
+        if let Some(c) = &options.compression {
+            c.level(&descriptor.path(Component::Data))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         for c in Component::BIG {
             if descriptor.path(c).exists() {
                 return Err(Error::io(descriptor.path(c), std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
@@ -1098,6 +1136,59 @@ mod tests {
                 }
             }
             assert_eq!(got, values, "{compressor:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn compression_levels_are_used_or_refused_before_anything_is_written() -> Result<()> {
+        // A level that parses is used (Zstd 19 and 1 give different bytes for the same rows,
+        // both read back); one that does not, or a Zstd level out of range, is refused naming
+        // the Data.db, and the directory is not even created.
+        let write = |compressor: Compressor, level: &str, dir: &Path| -> Result<Vec<u8>> {
+            let options = vec![(COMPRESSION_LEVEL.to_string(), level.to_string())];
+            let compression = CompressionParams { options, ..CompressionParams::new(compressor) };
+            let options = WriterOptions { compression: Some(compression), ..WriterOptions::default() };
+            let mut w = SsTableWriter::create(dir, 1, header(), options)?;
+            w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+            for i in 0..2000 {
+                w.write(&text_row(i, format!("value {} of {i}", i % 7).as_bytes()))?;
+            }
+            let d = w.finish()?;
+            let t = crate::sstable::SsTable::open(&d.path(Component::Data), None)?;
+            let mut s = t.scanner()?;
+            let mut rows = 0;
+            while s.next_partition()?.is_some() {
+                while s.next_unfiltered()?.is_some() {
+                    rows += 1;
+                }
+            }
+            assert_eq!(rows, 2000, "{compressor:?} level {level}");
+            std::fs::read(d.path(Component::Data)).map_err(|e| Error::io("read", e))
+        };
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let fast = write(Compressor::Zstd, "1", &tmp.path().join("z1"))?;
+        let best = write(Compressor::Zstd, "19", &tmp.path().join("z19"))?;
+        assert_ne!(fast, best, "the level must reach the codec");
+        write(Compressor::Zstd, "-5", &tmp.path().join("zneg"))?;
+        write(Compressor::Deflate, "9", &tmp.path().join("d9"))?;
+        // LZ4 ignores the option, as Cassandra's LZ4Compressor does.
+        write(Compressor::Lz4, "not a level", &tmp.path().join("lz4"))?;
+        for (compressor, level) in [
+            (Compressor::Zstd, "abc"),
+            (Compressor::Zstd, "23"),
+            (Compressor::Zstd, " 3"),
+            (Compressor::Deflate, "6.5"),
+        ] {
+            let dir = tmp.path().join(format!("bad-{compressor:?}-{}", level.trim()));
+            match write(compressor, level, &dir) {
+                Err(Error::BadCompressionOption { path, value, .. }) => {
+                    assert_eq!(value, level);
+                    assert_eq!(path.file_name().and_then(|n| n.to_str()), Some("nb-1-big-Data.db"));
+                }
+                other => panic!("{compressor:?} level {level:?}: {other:?}"),
+            }
+            assert!(!dir.exists(), "{compressor:?} level {level:?} created {}", dir.display());
         }
         Ok(())
     }
