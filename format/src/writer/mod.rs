@@ -68,10 +68,10 @@ const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -131_072..=22;
 impl CompressionParams {
     /// The level [`COMPRESSION_LEVEL`] sets, or `None` for the codec's default (Zstd 3, Deflate
     /// zlib's 6); other codecs ignore the option, as Cassandra's do. A value that is not an
-    /// integer, or a Zstd level outside -131072..=22, is refused: Cassandra refuses to open a
-    /// table with such options, and writing with a guessed level would hide what the source
-    /// asked for. (Deflate's level is clamped to 0..=9 by the codec.) `path` is the Data.db the
-    /// error names.
+    /// integer, or a Zstd level outside -131072..=22, is refused: Cassandra's `ZstdCompressor`
+    /// refuses such options when it is created, and writing with a guessed level would hide
+    /// what the source asked for. (Deflate's level is clamped to 0..=9 by the codec.) `path` is
+    /// the Data.db the error names.
     pub fn level(&self, path: &Path) -> Result<Option<i32>> {
         let Some((_, value)) = self.options.iter().find(|(k, _)| k == COMPRESSION_LEVEL) else { return Ok(None) };
         if !matches!(self.compressor, Compressor::Zstd | Compressor::Deflate) {
