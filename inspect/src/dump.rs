@@ -267,40 +267,48 @@ impl<'a> Renderer<'a> {
         static_position: u64,
     ) -> Result<(), InspectError> {
         match u.kind() {
-            UnfilteredKind::Marker(kind) => {
-                self.marker(header, u, kind);
-                Ok(())
-            }
+            UnfilteredKind::Marker(kind) => self.marker(header, u, kind),
             UnfilteredKind::StaticRow => self.row(header, u, true, static_position),
             UnfilteredKind::Row => self.row(header, u, false, u.position),
         }
     }
 
-    fn bound(&mut self, header: &SerializationHeader, u: &Unfiltered, name: Name, inclusive: bool, d: &DeletionTime) {
+    /// A range tombstone bound; a clustering value that does not decode is the marker's error
+    /// (as a row's is), not left out.
+    fn bound(
+        &mut self,
+        header: &SerializationHeader,
+        u: &Unfiltered,
+        name: Name,
+        inclusive: bool,
+        d: &DeletionTime,
+    ) -> Result<(), InspectError> {
         self.json.key(name);
         self.json.begin_object();
         self.json.field_string(name!("type"), if inclusive { "inclusive" } else { "exclusive" });
-        let _ = self.clustering(header, u);
+        self.clustering(header, u)?;
         self.deletion(d, false);
         self.json.end_object();
+        Ok(())
     }
 
-    fn marker(&mut self, header: &SerializationHeader, u: &Unfiltered, kind: BoundKind) {
+    fn marker(&mut self, header: &SerializationHeader, u: &Unfiltered, kind: BoundKind) -> Result<(), InspectError> {
         self.json.begin_object();
         let (end_incl, start_incl) = kind.inclusivity();
         if kind.is_boundary() {
             self.json.field_string(name!("type"), "range_tombstone_boundary");
-            self.bound(header, u, name!("end"), end_incl, &u.close_deletion);
-            self.bound(header, u, name!("start"), start_incl, &u.deletion);
+            self.bound(header, u, name!("end"), end_incl, &u.close_deletion)?;
+            self.bound(header, u, name!("start"), start_incl, &u.deletion)?;
         } else if kind.is_open() {
             self.json.field_string(name!("type"), "range_tombstone_bound");
-            self.bound(header, u, name!("start"), start_incl, &u.deletion);
+            self.bound(header, u, name!("start"), start_incl, &u.deletion)?;
         } else {
             self.json.field_string(name!("type"), "range_tombstone_bound");
-            self.bound(header, u, name!("end"), end_incl, &u.close_deletion);
+            self.bound(header, u, name!("end"), end_incl, &u.close_deletion)?;
         }
         self.json.end_object();
         self.json.objects_compact = false;
+        Ok(())
     }
 
     fn liveness(&mut self, l: &LivenessInfo) {
@@ -758,6 +766,60 @@ mod tests {
     fn header(key_type: CqlType) -> SerializationHeader {
         let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
         SerializationHeader::new(stats, key_type, vec![], vec![], vec![])
+    }
+
+    /// A range tombstone whose bound does not decode is an error, as a row whose clustering
+    /// does not decode is: it was once left out of the bound, the dump then printing JSON with an
+    /// unclosed array and exiting 0. Only the partitions before it are printed.
+    #[test]
+    fn a_bound_that_does_not_decode_is_an_error_not_malformed_json() {
+        use cairn_format::deletion::DeletionTime;
+        use cairn_format::partition::{Partition, RangeTombstone};
+        use cairn_format::writer::{SsTableWriter, WriterOptions};
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        let header = SerializationHeader::new(stats, CqlType::Int, vec![CqlType::Text], vec![], vec![]);
+        let deletion = DeletionTime { marked_for_delete_at: 10, local_deletion_time: 1_000 };
+        let bad = vec![0xff, 0xfe];
+        // The second partition's damage: a range tombstone ending at the bad value, or a row there.
+        let damage = |what: &str, p: &mut Partition| {
+            if what == "bound" {
+                p.range_tombstones.push(RangeTombstone {
+                    start: vec![Some(b"a".to_vec())],
+                    start_inclusive: true,
+                    end: vec![Some(bad.clone())],
+                    end_inclusive: true,
+                    deletion,
+                })
+            } else {
+                let live = LivenessInfo { timestamp: 10, ttl: 0, local_expiration_time: NO_DELETION_TIME };
+                p.row_mut(&[Some(bad.clone())]).add_liveness(live)
+            }
+        };
+        for what in ["bound", "row"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let options = WriterOptions { compression: None, ..WriterOptions::default() };
+            let mut w = SsTableWriter::create(dir.path(), 1, header.clone(), options).expect("writer");
+            let mut keys: Vec<i32> = (0..2).collect();
+            keys.sort_by_key(|k| cairn_format::partitioner::Partitioner::Murmur3.token(&k.to_be_bytes()));
+            for (i, k) in keys.iter().enumerate() {
+                let mut p = Partition::new(k.to_be_bytes().to_vec());
+                if i == 1 {
+                    damage(what, &mut p);
+                } else {
+                    p.delete(deletion);
+                }
+                w.write_partition_content(&p).expect("write");
+            }
+            let data = w.finish().expect("finish").path(cairn_format::Component::Data);
+            let table = SsTable::open(&data, None).expect("open");
+            let opts = DumpOptions { now_s: 2_000, ..DumpOptions::default() };
+            let mut out = Vec::new();
+            let got = dump(std::slice::from_ref(&table), &opts, false, &mut out);
+            assert!(got.is_err(), "{what}: {}", String::from_utf8_lossy(&out));
+            let printed = String::from_utf8_lossy(&out);
+            assert!(printed.contains(&format!("\"key\" : [ \"{}\" ]", keys[0])), "{what}: {printed}");
+            assert!(!printed.contains("clustering"), "{what}: the failing partition is printed: {printed}");
+        }
     }
 
     #[test]
