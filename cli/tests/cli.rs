@@ -1625,46 +1625,66 @@ fn node_takes_its_settings_from_a_cassandra_yaml() {
     assert!(text.contains("bad.yaml:1: num_tokens: \"lots\" is not a count"), "{text}");
 }
 
-/// `compact upgrade` keeps the source's compression options, the Zstd level among them, and
-/// refuses a level Cassandra would refuse before it writes anything (the writer once used the
-/// codec's default level instead, without a word).
+/// `compact upgrade` and `compact run` keep the source's compression: codec, chunk length and
+/// options, the Zstd level among them. A level Cassandra would refuse, or a compressor class
+/// Cairn does not know, is refused before anything is written (the writer once used the codec's
+/// default level instead, `run` wrote 16 KiB chunks at the default level, and an unknown class
+/// became no compression, all without a word).
 #[test]
-fn upgrade_keeps_the_sources_zstd_level_and_refuses_a_bad_one() {
+fn rewrites_keep_the_sources_compression_and_refuse_what_they_cannot_keep() {
     let Some(corpus) = corpus() else { return };
     let source = corpus.dir.join("scylladb").join("zstd_multiple_chunks");
-    let dir = std::env::temp_dir().join(format!("cairn-cli-zstd-level-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("cairn-cli-keep-compression-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let info = |d: &Path| std::fs::read(d.join("mc-1-big-CompressionInfo.db")).expect("CompressionInfo.db");
-    let recorded = info(&source);
+    let recorded = std::fs::read(source.join("mc-1-big-CompressionInfo.db")).expect("CompressionInfo.db");
     let level_at = recorded.windows(18).position(|w| w == b"compression_level\0").expect("a level option") + 19;
     assert_eq!(recorded.get(level_at), Some(&b'5'), "the case records level 5");
-    for (level, accepted) in [(b'5', true), (b'x', false)] {
-        let copy = dir.join(format!("src-{}", char::from(level)));
+    // The chunk length follows the options (int), after the class name and options.
+    let chunk = recorded.get(level_at + 1..level_at + 5).expect("chunk length").to_vec();
+    let class_at = recorded.windows(14).position(|w| w == b"ZstdCompressor").expect("the class");
+    let variants: [(&str, usize, u8, Option<&str>); 3] = [
+        ("kept", level_at, b'5', None),
+        ("bad-level", level_at, b'x', Some("ZstdCompressor option compression_level='x': not an integer")),
+        ("unknown-class", class_at, b'Q', Some("compressor class 'QstdCompressor' is not one Cairn can write")),
+    ];
+    for (name, at, byte, refused) in variants {
+        let copy = dir.join(name).join("src");
         std::fs::create_dir_all(&copy).expect("mkdir");
         for f in std::fs::read_dir(&source).expect("case").filter_map(Result::ok) {
             std::fs::copy(f.path(), copy.join(f.file_name())).expect("copy");
         }
         let mut patched = recorded.clone();
-        patched[level_at] = level;
+        patched[at] = byte;
         std::fs::write(copy.join("mc-1-big-CompressionInfo.db"), &patched).expect("patch");
-        let out = dir.join(format!("out-{}", char::from(level)));
-        let up = cairn(&["compact", "upgrade", &copy.display().to_string(), "--out", &out.display().to_string()]);
-        let err = String::from_utf8_lossy(&up.stderr);
-        if accepted {
-            assert!(up.status.success(), "{err}");
-            let written = walk(&out)
-                .into_iter()
-                .find(|p| p.to_string_lossy().ends_with("-big-CompressionInfo.db"))
-                .expect("an upgraded SSTable");
-            let kept = std::fs::read(&written).expect("read");
-            assert!(kept.windows(20).any(|w| w == b"compression_level\0\x015"), "level 5 is not kept");
-            let verify = cairn(&["verify", &written.display().to_string().replace("CompressionInfo", "Data")]);
-            assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
-        } else {
-            assert_eq!(up.status.code(), Some(2), "{err}");
-            assert!(err.contains("ZstdCompressor option compression_level='x': not an integer"), "{err}");
+        for verb in ["upgrade", "run"] {
+            let out = dir.join(name).join(verb);
+            let mut args = vec!["compact", verb];
+            let (c, o) = (copy.display().to_string(), out.display().to_string());
+            args.extend([c.as_str(), "--out", o.as_str()]);
+            if verb == "run" {
+                args.extend(["--now", "2023-12-31T00:00:00Z"]);
+            }
+            let done = cairn(&args);
+            let err = String::from_utf8_lossy(&done.stderr);
+            let Some(message) = refused else {
+                assert!(done.status.success(), "{verb}: {err}");
+                let written = walk(&out)
+                    .into_iter()
+                    .find(|p| p.to_string_lossy().ends_with("-big-CompressionInfo.db"))
+                    .expect("a rewritten SSTable");
+                let kept = std::fs::read(&written).expect("read");
+                let level = kept.windows(20).position(|w| w == b"compression_level\0\x015").expect("level 5 kept");
+                assert_eq!(kept.get(level + 20..level + 24), Some(&chunk[..]), "{verb}: the chunk length is kept");
+                assert!(kept.starts_with(b"\0\x0eZstdCompressor"), "{verb}: the codec is kept");
+                let data = written.display().to_string().replace("CompressionInfo", "Data");
+                let verify = cairn(&["verify", &data]);
+                assert!(verify.status.success(), "{verb}: {}", String::from_utf8_lossy(&verify.stdout));
+                continue;
+            };
+            assert_eq!(done.status.code(), Some(2), "{name} {verb}: {err}");
+            assert!(err.contains(message), "{name} {verb}: {err}");
             let files: Vec<_> = walk(&out).into_iter().filter(|p| p.is_file()).collect();
-            assert!(files.is_empty(), "the refused upgrade wrote {files:?}");
+            assert!(files.is_empty(), "{name} {verb}: the refused rewrite wrote {files:?}");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

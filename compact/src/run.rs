@@ -283,7 +283,11 @@ pub fn run_with(
     let compression = match &opts.compression {
         Some(Some(c)) => Some(CompressionParams::new(*c)),
         Some(None) => None,
-        None => first.compression.as_ref().and_then(|c| c.compressor).map(CompressionParams::new),
+        None => first
+            .compression
+            .as_ref()
+            .map(|c| CompressionParams::keep(c, opts.to, &first.path(Component::CompressionInfo)))
+            .transpose()?,
     };
     // A bloom-filter sizing hint: an SSTable without an estimator counts as 128 keys; one whose
     // estimator does not decode is an error.

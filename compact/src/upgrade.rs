@@ -17,7 +17,7 @@ use cairn_format::data::PartitionStream;
 use cairn_format::deletion::NO_DELETION_TIME;
 use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
-use cairn_format::{Descriptor, Version};
+use cairn_format::{Component, Descriptor, Version};
 
 pub use crate::files::{TargetError, refuse_beside_inputs, target_dir};
 
@@ -92,18 +92,11 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
     let compression = match &opts.compression {
         Some(Some(c)) => Some(CompressionParams::new(*c)),
         Some(None) => None,
-        None => table.compression.as_ref().and_then(|c| {
-            Some(CompressionParams {
-                compressor: c.compressor?,
-                chunk_length: c.chunk_length,
-                max_compressed_length: if opts.to.has_max_compressed_length() {
-                    c.max_compressed_length
-                } else {
-                    i32::MAX as u32
-                },
-                options: c.options.clone(),
-            })
-        }),
+        None => table
+            .compression
+            .as_ref()
+            .map(|c| CompressionParams::keep(c, opts.to, &table.path(Component::CompressionInfo)))
+            .transpose()?,
     };
     let stats = table.statistics.stats.as_ref();
     // A bloom-filter sizing hint: without an estimator, size for 1024 keys; an unreadable one is an error.

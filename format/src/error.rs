@@ -446,6 +446,19 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A rewrite that keeps its source's compression cannot: the source names a compressor
+    /// class Cairn does not know (it can still be read where its chunks are stored raw).
+    #[error(
+        "{}: compressor class '{class}' is not one Cairn can write, so the compression cannot be kept; \
+         choose one with --compression",
+        path.display()
+    )]
+    UnknownCompressor {
+        /// The source's CompressionInfo.db.
+        path: PathBuf,
+        /// The class it names.
+        class: String,
+    },
     /// A CQL schema file does not parse. (The parse error is part of the message, not a
     /// `source()`.)
     #[error("{}: {error}", path.display())]
@@ -508,6 +521,7 @@ impl Error {
             | Error::NotRegularFile { path, .. }
             | Error::Transaction { path, .. }
             | Error::BadCompressionOption { path, .. }
+            | Error::UnknownCompressor { path, .. }
             | Error::Cql { path, .. } => Some(path),
             Error::UdtFreezingUndecided { error, .. } => error.path(),
             _ => None,

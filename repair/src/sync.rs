@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use cairn_format::Version;
 use cairn_format::data::PartitionStream;
 use cairn_format::location::TableLocation;
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
+use cairn_format::{Component, Version};
 use serde::Serialize;
 
 use crate::*;
@@ -75,9 +75,15 @@ pub(crate) fn write_partitions(
     let scanners = source.iter().map(|t| t.scanner()).collect::<Result<Vec<_>, _>>()?;
     let mut merger = Merger::new(scanners, first.partitioner)?;
     let header = PartitionStream::header(&merger).clone();
+    let version = writable(model.descriptor.version);
+    let compression = model
+        .compression
+        .as_ref()
+        .map(|c| CompressionParams::keep(c, version, &model.path(Component::CompressionInfo)))
+        .transpose()?;
     let options = WriterOptions {
-        version: writable(model.descriptor.version),
-        compression: model.compression.as_ref().and_then(|c| c.compressor).map(CompressionParams::new),
+        version,
+        compression,
         expected_partitions: (keys.len() as u64).max(1),
         partitioner: first.partitioner,
         ..WriterOptions::default()

@@ -25,7 +25,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::clustering::{BoundKind, ClusteringBound};
-use crate::compression::Compressor;
+use crate::compression::{CompressionInfo, Compressor};
 use crate::data::{PartitionHeader, Unfiltered, UnfilteredKind};
 use crate::deletion::{DeletionTime, NO_DELETION_TIME};
 use crate::descriptor::{Component, Descriptor, SsTableId};
@@ -90,6 +90,28 @@ impl CompressionParams {
             return Err(refuse(format!("Zstd levels are {lo} to {hi}")));
         }
         Ok(Some(level))
+    }
+
+    /// The compression that keeps `source`'s (the CompressionInfo.db at `path`) in an SSTable
+    /// of version `to`: its codec, chunk length and options (a `compression_level` among them),
+    /// and its raw-chunk limit where `to` has one (`na` onwards). A codec Cairn does not know is
+    /// refused: writing uncompressed, or with another codec, would not keep it. Every rewrite
+    /// that keeps its input's compression (`compact upgrade`, `run`, `gc`, `split`, `repair`)
+    /// asks this.
+    pub fn keep(source: &CompressionInfo, to: Version, path: &Path) -> Result<Self> {
+        let Some(compressor) = source.compressor else {
+            return Err(Error::UnknownCompressor { path: path.to_path_buf(), class: source.class.clone() });
+        };
+        Ok(CompressionParams {
+            compressor,
+            chunk_length: source.chunk_length,
+            max_compressed_length: if to.has_max_compressed_length() {
+                source.max_compressed_length
+            } else {
+                i32::MAX as u32
+            },
+            options: source.options.clone(),
+        })
     }
 
     /// `compressor` with Cassandra 4.x's default 16 KiB chunks.
