@@ -150,11 +150,23 @@ impl Descriptor {
         let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(bad)?;
         let parts: Vec<&str> = name.splitn(4, '-').collect();
         let [ver, id, format, comp] = parts.as_slice() else { return Err(bad()) };
-        if ver.len() != 2 || !ver.bytes().all(|b| b.is_ascii_lowercase()) {
+        let is_version = |v: &str| v.len() == 2 && v.bytes().all(|b| b.is_ascii_lowercase());
+        let named = (is_version(ver)).then(|| Component::from_suffix(comp).zip(SsTableId::parse(id))).flatten();
+        let Some((component, id)) = named else {
+            // Cassandra 2.x named files `<keyspace>-<table>-[tmp-]<version>-<generation>-<Component>`.
+            let legacy: Vec<&str> = name.rsplitn(4, '-').collect();
+            if let [comp, generation, version, _] = legacy.as_slice()
+                && is_version(version)
+                && generation.bytes().all(|b| b.is_ascii_digit())
+                && Component::from_suffix(comp).is_some()
+            {
+                return Err(Error::Unsupported {
+                    path: path.to_path_buf(),
+                    what: format!("a Cassandra 2.x file name (version '{version}'); formats before 3.0 are not read"),
+                });
+            }
             return Err(bad());
-        }
-        let component = Component::from_suffix(comp).ok_or_else(bad)?;
-        let id = SsTableId::parse(id).ok_or_else(bad)?;
+        };
         if *format == "bti" {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
@@ -221,15 +233,12 @@ fn collect(dir: &Path, depth: usize, found: &mut BTreeMap<Descriptor, ()>) -> Re
         if !name.ends_with("-Data.db") {
             continue;
         }
-        match Descriptor::from_path(&p) {
-            Ok((d, _)) => {
-                any_here = true;
-                here.push(d);
-            }
-            // A Data.db with an unknown version or format is an error, never silently skipped.
-            Err(e @ (Error::UnknownVersion { .. } | Error::Unsupported { .. })) => return Err(e),
-            Err(_) => {}
-        }
+        // A Data.db that cannot be named (an unknown version or format, a 2.x name, a name that
+        // is not a component's) is an error, never silently skipped: its data would be missing
+        // from whatever reads the directory.
+        let (d, _) = Descriptor::from_path(&p)?;
+        any_here = true;
+        here.push(d);
     }
     // An interrupted operation's SSTables are not live: until COMMIT the new ones, after it the
     // old ones (Cassandra's LogAwareFileLister). Nothing is changed here; readers warn.
@@ -280,5 +289,29 @@ mod tests {
         assert!(matches!(Descriptor::from_path(Path::new("da-1-bti-Data.db")), Err(Error::Unsupported { .. })));
         assert!(matches!(Descriptor::from_path(Path::new("notes.txt")), Err(Error::BadFileName { .. })));
         assert!(matches!(Descriptor::from_path(Path::new("nb-1-big-Bogus.db")), Err(Error::BadFileName { .. })));
+        for legacy in ["myks-cf-ka-3-Data.db", "ks-t-tmp-la-12-Data.db"] {
+            assert!(matches!(Descriptor::from_path(Path::new(legacy)), Err(Error::Unsupported { .. })), "{legacy}");
+        }
+    }
+
+    /// Every Data.db in a directory is an SSTable or an error: one whose name is not a
+    /// component's was once skipped without a word, its data missing from the output.
+    #[test]
+    fn discover_refuses_a_data_file_it_cannot_name() -> Result<()> {
+        for (odd, kind) in [("myks-cf-ka-3-Data.db", "Unsupported"), ("nb-x1-big-Data.db", "BadFileName")] {
+            let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+            for name in ["nb-1-big-Data.db", odd] {
+                std::fs::write(dir.path().join(name), b"").map_err(|e| Error::io(name, e))?;
+            }
+            let got = discover(dir.path());
+            let named = match &got {
+                Err(e @ (Error::Unsupported { .. } | Error::BadFileName { .. })) => e.path().map(Path::to_path_buf),
+                _ => None,
+            };
+            assert_eq!(named, Some(dir.path().join(odd)), "{kind}: {got:?}");
+            std::fs::remove_file(dir.path().join(odd)).map_err(|e| Error::io(odd, e))?;
+            assert_eq!(discover(dir.path())?.len(), 1);
+        }
+        Ok(())
     }
 }
