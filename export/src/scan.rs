@@ -31,6 +31,10 @@ use crate::{ExportError, ExportOptions, Format, Mode, mutations};
 pub struct Batches {
     schema: SchemaRef,
     rx: Receiver<Result<RecordBatch, ExportError>>,
+    /// The scanning thread, joined when its channel closes: had it panicked, the closed channel
+    /// alone would look like the end of the table, and the batches would be silently short.
+    thread: Option<std::thread::JoinHandle<()>>,
+    table_name: String,
 }
 
 impl Batches {
@@ -44,7 +48,17 @@ impl Iterator for Batches {
     type Item = Result<RecordBatch, ExportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.rx.recv().ok()
+        if let Ok(item) = self.rx.recv() {
+            return Some(item);
+        }
+        // The channel closed: the end, unless the thread panicked (then an error, once).
+        let panicked = self.thread.take()?.join().is_err();
+        panicked.then(|| {
+            Err(ExportError::Parquet {
+                path: PathBuf::from(&self.table_name),
+                message: "the scanning thread panicked; the batches before this are not the whole table".into(),
+            })
+        })
     }
 }
 
@@ -66,7 +80,6 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
     let Plan { filter, cols, schema, header, merger: mut m, .. } =
         plan(&tables, &opts, &table_name, true).map_err(|e| e.locate(&tables))?;
     let (tx, rx) = sync_channel::<Result<RecordBatch, ExportError>>(2);
-    let out = Batches { schema: Arc::clone(&schema), rx };
     let rows = opts.rows_per_group.max(1);
     let new_sink = {
         let tx = tx.clone();
@@ -85,7 +98,8 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
             batches: Some(tx.clone()),
         }
     };
-    std::thread::Builder::new()
+    let name = table_name.clone();
+    let thread = std::thread::Builder::new()
         .name(format!("cairn-scan {table_name}"))
         .spawn(move || {
             let result = match opts.mode {
@@ -105,12 +119,30 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
             }
         })
         .map_err(|e| ExportError::Write { path: PathBuf::from("(scan thread)"), error: e })?;
-    Ok(out)
+    Ok(Batches { schema, rx, thread: Some(thread), table_name: name })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scanning_thread_that_panics_ends_the_batches_in_an_error() {
+        let (tx, rx) = sync_channel::<Result<RecordBatch, ExportError>>(2);
+        let thread = std::thread::spawn(move || {
+            let _kept = tx;
+            panic!("a bug in the scan");
+        });
+        let schema = Arc::new(Schema::empty());
+        let mut b = Batches { schema, rx, thread: Some(thread), table_name: "ks.t".into() };
+        assert!(matches!(b.next(), Some(Err(ExportError::Parquet { .. }))));
+        assert!(b.next().is_none());
+        // A thread that ends normally ends the batches.
+        let (tx, rx) = sync_channel::<Result<RecordBatch, ExportError>>(2);
+        let thread = std::thread::spawn(move || drop(tx));
+        let mut b = Batches { schema: Arc::new(Schema::empty()), rx, thread: Some(thread), table_name: "ks.t".into() };
+        assert!(b.next().is_none());
+    }
     use cairn_format::partition::{OwnedCell, Partition};
     use cairn_format::partitioner::Partitioner;
     use cairn_format::sstable::OpenOptions;
