@@ -62,6 +62,21 @@ pub enum TargetError {
         /// The Data.db file names already there.
         existing: Vec<String>,
     },
+    /// Two inputs are pending in different incremental-repair sessions (or one is and the other
+    /// is not), or one was written by a transient replica and the other by a full one.
+    #[error(
+        "{other} ({other_state}) and {first} ({first_state}) are in different repair states: Cassandra never compacts them together, as the output can carry only one; compact each group apart (`cairn compact plan` lists them)"
+    )]
+    MixedRepairState {
+        /// The first input's Data.db.
+        first: String,
+        /// Its repair state (`pending repair <uuid>`, `transient`, …).
+        first_state: String,
+        /// The input that differs.
+        other: String,
+        /// Its repair state.
+        other_state: String,
+    },
 }
 
 /// Where an executed plan (or gc, split) writes.

@@ -28,6 +28,7 @@ use cairn_format::txn::Transaction;
 
 use crate::files::ExecuteTarget;
 use crate::files::TargetError;
+use crate::repair_state::RepairState;
 use crate::run::{RunOptions, RunReport};
 pub use crate::shadow::Granularity;
 
@@ -88,7 +89,7 @@ pub fn gc(
     let mut order: Vec<&SsTable> = tables.iter().collect();
     order.sort_by_key(|t| (max_ts(t), t.descriptor.id.clone()));
     if opts.only_purge_repaired {
-        order.retain(|t| t.statistics.stats.as_ref().is_some_and(|s| s.repaired_at != 0));
+        order.retain(|t| RepairState::of(t).is_repaired());
     }
     // In place, the whole collection is one lifecycle transaction: every rewrite replaces its
     // input at one commit, or none does.

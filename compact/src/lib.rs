@@ -12,6 +12,7 @@
 //! `sstablesplit`; [`gc`] is the offline `nodetool garbagecollect`. In place, each of them is one
 //! lifecycle transaction (`cairn_format::txn`), and [`cleanup`] resolves what a killed one left. [`purge`] is the one judgement
 //! of what compaction may drop, which every verb that reports droppable tombstones calls.
+//! [`repair_state`] reads incremental repair's marks and decides what a compaction's output carries.
 //! [`files`] holds what the rewriting verbs share about files: where an output goes, which
 //! output directories are refused, how an SSTable is deleted.
 //!
@@ -24,6 +25,7 @@ pub mod files;
 pub mod gc;
 pub mod plan;
 pub mod purge;
+pub mod repair_state;
 pub mod run;
 pub(crate) mod shadow;
 pub mod split;

@@ -30,6 +30,8 @@ use cairn_format::filter::BloomFilter;
 use cairn_format::schema::TableSchema;
 use cairn_format::sstable::SsTable;
 
+use crate::repair_state::RepairState;
+
 /// Cassandra's default `gc_grace_seconds` (10 days).
 pub const DEFAULT_GC_GRACE_SECONDS: i64 = 864_000;
 
@@ -70,7 +72,7 @@ impl PurgeClock {
         let gc_grace = inputs
             .first()
             .map_or(gc_grace.unwrap_or(DEFAULT_GC_GRACE_SECONDS), |t| gc_grace_seconds(gc_grace, &t.schema));
-        let repaired = inputs.iter().all(|t| t.statistics.stats.as_ref().is_some_and(|s| s.repaired_at != 0));
+        let repaired = inputs.iter().all(|t| RepairState::of(t).is_repaired());
         PurgeClock {
             now_s,
             gc_grace,

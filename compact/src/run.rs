@@ -23,6 +23,7 @@ use cairn_format::txn::Transaction;
 
 use crate::files::{TargetError, target_dir};
 use crate::purge::{Judged, Overlaps, PurgeClock, Purger, TombstoneKind};
+use crate::repair_state::RepairState;
 
 pub use crate::files::check_no_unfinished;
 
@@ -274,7 +275,7 @@ pub fn run_with(
     }
     let clock =
         PurgeClock::for_compaction(tables, opts.now_s, opts.gc_grace_seconds, opts.only_purge_repaired, opts.no_purge);
-    let repaired: Vec<i64> = tables.iter().map(|t| t.statistics.stats.as_ref().map_or(0, |s| s.repaired_at)).collect();
+    let repair = RepairState::of_inputs(tables)?;
     let mut purger = Purger::new(clock);
     purger.record = opts.judgements;
     let scanners = tables.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
@@ -299,13 +300,9 @@ pub fn run_with(
         bloom_fp_chance: first.statistics.validation.as_ref().map_or(0.01, |v| v.bloom_filter_fp_chance),
         expected_partitions: expected.max(1),
         partitioner: first.partitioner,
-        // Repaired only when every input was repaired at the same time (Cassandra keeps the
-        // minimum; mixing repaired and unrepaired data is never repaired).
-        repaired_at: if repaired.windows(2).all(|w| w.first() == w.last()) {
-            repaired.first().copied().unwrap_or(0)
-        } else {
-            0
-        },
+        repaired_at: repair.repaired_at,
+        pending_repair: repair.pending_repair,
+        is_transient: repair.is_transient,
         sstable_level: opts.level,
         ..WriterOptions::default()
     };

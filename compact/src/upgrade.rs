@@ -19,6 +19,8 @@ use cairn_format::sstable::SsTable;
 use cairn_format::writer::{CompressionParams, SsTableWriter, WriterOptions, next_generation};
 use cairn_format::{Component, Descriptor, Version};
 
+use crate::repair_state::RepairState;
+
 pub use crate::files::{TargetError, refuse_beside_inputs, target_dir};
 
 /// Why an upgrade failed.
@@ -99,6 +101,7 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
             .transpose()?,
     };
     let stats = table.statistics.stats.as_ref();
+    let repair = RepairState::of(table);
     // A bloom-filter sizing hint: without an estimator, size for 1024 keys; an unreadable one is an error.
     let expected = table.estimated_cardinality()?.unwrap_or(1024);
     let options = WriterOptions {
@@ -108,7 +111,12 @@ pub fn upgrade_one(table: &SsTable, opts: &UpgradeOptions, out: &Path) -> Result
         expected_partitions: expected,
         partitioner: table.partitioner,
         originating_host_id: stats.and_then(|s| s.originating_host_id),
-        repaired_at: stats.map_or(0, |s| s.repaired_at),
+        // Repaired-at, the pending-repair session and the transient flag stay, as
+        // `sstableupgrade` keeps them; a version without the fields (`me`) cannot record the
+        // last two, and its data is unrepaired there.
+        repaired_at: repair.repaired_at,
+        pending_repair: repair.pending_repair,
+        is_transient: repair.is_transient,
         sstable_level: stats.map_or(0, |s| s.sstable_level),
         ..WriterOptions::default()
     };

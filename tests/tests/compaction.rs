@@ -275,6 +275,80 @@ fn gc_into_a_directory_leaves_nothing_when_an_sstable_is_corrupt() {
     assert!(left.is_empty(), "outputs left behind: {left:?}");
 }
 
+/// Mark `table` as `sstablerepairedset` and an incremental repair do: rewrite its Statistics.db
+/// with these repair fields (Cassandra's `mutateRepairMetadata`); nothing else changes.
+fn mark_repair(table: &SsTable, repaired_at: i64, pending_repair: Option<[u8; 16]>, is_transient: bool) {
+    let path = table.descriptor.path(cairn_format::Component::Statistics);
+    let version = table.descriptor.version;
+    let mut s = cairn_format::statistics::parse(&std::fs::read(&path).expect("read"), version).expect("parse");
+    let stats = s.stats.as_mut().expect("a stats component");
+    (stats.repaired_at, stats.pending_repair, stats.is_transient) = (repaired_at, pending_repair, is_transient);
+    std::fs::write(&path, cairn_format::statistics::encode(&s, version)).expect("write");
+}
+
+fn repair_fields(dir: &Path) -> Vec<(i64, Option<[u8; 16]>, bool)> {
+    let tables = open(dir);
+    tables
+        .iter()
+        .map(|t| t.statistics.stats.as_ref().map(|s| (s.repaired_at, s.pending_repair, s.is_transient)))
+        .map(|s| s.expect("a stats component"))
+        .collect()
+}
+
+#[test]
+fn rewrites_keep_the_repair_state_and_never_mix_two() {
+    use cairn_compact::upgrade::{UpgradeOptions, upgrade};
+    let session = [0x5e; 16];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (g, inputs) = three_sstables("timeseries", 5, tmp.path());
+    assert!(inputs.len() >= 2, "a compaction of several SSTables");
+    let at = [1_700_000_300_000, 1_700_000_100_000, 1_700_000_200_000];
+    for (t, at) in inputs.iter().zip(at) {
+        mark_repair(t, at, None, false);
+    }
+    // Repaired at different times: the output keeps the earliest, as Cassandra's
+    // `getMinRepairedAt`, never a later claim and never "unrepaired" for repaired data.
+    let out = tmp.path().join("repaired");
+    let r = run(&open(&g.table_dir), &RunOptions::new(Version::Nb, g.now), &out).expect("compact");
+    let written = r.outputs.first().expect("an output").directory.clone();
+    assert_eq!(repair_fields(&written), vec![(1_700_000_100_000, None, false)]);
+
+    // Pending in one session, transient: compaction and upgrade keep both, Cassandra-readable.
+    for t in &inputs {
+        mark_repair(t, 0, Some(session), true);
+    }
+    let inputs = open(&g.table_dir);
+    let out = tmp.path().join("pending");
+    let r = run(&inputs, &RunOptions::new(Version::Nb, g.now), &out).expect("compact");
+    let written = r.outputs.first().expect("an output").directory.clone();
+    assert_eq!(repair_fields(&written), vec![(0, Some(session), true)]);
+    let up = tmp.path().join("upgraded");
+    let to_oa = UpgradeOptions { to: Version::Oa, compression: None };
+    let done = upgrade(&inputs, &to_oa, &up).expect("upgrade");
+    let dir = done.first().expect("outputs").directory.clone();
+    assert_eq!(repair_fields(&dir), vec![(0, Some(session), true); inputs.len()]);
+    // `me` (Cassandra 3.11) has neither field: the data is unrepaired there.
+    let down = tmp.path().join("me");
+    let done = upgrade(&inputs[..1], &UpgradeOptions { to: Version::Me, compression: None }, &down).expect("to me");
+    let dir = done.first().expect("an output").directory.clone();
+    assert_eq!(repair_fields(&dir), vec![(0, None, false)]);
+
+    // One input in another session, or not transient: refused before anything is written, as
+    // Cassandra refuses to compact them together.
+    for (other, word) in
+        [((Some([0x77; 16]), true), "pending repair 77777777"), ((Some(session), false), "5e5e5e5e5e5e) and")]
+    {
+        let newest = inputs.last().expect("SSTables");
+        mark_repair(newest, 0, other.0, other.1);
+        let out = tmp.path().join("mixed");
+        let err = run(&open(&g.table_dir), &RunOptions::new(Version::Nb, g.now), &out).expect_err("mixed");
+        let text = err.to_string();
+        assert!(text.contains("different repair states") && text.contains(word), "{text}");
+        assert!(walk(&out).is_empty(), "a refused compaction wrote {:?}", walk(&out));
+        mark_repair(newest, 0, Some(session), true);
+    }
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {

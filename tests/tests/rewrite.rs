@@ -56,6 +56,8 @@ fn rewrite(table: &SsTable, out: &Path) -> cairn_format::Result<cairn_format::De
         partitioner: table.partitioner,
         originating_host_id: stats.and_then(|s| s.originating_host_id),
         repaired_at: stats.map_or(0, |s| s.repaired_at),
+        pending_repair: stats.and_then(|s| s.pending_repair),
+        is_transient: stats.is_some_and(|s| s.is_transient),
         sstable_level: stats.map_or(0, |s| s.sstable_level),
         ..WriterOptions::default()
     };

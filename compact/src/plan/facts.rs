@@ -8,6 +8,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::{Component, Descriptor};
 
 use super::{PlanError, StrategyOptions};
+use crate::repair_state::RepairState;
 
 /// A partition as an SSTable bound: its token and key.
 pub type KeyBound = (Token, Vec<u8>);
@@ -31,10 +32,8 @@ pub struct SsTableFacts {
     pub max_local_deletion_time: i64,
     /// LCS level from Statistics.db.
     pub level: i32,
-    /// Repaired (repaired_at ≠ 0).
-    pub repaired_at: i64,
-    /// Pending repair session, if any.
-    pub pending_repair: Option<[u8; 16]>,
+    /// Repaired-at, pending repair session and transient flag.
+    pub repair: RepairState,
     /// First and last partition: token and key.
     pub first: KeyBound,
     /// Last partition.
@@ -96,8 +95,7 @@ pub fn facts(tables: &[SsTable], options: &StrategyOptions, clock: PlanClock) ->
             max_timestamp: stats.map_or(i64::MAX, |s| s.max_timestamp),
             max_local_deletion_time: stats.map_or(i64::MAX, |s| s.max_local_deletion_time),
             level: stats.map_or(0, |s| s.sstable_level),
-            repaired_at: stats.map_or(0, |s| s.repaired_at),
-            pending_repair: stats.and_then(|s| s.pending_repair),
+            repair: RepairState::of(t),
             first,
             last,
             droppable_ratio: stats.map_or(0.0, |s| s.estimated_droppable_tombstone_ratio(clock.gc_before)),

@@ -40,13 +40,14 @@ mod twcs;
 
 use cairn_format::Descriptor;
 use cairn_format::sstable::SsTable;
-use cairn_format::types::render::format_uuid;
 
 pub use crate::files::ExecuteTarget;
 pub use execute::{Executed, execute};
 pub use facts::{KeyBound, PlanClock, SsTableFacts, facts};
 #[cfg(test)]
 use java_hash_map::JavaLongMap;
+
+use crate::repair_state::Holder;
 pub use lcs::{LEVEL_COUNT, MAX_COMPACTING_L0};
 pub use options::{DEFAULT_MIN_SSTABLE_SIZE, StrategyOptions, TimestampResolution, WindowUnit};
 pub use render::{human_bytes, render_json, render_text};
@@ -311,49 +312,42 @@ impl Plan {
 /// Plan the next compaction of `sstables` (all SSTables of one table).
 pub fn plan(strategy: Strategy, options: &StrategyOptions, clock: PlanClock, mut sstables: Vec<SsTableFacts>) -> Plan {
     sstables.sort_by(|a, b| a.descriptor.id.cmp(&b.descriptor.id));
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<(String, Holder, Vec<usize>)> = Vec::new();
     for (i, f) in sstables.iter().enumerate() {
-        let name = match (f.pending_repair, f.repaired_at) {
-            (Some(id), _) => format!("pending repair {}", format_uuid(&id)),
-            (None, 0) => "unrepaired".to_string(),
-            (None, _) => "repaired".to_string(),
-        };
-        match groups.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, m)) => m.push(i),
-            None => groups.push((name, vec![i])),
+        let name = f.repair.group();
+        match groups.iter_mut().find(|(n, ..)| *n == name) {
+            Some((.., m)) => m.push(i),
+            None => groups.push((name, f.repair.holder(), vec![i])),
         }
     }
     let ctx = Ctx { all: &sstables, o: options, clock };
-    let mut plans: Vec<GroupPlan> = groups
+    let mut plans: Vec<(Holder, GroupPlan)> = groups
         .into_iter()
-        .map(|(name, members)| {
+        .map(|(name, holder, members)| {
             let mut g = strategy.chooser().choose(&ctx, &members);
             g.group = name;
             g.members = members;
-            g
+            (holder, g)
         })
         .collect();
-    // CompactionStrategyManager keeps its holders in the order pending repair, repaired,
-    // unrepaired, and stable-sorts their task suppliers by estimated remaining tasks. STCS and
-    // TWCS only update that estimate while picking a task, so a freshly started node sees 0
-    // for them; LCS computes it on demand.
-    let rank = |g: &GroupPlan| match g.group.as_str() {
-        n if n.starts_with("pending repair") => 0,
-        "repaired" => 1,
-        _ => 2,
-    };
+    // CompactionStrategyManager stable-sorts its holders' task suppliers by estimated remaining
+    // tasks. STCS and TWCS only update that estimate while picking a task, so a freshly started
+    // node sees 0 for them; LCS computes it on demand.
     let live_estimate = |g: &GroupPlan| if strategy == Strategy::Leveled { g.estimated_remaining_tasks } else { 0 };
-    plans.sort_by_key(|g| (std::cmp::Reverse(live_estimate(g)), rank(g)));
-    // Pending repair sessions share one supplier that asks only its busiest session.
-    let mut served_pending = false;
-    for g in plans.iter_mut().filter(|g| rank(g) == 0) {
-        if served_pending && g.task.take().is_some() {
-            let why = "waits: Cassandra compacts one pending-repair session at a time";
-            g.notes.push(why.into());
-            g.idle = Some(why.into());
+    plans.sort_by_key(|(holder, g)| (std::cmp::Reverse(live_estimate(g)), *holder));
+    // The pending-repair sessions of a holder share one supplier that asks only its busiest.
+    for pending in [Holder::TransientPending, Holder::Pending] {
+        let mut served = false;
+        for (_, g) in plans.iter_mut().filter(|(h, _)| *h == pending) {
+            if served && g.task.take().is_some() {
+                let why = "waits: Cassandra compacts one pending-repair session at a time";
+                g.notes.push(why.into());
+                g.idle = Some(why.into());
+            }
+            served |= g.task.is_some();
         }
-        served_pending |= g.task.is_some();
     }
+    let mut plans: Vec<GroupPlan> = plans.into_iter().map(|(_, g)| g).collect();
     if !options.enabled {
         for g in &mut plans {
             if g.task.take().is_some() {
@@ -463,7 +457,7 @@ impl Ctx<'_> {
     /// `CompactionController.getFullyExpiredSSTables`.
     fn fully_expired(&self, compacting: &[usize], overlapping: &[usize], ignore_overlaps: bool) -> Vec<usize> {
         let gc_before = self.clock.gc_before;
-        if self.o.only_purge_repaired_tombstones && compacting.iter().any(|&i| self.f(i).repaired_at == 0) {
+        if self.o.only_purge_repaired_tombstones && compacting.iter().any(|&i| !self.f(i).repair.is_repaired()) {
             return vec![];
         }
         if ignore_overlaps {

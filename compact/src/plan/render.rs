@@ -155,7 +155,7 @@ pub fn render_json(p: &Plan) -> serde_json::Value {
                 "path": f.descriptor.path(Component::Data).display().to_string(),
                 "data_bytes": f.data_bytes,
                 "level": f.level,
-                "repaired_at": f.repaired_at,
+                "repaired_at": f.repair.repaired_at,
                 "min_timestamp": f.min_timestamp,
                 "max_timestamp": f.max_timestamp,
                 "max_local_deletion_time": f.max_local_deletion_time,

@@ -7,6 +7,7 @@ use cairn_format::descriptor::SsTableId;
 use cairn_format::partitioner::Token;
 
 use super::*;
+use crate::repair_state::RepairState;
 
 const MIB: u64 = 1024 * 1024;
 /// 2026-11-20T12:00Z, in seconds.
@@ -27,8 +28,7 @@ fn fact(generation: u64, bytes: u64) -> SsTableFacts {
         max_timestamp: (NOW - 60) * 1_000_000,
         max_local_deletion_time: i64::from(i32::MAX),
         level: 0,
-        repaired_at: 0,
-        pending_repair: None,
+        repair: RepairState { repaired_at: 0, pending_repair: None, is_transient: false },
         first: (Token::Murmur3(-1000), vec![1]),
         last: (Token::Murmur3(1000), vec![2]),
         droppable_ratio: 0.0,
@@ -222,10 +222,20 @@ fn demoted_sstables_count_as_l0_when_choosing_the_next_level() {
 #[test]
 fn repair_states_are_planned_apart() {
     let mut v: Vec<_> = (1..=4).map(|g| fact(g, 100 * MIB)).collect();
-    v.extend((5..=8).map(|g| SsTableFacts { repaired_at: 1_700_000_000_000, ..fact(g, 100 * MIB) }));
-    v.extend((9..=10).map(|g| SsTableFacts { pending_repair: Some([7; 16]), ..fact(g, 100 * MIB) }));
+    v.extend((5..=8).map(|g| SsTableFacts {
+        repair: RepairState { repaired_at: 1_700_000_000_000, pending_repair: None, is_transient: false },
+        ..fact(g, 100 * MIB)
+    }));
+    v.extend((9..=12).map(|g| SsTableFacts {
+        repair: RepairState { repaired_at: 0, pending_repair: Some([7; 16]), is_transient: false },
+        ..fact(g, 100 * MIB)
+    }));
+    v.extend((13..=16).map(|g| SsTableFacts {
+        repair: RepairState { repaired_at: 0, pending_repair: Some([7; 16]), is_transient: true },
+        ..fact(g, 100 * MIB)
+    }));
     let p = stcs(v, &[]);
-    assert_eq!(p.groups.len(), 3);
+    assert_eq!(p.groups.len(), 4);
     for g in &p.groups {
         let members: Vec<usize> = g.members.clone();
         if let Some(t) = &g.task {
@@ -233,9 +243,12 @@ fn repair_states_are_planned_apart() {
         }
     }
     let names: Vec<&str> = p.groups.iter().map(|g| g.group.as_str()).collect();
-    // A freshly started node: pending repair, then repaired, then unrepaired.
-    assert_eq!(names[1..], ["repaired", "unrepaired"]);
-    assert!(names[0].starts_with("pending repair 07070707-0707"));
+    // A freshly started node: transient pending repair, pending repair, repaired, unrepaired;
+    // each holder of pending sessions serves one.
+    assert_eq!(names[2..], ["repaired", "unrepaired"]);
+    assert!(names[0].starts_with("pending repair 07070707-0707") && names[0].ends_with(", transient"));
+    assert!(names[1].starts_with("pending repair 07070707-0707") && !names[1].ends_with(", transient"));
+    assert!(p.groups[..2].iter().all(|g| g.task.is_some()), "two holders, one session each");
 }
 
 fn lcs(sstables: Vec<SsTableFacts>, pairs: &[(&str, &str)]) -> Plan {

@@ -146,6 +146,11 @@ pub struct WriterOptions {
     pub originating_host_id: Option<[u8; 16]>,
     /// Repaired-at (ms), 0 = unrepaired.
     pub repaired_at: i64,
+    /// The incremental-repair session the data is pending in (`na` and later record it; older
+    /// versions have no field for it and the data is written unrepaired).
+    pub pending_repair: Option<[u8; 16]>,
+    /// Written by a transient replica (`na` and later; older versions have no field for it).
+    pub is_transient: bool,
     /// LCS level.
     pub sstable_level: i32,
     /// Commit-log intervals the data covers.
@@ -164,6 +169,8 @@ impl Default for WriterOptions {
             partitioner: Partitioner::Murmur3,
             originating_host_id: None,
             repaired_at: 0,
+            pending_repair: None,
+            is_transient: false,
             sstable_level: 0,
             commit_log_intervals: Vec::new(),
         }
@@ -923,8 +930,8 @@ impl SsTableWriter {
                     .map_or(CommitLogPosition { segment_id: -1, position: 0 }, |i| i.0),
             ),
             commit_log_intervals: self.options.commit_log_intervals.clone(),
-            pending_repair: None,
-            is_transient: false,
+            pending_repair: self.options.pending_repair.filter(|_| v.has_pending_repair()),
+            is_transient: self.options.is_transient && v.has_is_transient(),
             originating_host_id: self.options.originating_host_id,
             has_partition_level_deletions: Some(c.has_partition_deletions),
             first_key: self.first_key.clone(),
