@@ -36,9 +36,10 @@ pub enum Compressor {
 }
 
 impl Compressor {
-    /// From the stored class name (simple or fully qualified).
+    /// From the stored class name: bare or in `org.apache.cassandra.io.compress` (a class of
+    /// another package is not Cassandra's, whatever its simple name).
     pub fn from_class(class: &str) -> Option<Compressor> {
-        Some(match class.rsplit('.').next().unwrap_or(class) {
+        Some(match crate::class_name::in_package(class, "org.apache.cassandra.io.compress.")? {
             "LZ4Compressor" => Compressor::Lz4,
             "SnappyCompressor" => Compressor::Snappy,
             "DeflateCompressor" => Compressor::Deflate,
@@ -293,13 +294,18 @@ pub fn read_digest(path: &std::path::Path) -> crate::error::Result<Option<u32>> 
     parse_digest(&bytes).map(Some).map_err(|e| e.located(path, crate::descriptor::Component::Digest))
 }
 
-/// Parse Digest.crc32: the decimal CRC32 of the whole Data.db.
+/// Parse Digest.crc32: the decimal CRC32 of the whole Data.db, as Java's `CRC32.getValue()`
+/// prints it (0 to 4294967295). A number outside that range is no CRC32 (Cassandra's verifier
+/// would find it never matches) and is an error, never cut to 32 bits.
 pub fn parse_digest(bytes: &[u8]) -> Result<u32, DecodeError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| DecodeError::new(0, DecodeErrorKind::InvalidUtf8 { what: "digest" }))?;
     let t = text.trim();
-    t.parse::<u32>().or_else(|_| t.parse::<i64>().map(|v| v as u32)).map_err(|_| {
-        DecodeError::new(0, DecodeErrorKind::InvalidValue { what: "digest text length", value: t.len() as i64 })
+    t.parse::<u32>().map_err(|_| match t.parse::<i64>() {
+        Ok(value) => DecodeError::new(0, DecodeErrorKind::InvalidValue { what: "digest (not a CRC32)", value }),
+        Err(_) => {
+            DecodeError::new(0, DecodeErrorKind::InvalidValue { what: "digest text length", value: t.len() as i64 })
+        }
     })
 }
 
@@ -347,6 +353,23 @@ pub fn write_utf(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_is_a_crc32_or_an_error() {
+        assert_eq!(parse_digest(b"4294967295\n").ok(), Some(u32::MAX));
+        assert_eq!(parse_digest(b"0").ok(), Some(0));
+        // 2^32 + 7 and -1 would once have been read as 7 and 4294967295.
+        for bad in [&b"4294967303"[..], b"-1", b"12x"] {
+            assert!(parse_digest(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn only_cassandras_compressor_classes_are_its_codecs() {
+        assert_eq!(Compressor::from_class("ZstdCompressor"), Some(Compressor::Zstd));
+        assert_eq!(Compressor::from_class("org.apache.cassandra.io.compress.LZ4Compressor"), Some(Compressor::Lz4));
+        assert_eq!(Compressor::from_class("com.acme.LZ4Compressor"), None);
+    }
 
     #[test]
     fn every_codec_round_trips() {

@@ -50,6 +50,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 #![deny(missing_docs)]
 
+pub mod class_name;
 pub mod clustering;
 pub mod codec;
 pub mod component_file;

@@ -122,10 +122,10 @@ pub enum Partitioner {
 }
 
 impl Partitioner {
-    /// From the class name stored in Statistics.db (with or without the package).
+    /// From the class name stored in Statistics.db: bare or in `org.apache.cassandra.dht` (a
+    /// class of another package is not Cassandra's, whatever its simple name).
     pub fn from_class(class: &str) -> Option<Partitioner> {
-        let simple = class.rsplit('.').next().unwrap_or(class);
-        Some(match simple {
+        Some(match crate::class_name::in_package(class, "org.apache.cassandra.dht.")? {
             "Murmur3Partitioner" => Partitioner::Murmur3,
             "RandomPartitioner" => Partitioner::Random,
             "ByteOrderedPartitioner" => Partitioner::ByteOrdered,
@@ -199,6 +199,14 @@ pub fn compare_decorated(t1: &Token, k1: &[u8], t2: &Token, k2: &[u8]) -> Orderi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_cassandras_partitioner_classes_are_its_partitioners() {
+        assert_eq!(Partitioner::from_class("org.apache.cassandra.dht.Murmur3Partitioner"), Some(Partitioner::Murmur3));
+        assert_eq!(Partitioner::from_class("RandomPartitioner"), Some(Partitioner::Random));
+        assert_eq!(Partitioner::from_class("org.apache.cassandra.dht.LocalPartitioner"), Some(Partitioner::Local));
+        assert_eq!(Partitioner::from_class("com.acme.Murmur3Partitioner"), None);
+    }
 
     #[test]
     fn token_boundaries_divide_the_hashing_token_spaces() {

@@ -127,7 +127,16 @@ pub fn parse(bytes: &[u8], version: Version) -> Result<Statistics, StatisticsErr
         let off = c.i32()?;
         crc.update(&ty.to_be_bytes());
         crc.update(&off.to_be_bytes());
-        if ty < 0 || off < 0 || off as usize > bytes.len() {
+        // Cassandra knows four component types (`MetadataType`: validation, compaction, stats,
+        // header) and fails on any other; one skipped here could be data it needs.
+        if !(0..=3).contains(&ty) {
+            return Err(DecodeError::new(
+                at,
+                DecodeErrorKind::InvalidValue { what: "metadata component type", value: i64::from(ty) },
+            )
+            .into());
+        }
+        if off < 0 || off as usize > bytes.len() {
             return Err(DecodeError::new(
                 at,
                 DecodeErrorKind::InvalidValue { what: "metadata component entry", value: i64::from(off) },
@@ -177,8 +186,8 @@ pub fn parse(bytes: &[u8], version: Version) -> Result<Statistics, StatisticsErr
                 out.compaction = Some(CompactionMetadata { cardinality: c.bytes(len)?.to_vec() });
             }
             2 => out.stats = Some(StatsMetadata::read(&mut c, version)?),
-            3 => out.header = Some(SerializationHeader::read(&mut c)?),
-            _ => {}
+            // 3: the header (no other type passed the table of contents).
+            _ => out.header = Some(SerializationHeader::read(&mut c)?),
         }
     }
     Ok(out)
@@ -244,6 +253,16 @@ pub fn encode(s: &Statistics, version: Version) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_component_type_cassandra_does_not_know_is_an_error() {
+        // One entry, type 4, its (empty) body at offset 12: once skipped without a word.
+        let mut bytes = 1i32.to_be_bytes().to_vec();
+        bytes.extend(4i32.to_be_bytes());
+        bytes.extend(12i32.to_be_bytes());
+        let e = parse(&bytes, Version::Mc).expect_err("type 4");
+        assert!(format!("{e:?}").contains("metadata component type"), "{e:?}");
+    }
 
     #[test]
     fn histogram_offsets_follow_cassandra() {

@@ -480,7 +480,9 @@ impl MarshalParser<'_> {
         if name.is_empty() {
             return Err(self.err("expected a type name"));
         }
-        let simple = name.rsplit('.').next().unwrap_or(&name).to_string();
+        // A class outside Cassandra's marshal package is a custom type whatever its simple name
+        // (the empty name matches none of Cassandra's types below).
+        let simple = crate::class_name::in_package(&name, MARSHAL_PACKAGE).unwrap_or_default().to_string();
         let params = self.params()?;
         let types = |ps: &[Param]| -> Vec<CqlType> {
             ps.iter()
@@ -599,7 +601,7 @@ const UNINTERPRETED_MARSHAL_CLASSES: [&str; 14] = [
 /// Whether Cassandra would look `name` up among its own types: a bare name, or one in (or below)
 /// [`MARSHAL_PACKAGE`].
 fn in_marshal_package(name: &str) -> bool {
-    !name.contains('.') || name.starts_with(MARSHAL_PACKAGE)
+    crate::class_name::in_package(name, MARSHAL_PACKAGE).is_some()
 }
 
 fn tokenize_cql_type(text: &str) -> Result<Vec<String>, String> {
@@ -862,6 +864,9 @@ mod tests {
         // parameters from other Cassandra packages.
         for s in [
             "com.example.GeoType",
+            // A custom class that shares a simple name with one of Cassandra's is still custom:
+            // its bytes are not Int32Type's.
+            "com.example.Int32Type",
             "org.apache.cassandra.db.marshal.DynamicCompositeType",
             "DynamicCompositeType",
             "org.apache.cassandra.db.marshal.PartitionerDefinedOrder(org.apache.cassandra.dht.Murmur3Partitioner)",
