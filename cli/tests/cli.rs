@@ -1683,6 +1683,8 @@ fn rewrites_keep_the_sources_compression_and_refuse_what_they_cannot_keep() {
             };
             assert_eq!(done.status.code(), Some(2), "{name} {verb}: {err}");
             assert!(err.contains(message), "{name} {verb}: {err}");
+            // The error names the file to mend: the source's CompressionInfo.db.
+            assert!(err.contains("src/mc-1-big-CompressionInfo.db"), "{name} {verb}: {err}");
             let files: Vec<_> = walk(&out).into_iter().filter(|p| p.is_file()).collect();
             assert!(files.is_empty(), "{name} {verb}: the refused rewrite wrote {files:?}");
         }

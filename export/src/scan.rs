@@ -126,6 +126,13 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
 mod tests {
     use super::*;
 
+    use cairn_format::partition::{OwnedCell, Partition};
+    use cairn_format::partitioner::Partitioner;
+    use cairn_format::sstable::OpenOptions;
+    use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
+    use cairn_format::types::CqlType;
+    use cairn_format::writer::{SsTableWriter, WriterOptions};
+
     #[test]
     fn a_scanning_thread_that_panics_ends_the_batches_in_an_error() {
         let (tx, rx) = sync_channel::<Result<RecordBatch, ExportError>>(2);
@@ -143,12 +150,6 @@ mod tests {
         let mut b = Batches { schema: Arc::new(Schema::empty()), rx, thread: Some(thread), table_name: "ks.t".into() };
         assert!(b.next().is_none());
     }
-    use cairn_format::partition::{OwnedCell, Partition};
-    use cairn_format::partitioner::Partitioner;
-    use cairn_format::sstable::OpenOptions;
-    use cairn_format::statistics::{EncodingStats, HeaderColumn, SerializationHeader};
-    use cairn_format::types::CqlType;
-    use cairn_format::writer::{SsTableWriter, WriterOptions};
 
     fn write(dir: &std::path::Path, n: i32) -> SsTable {
         let header = SerializationHeader::new(

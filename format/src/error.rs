@@ -435,7 +435,8 @@ pub enum Error {
     /// writer refuses before it creates a file.
     #[error("{}: cannot compress with {compressor} option {option}='{value}': {reason}", path.display())]
     BadCompressionOption {
-        /// The Data.db that would have been written.
+        /// The Data.db that would have been written, or the CompressionInfo.db whose options a
+        /// rewrite keeps.
         path: PathBuf,
         /// The codec's class name.
         compressor: &'static str,

@@ -71,7 +71,8 @@ impl CompressionParams {
     /// integer, or a Zstd level outside -131072..=22, is refused: Cassandra's `ZstdCompressor`
     /// refuses such options when it is created, and writing with a guessed level would hide
     /// what the source asked for. (Deflate's level is clamped to 0..=9 by the codec.) `path` is
-    /// the Data.db the error names.
+    /// the file the error names: the Data.db to be written, or the CompressionInfo.db whose
+    /// options are kept.
     pub fn level(&self, path: &Path) -> Result<Option<i32>> {
         let Some((_, value)) = self.options.iter().find(|(k, _)| k == COMPRESSION_LEVEL) else { return Ok(None) };
         if !matches!(self.compressor, Compressor::Zstd | Compressor::Deflate) {
@@ -95,14 +96,15 @@ impl CompressionParams {
     /// The compression that keeps `source`'s (the CompressionInfo.db at `path`) in an SSTable
     /// of version `to`: its codec, chunk length and options (a `compression_level` among them),
     /// and its raw-chunk limit where `to` has one (`na` onwards). A codec Cairn does not know is
-    /// refused: writing uncompressed, or with another codec, would not keep it. Every rewrite
+    /// refused: writing uncompressed, or with another codec, would not keep it; so is a level
+    /// the codec cannot use ([`CompressionParams::level`]), naming `path`. Every rewrite
     /// that keeps its input's compression (`compact upgrade`, `run`, `gc`, `split`, `repair`)
     /// asks this.
     pub fn keep(source: &CompressionInfo, to: Version, path: &Path) -> Result<Self> {
         let Some(compressor) = source.compressor else {
             return Err(Error::UnknownCompressor { path: path.to_path_buf(), class: source.class.clone() });
         };
-        Ok(CompressionParams {
+        let kept = CompressionParams {
             compressor,
             chunk_length: source.chunk_length,
             max_compressed_length: if to.has_max_compressed_length() {
@@ -111,7 +113,9 @@ impl CompressionParams {
                 i32::MAX as u32
             },
             options: source.options.clone(),
-        })
+        };
+        kept.level(path)?;
+        Ok(kept)
     }
 
     /// `compressor` with Cassandra 4.x's default 16 KiB chunks.
