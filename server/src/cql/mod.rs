@@ -42,6 +42,9 @@ pub struct Relation {
     pub op: String,
     /// Right side (several for IN).
     pub values: Vec<Term>,
+    /// `IN ?` (or `IN :name`): one marker bound to the whole list of values, not a list of one
+    /// value (`IN (?)`).
+    pub in_marker: bool,
 }
 
 /// A selected expression.

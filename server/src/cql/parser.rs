@@ -201,13 +201,20 @@ impl StatementCursor<'_> {
                 Some(Tok::Op(o)) if o != "!=" => o,
                 Some(Tok::Ident(k)) if k == "in" => "in",
                 Some(Tok::Ident(k)) if k == "contains" => {
-                    return Ok(vec![Relation { columns, token, op: "contains".into(), values: vec![] }]);
+                    return Ok(vec![Relation {
+                        columns,
+                        token,
+                        op: "contains".into(),
+                        values: vec![],
+                        in_marker: false,
+                    }]);
                 }
                 _ => return self.err("a relation operator"),
             };
             self.i += 1;
+            let in_marker = op == "in" && matches!(self.peek(), Some(Tok::Sym('?' | ':')));
             let values = if op == "in" {
-                if let Some(Tok::Sym('?')) = self.peek() {
+                if in_marker {
                     vec![self.term(text)?]
                 } else {
                     self.expect('(')?;
@@ -233,7 +240,7 @@ impl StatementCursor<'_> {
             } else {
                 vec![self.term(text)?]
             };
-            out.push(Relation { columns, token, op: op.to_string(), values });
+            out.push(Relation { columns, token, op: op.to_string(), values, in_marker });
             if !self.eat_kw("and") {
                 break;
             }

@@ -426,17 +426,20 @@ pub(crate) fn col_index(c: &Col) -> u16 {
     }
 }
 
-/// The partition keys and clustering prefixes a WHERE clause names (`=` and `IN` only).
+/// The partition keys and clustering prefixes a WHERE clause names (`=` and `IN` only). A
+/// column restricted to no values (`IN ()`, or `IN ?` bound to an empty list) names no key or
+/// prefix at all, as in Cassandra, never the whole partition; a clustering column restricted
+/// after one that is not is refused, as Cassandra refuses it.
 pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>) -> Result<KeySet, Failure> {
-    let mut keys: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.partition_key.len()];
-    let mut cks: Vec<Vec<Vec<u8>>> = vec![vec![]; t.schema.clustering.len()];
+    let mut keys: Vec<Option<Vec<Vec<u8>>>> = vec![None; t.schema.partition_key.len()];
+    let mut cks: Vec<Option<Vec<Vec<u8>>>> = vec![None; t.schema.clustering.len()];
     for r in relations {
         let Some(name) = r.columns.first() else { continue };
         let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
         let vals = bind_values(r, col.ty(), name, b)?;
         match (&col, r.op.as_str()) {
-            (Col::Key(i, _), "=" | "in") => keys[*i] = vals,
-            (Col::Clustering(i, _), "=" | "in") => cks[*i] = vals,
+            (Col::Key(i, _), "=" | "in") => keys[*i] = Some(vals),
+            (Col::Clustering(i, _), "=" | "in") => cks[*i] = Some(vals),
             _ => {
                 return Err(invalid(format!(
                     "Only EQ and IN relations on primary key columns are supported here (got {name} {})",
@@ -445,17 +448,28 @@ pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>
             }
         }
     }
-    if keys.iter().any(Vec::is_empty) {
+    if keys.iter().any(Option::is_none) {
         let missing: Vec<&str> = keys
             .iter()
             .zip(&t.schema.partition_key)
-            .filter(|(k, _)| k.is_empty())
+            .filter(|(k, _)| k.is_none())
             .map(|(_, c)| c.name.as_str())
             .collect();
         return Err(invalid(format!("Some partition key parts are missing: {}", missing.join(", "))));
     }
+    let unrestricted = cks.iter().position(Option::is_none);
+    if let Some(gap) = unrestricted
+        && let Some(after) = cks.iter().skip(gap).position(Option::is_some)
+    {
+        let name = |i: usize| t.schema.clustering.get(i).map_or("?", |(c, _)| c.name.as_str());
+        return Err(invalid(format!(
+            "PRIMARY KEY column \"{}\" cannot be restricted as preceding column \"{}\" is not restricted",
+            name(gap + after),
+            name(gap)
+        )));
+    }
     let mut key_bytes = vec![vec![]];
-    for options in &keys {
+    for options in keys.iter().flatten() {
         key_bytes = key_bytes
             .into_iter()
             .flat_map(|prefix: Vec<Vec<u8>>| {
@@ -476,12 +490,12 @@ pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>
         .collect();
     let mut clusterings: Vec<Vec<Option<Vec<u8>>>> = vec![vec![]];
     for (i, options) in cks.iter().enumerate() {
-        if options.is_empty() {
+        let Some(options) = options else {
             for c in &mut clusterings {
                 c.extend(std::iter::repeat_n(None, t.schema.clustering.len() - i));
             }
             break;
-        }
+        };
         clusterings = clusterings
             .into_iter()
             .flat_map(|prefix| {
@@ -498,12 +512,17 @@ pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>
 
 pub(crate) fn bind_values(r: &Relation, ty: &CqlType, name: &str, b: &Binder<'_>) -> Result<Vec<Vec<u8>>, Failure> {
     let mut out = Vec::new();
-    if r.op == "in" && r.values.len() == 1 && matches!(r.values[0], Term::Bind(_) | Term::Named(..)) {
+    if r.in_marker {
         let list = CqlType::List { elem: Box::new(ty.clone()), frozen: true };
-        if let Bound::Bytes(v) = b.bind(&r.values[0], &list, name)? {
-            out.extend(
+        let marker = r.values.first().ok_or_else(|| invalid(format!("IN without a marker for column {name}")))?;
+        // As Cassandra's `InRestrictionWithMarker`: a null or unset list is refused, never
+        // taken for "no restriction" (a DELETE would then remove the whole partition).
+        match b.bind(marker, &list, name)? {
+            Bound::Bytes(v) => out.extend(
                 split_collection(&v, false).ok_or_else(|| invalid("Invalid IN list"))?.into_iter().map(|(e, _)| e),
-            );
+            ),
+            Bound::Null => return Err(invalid(format!("Invalid null value for column {name}"))),
+            Bound::Unset => return Err(invalid(format!("Invalid unset value for column {name}"))),
         }
         return Ok(out);
     }

@@ -124,7 +124,7 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
             let Some(name) = r.columns.first() else { continue };
             let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
             for v in &r.values {
-                let ty = if r.op == "in" && r.values.len() == 1 && matches!(v, Term::Bind(_)) {
+                let ty = if r.in_marker {
                     CqlType::List { elem: Box::new(col.ty().clone()), frozen: true }
                 } else {
                     col.ty().clone()
