@@ -84,9 +84,15 @@ pub(crate) struct Keyspace {
 }
 
 pub(crate) fn unhex16(s: &str) -> Option<[u8; 16]> {
-    let v: Vec<u8> =
-        (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
-    <[u8; 16]>::try_from(v.as_slice()).ok()
+    // Exactly 32 hex digits: a pair that is not hex is no id, never skipped.
+    if s.len() != 32 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// After a schema change: the new schema version, and the schema file saved.
@@ -144,10 +150,17 @@ fn save_schema(text: &str, data: &std::path::Path) -> Result<(), Failure> {
     std::fs::rename(&tmp, &path).map_err(io)
 }
 
-/// Replay `<data>/cairn_schema.cql` into a new node.
+/// Replay `<data>/cairn_schema.cql` into a new node. Only a missing file means a node without
+/// schema: one that cannot be read stops the start, as an unreadable system keyspace stops
+/// Cassandra's (started without its tables, the node would count every commit-log entry as
+/// inapplicable and discard the log at its next flush).
 pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
     let path = shared.config.data_dir.join("cairn_schema.cql");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+    };
     run_schema_text(shared, &text, false)
         .map_err(|f| std::io::Error::other(format!("{}: {}", path.display(), f.message)))
 }

@@ -228,6 +228,23 @@ fn replay_statement(shared: &Shared, e: crate::commitlog::Entry) -> Result<Outco
     execute(shared, &mut session, &st, &params, Some(e.now_s))
 }
 
+/// Read `cairn_node.txt`: the host id on the first line, then one token per line (blank lines
+/// aside). Anything else is an error naming the line: a node that took a new identity or lost a
+/// token would own other ranges than its data, and its peers' view of it.
+fn saved_identity(text: &str) -> Result<([u8; 16], Vec<i64>), String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let (_, first) = lines.next().ok_or("empty")?;
+    let id = unhex16(first.trim()).ok_or_else(|| format!("line 1 is not a host id: '{first}'"))?;
+    let mut tokens = Vec::new();
+    for (i, l) in lines {
+        tokens.push(l.trim().parse::<i64>().map_err(|_| format!("line {} is not a token: '{l}'", i + 1))?);
+    }
+    if tokens.is_empty() {
+        return Err("no tokens".into());
+    }
+    Ok((id, tokens))
+}
+
 /// This node's identity, kept across restarts in `<data>/cairn_node.txt`: host id, then tokens;
 /// and whether this is its first start (the identity was made now).
 pub(crate) fn identity(
@@ -237,23 +254,27 @@ pub(crate) fn identity(
     seed: &mut u64,
 ) -> std::io::Result<([u8; 16], Vec<i64>, bool)> {
     let path = data.join("cairn_node.txt");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let mut lines = text.lines();
-        if let Some(id) = lines.next().and_then(unhex16) {
-            let tokens: Vec<i64> = lines.filter_map(|l| l.trim().parse().ok()).collect();
-            if !tokens.is_empty() {
-                let mut given = initial.to_vec();
-                given.sort_unstable();
-                if !given.is_empty() && given != tokens {
-                    // As Cassandra: initial_token only matters the first time a node starts.
-                    crate::log!(
-                        "cairn node: {}: keeping the tokens saved at the first start; --initial-token is ignored",
-                        path.display()
-                    );
-                }
-                return Ok((id, tokens, false));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let (id, tokens) = saved_identity(&text).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {why}; the node's host id and tokens are not replaced without a word (mend or remove the file)", path.display()),
+                )
+            })?;
+            let mut given = initial.to_vec();
+            given.sort_unstable();
+            if !given.is_empty() && given != tokens {
+                // As Cassandra: initial_token only matters the first time a node starts.
+                crate::log!(
+                    "cairn node: {}: keeping the tokens saved at the first start; --initial-token is ignored",
+                    path.display()
+                );
             }
+            return Ok((id, tokens, false));
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     }
     let host_id = random_uuid(seed);
     let mut tokens: Vec<i64> = if initial.is_empty() {

@@ -469,6 +469,84 @@ fn the_node_answers_the_live_view_of_statics_markers_and_collections() {
     node.stop();
 }
 
+/// A DELETE whose clustering restriction names no row deletes nothing, as in Cassandra: an
+/// empty `IN`, a bound empty list. A null list and a restriction that skips a clustering column
+/// are refused. (Each was once taken for "no restriction": a partition tombstone.) `IN (?)` is a
+/// list of one value, `IN ?` a marker for the whole list.
+#[test]
+fn a_delete_never_widens_to_the_partition_when_its_restriction_names_nothing() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        for q in [
+            "CREATE KEYSPACE d WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE d.t (k int, c1 int, c2 int, v int, PRIMARY KEY (k, c1, c2))",
+            "INSERT INTO d.t (k, c1, c2, v) VALUES (1, 1, 1, 11)",
+            "INSERT INTO d.t (k, c1, c2, v) VALUES (1, 2, 5, 25)",
+            "INSERT INTO d.t (k, c1, c2, v) VALUES (1, 3, 5, 35)",
+        ] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+        let count = || async {
+            let rows = session.query_unpaged("SELECT v FROM d.t WHERE k = 1", &[]).await.expect("select");
+            rows.into_rows_result().expect("rows").rows_num()
+        };
+        session.query_unpaged("DELETE FROM d.t WHERE k = 1 AND c1 IN ()", &[]).await.expect("IN ()");
+        assert_eq!(count().await, 3, "DELETE ... IN () deletes nothing");
+        let marker = session.prepare("DELETE FROM d.t WHERE k = 1 AND c1 IN ?").await.expect("prepare IN ?");
+        session.execute_unpaged(&marker, (Vec::<i32>::new(),)).await.expect("an empty list");
+        assert_eq!(count().await, 3, "DELETE ... IN ? with [] deletes nothing");
+        let err = session.execute_unpaged(&marker, (None::<Vec<i32>>,)).await.expect_err("a null list");
+        assert!(err.to_string().contains("Invalid null value for column c1"), "{err}");
+        let err = session.query_unpaged("DELETE FROM d.t WHERE k = 1 AND c2 = 5", &[]).await.expect_err("a gap");
+        assert!(err.to_string().contains("cannot be restricted as preceding column \"c1\""), "{err}");
+        assert_eq!(count().await, 3, "refused statements delete nothing");
+        let one = session.prepare("DELETE FROM d.t WHERE k = 1 AND c1 IN (?)").await.expect("prepare IN (?)");
+        session.execute_unpaged(&one, (2i32,)).await.expect("IN (?) with one int");
+        assert_eq!(count().await, 2, "IN (?) deletes the one value's rows");
+        let rows = session.query_unpaged("SELECT v FROM d.t WHERE k IN ()", &[]).await.expect("k IN ()");
+        assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 0);
+    });
+    node.stop();
+}
+
+/// A node whose schema file or identity file cannot be read does not start as a new, empty
+/// node: its commit log would be discarded at the next flush, or it would own other tokens.
+#[test]
+fn a_node_whose_state_files_do_not_read_refuses_to_start() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let config = || cairn_server::NodeConfig {
+        data_dir: data.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    cairn_server::start(config()).expect("first start").stop();
+    let identity = data.join("cairn_node.txt");
+    let saved = std::fs::read_to_string(&identity).expect("the identity is saved");
+    std::fs::write(&identity, saved.replacen('\n', "\nnot-a-token\n", 1)).expect("damage");
+    let err = cairn_server::start(config()).err().expect("a damaged identity is refused").to_string();
+    assert!(err.contains("cairn_node.txt") && err.contains("line 2 is not a token"), "{err}");
+    std::fs::write(&identity, &saved).expect("mend");
+    // A schema file that exists but does not read (here a directory) is not a missing one.
+    let schema = data.join("cairn_schema.cql");
+    let _ = std::fs::remove_file(&schema);
+    std::fs::create_dir_all(&schema).expect("mkdir");
+    let err = cairn_server::start(config()).err().expect("an unreadable schema is refused").to_string();
+    assert!(err.contains("cairn_schema.cql"), "{err}");
+    std::fs::remove_dir(&schema).expect("rmdir");
+    cairn_server::start(config()).expect("starts again once mended").stop();
+}
+
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
