@@ -519,6 +519,49 @@ fn a_delete_never_widens_to_the_partition_when_its_restriction_names_nothing() {
     node.stop();
 }
 
+/// With part of the partition key, or a range on it, ALLOW FILTERING filters on the key as
+/// Cassandra does (it once returned the whole table).
+#[test]
+fn allow_filtering_filters_on_partition_key_columns() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        for q in [
+            "CREATE KEYSPACE f WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE f.t (k1 int, k2 text, v int, PRIMARY KEY ((k1, k2)))",
+            "INSERT INTO f.t (k1, k2, v) VALUES (1, 'a', 1)",
+            "INSERT INTO f.t (k1, k2, v) VALUES (1, 'b', 2)",
+            "INSERT INTO f.t (k1, k2, v) VALUES (2, 'a', 3)",
+        ] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+        for (q, want) in [
+            ("SELECT v FROM f.t WHERE k1 = 1 ALLOW FILTERING", vec![1, 2]),
+            ("SELECT v FROM f.t WHERE k2 = 'a' ALLOW FILTERING", vec![1, 3]),
+            ("SELECT v FROM f.t WHERE k1 > 1 ALLOW FILTERING", vec![3]),
+            ("SELECT v FROM f.t WHERE k1 IN (2, 3) AND v > 0 ALLOW FILTERING", vec![3]),
+        ] {
+            let rows = session.query_unpaged(q, &[]).await.expect(q).into_rows_result().expect("rows");
+            let mut got: Vec<i32> = rows.rows::<(i32,)>().expect("typed").map(|r| r.expect("row").0).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{q}");
+        }
+        let q = "SELECT count(*) FROM f.t WHERE k1 = 1 ALLOW FILTERING";
+        let rows = session.query_unpaged(q, &[]).await.expect(q).into_rows_result().expect("rows");
+        assert_eq!(rows.single_row::<(i64,)>().expect("count").0, 2, "{q}");
+    });
+    node.stop();
+}
+
 /// A node whose schema file or identity file cannot be read does not start as a new, empty
 /// node: its commit log would be discarded at the next flush, or it would own other tokens.
 #[test]

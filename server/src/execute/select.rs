@@ -348,6 +348,16 @@ pub(crate) fn select_rows(
     } else {
         None
     };
+    // Without the whole key, ALLOW FILTERING scans the table and the key's restrictions filter
+    // it, as Cassandra (3.10 onwards) filters on partition key columns.
+    if keyed.is_none() {
+        for r in &pk_rels {
+            let Some(name) = r.columns.first() else { continue };
+            let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
+            filters.push((col.clone(), r.op.clone(), bind_values(r, col.ty(), name, b)?));
+        }
+    }
+    let key_filtered = filters.iter().any(|(c, ..)| matches!(c, Col::Key(..)));
     let mut token_bounds: Vec<(String, i64)> = Vec::new();
     for r in token_rels {
         let v = r.values.last().ok_or_else(|| invalid("token() needs a value"))?;
@@ -363,7 +373,7 @@ pub(crate) fn select_rows(
     // another page follows.
     let mut rows: Vec<(LiveRow, u64)> = Vec::new();
     let enough = |rows: &Vec<(LiveRow, u64)>| want.is_some_and(|w| rows.len() > w);
-    let take_partition = |p: &Partition, rows: &mut Vec<(LiveRow, u64)>| {
+    let take_partition = |p: &Partition, rows: &mut Vec<(LiveRow, u64)>| -> Result<(), Failure> {
         let tok = murmur3_token(&p.key);
         if !token_bounds.iter().all(|(op, x)| match op.as_str() {
             ">" => tok > *x,
@@ -373,8 +383,9 @@ pub(crate) fn select_rows(
             "=" => tok == *x,
             _ => true,
         }) {
-            return;
+            return Ok(());
         }
+        let key: Vec<&[u8]> = if key_filtered { key_parts(t, &p.key)? } else { Vec::new() };
         let mut prows = live_rows(t, p, now_s);
         prows.retain(|r| {
             filters.iter().all(|(col, op, vals)| {
@@ -382,7 +393,7 @@ pub(crate) fn select_rows(
                     Col::Clustering(i, ty) => (r.clustering.get(*i).cloned().flatten(), ty),
                     Col::Static(i, ty) => (r.statics.get(*i as usize).cloned().flatten().map(|v| v.0), ty),
                     Col::Regular(i, ty) => (r.regulars.get(*i as usize).cloned().flatten().map(|v| v.0), ty),
-                    Col::Key(..) => return true,
+                    Col::Key(i, ty) => (key.get(*i).map(|v| v.to_vec()), ty),
                 };
                 let Some(value) = value else { return false };
                 let cmp = |x: &Vec<u8>| compare_values(ty, &value, x);
@@ -416,6 +427,7 @@ pub(crate) fn select_rows(
             }
             rows.push((row, before + i as u64 + 1));
         }
+        Ok(())
     };
     match &keyed {
         Some(keys) => {
@@ -425,7 +437,7 @@ pub(crate) fn select_rows(
                 if enough(&rows) {
                     break;
                 }
-                take_partition(&p, &mut rows);
+                take_partition(&p, &mut rows)?;
             }
         }
         None => {
@@ -433,7 +445,7 @@ pub(crate) fn select_rows(
             let mut after = None;
             if let Some(place) = &resume_place {
                 for p in d.partitions(std::slice::from_ref(place))? {
-                    take_partition(&p, &mut rows);
+                    take_partition(&p, &mut rows)?;
                 }
                 after = Some(place.clone());
             }
@@ -445,7 +457,7 @@ pub(crate) fn select_rows(
                     if enough(&rows) {
                         break;
                     }
-                    take_partition(&p, &mut rows);
+                    take_partition(&p, &mut rows)?;
                     after = Some(place);
                 }
                 if last {
@@ -473,17 +485,9 @@ pub(crate) fn select_rows(
         return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]], None));
     }
     let header = &t.header;
-    // A stored key that does not split into the table's key columns is a server error, never a
-    // row whose key columns read as null.
-    let key_count = t.schema.partition_key.len();
     let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
     for r in &rows {
-        let parts = cairn_format::types::value::key_components(&header.key_type, &r.key).map_err(|e| Failure {
-            code: code::SERVER,
-            message: format!("stored partition key {} does not split into {key_count} columns: {e}", hex(&r.key)),
-            extra: vec![],
-        })?;
-        split_keys.push(parts.into_iter().map(<[u8]>::to_vec).collect());
+        split_keys.push(key_parts(t, &r.key)?.into_iter().map(<[u8]>::to_vec).collect());
     }
     let value_of = |(r, key_parts): (&LiveRow, &Vec<Vec<u8>>), name: &str, what: u8| -> Option<Vec<u8>> {
         let cell = |list: &Vec<Timed>, i: usize| list.get(i).cloned().flatten();
@@ -651,4 +655,18 @@ pub(crate) fn select(
         paging_state = Some(state);
     }
     Ok(Outcome::Rows { keyspace: ks, table: table_name, columns, rows, paging_state })
+}
+
+/// The columns of a stored partition key. One that does not split into the table's key columns
+/// is a server error, never a row whose key columns read as null or a filter that drops it.
+fn key_parts<'k>(t: &Table, key: &'k [u8]) -> Result<Vec<&'k [u8]>, Failure> {
+    cairn_format::types::value::key_components(&t.header.key_type, key).map_err(|e| Failure {
+        code: code::SERVER,
+        message: format!(
+            "stored partition key {} does not split into {} columns: {e}",
+            hex(key),
+            t.schema.partition_key.len()
+        ),
+        extra: vec![],
+    })
 }
