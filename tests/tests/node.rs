@@ -562,6 +562,47 @@ fn allow_filtering_filters_on_partition_key_columns() {
     node.stop();
 }
 
+/// A bound TTL, timestamp or limit left unset means none was given (the table's default TTL,
+/// the server's clock, no limit); null is refused. (Unset and null once both meant TTL 0: rows
+/// of a table with a default TTL never expired.)
+#[test]
+fn unset_using_values_mean_the_defaults_and_null_is_refused() {
+    use scylla::client::session_builder::SessionBuilder;
+    use scylla::value::MaybeUnset;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        for q in [
+            "CREATE KEYSPACE u WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE u.t (k int PRIMARY KEY, v int) WITH default_time_to_live = 1000",
+        ] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+        let insert = session.prepare("INSERT INTO u.t (k, v) VALUES (?, ?) USING TTL ?").await.expect("prepare");
+        session.execute_unpaged(&insert, (1i32, 1i32, MaybeUnset::<i32>::Unset)).await.expect("unset TTL");
+        let q = "SELECT ttl(v) FROM u.t WHERE k = 1";
+        let rows = session.query_unpaged(q, &[]).await.expect(q).into_rows_result().expect("rows");
+        let (ttl,) = rows.single_row::<(Option<i32>,)>().expect("one row");
+        assert!(ttl.is_some_and(|t| 0 < t && t <= 1000), "an unset TTL is the table's default: {ttl:?}");
+        let err = session.execute_unpaged(&insert, (2i32, 2i32, None::<i32>)).await.expect_err("a null TTL");
+        assert!(err.to_string().contains("Invalid null value of TTL"), "{err}");
+        let limited = session.prepare("SELECT v FROM u.t LIMIT ?").await.expect("prepare LIMIT");
+        let rows = session.execute_unpaged(&limited, (MaybeUnset::<i32>::Unset,)).await.expect("unset LIMIT");
+        assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 1);
+        let err = session.execute_unpaged(&limited, (None::<i32>,)).await.expect_err("a null LIMIT");
+        assert!(err.to_string().contains("Invalid null value of LIMIT"), "{err}");
+    });
+    node.stop();
+}
+
 /// A node whose schema file or identity file cannot be read does not start as a new, empty
 /// node: its commit log would be discarded at the next flush, or it would own other tokens.
 #[test]

@@ -236,6 +236,9 @@ impl Binder<'_> {
         }
     }
 
+    /// A bound TTL, timestamp, limit or token: `None` when unset (the statement then behaves as
+    /// if it had none: the table's default TTL, the server's clock, no limit), as Cassandra's
+    /// `Attributes` and `SelectStatement` read them. Null is refused, as there.
     fn int(&self, t: &Term, what: &str) -> Result<Option<i64>, Failure> {
         match self.bind(t, &CqlType::BigInt, what) {
             Ok(Bound::Bytes(b)) => Ok(Some(match b.len() {
@@ -243,7 +246,8 @@ impl Binder<'_> {
                 8 => i64::from_be_bytes(b.try_into().unwrap_or_default()),
                 _ => return Err(invalid(format!("Invalid {what}"))),
             })),
-            Ok(_) => Ok(None),
+            Ok(Bound::Null) => Err(invalid(format!("Invalid null value of {what}"))),
+            Ok(Bound::Unset) => Ok(None),
             Err(f) => {
                 // A bound TTL is an int.
                 match self.bind(t, &CqlType::Int, what)? {

@@ -74,8 +74,13 @@ impl<'a> Seed<'a> {
 }
 
 pub(crate) fn ttl_of(t: &Table, using: &Using, b: &Binder<'_>) -> Result<i32, Failure> {
-    let ttl = match &using.ttl {
-        Some(term) => b.int(term, "ttl")?.unwrap_or(0),
+    // No TTL, or an unset one: the table's default (Cassandra's `Attributes.getTimeToLive`).
+    let given = match &using.ttl {
+        Some(term) => b.int(term, "TTL")?,
+        None => None,
+    };
+    let ttl = match given {
+        Some(ttl) => ttl,
         None => t.schema.option("default_time_to_live").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
     };
     if !(0..=630_720_000).contains(&ttl) {
