@@ -112,6 +112,20 @@ fn duration(v: &str, bare: Duration) -> Option<Duration> {
     unit.checked_mul(u32::try_from(n).ok()?)
 }
 
+/// The `key`/`value` pairs of a Java properties file, as `java.util.Properties` reads the lines
+/// Cassandra's snitches write: `#` and `!` comments, and a key ended by the first `=`, `:` or
+/// blank, with blanks around the separator (`dc = DC1`, `dc:DC1`, `dc DC1`). Line continuations
+/// and escapes are not read.
+fn properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(['#', '!'])).map(|line| {
+        let end = line.find(|ch: char| ch == '=' || ch == ':' || ch.is_whitespace()).unwrap_or(line.len());
+        let (key, rest) = line.split_at(end);
+        let rest = rest.trim_start();
+        let value = rest.strip_prefix(['=', ':']).unwrap_or(rest).trim();
+        (key, value)
+    })
+}
+
 impl FileConfig {
     /// Read `path` (and the `cassandra-rackdc.properties` beside it, when there is one).
     pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -119,14 +133,20 @@ impl FileConfig {
         let text = std::fs::read_to_string(path).map_err(io)?;
         let mut c = FileConfig::parse(&text, path)?;
         let rackdc = path.with_file_name("cassandra-rackdc.properties");
-        if let Ok(props) = std::fs::read_to_string(&rackdc) {
-            for line in props.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
-                match line.split_once('=') {
-                    Some(("dc", v)) => c.dc = Some(v.trim().to_string()),
-                    Some(("rack", v)) => c.rack = Some(v.trim().to_string()),
-                    _ => {}
+        // Only a missing file means none: one that does not read would silently put the node in
+        // the default data center.
+        match std::fs::read_to_string(&rackdc) {
+            Ok(props) => {
+                for (key, value) in properties(&props) {
+                    match key {
+                        "dc" => c.dc = Some(value.to_string()),
+                        "rack" => c.rack = Some(value.to_string()),
+                        _ => {}
+                    }
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ConfigError::Io { path: rackdc, source }),
         }
         Ok(c)
     }
@@ -235,6 +255,24 @@ impl FileConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rackdc_properties_read_as_java_reads_them() {
+        let text = "# snitch\n! also a comment\ndc = DC1\nrack:RAC2\n\nprefer_local true\n";
+        let got: Vec<(&str, &str)> = properties(text).collect();
+        assert_eq!(got, [("dc", "DC1"), ("rack", "RAC2"), ("prefer_local", "true")]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let yaml = dir.path().join("cassandra.yaml");
+        std::fs::write(&yaml, "cluster_name: c\n").expect("yaml");
+        std::fs::write(dir.path().join("cassandra-rackdc.properties"), text).expect("rackdc");
+        let c = FileConfig::read(&yaml).expect("read");
+        assert_eq!((c.dc.as_deref(), c.rack.as_deref()), (Some("DC1"), Some("RAC2")));
+        // A rackdc file that does not read is an error naming it, not the default data center.
+        std::fs::remove_file(dir.path().join("cassandra-rackdc.properties")).expect("rm");
+        std::fs::create_dir(dir.path().join("cassandra-rackdc.properties")).expect("mkdir");
+        let err = FileConfig::read(&yaml).expect_err("unreadable").to_string();
+        assert!(err.contains("cassandra-rackdc.properties"), "{err}");
+    }
 
     #[test]
     fn the_settings_cairn_reads_come_from_cassandra_yaml_names() {
