@@ -43,6 +43,19 @@ pub enum LoadError {
         /// The first clustering column without a value.
         column: String,
     },
+    /// A cell of a non-frozen UDT column names a field the column's type does not have (or a
+    /// cell path that is no field number): its value would be dropped.
+    #[error("{table}: partition {key}: column {column}: a cell names field {field}, which its UDT type does not have")]
+    UdtFieldBeyondType {
+        /// Target `keyspace.table`.
+        table: String,
+        /// The partition key, in hex.
+        key: String,
+        /// The UDT column.
+        column: String,
+        /// The field the cell names (its path in hex when it is no field number).
+        field: String,
+    },
     /// A row or bound has more clustering values than the schema has clustering columns.
     #[error("{table}: partition {key}: clustering value {index} has no clustering column in the schema")]
     ClusteringBeyondSchema {

@@ -17,8 +17,11 @@
 //! target schema is checked before any write.
 //!
 //! Cells expired at load time are written as the tombstones they have become. List elements
-//! are appended (their original cell paths cannot be set through CQL), UDT fields of
-//! non-frozen UDTs are written whole, counters are refused.
+//! are appended (their original cell paths cannot be set through CQL), so the deletion of one
+//! list element cannot be written either: such deletions are counted
+//! ([`TableLoad::unwritable_deletions`]) and reported, never dropped without a word. Fields of
+//! non-frozen UDTs are written one by one (`u.f = ?`), a field's deletion as `u.f = null`; a
+//! cell naming a field its type lacks is an error. Counters are refused.
 
 //!
 //! The rooms: `session` connects, `schema` checks (or creates) the target table, `statements`
@@ -129,6 +132,9 @@ pub struct TableLoad {
     pub tombstones: u64,
     /// Writes skipped by `--as-of`.
     pub skipped_newer: u64,
+    /// Deletions of single list elements, which CQL cannot write (`DELETE l[i]` names a
+    /// position, not the element's cell path): counted and reported, not sent.
+    pub unwritable_deletions: u64,
     /// CQL statements sent.
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).

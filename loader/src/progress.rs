@@ -97,6 +97,13 @@ pub fn summary(tables: &[TableLoad], plan: bool, throttle: Option<f64>, seconds:
             s.statements,
             mib(s.bytes)
         );
+        if s.unwritable_deletions > 0 {
+            let _ = writeln!(
+                out,
+                "  {} list-element deletion(s) not written: CQL cannot name a list element's cell path",
+                s.unwritable_deletions
+            );
+        }
         if plan {
             let _ = writeln!(out, "  schema: {}", s.schema_check);
             for (host, h) in &s.per_host {

@@ -570,6 +570,25 @@ impl<'o> Writer<'o> {
         self.stats.tombstones += 1;
     }
 
+    /// The field of `udt` a cell of column `column` names by its path: one the type has, or an
+    /// error (its value would otherwise be dropped).
+    fn udt_field(&self, column: &str, udt: &cairn_format::types::UdtType, path: &[u8]) -> Result<u16, LoadError> {
+        cairn_format::types::value::udt_field_index(path)
+            .filter(|i| *i < udt.fields.len())
+            .and_then(|i| u16::try_from(i).ok())
+            .ok_or_else(|| self.no_field(column, path))
+    }
+
+    fn no_field(&self, column: &str, path: &[u8]) -> LoadError {
+        LoadError::UdtFieldBeyondType {
+            table: self.ctx.name(),
+            key: render::hex(&self.key),
+            column: column.to_string(),
+            field: cairn_format::types::value::udt_field_index(path)
+                .map_or_else(|| render::hex(path), |i| i.to_string()),
+        }
+    }
+
     /// `UPDATE t USING ... SET ... WHERE ...` of one column (`op`: what it sets, one of the shape
     /// codes above; `field`: the UDT field), binding the timestamp, the TTL, `set`'s values,
     /// then `where_values`. Returns where `set`'s values start in the statement's values.
@@ -715,7 +734,16 @@ impl<'o> Writer<'o> {
                         self.update(out, ts, None, (is_static, column, REMOVE, 0), &set, n, &where_values);
                         self.stats.tombstones += 1;
                     }
-                    (_, Some(_)) => {}
+                    (CqlType::Udt(udt), Some(p)) => {
+                        // `u.f = null` deletes one field.
+                        let field = self.udt_field(&col.name, udt, p)?;
+                        set.push(None);
+                        self.update(out, ts, None, (is_static, column, SET_FIELD, field), &set, n, &where_values);
+                        self.stats.tombstones += 1;
+                    }
+                    // A list element's deletion names its cell path, which CQL cannot (`DELETE
+                    // l[i]` names a position): counted and reported, not written.
+                    (_, Some(_)) => self.stats.unwritable_deletions += 1,
                     _ => self.delete_at(out, Deleted::Column { is_static, column }, None, ts, where_, &where_values),
                 }
                 continue;
@@ -753,10 +781,10 @@ impl<'o> Writer<'o> {
                     continue;
                 }
                 (CqlType::Udt(udt), Some(p)) => {
-                    let Some(index) = cairn_format::types::value::udt_field_index(p) else { continue };
-                    let Some((field, ft)) = udt.fields.get(index) else { continue };
+                    let index = self.udt_field(&col.name, udt, p)?;
+                    let (field, ft) = udt.fields.get(usize::from(index)).ok_or_else(|| self.no_field(&col.name, p))?;
                     self.ctx.bind(&self.key, || format!("field {field} of {}", col.name), ft, value, &mut set)?;
-                    (SET_FIELD, index as u16)
+                    (SET_FIELD, index)
                 }
                 (_, Some(_)) => continue,
                 (ty, None) => {

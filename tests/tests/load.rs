@@ -563,3 +563,48 @@ fn corpus_cases_round_trip() {
     assert!(failures.is_empty(), "{} loaded; failures:\n{}", loaded, failures.join("\n"));
     assert!(loaded > 10, "only {loaded} corpus cases loaded");
 }
+
+/// The deletion of one field of a non-frozen UDT is written (`u.f = null` at its timestamp), so
+/// a target holding the field loses it as the source did; it was once dropped without a word.
+#[test]
+fn a_udt_field_deletion_replays_onto_the_target() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (source_dir, target_dir) = (tmp.path().join("source"), tmp.path().join("target"));
+    let source = node(&source_dir);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let run = |addr: String, statements: &'static [&'static str]| {
+        rt.block_on(async move {
+            let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+            for q in statements {
+                session.query_unpaged(*q, &[]).await.expect(q);
+            }
+        })
+    };
+    run(
+        source.addr.to_string(),
+        &[
+            "CREATE KEYSPACE s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TYPE s.pt (a int, b text)",
+            "CREATE TABLE s.t (k int PRIMARY KEY, u pt)",
+            "INSERT INTO s.t (k, u) VALUES (1, {a: 1, b: 'x'}) USING TIMESTAMP 1000",
+        ],
+    );
+    let first = node_tables(&source, &source_dir, "s");
+    run(source.addr.to_string(), &["UPDATE s.t USING TIMESTAMP 2000 SET u.b = null WHERE k = 1"]);
+    let all = node_tables(&source, &source_dir, "s");
+    source.stop();
+    let later: Vec<SsTable> = open_inputs(&[source_dir.join("s")], &Default::default())
+        .expect("open")
+        .into_iter()
+        .filter(|t| !first.iter().any(|f| f.descriptor == t.descriptor))
+        .collect();
+    assert!(!later.is_empty(), "the field deletion was flushed to an SSTable of its own");
+    let target = node(&target_dir);
+    let now = now_s();
+    load(&first, &options(&target, now)).expect("the row");
+    let summary = load(&later, &options(&target, now)).expect("the field deletion");
+    assert_eq!(summary[0].tombstones, 1, "{summary:?}");
+    assert_eq!(live(&node_tables(&target, &target_dir, "s"), now), live(&all, now));
+    target.stop();
+}
