@@ -271,7 +271,7 @@ impl Run<'_> {
                 h.rows += w.stats.rows - rows_before;
                 h.bytes += bytes;
             } else {
-                self.prepare(&w.shapes, &mut prepared).map_err(write_err)?;
+                self.prepare(&w.shapes, &w.appending, &mut prepared).map_err(write_err)?;
                 let batches = batches
                     .into_iter()
                     .map(|b| {
@@ -303,13 +303,21 @@ impl Run<'_> {
     }
 
     /// Prepare the statements of `shapes` not prepared yet (`prepared` holds the others, by index).
-    fn prepare(&self, shapes: &[String], prepared: &mut Vec<PreparedStatement>) -> Result<(), send::SendError> {
-        for text in shapes.iter().skip(prepared.len()) {
-            let p = self
+    /// Each is idempotent (sending it again writes the same cells with the same timestamps) but
+    /// a list append (`appending`), whose element the coordinator would add twice.
+    fn prepare(
+        &self,
+        shapes: &[String],
+        appending: &[bool],
+        prepared: &mut Vec<PreparedStatement>,
+    ) -> Result<(), send::SendError> {
+        for (i, text) in shapes.iter().enumerate().skip(prepared.len()) {
+            let mut p = self
                 .target
                 .rt
                 .block_on(self.target.session.prepare(text.as_str()))
                 .map_err(|e| send::SendError::Prepare { statement: send::shown(text), source: Box::new(e) })?;
+            p.set_is_idempotent(!appending.get(i).copied().unwrap_or(true));
             prepared.push(p);
         }
         Ok(())

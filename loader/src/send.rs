@@ -9,9 +9,12 @@
 //! order-sensitive writes — list appends, whose cell paths the coordinator assigns — keep their
 //! order; different partitions are in flight together, up to `max_in_flight`. Every statement
 //! carries its own write timestamp, so the order between partitions never matters, and every
-//! statement is idempotent (a replay writes the same cells with the same timestamps), which makes
-//! retrying safe: transient failures (timeouts, overload, unavailable replicas, broken
-//! connections) are retried with exponential backoff, anything else stops the load.
+//! statement but a list append is idempotent (a replay writes the same cells with the same
+//! timestamps), which makes retrying safe: transient failures (timeouts, overload, unavailable
+//! replicas, broken connections) are retried with exponential backoff, anything else stops the
+//! load. A list append gets a new cell path from the coordinator each time it is applied, so it
+//! is marked not idempotent and sent again only after a failure that says it was not applied
+//! (overload, unavailable replicas, never sent); after a timeout the load stops, saying so.
 //!
 //! Routing: statements are sent to a replica of their partition first (the driver's token map
 //! and the keyspace's replication), then to the other nodes, as a token-aware driver would route
@@ -95,6 +98,23 @@ fn transient(e: &ExecutionError) -> bool {
                     | DbError::IsBootstrapping
             ),
             RequestAttemptError::BrokenConnectionError(_) | RequestAttemptError::UnableToAllocStreamId => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether a failure says the write was not applied: refused before it was sent, or by a
+/// coordinator that did not start it. (A timeout or a broken connection may follow a write that
+/// was applied.)
+fn not_applied(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::ConnectionPoolError(_) => true,
+        ExecutionError::LastAttemptError(a) => match a {
+            RequestAttemptError::DbError(db, _) => {
+                matches!(db, DbError::Overloaded | DbError::Unavailable { .. } | DbError::IsBootstrapping)
+            }
+            RequestAttemptError::UnableToAllocStreamId => true,
             _ => false,
         },
         _ => false,
@@ -292,12 +312,11 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> 
         // One statement is an EXECUTE; several, an unlogged BATCH of prepared statements.
         let (single, many) = if batch.len() == 1 {
             let Some(mut call) = batch.pop() else { continue };
-            call.prepared.set_is_idempotent(true);
             call.prepared.set_load_balancing_policy(policy.clone());
             (Some(call), None)
         } else {
             let mut b = Batch::new(BatchType::Unlogged);
-            b.set_is_idempotent(true);
+            b.set_is_idempotent(batch.iter().all(|c| c.prepared.get_is_idempotent()));
             b.set_load_balancing_policy(policy.clone());
             let mut values = Vec::with_capacity(batch.len());
             for call in batch.drain(..) {
@@ -305,6 +324,11 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> 
                 values.push(call.values);
             }
             (None, Some((b, values)))
+        };
+        let idempotent = match (&single, &many) {
+            (Some(call), _) => call.prepared.get_is_idempotent(),
+            (None, Some((b, _))) => b.get_is_idempotent(),
+            (None, None) => true,
         };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
@@ -316,7 +340,8 @@ async fn send_unit(session: Arc<Session>, unit: Unit) -> Result<u32, SendError> 
             };
             match result {
                 Ok(_) => break,
-                Err(e) if transient(&e) && attempt < ATTEMPTS => {
+                // A write that may have been applied is sent again only when that is harmless.
+                Err(e) if transient(&e) && (idempotent || not_applied(&e)) && attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                     attempt += 1;
@@ -349,6 +374,21 @@ fn quoted_batch(b: &Batch) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_failure_that_says_the_write_was_not_applied_resends_a_list_append() {
+        use scylla::statement::Consistency;
+        let db = |e: DbError| ExecutionError::LastAttemptError(RequestAttemptError::DbError(e, String::new()));
+        let timeout = db(DbError::WriteTimeout {
+            consistency: Consistency::One,
+            received: 0,
+            required: 1,
+            write_type: scylla::errors::WriteType::Simple,
+        });
+        assert!(transient(&timeout) && !not_applied(&timeout), "a timed-out write may have been applied");
+        let overloaded = db(DbError::Overloaded);
+        assert!(transient(&overloaded) && not_applied(&overloaded));
+    }
 
     #[test]
     fn the_throttle_holds_the_rate_after_a_short_burst() {

@@ -399,6 +399,8 @@ pub(crate) struct Writer<'o> {
     key: Vec<u8>,
     /// The statements' texts (with markers), each once, in the order they first appeared.
     pub shapes: Vec<String>,
+    /// Per shape: a list append, which must not be sent twice (see [`APPEND`]).
+    pub appending: Vec<bool>,
     /// Shapes by what determines their text (see [`Writer::shape`]), so a statement's text is
     /// made only the first time.
     shape_ids: HashMap<Vec<u16>, u32>,
@@ -421,6 +423,9 @@ const SET_MAP: u16 = 1;
 const ADD: u16 = 2;
 const REMOVE: u16 = 3;
 const SET_FIELD: u16 = 4;
+/// `l = l + ?` on a list: the coordinator gives each element a new cell path, so sending it
+/// twice appends twice (not idempotent).
+const APPEND: u16 = 5;
 
 impl<'o> Writer<'o> {
     /// A writer of `ctx`'s partitions; `max_ts` is the newest write timestamp in the input (µs),
@@ -436,6 +441,7 @@ impl<'o> Writer<'o> {
             stats,
             key: Vec::new(),
             shapes: Vec::new(),
+            appending: Vec::new(),
             shape_ids: HashMap::new(),
         }
     }
@@ -447,6 +453,7 @@ impl<'o> Writer<'o> {
         }
         let i = self.shapes.len() as u32;
         self.shapes.push(text(&self.names));
+        self.appending.push(false);
         self.shape_ids.insert(key.to_vec(), i);
         i
     }
@@ -608,13 +615,18 @@ impl<'o> Writer<'o> {
             let name = names.column(is_static, column);
             let set = match op {
                 SET_MAP => format!("{name}[?] = ?"),
-                ADD => format!("{name} = {name} + ?"),
+                ADD | APPEND => format!("{name} = {name} + ?"),
                 REMOVE => format!("{name} = {name} - ?"),
                 SET_FIELD => format!("{name}.{} = ?", names.field(is_static, column, field)),
                 _ => format!("{name} = ?"),
             };
             format!("UPDATE {} {} SET {set} WHERE {}", names.qname, using(ttl.is_some()), names.where_n(n))
         });
+        if op == APPEND
+            && let Some(a) = self.appending.get_mut(shape as usize)
+        {
+            *a = true;
+        }
         let mut values = Values::with_capacity(32 + set.bytes.len() + where_values.bytes.len());
         values.bigint(ts);
         if let Some(t) = ttl {
@@ -774,7 +786,7 @@ impl<'o> Writer<'o> {
                         continue;
                     }
                     set.collection_of(value);
-                    let start = self.update(out, ts, ttl, (is_static, column, ADD, 0), &set, n, &where_values);
+                    let start = self.update(out, ts, ttl, (is_static, column, APPEND, 0), &set, n, &where_values);
                     appending = Some((out.len() - 1, start, column, ts, ttl));
                     self.stats.cells += 1;
                     wrote = true;
