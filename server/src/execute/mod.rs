@@ -212,9 +212,21 @@ impl Binder<'_> {
             Term::Collection(text) => crate::cql::literal::to_bytes(ty, text)
                 .map(Bound::Bytes)
                 .map_err(|e| invalid(format!("Invalid value for {what}: {e}"))),
-            Term::Bind(i) => self.value_at(*i, None, what),
-            Term::Named(name, i) => self.value_at(*i, Some(name), what),
+            Term::Bind(i) => self.checked(self.value_at(*i, None, what)?, ty, what),
+            Term::Named(name, i) => self.checked(self.value_at(*i, Some(name), what)?, ty, what),
         }
+    }
+
+    /// A bound value is checked against its column's type before it is used, as Cassandra's
+    /// `AbstractType.validate` checks it ("Expected 4 or 0 byte int"): an 8-byte value bound to
+    /// an `int` would otherwise be stored as it is, giving a wrong token for a key, or a cell
+    /// that no reader of the SSTable can decode.
+    fn checked(&self, bound: Bound, ty: &CqlType, what: &str) -> Result<Bound, Failure> {
+        if let Bound::Bytes(b) = &bound {
+            cairn_format::types::value::decode(ty, b)
+                .map_err(|e| invalid(format!("Invalid value for {what} (type {ty}): {e}")))?;
+        }
+        Ok(bound)
     }
 
     fn value_at(&self, i: usize, name: Option<&String>, what: &str) -> Result<Bound, Failure> {
