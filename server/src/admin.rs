@@ -77,10 +77,7 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
             Ok(format!("flushed {n} table(s)\n"))
         }
         "snapshot" => {
-            let tag = args.first().ok_or("snapshot needs a tag")?;
-            if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return Err(format!("invalid snapshot tag {tag:?}"));
-            }
+            let tag = snapshot_tag(args.first().ok_or("snapshot needs a tag")?)?;
             let (ks, t) = scope(args.get(1..).unwrap_or_default());
             shared.flush_tables(ks.as_deref(), t.as_deref())?;
             let dirs = shared.table_dirs(ks.as_deref(), t.as_deref())?;
@@ -112,6 +109,7 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
         }
         "clearsnapshot" => {
             let tag = *args.first().ok_or("clearsnapshot needs a tag or --all")?;
+            let tag = if tag == "--all" { tag } else { snapshot_tag(tag)? };
             let mut removed = 0;
             for dir in shared.table_dirs(None, None)? {
                 let snaps = dir.join("snapshots");
@@ -187,6 +185,16 @@ fn run(shared: &Shared, cmd: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// The files of a snapshot directory and their bytes, as `listsnapshots` shows them.
+/// A snapshot tag: letters, digits, `_` and `-` only, so that `snapshots/<tag>` is a directory
+/// under `snapshots/` (`..` or an absolute path there would name the table's own directory, or
+/// any other, to `clearsnapshot`'s removal).
+fn snapshot_tag(tag: &str) -> Result<&str, String> {
+    if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(format!("invalid snapshot tag {tag:?}"));
+    }
+    Ok(tag)
+}
+
 fn snapshot_files(snapshot: &Path) -> (usize, u64) {
     std::fs::read_dir(snapshot)
         .map(|rd| rd.flatten().fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map_or(0, |m| m.len()))))
@@ -544,6 +552,14 @@ mod tests {
         // schema per table.
         assert!(files > 6 * 2 + 4, "{listed}");
         assert_eq!(said, format!("snapshot s1: 2 table(s), 6 SSTable(s), {files} file(s)\n"));
+        // A tag that is not a name under snapshots/ is refused before anything is removed (`..`
+        // once removed the table directories themselves).
+        for tag in ["..", "/", "s1/../.."] {
+            let err = run(&shared, "clearsnapshot", &[tag]).expect_err(tag);
+            assert!(err.contains("invalid snapshot tag"), "{err}");
+        }
+        assert_eq!(run(&shared, "listsnapshots", &[]).expect("listsnapshots"), listed);
+        assert_eq!(run(&shared, "clearsnapshot", &["s1"]).expect("clear"), "removed 2 snapshot director(ies)\n");
         node.stop();
     }
 }
