@@ -98,7 +98,8 @@ impl RunOptions {
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
-    /// The SSTables written, in token order (none when nothing survived).
+    /// The SSTables written, in token order (none when nothing survived); with inputs of
+    /// several repair groups, each group's in turn.
     pub outputs: Vec<Descriptor>,
     /// Partitions read (after merging) and written.
     pub partitions_in: u64,
@@ -199,7 +200,7 @@ pub fn run_explained(
             others.push(SsTable::open_with(d, &Default::default())?);
         }
     }
-    run_with(tables, &others, opts, out_dir, None, explain)
+    run_by_repair_group(tables, &others, opts, out_dir, None, explain)
 }
 
 /// Compact `tables` in their own table directory as one lifecycle transaction
@@ -240,13 +241,56 @@ pub fn run_in_place(
     let report = if tables.is_empty() {
         RunReport::default()
     } else {
-        run_with(tables, &others, opts, &dir, Some(&mut txn), explain)?
+        run_by_repair_group(tables, &others, opts, &dir, Some(&mut txn), explain)?
     };
     for d in tables.iter().map(|t| &t.descriptor).chain(also_remove) {
         txn.remove(d)?;
     }
     txn.commit()?;
     Ok(report)
+}
+
+/// Compact `tables` as Cassandra's major compaction does: one compaction per repair group
+/// (repaired, unrepaired, each pending-repair session; [`RepairState::group`]), in the order
+/// of Cassandra's holders, never merging two (each group's output records one repair state).
+/// Each sees the other groups' SSTables among `others`. The reports add up; a partition with
+/// data in two groups is counted in each.
+fn run_by_repair_group(
+    tables: &[SsTable],
+    others: &[SsTable],
+    opts: &RunOptions,
+    out_dir: &Path,
+    mut txn: Option<&mut Transaction>,
+    explain: &mut dyn FnMut(&Explanation),
+) -> Result<RunReport, RunError> {
+    let mut groups: Vec<(crate::repair_state::Holder, String, Vec<usize>)> = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        let state = RepairState::of(t);
+        let name = state.group();
+        match groups.iter_mut().find(|(_, n, _)| *n == name) {
+            Some((.., members)) => members.push(i),
+            None => groups.push((state.holder(), name, vec![i])),
+        }
+    }
+    if groups.len() <= 1 {
+        return run_with(tables, others, opts, out_dir, txn, explain);
+    }
+    groups.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut total = RunReport::default();
+    for (_, _, members) in &groups {
+        let group: Vec<SsTable> = members.iter().filter_map(|&i| tables.get(i).cloned()).collect();
+        let mut rest: Vec<SsTable> = others.to_vec();
+        rest.extend(tables.iter().enumerate().filter(|(i, _)| !members.contains(i)).map(|(_, t)| t.clone()));
+        let r = run_with(&group, &rest, opts, out_dir, txn.as_deref_mut(), explain)?;
+        total.outputs.extend(r.outputs);
+        total.partitions_in += r.partitions_in;
+        total.partitions_out += r.partitions_out;
+        total.purged += r.purged;
+        total.kept_for_overlap += r.kept_for_overlap;
+        total.kept_young += r.kept_young;
+        total.cleaned += r.cleaned;
+    }
+    Ok(total)
 }
 
 /// [`run_explained`] with the rest of the table given: `others` are the SSTables outside the

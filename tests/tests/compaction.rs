@@ -333,20 +333,38 @@ fn rewrites_keep_the_repair_state_and_never_mix_two() {
     let dir = done.first().expect("an output").directory.clone();
     assert_eq!(repair_fields(&dir), vec![(0, None, false)]);
 
-    // One input in another session, or not transient: refused before anything is written, as
-    // Cassandra refuses to compact them together.
-    for (other, word) in
-        [((Some([0x77; 16]), true), "pending repair 77777777"), ((Some(session), false), "5e5e5e5e5e5e) and")]
-    {
-        let newest = inputs.last().expect("SSTables");
+    // One input in another session, not transient, or not pending at all: as Cassandra's major
+    // compaction, each repair group is compacted apart and keeps its own state, never merged.
+    let newest = inputs.last().expect("SSTables");
+    for (i, other) in [(Some([0x77; 16]), true), (Some(session), false), (None, false)].into_iter().enumerate() {
         mark_repair(newest, 0, other.0, other.1);
-        let out = tmp.path().join("mixed");
-        let err = run(&open(&g.table_dir), &RunOptions::new(Version::Nb, g.now), &out).expect_err("mixed");
-        let text = err.to_string();
-        assert!(text.contains("different repair states") && text.contains(word), "{text}");
-        assert!(walk(&out).is_empty(), "a refused compaction wrote {:?}", walk(&out));
+        let out = tmp.path().join(format!("mixed-{i}"));
+        let r = run(&open(&g.table_dir), &RunOptions::new(Version::Nb, g.now), &out).expect("compact");
+        assert_eq!(r.outputs.len(), 2, "one output per repair group");
+        let written = r.outputs.first().expect("outputs").directory.clone();
+        let mut states = repair_fields(&written);
+        states.sort();
+        let mut want = vec![(0, other.0, other.1), (0, Some(session), true)];
+        want.sort();
+        assert_eq!(states, want);
         mark_repair(newest, 0, Some(session), true);
     }
+    // Called on one group directly, a compaction of mixed states is refused before anything
+    // is written: the output could record only one.
+    mark_repair(newest, 0, Some([0x77; 16]), true);
+    let out = tmp.path().join("refused");
+    let err = cairn_compact::run::run_with(
+        &open(&g.table_dir),
+        &[],
+        &RunOptions::new(Version::Nb, g.now),
+        &out,
+        None,
+        &mut |_| {},
+    )
+    .expect_err("mixed");
+    let text = err.to_string();
+    assert!(text.contains("different repair states") && text.contains("pending repair 77777777"), "{text}");
+    assert!(walk(&out).is_empty(), "a refused compaction wrote {:?}", walk(&out));
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
