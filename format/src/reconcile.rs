@@ -108,13 +108,21 @@ struct Run {
     next: Option<usize>,
 }
 
-/// The union of several headers' columns, in Cassandra's order.
+/// The union of several headers' columns, in Cassandra's order. A column whose type grew
+/// between the SSTables (`ALTER TYPE ... ADD` gives a UDT more fields) takes the grown type, as
+/// Cassandra reads every SSTable with the current schema: with the older type, the fields added
+/// since would not decode.
 fn merge_columns<'a>(lists: impl Iterator<Item = &'a [HeaderColumn]>) -> Vec<HeaderColumn> {
     let mut out: Vec<HeaderColumn> = Vec::new();
     for list in lists {
         for c in list {
-            if !out.iter().any(|o| o.name == c.name) {
-                out.push(c.clone());
+            match out.iter_mut().find(|o| o.name == c.name) {
+                Some(o) => {
+                    if o.ty != c.ty && crate::types::grows_into(&o.ty, &c.ty) {
+                        *o = c.clone();
+                    }
+                }
+                None => out.push(c.clone()),
             }
         }
     }

@@ -124,6 +124,30 @@ pub struct UdtType {
     pub frozen: bool,
 }
 
+/// Whether `newer` is `older` with fields added to its UDTs (`ALTER TYPE ... ADD`), at any
+/// depth: every field of `older` is there in `newer`, in the same place, of a type that is the
+/// same or grew in turn. Anything else (another type, a field renamed or retyped) is not growth.
+pub fn grows_into(older: &CqlType, newer: &CqlType) -> bool {
+    use CqlType::*;
+    match (older, newer) {
+        (Udt(a), Udt(b)) => {
+            a.keyspace == b.keyspace
+                && a.name == b.name
+                && a.frozen == b.frozen
+                && a.fields.len() <= b.fields.len()
+                && a.fields.iter().zip(&b.fields).all(|((na, ta), (nb, tb))| na == nb && grows_into(ta, tb))
+        }
+        (List { elem: a, frozen: fa }, List { elem: b, frozen: fb })
+        | (Set { elem: a, frozen: fa }, Set { elem: b, frozen: fb }) => fa == fb && grows_into(a, b),
+        (Map { key: ka, value: va, frozen: fa }, Map { key: kb, value: vb, frozen: fb }) => {
+            fa == fb && grows_into(ka, kb) && grows_into(va, vb)
+        }
+        (Tuple(a), Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| grows_into(x, y)),
+        (Reversed(a), Reversed(b)) => grows_into(a, b),
+        (a, b) => a == b,
+    }
+}
+
 impl CqlType {
     /// The type with any `ReversedType` wrapper removed.
     pub fn unreversed(&self) -> &CqlType {
@@ -840,6 +864,25 @@ mod tests {
         ] {
             assert_eq!(CqlType::parse_marshal(s).unwrap().marshal_name(), s);
         }
+    }
+
+    #[test]
+    fn a_udt_grows_by_added_fields_only() {
+        let udt = |fields: &[(&str, CqlType)]| {
+            CqlType::Udt(Box::new(UdtType {
+                keyspace: "ks".into(),
+                name: "addr".into(),
+                fields: fields.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
+                frozen: false,
+            }))
+        };
+        let old = udt(&[("street", CqlType::Text)]);
+        let new = udt(&[("street", CqlType::Text), ("zip", CqlType::Int)]);
+        assert!(grows_into(&old, &new) && !grows_into(&new, &old));
+        assert!(!grows_into(&old, &udt(&[("road", CqlType::Text), ("zip", CqlType::Int)])), "a renamed field");
+        let list = |t: &CqlType| CqlType::List { elem: Box::new(t.clone()), frozen: true };
+        assert!(grows_into(&list(&old), &list(&new)), "nested");
+        assert!(!grows_into(&CqlType::Int, &CqlType::BigInt));
     }
 
     /// A seeded mutation run found `UTF8Type` changed to `UDF8Type` in a Statistics.db read as a
