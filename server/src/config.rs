@@ -135,8 +135,10 @@ impl FileConfig {
         let rackdc = path.with_file_name("cassandra-rackdc.properties");
         // Only a missing file means none: one that does not read would silently put the node in
         // the default data center.
-        match std::fs::read_to_string(&rackdc) {
-            Ok(props) => {
+        match std::fs::read(&rackdc) {
+            Ok(bytes) => {
+                // ISO-8859-1, as `Properties.load(InputStream)` reads it: every byte is a char.
+                let props: String = bytes.iter().map(|&b| char::from(b)).collect();
                 for (key, value) in properties(&props) {
                     match key {
                         "dc" => c.dc = Some(value.to_string()),
@@ -264,7 +266,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let yaml = dir.path().join("cassandra.yaml");
         std::fs::write(&yaml, "cluster_name: c\n").expect("yaml");
-        std::fs::write(dir.path().join("cassandra-rackdc.properties"), text).expect("rackdc");
+        // A Latin-1 byte in a comment, as Java's Properties reads it: not an error.
+        let mut bytes = b"# r\xe9seau\n".to_vec();
+        bytes.extend_from_slice(text.as_bytes());
+        std::fs::write(dir.path().join("cassandra-rackdc.properties"), bytes).expect("rackdc");
         let c = FileConfig::read(&yaml).expect("read");
         assert_eq!((c.dc.as_deref(), c.rack.as_deref()), (Some("DC1"), Some("RAC2")));
         // A rackdc file that does not read is an error naming it, not the default data center.

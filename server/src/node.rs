@@ -288,7 +288,11 @@ pub(crate) fn identity(
     for t in &tokens {
         text.push_str(&format!("{t}\n"));
     }
-    std::fs::write(&path, text)?;
+    // Written whole or not at all (a crash mid-write would leave a file the next start refuses).
+    let tmp = data.join("cairn_node.txt.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
     Ok((host_id, tokens, true))
 }
 

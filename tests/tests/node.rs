@@ -509,12 +509,20 @@ fn a_delete_never_widens_to_the_partition_when_its_restriction_names_nothing() {
         assert!(err.to_string().contains("Invalid null value for column c1"), "{err}");
         let err = session.query_unpaged("DELETE FROM d.t WHERE k = 1 AND c2 = 5", &[]).await.expect_err("a gap");
         assert!(err.to_string().contains("cannot be restricted as preceding column \"c1\""), "{err}");
+        let q = "DELETE FROM d.t WHERE k = 1 AND c1 = 1 AND c1 = 2";
+        let err = session.query_unpaged(q, &[]).await.expect_err("two relations on c1");
+        assert!(err.to_string().contains("c1 cannot be restricted by more than one relation"), "{err}");
         assert_eq!(count().await, 3, "refused statements delete nothing");
         let one = session.prepare("DELETE FROM d.t WHERE k = 1 AND c1 IN (?)").await.expect("prepare IN (?)");
         session.execute_unpaged(&one, (2i32,)).await.expect("IN (?) with one int");
         assert_eq!(count().await, 2, "IN (?) deletes the one value's rows");
         let rows = session.query_unpaged("SELECT v FROM d.t WHERE k IN ()", &[]).await.expect("k IN ()");
         assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 0);
+        // A system table's `IN ?` is a list marker too, in its prepared metadata.
+        let q = "SELECT table_name FROM system_schema.tables WHERE keyspace_name IN ?";
+        let tables = session.prepare(q).await.expect("prepare");
+        let rows = session.execute_unpaged(&tables, (vec!["d"],)).await.expect("a list of keyspaces");
+        assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 1);
     });
     node.stop();
 }

@@ -453,15 +453,25 @@ pub(crate) fn key_restrictions(t: &Table, relations: &[Relation], b: &Binder<'_>
         let Some(name) = r.columns.first() else { continue };
         let col = column(t, name).ok_or_else(|| invalid(format!("Undefined column name {name}")))?;
         let vals = bind_values(r, col.ty(), name, b)?;
-        match (&col, r.op.as_str()) {
-            (Col::Key(i, _), "=" | "in") => keys[*i] = Some(vals),
-            (Col::Clustering(i, _), "=" | "in") => cks[*i] = Some(vals),
+        let slot = match (&col, r.op.as_str()) {
+            (Col::Key(i, _), "=" | "in") => keys.get_mut(*i),
+            (Col::Clustering(i, _), "=" | "in") => cks.get_mut(*i),
             _ => {
                 return Err(invalid(format!(
                     "Only EQ and IN relations on primary key columns are supported here (got {name} {})",
                     r.op
                 )));
             }
+        };
+        match slot {
+            // As Cassandra: `c = 1 AND c = 2` is refused, never the last relation alone.
+            Some(Some(_)) => {
+                return Err(invalid(format!(
+                    "{name} cannot be restricted by more than one relation if it includes an Equal"
+                )));
+            }
+            Some(slot) => *slot = Some(vals),
+            None => return Err(invalid(format!("Undefined column name {name}"))),
         }
     }
     if keys.iter().any(Option::is_none) {

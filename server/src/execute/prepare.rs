@@ -55,7 +55,12 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
                         && let (Some(slot), Some(c)) =
                             (binds.get_mut(*i), cols.iter().find(|c| Some(&c.0) == r.columns.first()))
                     {
-                        *slot = c.clone();
+                        // `IN ?` is bound to the whole list, as for a user table.
+                        *slot = if r.in_marker {
+                            (c.0.clone(), CqlType::List { elem: Box::new(c.1.clone()), frozen: true })
+                        } else {
+                            c.clone()
+                        };
                     }
                 }
             }
