@@ -252,7 +252,14 @@ impl Binder<'_> {
     /// if it had none: the table's default TTL, the server's clock, no limit), as Cassandra's
     /// `Attributes` and `SelectStatement` read them. Null is refused, as there.
     fn int(&self, t: &Term, what: &str) -> Result<Option<i64>, Failure> {
-        match self.bind(t, &CqlType::BigInt, what) {
+        // A bound value is checked by its length here (an int or a bigint), not first decoded as
+        // a bigint: drivers send a TTL as an int, which would fail that and be bound again.
+        let bound = match t {
+            Term::Bind(i) => self.value_at(*i, None, what),
+            Term::Named(name, i) => self.value_at(*i, Some(name), what),
+            _ => self.bind(t, &CqlType::BigInt, what),
+        };
+        match bound {
             Ok(Bound::Bytes(b)) => Ok(Some(match b.len() {
                 4 => i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
                 8 => i64::from_be_bytes(b.try_into().unwrap_or_default()),
