@@ -35,9 +35,9 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::render::{
-    InstantWriter, cql_identifier, format_uuid, get_string, hex, push_int, quote_json, write_json, write_uuid,
+    InstantWriter, cql_identifier, format_uuid, get_string, hex, push_int, quote_json, write_json_bytes, write_uuid,
 };
-use cairn_format::types::value::{counter_shards, decode};
+use cairn_format::types::value::counter_shards;
 
 use crate::InspectError;
 use crate::json::{JsonOut, Name};
@@ -213,8 +213,7 @@ impl<'a> Renderer<'a> {
             match u.clustering_value(i) {
                 None => self.json.raw("null"),
                 Some(b) => {
-                    let v = decode(ty, b).map_err(|e| InspectError::value(u.position, e))?;
-                    write_json(ty, &v, self.json.value_buf());
+                    write_json_bytes(ty, b, self.json.value_buf()).map_err(|e| InspectError::value(u.position, e))?
                 }
             }
         }
@@ -480,8 +479,8 @@ impl<'a> Renderer<'a> {
             } else if matches!(value_type, CqlType::Empty) {
                 self.json.raw("\"\"");
             } else {
-                let v = decode(value_type, raw).map_err(|e| InspectError::value(u.position, e))?;
-                write_json(value_type, &v, self.json.value_buf());
+                write_json_bytes(value_type, raw, self.json.value_buf())
+                    .map_err(|e| InspectError::value(u.position, e))?;
             }
             if self.opts.counter_shards && value_type.is_counter() {
                 self.shards(raw);

@@ -12,8 +12,9 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
+use crate::error::DecodeError;
 use crate::types::CqlType;
-use crate::types::value::Value;
+use crate::types::value::{Value, decode};
 
 /// Append the CQL JSON form of `v` (of type `ty`) to `out`.
 pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
@@ -29,11 +30,8 @@ pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Varint(b) => out.push_str(&varint_to_string(b)),
         Value::Decimal { scale, unscaled } => out.push_str(&decimal_to_string(*scale, unscaled)),
-        // Non-finite numbers are not JSON numbers: they are quoted ("NaN", "Infinity").
-        Value::Float(f) if f.is_finite() => write_java_float(*f, out),
-        Value::Double(d) if d.is_finite() => write_java_double(*d, out),
-        Value::Float(f) => quote_json(&java_float_string(*f), out),
-        Value::Double(d) => quote_json(&java_double_string(*d), out),
+        Value::Float(f) => json_float(*f, out),
+        Value::Double(d) => json_double(*d, out),
         // These texts are ASCII digits and punctuation: nothing in them needs a JSON escape, so
         // they are written between quotes as they are formatted, without a string of their own.
         Value::Blob(b) => {
@@ -51,11 +49,7 @@ pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
             write_time(*t, out);
             out.push('"');
         }
-        Value::Timestamp(ms) => {
-            out.push('"');
-            write_timestamp_ms(*ms, out);
-            out.push('"');
-        }
+        Value::Timestamp(ms) => json_timestamp(*ms, out),
         Value::Uuid(u) | Value::TimeUuid(u) => {
             out.push('"');
             write_uuid(u, out);
@@ -128,6 +122,45 @@ pub fn write_json(ty: &CqlType, v: &Value<'_>, out: &mut String) {
             out.push('}');
         }
     }
+}
+
+/// Append the CQL JSON form of the serialized value `raw` of type `ty`: [`decode`] then
+/// [`write_json`], except that the fixed-width numbers and timestamps most rows are made of are
+/// formatted straight from their bytes, by the same functions [`write_json`] calls, without a
+/// [`Value`] in between (`dump` renders every clustering value and cell through here). A value
+/// that does not decode is [`decode`]'s error, whatever its type.
+pub fn write_json_bytes(ty: &CqlType, raw: &[u8], out: &mut String) -> Result<(), DecodeError> {
+    let ty = ty.unreversed();
+    // Exactly the width `decode` takes for these types: it could not have failed.
+    let (eight, four) = (<[u8; 8]>::try_from(raw).ok(), <[u8; 4]>::try_from(raw).ok());
+    match (ty, eight, four) {
+        (CqlType::Double, Some(b), _) => json_double(f64::from_be_bytes(b), out),
+        (CqlType::Timestamp, Some(b), _) => json_timestamp(i64::from_be_bytes(b), out),
+        (CqlType::BigInt, Some(b), _) => push_int(out, i64::from_be_bytes(b)),
+        (CqlType::Int, _, Some(b)) => push_int(out, i32::from_be_bytes(b)),
+        (CqlType::Float, _, Some(b)) => json_float(f32::from_be_bytes(b), out),
+        _ => write_json(ty, &decode(ty, raw)?, out),
+    }
+    Ok(())
+}
+
+/// A `double` in JSON: Java's text, a bare number when finite; non-finite numbers are not JSON
+/// numbers, so they are quoted (`"NaN"`, `"Infinity"`).
+fn json_double(d: f64, out: &mut String) {
+    if d.is_finite() { write_java_double(d, out) } else { quote_json(&java_double_string(d), out) }
+}
+
+/// A `float` in JSON, as [`json_double`].
+fn json_float(f: f32, out: &mut String) {
+    if f.is_finite() { write_java_float(f, out) } else { quote_json(&java_float_string(f), out) }
+}
+
+/// A `timestamp` in JSON: its text between quotes (ASCII digits and punctuation, nothing to
+/// escape).
+fn json_timestamp(ms: i64, out: &mut String) {
+    out.push('"');
+    write_timestamp_ms(ms, out);
+    out.push('"');
 }
 
 /// Append the decimal text of an integer (as `to_string` writes it), formatted on the stack.
@@ -1067,6 +1100,50 @@ pub fn cql_identifier(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_of_bytes_is_decode_then_write_json() {
+        let reversed = |t: CqlType| CqlType::Reversed(Box::new(t));
+        let values: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0x7f],
+            vec![0, 0, 0, 42],
+            vec![0xff; 4],
+            f32::NAN.to_be_bytes().to_vec(),
+            (-0.0f32).to_be_bytes().to_vec(),
+            vec![0, 0, 0, 0, 0, 0, 7],
+            (-5.54f64).to_be_bytes().to_vec(),
+            f64::INFINITY.to_be_bytes().to_vec(),
+            f64::NAN.to_be_bytes().to_vec(),
+            1_699_919_700_000i64.to_be_bytes().to_vec(),
+            (-62_135_596_800_001i64).to_be_bytes().to_vec(),
+            i64::MIN.to_be_bytes().to_vec(),
+            b"a\"b".to_vec(),
+        ];
+        let types = [
+            CqlType::Double,
+            CqlType::Float,
+            CqlType::Int,
+            CqlType::BigInt,
+            CqlType::Timestamp,
+            CqlType::Counter,
+            CqlType::Text,
+            reversed(CqlType::Timestamp),
+            reversed(CqlType::Double),
+        ];
+        for ty in &types {
+            for raw in &values {
+                let mut fast = String::new();
+                let got = write_json_bytes(ty, raw, &mut fast).map(|()| fast);
+                let want = decode(ty, raw).map(|v| {
+                    let mut s = String::new();
+                    write_json(ty, &v, &mut s);
+                    s
+                });
+                assert_eq!(got, want, "{ty:?} {raw:?}");
+            }
+        }
+    }
 
     #[test]
     fn java_number_formats() {
