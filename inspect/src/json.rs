@@ -113,11 +113,17 @@ impl JsonOut {
         &self.out
     }
 
-    #[inline]
+    /// The whitespace before a value or field, none in minimal mode.
+    #[inline(always)]
     fn indent(&mut self, compact: bool) {
-        if self.minimal {
-            return;
+        if !self.minimal {
+            self.pretty_indent(compact);
         }
+    }
+
+    /// [`Self::indent`]'s pretty layout, out of line: every `--ndjson` row skips it.
+    #[inline(never)]
+    fn pretty_indent(&mut self, compact: bool) {
         if compact {
             self.out.push(' ');
         } else {
@@ -129,7 +135,7 @@ impl JsonOut {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn before_value(&mut self) {
         if self.after_field {
             self.after_field = false;
@@ -193,7 +199,7 @@ impl JsonOut {
     }
 
     /// The separator before a field name.
-    #[inline]
+    #[inline(always)]
     fn before_field(&mut self) {
         let compact = self.objects_compact;
         if let Some(f) = self.stack.last_mut() {
