@@ -52,11 +52,6 @@ macro_rules! name {
 /// Spaces for pretty indentation, two a level.
 const SPACES: &str = "                                                                ";
 
-#[derive(Clone, Copy)]
-struct Frame {
-    count: usize,
-}
-
 /// Streaming JSON text builder.
 pub struct JsonOut {
     out: String,
@@ -66,7 +61,10 @@ pub struct JsonOut {
     /// Arrays compact.
     pub arrays_compact: bool,
     minimal: bool,
-    stack: Vec<Frame>,
+    /// Whether the innermost open object or array holds an item already: the next one is
+    /// preceded by a comma. One flag serves every level: a container that closes is an item
+    /// of the one around it, so the flag is true again after it.
+    has_items: bool,
     after_field: bool,
 }
 
@@ -88,7 +86,7 @@ impl JsonOut {
             objects_compact: false,
             arrays_compact: false,
             minimal,
-            stack: Vec::new(),
+            has_items: false,
             after_field: false,
         }
     }
@@ -141,14 +139,12 @@ impl JsonOut {
             self.after_field = false;
             return;
         }
-        let compact = self.arrays_compact;
-        if let Some(f) = self.stack.last_mut() {
-            let first = f.count == 0;
-            f.count += 1;
-            if !first {
+        if self.level > 0 {
+            if self.has_items {
                 self.out.push(',');
             }
-            self.indent(compact);
+            self.has_items = true;
+            self.indent(self.arrays_compact);
         }
     }
 
@@ -158,21 +154,20 @@ impl JsonOut {
         self.before_value();
         self.out.push('{');
         self.level += 1;
-        self.stack.push(Frame { count: 0 });
+        self.has_items = false;
     }
 
     /// `}`
     #[inline]
     pub fn end_object(&mut self) {
         self.level = self.level.saturating_sub(1);
-        let f = self.stack.pop().unwrap_or(Frame { count: 0 });
-        if f.count > 0 {
-            let c = self.objects_compact;
-            self.indent(c);
+        if self.has_items {
+            self.indent(self.objects_compact);
         } else if !self.minimal {
             self.out.push(' ');
         }
         self.out.push('}');
+        self.has_items = true;
     }
 
     /// `[`
@@ -181,34 +176,31 @@ impl JsonOut {
         self.before_value();
         self.level += 1;
         self.out.push('[');
-        self.stack.push(Frame { count: 0 });
+        self.has_items = false;
     }
 
     /// `]`
     #[inline]
     pub fn end_array(&mut self) {
         self.level = self.level.saturating_sub(1);
-        let f = self.stack.pop().unwrap_or(Frame { count: 0 });
-        if f.count > 0 {
-            let c = self.arrays_compact;
-            self.indent(c);
+        if self.has_items {
+            self.indent(self.arrays_compact);
         } else if !self.minimal {
             self.out.push(' ');
         }
         self.out.push(']');
+        self.has_items = true;
     }
 
     /// The separator before a field name.
     #[inline(always)]
     fn before_field(&mut self) {
-        let compact = self.objects_compact;
-        if let Some(f) = self.stack.last_mut() {
-            let first = f.count == 0;
-            f.count += 1;
-            if !first {
+        if self.level > 0 {
+            if self.has_items {
                 self.out.push(',');
             }
-            self.indent(compact);
+            self.has_items = true;
+            self.indent(self.objects_compact);
         }
         self.after_field = true;
     }
@@ -328,6 +320,29 @@ mod tests {
         j.end_object();
         j.end_array();
         assert_eq!(j.take(), "[\n  {\n    \"key\" : [ \"k1\" ],\n    \"position\" : 0,\n    \"rows\" : [ ]\n  }\n]");
+    }
+
+    #[test]
+    fn commas_separate_items_at_every_level_and_none_lead_a_container() {
+        let mut j = JsonOut::minimal();
+        for _ in 0..2 {
+            j.begin_object();
+            j.key(crate::name!("a"));
+            j.begin_array();
+            j.begin_object();
+            j.key(crate::name!("b"));
+            j.begin_array();
+            j.end_array();
+            j.end_object();
+            j.begin_object();
+            j.end_object();
+            j.number(7);
+            j.end_array();
+            j.field_number(crate::name!("c"), 1);
+            j.end_object();
+            j.newline();
+        }
+        assert_eq!(j.take(), "{\"a\":[{\"b\":[]},{},7],\"c\":1}\n".repeat(2));
     }
 
     #[test]
