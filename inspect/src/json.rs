@@ -63,8 +63,10 @@ pub struct JsonOut {
     minimal: bool,
     /// Whether the innermost open object or array holds an item already: the next one is
     /// preceded by a comma. One flag serves every level: a container that closes is an item
-    /// of the one around it, so the flag is true again after it.
+    /// of the one around it, so the flag is true again after it. It means nothing at level 0,
+    /// where nothing is separated (`--ndjson` writes its top-level objects one after another).
     has_items: bool,
+    /// A field name was just written: the next value is its value, with no separator before it.
     after_field: bool,
 }
 
@@ -111,7 +113,7 @@ impl JsonOut {
         &self.out
     }
 
-    /// The whitespace before a value or field, none in minimal mode.
+    /// The whitespace before a value, a field or a closing bracket; none in minimal mode.
     #[inline(always)]
     fn indent(&mut self, compact: bool) {
         if !self.minimal {
@@ -139,6 +141,7 @@ impl JsonOut {
             self.after_field = false;
             return;
         }
+        // Top-level values (level 0) take no separator.
         if self.level > 0 {
             if self.has_items {
                 self.out.push(',');
@@ -160,14 +163,7 @@ impl JsonOut {
     /// `}`
     #[inline]
     pub fn end_object(&mut self) {
-        self.level = self.level.saturating_sub(1);
-        if self.has_items {
-            self.indent(self.objects_compact);
-        } else if !self.minimal {
-            self.out.push(' ');
-        }
-        self.out.push('}');
-        self.has_items = true;
+        self.close(self.objects_compact, '}');
     }
 
     /// `[`
@@ -182,13 +178,22 @@ impl JsonOut {
     /// `]`
     #[inline]
     pub fn end_array(&mut self) {
+        self.close(self.arrays_compact, ']');
+    }
+
+    /// Close the innermost container with `bracket`: after the indentation when it holds items,
+    /// else after one space (pretty) or nothing (minimal). Every close follows its open (a
+    /// close with nothing open is a caller's bug: its whitespace is not specified).
+    #[inline(always)]
+    fn close(&mut self, compact: bool, bracket: char) {
         self.level = self.level.saturating_sub(1);
         if self.has_items {
-            self.indent(self.arrays_compact);
+            self.indent(compact);
         } else if !self.minimal {
             self.out.push(' ');
         }
-        self.out.push(']');
+        self.out.push(bracket);
+        // The closed container is an item of the one around it.
         self.has_items = true;
     }
 
@@ -247,7 +252,8 @@ impl JsonOut {
     }
 
     /// The buffer to append one value to, formatted in place (its separators already written):
-    /// the caller writes exactly one complete JSON value.
+    /// the caller writes exactly one complete JSON value. A caller that fails to format it must
+    /// not go on writing (`dump` then prints only the partitions it completed before).
     #[inline]
     pub fn value_buf(&mut self) -> &mut String {
         self.before_value();
@@ -343,6 +349,21 @@ mod tests {
             j.newline();
         }
         assert_eq!(j.take(), "{\"a\":[{\"b\":[]},{},7],\"c\":1}\n".repeat(2));
+    }
+
+    #[test]
+    fn pretty_containers_after_a_closed_sibling() {
+        let mut j = JsonOut::pretty();
+        j.begin_array();
+        j.begin_object();
+        j.key(crate::name!("a"));
+        j.begin_array();
+        j.end_array();
+        j.end_object();
+        j.begin_object();
+        j.end_object();
+        j.end_array();
+        assert_eq!(j.take(), "[\n  {\n    \"a\" : [ ]\n  },\n  { }\n]");
     }
 
     #[test]
