@@ -51,7 +51,9 @@ impl OwnedCell {
         OwnedCell { column, path, value: vec![], timestamp, ttl: 0, local_deletion_time: now_s, tombstone: true }
     }
 
-    fn as_cell(&self) -> Cell {
+    /// The cell's flags and times as a [`Cell`] (its path and value spans empty: they are the
+    /// owner's), for [`Unfiltered::push_cell`] and the reconciliation rules.
+    pub fn as_cell(&self) -> Cell {
         Cell {
             column: self.column,
             flags: if self.tombstone { crate::data::CELL_IS_DELETED } else { 0 },
