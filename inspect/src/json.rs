@@ -141,13 +141,19 @@ impl JsonOut {
             self.after_field = false;
             return;
         }
-        // Top-level values (level 0) take no separator.
+        self.separate(self.arrays_compact);
+    }
+
+    /// The comma (after an item) and indentation before an item of the innermost container;
+    /// nothing at the top level (level 0), which `--ndjson` lines rely on.
+    #[inline(always)]
+    fn separate(&mut self, compact: bool) {
         if self.level > 0 {
             if self.has_items {
                 self.out.push(',');
             }
             self.has_items = true;
-            self.indent(self.arrays_compact);
+            self.indent(compact);
         }
     }
 
@@ -200,13 +206,7 @@ impl JsonOut {
     /// The separator before a field name.
     #[inline(always)]
     fn before_field(&mut self) {
-        if self.level > 0 {
-            if self.has_items {
-                self.out.push(',');
-            }
-            self.has_items = true;
-            self.indent(self.objects_compact);
-        }
+        self.separate(self.objects_compact);
         self.after_field = true;
     }
 
