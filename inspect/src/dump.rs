@@ -16,6 +16,10 @@
 //! field naming it (`ks.table`, then `snapshot <tag>`, `backups` or `index <name>` where they
 //! apply).
 //!
+//! A partition key or a cell path that does not decode as the header's types (a damaged file, or
+//! a header that is not the data's) is shown in hex, whole, and counted: a warning on stderr
+//! says how many, once per SSTable (per table with `--merge`), with the offset of the first.
+//!
 //! sstabledump leaves a cell's `tstamp` out when it equals the row's liveness timestamp, and its
 //! `ttl` / `expires_at` / `expired` out when the cell does not expire or its TTL equals the
 //! liveness TTL (`JsonTransformer.serializeCell`). The dump is then ambiguous: a cell without a
@@ -90,6 +94,30 @@ pub struct Renderer<'a> {
     names: NameCache,
     /// How much of `json` is whole partitions (see [`flush_partition`]).
     complete: usize,
+    /// What the current source showed in hex (reported by [`Renderer::report_undecoded`]).
+    undecoded: Undecoded,
+}
+
+/// Partition keys and cell paths shown in hex because they do not decode as the header's types
+/// (a damaged file, or a header that is not the data's). The dump stays lossless; the count
+/// goes to stderr once per source, so that it is never silent.
+#[derive(Debug, Default, Clone, Copy)]
+struct Undecoded {
+    keys: u64,
+    paths: u64,
+    /// Data.db offset of the first partition or row with one.
+    first_at: Option<u64>,
+}
+
+impl Undecoded {
+    fn note(&mut self, key: bool, at: u64) {
+        if key {
+            self.keys += 1;
+        } else {
+            self.paths += 1;
+        }
+        self.first_at.get_or_insert(at);
+    }
 }
 
 /// Microsecond timestamps as `java.time.Instant` prints them (sstabledump `dateString`).
@@ -139,6 +167,32 @@ impl<'a> Renderer<'a> {
             instants: InstantWriter::default(),
             names: NameCache::default(),
             complete: 0,
+            undecoded: Undecoded::default(),
+        }
+    }
+
+    /// The warning, naming `source`, when partition keys or cell paths of it were shown in hex
+    /// (with the offset of the first when `at_offsets`: one file's offsets); counting starts over.
+    fn take_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) -> Option<String> {
+        let u = std::mem::take(&mut self.undecoded);
+        if u.keys + u.paths == 0 {
+            return None;
+        }
+        let first = match u.first_at {
+            Some(at) if at_offsets => format!(" (the first at Data.db byte {at})"),
+            _ => String::new(),
+        };
+        Some(format!(
+            "{source}: {} partition key(s) and {} cell path(s) do not decode as the schema's types{first}; \
+             shown in hex",
+            u.keys, u.paths
+        ))
+    }
+
+    /// Print [`Renderer::take_undecoded`]'s warning, if any, on stderr.
+    fn report_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) {
+        if let Some(w) = self.take_undecoded(source, at_offsets) {
+            crate::warn(&w);
         }
     }
 
@@ -170,10 +224,13 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn key(&mut self, header: &SerializationHeader, key: &[u8]) {
+    fn key(&mut self, header: &SerializationHeader, key: &[u8], at: u64) {
         self.json.objects_compact = true;
         self.json.arrays_compact = true;
         self.json.begin_array();
+        if cairn_format::types::value::key_components(&header.key_type, key).is_err() {
+            self.undecoded.note(true, at);
+        }
         for s in Self::key_strings(header, key) {
             self.json.string(&s);
         }
@@ -233,7 +290,7 @@ impl<'a> Renderer<'a> {
         self.json.key(name!("partition"));
         self.json.begin_object();
         self.json.key(name!("key"));
-        self.key(header, &p.key);
+        self.key(header, &p.key, p.position);
         self.json.field_number(name!("position"), p.position);
         if !p.deletion.is_live() {
             self.deletion(&p.deletion, false);
@@ -430,7 +487,10 @@ impl<'a> Renderer<'a> {
                 CqlType::List { elem, .. } => {
                     match <[u8; 16]>::try_from(path) {
                         Ok(b) => self.json.plain_string_with(|out| write_uuid(&b, out)),
-                        Err(_) => self.json.string(&hex(path)),
+                        Err(_) => {
+                            self.undecoded.note(false, u.position);
+                            self.json.string(&hex(path))
+                        }
                     }
                     elem.as_ref()
                 }
@@ -450,12 +510,14 @@ impl<'a> Renderer<'a> {
                             t
                         }
                         None => {
+                            self.undecoded.note(false, u.position);
                             self.json.string(&hex(path));
                             &CqlType::Blob
                         }
                     }
                 }
                 _ => {
+                    self.undecoded.note(false, u.position);
                     self.json.string(&hex(path));
                     &CqlType::Blob
                 }
@@ -557,7 +619,7 @@ fn emit_partition(
         if opts.ndjson {
             r.json.arrays_compact = true;
         }
-        r.key(&header, &p.key);
+        r.key(&header, &p.key, p.position);
         stats.partitions += 1;
         return Ok(());
     }
@@ -696,6 +758,7 @@ fn dump_with(
                 })?;
                 flush_partition(r, out)?;
             }
+            r.report_undecoded(&format_args!("{label}, merged"), false);
         }
     } else {
         for table in tables {
@@ -737,6 +800,7 @@ fn dump_with(
                 })?;
                 flush_partition(r, out)?;
             }
+            r.report_undecoded(&table.path(cairn_format::Component::Data).display(), true);
         }
     }
     if !opts.ndjson {
@@ -832,5 +896,24 @@ mod tests {
         let three = compose(&[&7i32.to_be_bytes(), b"a", b"b"]);
         assert_eq!(Renderer::key_strings(&two, &three), [hex(&three)]);
         assert_eq!(Renderer::key_strings(&two, &[0, 9]), ["0009"]);
+    }
+
+    #[test]
+    fn keys_shown_in_hex_are_counted_for_one_warning_per_source() {
+        let opts = DumpOptions::default();
+        let mut r = Renderer::new(&opts);
+        let two = header(CqlType::Composite(vec![CqlType::Int, CqlType::Text]));
+        r.key(&two, &compose(&[&7i32.to_be_bytes(), b"a"]), 0);
+        assert_eq!(r.take_undecoded(&"nb-1-big-Data.db", true), None, "a key that splits");
+        r.key(&two, &[0, 9], 40);
+        r.key(&two, &compose(&[&7i32.to_be_bytes(), b"a", b"b"]), 80);
+        assert_eq!(
+            r.take_undecoded(&"nb-1-big-Data.db", true).as_deref(),
+            Some(
+                "nb-1-big-Data.db: 2 partition key(s) and 0 cell path(s) do not decode as the schema's types \
+                 (the first at Data.db byte 40); shown in hex"
+            )
+        );
+        assert_eq!(r.take_undecoded(&"nb-1-big-Data.db", true), None, "counted per source");
     }
 }
