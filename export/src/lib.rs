@@ -197,6 +197,15 @@ pub enum ExportError {
         /// The cause.
         message: String,
     },
+    /// A thread of the export panicked (a bug in Cairn): its work did not finish, and the
+    /// export stops with this error rather than a partial dataset.
+    #[error("{table}: {what} (a bug in Cairn)")]
+    Panicked {
+        /// keyspace.table.
+        table: String,
+        /// Which thread, and what its panic leaves undone.
+        what: &'static str,
+    },
     /// The dataset already exists.
     #[error("{}: already exists; export into an empty place (nothing was overwritten)", path.display())]
     Exists {

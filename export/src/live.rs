@@ -5,7 +5,6 @@
 //! rows are live is [`cairn_format::live`]'s rule, walked here by a visitor that gathers the
 //! rows column by column into [`RowBatch`]es (the token filter is [`crate::rows::for_each_row`]'s).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use cairn_format::data::source::DigestCoverage;
@@ -135,10 +134,7 @@ pub(crate) fn write_live(
         }
         drop(tx);
         let files = encoder.join().unwrap_or_else(|_| {
-            Err(ExportError::Parquet {
-                path: PathBuf::from(table_name),
-                message: "the encoding thread panicked".into(),
-            })
+            Err(ExportError::Panicked { table: table_name.to_string(), what: "the encoding thread panicked" })
         });
         scanned?;
         Ok(Written { files: files?, rows, partitions, read })
@@ -306,10 +302,7 @@ pub(crate) fn write_live_ranges(
             .into_iter()
             .map(|w| {
                 w.join().unwrap_or_else(|_| {
-                    Err(ExportError::Parquet {
-                        path: PathBuf::from(table_name),
-                        message: "a scanning thread panicked".into(),
-                    })
+                    Err(ExportError::Panicked { table: table_name.to_string(), what: "a scanning thread panicked" })
                 })
             })
             .collect()

@@ -54,9 +54,9 @@ impl Iterator for Batches {
         // The channel closed: the end, unless the thread panicked (then an error, once).
         let panicked = self.thread.take()?.join().is_err();
         panicked.then(|| {
-            Err(ExportError::Parquet {
-                path: PathBuf::from(&self.table_name),
-                message: "the scanning thread panicked; the batches before this are not the whole table".into(),
+            Err(ExportError::Panicked {
+                table: self.table_name.clone(),
+                what: "the scanning thread panicked; the batches before this are not the whole table",
             })
         })
     }
@@ -142,7 +142,7 @@ mod tests {
         });
         let schema = Arc::new(Schema::empty());
         let mut b = Batches { schema, rx, thread: Some(thread), table_name: "ks.t".into() };
-        assert!(matches!(b.next(), Some(Err(ExportError::Parquet { .. }))));
+        assert!(matches!(b.next(), Some(Err(ExportError::Panicked { .. }))));
         assert!(b.next().is_none());
         // A thread that ends normally ends the batches.
         let (tx, rx) = sync_channel::<Result<RecordBatch, ExportError>>(2);
