@@ -198,12 +198,12 @@ pub enum ExportError {
         message: String,
     },
     /// A thread of the export panicked (a bug in Cairn): its work did not finish, and the
-    /// export stops with this error rather than a partial dataset.
+    /// export ends in this error (a [`scan()`]'s reader has the batches before it).
     #[error("{table}: {what} (a bug in Cairn)")]
     Panicked {
         /// keyspace.table.
         table: String,
-        /// Which thread, and what its panic leaves undone.
+        /// Which thread panicked, and what that means for the output.
         what: &'static str,
     },
     /// The dataset already exists.

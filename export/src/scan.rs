@@ -56,7 +56,7 @@ impl Iterator for Batches {
         panicked.then(|| {
             Err(ExportError::Panicked {
                 table: self.table_name.clone(),
-                what: "the scanning thread panicked; the batches before this are not the whole table",
+                what: "the scanning thread panicked (the batches before this are not the whole table)",
             })
         })
     }

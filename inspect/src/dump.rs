@@ -16,9 +16,10 @@
 //! field naming it (`ks.table`, then `snapshot <tag>`, `backups` or `index <name>` where they
 //! apply).
 //!
-//! A partition key or a cell path that does not decode as the header's types (a damaged file, or
-//! a header that is not the data's) is shown in hex, whole, and counted: a warning on stderr
-//! says how many, once per SSTable (per table with `--merge`), with the offset of the first.
+//! A partition key or a cell path that does not decode as its column's type (a damaged file, or
+//! a header that is not the data's) is shown in hex (a tuple or UDT: its fields up to the one
+//! that does not decode), and counted: a warning on stderr says how many, once per SSTable (per
+//! table with `--merge`; also when the dump stops at an error), with the offset of the first.
 //!
 //! sstabledump leaves a cell's `tstamp` out when it equals the row's liveness timestamp, and its
 //! `ttl` / `expires_at` / `expired` out when the cell does not expire or its TTL equals the
@@ -39,7 +40,8 @@ use cairn_format::sstable::SsTable;
 use cairn_format::statistics::SerializationHeader;
 use cairn_format::types::CqlType;
 use cairn_format::types::render::{
-    InstantWriter, cql_identifier, format_uuid, get_string, hex, push_int, quote_json, write_json_bytes, write_uuid,
+    InstantWriter, cql_identifier, format_uuid, get_string_checked, hex, push_int, quote_json, write_json_bytes,
+    write_uuid,
 };
 use cairn_format::types::value::counter_shards;
 
@@ -94,11 +96,14 @@ pub struct Renderer<'a> {
     names: NameCache,
     /// How much of `json` is whole partitions (see [`flush_partition`]).
     complete: usize,
-    /// What the current source showed in hex (reported by [`Renderer::report_undecoded`]).
+    /// What the current source showed in hex (reported by [`Renderer::end_source`]).
     undecoded: Undecoded,
+    /// The current source (an SSTable, or a table's SSTables merged) and whether its partition
+    /// positions are one file's offsets.
+    source: Option<(String, bool)>,
 }
 
-/// Partition keys and cell paths shown in hex because they do not decode as the header's types
+/// Partition keys and cell paths shown in hex because they do not decode as their columns' types
 /// (a damaged file, or a header that is not the data's). The dump stays lossless; the count
 /// goes to stderr once per source, so that it is never silent.
 #[derive(Debug, Default, Clone, Copy)]
@@ -168,6 +173,24 @@ impl<'a> Renderer<'a> {
             names: NameCache::default(),
             complete: 0,
             undecoded: Undecoded::default(),
+            source: None,
+        }
+    }
+
+    /// Start counting what `source` shows in hex (see [`Undecoded`]); `at_offsets`: its
+    /// partition positions are one file's offsets.
+    fn begin_source(&mut self, source: String, at_offsets: bool) {
+        self.end_source();
+        self.source = Some((source, at_offsets));
+    }
+
+    /// Warn on stderr about what the current source showed in hex, if anything (also when the
+    /// dump stops at an error: the partitions printed before it are out).
+    fn end_source(&mut self) {
+        if let Some((source, at_offsets)) = self.source.take()
+            && let Some(w) = self.take_undecoded(&source, at_offsets)
+        {
+            crate::warn(&w);
         }
     }
 
@@ -175,25 +198,21 @@ impl<'a> Renderer<'a> {
     /// (with the offset of the first when `at_offsets`: one file's offsets); counting starts over.
     fn take_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) -> Option<String> {
         let u = std::mem::take(&mut self.undecoded);
-        if u.keys + u.paths == 0 {
+        let count = |n: u64, what: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {what}")),
+            n => Some(format!("{n} {what}s")),
+        };
+        let what: Vec<String> =
+            [count(u.keys, "partition key"), count(u.paths, "cell path")].into_iter().flatten().collect();
+        if what.is_empty() {
             return None;
         }
         let first = match u.first_at {
             Some(at) if at_offsets => format!(" (the first at Data.db byte {at})"),
             _ => String::new(),
         };
-        Some(format!(
-            "{source}: {} partition key(s) and {} cell path(s) do not decode as the schema's types{first}; \
-             shown in hex",
-            u.keys, u.paths
-        ))
-    }
-
-    /// Print [`Renderer::take_undecoded`]'s warning, if any, on stderr.
-    fn report_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) {
-        if let Some(w) = self.take_undecoded(source, at_offsets) {
-            crate::warn(&w);
-        }
+        Some(format!("{source}: {} did not decode as the column types{first}; shown in hex", what.join(" and ")))
     }
 
     /// `name : "…"` of a microsecond timestamp: its integer text with `--timestamps raw`, else
@@ -218,20 +237,44 @@ impl<'a> Renderer<'a> {
 
     /// The key array of a partition.
     pub fn key_strings(header: &SerializationHeader, key: &[u8]) -> Vec<String> {
+        Self::key_strings_checked(header, key).0
+    }
+
+    /// [`Renderer::key_strings`], and whether the key split and each part decoded as its type.
+    fn key_strings_checked(header: &SerializationHeader, key: &[u8]) -> (Vec<String>, bool) {
         match cairn_format::types::value::key_components(&header.key_type, key) {
-            Ok(parts) => header.key_components().iter().zip(parts).map(|(t, p)| get_string(t, p)).collect(),
-            Err(_) => vec![hex(key)],
+            Ok(parts) => {
+                let mut decoded = true;
+                let types = header.key_components();
+                let strings = types.iter().zip(parts).map(|(t, p)| {
+                    let (text, ok) = get_string_checked(t, p);
+                    decoded &= ok;
+                    text
+                });
+                (strings.collect(), decoded)
+            }
+            Err(_) => (vec![hex(key)], false),
         }
+    }
+
+    /// A set element's or map key's path as a string (counted when it does not decode).
+    fn path_string(&mut self, ty: &CqlType, path: &[u8], at: u64) {
+        let (text, decoded) = get_string_checked(ty, path);
+        if !decoded {
+            self.undecoded.note(false, at);
+        }
+        self.json.string(&text);
     }
 
     fn key(&mut self, header: &SerializationHeader, key: &[u8], at: u64) {
         self.json.objects_compact = true;
         self.json.arrays_compact = true;
         self.json.begin_array();
-        if cairn_format::types::value::key_components(&header.key_type, key).is_err() {
+        let (strings, decoded) = Self::key_strings_checked(header, key);
+        if !decoded {
             self.undecoded.note(true, at);
         }
-        for s in Self::key_strings(header, key) {
+        for s in strings {
             self.json.string(&s);
         }
         self.json.end_array();
@@ -495,11 +538,11 @@ impl<'a> Renderer<'a> {
                     elem.as_ref()
                 }
                 CqlType::Set { elem, .. } => {
-                    self.json.string(&get_string(elem, path));
+                    self.path_string(elem, path, u.position);
                     &CqlType::Empty
                 }
                 CqlType::Map { key, value, .. } => {
-                    self.json.string(&get_string(key, path));
+                    self.path_string(key, path, u.position);
                     value.as_ref()
                 }
                 CqlType::Udt(udt) => {
@@ -517,7 +560,10 @@ impl<'a> Renderer<'a> {
                     }
                 }
                 _ => {
-                    self.undecoded.note(false, u.position);
+                    // A custom type's paths are not Cairn's to read: hex by design.
+                    if !matches!(ty.unreversed(), CqlType::Custom(_)) {
+                        self.undecoded.note(false, u.position);
+                    }
                     self.json.string(&hex(path));
                     &CqlType::Blob
                 }
@@ -712,6 +758,7 @@ pub fn dump(
 ) -> Result<DumpStats, InspectError> {
     let mut r = Renderer::new(opts);
     let dumped = dump_with(tables, opts, merge, &mut r, out);
+    r.end_source();
     if dumped.is_err() {
         // The partitions before the failing one are printed, as they would have been had
         // each gone out as it ended (a failed write here changes nothing: the error stands).
@@ -743,6 +790,7 @@ fn dump_with(
         for (location, group) in groups {
             let Some(first) = group.first() else { continue };
             let label = location.to_string();
+            r.begin_source(format!("{label}, merged"), false);
             let include = parse_keys(first, &opts.keys)?;
             let exclude = parse_keys(first, &opts.exclude)?;
             let scanners = group.iter().map(|t| t.scanner()).collect::<Result<Vec<_>, _>>()?;
@@ -758,11 +806,12 @@ fn dump_with(
                 })?;
                 flush_partition(r, out)?;
             }
-            r.report_undecoded(&format_args!("{label}, merged"), false);
+            r.end_source();
         }
     } else {
         for table in tables {
             let name = table.descriptor.display_name();
+            r.begin_source(table.path(cairn_format::Component::Data).display().to_string(), true);
             let include = parse_keys(table, &opts.keys)?;
             let exclude = parse_keys(table, &opts.exclude)?;
             let mut scanner = table.scanner()?;
@@ -800,7 +849,7 @@ fn dump_with(
                 })?;
                 flush_partition(r, out)?;
             }
-            r.report_undecoded(&table.path(cairn_format::Component::Data).display(), true);
+            r.end_source();
         }
     }
     if !opts.ndjson {
@@ -904,16 +953,32 @@ mod tests {
         let mut r = Renderer::new(&opts);
         let two = header(CqlType::Composite(vec![CqlType::Int, CqlType::Text]));
         r.key(&two, &compose(&[&7i32.to_be_bytes(), b"a"]), 0);
-        assert_eq!(r.take_undecoded(&"nb-1-big-Data.db", true), None, "a key that splits");
+        assert_eq!(r.take_undecoded(&"nb-1-big-Data.db", true), None, "a key that splits and decodes");
         r.key(&two, &[0, 9], 40);
         r.key(&two, &compose(&[&7i32.to_be_bytes(), b"a", b"b"]), 80);
+        // Parts that split but do not decode: a 3-byte int, text that is not UTF-8.
+        r.key(&two, &compose(&[&[0, 0, 7], b"a"]), 120);
+        r.key(&two, &compose(&[&7i32.to_be_bytes(), &[0xff, 0xfe]]), 160);
+        let one = header(CqlType::Int);
+        r.key(&one, &[0, 7], 200);
         assert_eq!(
             r.take_undecoded(&"nb-1-big-Data.db", true).as_deref(),
             Some(
-                "nb-1-big-Data.db: 2 partition key(s) and 0 cell path(s) do not decode as the schema's types \
-                 (the first at Data.db byte 40); shown in hex"
+                "nb-1-big-Data.db: 5 partition keys did not decode as the column types (the first at Data.db byte \
+                 40); shown in hex"
             )
         );
         assert_eq!(r.take_undecoded(&"nb-1-big-Data.db", true), None, "counted per source");
+        let blob = header(CqlType::Blob);
+        r.key(&blob, &[0, 7, 1], 0);
+        assert_eq!(r.take_undecoded(&"x", true), None, "a blob is hex by design");
+        // Set elements and map keys as cell paths.
+        r.path_string(&CqlType::Text, b"ok", 10);
+        r.path_string(&CqlType::Int, &[0, 7], 20);
+        r.path_string(&CqlType::Blob, &[1], 30);
+        assert_eq!(
+            r.take_undecoded(&"x", true).as_deref(),
+            Some("x: 1 cell path did not decode as the column types (the first at Data.db byte 20); shown in hex")
+        );
     }
 }

@@ -979,10 +979,17 @@ pub fn write_java_float(f: f32, out: &mut String) {
 /// uses for partition keys and collection paths. Blobs and frozen collections are hex without
 /// `0x`; timestamps are `yyyy-MM-ddTHH:mm:ss.SSSZ`; tuples and UDTs join fields with `:`.
 pub fn get_string(ty: &CqlType, raw: &[u8]) -> String {
+    get_string_checked(ty, raw).0
+}
+
+/// [`get_string`], and whether `raw` decoded as `ty`: when it does not, the text is its hex (or,
+/// in a tuple or UDT, the fields before the one that does not), which a caller should not pass
+/// off as a value without saying so. Blobs, collections and custom types are hex by design.
+pub fn get_string_checked(ty: &CqlType, raw: &[u8]) -> (String, bool) {
     let ty = ty.unreversed();
     match ty {
         CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } | CqlType::Blob | CqlType::Custom(_) => {
-            return hex(raw);
+            return (hex(raw), true);
         }
         CqlType::Tuple(_) | CqlType::Udt(_) => {
             let types: Vec<&CqlType> = match ty {
@@ -992,28 +999,44 @@ pub fn get_string(ty: &CqlType, raw: &[u8]) -> String {
             };
             let mut c = crate::codec::Cursor::new(raw);
             let mut parts = Vec::new();
+            let mut decoded = true;
+            // Fewer fields than the type has is a value written before fields were added.
             for t in types {
                 if c.is_empty() {
                     break;
                 }
-                let Ok(len) = c.i32() else { break };
+                let Ok(len) = c.i32() else {
+                    decoded = false;
+                    break;
+                };
                 if len < 0 {
                     parts.push("@".to_string());
                     continue;
                 }
-                let Ok(b) = c.bytes(len as usize) else { break };
-                parts.push(get_string(t, b).replace('\\', "\\\\").replace(':', "\\:").replace('@', "\\@"));
+                let Ok(b) = c.bytes(len as usize) else {
+                    decoded = false;
+                    break;
+                };
+                let (text, ok) = get_string_checked(t, b);
+                decoded &= ok;
+                parts.push(text.replace('\\', "\\\\").replace(':', "\\:").replace('@', "\\@"));
             }
-            return parts.join(":");
+            return (parts.join(":"), decoded);
         }
         CqlType::Composite(types) => {
-            let Ok(parts) = crate::types::value::composite_components(raw) else { return hex(raw) };
-            return types
+            let Ok(parts) = crate::types::value::composite_components(raw) else { return (hex(raw), false) };
+            let mut decoded = true;
+            let text = types
                 .iter()
                 .zip(parts)
-                .map(|(t, p)| get_string(t, p).replace(':', "\\:"))
+                .map(|(t, p)| {
+                    let (text, ok) = get_string_checked(t, p);
+                    decoded &= ok;
+                    text.replace(':', "\\:")
+                })
                 .collect::<Vec<_>>()
                 .join(":");
+            return (text, decoded);
         }
         _ => {}
     }
@@ -1021,11 +1044,11 @@ pub fn get_string(ty: &CqlType, raw: &[u8]) -> String {
         Ok(Value::Timestamp(ms)) => {
             let s = format_timestamp_ms(ms);
             // "yyyy-MM-dd HH:mm:ss.SSSZ" -> "yyyy-MM-ddTHH:mm:ss.SSSZ"
-            s.replacen(' ', "T", 1)
+            (s.replacen(' ', "T", 1), true)
         }
-        Ok(Value::Blob(b)) => hex(b),
-        Ok(v) => to_cql_string(ty, &v),
-        Err(_) => hex(raw),
+        Ok(Value::Blob(b)) => (hex(b), true),
+        Ok(v) => (to_cql_string(ty, &v), true),
+        Err(_) => (hex(raw), false),
     }
 }
 
