@@ -8,6 +8,15 @@
 //! A line that does not read, or whose token is not its key's token, stops the load: skipping
 //! it would load that table again from its first partition (counters twice), and a foreign
 //! token would skip the wrong partitions.
+//!
+//! Every write is idempotent but a list append: the coordinator gives the element a new cell
+//! path each time it applies it, so a partition with appends sent again after a crash would
+//! hold its elements twice. Such a partition is marked `in-doubt` in the file by a fourth field
+//! (`<dir>\t<token>\t<key hex>\tin-doubt`) before it is sent, and the checkpoint moves past it
+//! (the mark gone) once it and everything before it are acknowledged, before the next partition
+//! is sent: at most one partition is ever in doubt. Partitions without appends before it may
+//! still be in flight when it is marked; a rerun sends them again, which is harmless. A rerun that finds the mark cannot know whether the
+//! appends were applied, so it stops until told what to do with them ([`InDoubt`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +26,18 @@ use cairn_format::types::render;
 
 use crate::LoadError;
 use crate::error::CheckpointProblem;
+
+/// What a resumed load does with the list appends of a partition marked in doubt (`--resume-in-doubt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InDoubt {
+    /// Send them again (the previous run's did not reach the cluster).
+    Send,
+    /// Send the rest of the partition, not its list appends (they were applied).
+    Skip,
+}
+
+/// The fourth field of a partition in doubt.
+const IN_DOUBT: &str = "in-doubt";
 
 /// Partitions between checkpoints: each checkpoint waits for every write in flight.
 pub(crate) const CHECKPOINT_EVERY: u64 = 2000;
@@ -29,6 +50,11 @@ pub(crate) struct Checkpoint {
     record: bool,
     /// Per table directory: the last partition done (token text, key hex).
     done: BTreeMap<String, (String, String)>,
+    /// Per table directory: a partition whose list appends were being sent when the file was
+    /// written (token text, key hex).
+    in_doubt: BTreeMap<String, (String, String)>,
+    /// The partition in doubt has been passed since the file was last written.
+    doubt_passed: bool,
     /// The last partition handed to the sender since the file was last written.
     last: Option<(String, String)>,
     /// Partitions handed to the sender since the file was last written.
@@ -39,11 +65,24 @@ impl Checkpoint {
     /// The checkpoint at `path` (none there yet: an empty one). Nothing is recorded when
     /// `record` is false (`--plan`), but a resumed plan still skips what is done.
     pub fn open(path: Option<&Path>, record: bool) -> Result<Checkpoint, LoadError> {
-        let done = match path {
+        let (done, in_doubt) = match path {
             Some(p) => read(p)?,
-            None => BTreeMap::new(),
+            None => Default::default(),
         };
-        Ok(Checkpoint { path: path.map(Path::to_path_buf), record, done, last: None, since: 0 })
+        Ok(Checkpoint {
+            path: path.map(Path::to_path_buf),
+            record,
+            done,
+            in_doubt,
+            doubt_passed: false,
+            last: None,
+            since: 0,
+        })
+    }
+
+    /// Whether partitions are recorded (a file, and not `--plan`).
+    pub fn records(&self) -> bool {
+        self.path.is_some() && self.record
     }
 
     fn err(&self, problem: CheckpointProblem) -> LoadError {
@@ -52,7 +91,23 @@ impl Checkpoint {
 
     /// Where table `dir` resumes: after this (token, key), checked to be the key's token.
     pub fn resume_after(&self, dir: &str, partitioner: Partitioner) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
-        let Some((t, k)) = self.done.get(dir) else { return Ok(None) };
+        self.checked(dir, self.done.get(dir), partitioner)
+    }
+
+    /// The partition of table `dir` whose list appends a previous run was sending when it
+    /// stopped, checked to be the key's token.
+    pub fn in_doubt(&self, dir: &str, partitioner: Partitioner) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
+        self.checked(dir, self.in_doubt.get(dir), partitioner)
+    }
+
+    /// An entry's token and key, the token checked to be the key's.
+    fn checked(
+        &self,
+        dir: &str,
+        entry: Option<&(String, String)>,
+        partitioner: Partitioner,
+    ) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
+        let Some((t, k)) = entry else { return Ok(None) };
         // Every key was checked to be hex when the file was read.
         let key = decode_hex(k).unwrap_or_default();
         let token = partitioner.token(&key);
@@ -70,14 +125,12 @@ impl Checkpoint {
     /// A partition was handed to the sender; true when a checkpoint is due (drain the sender,
     /// then [`Checkpoint::save`]).
     pub fn passed(&mut self, token: &Token, key: &[u8]) -> bool {
-        if self.path.is_none() || !self.record {
+        if !self.records() {
             return false;
         }
-        let t = match token {
-            Token::Murmur3(t) => t.to_string(),
-            other => other.to_string(),
-        };
-        self.last = Some((t, render::hex(key)));
+        let entry = entry(token, key);
+        self.doubt_passed |= self.in_doubt.values().any(|d| *d == entry);
+        self.last = Some(entry);
         self.since += 1;
         self.since >= CHECKPOINT_EVERY
     }
@@ -86,9 +139,32 @@ impl Checkpoint {
     /// acknowledged first), and write the file.
     pub fn save(&mut self, dir: &str) -> Result<(), LoadError> {
         self.since = 0;
-        let (Some(path), Some(last)) = (&self.path, self.last.take()) else { return Ok(()) };
+        let Some(last) = self.last.take() else { return Ok(()) };
         self.done.insert(dir.to_string(), last);
-        let text: String = self.done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
+        if std::mem::take(&mut self.doubt_passed) {
+            self.in_doubt.remove(dir);
+        }
+        self.write()
+    }
+
+    /// Before sending a partition with list appends (no other is in flight: each is
+    /// acknowledged before the next is sent): mark it in doubt for table `dir` and write the
+    /// file; what is done stays as it was. Once it is acknowledged, [`Checkpoint::passed`] then
+    /// [`Checkpoint::save`] move past it and drop the mark.
+    pub fn mark_in_doubt(&mut self, dir: &str, token: &Token, key: &[u8]) -> Result<(), LoadError> {
+        if !self.records() {
+            return Ok(());
+        }
+        self.in_doubt.insert(dir.to_string(), entry(token, key));
+        self.doubt_passed = false;
+        self.write()
+    }
+
+    /// Write the file: through a temporary file and a rename.
+    fn write(&self) -> Result<(), LoadError> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let mut text: String = self.done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
+        text.extend(self.in_doubt.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\t{IN_DOUBT}\n")));
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
@@ -96,25 +172,41 @@ impl Checkpoint {
     }
 }
 
-/// The entries of a checkpoint file (none there: empty).
-fn read(path: &Path) -> Result<BTreeMap<String, (String, String)>, LoadError> {
+/// A partition as the file records it: token text, key hex.
+fn entry(token: &Token, key: &[u8]) -> (String, String) {
+    let t = match token {
+        Token::Murmur3(t) => t.to_string(),
+        other => other.to_string(),
+    };
+    (t, render::hex(key))
+}
+
+/// Table directory → partition (token text, key hex).
+type Entries = BTreeMap<String, (String, String)>;
+
+/// The entries of a checkpoint file (none there: empty): the partitions done, and those in doubt.
+fn read(path: &Path) -> Result<(Entries, Entries), LoadError> {
     let err = |problem| LoadError::Checkpoint { path: path.to_path_buf(), problem };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => return Err(err(CheckpointProblem::Io(e))),
     };
-    let mut out = BTreeMap::new();
+    let (mut done, mut in_doubt) = (BTreeMap::new(), BTreeMap::new());
     for (n, l) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
         let bad = |why| err(CheckpointProblem::BadLine { line: n + 1, why });
         let fields: Vec<&str> = l.split('\t').collect();
-        let [dir, token, key] = fields.as_slice() else { return Err(bad("not three tab-separated fields")) };
+        let (dir, token, key, into) = match fields.as_slice() {
+            [dir, token, key] => (dir, token, key, &mut done),
+            [dir, token, key, mark] if *mark == IN_DOUBT => (dir, token, key, &mut in_doubt),
+            _ => return Err(bad("not three tab-separated fields, or four ending in in-doubt")),
+        };
         if decode_hex(key).is_none() {
             return Err(bad("the key is not hex"));
         }
-        out.insert(dir.to_string(), (token.to_string(), key.to_string()));
+        into.insert(dir.to_string(), (token.to_string(), key.to_string()));
     }
-    Ok(out)
+    Ok((done, in_doubt))
 }
 
 /// Bytes of a hex string; `None` unless every character pair is a hex byte.
@@ -123,4 +215,77 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u8) -> (Token, Vec<u8>) {
+        let key = vec![0, 0, 0, i];
+        (Partitioner::Murmur3.token(&key), key)
+    }
+
+    #[test]
+    fn a_partition_with_appends_is_in_doubt_until_it_is_passed_and_saved() -> Result<(), LoadError> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| LoadError::Checkpoint { path: PathBuf::new(), problem: CheckpointProblem::Io(e) })?;
+        let path = dir.path().join("load.state");
+        let reopen = || Checkpoint::open(Some(&path), true);
+        let (t1, k1) = key(1);
+        let (t2, k2) = key(2);
+        let mut c = reopen()?;
+        assert!(!c.passed(&t1, &k1));
+        // Before the partition with appends: it is in doubt, and the one before it (perhaps
+        // still in flight) not done yet.
+        c.mark_in_doubt("d", &t2, &k2)?;
+        let r = reopen()?;
+        assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, None);
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
+        assert_eq!(r.in_doubt("other", Partitioner::Murmur3)?, None);
+        // Acknowledged: done, no longer in doubt.
+        c.passed(&t2, &k2);
+        c.save("d")?;
+        let r = reopen()?;
+        assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_rerun_keeps_the_mark_until_it_has_passed_the_partition_in_doubt() -> Result<(), LoadError> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| LoadError::Checkpoint { path: PathBuf::new(), problem: CheckpointProblem::Io(e) })?;
+        let path = dir.path().join("load.state");
+        let (t1, k1) = key(1);
+        let (t2, k2) = key(2);
+        let mut c = Checkpoint::open(Some(&path), true)?;
+        c.mark_in_doubt("d", &t2, &k2)?;
+        // A rerun checkpoints a partition before the one in doubt: the mark stays.
+        let mut c = Checkpoint::open(Some(&path), true)?;
+        c.passed(&t1, &k1);
+        c.save("d")?;
+        let r = Checkpoint::open(Some(&path), true)?;
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
+        // --plan records nothing, and marks nothing.
+        let mut plan = Checkpoint::open(Some(&path), false)?;
+        assert!(!plan.records());
+        plan.mark_in_doubt("e", &t1, &k1)?;
+        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("e", Partitioner::Murmur3)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_fourth_field_other_than_in_doubt_does_not_read() {
+        for text in ["d\t1\t00\tdone\n", "d\t1\t00\tin-doubt\tx\n", "d\t1\tzz\tin-doubt\n"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("load.state");
+            std::fs::write(&path, text).expect("write");
+            let e = Checkpoint::open(Some(&path), true).err();
+            assert!(
+                matches!(e, Some(LoadError::Checkpoint { problem: CheckpointProblem::BadLine { line: 1, .. }, .. })),
+                "{text:?}: {e:?}"
+            );
+        }
+    }
 }

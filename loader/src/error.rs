@@ -153,6 +153,25 @@ pub enum LoadError {
         /// What is wrong.
         problem: CheckpointProblem,
     },
+    /// A previous run stopped while it was sending a partition's list appends: whether the
+    /// cluster applied them is unknown, and sending them again could add every element twice.
+    #[error(
+        "{table}: partition {key} (token {token}) was being written when a previous run stopped \
+         (checkpoint {}): whether its list appends were applied is unknown, and sending them again \
+         could add their elements twice. Check the partition on the target, then run again with \
+         --resume-in-doubt send (they were not applied) or --resume-in-doubt skip (they were)",
+        path.display()
+    )]
+    InDoubt {
+        /// Target `keyspace.table`.
+        table: String,
+        /// The partition key, in hex.
+        key: String,
+        /// Its token.
+        token: String,
+        /// The checkpoint file.
+        path: PathBuf,
+    },
     /// Counters cannot be replayed idempotently.
     #[error("{0} has counter columns: counters are not idempotent, a load would add to them; refused")]
     Counters(String),
@@ -165,7 +184,7 @@ pub enum CheckpointProblem {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// A line does not read.
-    #[error("line {line}: {why} (expected <dir>\\t<token>\\t<key hex>)")]
+    #[error("line {line}: {why} (expected <dir>\\t<token>\\t<key hex>[\\tin-doubt])")]
     BadLine {
         /// 1-based line number.
         line: usize,

@@ -13,7 +13,8 @@
 //! replica, throttled and retried (see [`send`]). Restore semantics: `--target-keyspace/--target-table`,
 //! `--rename-column`, `--as-of` (skip writes newer than a time), `--timestamp-mode
 //! preserve|rebase|now`, `--drop-ttl`, `--create-schema` (from the snapshot's schema.cql),
-//! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints). The
+//! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints; a
+//! partition with list appends is marked in doubt while it is written, see `checkpoint`). The
 //! target schema is checked before any write.
 //!
 //! Cells expired at load time are written as the tombstones they have become. List elements
@@ -47,6 +48,7 @@ use cairn_format::sstable::SsTable;
 use cairn_format::types::CqlType;
 use serde::Serialize;
 
+pub use checkpoint::InDoubt;
 pub use error::{CheckpointProblem, LoadError};
 pub use progress::summary;
 pub use statements::literal;
@@ -100,6 +102,9 @@ pub struct LoadOptions {
     /// Checkpoint file: finished partitions are recorded here and skipped when the load is
     /// run again (after a crash or an interruption).
     pub resume: Option<std::path::PathBuf>,
+    /// What to do with the list appends of a partition the checkpoint marks in doubt (`None`:
+    /// stop with [`LoadError::InDoubt`]).
+    pub resume_in_doubt: Option<InDoubt>,
     /// Stop after this many partitions (an interruption, for tests and staged loads).
     pub stop_after: Option<u64>,
     /// Connections per host (0: the driver's default, one per host or shard).
@@ -139,6 +144,9 @@ pub struct TableLoad {
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).
     pub resumed_past: u64,
+    /// List appends of the partition in doubt not sent again (`--resume-in-doubt skip`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub in_doubt_appends_skipped: u64,
     /// Bytes of bound values sent (or, with `--plan`, that would be): every value bound to a
     /// statement — keys, clustering values, cells, timestamps, TTLs — with its 4-byte length,
     /// as it goes in the EXECUTE and BATCH requests (statement texts, prepared once, are not
@@ -151,6 +159,10 @@ pub struct TableLoad {
     /// Rows, cells and bytes per target host (the partition's first replica), with `--plan`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub per_host: BTreeMap<String, HostLoad>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What goes to one host.
@@ -239,6 +251,18 @@ impl Run<'_> {
         let mut prepared: Vec<PreparedStatement> = Vec::new();
         // Partitions at or before the checkpoint were written by an earlier run.
         let resume_after = self.checkpoint.resume_after(dirs, first.partitioner)?;
+        let in_doubt = self.checkpoint.in_doubt(dirs, first.partitioner)?;
+        if let Some((token, key)) = &in_doubt
+            && !o.plan
+            && o.resume_in_doubt.is_none()
+        {
+            return Err(LoadError::InDoubt {
+                table: name,
+                key: cairn_format::types::render::hex(key),
+                token: token.to_string(),
+                path: o.resume.clone().unwrap_or_default(),
+            });
+        }
         let write_err = |source| LoadError::Write { table: name.clone(), source };
         while let Some(p) = merger.next_partition()?.cloned() {
             let token = first.partitioner.token(&p.key);
@@ -256,7 +280,21 @@ impl Run<'_> {
             }
             self.partitions += 1;
             let rows_before = w.stats.rows;
-            let stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
+            let mut stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
+            let appends = |s: &Stmt| w.appending.get(s.shape as usize).copied().unwrap_or(true);
+            if o.resume_in_doubt == Some(InDoubt::Skip)
+                && in_doubt.as_ref().is_some_and(|(t, k)| *t == token && *k == p.key)
+            {
+                let before = stmts.len();
+                stmts.retain(|s| !appends(s));
+                let skipped = (before - stmts.len()) as u64;
+                w.stats.in_doubt_appends_skipped += skipped;
+                w.stats.statements -= skipped;
+            }
+            // A partition with list appends is marked in doubt while it is sent, and acknowledged
+            // before the next is sent (see `checkpoint`): sent twice, its elements would be
+            // added twice.
+            let alone = self.checkpoint.records() && stmts.iter().any(appends);
             let bytes: u64 = stmts.iter().map(Stmt::bytes).sum();
             let batches = statements::batches(stmts, o.batch_statements);
             w.stats.bytes += bytes;
@@ -285,11 +323,14 @@ impl Run<'_> {
                     .collect();
                 let unit =
                     send::Unit { keyspace: w.ctx.keyspace.clone(), table: w.ctx.table.clone(), token: murmur, batches };
+                if alone {
+                    self.checkpoint.mark_in_doubt(dirs, &token, &p.key)?;
+                }
                 self.sender.send(&self.target.rt, unit).map_err(write_err)?;
             }
             self.progress.update(&w.stats);
             // Everything sent so far is acknowledged before the checkpoint moves past it.
-            if self.checkpoint.passed(&token, &p.key) {
+            if self.checkpoint.passed(&token, &p.key) || alone {
                 self.sender.drain(&self.target.rt).map_err(write_err)?;
                 self.checkpoint.save(dirs)?;
             }

@@ -125,6 +125,13 @@ pub fn summary(tables: &[TableLoad], plan: bool, throttle: Option<f64>, seconds:
                 s.resumed_past, s.retries
             );
         }
+        if s.in_doubt_appends_skipped > 0 {
+            let _ = writeln!(
+                out,
+                "  {} list append(s) of the partition in doubt not sent again (--resume-in-doubt skip)",
+                s.in_doubt_appends_skipped
+            );
+        }
     }
     if !plan {
         let rows: u64 = tables.iter().map(|s| s.rows).sum();

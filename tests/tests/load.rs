@@ -16,7 +16,7 @@ use cairn_format::data::{PartitionStream, UnfilteredKind};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_inspect::open_inputs;
-use cairn_loader::{LoadError, LoadOptions, TimestampMode, load};
+use cairn_loader::{InDoubt, LoadError, LoadOptions, TimestampMode, load};
 use serde_json::{Value as J, json};
 
 use crate::cqlite::{canon, canon_bytes};
@@ -504,6 +504,67 @@ fn an_interrupted_load_resumes_where_it_stopped() {
     let s = load(&input, &o).expect("resumed");
     assert_eq!(s[0].resumed_past, 7, "the finished partitions are skipped");
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "the same final state");
+    n.stop();
+}
+
+/// The partition keys of `tables` in token order, with the token as the checkpoint file writes it.
+fn keys_in_order(tables: &[SsTable]) -> Vec<(String, String)> {
+    let scanners = tables.iter().map(|t| t.scanner().expect("scanner")).collect();
+    let mut m = Merger::new(scanners, tables[0].partitioner).expect("merger");
+    let mut keys = Vec::new();
+    while let Some(p) = m.next_partition().expect("partition") {
+        let token = match tables[0].partitioner.token(&p.key) {
+            cairn_format::partitioner::Token::Murmur3(t) => t.to_string(),
+            other => other.to_string(),
+        };
+        keys.push((token, cairn_format::types::render::hex(&p.key)));
+    }
+    keys
+}
+
+/// A partition with list appends is marked in doubt in the checkpoint while it is written (a
+/// replay would append its elements twice). A rerun that finds the mark stops, naming the
+/// partition, until told whether the appends reached the cluster; `send` sends them again,
+/// `skip` sends the rest of the partition; either way the mark goes once the partition is done.
+#[test]
+fn a_partition_in_doubt_stops_the_rerun_until_told_what_to_do() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let now = now_s();
+    let (_, input) = generated("collections", &tmp.path().join("in"), now);
+    let keys = keys_in_order(&input);
+    let data = tmp.path().join("node");
+    let n = node(&data);
+    let state = tmp.path().join("load.state");
+    let o = LoadOptions { resume: Some(state.clone()), ..options(&n, now) };
+    let err = load(&input, &LoadOptions { stop_after: Some(3), ..o.clone() }).expect_err("interrupted");
+    assert!(matches!(err, LoadError::Interrupted(3)), "{err}");
+    let done = std::fs::read_to_string(&state).expect("state");
+    assert!(!done.contains("in-doubt"), "an interruption waits for every write: nothing in doubt\n{done}");
+    let dir = done.split('\t').next().expect("a line").to_string();
+    assert_eq!(done, format!("{dir}\t{}\t{}\n", keys[2].0, keys[2].1), "the third partition is done");
+    // As if the run had stopped just after marking the fourth partition, before sending it.
+    let in_doubt = |(t, k): &(String, String)| format!("{dir}\t{t}\t{k}\tin-doubt\n");
+    std::fs::write(&state, format!("{done}{}", in_doubt(&keys[3]))).expect("mark");
+    let err = load(&input, &o).expect_err("in doubt");
+    assert!(matches!(&err, LoadError::InDoubt { key, .. } if *key == keys[3].1), "{err}");
+    assert!(err.to_string().contains("--resume-in-doubt send"), "{err}");
+    let send = LoadOptions { resume_in_doubt: Some(InDoubt::Send), ..o.clone() };
+    let s = load(&input, &send).expect("sent again");
+    assert_eq!((s[0].resumed_past, s[0].in_doubt_appends_skipped), (3, 0));
+    assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
+    let finished = std::fs::read_to_string(&state).expect("state");
+    assert!(!finished.contains("in-doubt"), "{finished}");
+    // The last partition in doubt, its appends applied: skipping them leaves every element once
+    // (sending them again would add them twice).
+    let last = keys.len() - 1;
+    let marked = format!("{dir}\t{}\t{}\n{}", keys[last - 1].0, keys[last - 1].1, in_doubt(&keys[last]));
+    std::fs::write(&state, marked).expect("mark");
+    let skip = LoadOptions { resume_in_doubt: Some(InDoubt::Skip), ..o.clone() };
+    let s = load(&input, &skip).expect("skipped");
+    assert_eq!(s[0].resumed_past, last as u64);
+    assert!(s[0].in_doubt_appends_skipped > 0, "the last partition has list appends");
+    assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
+    assert!(!std::fs::read_to_string(&state).expect("state").contains("in-doubt"));
     n.stop();
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use cairn_inspect::open_inputs;
 
 use super::Outcome;
-use crate::args::{LoadArgs, TimestampModeArg, parse_now};
+use crate::args::{InDoubtArg, LoadArgs, TimestampModeArg, parse_now};
 
 pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
@@ -48,6 +48,10 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         create_schema: a.create_schema,
         batch_statements: 50,
         resume: a.resume.clone(),
+        resume_in_doubt: a.resume_in_doubt.map(|d| match d {
+            InDoubtArg::Send => cairn_loader::InDoubt::Send,
+            InDoubtArg::Skip => cairn_loader::InDoubt::Skip,
+        }),
         stop_after: None,
         connections: a.connections,
         max_in_flight: a.max_in_flight.unwrap_or(0),
