@@ -14,11 +14,11 @@
 //! hold its elements twice. Such a partition is marked `in-doubt` in the file by a fourth field
 //! (`<dir>\t<token>\t<key hex>\tin-doubt`) before it is sent, and the checkpoint moves past it
 //! (the mark gone) once it and everything before it are acknowledged, before the next partition
-//! is sent: at most one partition is ever in doubt. Partitions without appends before it may
+//! is sent: a run has at most one partition in doubt. Partitions without appends before it may
 //! still be in flight when it is marked; a rerun sends them again, which is harmless. A rerun that finds the mark cannot know whether the
 //! appends were applied, so it stops until told what to do with them ([`InDoubt`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cairn_format::partitioner::{Partitioner, Token};
@@ -50,11 +50,12 @@ pub(crate) struct Checkpoint {
     record: bool,
     /// Per table directory: the last partition done (token text, key hex).
     done: BTreeMap<String, (String, String)>,
-    /// Per table directory: a partition whose list appends were being sent when the file was
-    /// written (token text, key hex).
-    in_doubt: BTreeMap<String, (String, String)>,
-    /// The partition in doubt has been passed since the file was last written.
-    doubt_passed: bool,
+    /// Partitions whose list appends were being sent when the file was written: (table
+    /// directory, token text, key hex). One at a time in a run; a rerun keeps the earlier run's
+    /// until it has passed it.
+    in_doubt: Doubts,
+    /// Partitions in doubt passed since the file was last written (token text, key hex).
+    doubts_passed: Vec<(String, String)>,
     /// The last partition handed to the sender since the file was last written.
     last: Option<(String, String)>,
     /// Partitions handed to the sender since the file was last written.
@@ -74,7 +75,7 @@ impl Checkpoint {
             record,
             done,
             in_doubt,
-            doubt_passed: false,
+            doubts_passed: Vec::new(),
             last: None,
             since: 0,
         })
@@ -94,10 +95,14 @@ impl Checkpoint {
         self.checked(dir, self.done.get(dir), partitioner)
     }
 
-    /// The partition of table `dir` whose list appends a previous run was sending when it
-    /// stopped, checked to be the key's token.
-    pub fn in_doubt(&self, dir: &str, partitioner: Partitioner) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
-        self.checked(dir, self.in_doubt.get(dir), partitioner)
+    /// The partitions of table `dir` whose list appends a previous run was sending when it
+    /// stopped (normally one at most), each checked to be its key's token.
+    pub fn in_doubt(&self, dir: &str, partitioner: Partitioner) -> Result<Vec<(Token, Vec<u8>)>, LoadError> {
+        let mut out = Vec::new();
+        for (_, t, k) in self.in_doubt.iter().filter(|(d, _, _)| d == dir) {
+            out.extend(self.checked(dir, Some(&(t.clone(), k.clone())), partitioner)?);
+        }
+        Ok(out)
     }
 
     /// An entry's token and key, the token checked to be the key's.
@@ -129,7 +134,9 @@ impl Checkpoint {
             return false;
         }
         let entry = entry(token, key);
-        self.doubt_passed |= self.in_doubt.values().any(|d| *d == entry);
+        if self.in_doubt.iter().any(|(_, t, k)| (t, k) == (&entry.0, &entry.1)) {
+            self.doubts_passed.push(entry.clone());
+        }
         self.last = Some(entry);
         self.since += 1;
         self.since >= CHECKPOINT_EVERY
@@ -141,8 +148,8 @@ impl Checkpoint {
         self.since = 0;
         let Some(last) = self.last.take() else { return Ok(()) };
         self.done.insert(dir.to_string(), last);
-        if std::mem::take(&mut self.doubt_passed) {
-            self.in_doubt.remove(dir);
+        for (t, k) in std::mem::take(&mut self.doubts_passed) {
+            self.in_doubt.remove(&(dir.to_string(), t, k));
         }
         self.write()
     }
@@ -155,8 +162,8 @@ impl Checkpoint {
         if !self.records() {
             return Ok(());
         }
-        self.in_doubt.insert(dir.to_string(), entry(token, key));
-        self.doubt_passed = false;
+        let (t, k) = entry(token, key);
+        self.in_doubt.insert((dir.to_string(), t, k));
         self.write()
     }
 
@@ -164,7 +171,7 @@ impl Checkpoint {
     fn write(&self) -> Result<(), LoadError> {
         let Some(path) = &self.path else { return Ok(()) };
         let mut text: String = self.done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
-        text.extend(self.in_doubt.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\t{IN_DOUBT}\n")));
+        text.extend(self.in_doubt.iter().map(|(d, t, k)| format!("{d}\t{t}\t{k}\t{IN_DOUBT}\n")));
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
@@ -184,27 +191,35 @@ fn entry(token: &Token, key: &[u8]) -> (String, String) {
 /// Table directory → partition (token text, key hex).
 type Entries = BTreeMap<String, (String, String)>;
 
+/// Partitions in doubt: (table directory, token text, key hex).
+type Doubts = BTreeSet<(String, String, String)>;
+
 /// The entries of a checkpoint file (none there: empty): the partitions done, and those in doubt.
-fn read(path: &Path) -> Result<(Entries, Entries), LoadError> {
+fn read(path: &Path) -> Result<(Entries, Doubts), LoadError> {
     let err = |problem| LoadError::Checkpoint { path: path.to_path_buf(), problem };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => return Err(err(CheckpointProblem::Io(e))),
     };
-    let (mut done, mut in_doubt) = (BTreeMap::new(), BTreeMap::new());
+    let (mut done, mut in_doubt) = (BTreeMap::new(), BTreeSet::new());
     for (n, l) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
         let bad = |why| err(CheckpointProblem::BadLine { line: n + 1, why });
         let fields: Vec<&str> = l.split('\t').collect();
-        let (dir, token, key, into) = match fields.as_slice() {
-            [dir, token, key] => (dir, token, key, &mut done),
-            [dir, token, key, mark] if *mark == IN_DOUBT => (dir, token, key, &mut in_doubt),
+        let (dir, token, key, doubt) = match fields.as_slice() {
+            [dir, token, key] => (dir, token, key, false),
+            [dir, token, key, mark] if *mark == IN_DOUBT => (dir, token, key, true),
             _ => return Err(bad("not three tab-separated fields, or four ending in in-doubt")),
         };
         if decode_hex(key).is_none() {
             return Err(bad("the key is not hex"));
         }
-        into.insert(dir.to_string(), (token.to_string(), key.to_string()));
+        let (dir, token, key) = (dir.to_string(), token.to_string(), key.to_string());
+        if doubt {
+            in_doubt.insert((dir, token, key));
+        } else {
+            done.insert(dir, (token, key));
+        }
     }
     Ok((done, in_doubt))
 }
@@ -241,14 +256,14 @@ mod tests {
         c.mark_in_doubt("d", &t2, &k2)?;
         let r = reopen()?;
         assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, None);
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
-        assert_eq!(r.in_doubt("other", Partitioner::Murmur3)?, None);
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![(t2.clone(), k2.clone())]);
+        assert_eq!(r.in_doubt("other", Partitioner::Murmur3)?, vec![]);
         // Acknowledged: done, no longer in doubt.
         c.passed(&t2, &k2);
         c.save("d")?;
         let r = reopen()?;
         assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, None);
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![]);
         Ok(())
     }
 
@@ -261,17 +276,27 @@ mod tests {
         let (t2, k2) = key(2);
         let mut c = Checkpoint::open(Some(&path), true)?;
         c.mark_in_doubt("d", &t2, &k2)?;
-        // A rerun checkpoints a partition before the one in doubt: the mark stays.
+        // A rerun checkpoints a partition before the one in doubt, and marks another (its input
+        // has changed): both marks stay.
+        let (t3, k3) = key(3);
         let mut c = Checkpoint::open(Some(&path), true)?;
+        c.mark_in_doubt("d", &t3, &k3)?;
+        c.passed(&t3, &k3);
         c.passed(&t1, &k1);
+        let r = Checkpoint::open(Some(&path), true)?;
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?.len(), 2);
         c.save("d")?;
         let r = Checkpoint::open(Some(&path), true)?;
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
+        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![(t2.clone(), k2.clone())]);
+        // Passed and saved: gone.
+        c.passed(&t2, &k2);
+        c.save("d")?;
+        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("d", Partitioner::Murmur3)?, vec![]);
         // --plan records nothing, and marks nothing.
         let mut plan = Checkpoint::open(Some(&path), false)?;
         assert!(!plan.records());
         plan.mark_in_doubt("e", &t1, &k1)?;
-        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("e", Partitioner::Murmur3)?, None);
+        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("e", Partitioner::Murmur3)?, vec![]);
         Ok(())
     }
 

@@ -156,19 +156,22 @@ pub enum LoadError {
     /// A previous run stopped while it was sending a partition's list appends: whether the
     /// cluster applied them is unknown, and sending them again could add every element twice.
     #[error(
-        "{table}: partition {key} (token {token}) was being written when a previous run stopped \
+        "{table}: partition {key} (token {token}){} was being written when a previous run stopped \
          (checkpoint {}): whether its list appends were applied is unknown, and sending them again \
          could add their elements twice. Check the partition on the target, then run again with \
          --resume-in-doubt send (they were not applied) or --resume-in-doubt skip (they were)",
+        if *more > 0 { format!(" and {more} more marked in the checkpoint") } else { String::new() },
         path.display()
     )]
     InDoubt {
         /// Target `keyspace.table`.
         table: String,
-        /// The partition key, in hex.
+        /// The partition key, in hex (the first of them in the file).
         key: String,
         /// Its token.
         token: String,
+        /// Other partitions of the table in doubt (none unless the input changed between runs).
+        more: usize,
         /// The checkpoint file.
         path: PathBuf,
     },

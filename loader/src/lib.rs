@@ -252,7 +252,7 @@ impl Run<'_> {
         // Partitions at or before the checkpoint were written by an earlier run.
         let resume_after = self.checkpoint.resume_after(dirs, first.partitioner)?;
         let in_doubt = self.checkpoint.in_doubt(dirs, first.partitioner)?;
-        if let Some((token, key)) = &in_doubt
+        if let Some((token, key)) = in_doubt.first()
             && !o.plan
             && o.resume_in_doubt.is_none()
         {
@@ -260,6 +260,7 @@ impl Run<'_> {
                 table: name,
                 key: cairn_format::types::render::hex(key),
                 token: token.to_string(),
+                more: in_doubt.len() - 1,
                 path: o.resume.clone().unwrap_or_default(),
             });
         }
@@ -282,9 +283,7 @@ impl Run<'_> {
             let rows_before = w.stats.rows;
             let mut stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
             let appends = |s: &Stmt| w.appending.get(s.shape as usize).copied().unwrap_or(true);
-            if o.resume_in_doubt == Some(InDoubt::Skip)
-                && in_doubt.as_ref().is_some_and(|(t, k)| *t == token && *k == p.key)
-            {
+            if o.resume_in_doubt == Some(InDoubt::Skip) && in_doubt.iter().any(|(t, k)| *t == token && *k == p.key) {
                 let before = stmts.len();
                 stmts.retain(|s| !appends(s));
                 let skipped = (before - stmts.len()) as u64;
