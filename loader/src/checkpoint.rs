@@ -2,8 +2,9 @@
 //! partition — in token order, the order the reconciled scan writes them — whose writes were all
 //! acknowledged, as `<dir>\t<token>\t<key hex>` lines. A rerun skips every partition at or
 //! before it. The file is rewritten every [`CHECKPOINT_EVERY`] partitions (after waiting for
-//! every write in flight, so it never gets ahead of the cluster) and at the end of each table,
-//! through a temporary file and a rename, so a crash leaves the old or the new file whole.
+//! every write in flight, so it never gets ahead of the cluster), around each partition with
+//! list appends (below) and at the end of each table, through a temporary file and a rename, so
+//! a killed load leaves the old or the new file whole.
 //!
 //! A line that does not read, or whose token is not its key's token, stops the load: skipping
 //! it would load that table again from its first partition (counters twice), and a foreign
@@ -11,12 +12,16 @@
 //!
 //! Every write is idempotent but a list append: the coordinator gives the element a new cell
 //! path each time it applies it, so a partition with appends sent again after a crash would
-//! hold its elements twice. Such a partition is marked `in-doubt` in the file by a fourth field
-//! (`<dir>\t<token>\t<key hex>\tin-doubt`) before it is sent, and the checkpoint moves past it
-//! (the mark gone) once it and everything before it are acknowledged, before the next partition
-//! is sent: a run has at most one partition in doubt. Partitions without appends before it may
-//! still be in flight when it is marked; a rerun sends them again, which is harmless. A rerun that finds the mark cannot know whether the
-//! appends were applied, so it stops until told what to do with them ([`InDoubt`]).
+//! hold its elements twice. Such a partition is marked in doubt by a fourth field
+//! (`<dir>\t<token>\t<key hex>\tin-doubt`), written and fsynced (an operating-system crash
+//! keeps it too) before the partition is sent; the checkpoint moves past it, the mark gone, once
+//! it and everything before it are acknowledged, before the next partition is sent: a run has
+//! at most one partition in doubt. Partitions without appends before it may still be in flight
+//! when it is marked; a rerun sends them again, which is harmless. A rerun that finds a mark
+//! cannot know whether the appends were applied (all, none, or, for a partition sent in several
+//! batches, some), so it stops until the operator, having looked at the partition on the target,
+//! answers for that key ([`InDoubt`]). A mark at or before the partition done is settled (the
+//! checkpoint moved past it after it was acknowledged) and dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,7 +32,8 @@ use cairn_format::types::render;
 use crate::LoadError;
 use crate::error::CheckpointProblem;
 
-/// What a resumed load does with the list appends of a partition marked in doubt (`--resume-in-doubt`).
+/// What a resumed load does with the list appends of a partition marked in doubt
+/// (`--resume-in-doubt KEY=send|skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InDoubt {
     /// Send them again (the previous run's did not reach the cluster).
@@ -56,6 +62,8 @@ pub(crate) struct Checkpoint {
     in_doubt: Doubts,
     /// Partitions in doubt passed since the file was last written (token text, key hex).
     doubts_passed: Vec<(String, String)>,
+    /// Marks were dropped since the file was last written.
+    settled: bool,
     /// The last partition handed to the sender since the file was last written.
     last: Option<(String, String)>,
     /// Partitions handed to the sender since the file was last written.
@@ -76,6 +84,7 @@ impl Checkpoint {
             done,
             in_doubt,
             doubts_passed: Vec::new(),
+            settled: false,
             last: None,
             since: 0,
         })
@@ -146,12 +155,31 @@ impl Checkpoint {
     /// acknowledged first), and write the file.
     pub fn save(&mut self, dir: &str) -> Result<(), LoadError> {
         self.since = 0;
-        let Some(last) = self.last.take() else { return Ok(()) };
-        self.done.insert(dir.to_string(), last);
+        let last = self.last.take();
+        if last.is_none() && !std::mem::take(&mut self.settled) {
+            return Ok(());
+        }
+        if let Some(last) = last {
+            self.done.insert(dir.to_string(), last);
+        }
         for (t, k) in std::mem::take(&mut self.doubts_passed) {
             self.in_doubt.remove(&(dir.to_string(), t, k));
         }
-        self.write()
+        self.write(false)
+    }
+
+    /// Every key marked in doubt, in hex (for checking the operator's answers).
+    pub fn marked_keys(&self) -> BTreeSet<&str> {
+        self.in_doubt.iter().map(|(_, _, k)| k.as_str()).collect()
+    }
+
+    /// Drop table `dir`'s mark of `key` (settled: at or before the partition done, or answered
+    /// and not in the input); the file is written at the next [`Checkpoint::save`].
+    pub fn settle(&mut self, dir: &str, key: &[u8]) {
+        let hex = render::hex(key);
+        let before = self.in_doubt.len();
+        self.in_doubt.retain(|(d, _, k)| !(d == dir && *k == hex));
+        self.settled |= self.in_doubt.len() != before;
     }
 
     /// Before sending a partition with list appends (no other is in flight: each is
@@ -164,18 +192,34 @@ impl Checkpoint {
         }
         let (t, k) = entry(token, key);
         self.in_doubt.insert((dir.to_string(), t, k));
-        self.write()
+        self.write(true)
     }
 
-    /// Write the file: through a temporary file and a rename.
-    fn write(&self) -> Result<(), LoadError> {
+    /// Write the file: through a temporary file and a rename; `durable`: fsynced, the file
+    /// and then its directory, before returning (a mark must outlive an operating-system crash;
+    /// progress may be lost, which only sends idempotent writes again).
+    fn write(&self, durable: bool) -> Result<(), LoadError> {
         let Some(path) = &self.path else { return Ok(()) };
         let mut text: String = self.done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
         text.extend(self.in_doubt.iter().map(|(d, t, k)| format!("{d}\t{t}\t{k}\t{IN_DOUBT}\n")));
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| self.err(CheckpointProblem::Io(e)))
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            if durable {
+                f.sync_all()?;
+            }
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            if durable {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        written.map_err(|e| self.err(CheckpointProblem::Io(e)))?;
+        cairn_format::txn::crash_point("load checkpoint written");
+        Ok(())
     }
 }
 

@@ -153,27 +153,35 @@ pub enum LoadError {
         /// What is wrong.
         problem: CheckpointProblem,
     },
-    /// A previous run stopped while it was sending a partition's list appends: whether the
+    /// A previous run stopped while it was sending these partitions' list appends: whether the
     /// cluster applied them is unknown, and sending them again could add every element twice.
     #[error(
-        "{table}: partition {key} (token {token}){} was being written when a previous run stopped \
-         (checkpoint {}): whether its list appends were applied is unknown, and sending them again \
-         could add their elements twice. Check the partition on the target, then run again with \
-         --resume-in-doubt send (they were not applied) or --resume-in-doubt skip (they were)",
-        if *more > 0 { format!(" and {more} more marked in the checkpoint") } else { String::new() },
+        "{table}: partition {} was being written when a previous run stopped (checkpoint {}): whether \
+         its list appends were applied is unknown, and sending them again could add their elements \
+         twice. Look at the partition on the target: if its lists hold none of the source's elements, \
+         run again with --resume-in-doubt KEY=send; if they hold all of them, with \
+         --resume-in-doubt KEY=skip (the rest of the partition is sent); if only some (a partition \
+         sent in several batches), mend its lists by hand, then skip",
+        keys.join(", partition "),
         path.display()
     )]
     InDoubt {
         /// Target `keyspace.table`.
         table: String,
-        /// The partition key, in hex (the first of them in the file).
-        key: String,
-        /// Its token.
-        token: String,
-        /// Other partitions of the table in doubt (none unless the input changed between runs).
-        more: usize,
+        /// The partitions in doubt: key in hex, and token.
+        keys: Vec<String>,
         /// The checkpoint file.
         path: PathBuf,
+    },
+    /// `--resume-in-doubt KEY=skip` without preserved timestamps.
+    #[error(
+        "--resume-in-doubt {key}=skip needs --timestamp-mode preserve: rebased or current timestamps \
+         move with each run's clock, so the partition's collection deletions would be newer than the \
+         list elements already applied and hide them"
+    )]
+    InDoubtSkip {
+        /// The partition key, in hex.
+        key: String,
     },
     /// Counters cannot be replayed idempotently.
     #[error("{0} has counter columns: counters are not idempotent, a load would add to them; refused")]
@@ -193,6 +201,12 @@ pub enum CheckpointProblem {
         line: usize,
         /// What is wrong with it.
         why: &'static str,
+    },
+    /// `--resume-in-doubt` answers for a partition the checkpoint does not mark in doubt.
+    #[error("--resume-in-doubt names partition {key}, which it does not mark in doubt")]
+    NotInDoubt {
+        /// The key given, in hex.
+        key: String,
     },
     /// The recorded token is not the recorded key's: the checkpoint is not this table's.
     #[error("{dir}: token {token} is not the token of key {key} ({actual})")]

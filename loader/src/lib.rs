@@ -102,9 +102,10 @@ pub struct LoadOptions {
     /// Checkpoint file: finished partitions are recorded here and skipped when the load is
     /// run again (after a crash or an interruption).
     pub resume: Option<std::path::PathBuf>,
-    /// What to do with the list appends of a partition the checkpoint marks in doubt (`None`:
-    /// stop with [`LoadError::InDoubt`]).
-    pub resume_in_doubt: Option<InDoubt>,
+    /// The operator's answer for partitions the checkpoint marks in doubt, by key (hex): what
+    /// to do with their list appends. A mark without an answer stops the load
+    /// ([`LoadError::InDoubt`]); an answer without a mark is refused.
+    pub resume_in_doubt: BTreeMap<String, InDoubt>,
     /// Stop after this many partitions (an interruption, for tests and staged loads).
     pub stop_after: Option<u64>,
     /// Connections per host (0: the driver's default, one per host or shard).
@@ -144,7 +145,8 @@ pub struct TableLoad {
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).
     pub resumed_past: u64,
-    /// List appends of the partition in doubt not sent again (`--resume-in-doubt skip`).
+    /// List-append statements of partitions in doubt not sent again (`--resume-in-doubt KEY=skip`;
+    /// their elements still count in `cells`).
     #[serde(skip_serializing_if = "is_zero")]
     pub in_doubt_appends_skipped: u64,
     /// Bytes of bound values sent (or, with `--plan`, that would be): every value bound to a
@@ -196,11 +198,33 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
         checkpoint: Checkpoint::open(o.resume.as_deref(), !o.plan)?,
         partitions: 0,
     };
+    check_answers(&run.checkpoint, o)?;
     let mut out = Vec::new();
     for (dirs, group) in table_groups(tables) {
         out.push(run.table(&dirs, &group)?);
     }
     Ok(out)
+}
+
+/// The answers for partitions in doubt must name marked partitions, and `skip` keeps the rest
+/// of the partition at the first run's timestamps only when they are preserved: rebased or
+/// `now` timestamps move with the clock of each run, so its collection deletions would be newer
+/// than the appends already applied, and hide them.
+fn check_answers(checkpoint: &Checkpoint, o: &LoadOptions) -> Result<(), LoadError> {
+    let path = || o.resume.clone().unwrap_or_default();
+    let marked = checkpoint.marked_keys();
+    for (key, answer) in &o.resume_in_doubt {
+        if !marked.contains(key.as_str()) {
+            return Err(LoadError::Checkpoint {
+                path: path(),
+                problem: CheckpointProblem::NotInDoubt { key: key.clone() },
+            });
+        }
+        if *answer == InDoubt::Skip && o.timestamp_mode != TimestampMode::Preserve {
+            return Err(LoadError::InDoubtSkip { key: key.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// One group per table and point in time ([`cairn_format::location`]), keyed by its
@@ -251,16 +275,28 @@ impl Run<'_> {
         let mut prepared: Vec<PreparedStatement> = Vec::new();
         // Partitions at or before the checkpoint were written by an earlier run.
         let resume_after = self.checkpoint.resume_after(dirs, first.partitioner)?;
-        let in_doubt = self.checkpoint.in_doubt(dirs, first.partitioner)?;
-        if let Some((token, key)) = in_doubt.first()
-            && !o.plan
-            && o.resume_in_doubt.is_none()
-        {
+        let mut in_doubt = self.checkpoint.in_doubt(dirs, first.partitioner)?;
+        // A mark at or before the partition done is settled: the checkpoint moved past it once
+        // it was acknowledged.
+        in_doubt.retain(|(t, k)| {
+            let settled = resume_after
+                .as_ref()
+                .is_some_and(|(dt, dk)| cairn_format::partitioner::compare_decorated(t, k, dt, dk).is_le());
+            if settled {
+                self.checkpoint.settle(dirs, k);
+            }
+            !settled
+        });
+        let answer = |key: &[u8]| o.resume_in_doubt.get(&cairn_format::types::render::hex(key)).copied();
+        let unanswered: Vec<String> = in_doubt
+            .iter()
+            .filter(|(_, k)| answer(k).is_none())
+            .map(|(t, k)| format!("{} (token {t})", cairn_format::types::render::hex(k)))
+            .collect();
+        if !unanswered.is_empty() && !o.plan {
             return Err(LoadError::InDoubt {
                 table: name,
-                key: cairn_format::types::render::hex(key),
-                token: token.to_string(),
-                more: in_doubt.len() - 1,
+                keys: unanswered,
                 path: o.resume.clone().unwrap_or_default(),
             });
         }
@@ -283,7 +319,7 @@ impl Run<'_> {
             let rows_before = w.stats.rows;
             let mut stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
             let appends = |s: &Stmt| w.appending.get(s.shape as usize).copied().unwrap_or(true);
-            if o.resume_in_doubt == Some(InDoubt::Skip) && in_doubt.iter().any(|(t, k)| *t == token && *k == p.key) {
+            if answer(&p.key) == Some(InDoubt::Skip) && in_doubt.iter().any(|(t, k)| *t == token && *k == p.key) {
                 let before = stmts.len();
                 stmts.retain(|s| !appends(s));
                 let skipped = (before - stmts.len()) as u64;
@@ -335,6 +371,10 @@ impl Run<'_> {
             }
         }
         self.sender.drain(&self.target.rt).map_err(write_err)?;
+        // Answered marks of partitions the input does not hold are settled too.
+        for (_, k) in &in_doubt {
+            self.checkpoint.settle(dirs, k);
+        }
         self.checkpoint.save(dirs)?;
         w.stats.retries = self.sender.retries;
         self.sender.retries = 0;

@@ -16,7 +16,7 @@ use cairn_format::data::{PartitionStream, UnfilteredKind};
 use cairn_format::reconcile::Merger;
 use cairn_format::sstable::SsTable;
 use cairn_inspect::open_inputs;
-use cairn_loader::{InDoubt, LoadError, LoadOptions, TimestampMode, load};
+use cairn_loader::{CheckpointProblem, InDoubt, LoadError, LoadOptions, TimestampMode, load};
 use serde_json::{Value as J, json};
 
 use crate::cqlite::{canon, canon_bytes};
@@ -546,9 +546,18 @@ fn a_partition_in_doubt_stops_the_rerun_until_told_what_to_do() {
     let in_doubt = |(t, k): &(String, String)| format!("{dir}\t{t}\t{k}\tin-doubt\n");
     std::fs::write(&state, format!("{done}{}", in_doubt(&keys[3]))).expect("mark");
     let err = load(&input, &o).expect_err("in doubt");
-    assert!(matches!(&err, LoadError::InDoubt { key, .. } if *key == keys[3].1), "{err}");
-    assert!(err.to_string().contains("--resume-in-doubt send"), "{err}");
-    let send = LoadOptions { resume_in_doubt: Some(InDoubt::Send), ..o.clone() };
+    assert!(
+        matches!(&err, LoadError::InDoubt { keys: k, .. } if *k == [format!("{} (token {})", keys[3].1, keys[3].0)]),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--resume-in-doubt KEY=send"), "{err}");
+    // An answer names a marked partition, and skipping keeps the first run's timestamps.
+    let answer = |key: &str, what| LoadOptions { resume_in_doubt: [(key.to_string(), what)].into(), ..o.clone() };
+    let err = load(&input, &answer(&keys[4].1, InDoubt::Send)).expect_err("not marked");
+    assert!(matches!(&err, LoadError::Checkpoint { problem: CheckpointProblem::NotInDoubt { .. }, .. }), "{err}");
+    let rebased = LoadOptions { timestamp_mode: TimestampMode::Rebase, ..answer(&keys[3].1, InDoubt::Skip) };
+    assert!(matches!(load(&input, &rebased), Err(LoadError::InDoubtSkip { .. })));
+    let send = answer(&keys[3].1, InDoubt::Send);
     let s = load(&input, &send).expect("sent again");
     assert_eq!((s[0].resumed_past, s[0].in_doubt_appends_skipped), (3, 0));
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
@@ -559,12 +568,18 @@ fn a_partition_in_doubt_stops_the_rerun_until_told_what_to_do() {
     let last = keys.len() - 1;
     let marked = format!("{dir}\t{}\t{}\n{}", keys[last - 1].0, keys[last - 1].1, in_doubt(&keys[last]));
     std::fs::write(&state, marked).expect("mark");
-    let skip = LoadOptions { resume_in_doubt: Some(InDoubt::Skip), ..o.clone() };
+    let skip = answer(&keys[last].1, InDoubt::Skip);
     let s = load(&input, &skip).expect("skipped");
     assert_eq!(s[0].resumed_past, last as u64);
     assert!(s[0].in_doubt_appends_skipped > 0, "the last partition has list appends");
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
-    assert!(!std::fs::read_to_string(&state).expect("state").contains("in-doubt"));
+    let finished = std::fs::read_to_string(&state).expect("state");
+    assert!(!finished.contains("in-doubt"), "{finished}");
+    // A mark at or before the partition done is settled: dropped without a question.
+    std::fs::write(&state, format!("{finished}{}", in_doubt(&keys[2]))).expect("mark");
+    let s = load(&input, &o).expect("settled");
+    assert_eq!(s[0].resumed_past, keys.len() as u64);
+    assert_eq!(std::fs::read_to_string(&state).expect("state"), finished);
     n.stop();
 }
 

@@ -50,11 +50,12 @@ pub struct LoadArgs {
     /// again after a crash or an interruption.
     #[arg(long, value_name = "STATE_FILE")]
     pub resume: Option<PathBuf>,
-    /// A partition with list appends is marked in doubt in the --resume file while it is
-    /// written; a rerun that finds the mark stops until told whether the previous run's appends
-    /// reached the cluster: send them again (they did not), or skip them (they did).
-    #[arg(long, value_enum, requires = "resume")]
-    pub resume_in_doubt: Option<InDoubtArg>,
+    /// The answer for a partition the --resume file marks in doubt (a partition with list
+    /// appends is marked while it is written): KEY is its key in hex, as the refusal names it;
+    /// send its list appends again (the target's lists hold none of them) or skip them (they
+    /// hold all of them; needs --timestamp-mode preserve). Repeat for several partitions.
+    #[arg(long, value_name = "KEY=send|skip", requires = "resume")]
+    pub resume_in_doubt: Vec<String>,
     /// Connections per host.
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
@@ -90,13 +91,4 @@ pub enum TimestampModeArg {
     Rebase,
     /// Every write at the load's time.
     Now,
-}
-
-/// `--resume-in-doubt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InDoubtArg {
-    /// Send the partition's list appends again.
-    Send,
-    /// Send the rest of the partition, not its list appends.
-    Skip,
 }

@@ -32,7 +32,7 @@ pub use describe::DescribeArgs;
 pub use dump::{DumpArgs, Timestamps};
 pub use export::*;
 pub use generate::GenArgs;
-pub use load::{InDoubtArg, LoadArgs, TimestampModeArg};
+pub use load::{LoadArgs, TimestampModeArg};
 pub use meta::MetaArgs;
 pub use node::{CommitlogSync, NodeArgs, OnOff};
 pub use partitions::PartitionsArgs;

@@ -87,7 +87,7 @@ pub fn run(a: DemoArgs, o: &mut dyn Write) -> anyhow::Result<Outcome> {
         create_schema: true,
         batch_statements: 50,
         resume: None,
-        resume_in_doubt: None,
+        resume_in_doubt: Default::default(),
         stop_after: None,
         connections: 1,
         max_in_flight: 32,

@@ -5,7 +5,7 @@ use std::io::Write;
 use cairn_inspect::open_inputs;
 
 use super::Outcome;
-use crate::args::{InDoubtArg, LoadArgs, TimestampModeArg, parse_now};
+use crate::args::{LoadArgs, TimestampModeArg, parse_now};
 
 pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let tables = open_inputs(&a.inputs.paths, &a.inputs.options())?;
@@ -23,7 +23,26 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     if a.throttle.is_some_and(|t| !t.is_finite() || t <= 0.0) {
         anyhow::bail!("--throttle must be a positive number of MiB/s");
     }
+    let mut resume_in_doubt = std::collections::BTreeMap::new();
+    for answer in &a.resume_in_doubt {
+        let parsed = answer.split_once('=').and_then(|(key, what)| {
+            let what = match what {
+                "send" => cairn_loader::InDoubt::Send,
+                "skip" => cairn_loader::InDoubt::Skip,
+                _ => return None,
+            };
+            let hex = key.len().is_multiple_of(2) && !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit());
+            hex.then(|| (key.to_ascii_lowercase(), what))
+        });
+        let Some((key, what)) = parsed else {
+            anyhow::bail!("--resume-in-doubt {answer:?}: expected KEY=send or KEY=skip, KEY the partition key in hex");
+        };
+        resume_in_doubt.insert(key, what);
+    }
     if a.stream {
+        if !resume_in_doubt.is_empty() {
+            anyhow::bail!("--resume-in-doubt applies to CQL loading, not to --stream (which has no list appends)");
+        }
         return stream(&a, &tables, !renames.is_empty(), out);
     }
     let opts = cairn_loader::LoadOptions {
@@ -48,10 +67,7 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         create_schema: a.create_schema,
         batch_statements: 50,
         resume: a.resume.clone(),
-        resume_in_doubt: a.resume_in_doubt.map(|d| match d {
-            InDoubtArg::Send => cairn_loader::InDoubt::Send,
-            InDoubtArg::Skip => cairn_loader::InDoubt::Skip,
-        }),
+        resume_in_doubt,
         stop_after: None,
         connections: a.connections,
         max_in_flight: a.max_in_flight.unwrap_or(0),
