@@ -1691,3 +1691,28 @@ fn rewrites_keep_the_sources_compression_and_refuse_what_they_cannot_keep() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Data.db named without a directory is in the current one (its parent is the empty path,
+/// which read as no directory at all: "error: : No such file or directory").
+#[test]
+fn a_bare_file_name_is_read_from_the_current_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = cairn(&["gen", "timeseries", "--rows", "50", "--out", &tmp.path().display().to_string()]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let data = common::only_subdir(&tmp.path().join("cairn"));
+    let name = std::fs::read_dir(&data)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with("-Data.db"))
+        .expect("a Data.db");
+    let run =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_cairn")).current_dir(&data).args(args).output().expect("run");
+    for verb in [&["meta"][..], &["verify"], &["describe"], &["dump", "--ndjson"]] {
+        let out = run(&[verb, &[name.as_str()]].concat());
+        assert!(out.status.success(), "{verb:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "{verb:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let meta = run(&["meta", &name]);
+    let shown = format!("SSTable: ./{}\n", name.trim_end_matches("-Data.db"));
+    assert!(String::from_utf8_lossy(&meta.stdout).starts_with(&shown), "{}", String::from_utf8_lossy(&meta.stdout));
+}

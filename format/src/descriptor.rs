@@ -178,7 +178,12 @@ impl Descriptor {
         }
         let version = Version::parse(ver)
             .ok_or_else(|| Error::UnknownVersion { path: path.to_path_buf(), version: (*ver).to_string() })?;
-        let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // A bare file name is in the current directory: its parent is the empty path, which
+        // neither a directory listing nor a component path can use.
+        let directory = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         Ok((Descriptor { directory, version, id }, component))
     }
 
@@ -278,6 +283,9 @@ mod tests {
         let (d, c) = Descriptor::from_path(Path::new("oa-3gdq_0bki_2cvk01yl83nj0tp5gh-big-TOC.txt")).unwrap();
         assert_eq!(d.id, SsTableId::Uuid("3gdq_0bki_2cvk01yl83nj0tp5gh".into()));
         assert_eq!(c, Component::Toc);
+        // A bare file name is in the current directory.
+        assert_eq!(d.directory, Path::new("."));
+        assert_eq!(d.path(Component::Data), Path::new("./oa-3gdq_0bki_2cvk01yl83nj0tp5gh-big-Data.db"));
     }
 
     #[test]
