@@ -1,18 +1,56 @@
 //! `cairn describe`: the index-side components as JSON — TOC, CompressionInfo.db, Summary.db,
 //! Filter.db parameters, and every Index.db entry with its promoted index.
+//!
+//! A key or a clustering value that does not decode as its column's type is shown in hex (an
+//! Index.db entry's `key_hex` always has the key's bytes), and counted, as `dump` counts them:
+//! one warning on stderr per SSTable says how many, with the Index.db offset of the first.
 
 use std::io::Write;
 
 use cairn_format::clustering::{BoundKind, ClusteringBound};
 use cairn_format::deletion::DeletionTime;
 use cairn_format::sstable::SsTable;
-use cairn_format::types::render::{get_string, hex};
+use cairn_format::statistics::SerializationHeader;
+use cairn_format::types::render::{get_string_checked, hex};
 use serde_json::{Value, json};
 
 use crate::InspectError;
 use crate::dump::Renderer;
 
-fn bound_json(table: &SsTable, b: &ClusteringBound) -> Value {
+/// What was shown in hex because it did not decode as its type.
+#[derive(Debug, Default)]
+struct Undecoded {
+    index_keys: u64,
+    summary_keys: u64,
+    clustering_values: u64,
+    /// Index.db offset of the first entry with one.
+    first_at: Option<u64>,
+}
+
+impl Undecoded {
+    fn note_at(&mut self, at: u64) {
+        self.first_at.get_or_insert(at);
+    }
+
+    /// The warning for the SSTable `name`, when anything was shown in hex.
+    fn warning(&self, name: &str) -> Option<String> {
+        let what: Vec<String> = [
+            crate::count_of(self.index_keys, "Index.db key"),
+            crate::count_of(self.summary_keys, "Summary.db key"),
+            crate::count_of(self.clustering_values, "promoted index clustering value"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if what.is_empty() {
+            return None;
+        }
+        let first = self.first_at.map_or_else(String::new, |at| format!(" (the first at Index.db byte {at})"));
+        Some(format!("{name}: {} did not decode as the column types{first}; shown in hex", what.join(" and ")))
+    }
+}
+
+fn bound_json(table: &SsTable, b: &ClusteringBound, undecoded: &mut u64) -> Value {
     let kind = match b.kind {
         BoundKind::ExclEndBound => "EXCL_END_BOUND",
         BoundKind::InclStartBound => "INCL_START_BOUND",
@@ -29,10 +67,12 @@ fn bound_json(table: &SsTable, b: &ClusteringBound) -> Value {
         .enumerate()
         .map(|(i, v)| match v {
             None => Value::Null,
-            Some(v) => Value::String(get_string(
-                table.header.clustering_types.get(i).unwrap_or(&cairn_format::types::CqlType::Blob),
-                v,
-            )),
+            Some(v) => {
+                let ty = table.header.clustering_types.get(i).unwrap_or(&cairn_format::types::CqlType::Blob);
+                let (text, decoded) = get_string_checked(ty, v);
+                *undecoded += u64::from(!decoded);
+                Value::String(text)
+            }
         })
         .collect();
     json!({ "kind": kind, "values": values })
@@ -46,8 +86,10 @@ fn deletion_json(d: &DeletionTime) -> Value {
     }
 }
 
-fn key_json(table: &SsTable, key: &[u8]) -> Value {
-    json!(Renderer::key_strings(&table.header, key))
+fn key_json(header: &SerializationHeader, key: &[u8], undecoded: &mut u64) -> Value {
+    let (strings, decoded) = Renderer::key_strings_checked(header, key);
+    *undecoded += u64::from(!decoded);
+    json!(strings)
 }
 
 /// The describe document of one SSTable.
@@ -65,15 +107,17 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
         })
     });
     let crc = table.crc.as_ref().map(|c| json!({ "chunk_size": c.chunk_size, "checksums": c.crcs }));
+    let mut undecoded = Undecoded::default();
     let summary = table.summary()?.map(|s| {
+        let keys = &mut undecoded.summary_keys;
         json!({
             "min_index_interval": s.min_index_interval,
             "sampling_level": s.sampling_level,
             "size_at_full_sampling": s.size_at_full_sampling,
             "entry_count": s.entries.len(),
-            "entries": s.entries.iter().map(|(k, p)| json!({ "key": key_json(table, k), "token": table.token(k).to_string(), "index_position": p })).collect::<Vec<_>>(),
-            "first_key": key_json(table, &s.first_key),
-            "last_key": key_json(table, &s.last_key),
+            "entries": s.entries.iter().map(|(k, p)| json!({ "key": key_json(&table.header, k, keys), "token": table.token(k).to_string(), "index_position": p })).collect::<Vec<_>>(),
+            "first_key": key_json(&table.header, &s.first_key, keys),
+            "last_key": key_json(&table.header, &s.last_key, keys),
         })
     });
     let filter = table.filter()?.map(|f| {
@@ -98,13 +142,15 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
             truncated = true;
             continue;
         }
+        let (keys_before, values_before) = (undecoded.index_keys, undecoded.clustering_values);
+        let values = &mut undecoded.clustering_values;
         let promoted = e.promoted.as_ref().map(|p| {
             json!({
                 "header_length": p.header_length,
                 "deletion": deletion_json(&p.deletion),
                 "blocks": p.blocks.iter().map(|b| json!({
-                    "first": bound_json(table, &b.first),
-                    "last": bound_json(table, &b.last),
+                    "first": bound_json(table, &b.first, values),
+                    "last": bound_json(table, &b.last, values),
                     "offset": b.offset,
                     "width": b.width,
                     "end_open_marker": b.end_open_marker.as_ref().map(deletion_json),
@@ -112,14 +158,21 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
                 "offsets": p.offsets,
             })
         });
+        let key = key_json(&table.header, &e.key, &mut undecoded.index_keys);
+        if (undecoded.index_keys, undecoded.clustering_values) != (keys_before, values_before) {
+            undecoded.note_at(e.index_position);
+        }
         entries.push(json!({
             "index_position": e.index_position,
-            "key": key_json(table, &e.key),
+            "key": key,
             "key_hex": hex(&e.key),
             "token": table.token(&e.key).to_string(),
             "data_position": e.data_position,
             "promoted_index": promoted,
         }));
+    }
+    if let Some(w) = undecoded.warning(&table.descriptor.display_name()) {
+        crate::warn(&w);
     }
     Ok(json!({
         "sstable": table.descriptor.display_name(),
@@ -140,4 +193,32 @@ pub fn describe(tables: &[SsTable], max_index_entries: Option<usize>, out: &mut 
     let v = if docs.len() == 1 { docs.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(docs) };
     let s = serde_json::to_string_pretty(&v).unwrap_or_default();
     writeln!(out, "{s}").map_err(InspectError::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::statistics::EncodingStats;
+    use cairn_format::types::CqlType;
+
+    #[test]
+    fn keys_shown_in_hex_are_counted_for_one_warning() {
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        let header = SerializationHeader::new(stats, CqlType::Int, vec![], vec![], vec![]);
+        let mut u = Undecoded::default();
+        assert_eq!(key_json(&header, &[0, 0, 0, 7], &mut u.index_keys), json!(["7"]));
+        assert_eq!(u.warning("nb-1-big"), None, "a key that decodes");
+        assert_eq!(key_json(&header, &[0, 7], &mut u.index_keys), json!(["0007"]), "shown in hex");
+        u.note_at(120);
+        key_json(&header, &[9], &mut u.summary_keys);
+        key_json(&header, &[8], &mut u.summary_keys);
+        u.note_at(240);
+        assert_eq!(
+            u.warning("nb-1-big").as_deref(),
+            Some(
+                "nb-1-big: 1 Index.db key and 2 Summary.db keys did not decode as the column types (the first \
+                 at Index.db byte 120); shown in hex"
+            )
+        );
+    }
 }

@@ -198,13 +198,10 @@ impl<'a> Renderer<'a> {
     /// (with the offset of the first when `at_offsets`: one file's offsets); counting starts over.
     fn take_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) -> Option<String> {
         let u = std::mem::take(&mut self.undecoded);
-        let count = |n: u64, what: &str| match n {
-            0 => None,
-            1 => Some(format!("1 {what}")),
-            n => Some(format!("{n} {what}s")),
-        };
-        let what: Vec<String> =
-            [count(u.keys, "partition key"), count(u.paths, "cell path")].into_iter().flatten().collect();
+        let what: Vec<String> = [crate::count_of(u.keys, "partition key"), crate::count_of(u.paths, "cell path")]
+            .into_iter()
+            .flatten()
+            .collect();
         if what.is_empty() {
             return None;
         }
@@ -241,7 +238,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// [`Renderer::key_strings`], and whether the key split and each part decoded as its type.
-    fn key_strings_checked(header: &SerializationHeader, key: &[u8]) -> (Vec<String>, bool) {
+    pub(crate) fn key_strings_checked(header: &SerializationHeader, key: &[u8]) -> (Vec<String>, bool) {
         match cairn_format::types::value::key_components(&header.key_type, key) {
             Ok(parts) => {
                 let mut decoded = true;

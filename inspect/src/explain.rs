@@ -9,9 +9,32 @@ use cairn_format::statistics::SerializationHeader;
 
 use crate::dump::Renderer;
 
-/// One partition's explanation, as a line of text or (with `ndjson`) a JSON object.
-pub fn line(e: &Explanation, header: &SerializationHeader, ndjson: bool) -> String {
-    let key = Renderer::key_strings(header, &e.key);
+/// Words the explanations of one rewrite, counting the partition keys shown in hex because
+/// they do not decode as the key's types, for one warning once they are written (as `dump`
+/// warns).
+#[derive(Debug, Default)]
+pub struct Explainer {
+    undecoded: u64,
+}
+
+impl Explainer {
+    /// One partition's explanation, as a line of text or (with `ndjson`) a JSON object.
+    pub fn line(&mut self, e: &Explanation, header: &SerializationHeader, ndjson: bool) -> String {
+        let (key, decoded) = Renderer::key_strings_checked(header, &e.key);
+        self.undecoded += u64::from(!decoded);
+        line(e, key, ndjson)
+    }
+
+    /// Warn on stderr when keys were shown in hex.
+    pub fn finish(&self) {
+        if let Some(what) = crate::count_of(self.undecoded, "partition key") {
+            crate::warn(&format!("--explain: {what} did not decode as the key's types; shown in hex"));
+        }
+    }
+}
+
+/// The explanation of `e`, its key rendered as `key`.
+fn line(e: &Explanation, key: Vec<String>, ndjson: bool) -> String {
     let after = e.droppable_after.map(|s| cairn_format::types::render::format_timestamp_ms(s.saturating_mul(1000)));
     if ndjson {
         return serde_json::json!({
@@ -60,4 +83,24 @@ pub fn line(e: &Explanation, header: &SerializationHeader, ndjson: bool) -> Stri
         ));
     }
     format!("partition ({}): {}", key.join(", "), parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::statistics::EncodingStats;
+    use cairn_format::types::CqlType;
+
+    #[test]
+    fn keys_shown_in_hex_are_counted() {
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        let header = SerializationHeader::new(stats, CqlType::Int, vec![], vec![], vec![]);
+        let mut x = Explainer::default();
+        let e = |key: &[u8]| Explanation { key: key.to_vec(), purged: 1, ..Default::default() };
+        assert_eq!(x.line(&e(&[0, 0, 0, 7]), &header, false), "partition (7): 1 tombstones purged");
+        assert_eq!(x.undecoded, 0);
+        assert_eq!(x.line(&e(&[0, 7]), &header, false), "partition (0007): 1 tombstones purged");
+        assert!(x.line(&e(&[1]), &header, true).contains("\"01\""));
+        assert_eq!(x.undecoded, 2);
+    }
 }

@@ -139,6 +139,15 @@ pub fn warn(what: &dyn std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "cairn: warning: {what}");
 }
 
+/// `1 thing` or `n things`; `None` for none (the counts of a warning).
+pub(crate) fn count_of(n: u64, what: &str) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some(format!("1 {what}")),
+        n => Some(format!("{n} {what}s")),
+    }
+}
+
 /// The current time in seconds since the epoch (the default `--now`).
 pub fn now_seconds() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)

@@ -27,18 +27,22 @@ pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
     let header = first.header.clone();
     let bar = Progress::start(progress, "compact run", Counter::Read, Some(data_bytes(&tables)));
     let mut written = Ok(());
+    let mut explainer = cairn_inspect::explain::Explainer::default();
     let mut explain = |e: &cairn_compact::run::Explanation| {
         if a.explain && written.is_ok() {
-            written = writeln!(out, "{}", cairn_inspect::explain::line(e, &header, a.ndjson));
+            written = writeln!(out, "{}", explainer.line(e, &header, a.ndjson));
         }
     };
     let r = if a.in_place {
         let operation = cairn_format::txn::operation::COMPACTION;
-        cairn_compact::run::run_in_place(&tables, &[], &opts, operation, &mut explain)?
+        cairn_compact::run::run_in_place(&tables, &[], &opts, operation, &mut explain)
     } else {
-        cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)?
+        cairn_compact::run::run_explained(&tables, &opts, &target, &mut explain)
     };
     drop(bar);
+    // Also when the rewrite stopped at an error: the lines written showed the keys.
+    explainer.finish();
+    let r = r?;
     written?;
     if !a.explain {
         for d in &r.outputs {
@@ -84,13 +88,16 @@ pub fn gc(a: GcArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outc
     let header = tables.first().map(|t| t.header.clone());
     let bar = Progress::start(progress, "compact gc", Counter::Read, Some(data_bytes(&tables)));
     let mut written = Ok(());
+    let mut explainer = cairn_inspect::explain::Explainer::default();
     let mut explain = |e: &cairn_compact::run::Explanation| {
         if let (true, Some(h), true) = (a.explain, &header, written.is_ok()) {
-            written = writeln!(out, "{}", cairn_inspect::explain::line(e, h, false));
+            written = writeln!(out, "{}", explainer.line(e, h, false));
         }
     };
-    let done = cairn_compact::gc::gc(&tables, granularity, &opts, &target, &mut explain)?;
+    let done = cairn_compact::gc::gc(&tables, granularity, &opts, &target, &mut explain);
     drop(bar);
+    explainer.finish();
+    let done = done?;
     written?;
     let (mut collected, mut purged) = (0u64, 0u64);
     for c in &done {
