@@ -2,26 +2,39 @@
 //! partition — in token order, the order the reconciled scan writes them — whose writes were all
 //! acknowledged, as `<dir>\t<token>\t<key hex>` lines. A rerun skips every partition at or
 //! before it. The file is rewritten every [`CHECKPOINT_EVERY`] partitions (after waiting for
-//! every write in flight, so it never gets ahead of the cluster), around each partition with
-//! list appends (below) and at the end of each table, through a temporary file and a rename, so
-//! a killed load leaves the old or the new file whole.
+//! every write in flight, so it never gets ahead of the cluster), before each partition with
+//! list appends (below) and at the end of each table: through a temporary file, fsynced, and a
+//! rename, its directory fsynced, so that neither a killed load nor an operating-system crash
+//! leaves less than the old or the new file.
 //!
 //! A line that does not read, or whose token is not its key's token, stops the load: skipping
 //! it would load that table again from its first partition (counters twice), and a foreign
 //! token would skip the wrong partitions.
 //!
-//! Every write is idempotent but a list append: the coordinator gives the element a new cell
-//! path each time it applies it, so a partition with appends sent again after a crash would
-//! hold its elements twice. Such a partition is marked in doubt by a fourth field
-//! (`<dir>\t<token>\t<key hex>\tin-doubt`), written and fsynced (an operating-system crash
-//! keeps it too) before the partition is sent; the checkpoint moves past it, the mark gone, once
-//! it and everything before it are acknowledged, before the next partition is sent: a run has
-//! at most one partition in doubt. Partitions without appends before it may still be in flight
-//! when it is marked; a rerun sends them again, which is harmless. A rerun that finds a mark
-//! cannot know whether the appends were applied (all, none, or, for a partition sent in several
-//! batches, some), so it stops until the operator, having looked at the partition on the target,
-//! answers for that key ([`InDoubt`]). A mark at or before the partition done is settled (the
-//! checkpoint moved past it after it was acknowledged) and dropped.
+//! # Partitions in doubt
+//!
+//! Every write is idempotent but a list append: Cassandra's coordinator gives the element a new
+//! timeuuid cell path each time it applies it, so a partition with appends sent again after a
+//! crash would hold its elements twice. Before such a partition is sent, every write before it
+//! is acknowledged, and one write of the file moves the checkpoint up to the partition before it
+//! and marks it in doubt:
+//!
+//! ```text
+//! <dir>\t<token>\t<key hex>\tin-doubt\t<run>
+//! ```
+//!
+//! `<run>` names the run that wrote the mark. The next such partition's write (or a periodic or
+//! final checkpoint, everything acknowledged) moves past it and drops the mark: a run leaves at
+//! most one partition in doubt. Partitions without appends around it may still be in flight;
+//! a rerun sends them again, which is harmless.
+//!
+//! A rerun cannot know whether the marked partition's appends were applied: all, none, or, for a
+//! partition sent in several batches, some. It stops before writing anything until the operator,
+//! having looked at the partition on the target, answers for that mark (`KEY@RUN=send|skip`,
+//! [`InDoubt`]). An answer names the run, so it decides that mark only: a rerun that marks the
+//! partition again (to send its appends again) writes a new mark, which needs a new answer. A
+//! mark at or before the partition done is settled (the checkpoint moved past it once it was
+//! acknowledged) and dropped; so is an answered mark whose partition the input no longer holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,7 +46,7 @@ use crate::LoadError;
 use crate::error::CheckpointProblem;
 
 /// What a resumed load does with the list appends of a partition marked in doubt
-/// (`--resume-in-doubt KEY=send|skip`).
+/// (`--resume-in-doubt KEY@RUN=send|skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InDoubt {
     /// Send them again (the previous run's did not reach the cluster).
@@ -48,20 +61,40 @@ const IN_DOUBT: &str = "in-doubt";
 /// Partitions between checkpoints: each checkpoint waits for every write in flight.
 pub(crate) const CHECKPOINT_EVERY: u64 = 2000;
 
+/// A partition marked in doubt.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark {
+    /// The table's directories (comma-joined).
+    pub dir: String,
+    /// The token, as the file writes it.
+    pub token: String,
+    /// The key, in hex.
+    pub key: String,
+    /// The run that wrote the mark.
+    pub run: String,
+}
+
+impl Mark {
+    /// How an answer names it: `KEY@RUN`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.key, self.run)
+    }
+}
+
 /// The checkpoint of a load (inert without `--resume`, or with `--plan`).
 pub(crate) struct Checkpoint {
     /// The file (`--resume`).
     path: Option<PathBuf>,
     /// Whether partitions are recorded (not with `--plan`).
     record: bool,
+    /// This run's name in the marks it writes.
+    run: String,
     /// Per table directory: the last partition done (token text, key hex).
     done: BTreeMap<String, (String, String)>,
-    /// Partitions whose list appends were being sent when the file was written: (table
-    /// directory, token text, key hex). One at a time in a run; a rerun keeps the earlier run's
-    /// until it has passed it.
-    in_doubt: Doubts,
-    /// Partitions in doubt passed since the file was last written (token text, key hex).
-    doubts_passed: Vec<(String, String)>,
+    /// Partitions marked in doubt.
+    marks: BTreeSet<Mark>,
+    /// Marks passed since the file was last written (dropped when it is written).
+    passed_marks: Vec<Mark>,
     /// Marks were dropped since the file was last written.
     settled: bool,
     /// The last partition handed to the sender since the file was last written.
@@ -74,16 +107,17 @@ impl Checkpoint {
     /// The checkpoint at `path` (none there yet: an empty one). Nothing is recorded when
     /// `record` is false (`--plan`), but a resumed plan still skips what is done.
     pub fn open(path: Option<&Path>, record: bool) -> Result<Checkpoint, LoadError> {
-        let (done, in_doubt) = match path {
+        let (done, marks) = match path {
             Some(p) => read(p)?,
             None => Default::default(),
         };
         Ok(Checkpoint {
             path: path.map(Path::to_path_buf),
             record,
+            run: run_name(),
             done,
-            in_doubt,
-            doubts_passed: Vec::new(),
+            marks,
+            passed_marks: Vec::new(),
             settled: false,
             last: None,
             since: 0,
@@ -101,39 +135,41 @@ impl Checkpoint {
 
     /// Where table `dir` resumes: after this (token, key), checked to be the key's token.
     pub fn resume_after(&self, dir: &str, partitioner: Partitioner) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
-        self.checked(dir, self.done.get(dir), partitioner)
+        match self.done.get(dir) {
+            Some((t, k)) => self.checked(dir, t, k, partitioner).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// The partitions of table `dir` whose list appends a previous run was sending when it
-    /// stopped (normally one at most), each checked to be its key's token.
-    pub fn in_doubt(&self, dir: &str, partitioner: Partitioner) -> Result<Vec<(Token, Vec<u8>)>, LoadError> {
+    /// The marks of table `dir`, each with its token and key, the token checked to be the key's.
+    pub fn marks(&self, dir: &str, partitioner: Partitioner) -> Result<Vec<(Mark, Token, Vec<u8>)>, LoadError> {
         let mut out = Vec::new();
-        for (_, t, k) in self.in_doubt.iter().filter(|(d, _, _)| d == dir) {
-            out.extend(self.checked(dir, Some(&(t.clone(), k.clone())), partitioner)?);
+        for m in self.marks.iter().filter(|m| m.dir == dir) {
+            let (token, key) = self.checked(dir, &m.token, &m.key, partitioner)?;
+            out.push((m.clone(), token, key));
         }
         Ok(out)
     }
 
-    /// An entry's token and key, the token checked to be the key's.
-    fn checked(
-        &self,
-        dir: &str,
-        entry: Option<&(String, String)>,
-        partitioner: Partitioner,
-    ) -> Result<Option<(Token, Vec<u8>)>, LoadError> {
-        let Some((t, k)) = entry else { return Ok(None) };
+    /// Every mark (for checking the operator's answers).
+    pub fn all_marks(&self) -> &BTreeSet<Mark> {
+        &self.marks
+    }
+
+    /// A recorded token and key, the token checked to be the key's.
+    fn checked(&self, dir: &str, t: &str, k: &str, partitioner: Partitioner) -> Result<(Token, Vec<u8>), LoadError> {
         // Every key was checked to be hex when the file was read.
         let key = decode_hex(k).unwrap_or_default();
         let token = partitioner.token(&key);
-        if token.to_string() != *t {
+        if token.to_string() != t {
             return Err(self.err(CheckpointProblem::ForeignToken {
                 dir: dir.to_string(),
-                token: t.clone(),
-                key: k.clone(),
+                token: t.to_string(),
+                key: k.to_string(),
                 actual: token.to_string(),
             }));
         }
-        Ok(Some((token, key)))
+        Ok((token, key))
     }
 
     /// A partition was handed to the sender; true when a checkpoint is due (drain the sender,
@@ -143,9 +179,7 @@ impl Checkpoint {
             return false;
         }
         let entry = entry(token, key);
-        if self.in_doubt.iter().any(|(_, t, k)| (t, k) == (&entry.0, &entry.1)) {
-            self.doubts_passed.push(entry.clone());
-        }
+        self.passed_marks.extend(self.marks.iter().filter(|m| (&m.token, &m.key) == (&entry.0, &entry.1)).cloned());
         self.last = Some(entry);
         self.since += 1;
         self.since >= CHECKPOINT_EVERY
@@ -155,72 +189,73 @@ impl Checkpoint {
     /// acknowledged first), and write the file.
     pub fn save(&mut self, dir: &str) -> Result<(), LoadError> {
         self.since = 0;
-        let last = self.last.take();
-        if last.is_none() && !std::mem::take(&mut self.settled) {
+        if self.last.is_none() && !std::mem::take(&mut self.settled) {
             return Ok(());
         }
-        if let Some(last) = last {
-            self.done.insert(dir.to_string(), last);
-        }
-        for (t, k) in std::mem::take(&mut self.doubts_passed) {
-            self.in_doubt.remove(&(dir.to_string(), t, k));
-        }
-        self.write(false)
+        self.move_past(dir);
+        self.write()
     }
 
-    /// Every key marked in doubt, in hex (for checking the operator's answers).
-    pub fn marked_keys(&self) -> BTreeSet<&str> {
-        self.in_doubt.iter().map(|(_, _, k)| k.as_str()).collect()
-    }
-
-    /// Drop table `dir`'s mark of `key` (settled: at or before the partition done, or answered
-    /// and not in the input); the file is written at the next [`Checkpoint::save`].
-    pub fn settle(&mut self, dir: &str, key: &[u8]) {
-        let hex = render::hex(key);
-        let before = self.in_doubt.len();
-        self.in_doubt.retain(|(d, _, k)| !(d == dir && *k == hex));
-        self.settled |= self.in_doubt.len() != before;
-    }
-
-    /// Before sending a partition with list appends (no other is in flight: each is
-    /// acknowledged before the next is sent): mark it in doubt for table `dir` and write the
-    /// file; what is done stays as it was. Once it is acknowledged, [`Checkpoint::passed`] then
-    /// [`Checkpoint::save`] move past it and drop the mark.
+    /// Before sending a partition with list appends (everything sent before it acknowledged):
+    /// record table `dir` as done up to the last partition passed, drop the marks passed, mark
+    /// this one in doubt, and write the file.
     pub fn mark_in_doubt(&mut self, dir: &str, token: &Token, key: &[u8]) -> Result<(), LoadError> {
         if !self.records() {
             return Ok(());
         }
-        let (t, k) = entry(token, key);
-        self.in_doubt.insert((dir.to_string(), t, k));
-        self.write(true)
+        self.since = 0;
+        self.move_past(dir);
+        let (token, key) = entry(token, key);
+        self.marks.insert(Mark { dir: dir.to_string(), token, key, run: self.run.clone() });
+        self.write()
     }
 
-    /// Write the file: through a temporary file and a rename; `durable`: fsynced, the file
-    /// and then its directory, before returning (a mark must outlive an operating-system crash;
-    /// progress may be lost, which only sends idempotent writes again).
-    fn write(&self, durable: bool) -> Result<(), LoadError> {
+    /// Done up to the last partition passed; the marks passed dropped.
+    fn move_past(&mut self, dir: &str) {
+        if let Some(last) = self.last.take() {
+            self.done.insert(dir.to_string(), last);
+        }
+        // A mark of another table with the same token and key is not this partition's.
+        for m in std::mem::take(&mut self.passed_marks).into_iter().filter(|m| m.dir == dir) {
+            self.marks.remove(&m);
+        }
+    }
+
+    /// Drop `mark` (settled: at or before the partition done, or answered and not in the
+    /// input); the file is written at the next [`Checkpoint::save`]. Nothing with `--plan`.
+    pub fn settle(&mut self, mark: &Mark) {
+        if self.records() && self.marks.remove(mark) {
+            self.settled = true;
+        }
+    }
+
+    /// Write the file: a temporary file, fsynced, renamed over it, the directory fsynced.
+    fn write(&self) -> Result<(), LoadError> {
         let Some(path) = &self.path else { return Ok(()) };
         let mut text: String = self.done.iter().map(|(d, (t, k))| format!("{d}\t{t}\t{k}\n")).collect();
-        text.extend(self.in_doubt.iter().map(|(d, t, k)| format!("{d}\t{t}\t{k}\t{IN_DOUBT}\n")));
-        let tmp = path.with_extension("tmp");
+        text.extend(self.marks.iter().map(|m| format!("{}\t{}\t{}\t{IN_DOUBT}\t{}\n", m.dir, m.token, m.key, m.run)));
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
         let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             std::io::Write::write_all(&mut f, text.as_bytes())?;
-            if durable {
-                f.sync_all()?;
-            }
+            f.sync_all()?;
             drop(f);
             std::fs::rename(&tmp, path)?;
-            if durable {
-                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::File::open(dir)?.sync_all()
         })();
         written.map_err(|e| self.err(CheckpointProblem::Io(e)))?;
         cairn_format::txn::crash_point("load checkpoint written");
         Ok(())
     }
+}
+
+/// A name for this run's marks: the clock and the process id, in hex.
+fn run_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    format!("{:x}", nanos ^ (u64::from(std::process::id()) << 40))
 }
 
 /// A partition as the file records it: token text, key hex.
@@ -235,37 +270,37 @@ fn entry(token: &Token, key: &[u8]) -> (String, String) {
 /// Table directory → partition (token text, key hex).
 type Entries = BTreeMap<String, (String, String)>;
 
-/// Partitions in doubt: (table directory, token text, key hex).
-type Doubts = BTreeSet<(String, String, String)>;
-
-/// The entries of a checkpoint file (none there: empty): the partitions done, and those in doubt.
-fn read(path: &Path) -> Result<(Entries, Doubts), LoadError> {
+/// The entries of a checkpoint file (none there: empty): the partitions done, and the marks.
+fn read(path: &Path) -> Result<(Entries, BTreeSet<Mark>), LoadError> {
     let err = |problem| LoadError::Checkpoint { path: path.to_path_buf(), problem };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => return Err(err(CheckpointProblem::Io(e))),
     };
-    let (mut done, mut in_doubt) = (BTreeMap::new(), BTreeSet::new());
+    let (mut done, mut marks) = (BTreeMap::new(), BTreeSet::new());
     for (n, l) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
         let bad = |why| err(CheckpointProblem::BadLine { line: n + 1, why });
         let fields: Vec<&str> = l.split('\t').collect();
-        let (dir, token, key, doubt) = match fields.as_slice() {
-            [dir, token, key] => (dir, token, key, false),
-            [dir, token, key, mark] if *mark == IN_DOUBT => (dir, token, key, true),
-            _ => return Err(bad("not three tab-separated fields, or four ending in in-doubt")),
+        let (dir, token, key, run) = match fields.as_slice() {
+            [dir, token, key] => (dir, token, key, None),
+            [dir, token, key, mark, run] if *mark == IN_DOUBT && !run.is_empty() => (dir, token, key, Some(run)),
+            _ => return Err(bad("not three tab-separated fields, or five with in-doubt and a run")),
         };
         if decode_hex(key).is_none() {
             return Err(bad("the key is not hex"));
         }
         let (dir, token, key) = (dir.to_string(), token.to_string(), key.to_string());
-        if doubt {
-            in_doubt.insert((dir, token, key));
-        } else {
-            done.insert(dir, (token, key));
+        match run {
+            Some(run) => {
+                marks.insert(Mark { dir, token, key, run: run.to_string() });
+            }
+            None => {
+                done.insert(dir, (token, key));
+            }
         }
     }
-    Ok((done, in_doubt))
+    Ok((done, marks))
 }
 
 /// Bytes of a hex string; `None` unless every character pair is a hex byte.
@@ -285,70 +320,92 @@ mod tests {
         (Partitioner::Murmur3.token(&key), key)
     }
 
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().expect("tempdir")
+    }
+
+    fn keys_of(c: &Checkpoint, dir: &str) -> Vec<Vec<u8>> {
+        c.marks(dir, Partitioner::Murmur3).expect("marks").into_iter().map(|(_, _, k)| k).collect()
+    }
+
     #[test]
-    fn a_partition_with_appends_is_in_doubt_until_it_is_passed_and_saved() -> Result<(), LoadError> {
-        let dir = tempfile::tempdir()
-            .map_err(|e| LoadError::Checkpoint { path: PathBuf::new(), problem: CheckpointProblem::Io(e) })?;
-        let path = dir.path().join("load.state");
+    fn a_mark_moves_the_checkpoint_up_to_the_partition_before_and_the_next_drops_it() -> Result<(), LoadError> {
+        let tmp = dir();
+        let path = tmp.path().join("load.state");
         let reopen = || Checkpoint::open(Some(&path), true);
-        let (t1, k1) = key(1);
-        let (t2, k2) = key(2);
+        let ((t1, k1), (t2, k2), (t3, k3)) = (key(1), key(2), key(3));
         let mut c = reopen()?;
         assert!(!c.passed(&t1, &k1));
-        // Before the partition with appends: it is in doubt, and the one before it (perhaps
-        // still in flight) not done yet.
+        // Before the partition with appends (the one before it acknowledged): done up to the
+        // one before, it marked.
         c.mark_in_doubt("d", &t2, &k2)?;
         let r = reopen()?;
-        assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, None);
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![(t2.clone(), k2.clone())]);
-        assert_eq!(r.in_doubt("other", Partitioner::Murmur3)?, vec![]);
-        // Acknowledged: done, no longer in doubt.
+        assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, Some((t1.clone(), k1.clone())));
+        assert_eq!(keys_of(&r, "d"), std::slice::from_ref(&k2));
+        assert_eq!(keys_of(&r, "other"), Vec::<Vec<u8>>::new());
+        // The next mark moves past it and drops it.
         c.passed(&t2, &k2);
-        c.save("d")?;
+        c.mark_in_doubt("d", &t3, &k3)?;
         let r = reopen()?;
         assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, Some((t2.clone(), k2.clone())));
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![]);
+        assert_eq!(keys_of(&r, "d"), std::slice::from_ref(&k3));
+        // So does the final checkpoint.
+        c.passed(&t3, &k3);
+        c.save("d")?;
+        let r = reopen()?;
+        assert_eq!(r.resume_after("d", Partitioner::Murmur3)?, Some((t3, k3)));
+        assert!(r.all_marks().is_empty());
         Ok(())
     }
 
     #[test]
-    fn a_rerun_keeps_the_mark_until_it_has_passed_the_partition_in_doubt() -> Result<(), LoadError> {
-        let dir = tempfile::tempdir()
-            .map_err(|e| LoadError::Checkpoint { path: PathBuf::new(), problem: CheckpointProblem::Io(e) })?;
-        let path = dir.path().join("load.state");
-        let (t1, k1) = key(1);
-        let (t2, k2) = key(2);
+    fn a_rerun_keeps_a_mark_until_it_passes_it_and_its_own_mark_is_a_new_one() -> Result<(), LoadError> {
+        let tmp = dir();
+        let path = tmp.path().join("load.state");
+        let ((t1, k1), (t2, k2)) = (key(1), key(2));
         let mut c = Checkpoint::open(Some(&path), true)?;
         c.mark_in_doubt("d", &t2, &k2)?;
-        // A rerun checkpoints a partition before the one in doubt, and marks another (its input
-        // has changed): both marks stay.
-        let (t3, k3) = key(3);
+        let first = Checkpoint::open(Some(&path), true)?.all_marks().clone();
+        // A rerun checkpoints a partition before the one in doubt: the mark stays.
         let mut c = Checkpoint::open(Some(&path), true)?;
-        c.mark_in_doubt("d", &t3, &k3)?;
-        c.passed(&t3, &k3);
         c.passed(&t1, &k1);
-        let r = Checkpoint::open(Some(&path), true)?;
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?.len(), 2);
         c.save("d")?;
-        let r = Checkpoint::open(Some(&path), true)?;
-        assert_eq!(r.in_doubt("d", Partitioner::Murmur3)?, vec![(t2.clone(), k2.clone())]);
-        // Passed and saved: gone.
+        assert_eq!(Checkpoint::open(Some(&path), true)?.all_marks(), &first);
+        // It marks the partition again to send it again: a mark of its own run.
+        c.mark_in_doubt("d", &t2, &k2)?;
+        let marks = Checkpoint::open(Some(&path), true)?.all_marks().clone();
+        assert_eq!(marks.len(), 2);
+        assert!(marks.iter().any(|m| m.run != first.iter().next().expect("one").run));
+        // Passed and saved: both gone.
         c.passed(&t2, &k2);
         c.save("d")?;
-        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("d", Partitioner::Murmur3)?, vec![]);
-        // --plan records nothing, and marks nothing.
-        let mut plan = Checkpoint::open(Some(&path), false)?;
-        assert!(!plan.records());
-        plan.mark_in_doubt("e", &t1, &k1)?;
-        assert_eq!(Checkpoint::open(Some(&path), true)?.in_doubt("e", Partitioner::Murmur3)?, vec![]);
+        assert!(Checkpoint::open(Some(&path), true)?.all_marks().is_empty());
         Ok(())
     }
 
     #[test]
-    fn a_fourth_field_other_than_in_doubt_does_not_read() {
-        for text in ["d\t1\t00\tdone\n", "d\t1\t00\tin-doubt\tx\n", "d\t1\tzz\tin-doubt\n"] {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let path = dir.path().join("load.state");
+    fn a_plan_neither_marks_nor_settles() -> Result<(), LoadError> {
+        let tmp = dir();
+        let path = tmp.path().join("load.state");
+        let (t1, k1) = key(1);
+        Checkpoint::open(Some(&path), true)?.mark_in_doubt("d", &t1, &k1)?;
+        let before = std::fs::read_to_string(&path).expect("state");
+        let mut plan = Checkpoint::open(Some(&path), false)?;
+        assert!(!plan.records());
+        let marks: Vec<Mark> = plan.all_marks().iter().cloned().collect();
+        plan.settle(&marks[0]);
+        plan.save("d")?;
+        plan.mark_in_doubt("e", &t1, &k1)?;
+        assert_eq!(std::fs::read_to_string(&path).expect("state"), before);
+        Ok(())
+    }
+
+    #[test]
+    fn a_mark_line_needs_in_doubt_and_a_run() {
+        for text in ["d\t1\t00\tin-doubt\n", "d\t1\t00\tdone\tr\n", "d\t1\t00\tin-doubt\t\n", "d\t1\tzz\tin-doubt\tr\n"]
+        {
+            let tmp = dir();
+            let path = tmp.path().join("load.state");
             std::fs::write(&path, text).expect("write");
             let e = Checkpoint::open(Some(&path), true).err();
             assert!(

@@ -153,35 +153,35 @@ pub enum LoadError {
         /// What is wrong.
         problem: CheckpointProblem,
     },
-    /// A previous run stopped while it was sending these partitions' list appends: whether the
-    /// cluster applied them is unknown, and sending them again could add every element twice.
+    /// A previous run stopped while a partition with list appends was being written: whether
+    /// the cluster applied them is unknown, and sending them again could add every element
+    /// twice. Nothing was written.
     #[error(
-        "{table}: partition {} was being written when a previous run stopped (checkpoint {}): whether \
-         its list appends were applied is unknown, and sending them again could add their elements \
-         twice. Look at the partition on the target: if its lists hold none of the source's elements, \
-         run again with --resume-in-doubt KEY=send; if they hold all of them, with \
-         --resume-in-doubt KEY=skip (the rest of the partition is sent); if only some (a partition \
-         sent in several batches), mend its lists by hand, then skip",
-        keys.join(", partition "),
-        path.display()
+        "a previous run stopped while it was writing a partition with list appends (checkpoint {}): {}. \
+         Whether the appends were applied is unknown, and sending them again could add their elements \
+         twice; nothing was written. Look at each partition on the target and answer for its mark: \
+         --resume-in-doubt MARK=send if its lists hold none of the source's elements, MARK=skip if \
+         they hold all of them (the rest of the partition is sent; needs --timestamp-mode \
+         preserve); if only some (a partition sent in several batches), mend its lists by hand, then \
+         skip",
+        path.display(),
+        marks.join("; ")
     )]
     InDoubt {
-        /// Target `keyspace.table`.
-        table: String,
-        /// The partitions in doubt: key in hex, and token.
-        keys: Vec<String>,
+        /// Each mark: table, partition key in hex, token, and the mark's name (`KEY@RUN`).
+        marks: Vec<String>,
         /// The checkpoint file.
         path: PathBuf,
     },
-    /// `--resume-in-doubt KEY=skip` without preserved timestamps.
+    /// `--resume-in-doubt MARK=skip` without preserved timestamps.
     #[error(
-        "--resume-in-doubt {key}=skip needs --timestamp-mode preserve: rebased or current timestamps \
+        "--resume-in-doubt {mark}=skip needs --timestamp-mode preserve: rebased or current timestamps \
          move with each run's clock, so the partition's collection deletions would be newer than the \
          list elements already applied and hide them"
     )]
     InDoubtSkip {
-        /// The partition key, in hex.
-        key: String,
+        /// The mark (`KEY@RUN`).
+        mark: String,
     },
     /// Counters cannot be replayed idempotently.
     #[error("{0} has counter columns: counters are not idempotent, a load would add to them; refused")]
@@ -195,18 +195,20 @@ pub enum CheckpointProblem {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// A line does not read.
-    #[error("line {line}: {why} (expected <dir>\\t<token>\\t<key hex>[\\tin-doubt])")]
+    #[error("line {line}: {why} (expected <dir>\\t<token>\\t<key hex>[\\tin-doubt\\t<run>])")]
     BadLine {
         /// 1-based line number.
         line: usize,
         /// What is wrong with it.
         why: &'static str,
     },
-    /// `--resume-in-doubt` answers for a partition the checkpoint does not mark in doubt.
-    #[error("--resume-in-doubt names partition {key}, which it does not mark in doubt")]
+    /// `--resume-in-doubt` answers for a mark the checkpoint does not hold.
+    #[error(
+        "--resume-in-doubt names mark {mark}, which it does not hold (the marks are KEY@RUN, as a refusal names them)"
+    )]
     NotInDoubt {
-        /// The key given, in hex.
-        key: String,
+        /// The mark given.
+        mark: String,
     },
     /// The recorded token is not the recorded key's: the checkpoint is not this table's.
     #[error("{dir}: token {token} is not the token of key {key} ({actual})")]

@@ -14,7 +14,8 @@
 //! `--rename-column`, `--as-of` (skip writes newer than a time), `--timestamp-mode
 //! preserve|rebase|now`, `--drop-ttl`, `--create-schema` (from the snapshot's schema.cql),
 //! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints; a
-//! partition with list appends is marked in doubt while it is written, see `checkpoint`). The
+//! partition with list appends is marked in doubt while it is written, and a rerun that finds
+//! the mark stops until the operator answers for it, see `checkpoint`). The
 //! target schema is checked before any write.
 //!
 //! Cells expired at load time are written as the tombstones they have become. List elements
@@ -145,7 +146,7 @@ pub struct TableLoad {
     pub statements: u64,
     /// Partitions skipped because a previous run finished them (`--resume`).
     pub resumed_past: u64,
-    /// List-append statements of partitions in doubt not sent again (`--resume-in-doubt KEY=skip`;
+    /// List-append statements of partitions in doubt not sent again (`--resume-in-doubt MARK=skip`;
     /// their elements still count in `cells`).
     #[serde(skip_serializing_if = "is_zero")]
     pub in_doubt_appends_skipped: u64,
@@ -185,6 +186,9 @@ pub const IN_FLIGHT_PER_NODE: usize = 32;
 /// Load `tables` (grouped by table and point in time) as `o` says: connect, then table by
 /// table check the target schema and write every partition, checkpointing as it goes.
 pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadError> {
+    let mut checkpoint = Checkpoint::open(o.resume.as_deref(), !o.plan)?;
+    let groups = table_groups(tables);
+    let doubts = doubts(&mut checkpoint, &groups, o)?;
     let target = Target::connect(o)?;
     let in_flight = match o.max_in_flight {
         0 => IN_FLIGHT_PER_NODE * target.session.get_cluster_state().get_nodes_info().len().max(1),
@@ -195,46 +199,88 @@ pub fn load(tables: &[SsTable], o: &LoadOptions) -> Result<Vec<TableLoad>, LoadE
         sender: send::Sender::new(target.session.clone(), in_flight, o.throttle_mib_s),
         target,
         progress: Progress::new(o.progress),
-        checkpoint: Checkpoint::open(o.resume.as_deref(), !o.plan)?,
+        checkpoint,
         partitions: 0,
     };
-    check_answers(&run.checkpoint, o)?;
     let mut out = Vec::new();
-    for (dirs, group) in table_groups(tables) {
-        out.push(run.table(&dirs, &group)?);
+    for ((dirs, _, group), doubts) in groups.iter().zip(doubts) {
+        out.push(run.table(dirs, group, &doubts)?);
     }
     Ok(out)
 }
 
-/// The answers for partitions in doubt must name marked partitions, and `skip` keeps the rest
-/// of the partition at the first run's timestamps only when they are preserved: rebased or
-/// `now` timestamps move with the clock of each run, so its collection deletions would be newer
-/// than the appends already applied, and hide them.
-fn check_answers(checkpoint: &Checkpoint, o: &LoadOptions) -> Result<(), LoadError> {
+/// A partition a previous run marked in doubt, and the operator's answer for it.
+struct Doubt {
+    mark: checkpoint::Mark,
+    token: Token,
+    key: Vec<u8>,
+    answer: InDoubt,
+}
+
+/// The marks of each table group with the operator's answers, before anything is written: a
+/// mark at or before the group's partition done is settled (the checkpoint moved past it once
+/// it was acknowledged); a mark without an answer stops the load (not with `--plan`, which
+/// writes nothing); an answer must name a mark of this checkpoint, and `skip` needs preserved
+/// timestamps: rebased or `now` ones move with each run's clock, so the partition's collection
+/// deletions would be newer than the appends already applied, and hide them.
+fn doubts(
+    checkpoint: &mut Checkpoint,
+    groups: &[(String, String, Vec<SsTable>)],
+    o: &LoadOptions,
+) -> Result<Vec<Vec<Doubt>>, LoadError> {
     let path = || o.resume.clone().unwrap_or_default();
-    let marked = checkpoint.marked_keys();
-    for (key, answer) in &o.resume_in_doubt {
-        if !marked.contains(key.as_str()) {
+    for (id, answer) in &o.resume_in_doubt {
+        if !checkpoint.all_marks().iter().any(|m| m.id() == *id) {
             return Err(LoadError::Checkpoint {
                 path: path(),
-                problem: CheckpointProblem::NotInDoubt { key: key.clone() },
+                problem: CheckpointProblem::NotInDoubt { mark: id.clone() },
             });
         }
         if *answer == InDoubt::Skip && o.timestamp_mode != TimestampMode::Preserve {
-            return Err(LoadError::InDoubtSkip { key: key.clone() });
+            return Err(LoadError::InDoubtSkip { mark: id.clone() });
         }
     }
-    Ok(())
+    let mut unanswered = Vec::new();
+    let mut out = Vec::new();
+    for (dirs, label, group) in groups {
+        let mut table = Vec::new();
+        if let Some(first) = group.first() {
+            let done = checkpoint.resume_after(dirs, first.partitioner)?;
+            for (mark, token, key) in checkpoint.marks(dirs, first.partitioner)? {
+                if done
+                    .as_ref()
+                    .is_some_and(|(dt, dk)| cairn_format::partitioner::compare_decorated(&token, &key, dt, dk).is_le())
+                {
+                    checkpoint.settle(&mark);
+                    continue;
+                }
+                match o.resume_in_doubt.get(&mark.id()) {
+                    Some(&answer) => table.push(Doubt { mark, token, key, answer }),
+                    None => unanswered.push(format!(
+                        "{label}: partition {} (token {}), mark {}",
+                        mark.key,
+                        mark.token,
+                        mark.id()
+                    )),
+                }
+            }
+        }
+        out.push(table);
+    }
+    if !unanswered.is_empty() && !o.plan {
+        return Err(LoadError::InDoubt { marks: unanswered, path: path() });
+    }
+    Ok(out)
 }
 
-/// One group per table and point in time ([`cairn_format::location`]), keyed by its
-/// directories (comma-joined: the checkpoint's key).
-fn table_groups(tables: &[SsTable]) -> Vec<(String, Vec<SsTable>)> {
+/// One group per table and point in time ([`cairn_format::location`]): its directories
+/// (comma-joined: the checkpoint's key), its name for messages, its SSTables.
+fn table_groups(tables: &[SsTable]) -> Vec<(String, String, Vec<SsTable>)> {
     cairn_format::location::group_by_table(tables)
         .into_iter()
-        .map(|(_, g)| {
+        .map(|(location, g)| {
             let dirs: BTreeSet<String> = g.iter().map(|t| t.descriptor.directory.display().to_string()).collect();
-            (dirs.into_iter().collect::<Vec<_>>().join(","), g.into_iter().cloned().collect())
+            (dirs.into_iter().collect::<Vec<_>>().join(","), location.to_string(), g.into_iter().cloned().collect())
         })
         .collect()
 }
@@ -252,7 +298,7 @@ struct Run<'o> {
 
 impl Run<'_> {
     /// Load one table's SSTables (`dirs`: their directories).
-    fn table(&mut self, dirs: &str, group: &[SsTable]) -> Result<TableLoad, LoadError> {
+    fn table(&mut self, dirs: &str, group: &[SsTable], doubts: &[Doubt]) -> Result<TableLoad, LoadError> {
         let o = self.o;
         let Some(first) = group.first() else { return Ok(TableLoad::default()) };
         let scanners = group.iter().map(SsTable::scanner).collect::<Result<Vec<_>, _>>()?;
@@ -275,31 +321,6 @@ impl Run<'_> {
         let mut prepared: Vec<PreparedStatement> = Vec::new();
         // Partitions at or before the checkpoint were written by an earlier run.
         let resume_after = self.checkpoint.resume_after(dirs, first.partitioner)?;
-        let mut in_doubt = self.checkpoint.in_doubt(dirs, first.partitioner)?;
-        // A mark at or before the partition done is settled: the checkpoint moved past it once
-        // it was acknowledged.
-        in_doubt.retain(|(t, k)| {
-            let settled = resume_after
-                .as_ref()
-                .is_some_and(|(dt, dk)| cairn_format::partitioner::compare_decorated(t, k, dt, dk).is_le());
-            if settled {
-                self.checkpoint.settle(dirs, k);
-            }
-            !settled
-        });
-        let answer = |key: &[u8]| o.resume_in_doubt.get(&cairn_format::types::render::hex(key)).copied();
-        let unanswered: Vec<String> = in_doubt
-            .iter()
-            .filter(|(_, k)| answer(k).is_none())
-            .map(|(t, k)| format!("{} (token {t})", cairn_format::types::render::hex(k)))
-            .collect();
-        if !unanswered.is_empty() && !o.plan {
-            return Err(LoadError::InDoubt {
-                table: name,
-                keys: unanswered,
-                path: o.resume.clone().unwrap_or_default(),
-            });
-        }
         let write_err = |source| LoadError::Write { table: name.clone(), source };
         while let Some(p) = merger.next_partition()?.cloned() {
             let token = first.partitioner.token(&p.key);
@@ -319,16 +340,16 @@ impl Run<'_> {
             let rows_before = w.stats.rows;
             let mut stmts = w.partition(&mut merger, &p.key, &p.deletion)?;
             let appends = |s: &Stmt| w.appending.get(s.shape as usize).copied().unwrap_or(true);
-            if answer(&p.key) == Some(InDoubt::Skip) && in_doubt.iter().any(|(t, k)| *t == token && *k == p.key) {
+            let answer = doubts.iter().find(|d| d.token == token && d.key == p.key).map(|d| d.answer);
+            if answer == Some(InDoubt::Skip) {
                 let before = stmts.len();
                 stmts.retain(|s| !appends(s));
                 let skipped = (before - stmts.len()) as u64;
                 w.stats.in_doubt_appends_skipped += skipped;
                 w.stats.statements -= skipped;
             }
-            // A partition with list appends is marked in doubt while it is sent, and acknowledged
-            // before the next is sent (see `checkpoint`): sent twice, its elements would be
-            // added twice.
+            // A partition with list appends is marked in doubt before it is sent, everything before
+            // it acknowledged (see `checkpoint`): sent twice, its elements would be added twice.
             let alone = self.checkpoint.records() && stmts.iter().any(appends);
             let bytes: u64 = stmts.iter().map(Stmt::bytes).sum();
             let batches = statements::batches(stmts, o.batch_statements);
@@ -359,21 +380,23 @@ impl Run<'_> {
                 let unit =
                     send::Unit { keyspace: w.ctx.keyspace.clone(), table: w.ctx.table.clone(), token: murmur, batches };
                 if alone {
+                    self.sender.drain(&self.target.rt).map_err(write_err)?;
                     self.checkpoint.mark_in_doubt(dirs, &token, &p.key)?;
                 }
                 self.sender.send(&self.target.rt, unit).map_err(write_err)?;
             }
             self.progress.update(&w.stats);
             // Everything sent so far is acknowledged before the checkpoint moves past it.
-            if self.checkpoint.passed(&token, &p.key) || alone {
+            if self.checkpoint.passed(&token, &p.key) {
                 self.sender.drain(&self.target.rt).map_err(write_err)?;
                 self.checkpoint.save(dirs)?;
             }
         }
         self.sender.drain(&self.target.rt).map_err(write_err)?;
-        // Answered marks of partitions the input does not hold are settled too.
-        for (_, k) in &in_doubt {
-            self.checkpoint.settle(dirs, k);
+        // Answered marks are settled, whether passed or not (the input no longer holds the
+        // partition).
+        for d in doubts {
+            self.checkpoint.settle(&d.mark);
         }
         self.checkpoint.save(dirs)?;
         w.stats.retries = self.sender.retries;

@@ -128,7 +128,7 @@ pub fn summary(tables: &[TableLoad], plan: bool, throttle: Option<f64>, seconds:
         if s.in_doubt_appends_skipped > 0 {
             let _ = writeln!(
                 out,
-                "  {} list-append statement(s) of the partitions in doubt not sent again (--resume-in-doubt KEY=skip)",
+                "  {} list-append statement(s) of the partitions in doubt not sent again (--resume-in-doubt MARK=skip)",
                 s.in_doubt_appends_skipped
             );
         }

@@ -523,9 +523,11 @@ fn keys_in_order(tables: &[SsTable]) -> Vec<(String, String)> {
 }
 
 /// A partition with list appends is marked in doubt in the checkpoint while it is written (a
-/// replay would append its elements twice). A rerun that finds the mark stops, naming the
-/// partition, until told whether the appends reached the cluster; `send` sends them again,
-/// `skip` sends the rest of the partition; either way the mark goes once the partition is done.
+/// replay would append its elements twice on Cassandra). A rerun that finds the mark stops
+/// before writing anything, naming it (`KEY@RUN`), until told whether the appends reached the
+/// cluster; `send` sends them again, `skip` the rest of the partition; either way the mark goes
+/// once the partition is done. An answer must name a mark; a mark at or before the partition
+/// done is settled; `--plan` neither stops nor drops a mark.
 #[test]
 fn a_partition_in_doubt_stops_the_rerun_until_told_what_to_do() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -542,41 +544,43 @@ fn a_partition_in_doubt_stops_the_rerun_until_told_what_to_do() {
     assert!(!done.contains("in-doubt"), "an interruption waits for every write: nothing in doubt\n{done}");
     let dir = done.split('\t').next().expect("a line").to_string();
     assert_eq!(done, format!("{dir}\t{}\t{}\n", keys[2].0, keys[2].1), "the third partition is done");
-    // As if the run had stopped just after marking the fourth partition, before sending it.
-    let in_doubt = |(t, k): &(String, String)| format!("{dir}\t{t}\t{k}\tin-doubt\n");
-    std::fs::write(&state, format!("{done}{}", in_doubt(&keys[3]))).expect("mark");
+    // As if a run had stopped just after marking the fourth partition, before sending it.
+    let mark = |(t, k): &(String, String), run: &str| format!("{dir}\t{t}\t{k}\tin-doubt\t{run}\n");
+    let marked = format!("{done}{}", mark(&keys[3], "1a"));
+    std::fs::write(&state, &marked).expect("mark");
     let err = load(&input, &o).expect_err("in doubt");
-    assert!(
-        matches!(&err, LoadError::InDoubt { keys: k, .. } if *k == [format!("{} (token {})", keys[3].1, keys[3].0)]),
-        "{err}"
-    );
-    assert!(err.to_string().contains("--resume-in-doubt KEY=send"), "{err}");
-    // An answer names a marked partition, and skipping keeps the first run's timestamps.
-    let answer = |key: &str, what| LoadOptions { resume_in_doubt: [(key.to_string(), what)].into(), ..o.clone() };
-    let err = load(&input, &answer(&keys[4].1, InDoubt::Send)).expect_err("not marked");
-    assert!(matches!(&err, LoadError::Checkpoint { problem: CheckpointProblem::NotInDoubt { .. }, .. }), "{err}");
-    let rebased = LoadOptions { timestamp_mode: TimestampMode::Rebase, ..answer(&keys[3].1, InDoubt::Skip) };
+    let id = format!("{}@1a", keys[3].1);
+    assert!(matches!(&err, LoadError::InDoubt { marks, .. } if marks.len() == 1 && marks[0].ends_with(&id)), "{err}");
+    assert!(err.to_string().contains("--resume-in-doubt MARK=send"), "{err}");
+    assert_eq!(node_tables(&n, &data, "cairn").len(), 1, "nothing more written");
+    // A plan neither stops at the mark nor drops it.
+    load(&input, &LoadOptions { plan: true, ..o.clone() }).expect("plan");
+    assert_eq!(std::fs::read_to_string(&state).expect("state"), marked);
+    // An answer names a mark, and skipping keeps the first run's timestamps.
+    let answer = |id: &str, what| LoadOptions { resume_in_doubt: [(id.to_string(), what)].into(), ..o.clone() };
+    for other in [format!("{}@1a", keys[4].1), format!("{}@1b", keys[3].1)] {
+        let err = load(&input, &answer(&other, InDoubt::Send)).expect_err("not marked");
+        assert!(matches!(&err, LoadError::Checkpoint { problem: CheckpointProblem::NotInDoubt { .. }, .. }), "{err}");
+    }
+    let rebased = LoadOptions { timestamp_mode: TimestampMode::Rebase, ..answer(&id, InDoubt::Skip) };
     assert!(matches!(load(&input, &rebased), Err(LoadError::InDoubtSkip { .. })));
-    let send = answer(&keys[3].1, InDoubt::Send);
-    let s = load(&input, &send).expect("sent again");
+    let s = load(&input, &answer(&id, InDoubt::Send)).expect("sent again");
     assert_eq!((s[0].resumed_past, s[0].in_doubt_appends_skipped), (3, 0));
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
     let finished = std::fs::read_to_string(&state).expect("state");
     assert!(!finished.contains("in-doubt"), "{finished}");
-    // The last partition in doubt, its appends applied: skipping them leaves every element once
-    // (sending them again would add them twice).
+    // The last partition in doubt, its appends applied: skipping them leaves every element once.
     let last = keys.len() - 1;
-    let marked = format!("{dir}\t{}\t{}\n{}", keys[last - 1].0, keys[last - 1].1, in_doubt(&keys[last]));
+    let marked = format!("{dir}\t{}\t{}\n{}", keys[last - 1].0, keys[last - 1].1, mark(&keys[last], "2b"));
     std::fs::write(&state, marked).expect("mark");
-    let skip = answer(&keys[last].1, InDoubt::Skip);
-    let s = load(&input, &skip).expect("skipped");
+    let s = load(&input, &answer(&format!("{}@2b", keys[last].1), InDoubt::Skip)).expect("skipped");
     assert_eq!(s[0].resumed_past, last as u64);
     assert!(s[0].in_doubt_appends_skipped > 0, "the last partition has list appends");
     assert_eq!(live(&node_tables(&n, &data, "cairn"), now), live(&input, now), "every element once");
     let finished = std::fs::read_to_string(&state).expect("state");
     assert!(!finished.contains("in-doubt"), "{finished}");
     // A mark at or before the partition done is settled: dropped without a question.
-    std::fs::write(&state, format!("{finished}{}", in_doubt(&keys[2]))).expect("mark");
+    std::fs::write(&state, format!("{finished}{}", mark(&keys[2], "3c"))).expect("mark");
     let s = load(&input, &o).expect("settled");
     assert_eq!(s[0].resumed_past, keys.len() as u64);
     assert_eq!(std::fs::read_to_string(&state).expect("state"), finished);

@@ -51,10 +51,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "STATE_FILE")]
     pub resume: Option<PathBuf>,
     /// The answer for a partition the --resume file marks in doubt (a partition with list
-    /// appends is marked while it is written): KEY is its key in hex, as the refusal names it;
-    /// send its list appends again (the target's lists hold none of them) or skip them (they
-    /// hold all of them; needs --timestamp-mode preserve). Repeat for several partitions.
-    #[arg(long, value_name = "KEY=send|skip", requires = "resume")]
+    /// appends is marked while it is written; a rerun that finds a mark stops and names it,
+    /// KEY@RUN): send its list appends again (the target's lists hold none of them) or skip
+    /// them (they hold all of them; needs --timestamp-mode preserve). Repeat for several marks;
+    /// an answer decides only the mark it names.
+    #[arg(long, value_name = "KEY@RUN=send|skip", requires = "resume")]
     pub resume_in_doubt: Vec<String>,
     /// Connections per host.
     #[arg(long, default_value_t = 1)]

@@ -25,19 +25,24 @@ pub fn run(a: LoadArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
     let mut resume_in_doubt = std::collections::BTreeMap::new();
     for answer in &a.resume_in_doubt {
-        let parsed = answer.split_once('=').and_then(|(key, what)| {
+        let parsed = answer.rsplit_once('=').and_then(|(mark, what)| {
             let what = match what {
                 "send" => cairn_loader::InDoubt::Send,
                 "skip" => cairn_loader::InDoubt::Skip,
                 _ => return None,
             };
-            let hex = key.len().is_multiple_of(2) && !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit());
-            hex.then(|| (key.to_ascii_lowercase(), what))
+            let (key, run) = mark.split_once('@')?;
+            let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+            (hex(key) && key.len().is_multiple_of(2) && hex(run)).then(|| (mark.to_ascii_lowercase(), what))
         });
-        let Some((key, what)) = parsed else {
-            anyhow::bail!("--resume-in-doubt {answer:?}: expected KEY=send or KEY=skip, KEY the partition key in hex");
+        let Some((mark, what)) = parsed else {
+            anyhow::bail!(
+                "--resume-in-doubt {answer:?}: expected KEY@RUN=send or KEY@RUN=skip, the mark as the refusal names it"
+            );
         };
-        resume_in_doubt.insert(key, what);
+        if resume_in_doubt.insert(mark.clone(), what).is_some_and(|before| before != what) {
+            anyhow::bail!("--resume-in-doubt answers mark {mark} both send and skip");
+        }
     }
     if a.stream {
         if !resume_in_doubt.is_empty() {
