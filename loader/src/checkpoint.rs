@@ -23,16 +23,17 @@
 //! <dir>\t<token>\t<key hex>\tin-doubt\t<run>
 //! ```
 //!
-//! `<run>` names the run that wrote the mark. The next such partition's write (or a periodic or
-//! final checkpoint, everything acknowledged) moves past it and drops the mark: a run leaves at
-//! most one partition in doubt. Partitions without appends around it may still be in flight;
+//! `<run>` names the run that wrote the mark (lowercase hex, as the key). The next such
+//! partition's write (or a periodic or final checkpoint, everything acknowledged) moves past it
+//! and drops the mark: a run leaves at most one partition in doubt. Partitions without appends around it may still be in flight;
 //! a rerun sends them again, which is harmless.
 //!
 //! A rerun cannot know whether the marked partition's appends were applied: all, none, or, for a
 //! partition sent in several batches, some. It stops before writing anything until the operator,
 //! having looked at the partition on the target, answers for that mark (`KEY@RUN=send|skip`,
 //! [`InDoubt`]). An answer names the run, so it decides that mark only: a rerun that marks the
-//! partition again (to send its appends again) writes a new mark, which needs a new answer. A
+//! partition again (to send its appends again) replaces the mark with its own, which needs a new
+//! answer. A
 //! mark at or before the partition done is settled (the checkpoint moved past it once it was
 //! acknowledged) and dropped; so is an answered mark whose partition the input no longer holds.
 
@@ -206,6 +207,9 @@ impl Checkpoint {
         self.since = 0;
         self.move_past(dir);
         let (token, key) = entry(token, key);
+        // A partition marked by an earlier run and sent again (answered `send`): the new mark
+        // replaces it, so a partition has one mark and one answer decides it.
+        self.marks.retain(|m| (m.dir.as_str(), &m.token, &m.key) != (dir, &token, &key));
         self.marks.insert(Mark { dir: dir.to_string(), token, key, run: self.run.clone() });
         self.write()
     }
@@ -287,8 +291,13 @@ fn read(path: &Path) -> Result<(Entries, BTreeSet<Mark>), LoadError> {
             [dir, token, key, mark, run] if *mark == IN_DOUBT && !run.is_empty() => (dir, token, key, Some(run)),
             _ => return Err(bad("not three tab-separated fields, or five with in-doubt and a run")),
         };
-        if decode_hex(key).is_none() {
-            return Err(bad("the key is not hex"));
+        // Lowercase, as written and as answers name them.
+        let lower_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if decode_hex(key).is_none() || !lower_hex(key) {
+            return Err(bad("the key is not lowercase hex"));
+        }
+        if run.is_some_and(|r| !lower_hex(r)) {
+            return Err(bad("the run is not lowercase hex"));
         }
         let (dir, token, key) = (dir.to_string(), token.to_string(), key.to_string());
         match run {
@@ -371,15 +380,31 @@ mod tests {
         c.passed(&t1, &k1);
         c.save("d")?;
         assert_eq!(Checkpoint::open(Some(&path), true)?.all_marks(), &first);
-        // It marks the partition again to send it again: a mark of its own run.
+        // It marks the partition again to send it again: its own mark replaces the first.
         c.mark_in_doubt("d", &t2, &k2)?;
         let marks = Checkpoint::open(Some(&path), true)?.all_marks().clone();
-        assert_eq!(marks.len(), 2);
-        assert!(marks.iter().any(|m| m.run != first.iter().next().expect("one").run));
-        // Passed and saved: both gone.
+        assert_eq!(marks.len(), 1);
+        assert!(marks.iter().all(|m| m.run != first.iter().next().expect("one").run));
+        // Passed and saved: gone.
         c.passed(&t2, &k2);
         c.save("d")?;
         assert!(Checkpoint::open(Some(&path), true)?.all_marks().is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn passing_a_partition_drops_the_mark_of_its_own_table_only() -> Result<(), LoadError> {
+        let tmp = dir();
+        let path = tmp.path().join("load.state");
+        let (t1, k1) = key(1);
+        let mut c = Checkpoint::open(Some(&path), true)?;
+        c.mark_in_doubt("e", &t1, &k1)?;
+        c.mark_in_doubt("d", &t1, &k1)?;
+        c.passed(&t1, &k1);
+        c.save("d")?;
+        let r = Checkpoint::open(Some(&path), true)?;
+        assert_eq!(keys_of(&r, "d"), Vec::<Vec<u8>>::new());
+        assert_eq!(keys_of(&r, "e"), std::slice::from_ref(&k1));
         Ok(())
     }
 
@@ -402,8 +427,15 @@ mod tests {
 
     #[test]
     fn a_mark_line_needs_in_doubt_and_a_run() {
-        for text in ["d\t1\t00\tin-doubt\n", "d\t1\t00\tdone\tr\n", "d\t1\t00\tin-doubt\t\n", "d\t1\tzz\tin-doubt\tr\n"]
-        {
+        let bad = [
+            "d\t1\t00\tin-doubt\n",
+            "d\t1\t00\tdone\tab\n",
+            "d\t1\t00\tin-doubt\t\n",
+            "d\t1\tzz\tin-doubt\tab\n",
+            "d\t1\t0A\tin-doubt\tab\n",
+            "d\t1\t0a\tin-doubt\trun\n",
+        ];
+        for text in bad {
             let tmp = dir();
             let path = tmp.path().join("load.state");
             std::fs::write(&path, text).expect("write");

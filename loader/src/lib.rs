@@ -14,8 +14,8 @@
 //! `--rename-column`, `--as-of` (skip writes newer than a time), `--timestamp-mode
 //! preserve|rebase|now`, `--drop-ttl`, `--create-schema` (from the snapshot's schema.cql),
 //! `--plan` (check the schema and count per host, write nothing), `--resume` (checkpoints; a
-//! partition with list appends is marked in doubt while it is written, and a rerun that finds
-//! the mark stops until the operator answers for it, see `checkpoint`). The
+//! partition with list appends is marked in doubt before it is sent, and a rerun that finds the
+//! mark stops until the operator answers for it, see `checkpoint`). The
 //! target schema is checked before any write.
 //!
 //! Cells expired at load time are written as the tombstones they have become. List elements
@@ -103,9 +103,9 @@ pub struct LoadOptions {
     /// Checkpoint file: finished partitions are recorded here and skipped when the load is
     /// run again (after a crash or an interruption).
     pub resume: Option<std::path::PathBuf>,
-    /// The operator's answer for partitions the checkpoint marks in doubt, by key (hex): what
-    /// to do with their list appends. A mark without an answer stops the load
-    /// ([`LoadError::InDoubt`]); an answer without a mark is refused.
+    /// The operator's answer for partitions the checkpoint marks in doubt, by mark (`KEY@RUN`,
+    /// lowercase hex): what to do with their list appends. A mark without an answer stops the
+    /// load ([`LoadError::InDoubt`]); an answer that names no mark is refused.
     pub resume_in_doubt: BTreeMap<String, InDoubt>,
     /// Stop after this many partitions (an interruption, for tests and staged loads).
     pub stop_after: Option<u64>,
