@@ -206,6 +206,14 @@ pub enum ExportError {
         /// Which thread panicked, and what that means for the output.
         what: &'static str,
     },
+    /// The operating system refused a thread (out of memory or of processes).
+    #[error("{table}: cannot start the scanning thread: {error}")]
+    Thread {
+        /// keyspace.table.
+        table: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
     /// The dataset already exists.
     #[error("{}: already exists; export into an empty place (nothing was overwritten)", path.display())]
     Exists {

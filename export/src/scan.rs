@@ -99,6 +99,7 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
         }
     };
     let name = table_name.clone();
+    let table = table_name.clone();
     let thread = std::thread::Builder::new()
         .name(format!("cairn-scan {table_name}"))
         .spawn(move || {
@@ -118,7 +119,7 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
                 }
             }
         })
-        .map_err(|e| ExportError::Write { path: PathBuf::from("(scan thread)"), error: e })?;
+        .map_err(|error| ExportError::Thread { table, error })?;
     Ok(Batches { schema, rx, thread: Some(thread), table_name: name })
 }
 
