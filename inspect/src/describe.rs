@@ -109,16 +109,27 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
     let crc = table.crc.as_ref().map(|c| json!({ "chunk_size": c.chunk_size, "checksums": c.crcs }));
     let mut undecoded = Undecoded::default();
     let summary = table.summary()?.map(|s| {
-        let keys = &mut undecoded.summary_keys;
-        json!({
+        // A key counts once, however many of the entries, the first and the last key show it.
+        let mut bad = std::collections::BTreeSet::new();
+        let mut shown = |k: &[u8]| {
+            let mut n = 0;
+            let v = key_json(&table.header, k, &mut n);
+            if n > 0 {
+                bad.insert(k.to_vec());
+            }
+            v
+        };
+        let v = json!({
             "min_index_interval": s.min_index_interval,
             "sampling_level": s.sampling_level,
             "size_at_full_sampling": s.size_at_full_sampling,
             "entry_count": s.entries.len(),
-            "entries": s.entries.iter().map(|(k, p)| json!({ "key": key_json(&table.header, k, keys), "token": table.token(k).to_string(), "index_position": p })).collect::<Vec<_>>(),
-            "first_key": key_json(&table.header, &s.first_key, keys),
-            "last_key": key_json(&table.header, &s.last_key, keys),
-        })
+            "entries": s.entries.iter().map(|(k, p)| json!({ "key": shown(k), "token": table.token(k).to_string(), "index_position": p })).collect::<Vec<_>>(),
+            "first_key": shown(&s.first_key),
+            "last_key": shown(&s.last_key),
+        });
+        undecoded.summary_keys = bad.len() as u64;
+        v
     });
     let filter = table.filter()?.map(|f| {
         let bits = f.bit_count();
