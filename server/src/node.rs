@@ -296,6 +296,23 @@ pub(crate) fn identity(
     Ok((host_id, tokens, true))
 }
 
+/// The seed of a node's host id, tokens and other random draws: the clock, and what tells apart
+/// nodes started in the same microsecond — the nodes of a ring on one machine share a port
+/// (127.0.0.x:9042), so their addresses and processes must enter it too, or two of them draw the
+/// same host id and tokens (seen: "token … is claimed by both 127.0.0.4 and 127.0.0.6").
+pub(crate) fn node_seed(now_micros: i64, addr: std::net::SocketAddr, pid: u32) -> u64 {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64)
+        }
+    };
+    let mut mixed = ip.rotate_left(17) ^ (u64::from(pid) << 24) ^ (u64::from(addr.port()) << 48);
+    // One round of the generator, so that nearby addresses and pids differ in every bit.
+    (now_micros as u64) ^ splitmix(&mut mixed)
+}
+
 pub(crate) fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
@@ -327,7 +344,7 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
     std::fs::create_dir_all(&config.data_dir)?;
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
-    let mut seed = now_micros() as u64 ^ (u64::from(addr.port()) << 48);
+    let mut seed = node_seed(now_micros(), addr, std::process::id());
     let (host_id, tokens, first_start) =
         identity(&config.data_dir, config.num_tokens, &config.initial_tokens, &mut seed)?;
     // A new node that is not a seed streams its ranges before it serves (bootstrap).
@@ -459,4 +476,31 @@ pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
 #[doc(hidden)]
 pub fn _text(s: &str) -> Option<Vec<u8>> {
     values::text(s)
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    #[test]
+    fn nodes_started_in_the_same_microsecond_on_one_port_draw_different_identities() {
+        let at = |ip: &str, port: u16, pid| {
+            node_seed(1_700_000_000_000_000, format!("{ip}:{port}").parse().expect("addr"), pid)
+        };
+        let seeds = [
+            at("127.0.0.4", 9042, 10),
+            at("127.0.0.6", 9042, 10),
+            at("127.0.0.4", 9042, 11),
+            at("127.0.0.4", 9043, 10),
+            at("[::1]", 9042, 10),
+        ];
+        let distinct: std::collections::BTreeSet<u64> = seeds.iter().copied().collect();
+        assert_eq!(distinct.len(), seeds.len(), "{seeds:?}");
+        // The tokens drawn from two of them.
+        let tokens = |mut s: u64| {
+            random_uuid(&mut s);
+            (0..16).map(|_| splitmix(&mut s) as i64).collect::<std::collections::BTreeSet<_>>()
+        };
+        assert!(tokens(seeds[0]).is_disjoint(&tokens(seeds[1])));
+    }
 }
