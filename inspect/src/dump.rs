@@ -239,19 +239,7 @@ impl<'a> Renderer<'a> {
 
     /// [`Renderer::key_strings`], and whether the key split and each part decoded as its type.
     pub(crate) fn key_strings_checked(header: &SerializationHeader, key: &[u8]) -> (Vec<String>, bool) {
-        match cairn_format::types::value::key_components(&header.key_type, key) {
-            Ok(parts) => {
-                let mut decoded = true;
-                let types = header.key_components();
-                let strings = types.iter().zip(parts).map(|(t, p)| {
-                    let (text, ok) = get_string_checked(t, p);
-                    decoded &= ok;
-                    text
-                });
-                (strings.collect(), decoded)
-            }
-            Err(_) => (vec![hex(key)], false),
-        }
+        cairn_format::types::render::key_strings_checked(&header.key_type, key)
     }
 
     /// A set element's or map key's path as a string (counted when it does not decode).

@@ -5,9 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use cairn_format::sstable::SsTable;
-use cairn_format::types;
 use cairn_format::types::CqlType;
-use cairn_format::types::render::{get_string, hex};
+use cairn_format::types::render::{hex, key_strings_checked};
 use serde::Serialize;
 
 use crate::*;
@@ -88,6 +87,10 @@ pub struct PartitionDiff {
     pub rows_differing: u64,
     /// The first [`ROWS_LISTED`] of them.
     pub rows: Vec<RowDiff>,
+    /// Whether `key` is the key decoded as its type: `false` when it did not decode, and
+    /// `key` is its hex (written only then).
+    #[serde(skip_serializing_if = "is_true")]
+    pub key_decoded: bool,
     /// The serialized key, hex.
     pub key_hex: String,
     #[serde(skip)]
@@ -157,9 +160,10 @@ impl TableDiff {
             self.depth
         )?;
         for p in &self.differing_partitions {
+            let hex_note = if p.key_decoded { "" } else { " (hex: the key does not decode as its type)" };
             writeln!(
                 out,
-                "  key {} token {}: {} (rows A {} B {}, cells A {} B {}, {} rows differ)",
+                "  key {}{hex_note} token {}: {} (rows A {} B {}, cells A {} B {}, {} rows differ)",
                 p.key.join(":"),
                 p.token,
                 p.status.as_str(),
@@ -181,15 +185,8 @@ impl TableDiff {
     }
 }
 
-pub(crate) fn key_strings(header_key: &CqlType, key: &[u8]) -> Vec<String> {
-    let types: Vec<CqlType> = match header_key {
-        CqlType::Composite(ts) => ts.clone(),
-        t => vec![t.clone()],
-    };
-    match types::value::key_components(header_key, key) {
-        Ok(parts) => types.iter().zip(parts).map(|(t, p)| get_string(t, p)).collect(),
-        Err(_) => vec![hex(key)],
-    }
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 pub(crate) fn compare_rows(a: &PartitionDigest, b: &PartitionDigest) -> (u64, Vec<RowDiff>) {
@@ -259,8 +256,10 @@ pub(crate) fn partition_diff(
         }
         (None, None) => return None,
     };
+    let (key, key_decoded) = key_strings_checked(key_type, &any.key);
     Some(PartitionDiff {
-        key: key_strings(key_type, &any.key),
+        key,
+        key_decoded,
         token: any.token.to_string(),
         status,
         rows_a: a.map_or(0, |d| d.rows),
@@ -333,4 +332,63 @@ pub fn diff_table(pair: &TablePair<'_>, opts: &RepairOptions) -> Result<TableDif
 /// Compare every table A and B hold (restricted by `opts`).
 pub fn diff(a: &[SsTable], b: &[SsTable], opts: &RepairOptions) -> Result<Vec<TableDiff>, RepairError> {
     pair_tables(a, b, opts)?.iter().map(|p| diff_table(p, opts)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_format::deletion::DeletionTime;
+
+    use super::*;
+
+    fn only(key: &[u8]) -> PartitionDigest {
+        PartitionDigest {
+            key: key.to_vec(),
+            token: 7,
+            hash: cairn_format::merkle::EMPTY,
+            deletion: DeletionTime::LIVE,
+            rows: 0,
+            cells: 0,
+            max_timestamp: 0,
+            row_digests: vec![],
+        }
+    }
+
+    fn table(p: PartitionDiff) -> TableDiff {
+        TableDiff {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            index: None,
+            only_in: None,
+            depth: 1,
+            partitions_a: 1,
+            partitions_b: 0,
+            partitions_compared: 1,
+            ranges_differing: 1,
+            ranges: vec![],
+            differing_partitions: vec![p],
+        }
+    }
+
+    #[test]
+    fn a_key_that_does_not_decode_is_hex_and_says_so() {
+        let compound = CqlType::Composite(vec![CqlType::Int, CqlType::Text]);
+        // 0x0003 'a' 'b' 'c' 0x00: one component where the key type has two.
+        let bad = [0u8, 3, b'a', b'b', b'c', 0];
+        let p = partition_diff(&compound, Some(&only(&bad)), None).unwrap();
+        assert_eq!((p.key.clone(), p.key_decoded), (vec![hex(&bad)], false));
+        let mut out = Vec::new();
+        table(p.clone()).write_human(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let expected = format!("key {} (hex: the key does not decode as its type) token 7: only in A", hex(&bad));
+        assert!(text.contains(&expected), "{text}");
+        assert_eq!(serde_json::to_value(&p).unwrap()["key_decoded"], false);
+
+        let good = 5i32.to_be_bytes();
+        let p = partition_diff(&CqlType::Int, Some(&only(&good)), None).unwrap();
+        assert_eq!((p.key.clone(), p.key_decoded), (vec!["5".to_string()], true));
+        let mut out = Vec::new();
+        table(p.clone()).write_human(&mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("key 5 token 7: only in A"));
+        assert!(serde_json::to_value(&p).unwrap().get("key_decoded").is_none());
+    }
 }

@@ -982,6 +982,31 @@ pub fn get_string(ty: &CqlType, raw: &[u8]) -> String {
     get_string_checked(ty, raw).0
 }
 
+/// A partition key's parts as [`get_string`] renders them (one for a single-column key, one per
+/// component of a compound key's `CompositeType`), and whether the key split into the key
+/// type's components and every part decoded as its type. A key that does not split is one
+/// string, its hex. The one rule every verb renders partition keys by.
+pub fn key_strings_checked(key_type: &CqlType, key: &[u8]) -> (Vec<String>, bool) {
+    let Ok(parts) = crate::types::value::key_components(key_type, key) else {
+        return (vec![hex(key)], false);
+    };
+    let types = match key_type {
+        CqlType::Composite(types) => types.as_slice(),
+        single => std::slice::from_ref(single),
+    };
+    let mut decoded = true;
+    let strings = types
+        .iter()
+        .zip(parts)
+        .map(|(t, p)| {
+            let (text, ok) = get_string_checked(t, p);
+            decoded &= ok;
+            text
+        })
+        .collect();
+    (strings, decoded)
+}
+
 /// [`get_string`], and whether `raw` decoded as `ty`: when it does not, the text is its hex (or,
 /// in a tuple or UDT, the fields before the one that does not), which a caller should not pass
 /// off as a value without saying so. Blobs, collections and custom types are hex by design.
