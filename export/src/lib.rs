@@ -207,10 +207,12 @@ pub enum ExportError {
         what: &'static str,
     },
     /// The operating system refused a thread (out of memory or of processes).
-    #[error("{table}: cannot start the scanning thread: {error}")]
+    #[error("{table}: cannot start {what}: {error}")]
     Thread {
         /// keyspace.table.
         table: String,
+        /// Which thread.
+        what: &'static str,
         /// The operating system's error.
         error: std::io::Error,
     },

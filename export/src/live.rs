@@ -89,7 +89,8 @@ pub(crate) fn write_live(
     // Whether batches become Arrow arrays (decoded as they are gathered) or text values.
     let arrow = new_sink(None).takes_arrow();
     std::thread::scope(|scope| {
-        let encoder = scope.spawn(move || -> Result<Vec<FileSummary>, ExportError> {
+        let encoding = std::thread::Builder::new().name(format!("cairn-encode {table_name}"));
+        let encoder = encoding.spawn_scoped(scope, move || -> Result<Vec<FileSummary>, ExportError> {
             let mut sink = new_sink((!boundaries.is_empty()).then_some(0));
             let mut files = Vec::new();
             for work in rx {
@@ -106,6 +107,11 @@ pub(crate) fn write_live(
             files.append(&mut sink.files);
             Ok(files)
         });
+        let encoder = encoder.map_err(|error| ExportError::Thread {
+            table: table_name.to_string(),
+            what: "the encoding thread",
+            error,
+        })?;
         let mut scan = Scan {
             partitioner,
             filter,
@@ -269,7 +275,8 @@ pub(crate) fn write_live_ranges(
             .iter()
             .enumerate()
             .map(|(k, filter)| {
-                scope.spawn(move || {
+                let scanning = std::thread::Builder::new().name(format!("cairn-scan {table_name} {k}"));
+                scanning.spawn_scoped(scope, move || {
                     let mut scanners = Vec::new();
                     for (t, digest) in tables.iter().zip(digests) {
                         let mut sc = t.scanner_covering(digest.clone())?;
@@ -300,10 +307,15 @@ pub(crate) fn write_live_ranges(
             .collect();
         workers
             .into_iter()
-            .map(|w| {
-                w.join().unwrap_or_else(|_| {
+            .map(|w| match w {
+                Ok(w) => w.join().unwrap_or_else(|_| {
                     Err(ExportError::Panicked { table: table_name.to_string(), what: "a scanning thread panicked" })
-                })
+                }),
+                // The ranges whose threads started still run to their end (the scope waits for
+                // them); their files are not published, as for any error.
+                Err(error) => {
+                    Err(ExportError::Thread { table: table_name.to_string(), what: "a scanning thread", error })
+                }
             })
             .collect()
     });

@@ -119,7 +119,7 @@ pub fn scan(tables: &[SsTable], opts: &ExportOptions) -> Result<Batches, ExportE
                 }
             }
         })
-        .map_err(|error| ExportError::Thread { table, error })?;
+        .map_err(|error| ExportError::Thread { table, what: "the scanning thread", error })?;
     Ok(Batches { schema, rx, thread: Some(thread), table_name: name })
 }
 
