@@ -17,37 +17,15 @@ use serde_json::{Value, json};
 use crate::InspectError;
 use crate::dump::Renderer;
 
-/// What was shown in hex because it did not decode as its type.
-#[derive(Debug, Default)]
-struct Undecoded {
-    index_keys: u64,
-    summary_keys: u64,
-    clustering_values: u64,
-    /// Index.db offset of the first entry with one.
-    first_at: Option<u64>,
-}
+/// What `describe` counts when it shows it in hex ([`crate::ShownInHex`]), warned about once
+/// per SSTable with the Index.db offset of the first entry with one.
+type Undecoded = crate::ShownInHex<3>;
+const INDEX_KEYS: usize = 0;
+const SUMMARY_KEYS: usize = 1;
+const CLUSTERING_VALUES: usize = 2;
 
 impl Undecoded {
-    fn note_at(&mut self, at: u64) {
-        self.first_at.get_or_insert(at);
-    }
-
-    /// The warning for the SSTable `name`, when anything was shown in hex.
-    fn warning(&self, name: &str) -> Option<String> {
-        let what: Vec<String> = [
-            crate::count_of(self.index_keys, "Index.db key"),
-            crate::count_of(self.summary_keys, "Summary.db key"),
-            crate::count_of(self.clustering_values, "promoted index clustering value"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if what.is_empty() {
-            return None;
-        }
-        let first = self.first_at.map_or_else(String::new, |at| format!(" (the first at Index.db byte {at})"));
-        Some(format!("{name}: {} did not decode as the column types{first}; shown in hex", what.join(" and ")))
-    }
+    const NONE: Undecoded = Undecoded::new(["Index.db key", "Summary.db key", "promoted index clustering value"]);
 }
 
 fn bound_json(table: &SsTable, b: &ClusteringBound, undecoded: &mut u64) -> Value {
@@ -107,7 +85,7 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
         })
     });
     let crc = table.crc.as_ref().map(|c| json!({ "chunk_size": c.chunk_size, "checksums": c.crcs }));
-    let mut undecoded = Undecoded::default();
+    let mut undecoded = Undecoded::NONE;
     let summary = table.summary()?.map(|s| {
         // A key counts once, however many of the entries, the first and the last key show it.
         let mut bad = std::collections::BTreeSet::new();
@@ -128,7 +106,7 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
             "first_key": shown(&s.first_key),
             "last_key": shown(&s.last_key),
         });
-        undecoded.summary_keys = bad.len() as u64;
+        *undecoded.count(SUMMARY_KEYS) = bad.len() as u64;
         v
     });
     let filter = table.filter()?.map(|f| {
@@ -153,8 +131,8 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
             truncated = true;
             continue;
         }
-        let (keys_before, values_before) = (undecoded.index_keys, undecoded.clustering_values);
-        let values = &mut undecoded.clustering_values;
+        let before = undecoded.total();
+        let values = undecoded.count(CLUSTERING_VALUES);
         let promoted = e.promoted.as_ref().map(|p| {
             json!({
                 "header_length": p.header_length,
@@ -169,8 +147,8 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
                 "offsets": p.offsets,
             })
         });
-        let key = key_json(&table.header, &e.key, &mut undecoded.index_keys);
-        if (undecoded.index_keys, undecoded.clustering_values) != (keys_before, values_before) {
+        let key = key_json(&table.header, &e.key, undecoded.count(INDEX_KEYS));
+        if undecoded.total() != before {
             undecoded.note_at(e.index_position);
         }
         entries.push(json!({
@@ -182,7 +160,7 @@ pub fn describe_one(table: &SsTable, max_index_entries: Option<usize>) -> Result
             "promoted_index": promoted,
         }));
     }
-    if let Some(w) = undecoded.warning(&table.descriptor.display_name()) {
+    if let Some(w) = undecoded.warning(&table.descriptor.display_name(), Some("Index.db")) {
         crate::warn(&w);
     }
     Ok(json!({
@@ -216,16 +194,16 @@ mod tests {
     fn keys_shown_in_hex_are_counted_for_one_warning() {
         let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
         let header = SerializationHeader::new(stats, CqlType::Int, vec![], vec![], vec![]);
-        let mut u = Undecoded::default();
-        assert_eq!(key_json(&header, &[0, 0, 0, 7], &mut u.index_keys), json!(["7"]));
-        assert_eq!(u.warning("nb-1-big"), None, "a key that decodes");
-        assert_eq!(key_json(&header, &[0, 7], &mut u.index_keys), json!(["0007"]), "shown in hex");
+        let mut u = Undecoded::NONE;
+        assert_eq!(key_json(&header, &[0, 0, 0, 7], u.count(INDEX_KEYS)), json!(["7"]));
+        assert_eq!(u.warning(&"nb-1-big", Some("Index.db")), None, "a key that decodes");
+        assert_eq!(key_json(&header, &[0, 7], u.count(INDEX_KEYS)), json!(["0007"]), "shown in hex");
         u.note_at(120);
-        key_json(&header, &[9], &mut u.summary_keys);
-        key_json(&header, &[8], &mut u.summary_keys);
+        key_json(&header, &[9], u.count(SUMMARY_KEYS));
+        key_json(&header, &[8], u.count(SUMMARY_KEYS));
         u.note_at(240);
         assert_eq!(
-            u.warning("nb-1-big").as_deref(),
+            u.warning(&"nb-1-big", Some("Index.db")).as_deref(),
             Some(
                 "nb-1-big: 1 Index.db key and 2 Summary.db keys did not decode as the column types (the first \
                  at Index.db byte 120); shown in hex"

@@ -103,25 +103,19 @@ pub struct Renderer<'a> {
     source: Option<(String, bool)>,
 }
 
-/// Partition keys and cell paths shown in hex because they do not decode as their columns' types
-/// (a damaged file, or a header that is not the data's). The dump stays lossless; the count
-/// goes to stderr once per source, so that it is never silent.
-#[derive(Debug, Default, Clone, Copy)]
-struct Undecoded {
-    keys: u64,
-    paths: u64,
-    /// Data.db offset of the first partition or row with one.
-    first_at: Option<u64>,
-}
+/// What `dump` counts when it shows it in hex ([`crate::ShownInHex`]), warned about once per
+/// source: partition keys, then cell paths.
+type Undecoded = crate::ShownInHex<2>;
+const KEYS: usize = 0;
+const PATHS: usize = 1;
 
 impl Undecoded {
+    const NONE: Undecoded = Undecoded::new(["partition key", "cell path"]);
+
+    /// Count a partition key (`key`) or a cell path shown in hex, at Data.db offset `at`.
     fn note(&mut self, key: bool, at: u64) {
-        if key {
-            self.keys += 1;
-        } else {
-            self.paths += 1;
-        }
-        self.first_at.get_or_insert(at);
+        *self.count(if key { KEYS } else { PATHS }) += 1;
+        self.note_at(at);
     }
 }
 
@@ -172,7 +166,7 @@ impl<'a> Renderer<'a> {
             instants: InstantWriter::default(),
             names: NameCache::default(),
             complete: 0,
-            undecoded: Undecoded::default(),
+            undecoded: Undecoded::NONE,
             source: None,
         }
     }
@@ -197,19 +191,8 @@ impl<'a> Renderer<'a> {
     /// The warning, naming `source`, when partition keys or cell paths of it were shown in hex
     /// (with the offset of the first when `at_offsets`: one file's offsets); counting starts over.
     fn take_undecoded(&mut self, source: &dyn std::fmt::Display, at_offsets: bool) -> Option<String> {
-        let u = std::mem::take(&mut self.undecoded);
-        let what: Vec<String> = [crate::count_of(u.keys, "partition key"), crate::count_of(u.paths, "cell path")]
-            .into_iter()
-            .flatten()
-            .collect();
-        if what.is_empty() {
-            return None;
-        }
-        let first = match u.first_at {
-            Some(at) if at_offsets => format!(" (the first at Data.db byte {at})"),
-            _ => String::new(),
-        };
-        Some(format!("{source}: {} did not decode as the column types{first}; shown in hex", what.join(" and ")))
+        let u = std::mem::replace(&mut self.undecoded, Undecoded::NONE);
+        u.warning(source, at_offsets.then_some("Data.db"))
     }
 
     /// `name : "…"` of a microsecond timestamp: its integer text with `--timestamps raw`, else

@@ -10,25 +10,31 @@ use cairn_format::statistics::SerializationHeader;
 use crate::dump::Renderer;
 
 /// Words the explanations of one rewrite, counting the partition keys shown in hex because
-/// they do not decode as the key's types, for one warning once they are written (as `dump`
+/// they do not decode as the key's column types, for one warning once they are written (as `dump`
 /// warns).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Explainer {
-    undecoded: u64,
+    undecoded: crate::ShownInHex<1>,
+}
+
+impl Default for Explainer {
+    fn default() -> Self {
+        Explainer { undecoded: crate::ShownInHex::new(["partition key"]) }
+    }
 }
 
 impl Explainer {
     /// One partition's explanation, as a line of text or (with `ndjson`) a JSON object.
     pub fn line(&mut self, e: &Explanation, header: &SerializationHeader, ndjson: bool) -> String {
         let (key, decoded) = Renderer::key_strings_checked(header, &e.key);
-        self.undecoded += u64::from(!decoded);
+        *self.undecoded.count(0) += u64::from(!decoded);
         line(e, key, ndjson)
     }
 
     /// Warn on stderr when keys were shown in hex.
     pub fn finish(&self) {
-        if let Some(what) = crate::count_of(self.undecoded, "partition key") {
-            crate::warn(&format!("--explain: {what} did not decode as the key's types; shown in hex"));
+        if let Some(w) = self.undecoded.warning(&"--explain", None) {
+            crate::warn(&w);
         }
     }
 }
@@ -98,9 +104,12 @@ mod tests {
         let mut x = Explainer::default();
         let e = |key: &[u8]| Explanation { key: key.to_vec(), purged: 1, ..Default::default() };
         assert_eq!(x.line(&e(&[0, 0, 0, 7]), &header, false), "partition (7): 1 tombstones purged");
-        assert_eq!(x.undecoded, 0);
+        assert_eq!(x.undecoded.warning(&"--explain", None), None);
         assert_eq!(x.line(&e(&[0, 7]), &header, false), "partition (0007): 1 tombstones purged");
         assert!(x.line(&e(&[1]), &header, true).contains("\"01\""));
-        assert_eq!(x.undecoded, 2);
+        assert_eq!(
+            x.undecoded.warning(&"--explain", None).as_deref(),
+            Some("--explain: 2 partition keys did not decode as the column types; shown in hex")
+        );
     }
 }

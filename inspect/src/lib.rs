@@ -148,6 +148,56 @@ pub(crate) fn count_of(n: u64, what: &str) -> Option<String> {
     }
 }
 
+/// Values a verb showed in hex because they did not decode as their columns' types (a damaged
+/// file, or a header that is not the data's), counted by kind for one warning: the output stays
+/// lossless, and never passes bytes off as values silently. `dump`, `describe` and `--explain`
+/// all count with it, so they word the warning alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShownInHex<const N: usize> {
+    /// What each count counts (singular), in the order the warning lists them.
+    kinds: [&'static str; N],
+    counts: [u64; N],
+    /// The file offset of the first value counted, where the caller knows one.
+    first_at: Option<u64>,
+}
+
+impl<const N: usize> ShownInHex<N> {
+    /// Nothing counted yet, of `kinds`.
+    pub(crate) const fn new(kinds: [&'static str; N]) -> Self {
+        ShownInHex { kinds, counts: [0; N], first_at: None }
+    }
+
+    /// The count of kind `k`, an index into the kinds given to [`Self::new`] (callers name
+    /// their kinds by constants).
+    pub(crate) fn count(&mut self, k: usize) -> &mut u64 {
+        &mut self.counts[k]
+    }
+
+    /// How many values were counted, of every kind.
+    pub(crate) fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Note where the first value counted is (later calls change nothing).
+    pub(crate) fn note_at(&mut self, at: u64) {
+        self.first_at.get_or_insert(at);
+    }
+
+    /// The warning, for `source`, when anything was counted: how many of each kind, and the
+    /// offset of the first when `file` names the file its offsets are in.
+    pub(crate) fn warning(&self, source: &dyn std::fmt::Display, file: Option<&str>) -> Option<String> {
+        let what: Vec<String> = self.kinds.iter().zip(self.counts).filter_map(|(kind, n)| count_of(n, kind)).collect();
+        if what.is_empty() {
+            return None;
+        }
+        let first = match (file, self.first_at) {
+            (Some(file), Some(at)) => format!(" (the first at {file} byte {at})"),
+            _ => String::new(),
+        };
+        Some(format!("{source}: {} did not decode as the column types{first}; shown in hex", what.join(" and ")))
+    }
+}
+
 /// The current time in seconds since the epoch (the default `--now`).
 pub fn now_seconds() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
