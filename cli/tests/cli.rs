@@ -1715,4 +1715,15 @@ fn a_bare_file_name_is_read_from_the_current_directory() {
     let meta = run(&["meta", &name]);
     let shown = format!("SSTable: ./{}\n", name.trim_end_matches("-Data.db"));
     assert!(String::from_utf8_lossy(&meta.stdout).starts_with(&shown), "{}", String::from_utf8_lossy(&meta.stdout));
+    // The table is the one the current directory is: a rewrite out of place is laid out under
+    // its keyspace and table directory, as when the directory is named in full.
+    let table_dir = data.file_name().expect("table dir").to_string_lossy().into_owned();
+    for (k, input) in [name.as_str(), "."].into_iter().enumerate() {
+        let out = tmp.path().join(format!("out{k}"));
+        let c = run(&["compact", "run", "--out", &out.display().to_string(), input]);
+        assert!(c.status.success(), "{input}: {}", String::from_utf8_lossy(&c.stderr));
+        let laid_out = out.join("cairn").join(&table_dir);
+        let written = std::fs::read_dir(&laid_out).map(|d| d.count()).unwrap_or(0);
+        assert!(written > 0, "{input}: nothing in {}", laid_out.display());
+    }
 }

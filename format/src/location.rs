@@ -45,6 +45,28 @@ fn name_of(p: &Path) -> Option<&str> {
     p.file_name().and_then(|n| n.to_str())
 }
 
+/// `dir` made absolute against the current directory, lexically: `.` components are dropped and
+/// `..` removes the component before it (symbolic links are not followed, so the names read are
+/// the ones the operator's path goes through). An absolute `dir`, or one when the current
+/// directory is unknown, stands as given.
+fn absolute(dir: &Path) -> PathBuf {
+    use std::path::Component;
+    if dir.is_absolute() {
+        return dir.to_path_buf();
+    }
+    let Ok(mut out) = std::env::current_dir() else { return dir.to_path_buf() };
+    for c in dir.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// `<table>-<32 hex digits>` split into its name and id.
 fn split_table_dir(name: &str) -> Option<(&str, &str)> {
     let (table, id) = name.rsplit_once('-')?;
@@ -52,8 +74,13 @@ fn split_table_dir(name: &str) -> Option<(&str, &str)> {
 }
 
 impl TableLocation {
-    /// The location of SSTables in `dir`, from the directory layout alone.
+    /// The location of SSTables in `dir`, from the directory layout alone. A relative `dir` is
+    /// read as the absolute path it stands for (made absolute lexically, `..` and `.` removed,
+    /// symbolic links not followed), so that `.` inside a table directory, or a table directory
+    /// named from its keyspace directory, is that table.
     pub fn from_directory(dir: &Path) -> TableLocation {
+        let resolved = absolute(dir);
+        let dir = resolved.as_path();
         let mut loc = TableLocation::default();
         let mut d = dir;
         if let Some(n) = name_of(d)
@@ -194,5 +221,17 @@ mod tests {
         );
         assert_eq!(TableLocation::table_name_of(&Path::new("/d/ks").join(format!("t-{ID}"))), Some("t".into()));
         assert_eq!(TableLocation::table_name_of(Path::new("/d/ks/t-notanid")), None);
+    }
+
+    #[test]
+    fn a_relative_directory_is_read_as_the_absolute_path_it_stands_for() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute(Path::new(".")), cwd);
+        assert_eq!(absolute(Path::new("./a/../b/./c")), cwd.join("b/c"));
+        assert_eq!(absolute(Path::new("/x/./y")), Path::new("/x/./y"), "absolute paths stand as given");
+        let relative = format!("ks_r/t-{ID}");
+        let loc = TableLocation::from_directory(Path::new(&relative));
+        assert_eq!(loc, TableLocation::from_directory(&cwd.join(&relative)));
+        assert_eq!((loc.keyspace.as_deref(), loc.table.as_deref()), (Some("ks_r"), Some("t")));
     }
 }
