@@ -30,8 +30,15 @@ use crate::{Codec, ColumnSummary, ExportError, ExportOptions, Format, Mode, Tabl
 /// `<table>@<tag>` for a snapshot, `<table>@backups`, `<table>.<index>` for a secondary index;
 /// `keyspace`/`table` where the layout and schema say nothing.
 pub fn names_of(tables: &[SsTable]) -> (String, String) {
-    let Some(first) = tables.first() else { return (String::new(), String::new()) };
-    let l = cairn_format::location::TableLocation::of(first);
+    match tables.first() {
+        Some(first) => names_of_table(first),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// [`names_of`] the table `sstable` belongs to.
+pub(crate) fn names_of_table(sstable: &SsTable) -> (String, String) {
+    let l = cairn_format::location::TableLocation::of(sstable);
     let mut table = l.table.unwrap_or_else(|| "table".into());
     if let Some(i) = &l.index {
         table = format!("{table}.{i}");
@@ -54,15 +61,22 @@ pub(crate) fn parse_token(p: Partitioner, s: &str) -> Result<Token, ExportError>
     }
 }
 
+/// A dataset directory that exists and holds anything is not written into (nothing is
+/// overwritten).
+pub(crate) fn refuse_existing(dir: &Path) -> Result<(), ExportError> {
+    if dir.exists() && std::fs::read_dir(dir).map_err(write_err(dir))?.next().is_some() {
+        return Err(ExportError::Exists { path: dir.to_path_buf() });
+    }
+    Ok(())
+}
+
 /// Export one table (its SSTables) as one dataset.
 pub(crate) fn export_table(tables: &[SsTable], opts: &ExportOptions) -> Result<TableSummary, ExportError> {
     let started = Instant::now();
     let (keyspace, table) = names_of(tables);
     let table_name = format!("{keyspace}.{table}");
     let final_dir = opts.out.join(&keyspace).join(&table);
-    if final_dir.exists() && std::fs::read_dir(&final_dir).map_err(write_err(&final_dir))?.next().is_some() {
-        return Err(ExportError::Exists { path: final_dir });
-    }
+    refuse_existing(&final_dir)?;
     let ks_dir = opts.out.join(&keyspace);
     let created = create_dirs(&ks_dir)?;
     let tmp = ks_dir.join(format!(".{table}.cairn-tmp-{}", std::process::id()));

@@ -241,6 +241,23 @@ pub enum ExportError {
     /// A [`scan()`] was given SSTables of more than one table.
     #[error("a scan reads one table; these SSTables are of {}", .0.join(", "))]
     SeveralTables(Vec<String>),
+    /// Two tables of the inputs would be written into one dataset.
+    #[error(
+        "{}: two tables of the inputs would both be exported here, from {} and from {} (one keyspace and table \
+         name: a table dropped and created again, or two copies of it); nothing was written: export them one at a \
+         time, each into its own --out",
+        path.display(),
+        first.display(),
+        second.display()
+    )]
+    SameDataset {
+        /// The dataset's directory.
+        path: PathBuf,
+        /// The directory of the first table's SSTables.
+        first: PathBuf,
+        /// The directory of the second's.
+        second: PathBuf,
+    },
     /// A table failed after the datasets of others were written (they stay, complete).
     #[error("{error} (written before this error, and kept: {})", written_list(written))]
     After {
@@ -348,8 +365,28 @@ pub struct ColumnSummary {
 /// table that fails ends the export; datasets already written stay, and the error
 /// ([`ExportError::After`]) names them.
 pub fn export(tables: &[SsTable], opts: &ExportOptions) -> Result<Vec<TableSummary>, ExportError> {
+    let groups = cairn_format::location::group_by_table(tables);
+    // Where every dataset goes is settled before any is written, so that an export does not
+    // stop after some: a dataset that exists is refused, and so are two tables that would share
+    // one (one keyspace and table name in two table directories, or two plain directories whose
+    // schemas name the same table).
+    let mut places: Vec<(PathBuf, &Path)> = Vec::new();
+    for first in groups.iter().filter_map(|(_, group)| group.first()) {
+        let (keyspace, table) = dataset::names_of_table(first);
+        let place = opts.out.join(keyspace).join(table);
+        let from = first.descriptor.directory.as_path();
+        if let Some((_, other)) = places.iter().find(|(p, _)| *p == place) {
+            return Err(ExportError::SameDataset {
+                path: place,
+                first: other.to_path_buf(),
+                second: from.to_path_buf(),
+            });
+        }
+        dataset::refuse_existing(&place)?;
+        places.push((place, from));
+    }
     let mut out = Vec::new();
-    for (_, group) in cairn_format::location::group_by_table(tables) {
+    for (_, group) in groups {
         let group: Vec<SsTable> = group.into_iter().cloned().collect();
         match dataset::export_table(&group, opts) {
             Ok(s) => out.push(s),
@@ -450,6 +487,50 @@ mod tests {
         let opts =
             ExportOptions { out: tmp.path().join("threads"), format: Format::Ndjson, threads: 2, ..Default::default() };
         let done = export(std::slice::from_ref(&t), &opts).expect("a byte-ordered table exports with --threads");
+        assert_eq!(done.iter().map(|d| d.rows).sum::<u64>(), 1);
+    }
+
+    /// One SSTable of one row in `dir`, keyed by an int with a text column.
+    fn write_one(dir: &Path) -> SsTable {
+        let header = SerializationHeader::new(
+            EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 },
+            CqlType::Int,
+            vec![],
+            vec![],
+            vec![HeaderColumn::new("v", CqlType::Text)],
+        );
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let mut w = SsTableWriter::create(dir, 1, header, WriterOptions::default()).expect("writer");
+        let mut p = Partition::new(7i32.to_be_bytes().to_vec());
+        p.row_mut(&[]).add_cell(OwnedCell::live(0, None, b"x".to_vec(), 1));
+        w.write_partition_content(&p).expect("write");
+        SsTable::open_with(w.finish().expect("finish"), &OpenOptions::default()).expect("open")
+    }
+
+    #[test]
+    fn datasets_are_placed_before_any_is_written() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ks = tmp.path().join("data/ks");
+        let old = write_one(&ks.join(format!("t-{}", "1".repeat(32))));
+        let new = write_one(&ks.join(format!("t-{}", "2".repeat(32))));
+        let other = write_one(&ks.join(format!("u-{}", "3".repeat(32))));
+        let out = tmp.path().join("out");
+        let opts = ExportOptions { out: out.clone(), format: Format::Ndjson, ..Default::default() };
+        // One keyspace and table name under two table ids: refused, nothing written.
+        match export(&[other.clone(), old.clone(), new.clone()], &opts) {
+            Err(ExportError::SameDataset { path, first, second }) => {
+                assert_eq!(path, out.join("ks/t"));
+                assert_eq!((first, second), (old.descriptor.directory.clone(), new.descriptor.directory.clone()));
+            }
+            r => panic!("{r:?}"),
+        }
+        assert!(!out.exists(), "nothing written, not even the first table's dataset");
+        // A dataset that exists is refused before the tables before it are written.
+        std::fs::create_dir_all(out.join("ks/t")).expect("mkdir");
+        std::fs::write(out.join("ks/t/kept"), b"").expect("write");
+        assert!(matches!(export(&[other.clone(), old], &opts), Err(ExportError::Exists { .. })));
+        assert!(!out.join("ks/u").exists());
+        let done = export(&[other], &opts).expect("the other table alone");
         assert_eq!(done.iter().map(|d| d.rows).sum::<u64>(), 1);
     }
 

@@ -141,8 +141,12 @@ pub(crate) fn side_groups<'a>(
         if opts.keyspace.as_ref().is_some_and(|k| *k != key.0) || opts.table.as_ref().is_some_and(|t| *t != key.1) {
             continue;
         }
-        if let Some((prev, _)) = out.get(&key) {
-            return Err(RepairError::Ambiguous { side, table: loc.qualified_name(), places: format!("{prev}; {loc}") });
+        if let Some((_, prev)) = out.get(&key) {
+            // The places, as directories: the operator names one of them.
+            let place =
+                |g: &[&SsTable]| g.first().map(|t| t.descriptor.directory.display().to_string()).unwrap_or_default();
+            let places = format!("{}; {}", place(prev), place(&group));
+            return Err(RepairError::Ambiguous { side, table: loc.qualified_name(), places });
         }
         out.insert(key, (loc, group));
     }
