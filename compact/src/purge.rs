@@ -82,6 +82,19 @@ impl PurgeClock {
     }
 }
 
+/// Why tombstones past gc_grace stay when [`PurgeClock::unrepaired`], as every verb says it.
+pub const UNREPAIRED: &str = "only repaired data is purged with --only-purge-repaired, and not every input is repaired";
+
+impl PurgeClock {
+    /// Whether every tombstone past gc_grace is kept because only repaired data may be purged
+    /// (`only_purge_repaired_tombstones`) and an input is not repaired. That, not an overlapping
+    /// SSTable, is then why they stay: they are counted with those kept for overlap, and no
+    /// SSTable is named as blocking them.
+    pub fn unrepaired(&self) -> bool {
+        !self.may_purge && self.gc_before != i64::MIN
+    }
+}
+
 /// An SSTable of the table that is not being compacted: what may hold older data for a key.
 #[derive(Debug, Clone)]
 pub struct Outside {
@@ -416,6 +429,9 @@ mod tests {
         let mut none = Purger::new(PurgeClock { may_purge: false, ..clock(1_000, 100) });
         none.begin_partition(&[]);
         assert_eq!(none.fate(0, 0), Fate::Overlap, "only_purge_repaired with an unrepaired input");
+        assert!(none.clock.unrepaired() && !clock(1_000, 100).unrepaired());
+        let split = PurgeClock { gc_before: i64::MIN, may_purge: false, ..clock(1_000, 100) };
+        assert!(!split.unrepaired(), "sstablesplit keeps everything as younger than gc_grace");
     }
 
     #[test]

@@ -108,8 +108,11 @@ pub struct RunReport {
     /// Tombstones (of any kind, expired TTLs included) purged.
     pub purged: u64,
     /// Tombstones past gc_grace kept because an SSTable outside the compaction may hold older
-    /// data for their partition.
+    /// data for their partition, or (when `unrepaired`) because an input is not repaired.
     pub kept_for_overlap: u64,
+    /// Tombstones past gc_grace were kept because only repaired data may be purged
+    /// (`--only-purge-repaired`) and an input is not repaired ([`PurgeClock::unrepaired`]).
+    pub unrepaired: bool,
     /// Tombstones kept because they are younger than gc_grace.
     pub kept_young: u64,
     /// Partitions dropped because no range of [`RunOptions::keep_ranges`] holds them.
@@ -141,6 +144,9 @@ pub struct Explanation {
     /// Those SSTables (Data.db file names): their bloom filter admits the key and their oldest
     /// write is at or before the newest tombstone kept for them.
     pub blockers: Vec<String>,
+    /// `kept_overlap` counts tombstones kept because only repaired data may be purged and an
+    /// input is not repaired (no SSTable blocks them: `blockers` is empty).
+    pub unrepaired: bool,
     /// Cells, markers and deletions `compact gc` dropped because other SSTables make them dead.
     pub collected: u64,
     /// Nothing of the partition is written.
@@ -287,6 +293,7 @@ fn run_by_repair_group(
         total.partitions_out += r.partitions_out;
         total.purged += r.purged;
         total.kept_for_overlap += r.kept_for_overlap;
+        total.unrepaired |= r.unrepaired;
         total.kept_young += r.kept_young;
         total.cleaned += r.cleaned;
     }
@@ -375,6 +382,7 @@ pub fn run_with(
             }
             report.purged = purger.purged;
             report.kept_for_overlap = purger.kept_for_overlap;
+            report.unrepaired = clock.unrepaired();
             report.kept_young = purger.kept_young;
             report.outputs = std::mem::take(&mut outputs.done);
             report
@@ -586,7 +594,7 @@ fn compact_partitions(
             out.roll(opts.max_output_bytes)?;
         }
         let counts = merger.counts();
-        let gc_grace = purger.clock().gc_grace;
+        let (gc_grace, unrepaired) = (purger.clock().gc_grace, purger.clock().unrepaired());
         let t = &mut purger.tally;
         let e = Explanation {
             key: Vec::new(),
@@ -597,8 +605,11 @@ fn compact_partitions(
             kept_young: t.young,
             droppable_after: t.young_min_ldt.map(|l| l.saturating_add(gc_grace)),
             kept_overlap: t.overlap,
+            unrepaired,
+            // Not repaired, nothing may go: no SSTable is why a tombstone stays.
             blockers: t
                 .overlap_max_ts
+                .filter(|_| !unrepaired)
                 .map(|ts| admitting.iter().filter(|o| o.min_timestamp <= ts).map(|o| o.name.clone()).collect())
                 .unwrap_or_default(),
             collected: shadow.as_ref().map_or(0, |s| s.collected),

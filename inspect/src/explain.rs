@@ -43,7 +43,7 @@ impl Explainer {
 fn line(e: &Explanation, key: Vec<String>, ndjson: bool) -> String {
     let after = e.droppable_after.map(|s| cairn_format::types::render::format_timestamp_ms(s.saturating_mul(1000)));
     if ndjson {
-        return serde_json::json!({
+        let mut line = serde_json::json!({
             "key": key,
             "removed": e.removed,
             "collected": e.collected,
@@ -55,8 +55,14 @@ fn line(e: &Explanation, key: Vec<String>, ndjson: bool) -> String {
             "droppable_after": after,
             "kept_for_overlap": e.kept_overlap,
             "overlapping_sstables": e.blockers,
-        })
-        .to_string();
+        });
+        if e.unrepaired
+            && e.kept_overlap > 0
+            && let Some(fields) = line.as_object_mut()
+        {
+            fields.insert("kept_because_unrepaired".into(), serde_json::Value::Bool(true));
+        }
+        return line.to_string();
     }
     let mut parts = Vec::new();
     if e.removed {
@@ -81,7 +87,10 @@ fn line(e: &Explanation, key: Vec<String>, ndjson: bool) -> String {
         let when = after.map_or_else(String::new, |a| format!(" (droppable after {a})"));
         parts.push(format!("{} tombstones kept: younger than gc_grace{when}", e.kept_young));
     }
-    if e.kept_overlap > 0 {
+    if e.kept_overlap > 0 && e.unrepaired {
+        let why = cairn_compact::purge::UNREPAIRED;
+        parts.push(format!("{} tombstones kept past gc_grace: {why}", e.kept_overlap));
+    } else if e.kept_overlap > 0 {
         parts.push(format!(
             "{} tombstones kept past gc_grace: older data for the key may be in {}",
             e.kept_overlap,
@@ -107,6 +116,17 @@ mod tests {
         assert_eq!(x.undecoded.warning(&"--explain", None), None);
         assert_eq!(x.line(&e(&[0, 7]), &header, false), "partition (0007): 1 tombstones purged");
         assert!(x.line(&e(&[1]), &header, true).contains("\"01\""));
+        // Kept because not every input is repaired: that reason, not an empty list of SSTables.
+        let held = Explanation { key: 7i32.to_be_bytes().to_vec(), kept_overlap: 2, unrepaired: true, ..e(&[]) };
+        let why = cairn_compact::purge::UNREPAIRED;
+        assert_eq!(
+            x.line(&held, &header, false),
+            format!("partition (7): 1 tombstones purged; 2 tombstones kept past gc_grace: {why}")
+        );
+        assert!(x.line(&held, &header, true).contains("\"kept_because_unrepaired\":true"));
+        let blocked = Explanation { unrepaired: false, blockers: vec!["nb-1-big-Data.db".into()], ..held };
+        assert!(x.line(&blocked, &header, false).ends_with("older data for the key may be in nb-1-big-Data.db"));
+        assert!(!x.line(&blocked, &header, true).contains("kept_because_unrepaired"));
         assert_eq!(
             x.undecoded.warning(&"--explain", None).as_deref(),
             Some("--explain: 2 partition keys did not decode as the column types; shown in hex")

@@ -12,6 +12,10 @@
 //!   what lets the tombstone go;
 //! - **younger than gc_grace**: its local deletion time is not before `now - gc_grace_seconds`.
 //!
+//! With `--only-purge-repaired` and an SSTable that is not repaired, nothing is droppable: the
+//! tombstones past gc_grace are blocked for that reason (`blocked_because_unrepaired`), and no
+//! SSTable is named as blocking them.
+//!
 //! "Other SSTables" are every other SSTable of S's table directory (whether named on the command
 //! line or not), as for the compaction. Tombstones are counted as that compaction sees them:
 //! after reconciliation within S, a range tombstone once (at its opening bound), an expired TTL
@@ -160,6 +164,11 @@ pub struct PartitionTombstones {
     pub verdicts: Verdicts,
     /// The SSTables that block tombstones past gc_grace (Data.db paths).
     pub blocked_by: Vec<String>,
+    /// The blocked tombstones are held back because only repaired data may be purged
+    /// (`--only-purge-repaired`) and the SSTable is not repaired, not by another SSTable
+    /// (written only when so).
+    #[serde(skip_serializing_if = "is_false")]
+    pub blocked_because_unrepaired: bool,
     /// When the first tombstone younger than gc_grace becomes droppable: after this time (s),
     /// its deletion time plus gc_grace. `None` when none is younger.
     pub droppable_after: Option<i64>,
@@ -191,6 +200,9 @@ pub struct SsTableTombstones {
     /// The SSTables that block tombstones past gc_grace here, each with the number of blocked
     /// tombstones it holds back (a tombstone blocked by two SSTables counts for both).
     pub blocked_by: std::collections::BTreeMap<String, u64>,
+    /// As [`PartitionTombstones::blocked_because_unrepaired`], for the SSTable.
+    #[serde(skip_serializing_if = "is_false")]
+    pub blocked_because_unrepaired: bool,
     /// The partitions with the most tombstones (at most `--top`), most first.
     pub top_partitions: Vec<PartitionTombstones>,
 }
@@ -233,6 +245,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             verdicts: Verdicts::default(),
             droppable_after: None,
             blocked_by: std::collections::BTreeMap::new(),
+            blocked_because_unrepaired: false,
             top_partitions: Vec::new(),
         };
         let header = t.header.clone();
@@ -252,6 +265,8 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
             s.tombstones.add(&kinds);
             s.verdicts.add(&verdicts);
             s.droppable_after = earliest(s.droppable_after, e.droppable_after);
+            let unrepaired = e.unrepaired && e.kept_overlap > 0;
+            s.blocked_because_unrepaired |= unrepaired;
             for b in &e.blockers {
                 *s.blocked_by.entry(dir.join(b).display().to_string()).or_default() += e.kept_overlap;
             }
@@ -263,6 +278,7 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
                 tombstones: kinds,
                 verdicts,
                 blocked_by: e.blockers.iter().map(|b| dir.join(b).display().to_string()).collect(),
+                blocked_because_unrepaired: unrepaired,
                 droppable_after: e.droppable_after,
             };
             if opts.ndjson {
@@ -301,6 +317,10 @@ pub fn tombstones(tables: &[SsTable], opts: &TombstoneOptions, out: &mut dyn Wri
         human(s, out).map_err(InspectError::Output)?;
     }
     total(&summaries, out).map_err(InspectError::Output)
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -377,13 +397,16 @@ fn human(s: &SsTableTombstones, out: &mut dyn Write) -> std::io::Result<()> {
         "  age: <1h {}, 1h-1d {}, 1d-7d {}, 7d-30d {}, >=30d {}",
         a.under_1h, a.under_1d, a.under_7d, a.under_30d, a.older
     )?;
+    let blocked = match s.blocked_because_unrepaired {
+        true => format!("blocked {} ({})", s.verdicts.blocked, cairn_compact::purge::UNREPAIRED),
+        false => format!("blocked by overlapping SSTables {}", s.verdicts.blocked),
+    };
     writeln!(
         out,
-        "  at gc_grace_seconds {} and now {}: droppable {}, blocked by overlapping SSTables {}, younger than gc_grace {}",
+        "  at gc_grace_seconds {} and now {}: droppable {}, {blocked}, younger than gc_grace {}",
         s.gc_grace_seconds,
         crate::dump::instant_micros(s.now.saturating_mul(1_000_000)),
         s.verdicts.droppable,
-        s.verdicts.blocked,
         s.verdicts.younger_than_gc_grace
     )?;
     for (b, n) in &s.blocked_by {
@@ -529,5 +552,27 @@ mod tests {
         let summary: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(summary[1]["blocked_by"], serde_json::json!({ a_path.clone(): 1 }));
         assert_eq!(summary[0]["blocked_by"], serde_json::json!({}));
+        assert!(summary[1].get("blocked_because_unrepaired").is_none(), "written only when so");
+
+        // Only repaired data purged, and B is not repaired: what is past gc_grace is blocked
+        // for that reason, with no SSTable named.
+        let only_repaired = TombstoneOptions { only_purge_repaired: true, ..opts };
+        let mut out = Vec::new();
+        tombstones(&tables, &only_repaired, &mut out).expect("report");
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8(out).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        let by_key = |k: &str| lines.iter().find(|l| l["key"][0] == k).unwrap_or_else(|| panic!("key {k}"));
+        for k in ["1", "2", "4"] {
+            assert_eq!((by_key(k)["blocked"].as_u64(), by_key(k)["droppable"].as_u64()), (Some(1), Some(0)), "{k}");
+            assert_eq!(by_key(k)["blocked_by"], serde_json::json!([]), "{k}");
+            assert_eq!(by_key(k)["blocked_because_unrepaired"], true, "{k}");
+        }
+        assert!(by_key("3").get("blocked_because_unrepaired").is_none(), "nothing of key 3 is blocked");
+        let mut out = Vec::new();
+        tombstones(&tables, &TombstoneOptions { ndjson: false, ..only_repaired }, &mut out).expect("report");
+        let text = String::from_utf8(out).expect("utf8");
+        let reason = format!("droppable 0, blocked 3 ({}), younger", cairn_compact::purge::UNREPAIRED);
+        assert!(text.contains(&reason), "{text}");
+        assert!(!text.contains(&format!("blocked by {a_path}")), "no SSTable is named: {text}");
     }
 }

@@ -58,13 +58,16 @@ pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
         let names: Vec<String> = r.outputs.iter().map(|d| d.path(Component::Data).display().to_string()).collect();
         format!("written: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })
     };
+    let kept = match r.unrepaired {
+        true => format!("{} past gc_grace kept ({})", r.kept_for_overlap, cairn_compact::purge::UNREPAIRED),
+        false => format!("{} past gc_grace kept for overlapping SSTables", r.kept_for_overlap),
+    };
     eprintln!(
-        "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {} past gc_grace kept for overlapping SSTables, {} kept as younger than gc_grace; {written}",
+        "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {kept}, {} kept as younger than gc_grace; {written}",
         tables.len(),
         r.partitions_in,
         r.partitions_out,
         r.purged,
-        r.kept_for_overlap,
         r.kept_young
     );
     Ok(Outcome::Ok)
@@ -229,14 +232,17 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<
             for d in &x.report.outputs {
                 writeln!(out, "{}", d.path(Component::Data).display())?;
             }
+            let kept = match x.report.unrepaired {
+                true => format!("{} kept ({})", x.report.kept_for_overlap, cairn_compact::purge::UNREPAIRED),
+                false => format!("{} kept for overlapping SSTables", x.report.kept_for_overlap),
+            };
             eprintln!(
-                "compacted {} SSTables into {} ({} partitions in, {} out; {} tombstones purged, {} kept for overlapping SSTables); {} fully expired dropped; {} deleted",
+                "compacted {} SSTables into {} ({} partitions in, {} out; {} tombstones purged, {kept}); {} fully expired dropped; {} deleted",
                 x.compacted.len(),
                 x.report.outputs.len(),
                 x.report.partitions_in,
                 x.report.partitions_out,
                 x.report.purged,
-                x.report.kept_for_overlap,
                 x.dropped.len(),
                 x.deleted.len()
             );
