@@ -341,7 +341,7 @@ impl Purger {
             && u.deletion.is_live()
             && u.shadowable_deletion.is_live()
             && u.complex_deletions.is_empty()
-            && !(l.is_expiring() && l.local_expiration_time <= now)
+            && !l.is_expired(now)
             && (!l.is_empty() || !u.cells.is_empty())
             && u.cells.iter().all(|c| c.is_live(now))
     }
@@ -375,7 +375,7 @@ impl Purger {
         out.deletion = self.deletion(u.deletion, TombstoneKind::Row);
         out.shadowable_deletion = self.deletion(u.shadowable_deletion, TombstoneKind::Shadowable);
         let l = u.liveness;
-        let expired = l.is_expiring() && l.local_expiration_time <= self.clock.now_s;
+        let expired = l.is_expired(self.clock.now_s);
         out.liveness = if !expired {
             l
         } else {

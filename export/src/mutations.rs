@@ -119,7 +119,7 @@ impl Emitter<'_> {
         self.deletion(&base, "shadowable_row_deletion", &u.shadowable_deletion, None);
         let l = &u.liveness;
         if !l.is_empty() {
-            let expired = l.is_expiring() && l.local_expiration_time <= self.now;
+            let expired = l.is_expired(self.now);
             self.out.push(Mutation {
                 kind: if expired { "expired" } else { "row_marker" },
                 writetime: Some(l.timestamp),

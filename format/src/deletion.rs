@@ -154,15 +154,31 @@ impl LivenessInfo {
         self.ttl != NO_TTL
     }
 
-    /// Whether the marker is live at `now_s` (seconds since the epoch).
+    /// Whether the marker is live at `now_s` (seconds since the epoch): it has a timestamp and
+    /// has not expired (Cassandra's `LivenessInfo.isLive`).
     pub fn is_live(&self, now_s: i64) -> bool {
-        !self.is_empty() && (!self.is_expiring() || now_s < self.local_expiration_time)
+        !self.is_empty() && !self.is_expired(now_s)
+    }
+
+    /// Whether the marker carries a TTL that has run out at `now_s`: from its expiry second on,
+    /// as for a cell ([`crate::data::Cell::is_expired`]).
+    pub fn is_expired(&self, now_s: i64) -> bool {
+        self.is_expiring() && now_s >= self.local_expiration_time
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_marker_expires_at_its_expiry_second_as_a_cell_does() {
+        let marker = LivenessInfo { timestamp: 1, ttl: 60, local_expiration_time: 1_000 };
+        assert_eq!((marker.is_live(999), marker.is_expired(999)), (true, false));
+        assert_eq!((marker.is_live(1_000), marker.is_expired(1_000)), (false, true), "dead from the expiry second on");
+        let forever = LivenessInfo { timestamp: 1, ttl: NO_TTL, local_expiration_time: NO_DELETION_TIME };
+        assert!(forever.is_live(i64::MAX - 1) && !forever.is_expired(i64::MAX - 1));
+    }
 
     #[test]
     fn whole_forms_round_trip_per_version() {

@@ -28,6 +28,11 @@
 //! `--explicit` ([`DumpOptions::explicit`]) prints every cell's own `tstamp`, `ttl` and
 //! `expires_at` (`null` when the cell does not expire; a cell tombstone never expires), so the
 //! JSON says what each cell stores.
+//!
+//! `expired` is Cassandra's liveness rule for row markers and cells alike: expired from the
+//! expiry second on (`LivenessInfo.isLive`, `Cell.isLive`). sstabledump computes a row marker's
+//! with `expires_at < now`, so at that very second it calls the marker live while its cells and
+//! every read call the row dead; Cairn does not copy that.
 
 use std::io::Write;
 
@@ -388,7 +393,7 @@ impl<'a> Renderer<'a> {
             self.json.field_number(name!("ttl"), l.ttl);
             self.field_seconds(name!("expires_at"), l.local_expiration_time);
             self.json.key(name!("expired"));
-            self.json.boolean(l.local_expiration_time < self.opts.now_s);
+            self.json.boolean(l.is_expired(self.opts.now_s));
         }
         self.json.end_object();
         self.json.objects_compact = false;
@@ -572,7 +577,7 @@ impl<'a> Renderer<'a> {
             self.json.field_number(name!("ttl"), cell.ttl);
             self.field_seconds(name!("expires_at"), cell.local_deletion_time);
             self.json.key(name!("expired"));
-            self.json.boolean(self.opts.now_s >= cell.local_deletion_time);
+            self.json.boolean(cell.is_expired(self.opts.now_s));
         } else if explicit && !expiring {
             self.json.key(name!("ttl"));
             self.json.raw("null");

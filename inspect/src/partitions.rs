@@ -115,7 +115,7 @@ impl PartitionStats {
         self.rows += 1;
         self.row_tombstones += u64::from(!u.deletion.is_live()) + u64::from(!u.shadowable_deletion.is_live());
         let l = &u.liveness;
-        if !l.is_empty() && l.is_expiring() && l.local_expiration_time <= now {
+        if !l.is_empty() && l.is_expired(now) {
             self.row_ttl_expired += 1;
         }
         self.complex_tombstones += u.complex_deletions.iter().filter(|d| !d.deletion.is_live()).count() as u64;

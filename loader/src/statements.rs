@@ -659,7 +659,7 @@ impl<'o> Writer<'o> {
         let mut folded: Vec<usize> = Vec::new();
         let l = u.liveness;
         if !is_static && !l.is_empty() {
-            let expired = l.is_expiring() && l.local_expiration_time <= now;
+            let expired = l.is_expired(now);
             if !expired && let Some(ts) = self.ts(l.timestamp) {
                 let ttl = self.ttl(l.is_expiring().then(|| l.local_expiration_time - now));
                 let mut values = Values::with_capacity(where_values.bytes.len() + 64);
@@ -726,7 +726,7 @@ impl<'o> Writer<'o> {
                 return Err(LoadError::Counters(self.ctx.qname()));
             }
             let Some(ts) = self.ts(c.timestamp) else { continue };
-            let expired = c.is_expiring() && !c.is_tombstone() && c.local_deletion_time <= now;
+            let expired = c.is_expired(now);
             let path = u.path(c);
             let column = c.column;
             set.count = 0;

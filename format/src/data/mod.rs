@@ -180,7 +180,7 @@ impl Cell {
 
     /// Whether the cell is live at `now_s`.
     pub fn is_live(&self, now_s: i64) -> bool {
-        !self.is_tombstone() && (!self.is_expiring() || now_s < self.local_deletion_time)
+        !self.is_tombstone() && !self.is_expired(now_s)
     }
 
     /// Whether an expiring cell has expired at `now_s`.
