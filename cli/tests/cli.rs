@@ -1727,3 +1727,54 @@ fn a_bare_file_name_is_read_from_the_current_directory() {
         assert!(written > 0, "{input}: nothing in {}", laid_out.display());
     }
 }
+
+/// A purge that relies on a bloom filter's "not here" checks that filter against its Index.db:
+/// a damaged Filter.db of an SSTable outside the compaction is refused, not trusted to let
+/// deleted data come back (Cassandra trusts it).
+#[test]
+fn a_damaged_filter_a_purge_relies_on_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().display().to_string();
+    let g = cairn(
+        &["gen", "tombstones", "--rows", "100", "--sstables", "2", "--compression", "none"]
+            .into_iter()
+            .chain(["--now", "1700000000", "--out", &root])
+            .collect::<Vec<_>>(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let second = table.join("nb-2-big-Data.db").display().to_string();
+    let compact =
+        |out: &str| cairn(&["compact", "run", "--now", "1700000000", "--gc-grace-seconds", "0", "--out", out, &second]);
+    // Intact: nb-1 holds older data for the keys of nb-2's tombstones, so some stay.
+    let intact = compact(&tmp.path().join("intact").display().to_string());
+    let said = String::from_utf8_lossy(&intact.stderr).into_owned();
+    assert!(intact.status.success(), "{said}");
+    assert!(!said.contains(" 0 past gc_grace kept for overlapping SSTables"), "{said}");
+    // nb-1's filter bits zeroed: it rejects every key, so those tombstones would be purged.
+    let filter = table.join("nb-1-big-Filter.db");
+    let mut bytes = std::fs::read(&filter).expect("read");
+    bytes.iter_mut().skip(8).for_each(|b| *b = 0);
+    std::fs::write(&filter, &bytes).expect("write");
+    let out = tmp.path().join("damaged");
+    let damaged = compact(&out.display().to_string());
+    let said = String::from_utf8_lossy(&damaged.stderr).into_owned();
+    assert_eq!(damaged.status.code(), Some(2), "{said}");
+    assert!(said.contains("nb-1-big-Filter.db: the bloom filter rejects"), "{said}");
+    let files = walkdir(&out);
+    assert!(files.is_empty(), "nothing written: {files:?}");
+    // tombstones judges the same way, and refuses the same way.
+    let t = cairn(&["tombstones", "--now", "1700000000", "--gc-grace-seconds", "0", &second]);
+    assert_eq!(t.status.code(), Some(2), "{}", String::from_utf8_lossy(&t.stdout));
+}
+
+/// The files under `dir`, at any depth (none when it does not exist).
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    let mut files = Vec::new();
+    for e in entries {
+        let path = e.expect("entry").path();
+        if path.is_dir() { files.extend(walkdir(&path)) } else { files.push(path) }
+    }
+    files
+}

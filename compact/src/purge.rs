@@ -103,6 +103,30 @@ pub struct Outside {
     filter: Option<BloomFilter>,
     /// Its oldest write (µs).
     pub min_timestamp: i64,
+    /// The SSTable, for checking its filter against its Index.db ([`Overlaps::check_rejections`]).
+    table: Option<SsTable>,
+    /// That check's outcome, once made: the keys of Index.db the filter rejects, and the
+    /// Index.db offset of the first.
+    checked: std::sync::OnceLock<Result<(), (u64, u64)>>,
+}
+
+/// A bloom filter that rejects keys its own Index.db holds: a damaged Filter.db, found when a
+/// purge relied on it (a tombstone would go because the filter says the SSTable cannot hold
+/// older data for its key).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: the bloom filter rejects {missed} key(s) that Index.db holds (the first at Index.db byte {first_at}); a \
+     purge relied on it, so nothing was written. The filter is damaged: rewrite that SSTable (compact upgrade) or move \
+     its Filter.db away (an SSTable without one admits every key)",
+    filter.display()
+)]
+pub struct DamagedFilter {
+    /// The Filter.db.
+    pub filter: std::path::PathBuf,
+    /// Index.db keys it rejects.
+    pub missed: u64,
+    /// The Index.db offset of the first.
+    pub first_at: u64,
 }
 
 /// The SSTables outside a compaction, consulted per partition.
@@ -123,6 +147,8 @@ impl Overlaps {
                     .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
                 filter: t.filter()?,
                 min_timestamp: t.statistics.stats.as_ref().map_or(i64::MIN, |s| s.min_timestamp),
+                table: Some(t.clone()),
+                checked: std::sync::OnceLock::new(),
             });
         }
         Ok(Overlaps { outside })
@@ -132,6 +158,52 @@ impl Overlaps {
     pub fn admitting(&self, key: &[u8]) -> Vec<&Outside> {
         self.outside.iter().filter(|o| o.filter.as_ref().is_none_or(|f| f.may_contain(key))).collect()
     }
+
+    /// Before tombstones of `key` written up to `newest_purged` (µs) are purged: the SSTables
+    /// whose filter rejected the key but whose data is that old (so the purge relied on their
+    /// filter's word) have their filter checked against their Index.db, once each. A filter
+    /// that rejects a key its Index.db holds is damaged ([`DamagedFilter`]): trusting it would
+    /// let deleted data come back. Cassandra trusts the filter; Cairn checks it, but only where
+    /// a purge depends on it. An SSTable without Index.db cannot be checked, and is trusted.
+    pub fn check_rejections(&self, key: &[u8], newest_purged: i64) -> Result<(), crate::run::RunError> {
+        for o in &self.outside {
+            let Some(f) = &o.filter else { continue };
+            if o.min_timestamp > newest_purged || f.may_contain(key) {
+                continue;
+            }
+            let Some(table) = &o.table else { continue };
+            let checked = match o.checked.get() {
+                Some(c) => *c,
+                None => {
+                    let c = filter_misses(table, f)?;
+                    *o.checked.get_or_init(|| c)
+                }
+            };
+            if let Err((missed, first_at)) = checked {
+                let filter = table.path(cairn_format::Component::Filter);
+                return Err(DamagedFilter { filter, missed, first_at }.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keys of `table`'s Index.db that `filter` rejects: `Err((count, offset of the first))`.
+fn filter_misses(table: &SsTable, filter: &BloomFilter) -> cairn_format::Result<Result<(), (u64, u64)>> {
+    if !table.present.contains(&cairn_format::Component::Index) {
+        return Ok(Ok(()));
+    }
+    let mut index = table.index_reader()?;
+    let (mut missed, mut first_at) = (0u64, 0u64);
+    while let Some(e) = index.next_entry()? {
+        if !filter.may_contain(&e.key) {
+            if missed == 0 {
+                first_at = e.index_position;
+            }
+            missed += 1;
+        }
+    }
+    Ok(if missed == 0 { Ok(()) } else { Err((missed, first_at)) })
 }
 
 /// What kind of tombstone a judgement was about.
@@ -191,6 +263,9 @@ pub struct Tally {
     pub overlap: u64,
     /// The newest write among those (µs): its blockers are the admitting SSTables at or older.
     pub overlap_max_ts: Option<i64>,
+    /// The newest write among the tombstones purged (µs): what the filters of the SSTables
+    /// that rejected the key vouched for ([`Overlaps::check_rejections`]).
+    pub purged_max_ts: Option<i64>,
     /// Expired cells and markers kept (as tombstones).
     pub expired_kept: u64,
     /// Every judgement, in stream order (kept only when [`Purger::record`] is set).
@@ -264,6 +339,7 @@ impl Purger {
             Fate::Purge => {
                 self.purged += 1;
                 t.purged += 1;
+                t.purged_max_ts = Some(t.purged_max_ts.map_or(ts, |m| m.max(ts)));
             }
             Fate::Overlap => {
                 self.kept_for_overlap += 1;
@@ -419,7 +495,8 @@ mod tests {
     #[test]
     fn fates_follow_gc_before_and_the_oldest_admitting_sstable() {
         let mut p = Purger::new(clock(1_000, 100));
-        let old = Outside { name: "a".into(), filter: None, min_timestamp: 50 };
+        let old =
+            Outside { name: "a".into(), filter: None, min_timestamp: 50, table: None, checked: Default::default() };
         p.begin_partition(&[&old]);
         assert_eq!(p.fate(10, 900), Fate::Young, "deleted at gc_before exactly is young");
         assert_eq!(p.fate(10, 899), Fate::Purge, "written before the outside SSTable's oldest write");

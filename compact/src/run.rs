@@ -37,6 +37,9 @@ pub enum RunError {
     /// The inputs or the output directory are refused.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A bloom filter a purge relied on rejects keys its own Index.db holds.
+    #[error(transparent)]
+    DamagedFilter(#[from] crate::purge::DamagedFilter),
 }
 
 /// Settings of a compaction.
@@ -587,6 +590,10 @@ fn compact_partitions(
                 begun = true;
             }
             out.row(kept)?;
+        }
+        // A purge that relied on a bloom filter's "not here" is checked before it stands.
+        if let Some(ts) = purger.tally.purged_max_ts {
+            overlaps.check_rejections(&p.key, ts)?;
         }
         if begun {
             out.end()?;
