@@ -1778,3 +1778,56 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// `dump -k` finds partitions through Summary.db and Index.db, and checks what it reads: a
+/// sample that points at no entry of its key, or an entry placing a key where another partition
+/// starts, is a located error (not an empty or a wrong answer); a bloom filter that rejects a
+/// key Index.db holds does not hide it, and is warned about.
+#[test]
+fn dump_by_key_checks_the_summary_the_index_and_the_filter() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = cairn(
+        &["gen", "alltypes", "--rows", "30", "--sstables", "1", "--compression", "none"]
+            .into_iter()
+            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let copy = |name: &str, component: &str, patch: &dyn Fn(&mut Vec<u8>)| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        for e in std::fs::read_dir(&table).expect("read_dir") {
+            let e = e.expect("entry");
+            std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+        }
+        let file = dir.join(format!("nb-1-big-{component}"));
+        let mut bytes = std::fs::read(&file).expect("read");
+        patch(&mut bytes);
+        std::fs::write(&file, bytes).expect("write");
+        dir.display().to_string()
+    };
+    // Index.db's first two entries: key 23 at Data.db byte 0, key 5 at byte 195 (vint 80 c3).
+    let index = std::fs::read(table.join("nb-1-big-Index.db")).expect("index");
+    assert_eq!(index.get(..16), Some(&[0, 4, 0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 5, 0x80, 0xc3][..]), "layout");
+    let moved = copy("moved", "Index.db", &|b| b[15] ^= 1);
+    let out = cairn(&["dump", "-k", "5", &moved]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("nb-1-big-Data.db (Data.db) at byte 194: Index.db places the partition looked up"), "{said}");
+    // Summary.db's one sample: key 23 (bytes 28..32) at Index.db byte 0 (bytes 32..40, LE).
+    let summary = std::fs::read(table.join("nb-1-big-Summary.db")).expect("summary");
+    assert_eq!(summary.get(28..40), Some(&[0, 0, 0, 23, 0, 0, 0, 0, 0, 0, 0, 0][..]), "layout");
+    let sampled = copy("sampled", "Summary.db", &|b| b[34] ^= 1);
+    let out = cairn(&["dump", "-k", "5", "-k", "3", &sampled]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("nb-1-big-Index.db (Index.db) at byte 65536: a Summary.db sample points here"), "{said}");
+    // Every filter bit cleared: the filter rejects every key, the partition is still found.
+    let rejecting = copy("rejecting", "Filter.db", &|b| b.iter_mut().skip(8).for_each(|x| *x = 0));
+    let out = cairn(&["dump", "-k", "5", "--ndjson", &rejecting]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "key 5 is found");
+    assert!(said.contains("nb-1-big-Filter.db: the bloom filter rejects key 5, which Index.db holds"), "{said}");
+}

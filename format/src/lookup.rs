@@ -15,7 +15,7 @@
 //! missing Filter.db admits every key. A component that exists but does not parse is an error,
 //! never a reason to answer "absent".
 
-use crate::error::Result;
+use crate::error::{DecodeError, DecodeErrorKind, Result};
 use crate::filter::BloomFilter;
 use crate::index::IndexReader;
 use crate::partitioner::{Token, compare_decorated};
@@ -46,27 +46,59 @@ impl PartitionLookup {
     }
 
     /// The Index.db position to start scanning at for (token, key): the last sample at or
-    /// before it.
-    fn index_start(&self, token: &Token, key: &[u8]) -> u64 {
+    /// before it, with its key (none: from the start of Index.db).
+    fn index_start(&self, token: &Token, key: &[u8]) -> (u64, Option<&[u8]>) {
         let after = self.samples.partition_point(|(t, k, _)| compare_decorated(t, k, token, key).is_le());
-        after.checked_sub(1).and_then(|i| self.samples.get(i)).map_or(0, |(_, _, pos)| *pos)
+        match after.checked_sub(1).and_then(|i| self.samples.get(i)) {
+            Some((_, k, pos)) => (*pos, Some(k.as_slice())),
+            None => (0, None),
+        }
     }
 
     /// The Data.db position of partition `key` in `table`, or `None` when it is not there.
+    /// Readers that seek there should check the key they find ([`crate::data::scanner::Scanner::seek_partition`]).
     pub fn find(&self, table: &SsTable, key: &[u8]) -> Result<Option<u64>> {
         if !self.may_contain(key) {
             return Ok(None);
         }
+        self.find_in_index(table, key)
+    }
+
+    /// [`Self::find`] without asking the bloom filter first: Index.db alone decides, so that a
+    /// damaged filter cannot hide a partition (for a few look-ups, as `dump -k` makes).
+    ///
+    /// What the scan reads is checked as it goes: the entry a Summary.db sample points at must
+    /// be the sample's key, and entries must come in (token, key) order; either disagreement is
+    /// an error located in Index.db, never an answer of "absent".
+    pub fn find_in_index(&self, table: &SsTable, key: &[u8]) -> Result<Option<u64>> {
         let target = table.token(key);
+        let (start, sample) = self.index_start(&target, key);
         let mut idx = table.index_reader()?;
-        idx.seek(self.index_start(&target, key));
+        idx.seek(start);
+        let index = table.path(crate::Component::Index);
+        let mut previous: Option<(Token, Vec<u8>)> = None;
         while let Some(e) = idx.next_entry()? {
             let t = table.token(&e.key);
+            if previous.is_none() && sample.is_some_and(|s| s != e.key.as_slice()) {
+                let kind = DecodeErrorKind::SampleKeyMismatch;
+                return Err(DecodeError::new(e.index_position, kind).located(&index, crate::Component::Index));
+            }
+            if let Some((pt, pk)) = &previous
+                && compare_decorated(pt, pk, &t, &e.key).is_ge()
+            {
+                let kind = DecodeErrorKind::PartitionOutOfOrder { token: t.to_string(), previous: pt.to_string() };
+                return Err(DecodeError::new(e.index_position, kind).located(&index, crate::Component::Index));
+            }
             match compare_decorated(&t, &e.key, &target, key) {
-                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Less => previous = Some((t, e.key)),
                 std::cmp::Ordering::Equal => return Ok(Some(e.data_position)),
                 std::cmp::Ordering::Greater => return Ok(None),
             }
+        }
+        if previous.is_none() && sample.is_some() {
+            // The sample points at the end of Index.db (or past it): no entry holds its key.
+            let kind = DecodeErrorKind::SampleKeyMismatch;
+            return Err(DecodeError::new(start, kind).located(&index, crate::Component::Index));
         }
         Ok(None)
     }
@@ -119,7 +151,7 @@ impl ForwardLookup {
             return Ok(None);
         }
         let target = table.token(key);
-        let start = self.lookup.index_start(&target, key);
+        let (start, _) = self.lookup.index_start(&target, key);
         if start > self.sought {
             self.index.seek(start);
             self.sought = start;

@@ -788,29 +788,42 @@ fn dump_with(
             let include = parse_keys(table, &opts.keys)?;
             let exclude = parse_keys(table, &opts.exclude)?;
             let mut scanner = table.scanner()?;
-            // With -k, visit the requested partitions through the index, in token order.
-            let mut positions: Option<std::vec::IntoIter<u64>> = None;
+            // With -k, visit the requested partitions through the index, in token order. Index.db
+            // decides, not the bloom filter (a damaged filter must not hide a partition; one
+            // that rejects a key Index.db holds is warned about), and each partition read must
+            // be the key its entry is for.
+            let mut positions: Option<std::vec::IntoIter<(u64, Vec<u8>)>> = None;
             if !include.is_empty() {
                 let mut keyed: Vec<(cairn_format::partitioner::Token, Vec<u8>)> =
                     include.iter().map(|k| (table.token(k), k.clone())).collect();
                 keyed.sort_by(|a, b| compare_decorated(&a.0, &a.1, &b.0, &b.1));
                 keyed.dedup();
+                let lookup = cairn_format::lookup::PartitionLookup::new(table)?;
                 let mut pos = Vec::new();
-                for (_, k) in &keyed {
-                    if let Some(p) = table.find_partition(k)? {
-                        pos.push(p);
+                for (_, k) in keyed {
+                    if let Some(p) = lookup.find_in_index(table, &k)? {
+                        if !lookup.may_contain(&k) {
+                            let filter = table.path(cairn_format::Component::Filter);
+                            let key = Renderer::key_strings(&table.header, &k).join(":");
+                            crate::warn(&format!(
+                                "{}: the bloom filter rejects key {key}, which Index.db holds: the filter is damaged",
+                                filter.display()
+                            ));
+                        }
+                        pos.push((p, k));
                     }
                 }
                 positions = Some(pos.into_iter());
             }
             loop {
-                if let Some(it) = positions.as_mut() {
-                    match it.next() {
-                        Some(p) => scanner.seek(p, None)?,
+                let next = match positions.as_mut() {
+                    Some(it) => match it.next() {
+                        Some((at, key)) => scanner.seek_partition(at, &key)?,
                         None => break,
-                    }
-                }
-                let Some(p) = scanner.next_partition()? else { break };
+                    },
+                    None => scanner.next_partition()?,
+                };
+                let Some(p) = next else { break };
                 let p = p.clone();
                 if exclude.contains(&p.key) {
                     continue;

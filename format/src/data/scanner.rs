@@ -247,6 +247,18 @@ impl Scanner {
         Ok(())
     }
 
+    /// Move to the partition an index placed at `position` and read its header, which must be
+    /// that of `key`: a point look-up's cross-check of Index.db against Data.db (an entry with a
+    /// damaged position would otherwise return another partition as if it were `key`'s).
+    pub fn seek_partition(&mut self, position: u64, key: &[u8]) -> Result<Option<&PartitionHeader>> {
+        self.seek(position, None)?;
+        let Some(p) = self.next_partition()? else { return Ok(None) };
+        if p.key != key {
+            return Err(data_error(&self.path, DecodeError::new(position, DecodeErrorKind::PlacedKeyMismatch)));
+        }
+        Ok(Some(&self.partition))
+    }
+
     fn can_extend(&self) -> bool {
         self.start + (self.buf.len() as u64) < self.source.data_length()
     }

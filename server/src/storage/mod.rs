@@ -170,8 +170,7 @@ pub fn read_partition(sstables: &[SsTable], key: &[u8], p: &mut Partition) -> ca
     for t in sstables {
         let Some(pos) = t.find_partition(key)? else { continue };
         let mut s = t.scanner()?;
-        s.seek(pos, None)?;
-        if s.next_partition()?.is_some() {
+        if s.seek_partition(pos, key)?.is_some() {
             read_into(&mut s, p)?;
         }
     }
