@@ -45,6 +45,14 @@ pub enum OpenWarning {
     },
     /// A component failed a check that only [`OpenOptions::metadata_only`] reads past.
     Unreadable(Arc<Error>),
+    /// The header names type classes Cairn does not decode (custom types, or Cassandra's
+    /// uninterpreted ones): their values are read as blobs.
+    CustomTypes {
+        /// Statistics.db, which holds the header.
+        path: PathBuf,
+        /// The classes.
+        classes: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for OpenWarning {
@@ -59,6 +67,12 @@ impl std::fmt::Display for OpenWarning {
                 columns.join(", ")
             ),
             OpenWarning::Unreadable(e) => write!(f, "{e}"),
+            OpenWarning::CustomTypes { path, classes } => write!(
+                f,
+                "{}: Cairn does not decode the type class(es) {}: their values are read as blobs (shown in hex)",
+                path.display(),
+                classes.join(", ")
+            ),
         }
     }
 }
@@ -197,6 +211,10 @@ impl SsTable {
         }
         let settled = table.settle_udt_freezing();
         tolerate(&mut table, settled)?;
+        let classes = table.header.custom_classes();
+        if !classes.is_empty() {
+            table.warnings.push(OpenWarning::CustomTypes { path: table.path(Component::Statistics), classes });
+        }
         Ok(table)
     }
 

@@ -173,6 +173,23 @@ impl SerializationHeader {
         !self.static_columns.is_empty()
     }
 
+    /// The classes of the custom types any column of this header has ([`CqlType::custom_classes`]),
+    /// sorted, each once.
+    pub fn custom_classes(&self) -> Vec<String> {
+        let mut classes = Vec::new();
+        self.key_type.custom_classes(&mut classes);
+        for t in &self.clustering_types {
+            t.custom_classes(&mut classes);
+        }
+        for c in self.static_columns.iter().chain(&self.regular_columns) {
+            c.ty.custom_classes(&mut classes);
+        }
+        let mut classes: Vec<String> = classes.into_iter().map(str::to_string).collect();
+        classes.sort();
+        classes.dedup();
+        classes
+    }
+
     /// Types of the partition key's components.
     pub fn key_components(&self) -> Vec<CqlType> {
         match &self.key_type {

@@ -149,6 +149,25 @@ pub fn grows_into(older: &CqlType, newer: &CqlType) -> bool {
 }
 
 impl CqlType {
+    /// The classes of the custom types in this type, nested ones included ([`CqlType::Custom`]:
+    /// read as blobs).
+    pub fn custom_classes<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            CqlType::Custom(c) => out.push(c),
+            CqlType::List { elem, .. } | CqlType::Set { elem, .. } | CqlType::Vector { elem, .. } => {
+                elem.custom_classes(out)
+            }
+            CqlType::Map { key, value, .. } => {
+                key.custom_classes(out);
+                value.custom_classes(out);
+            }
+            CqlType::Tuple(ts) | CqlType::Composite(ts) => ts.iter().for_each(|t| t.custom_classes(out)),
+            CqlType::Udt(u) => u.fields.iter().for_each(|(_, t)| t.custom_classes(out)),
+            CqlType::Reversed(t) => t.custom_classes(out),
+            _ => {}
+        }
+    }
+
     /// The type with any `ReversedType` wrapper removed.
     pub fn unreversed(&self) -> &CqlType {
         match self {
@@ -588,10 +607,16 @@ impl MarshalParser<'_> {
             }
             // Cassandra resolves a bare name inside its own marshal package and loads the class
             // (`db/marshal/TypeParser.java`, `getAbstractType`): a name there that is not one of
-            // its classes does not load, so the header is damaged. Elsewhere it is a custom type,
-            // read as a blob (so is a name whose package a changed byte moved).
+            // its classes does not load, so the header is damaged. So is a type name elsewhere in
+            // Cassandra's own namespace: its types all live in the marshal package, so a changed
+            // byte moved it there (other classes of it, such as a partitioner, appear only as
+            // parameters). Elsewhere it is a custom type, read as a blob (and warned about when
+            // an SSTable opens: `OpenWarning::CustomTypes`).
             _ if in_marshal_package(&name) && !UNINTERPRETED_MARSHAL_CLASSES.contains(&simple.as_str()) => {
                 return Err(self.err("no such class in org.apache.cassandra.db.marshal"));
+            }
+            _ if name.starts_with(CASSANDRA_NAMESPACE) && !in_marshal_package(&name) && name.ends_with("Type") => {
+                return Err(self.err("no such type class: Cassandra's types are in org.apache.cassandra.db.marshal"));
             }
             _ => CqlType::Custom(name.clone()),
         };
@@ -601,6 +626,9 @@ impl MarshalParser<'_> {
 
 /// The package Cassandra's own types live in, and where it looks up a bare type name.
 const MARSHAL_PACKAGE: &str = "org.apache.cassandra.db.marshal.";
+
+/// Cassandra's own namespace: a type class in it outside [`MARSHAL_PACKAGE`] does not exist.
+const CASSANDRA_NAMESPACE: &str = "org.apache.cassandra.";
 
 /// Classes of [`MARSHAL_PACKAGE`] that headers may name but that are read as blobs
 /// ([`CqlType::Custom`]): Thrift-era comparators, internal index and virtual-table types, and
@@ -903,6 +931,11 @@ mod tests {
                 "{s}: {e:?}"
             );
         }
+        // A type class elsewhere in Cassandra's namespace does not exist: a damaged name.
+        let e = CqlType::parse_marshal("org.apache.cassandra.eb.marshal.Int32Type").expect_err("moved package");
+        assert!(
+            matches!(&e.kind, DecodeErrorKind::BadTypeString { reason, .. } if reason.contains("no such type class"))
+        );
         // Custom types live in other packages; known uninterpreted classes stay blobs, with
         // parameters from other Cassandra packages.
         for s in [

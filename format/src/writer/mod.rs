@@ -1262,4 +1262,25 @@ mod tests {
         }
         Ok(())
     }
+
+    /// A header naming a type class Cairn does not decode opens with a warning naming it: its
+    /// values are read as blobs, never silently.
+    #[test]
+    fn custom_types_are_warned_about_at_open() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let stats = EncodingStats { min_timestamp: 0, min_local_deletion_time: 0, min_ttl: 0 };
+        let geo = CqlType::Custom("com.example.GeoType".into());
+        let list = CqlType::List { elem: Box::new(geo.clone()), frozen: true };
+        let columns = vec![HeaderColumn::new("g", geo), HeaderColumn::new("l", list)];
+        let header = SerializationHeader::new(stats, CqlType::Int, vec![CqlType::Int], vec![], columns);
+        let mut w = SsTableWriter::create(dir.path(), 1, header, WriterOptions::default())?;
+        w.begin_partition(&1i32.to_be_bytes(), DeletionTime::LIVE)?;
+        w.write(&row(&[(0, None, b"a")]))?;
+        let d = w.finish()?;
+        let t = crate::sstable::SsTable::open(&d.path(Component::Data), None)?;
+        let warned: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].ends_with("-Statistics.db: Cairn does not decode the type class(es) com.example.GeoType: their values are read as blobs (shown in hex)"), "{warned:?}");
+        Ok(())
+    }
 }
