@@ -1865,3 +1865,39 @@ fn verify_holds_the_data_against_the_recorded_ranges() {
     assert!(text.contains("me-1-big-Statistics.db (Statistics.db): the data's timestamps range from"), "{text}");
     assert!(text.contains("outside Statistics.db's record"), "{text}");
 }
+
+/// A checksum component TOC.txt lists but the disk does not have is refused by every read: the
+/// data could not be checked, and a damaged Data.db would read as good data.
+#[test]
+fn a_listed_checksum_that_is_missing_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = cairn(
+        &["gen", "sessions", "--rows", "50", "--sstables", "1", "--version", "oa", "--compression", "none"]
+            .into_iter()
+            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let dir = table.display().to_string();
+    for component in ["Digest.crc32", "CRC.db"] {
+        let file = table.join(format!("oa-1-big-{component}"));
+        let kept = std::fs::read(&file).expect("read");
+        std::fs::remove_file(&file).expect("remove");
+        let out = cairn(&["dump", &dir]);
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{component}: {said}");
+        assert!(
+            said.contains(&format!("oa-1-big-{component}: {component} is listed in TOC.txt but missing")),
+            "{said}"
+        );
+        let unchecked = cairn(&["dump", "--no-verify", &dir]);
+        assert!(unchecked.status.success(), "{}", String::from_utf8_lossy(&unchecked.stderr));
+        // verify lists it among the problems it finds, and checks the rest.
+        let verified = cairn(&["verify", &dir]);
+        let text = String::from_utf8_lossy(&verified.stdout).into_owned();
+        assert_eq!(verified.status.code(), Some(1), "{text}");
+        assert!(text.contains("listed in TOC.txt but missing on disk"), "{text}");
+        std::fs::write(&file, kept).expect("restore");
+    }
+}

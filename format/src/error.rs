@@ -348,6 +348,18 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A checksum component TOC.txt lists is not on disk: the data cannot be checked against it.
+    #[error(
+        "{}: {component} is listed in TOC.txt but missing, so the data cannot be checked against it (--no-verify \
+         reads it unchecked)",
+        path.display()
+    )]
+    MissingChecksum {
+        /// The missing file.
+        path: PathBuf,
+        /// Its component.
+        component: Component,
+    },
     /// A component that must exist does not.
     #[error("{}: missing required component {component}", path.display())]
     MissingComponent {
@@ -524,6 +536,7 @@ impl Error {
             | Error::UnknownVersion { path, .. }
             | Error::BadFileName { path }
             | Error::MissingComponent { path, .. }
+            | Error::MissingChecksum { path, .. }
             | Error::Unsupported { path, .. }
             | Error::NotRegularFile { path, .. }
             | Error::Transaction { path, .. }
@@ -541,6 +554,7 @@ impl Error {
             Error::Corrupt { component, .. }
             | Error::ChecksumMismatch { component, .. }
             | Error::MissingComponent { component, .. }
+            | Error::MissingChecksum { component, .. }
             | Error::NotRegularFile { component, .. } => Some(*component),
             Error::DigestMismatch { .. } => Some(Component::Digest),
             Error::UdtFreezingUndecided { error, .. } => error.component(),

@@ -29,6 +29,9 @@ pub struct OpenOptions {
     /// the rows do not settle, becomes an [`OpenWarning`] instead of failing the open, since
     /// Statistics.db still reads.
     pub metadata_only: bool,
+    /// The caller reports checksum components TOC.txt lists but the disk lacks (`verify`,
+    /// which checks the TOC against the disk): they do not fail the open.
+    pub reports_missing_checksums: bool,
 }
 
 /// Something an open noticed and read around, for the caller to show (the CLI prints these on
@@ -200,6 +203,10 @@ impl SsTable {
             }
             r => r,
         };
+        if table.verify && !options.reports_missing_checksums {
+            let listed = table.check_listed_checksums();
+            tolerate(&mut table, listed)?;
+        }
         let checked = table.check_index_start();
         let index_readable = checked.is_ok();
         tolerate(&mut table, checked)?;
@@ -216,6 +223,18 @@ impl SsTable {
             table.warnings.push(OpenWarning::CustomTypes { path: table.path(Component::Statistics), classes });
         }
         Ok(table)
+    }
+
+    /// The checksum components TOC.txt lists (Digest.crc32, and CRC.db of an uncompressed
+    /// Data.db) must be on disk: without them a damaged Data.db reads as good data, silently.
+    fn check_listed_checksums(&self) -> Result<()> {
+        let Some(toc) = &self.toc else { return Ok(()) };
+        for c in [Component::Digest, Component::Crc] {
+            if toc.contains(&c) && !self.present.contains(&c) {
+                return Err(Error::MissingChecksum { path: self.path(c), component: c });
+            }
+        }
+        Ok(())
     }
 
     /// Settle the freezing of UDT columns the header declares non-frozen when there is no
