@@ -1834,7 +1834,7 @@ fn dump_by_key_checks_the_summary_the_index_and_the_filter() {
 
 /// An mc/md/me Statistics.db has no checksum: a damaged encoding statistic in its serialization
 /// header shifts every timestamp of the data while every row still decodes. verify holds the
-/// values the data holds against Statistics.db's record of their range.
+/// values the data holds against Statistics.db's record of their range, and so does every read.
 #[test]
 fn verify_holds_the_data_against_the_recorded_ranges() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -1862,8 +1862,22 @@ fn verify_holds_the_data_against_the_recorded_ranges() {
     let out = cairn(&["verify", &table.display().to_string()]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("me-1-big-Statistics.db (Statistics.db): the data's timestamps range from"), "{text}");
+    assert!(text.contains("me-1-big-Data.db (Data.db) at byte "), "{text}");
+    assert!(text.contains(": the data's timestamps range from "), "{text}");
     assert!(text.contains("outside Statistics.db's record"), "{text}");
+    // Every read that reaches the end of the data checks the same, and fails.
+    for verb in [&["dump"][..], &["export", "--format", "ndjson", "--out"]] {
+        let mut args: Vec<String> = verb.iter().map(|s| s.to_string()).collect();
+        if verb[0] == "export" {
+            args.push(tmp.path().join("exported").display().to_string());
+        }
+        args.push(table.display().to_string());
+        let out = cairn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{verb:?}: {said}");
+        assert!(said.contains("outside Statistics.db's record"), "{verb:?}: {said}");
+    }
+    assert!(!tmp.path().join("exported").join("cairn").exists(), "nothing exported");
 }
 
 /// A checksum component TOC.txt lists but the disk does not have is refused by every read: the

@@ -216,6 +216,24 @@ pub enum Mismatch {
         /// The fewest bytes they can take.
         min_bytes: u64,
     },
+    /// The data holds a timestamp, local deletion time or TTL outside the range Statistics.db
+    /// records for them ([`crate::data::ranges`]).
+    #[error(
+        "the data's {what} range from {low} to {high}, outside Statistics.db's record ({min} to {max}): the \
+         serialization header's encoding statistics or that record is damaged"
+    )]
+    OutsideRecordedRange {
+        /// `timestamps`, `local deletion times` or `TTLs`.
+        what: &'static str,
+        /// The smallest the data holds.
+        low: i64,
+        /// The largest.
+        high: i64,
+        /// The smallest Statistics.db records.
+        min: i64,
+        /// The largest.
+        max: i64,
+    },
     /// A scan of the whole data found another number of partitions than Statistics.db records.
     #[error("the data ends here after {scanned} partition(s), but Statistics.db records {recorded}")]
     PartitionCount {
@@ -233,7 +251,9 @@ impl Mismatch {
             Mismatch::ChunkCount { .. } => Component::Crc,
             Mismatch::ChunkOffset { .. } => Component::CompressionInfo,
             Mismatch::IndexPosition { .. } => Component::Index,
-            Mismatch::TooShortForPartitions { .. } | Mismatch::PartitionCount { .. } => Component::Statistics,
+            Mismatch::TooShortForPartitions { .. }
+            | Mismatch::PartitionCount { .. }
+            | Mismatch::OutsideRecordedRange { .. } => Component::Statistics,
         }
     }
 }

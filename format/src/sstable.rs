@@ -474,8 +474,11 @@ impl SsTable {
     /// [`SsTable::scanner`] feeding `digest` (shared with other scanners of this SSTable).
     pub fn scanner_covering(&self, digest: Option<DigestCoverage>) -> Result<Scanner> {
         let source = self.data_source_covering(digest)?;
-        Ok(Scanner::new(source, Arc::clone(&self.header), self.descriptor.version)
-            .with_table_checks(self.partitioner, self.recorded_partitions()))
+        Ok(Scanner::new(source, Arc::clone(&self.header), self.descriptor.version).with_table_checks(
+            self.partitioner,
+            self.recorded_partitions(),
+            self.statistics.stats.as_ref().map(crate::data::ranges::Recorded::of),
+        ))
     }
 
     /// A reader over Index.db.

@@ -14,18 +14,14 @@
 //!   keys agree;
 //! * the TOC lists what is on disk;
 //! * Statistics.db's record of the smallest and largest timestamp, local deletion time and TTL
-//!   against what the data holds: every value decoded must lie within it. Data.db stores these
-//!   values as deltas from the serialization header's encoding statistics, so a damaged header
-//!   (mc/md/me Statistics.db has no checksum) shifts every one of them while each row still
-//!   decodes; this is where that shows.
+//!   against what the data holds, as every read that reaches the end of the data checks it
+//!   ([`cairn_format::data::ranges`]).
 //!
 //! Problems are collected, each with the file, component and byte offset; the verb exits 1 when
 //! any are found, 2 when it could not run at all.
 
 use std::io::Write;
 
-use cairn_format::data::Unfiltered;
-use cairn_format::deletion::DeletionTime;
 use cairn_format::descriptor::Component;
 use cairn_format::sstable::SsTable;
 use serde::Serialize;
@@ -58,83 +54,6 @@ pub struct Report {
     pub chunks: u64,
     /// Problems.
     pub problems: Vec<Problem>,
-}
-
-/// The smallest and largest timestamp, local deletion time and TTL the data holds, to hold
-/// against Statistics.db's record of them (Cassandra's `MetadataCollector` records every
-/// timestamp, deletion time and TTL written).
-#[derive(Debug, Default)]
-struct Bounds {
-    timestamps: Option<(i64, i64)>,
-    deletion_times: Option<(i64, i64)>,
-    ttls: Option<(i64, i64)>,
-}
-
-fn widen(range: &mut Option<(i64, i64)>, v: i64) {
-    *range = Some(match *range {
-        Some((lo, hi)) => (lo.min(v), hi.max(v)),
-        None => (v, v),
-    });
-}
-
-impl Bounds {
-    fn deletion(&mut self, d: &DeletionTime) {
-        if !d.is_live() {
-            widen(&mut self.timestamps, d.marked_for_delete_at);
-            widen(&mut self.deletion_times, d.local_deletion_time);
-        }
-    }
-
-    fn unfiltered(&mut self, u: &Unfiltered) {
-        let l = &u.liveness;
-        if !l.is_empty() {
-            widen(&mut self.timestamps, l.timestamp);
-            if l.is_expiring() {
-                widen(&mut self.ttls, i64::from(l.ttl));
-                widen(&mut self.deletion_times, l.local_expiration_time);
-            }
-        }
-        for d in [&u.deletion, &u.shadowable_deletion, &u.close_deletion] {
-            self.deletion(d);
-        }
-        for c in &u.complex_deletions {
-            self.deletion(&c.deletion);
-        }
-        for c in &u.cells {
-            widen(&mut self.timestamps, c.timestamp);
-            if c.is_tombstone() || c.is_expiring() {
-                widen(&mut self.deletion_times, c.local_deletion_time);
-            }
-            if c.is_expiring() && !c.is_tombstone() {
-                widen(&mut self.ttls, i64::from(c.ttl));
-            }
-        }
-    }
-
-    /// What lies outside `stats`, one message per kind of value.
-    fn outside(&self, stats: &cairn_format::statistics::StatsMetadata) -> Vec<String> {
-        let kinds = [
-            ("timestamps", self.timestamps, (stats.min_timestamp, stats.max_timestamp)),
-            (
-                "local deletion times",
-                self.deletion_times,
-                (stats.min_local_deletion_time, stats.max_local_deletion_time),
-            ),
-            ("TTLs", self.ttls, (i64::from(stats.min_ttl), i64::from(stats.max_ttl))),
-        ];
-        kinds
-            .into_iter()
-            .filter_map(|(what, seen, (min, max))| {
-                let (lo, hi) = seen?;
-                (lo < min || hi > max).then(|| {
-                    format!(
-                        "the data's {what} range from {lo} to {hi}, outside Statistics.db's record ({min} to {max}): \
-                         the serialization header's encoding statistics or that record is damaged"
-                    )
-                })
-            })
-            .collect()
-    }
 }
 
 fn problem_of(e: &cairn_format::Error) -> Problem {
@@ -207,7 +126,6 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
     let mut last_index_key: Option<Vec<u8>> = None;
     let mut filter_misses = 0u64;
     let mut scan_complete = false;
-    let mut bounds = Bounds::default();
     // The scan's own checks (order, sizes, partition count) are collected, not fatal.
     scanner.report_problems();
     'partitions: loop {
@@ -226,10 +144,6 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
             }
         };
         r.partitions += 1;
-        bounds.deletion(&p.deletion);
-        if let Some(st) = scanner.static_row() {
-            bounds.unfiltered(st);
-        }
         // Index entry for this partition.
         if let Some(idx) = index.as_mut() {
             match idx.next_entry() {
@@ -315,7 +229,7 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
         // The scan's problems in this partition are taken when it ends (nothing else adds
         // problems meanwhile, so their order is the same), not once per row.
         loop {
-            let next = scanner.next_unfiltered().map(|u| u.inspect(|u| bounds.unfiltered(u)).is_some());
+            let next = scanner.next_unfiltered().map(|u| u.is_some());
             match next {
                 Ok(true) => r.unfiltereds += 1,
                 Ok(false) => {
@@ -361,11 +275,6 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
         }
         if last_index_key.as_ref().is_some_and(|k| *k != sm.last_key) {
             add(&mut r, Component::Summary, None, "summary last key differs from the last Index.db key".into());
-        }
-    }
-    if scan_complete && let Some(stats) = &table.statistics.stats {
-        for message in bounds.outside(stats) {
-            add(&mut r, Component::Statistics, None, message);
         }
     }
     if filter_misses > 0 {

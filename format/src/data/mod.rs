@@ -20,6 +20,7 @@
 //! expiring, 0x04 empty value, 0x08 use row timestamp, 0x10 use row TTL.
 //! (Cassandra `db/rows/UnfilteredSerializer.java`, `db/rows/Cell.java`, `db/Columns.java`.)
 
+pub mod ranges;
 pub mod scanner;
 pub mod source;
 

@@ -23,7 +23,9 @@
 //! * every row's and marker's size field equal to the bytes its structure takes;
 //! * at the end of a scan that read the whole data from byte 0: as many partitions as
 //!   Statistics.db records, and Digest.crc32 against the chunks read (see
-//!   [`DigestCoverage`](crate::data::source::DigestCoverage)).
+//!   [`DigestCoverage`](crate::data::source::DigestCoverage));
+//! * at the end of any scan that reaches the end of the data: every timestamp, local deletion
+//!   time and TTL decoded within the ranges Statistics.db records ([`crate::data::ranges`]).
 //!
 //! A failed check is an error at the offending offset; `verify` asks for them as a list instead
 //! ([`Scanner::report_problems`]) and goes on.
@@ -134,6 +136,10 @@ struct Checks {
     partitions: u64,
     /// The scan started at byte 0, runs to the end of the data and has not been moved.
     whole: bool,
+    /// Statistics.db's record of the timestamp, deletion time and TTL ranges.
+    recorded: Option<crate::data::ranges::Recorded>,
+    /// What the scan has decoded of those.
+    seen: crate::data::ranges::ValueRanges,
     /// The end-of-data checks have run.
     finished: bool,
 }
@@ -167,10 +173,18 @@ impl Scanner {
     }
 
     /// Also check partition order (with `partitioner`'s tokens) and, at the end of a whole
-    /// scan, the partition count Statistics.db records.
-    pub fn with_table_checks(mut self, partitioner: Partitioner, expected_partitions: Option<u64>) -> Scanner {
+    /// scan, the partition count Statistics.db records; and, at the end of any scan that reaches
+    /// the end of the data, that what it decoded lies within the `recorded` ranges
+    /// ([`crate::data::ranges`]).
+    pub fn with_table_checks(
+        mut self,
+        partitioner: Partitioner,
+        expected_partitions: Option<u64>,
+        recorded: Option<crate::data::ranges::Recorded>,
+    ) -> Scanner {
         self.checks.partitioner = Some(partitioner);
         self.checks.expected_partitions = expected_partitions;
+        self.checks.recorded = recorded;
         self
     }
 
@@ -346,6 +360,7 @@ impl Scanner {
         self.checks.partitions += 1;
         if self.checks.on {
             self.check_partition_order(position)?;
+            self.checks.seen.deletion(&self.partition.deletion);
         }
         if self.header.has_static() {
             let at = self.offset();
@@ -364,10 +379,11 @@ impl Scanner {
                 }
                 true => self.has_static_row = !self.static_row.is_empty_row(),
             }
-            if self.checks.on
-                && let Some(e) = self.size_error(&self.static_row)
-            {
-                self.failed(e)?;
+            if self.checks.on {
+                self.checks.seen.unfiltered(&self.static_row);
+                if let Some(e) = self.size_error(&self.static_row) {
+                    self.failed(e)?;
+                }
             }
         }
         self.partition.body_position = self.offset();
@@ -474,6 +490,8 @@ impl Scanner {
             UnfilteredKind::Row => {}
         }
         if self.checks.on {
+            let [a, b] = &self.rows;
+            self.checks.seen.unfiltered(if self.flipped { b } else { a });
             if let Some(e) = self.size_error(self.current()) {
                 self.failed(e)?;
             }
@@ -526,6 +544,11 @@ impl Scanner {
             return Ok(());
         }
         self.checks.finished = true;
+        if let Some(recorded) = &self.checks.recorded
+            && let Some(mismatch) = self.checks.seen.outside(recorded)
+        {
+            self.failed(Error::Inconsistent { path: self.path.clone(), offset: length, mismatch })?;
+        }
         if self.checks.whole
             && let Some(recorded) = self.checks.expected_partitions
             && recorded != self.checks.partitions
