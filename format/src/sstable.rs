@@ -203,6 +203,8 @@ impl SsTable {
             }
             r => r,
         };
+        let codec = table.check_compressor();
+        tolerate(&mut table, codec)?;
         if table.verify && !options.reports_missing_checksums {
             let listed = table.check_listed_checksums();
             tolerate(&mut table, listed)?;
@@ -223,6 +225,18 @@ impl SsTable {
             table.warnings.push(OpenWarning::CustomTypes { path: table.path(Component::Statistics), classes });
         }
         Ok(table)
+    }
+
+    /// CompressionInfo.db must name a compressor Cairn can decompress with (Cassandra cannot load
+    /// an SSTable whose compressor class it does not have either).
+    fn check_compressor(&self) -> Result<()> {
+        match &self.compression {
+            Some(c) if c.compressor.is_none() => Err(Error::Unsupported {
+                path: self.path(Component::CompressionInfo),
+                what: format!("compressor class '{}'", c.class),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The checksum components TOC.txt lists (Digest.crc32, and CRC.db of an uncompressed

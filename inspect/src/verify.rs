@@ -12,7 +12,7 @@
 //!   header length and block offsets consistent with Data.db;
 //! * Summary.db ↔ Index.db: samples point at index entries with the same key, first and last
 //!   keys agree;
-//! * the TOC lists what is on disk;
+//! * the TOC lists what is on disk; Statistics.db's cardinality estimator decodes;
 //! * Statistics.db's record of the smallest and largest timestamp, local deletion time and TTL
 //!   against what the data holds, as every read that reaches the end of the data checks it
 //!   ([`cairn_format::data::ranges`]).
@@ -89,6 +89,10 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
                 add(&mut r, *c, None, "present on disk but not listed in TOC.txt".to_string());
             }
         }
+    }
+    // Statistics.db's cardinality estimator, which compaction reads to size its bloom filter.
+    if let Err(e) = table.estimated_cardinality() {
+        r.problems.push(problem_of(&e));
     }
     // The scan below reads (and checks) the chunks it needs in order; the chunk pass after it
     // reads the rest. Their problems come first in the report, so the scan's are set aside.

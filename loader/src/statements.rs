@@ -535,9 +535,19 @@ impl<'o> Writer<'o> {
         if d.is_live() {
             return;
         }
-        if let Some(ts) = self.ts(d.marked_for_delete_at) {
+        if let Some(ts) = self.deletion_ts(d.marked_for_delete_at) {
             self.delete_at(out, what, element, ts, where_, where_values);
         }
+    }
+
+    /// The timestamp to delete at ([`Self::ts`]). With `--timestamp-mode now`, one microsecond
+    /// before the writes: whatever is live in the source is newer than every deletion covering it
+    /// (that is why it is live), and at one shared timestamp the deletions would win the tie (a
+    /// tombstone wins a timestamp tie) and drop it, whole collections included (a collection
+    /// written whole carries a deletion of the collection just before it).
+    fn deletion_ts(&mut self, t: i64) -> Option<i64> {
+        let ts = self.ts(t)?;
+        Some(if self.o.timestamp_mode == TimestampMode::Now { ts - 1 } else { ts })
     }
 
     /// `DELETE [col | m[?]] FROM t USING TIMESTAMP ? WHERE ...` at `ts`, binding the map key
