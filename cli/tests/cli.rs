@@ -1915,3 +1915,35 @@ fn a_listed_checksum_that_is_missing_is_refused() {
         std::fs::write(&file, kept).expect("restore");
     }
 }
+
+/// CompressionInfo.db naming a compressor class Cairn does not have is refused at open, and
+/// `meta` lists it among its problems (exit 1) instead of printing the name as if it read.
+#[test]
+fn an_unknown_compressor_class_is_refused_at_open() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = cairn(
+        &["gen", "sessions", "--rows", "50", "--sstables", "1", "--compression", "lz4"]
+            .into_iter()
+            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let file = table.join("nb-1-big-CompressionInfo.db");
+    let mut bytes = std::fs::read(&file).expect("read");
+    // A u16 length, then the class name: LZ4Compressor becomes MZ4Compressor.
+    assert_eq!(bytes.get(2..15), Some(&b"LZ4Compressor"[..]), "layout");
+    bytes[2] = b'M';
+    std::fs::write(&file, bytes).expect("write");
+    let dir = table.display().to_string();
+    let dump = cairn(&["dump", &dir]);
+    let said = String::from_utf8_lossy(&dump.stderr).into_owned();
+    assert_eq!(dump.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("nb-1-big-CompressionInfo.db: unsupported SSTable format: compressor class 'MZ4Compressor'"),
+        "{said}"
+    );
+    let meta = cairn(&["meta", "--json", &dir]);
+    assert_eq!(meta.status.code(), Some(1), "{}", String::from_utf8_lossy(&meta.stderr));
+    assert!(String::from_utf8_lossy(&meta.stdout).contains("compressor class 'MZ4Compressor'"));
+}
