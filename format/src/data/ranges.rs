@@ -14,8 +14,11 @@
 //! the TTL of expiring cells and markers. Live values without one (`NO_DELETION_TIME`, TTL 0)
 //! are left out: they are in Cassandra's record too, but say nothing about the header.
 
-use crate::data::Unfiltered;
-use crate::deletion::DeletionTime;
+use crate::data::{
+    CELL_IS_DELETED, CELL_IS_EXPIRING, HAS_DELETION, HAS_SCYLLA_SHADOWABLE_DELETION, HAS_SHADOWABLE_DELETION,
+    IS_MARKER, Unfiltered,
+};
+use crate::deletion::{DeletionTime, NO_TIMESTAMP, NO_TTL};
 use crate::error::Mismatch;
 use crate::statistics::StatsMetadata;
 
@@ -69,30 +72,37 @@ impl ValueRanges {
         }
     }
 
-    /// Count a row or range tombstone marker.
+    /// Count a row or range tombstone marker, as the scanner decoded it (its flags say which
+    /// deletions it carries, so that the common row, which has none, costs one test).
     #[inline(always)]
     pub fn unfiltered(&mut self, u: &Unfiltered) {
         let l = &u.liveness;
-        if !l.is_empty() {
+        if l.timestamp != NO_TIMESTAMP {
             self.timestamps.widen(l.timestamp);
-            if l.is_expiring() {
+            if l.ttl != NO_TTL {
                 self.ttls.widen(i64::from(l.ttl));
                 self.deletion_times.widen(l.local_expiration_time);
             }
         }
-        self.deletion(&u.deletion);
-        self.deletion(&u.shadowable_deletion);
-        self.deletion(&u.close_deletion);
-        for c in &u.complex_deletions {
-            self.deletion(&c.deletion);
+        let deletions = u.flags & (IS_MARKER | HAS_DELETION) != 0
+            || u.ext_flags & (HAS_SHADOWABLE_DELETION | HAS_SCYLLA_SHADOWABLE_DELETION) != 0
+            || !u.complex_deletions.is_empty();
+        if deletions {
+            self.deletion(&u.deletion);
+            self.deletion(&u.shadowable_deletion);
+            self.deletion(&u.close_deletion);
+            for c in &u.complex_deletions {
+                self.deletion(&c.deletion);
+            }
         }
         for c in &u.cells {
             self.timestamps.widen(c.timestamp);
-            if c.is_tombstone() {
+            // A cell taking the row's TTL (CELL_USE_ROW_TTL) has the marker's, counted above.
+            if c.flags & (CELL_IS_DELETED | CELL_IS_EXPIRING) != 0 {
                 self.deletion_times.widen(c.local_deletion_time);
-            } else if c.is_expiring() {
-                self.deletion_times.widen(c.local_deletion_time);
-                self.ttls.widen(i64::from(c.ttl));
+                if c.flags & CELL_IS_DELETED == 0 {
+                    self.ttls.widen(i64::from(c.ttl));
+                }
             }
         }
     }
