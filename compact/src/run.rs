@@ -113,9 +113,10 @@ pub struct RunReport {
     /// Tombstones past gc_grace kept because an SSTable outside the compaction may hold older
     /// data for their partition, or (when `unrepaired`) because an input is not repaired.
     pub kept_for_overlap: u64,
-    /// Tombstones past gc_grace were kept because only repaired data may be purged
-    /// (`--only-purge-repaired`) and an input is not repaired ([`PurgeClock::unrepaired`]).
-    pub unrepaired: bool,
+    /// Of `kept_for_overlap`, those kept because only repaired data may be purged
+    /// (`--only-purge-repaired`) and their inputs are not all repaired ([`PurgeClock::unrepaired`]),
+    /// not for an overlapping SSTable.
+    pub kept_unrepaired: u64,
     /// Tombstones kept because they are younger than gc_grace.
     pub kept_young: u64,
     /// Partitions dropped because no range of [`RunOptions::keep_ranges`] holds them.
@@ -290,13 +291,24 @@ fn run_by_repair_group(
         let group: Vec<SsTable> = members.iter().filter_map(|&i| tables.get(i).cloned()).collect();
         let mut rest: Vec<SsTable> = others.to_vec();
         rest.extend(tables.iter().enumerate().filter(|(i, _)| !members.contains(i)).map(|(_, t)| t.clone()));
-        let r = run_with(&group, &rest, opts, out_dir, txn.as_deref_mut(), explain)?;
+        let r = match run_with(&group, &rest, opts, out_dir, txn.as_deref_mut(), explain) {
+            Ok(r) => r,
+            Err(e) => {
+                // The groups before this one are complete: a failed run leaves none of them.
+                for d in &total.outputs {
+                    for c in Component::BIG {
+                        let _ = std::fs::remove_file(d.path(c));
+                    }
+                }
+                return Err(e);
+            }
+        };
         total.outputs.extend(r.outputs);
         total.partitions_in += r.partitions_in;
         total.partitions_out += r.partitions_out;
         total.purged += r.purged;
         total.kept_for_overlap += r.kept_for_overlap;
-        total.unrepaired |= r.unrepaired;
+        total.kept_unrepaired += r.kept_unrepaired;
         total.kept_young += r.kept_young;
         total.cleaned += r.cleaned;
     }
@@ -385,7 +397,7 @@ pub fn run_with(
             }
             report.purged = purger.purged;
             report.kept_for_overlap = purger.kept_for_overlap;
-            report.unrepaired = clock.unrepaired();
+            report.kept_unrepaired = if clock.unrepaired() { purger.kept_for_overlap } else { 0 };
             report.kept_young = purger.kept_young;
             report.outputs = std::mem::take(&mut outputs.done);
             report

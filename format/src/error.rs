@@ -143,8 +143,8 @@ pub enum DecodeErrorKind {
     /// A Summary.db sample points at an Index.db position that has no entry of the sample's key.
     #[error("a Summary.db sample points here, but Index.db has no entry of the sample's partition key here")]
     SampleKeyMismatch,
-    /// Index.db placed the partition looked up here, but the partition here has another key.
-    #[error("Index.db places the partition looked up at this byte, but the partition here has another key")]
+    /// Index.db placed the partition looked up here, but no partition of that key starts here.
+    #[error("Index.db places the partition looked up at this byte, but no partition of that key starts here")]
     PlacedKeyMismatch,
     /// A static row was expected (or forbidden) here.
     #[error("{0}")]

@@ -46,9 +46,10 @@ fn name_of(p: &Path) -> Option<&str> {
 }
 
 /// `dir` made absolute against the current directory, lexically: `.` components are dropped and
-/// `..` removes the component before it (symbolic links are not followed, so the names read are
-/// the ones the operator's path goes through). An absolute `dir`, or one when the current
-/// directory is unknown, stands as given.
+/// `..` removes the component before it (symbolic links in `dir` are not followed). The current
+/// directory is the one the operating system reports, its own symbolic links resolved, so `.`
+/// inside a table directory reached through a link of another name reads that other name. An
+/// absolute `dir`, or one when the current directory is unknown, stands as given.
 fn absolute(dir: &Path) -> PathBuf {
     use std::path::Component;
     if dir.is_absolute() {
@@ -75,9 +76,9 @@ fn split_table_dir(name: &str) -> Option<(&str, &str)> {
 
 impl TableLocation {
     /// The location of SSTables in `dir`, from the directory layout alone. A relative `dir` is
-    /// read as the absolute path it stands for (made absolute lexically, `..` and `.` removed,
-    /// symbolic links not followed), so that `.` inside a table directory, or a table directory
-    /// named from its keyspace directory, is that table.
+    /// read as the absolute path it stands for (made absolute lexically against the current
+    /// directory, `..` and `.` removed), so that `.` inside a table directory, or a table
+    /// directory named from its keyspace directory, is that table.
     pub fn from_directory(dir: &Path) -> TableLocation {
         let resolved = absolute(dir);
         let dir = resolved.as_path();

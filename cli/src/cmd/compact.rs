@@ -58,10 +58,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
         let names: Vec<String> = r.outputs.iter().map(|d| d.path(Component::Data).display().to_string()).collect();
         format!("written: {}", if names.is_empty() { "nothing".into() } else { names.join(", ") })
     };
-    let kept = match r.unrepaired {
-        true => format!("{} past gc_grace kept ({})", r.kept_for_overlap, cairn_compact::purge::UNREPAIRED),
-        false => format!("{} past gc_grace kept for overlapping SSTables", r.kept_for_overlap),
-    };
+    let kept = format!("{} past gc_grace kept {}", r.kept_for_overlap, kept_why(&r));
     eprintln!(
         "compacted {} SSTables: {} partitions in, {} out; {} tombstones purged, {kept}, {} kept as younger than gc_grace; {written}",
         tables.len(),
@@ -71,6 +68,18 @@ pub fn run(a: RunArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Ou
         r.kept_young
     );
     Ok(Outcome::Ok)
+}
+
+/// Why a rewrite kept the tombstones past gc_grace it kept: overlapping SSTables, or inputs not
+/// all repaired under `--only-purge-repaired` (repair groups may differ: both, counted apart).
+fn kept_why(r: &cairn_compact::run::RunReport) -> String {
+    let (all, unrepaired) = (r.kept_for_overlap, r.kept_unrepaired);
+    let why = cairn_compact::purge::UNREPAIRED;
+    match unrepaired {
+        0 => "for overlapping SSTables".to_string(),
+        n if n == all => format!("({why})"),
+        n => format!("({} for overlapping SSTables, {n} because {why})", all - n),
+    }
 }
 
 pub fn gc(a: GcArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<Outcome> {
@@ -232,10 +241,7 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write, progress: bool) -> anyhow::Result<
             for d in &x.report.outputs {
                 writeln!(out, "{}", d.path(Component::Data).display())?;
             }
-            let kept = match x.report.unrepaired {
-                true => format!("{} kept ({})", x.report.kept_for_overlap, cairn_compact::purge::UNREPAIRED),
-                false => format!("{} kept for overlapping SSTables", x.report.kept_for_overlap),
-            };
+            let kept = format!("{} kept {}", x.report.kept_for_overlap, kept_why(&x.report));
             eprintln!(
                 "compacted {} SSTables into {} ({} partitions in, {} out; {} tombstones purged, {kept}); {} fully expired dropped; {} deleted",
                 x.compacted.len(),

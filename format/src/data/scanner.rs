@@ -266,9 +266,11 @@ impl Scanner {
     /// damaged position would otherwise return another partition as if it were `key`'s).
     pub fn seek_partition(&mut self, position: u64, key: &[u8]) -> Result<Option<&PartitionHeader>> {
         self.seek(position, None)?;
-        let Some(p) = self.next_partition()? else { return Ok(None) };
+        let placed = |s: &Scanner| data_error(&s.path, DecodeError::new(position, DecodeErrorKind::PlacedKeyMismatch));
+        // A position at or past the end of the data places nothing: as wrong as another key.
+        let Some(p) = self.next_partition()? else { return Err(placed(self)) };
         if p.key != key {
-            return Err(data_error(&self.path, DecodeError::new(position, DecodeErrorKind::PlacedKeyMismatch)));
+            return Err(placed(self));
         }
         Ok(Some(&self.partition))
     }
@@ -544,11 +546,6 @@ impl Scanner {
             return Ok(());
         }
         self.checks.finished = true;
-        if let Some(recorded) = &self.checks.recorded
-            && let Some(mismatch) = self.checks.seen.outside(recorded)
-        {
-            self.failed(Error::Inconsistent { path: self.path.clone(), offset: length, mismatch })?;
-        }
         if self.checks.whole
             && let Some(recorded) = self.checks.expected_partitions
             && recorded != self.checks.partitions
@@ -560,6 +557,12 @@ impl Scanner {
             && let Some(d) = self.source.digest()
         {
             d.check(&self.source)?;
+        }
+        // After the digest: a damaged Data.db byte shifts a value too, and is Data.db's damage.
+        if let Some(recorded) = &self.checks.recorded
+            && let Some(mismatch) = self.checks.seen.outside(recorded)
+        {
+            self.failed(Error::Inconsistent { path: self.path.clone(), offset: length, mismatch })?;
         }
         Ok(())
     }
