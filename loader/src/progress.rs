@@ -97,6 +97,16 @@ pub fn summary(tables: &[TableLoad], plan: bool, throttle: Option<f64>, seconds:
             s.statements,
             mib(s.bytes)
         );
+        if s.skipped_newer > 0 {
+            // The cut is made on the merged view: what a skipped write overwrote or deleted in
+            // the source is already gone from it, so it is not restored either.
+            let _ = writeln!(
+                out,
+                "  warning: --as-of cuts the merged view: data that the {} skipped newer write(s) or deletion(s) \
+                 overwrote or deleted in the source is not restored as it was at the cut-off",
+                s.skipped_newer
+            );
+        }
         if s.unwritable_deletions > 0 {
             let _ = writeln!(
                 out,
