@@ -102,7 +102,11 @@ fn dump_meta_verify_describe_on_every_case() {
         let mut args = vec!["meta", "--json", "--now", "1700000000"];
         args.extend(&base);
         let out = cairn(&args);
-        assert!(out.status.success(), "{}: meta failed: {}", case.id, String::from_utf8_lossy(&out.stderr));
+        // A component TOC.txt lists but the disk lacks is a problem meta and verify report.
+        let complete = listed_components_present(Path::new(&p));
+        assert_eq!(out.status.code(), Some(if complete { 0 } else { 1 }), "{}: meta: {}", case.id, {
+            String::from_utf8_lossy(&out.stderr)
+        });
         let meta: J = serde_json::from_slice(&out.stdout).expect("meta JSON");
         let metas: Vec<J> = meta.as_array().cloned().unwrap_or_else(|| vec![meta.clone()]);
         if let Some(derived) = case.entry["derived_from_metadata"].as_object() {
@@ -136,14 +140,13 @@ fn dump_meta_verify_describe_on_every_case() {
                 }
             }
         }
-        // verify: clean cases exit 0 (the missing-summary case reports its missing component).
+        // verify: clean cases exit 0.
         let mut args = vec!["verify"];
         args.extend(&base);
         let out = cairn(&args);
-        let expect_clean = !case.id.contains("missing_summary");
         assert_eq!(
             out.status.code(),
-            Some(if expect_clean { 0 } else { 1 }),
+            Some(if complete { 0 } else { 1 }),
             "{}: verify: {}",
             case.id,
             String::from_utf8_lossy(&out.stdout)
@@ -162,6 +165,16 @@ fn dump_meta_verify_describe_on_every_case() {
         checked += 1;
     }
     assert!(checked > 50, "only {checked} cases");
+}
+
+/// Whether every component each TOC.txt in `dir` lists is on disk.
+fn listed_components_present(dir: &Path) -> bool {
+    let tocs = std::fs::read_dir(dir).expect("read_dir").map(|e| e.expect("entry").path());
+    tocs.filter(|p| p.to_string_lossy().ends_with("-TOC.txt")).all(|toc| {
+        let prefix = toc.to_string_lossy().trim_end_matches("TOC.txt").to_string();
+        let listed = std::fs::read_to_string(&toc).expect("TOC");
+        listed.lines().filter(|l| !l.trim().is_empty()).all(|c| Path::new(&format!("{prefix}{}", c.trim())).exists())
+    })
 }
 
 #[test]
@@ -1686,8 +1699,7 @@ fn rewrites_keep_the_sources_compression_and_refuse_what_they_cannot_keep() {
             assert!(err.contains(message), "{name} {verb}: {err}");
             // The error names the file to mend: the source's CompressionInfo.db.
             assert!(err.contains("src/mc-1-big-CompressionInfo.db"), "{name} {verb}: {err}");
-            let files: Vec<_> = walk(&out).into_iter().filter(|p| p.is_file()).collect();
-            assert!(files.is_empty(), "{name} {verb}: the refused rewrite wrote {files:?}");
+            assert!(!out.exists(), "{name} {verb}: the refused rewrite wrote {:?}", walk(&out));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -1735,15 +1747,7 @@ fn a_bare_file_name_is_read_from_the_current_directory() {
 #[test]
 fn a_damaged_filter_a_purge_relies_on_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().display().to_string();
-    let g = cairn(
-        &["gen", "tombstones", "--rows", "100", "--sstables", "2", "--compression", "none"]
-            .into_iter()
-            .chain(["--now", "1700000000", "--out", &root])
-            .collect::<Vec<_>>(),
-    );
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let table = common::gen_table(tmp.path(), "tombstones", 100, &["--sstables", "2", "--compression", "none"]);
     let second = table.join("nb-2-big-Data.db").display().to_string();
     let compact =
         |out: &str| cairn(&["compact", "run", "--now", "1700000000", "--gc-grace-seconds", "0", "--out", out, &second]);
@@ -1762,22 +1766,11 @@ fn a_damaged_filter_a_purge_relies_on_is_refused() {
     let said = String::from_utf8_lossy(&damaged.stderr).into_owned();
     assert_eq!(damaged.status.code(), Some(2), "{said}");
     assert!(said.contains("nb-1-big-Filter.db: the bloom filter rejects"), "{said}");
-    let files = walkdir(&out);
-    assert!(files.is_empty(), "nothing written: {files:?}");
+    // Not even the directories the output would have gone to.
+    assert!(!out.exists(), "nothing written: {:?}", walk(&out));
     // tombstones judges the same way, and refuses the same way.
     let t = cairn(&["tombstones", "--now", "1700000000", "--gc-grace-seconds", "0", &second]);
     assert_eq!(t.status.code(), Some(2), "{}", String::from_utf8_lossy(&t.stdout));
-}
-
-/// The files under `dir`, at any depth (none when it does not exist).
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
-    let mut files = Vec::new();
-    for e in entries {
-        let path = e.expect("entry").path();
-        if path.is_dir() { files.extend(walkdir(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 /// `dump -k` finds partitions through Summary.db and Index.db, and checks what it reads: a
@@ -1787,14 +1780,7 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn dump_by_key_checks_the_summary_the_index_and_the_filter() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let g = cairn(
-        &["gen", "alltypes", "--rows", "30", "--sstables", "1", "--compression", "none"]
-            .into_iter()
-            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
-            .collect::<Vec<_>>(),
-    );
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let table = common::gen_table(tmp.path(), "alltypes", 30, &["--sstables", "1", "--compression", "none"]);
     let copy = |name: &str, component: &str, patch: &dyn Fn(&mut Vec<u8>)| {
         let dir = tmp.path().join(name);
         std::fs::create_dir(&dir).expect("mkdir");
@@ -1839,14 +1825,8 @@ fn dump_by_key_checks_the_summary_the_index_and_the_filter() {
 #[test]
 fn verify_holds_the_data_against_the_recorded_ranges() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let g = cairn(
-        &["gen", "alltypes", "--rows", "30", "--sstables", "1", "--version", "me", "--compression", "none"]
-            .into_iter()
-            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
-            .collect::<Vec<_>>(),
-    );
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let table =
+        common::gen_table(tmp.path(), "alltypes", 30, &["--sstables", "1", "--version", "me", "--compression", "none"]);
     let intact = cairn(&["verify", &table.display().to_string()]);
     assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stdout));
     // Statistics.db: i32 count, then (i32 type, i32 offset) pairs; type 3 is the serialization
@@ -1886,14 +1866,8 @@ fn verify_holds_the_data_against_the_recorded_ranges() {
 #[test]
 fn a_listed_checksum_that_is_missing_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let g = cairn(
-        &["gen", "sessions", "--rows", "50", "--sstables", "1", "--version", "oa", "--compression", "none"]
-            .into_iter()
-            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
-            .collect::<Vec<_>>(),
-    );
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let table =
+        common::gen_table(tmp.path(), "sessions", 50, &["--sstables", "1", "--version", "oa", "--compression", "none"]);
     let dir = table.display().to_string();
     for component in ["Digest.crc32", "CRC.db"] {
         let file = table.join(format!("oa-1-big-{component}"));
@@ -1915,6 +1889,17 @@ fn a_listed_checksum_that_is_missing_is_refused() {
         assert!(text.contains("listed in TOC.txt but missing on disk"), "{text}");
         std::fs::write(&file, kept).expect("restore");
     }
+    // Any other listed component: meta and verify both report it (exit 1).
+    std::fs::remove_file(table.join("oa-1-big-Summary.db")).expect("remove");
+    for verb in ["meta", "verify"] {
+        let out = cairn(&[verb, &dir]);
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{verb}: {said}");
+        assert!(
+            said.contains("oa-1-big-Summary.db") && said.contains("listed in TOC.txt but missing on disk"),
+            "{said}"
+        );
+    }
 }
 
 /// CompressionInfo.db naming a compressor class Cairn does not have is refused at open, and
@@ -1922,14 +1907,7 @@ fn a_listed_checksum_that_is_missing_is_refused() {
 #[test]
 fn an_unknown_compressor_class_is_refused_at_open() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let g = cairn(
-        &["gen", "sessions", "--rows", "50", "--sstables", "1", "--compression", "lz4"]
-            .into_iter()
-            .chain(["--now", "1700000000", "--out", &tmp.path().display().to_string()])
-            .collect::<Vec<_>>(),
-    );
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let table = common::only_subdir(&tmp.path().join("cairn"));
+    let table = common::gen_table(tmp.path(), "sessions", 50, &["--sstables", "1", "--compression", "lz4"]);
     let file = table.join("nb-1-big-CompressionInfo.db");
     let mut bytes = std::fs::read(&file).expect("read");
     // A u16 length, then the class name: LZ4Compressor becomes MZ4Compressor.

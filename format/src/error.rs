@@ -380,6 +380,15 @@ pub enum Error {
         /// Its component.
         component: Component,
     },
+    /// A component TOC.txt lists is not on disk (reported by `meta` and `verify`; the reads that
+    /// need it fail on their own).
+    #[error("{}: {component} is listed in TOC.txt but missing on disk", path.display())]
+    ListedMissing {
+        /// The missing file.
+        path: PathBuf,
+        /// Its component.
+        component: Component,
+    },
     /// A component that must exist does not.
     #[error("{}: missing required component {component}", path.display())]
     MissingComponent {
@@ -557,6 +566,7 @@ impl Error {
             | Error::BadFileName { path }
             | Error::MissingComponent { path, .. }
             | Error::MissingChecksum { path, .. }
+            | Error::ListedMissing { path, .. }
             | Error::Unsupported { path, .. }
             | Error::NotRegularFile { path, .. }
             | Error::Transaction { path, .. }
@@ -575,6 +585,7 @@ impl Error {
             | Error::ChecksumMismatch { component, .. }
             | Error::MissingComponent { component, .. }
             | Error::MissingChecksum { component, .. }
+            | Error::ListedMissing { component, .. }
             | Error::NotRegularFile { component, .. } => Some(*component),
             Error::DigestMismatch { .. } => Some(Component::Digest),
             Error::UdtFreezingUndecided { error, .. } => error.component(),

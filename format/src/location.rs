@@ -146,6 +146,19 @@ impl TableLocation {
         TableLocation::from_directory(dir).table
     }
 
+    /// How to name this table among `all` (which may hold it) in output: its
+    /// [`Display`](fmt::Display) form, then `id <hex>` when another of them reads the same (one
+    /// `ks.table` under two table ids: a table dropped and created again, or two clusters'
+    /// copies), so that no two tables of one output share a name.
+    pub fn label_among<'a>(&self, all: impl IntoIterator<Item = &'a TableLocation>) -> String {
+        let label = self.to_string();
+        let shared = all.into_iter().any(|o| o != self && o.to_string() == label);
+        match (&self.id, shared) {
+            (Some(id), true) => format!("{label} id {id}"),
+            _ => label,
+        }
+    }
+
     /// `keyspace.table` as far as known (`?` for an unknown part).
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.keyspace.as_deref().unwrap_or("?"), self.table.as_deref().unwrap_or("?"))
@@ -192,6 +205,19 @@ mod tests {
     use super::*;
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_name_two_tables_share_is_told_apart_by_their_ids() {
+        let other = ID.replace('0', "f");
+        let [a, b, c] = [ID, other.as_str(), ID]
+            .map(|id| TableLocation::from_directory(&Path::new("/data/ks").join(format!("sessions-{id}"))));
+        let d = TableLocation::from_directory(Path::new("/data/ks/orders-0123456789abcdef0123456789abcdef"));
+        let all = [&a, &b, &c, &d];
+        assert_eq!(a.label_among(all), format!("ks.sessions id {ID}"));
+        assert_eq!(b.label_among(all), format!("ks.sessions id {other}"));
+        assert_eq!(d.label_among(all), "ks.orders");
+        assert_eq!(a.label_among([&a, &c, &d]), "ks.sessions");
+    }
 
     #[test]
     fn reads_keyspace_table_id_snapshot_backups_and_index_from_the_layout() {

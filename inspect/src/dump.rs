@@ -14,7 +14,7 @@
 //! (keyspace, table, id and point in time: [`cairn_format::location`]) are reconciled apart;
 //! when the inputs hold more than one table, each partition object starts with a `"table"`
 //! field naming it (`ks.table`, then `snapshot <tag>`, `backups` or `index <name>` where they
-//! apply).
+//! apply, and `id <hex>` when two tables have one name).
 //!
 //! A partition key or a cell path that does not decode as its column's type (a damaged file, or
 //! a header that is not the data's) is shown in hex (a tuple or UDT: its fields up to the one
@@ -760,9 +760,9 @@ fn dump_with(
     if merge {
         let groups = cairn_format::location::group_by_table(tables);
         let several = groups.len() > 1;
-        for (location, group) in groups {
+        let labels: Vec<String> = groups.iter().map(|(l, _)| l.label_among(groups.iter().map(|(l, _)| l))).collect();
+        for ((_, group), label) in groups.iter().zip(labels) {
             let Some(first) = group.first() else { continue };
-            let label = location.to_string();
             r.begin_source(format!("{label}, merged"), false);
             let include = parse_keys(first, &opts.keys)?;
             let exclude = parse_keys(first, &opts.exclude)?;

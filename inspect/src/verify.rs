@@ -79,10 +79,8 @@ pub fn verify_one(table: &SsTable) -> Result<Report, InspectError> {
     };
     // TOC against the disk.
     if let Some(toc) = &table.toc {
-        for c in toc {
-            if !table.present.contains(c) {
-                add(&mut r, *c, None, format!("listed in TOC.txt but missing on disk: {}", table.path(*c).display()));
-            }
+        for c in table.listed_but_missing() {
+            add(&mut r, c, None, format!("listed in TOC.txt but missing on disk: {}", table.path(c).display()));
         }
         for c in &table.present {
             if !toc.contains(c) {

@@ -276,11 +276,14 @@ fn doubts(
 /// One group per table and point in time ([`cairn_format::location`]): its directories
 /// (comma-joined: the checkpoint's key), its name for messages, its SSTables.
 fn table_groups(tables: &[SsTable]) -> Vec<(String, String, Vec<SsTable>)> {
-    cairn_format::location::group_by_table(tables)
+    let groups = cairn_format::location::group_by_table(tables);
+    let locations: Vec<_> = groups.iter().map(|(l, _)| l.clone()).collect();
+    groups
         .into_iter()
         .map(|(location, g)| {
             let dirs: BTreeSet<String> = g.iter().map(|t| t.descriptor.directory.display().to_string()).collect();
-            (dirs.into_iter().collect::<Vec<_>>().join(","), location.to_string(), g.into_iter().cloned().collect())
+            let name = location.label_among(&locations);
+            (dirs.into_iter().collect::<Vec<_>>().join(","), name, g.into_iter().cloned().collect())
         })
         .collect()
 }

@@ -30,6 +30,15 @@ pub fn only_subdir(p: &Path) -> PathBuf {
     dirs.into_iter().next().expect("one")
 }
 
+/// `cairn gen DATASET --rows ROWS` with `extra` options at the fixed clock 1700000000 into
+/// `root`, which must succeed; returns the one table directory written.
+pub fn gen_table(root: &Path, dataset: &str, rows: u32, extra: &[&str]) -> PathBuf {
+    let (rows, out) = (rows.to_string(), s(root));
+    let args = [&["gen", dataset, "--rows", &rows, "--now", "1700000000", "--out", &out][..], extra].concat();
+    ok(cairn(&args), "gen");
+    only_subdir(&root.join("cairn"))
+}
+
 /// The Python of the peers' virtualenv (`CAIRN_PEERS_PYTHON`); in CI its absence is a failure.
 pub fn peers_python() -> Option<String> {
     match std::env::var("CAIRN_PEERS_PYTHON") {
