@@ -161,8 +161,14 @@ pub(crate) fn replay_schema(shared: &Shared) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
-    run_schema_text(shared, &text, false)
-        .map_err(|f| std::io::Error::other(format!("{}: {}", path.display(), f.message)))
+    run_schema_text(shared, &text, false).map_err(|f| {
+        // The replay saves the schema as it grows: a start that fails leaves the file it read.
+        let restored = match save_schema(&text, &shared.config.data_dir) {
+            Ok(()) => String::new(),
+            Err(r) => format!(" (and restoring the file failed: {})", r.message),
+        };
+        std::io::Error::other(format!("{}: {}{restored}", path.display(), f.message))
+    })
 }
 
 /// Adopt schema text another node of the ring sent (its schema file after a pull, or the
@@ -219,7 +225,14 @@ fn run_schema_text(shared: &Shared, text: &str, tolerate_existing: bool) -> Resu
         if line.trim().is_empty() || line.starts_with("--") {
             continue;
         }
-        let (st, _) = crate::cql::parse(line).map_err(syntax)?;
+        let (mut st, _) = crate::cql::parse(line).map_err(syntax)?;
+        // A CREATE TABLE saved as typed after `USE ks` (before the text was rendered with its
+        // keyspace) is in the keyspace its `-- table` line names.
+        if let (Statement::CreateTable { table, .. }, Some(((ks, _), _))) = (&mut st, &table_id)
+            && table.keyspace.is_none()
+        {
+            table.keyspace = Some(ks.clone());
+        }
         // What a tombstone here says was dropped after it was made stays dropped.
         let keyspace = match &st {
             Statement::CreateKeyspace { name, .. } => Some(name.clone()),
@@ -493,7 +506,9 @@ pub(crate) fn create_table(
     let dir = crate::storage::table_dir(&shared.config.data_dir, &ks, &name, &id);
     let io = |e: std::io::Error| Failure { code: code::SERVER, message: e.to_string(), extra: vec![] };
     std::fs::create_dir_all(&dir).map_err(io)?;
-    let create_text = text.replace(['\n', '\r'], " ");
+    // The text saved and replayed names its keyspace: a table made after `USE ks` is the same
+    // table in a schema file replayed without one.
+    let create_text = render::create_table(&schema, Style::LINE);
     let mut schema_cql = String::new();
     for ty in &keyspace.types {
         schema_cql.push_str(&render::create_type(&ks, ty, Style::LINE));

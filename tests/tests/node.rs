@@ -527,6 +527,111 @@ fn a_delete_never_widens_to_the_partition_when_its_restriction_names_nothing() {
     node.stop();
 }
 
+/// Statements a driver sweep found answered wrongly, each as Cassandra answers it: a range
+/// deletion on a DESC clustering column, element operations on frozen collections and plain
+/// columns (refused), `DELETE m[?]` and `m = m - ?` markers typed as the map's keys, `token(k) >=
+/// token(?)` hashing its value, `count(v)` counting non-null values beside `count(*)`, `PER
+/// PARTITION LIMIT ?`, and writes of counter values (refused: increments are not supported).
+#[test]
+fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
+    use scylla::client::session_builder::SessionBuilder;
+    use std::collections::HashMap;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let node = cairn_server::start(config).expect("start");
+    let addr = node.addr.to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let session = SessionBuilder::new().known_node(addr).build().await.expect("connect");
+        let run = |q: &'static str| {
+            let session = &session;
+            async move { session.query_unpaged(q, &[]).await.map_err(|e| e.to_string()) }
+        };
+        for q in [
+            "CREATE KEYSPACE s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE s.d (k int, a int, v int, PRIMARY KEY (k, a)) WITH CLUSTERING ORDER BY (a DESC)",
+            "CREATE TABLE s.m (k int PRIMARY KEY, fm frozen<map<int, int>>, m map<int, text>, v int)",
+            "CREATE TABLE s.c (k int PRIMARY KEY, n counter)",
+        ] {
+            run(q).await.expect(q);
+        }
+        // DESC: the range's start in clustering order is its upper bound.
+        let ints = |q: String| {
+            let session = &session;
+            async move {
+                let rows = session.query_unpaged(q.as_str(), &[]).await.expect("select").into_rows_result();
+                let mut v: Vec<i32> =
+                    rows.expect("rows").rows::<(i32,)>().expect("ints").map(|r| r.expect("row").0).collect();
+                v.sort_unstable();
+                v
+            }
+        };
+        for (k, range, left) in [(1, "a > 0 AND a < 3", vec![0, 3, 4]), (2, "a >= 1", vec![0]), (3, "a <= 3", vec![4])]
+        {
+            for a in 0..5 {
+                let q = format!("INSERT INTO s.d (k, a, v) VALUES ({k}, {a}, 0)");
+                session.query_unpaged(q.as_str(), &[]).await.expect("insert");
+            }
+            let q = format!("DELETE FROM s.d WHERE k = {k} AND {range}");
+            session.query_unpaged(q.as_str(), &[]).await.expect("range delete");
+            assert_eq!(ints(format!("SELECT a FROM s.d WHERE k = {k}")).await, left, "{range}");
+        }
+        run("INSERT INTO s.m (k, fm, m, v) VALUES (1, {1: 1}, {0: 'zero', 4: 'four', 7: 'seven'}, 1)")
+            .await
+            .expect("m");
+        for (q, said) in [
+            ("UPDATE s.m SET fm[2] = 5 WHERE k = 1", "frozen collection column fm"),
+            ("UPDATE s.m SET fm = fm + {3: 3} WHERE k = 1", "frozen collection column fm"),
+            ("DELETE fm[1] FROM s.m WHERE k = 1", "frozen collection column fm"),
+            ("UPDATE s.m SET v = v + 1 WHERE k = 1", "non-collection column v"),
+            ("DELETE v[1] FROM s.m WHERE k = 1", "non collection column v"),
+            ("UPDATE s.c SET n = 3 WHERE k = 1", "Counter columns can only be incremented"),
+            ("INSERT INTO s.c (k, n) VALUES (1, 7)", "Counter columns can only be incremented"),
+        ] {
+            let err = run(q).await.expect_err(q);
+            assert!(err.contains(said), "{q}: {err}");
+        }
+        let delete = session.prepare("DELETE m[?] FROM s.m WHERE k = ?").await.expect("prepare");
+        session.execute_unpaged(&delete, (4i32, 1i32)).await.expect("DELETE m[?]");
+        let remove = session.prepare("UPDATE s.m SET m = m - ? WHERE k = ?").await.expect("prepare");
+        session.execute_unpaged(&remove, (vec![7i32], 1i32)).await.expect("m = m - ?");
+        let rows = run("SELECT m, fm FROM s.m WHERE k = 1").await.expect("select").into_rows_result();
+        let (m, fm) = rows.expect("rows").single_row::<(HashMap<i32, String>, HashMap<i32, i32>)>().expect("row");
+        assert_eq!(m, HashMap::from([(0, "zero".to_string())]), "key 4 and key 7 deleted, key 0 kept");
+        assert_eq!(fm, HashMap::from([(1, 1)]), "the frozen map is as written");
+        for k in 2..6 {
+            let q = if k % 2 == 1 {
+                format!("INSERT INTO s.m (k, v) VALUES ({k}, {k})")
+            } else {
+                format!("INSERT INTO s.m (k) VALUES ({k})")
+            };
+            session.query_unpaged(q.as_str(), &[]).await.expect("insert");
+        }
+        let rows = run("SELECT count(*), count(v), count(fm) FROM s.m").await.expect("count").into_rows_result();
+        assert_eq!(rows.expect("rows").single_row::<(i64, i64, i64)>().expect("row"), (5, 3, 1));
+        // token(k) >= token(?) compares with the value's token, as the literal token does.
+        let rows = run("SELECT token(k) FROM s.m WHERE k = 3").await.expect("token").into_rows_result();
+        let (t3,) = rows.expect("rows").single_row::<(i64,)>().expect("row");
+        let by_token = ints(format!("SELECT k FROM s.m WHERE token(k) >= {t3}")).await;
+        assert_eq!(ints("SELECT k FROM s.m WHERE token(k) >= token(3)".into()).await, by_token);
+        let marker = session.prepare("SELECT k FROM s.m WHERE token(k) >= token(?)").await.expect("prepare");
+        let rows = session.execute_unpaged(&marker, (3i32,)).await.expect("token(?)").into_rows_result();
+        let mut got: Vec<i32> =
+            rows.expect("rows").rows::<(i32,)>().expect("ints").map(|r| r.expect("row").0).collect();
+        got.sort_unstable();
+        assert_eq!(got, by_token);
+        assert_eq!(ints("SELECT k FROM s.m WHERE token(k) = token(3)".into()).await, vec![3]);
+        let limited = session.prepare("SELECT a FROM s.d PER PARTITION LIMIT ?").await.expect("prepare");
+        let rows = session.execute_unpaged(&limited, (1i32,)).await.expect("PER PARTITION LIMIT ?");
+        assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 3, "one row of each of the three partitions");
+    });
+    node.stop();
+}
+
 /// With part of the partition key, or a range on it, ALLOW FILTERING filters on the key as
 /// Cassandra does (it once returned the whole table).
 #[test]
@@ -609,6 +714,45 @@ fn unset_using_values_mean_the_defaults_and_null_is_refused() {
         assert!(err.to_string().contains("Invalid null value of LIMIT"), "{err}");
     });
     node.stop();
+}
+
+/// A table made after `USE ks` (the drivers' and cqlsh's usual way) is saved under its keyspace:
+/// the restarted node has it and its rows. (Its CREATE TABLE was saved as typed, and the
+/// restart failed with "No keyspace has been specified", rewriting the schema file without it.)
+#[test]
+fn a_table_made_after_use_survives_a_restart() {
+    use scylla::client::session_builder::SessionBuilder;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = || cairn_server::NodeConfig {
+        data_dir: tmp.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let node = cairn_server::start(config()).expect("start");
+    let addr = node.addr.to_string();
+    rt.block_on(async {
+        let session = SessionBuilder::new().known_node(&addr).build().await.expect("connect");
+        let ks = "CREATE KEYSPACE r WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}";
+        session.query_unpaged(ks, &[]).await.expect(ks);
+        session.use_keyspace("r", false).await.expect("USE r");
+        for q in ["CREATE TYPE a (x int)", "CREATE TABLE x (k int PRIMARY KEY, u frozen<a>)"] {
+            session.query_unpaged(q, &[]).await.expect(q);
+        }
+        session.query_unpaged("INSERT INTO x (k, u) VALUES (1, {x: 3})", &[]).await.expect("insert");
+    });
+    node.stop();
+    let node = cairn_server::start(config()).expect("restart");
+    let addr = node.addr.to_string();
+    rt.block_on(async {
+        let session = SessionBuilder::new().known_node(&addr).build().await.expect("connect");
+        let rows = session.query_unpaged("SELECT k FROM r.x", &[]).await.expect("select").into_rows_result();
+        let (k,) = rows.expect("rows").single_row::<(i32,)>().expect("one row");
+        assert_eq!(k, 1);
+    });
+    node.stop();
+    let saved = std::fs::read_to_string(tmp.path().join("data/cairn_schema.cql")).expect("schema");
+    assert!(saved.contains("CREATE TABLE r.x ("), "{saved}");
 }
 
 /// A node whose schema file or identity file cannot be read does not start as a new, empty

@@ -45,6 +45,8 @@ pub struct Relation {
     /// `IN ?` (or `IN :name`): one marker bound to the whole list of values, not a list of one
     /// value (`IN (?)`).
     pub in_marker: bool,
+    /// The right side is `token(value)`: the token of a partition key value, not a token.
+    pub token_of: bool,
 }
 
 /// A selected expression.
@@ -56,8 +58,8 @@ pub enum Selector {
     WriteTime(String),
     /// `ttl(c)`.
     Ttl(String),
-    /// `count(*)` / `count(1)`.
-    Count,
+    /// `count(*)` / `count(1)` (`None`: rows), `count(c)` (the rows where `c` is not null).
+    Count(Option<String>),
     /// `token(k...)`.
     Token(Vec<String>),
 }

@@ -207,12 +207,14 @@ impl StatementCursor<'_> {
                         op: "contains".into(),
                         values: vec![],
                         in_marker: false,
+                        token_of: false,
                     }]);
                 }
                 _ => return self.err("a relation operator"),
             };
             self.i += 1;
             let in_marker = op == "in" && matches!(self.peek(), Some(Tok::Sym('?' | ':')));
+            let mut token_of = false;
             let values = if op == "in" {
                 if in_marker {
                     vec![self.term(text)?]
@@ -231,16 +233,17 @@ impl StatementCursor<'_> {
                     v
                 }
             } else if token && self.kw("token") {
-                // token(k) > token(?) : the right side is a token of values.
+                // token(k) > token(?) : the right side is the token of a key value.
                 self.i += 1;
                 self.expect('(')?;
                 let t = self.term(text)?;
                 self.expect(')')?;
-                vec![Term::Collection(format!("token:{t:?}")), t]
+                token_of = true;
+                vec![t]
             } else {
                 vec![self.term(text)?]
             };
-            out.push(Relation { columns, token, op: op.to_string(), values, in_marker });
+            out.push(Relation { columns, token, op: op.to_string(), values, in_marker, token_of });
             if !self.eat_kw("and") {
                 break;
             }
@@ -255,15 +258,17 @@ impl StatementCursor<'_> {
                 "writetime" => Selector::WriteTime(self.ident()?),
                 "ttl" => Selector::Ttl(self.ident()?),
                 "count" => {
-                    if !self.eat('*') {
+                    if self.eat('*') {
+                        Selector::Count(None)
+                    } else {
                         match self.peek() {
-                            Some(Tok::Number(_)) => self.i += 1,
-                            _ => {
-                                self.ident()?;
+                            Some(Tok::Number(_)) => {
+                                self.i += 1;
+                                Selector::Count(None)
                             }
+                            _ => Selector::Count(Some(self.ident()?)),
                         }
                     }
-                    Selector::Count
                 }
                 "token" => {
                     let mut cols = vec![self.ident()?];

@@ -117,11 +117,17 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
      -> Result<(), Failure> {
         for r in relations {
             if r.token {
+                let slot = if r.token_of {
+                    let ty = super::select::token_argument_type(t)?;
+                    (t.schema.partition_key.first().map(|c| c.name.clone()).unwrap_or_default(), ty.clone())
+                } else {
+                    ("partition key token".into(), CqlType::BigInt)
+                };
                 for v in &r.values {
                     if let Term::Bind(i) | Term::Named(_, i) = v
                         && let Some(s) = binds.get_mut(*i)
                     {
-                        *s = ("partition key token".into(), CqlType::BigInt);
+                        *s = slot.clone();
                     }
                 }
                 continue;
@@ -162,7 +168,7 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
                 match a {
                     Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => {
                         let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
-                        name_slot(&mut binds, v, c, col.ty().clone());
+                        name_slot(&mut binds, v, c, super::write::operand_type(a, col.ty()));
                     }
                     Assignment::SetField(c, f, v) => {
                         let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
@@ -183,16 +189,25 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
             }
             rels(&mut binds, &mut pk, relations, &mut key_marker)?;
         }
-        Statement::Delete { relations, using: u, .. } => {
+        Statement::Delete { relations, using: u, columns, .. } => {
             using(&mut binds, u);
+            // `DELETE m[?]`: the marker is a map key (a set element).
+            for (c, element) in columns {
+                let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
+                if let Some(k) = element {
+                    name_slot(&mut binds, k, c, super::write::element_type(c, col.ty())?.clone());
+                }
+            }
             rels(&mut binds, &mut pk, relations, &mut key_marker)?;
         }
-        Statement::Select { relations, selectors, limit, .. } => {
+        Statement::Select { relations, selectors, limit, per_partition_limit, .. } => {
             rels(&mut binds, &mut pk, relations, &mut key_marker)?;
-            if let Some(Term::Bind(i) | Term::Named(_, i)) = limit
-                && let Some(s) = binds.get_mut(*i)
-            {
-                *s = ("[limit]".into(), CqlType::Int);
+            for (term, name) in [(limit, "[limit]"), (per_partition_limit, "[per_partition_limit]")] {
+                if let Some(Term::Bind(i) | Term::Named(_, i)) = term
+                    && let Some(s) = binds.get_mut(*i)
+                {
+                    *s = (name.into(), CqlType::Int);
+                }
             }
             result_cols = Some(select_columns(t, selectors.as_ref())?);
         }

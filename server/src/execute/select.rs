@@ -35,7 +35,8 @@ pub(crate) fn project_columns(
                     .find(|x| &x.0 == c)
                     .cloned()
                     .ok_or_else(|| invalid(format!("Undefined column name {c}")))?,
-                Selector::Count => ("count".to_string(), CqlType::BigInt),
+                Selector::Count(None) => ("count".to_string(), CqlType::BigInt),
+                Selector::Count(Some(c)) => (format!("system.count({c})"), CqlType::BigInt),
                 Selector::WriteTime(c) => (format!("writetime({c})"), CqlType::BigInt),
                 Selector::Ttl(c) => (format!("ttl({c})"), CqlType::Int),
                 Selector::Token(c) => (format!("system.token({})", c.join(", ")), CqlType::BigInt),
@@ -78,21 +79,20 @@ pub(crate) fn project_plain(
     selectors: Option<&Vec<(Selector, Option<String>)>>,
 ) -> Vec<Row> {
     let Some(sel) = selectors else { return rows };
-    if sel.iter().any(|(s, _)| *s == Selector::Count) {
-        return vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]];
+    let value = |r: &Row, c: &str| cols.iter().position(|x| x.0 == c).and_then(|i| r.get(i).cloned().flatten());
+    let projected = rows.iter().map(|r| {
+        sel.iter()
+            .map(|(s, _)| match s {
+                Selector::Column(c) => value(r, c),
+                _ => None,
+            })
+            .collect()
+    });
+    if is_aggregate(Some(sel)) {
+        let first = projected.take(1).next();
+        return vec![aggregate_row(sel, rows.len(), |c| rows.iter().filter(|r| value(r, c).is_some()).count(), first)];
     }
-    rows.into_iter()
-        .map(|r| {
-            sel.iter()
-                .map(|(s, _)| match s {
-                    Selector::Column(c) => {
-                        cols.iter().position(|x| &x.0 == c).and_then(|i| r.get(i).cloned().flatten())
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect()
+    projected.collect()
 }
 
 /// One live CQL row of a user table, with its cells' write times and TTLs.
@@ -308,7 +308,7 @@ pub(crate) fn select_rows(
     want: Option<usize>,
 ) -> Result<Selected, Failure> {
     let columns = select_columns(t, selectors)?;
-    let count_only = selectors.is_some_and(|s| s.iter().any(|(x, _)| *x == Selector::Count));
+    let count_only = is_aggregate(selectors);
     // A count reads everything, and is one row.
     let (resume, want) = if count_only { (None, None) } else { (resume, want) };
     // Partition-key restrictions decide which partitions are read; the rest filter rows.
@@ -361,7 +361,16 @@ pub(crate) fn select_rows(
     let mut token_bounds: Vec<(String, i64)> = Vec::new();
     for r in token_rels {
         let v = r.values.last().ok_or_else(|| invalid("token() needs a value"))?;
-        let x = b.int(v, "token")?.ok_or_else(|| invalid("null token"))?;
+        let x = if r.token_of {
+            // token(k) > token(value): the token the value has as the partition key.
+            let key = token_argument_type(t)?;
+            match bind_values(r, key, "token", b)?.into_iter().next() {
+                Some(k) => murmur3_token(&k),
+                None => return Err(invalid("null token")),
+            }
+        } else {
+            b.int(v, "token")?.ok_or_else(|| invalid("null token"))?
+        };
         token_bounds.push((r.op.clone(), x));
     }
     let resume_place = resume.map(|r| (Token::Murmur3(murmur3_token(&r.key)), r.key.clone()));
@@ -480,10 +489,6 @@ pub(crate) fn select_rows(
         });
     }
     let rows: Vec<LiveRow> = rows.into_iter().map(|(r, _)| r).collect();
-    let count_only = selectors.is_some_and(|s| s.iter().any(|(x, _)| *x == Selector::Count));
-    if count_only {
-        return Ok((columns, vec![vec![Some((rows.len() as i64).to_be_bytes().to_vec())]], None));
-    }
     let header = &t.header;
     let mut split_keys: Vec<Vec<Vec<u8>>> = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -507,24 +512,25 @@ pub(crate) fn select_rows(
         }
         header.regular_columns.iter().position(|c| c.name == name).and_then(|i| pick(cell(&r.regulars, i)))
     };
-    let out = rows
-        .iter()
-        .zip(&split_keys)
-        .map(|r| match selectors {
-            None => all_columns(t).iter().map(|(n, _)| value_of(r, n, 0)).collect(),
-            Some(sel) => sel
-                .iter()
-                .map(|(s, _)| match s {
-                    Selector::Column(c) => value_of(r, c, 0),
-                    Selector::WriteTime(c) => value_of(r, c, 1),
-                    Selector::Ttl(c) => value_of(r, c, 2),
-                    Selector::Token(_) => Some(murmur3_token(&r.0.key).to_be_bytes().to_vec()),
-                    Selector::Count => None,
-                })
-                .collect(),
-        })
-        .collect();
-    Ok((columns, out, next))
+    let projected = rows.iter().zip(&split_keys).map(|r| match selectors {
+        None => all_columns(t).iter().map(|(n, _)| value_of(r, n, 0)).collect(),
+        Some(sel) => sel
+            .iter()
+            .map(|(s, _)| match s {
+                Selector::Column(c) => value_of(r, c, 0),
+                Selector::WriteTime(c) => value_of(r, c, 1),
+                Selector::Ttl(c) => value_of(r, c, 2),
+                Selector::Token(_) => Some(murmur3_token(&r.0.key).to_be_bytes().to_vec()),
+                Selector::Count(_) => None,
+            })
+            .collect(),
+    });
+    if let Some(sel) = selectors.filter(|s| is_aggregate(Some(s))) {
+        let set = |c: &str| rows.iter().zip(&split_keys).filter(|r| value_of(*r, c, 0).is_some()).count();
+        let first = projected.take(1).next();
+        return Ok((columns, vec![aggregate_row(sel, rows.len(), set, first)], None));
+    }
+    Ok((columns, projected.collect(), next))
 }
 
 /// Whether a row's clustering comes after `last` in the order rows are returned (the table's
@@ -669,4 +675,38 @@ fn key_parts<'k>(t: &Table, key: &'k [u8]) -> Result<Vec<&'k [u8]>, Failure> {
         ),
         extra: vec![],
     })
+}
+
+/// The type of the value in `token(k) > token(value)`: the partition key's, which must be one
+/// column (`token(a, b) > token(x, y)` is not supported).
+pub(crate) fn token_argument_type(t: &Table) -> Result<&CqlType, Failure> {
+    match t.schema.partition_key.as_slice() {
+        [k] => Ok(&k.ty),
+        _ => Err(invalid("token() of values is supported for a single-column partition key only")),
+    }
+}
+
+/// Whether the selection aggregates (a `count`): the result is one row.
+fn is_aggregate(selectors: Option<&Vec<(Selector, Option<String>)>>) -> bool {
+    selectors.is_some_and(|s| s.iter().any(|(x, _)| matches!(x, Selector::Count(_))))
+}
+
+/// The one row of an aggregate selection over `rows` rows: `count(*)` counts them, `count(c)`
+/// the ones where `c` is set (`set(c)`), and a plain selector takes the first row's value (null
+/// when there is none), as Cassandra's `SimpleSelector` keeps the first input it is given.
+fn aggregate_row(
+    sel: &[(Selector, Option<String>)],
+    rows: usize,
+    set: impl Fn(&str) -> usize,
+    first: Option<Row>,
+) -> Row {
+    let count = |n: usize| Some((n as i64).to_be_bytes().to_vec());
+    sel.iter()
+        .enumerate()
+        .map(|(i, (s, _))| match s {
+            Selector::Count(None) => count(rows),
+            Selector::Count(Some(c)) => count(set(c)),
+            _ => first.as_ref().and_then(|r| r.get(i).cloned().flatten()),
+        })
+        .collect()
 }

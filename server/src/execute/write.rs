@@ -170,6 +170,11 @@ pub(crate) fn write_cell(
     seed: &mut Seed<'_>,
 ) -> Result<(), Failure> {
     let _ = header;
+    if col.ty().is_counter() {
+        // A counter cell holds a counter context (shards), not a value; Cassandra refuses to set
+        // one, and this node does not apply increments.
+        return Err(invalid("Counter columns can only be incremented, and this node does not support counter updates"));
+    }
     let idx = col_index(col);
     let ty = col.ty();
     let row = row_for(p, clustering, col)?;
@@ -391,20 +396,16 @@ pub(crate) fn update(
                 if matches!(col, Col::Key(..) | Col::Clustering(..)) {
                     return Err(invalid(format!("PRIMARY KEY part {name} found in SET part")));
                 }
+                if !matches!(a, Assignment::Set(..)) {
+                    updatable_in_place(name, col.ty())?;
+                }
                 match a {
                     Assignment::Set(..) => {
                         let bound = b.bind(term, col.ty(), name)?;
                         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
                     }
                     Assignment::Add(..) | Assignment::Remove(..) => {
-                        // `m = m - {k, ...}` names map keys as a set.
-                        let ty = match (a, col.ty().unreversed()) {
-                            (Assignment::Remove(..), CqlType::Map { key, .. }) => {
-                                CqlType::Set { elem: key.clone(), frozen: true }
-                            }
-                            (_, t) => t.clone(),
-                        };
-                        let bound = b.bind(term, &ty, name)?;
+                        let bound = b.bind(term, &operand_type(a, col.ty()), name)?;
                         let add = matches!(a, Assignment::Add(..));
                         add_elements(p, &clustering, &col, bound, add, ts, ttl, now_s, &mut seed)?;
                     }
@@ -448,6 +449,47 @@ pub(crate) fn update(
     Ok(())
 }
 
+/// The type of the value an assignment to a column of type `ty` takes: `m = m - {k, ...}` names
+/// map keys as a set; every other operand has the column's type.
+pub(crate) fn operand_type(a: &Assignment, ty: &CqlType) -> CqlType {
+    match (a, ty.unreversed()) {
+        (Assignment::Remove(..), CqlType::Map { key, .. }) => CqlType::Set { elem: key.clone(), frozen: true },
+        (_, t) => t.clone(),
+    }
+}
+
+/// Element operations (`c = c + ...`, `c = c - ...`, `c[k] = ...`, `c.f = ...`) update a
+/// non-frozen collection or UDT cell by cell; a frozen one is a single value, so Cassandra refuses
+/// them (`Operation` in Cassandra's `cql3/`), as a column that is no collection.
+fn updatable_in_place(name: &str, ty: &CqlType) -> Result<(), Failure> {
+    match ty.unreversed() {
+        t if t.is_multi_cell() => Ok(()),
+        CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } => {
+            Err(invalid(format!("Invalid operation for frozen collection column {name}")))
+        }
+        CqlType::Udt(_) => Err(invalid(format!("Invalid operation for frozen UDT column {name}"))),
+        CqlType::Counter => Err(invalid(format!("Counter updates are not supported: {name}"))),
+        _ => Err(invalid(format!("Invalid operation for non-collection column {name}"))),
+    }
+}
+
+/// The type naming one element of column `name` in `DELETE c[k]`: a key of a non-frozen map, an
+/// element of a non-frozen set. Cassandra also deletes a list element by index, which needs the
+/// list read first; that is refused here, as is any other column.
+pub(crate) fn element_type<'t>(name: &str, ty: &'t CqlType) -> Result<&'t CqlType, Failure> {
+    match ty.unreversed() {
+        CqlType::Map { key, frozen: false, .. } => Ok(key),
+        CqlType::Set { elem, frozen: false } => Ok(elem),
+        CqlType::List { frozen: false, .. } => {
+            Err(invalid(format!("Deleting a list element by index is not supported: {name}")))
+        }
+        CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } => {
+            Err(invalid(format!("Invalid deletion operation for frozen collection column {name}")))
+        }
+        _ => Err(invalid(format!("Invalid deletion operation for non collection column {name}"))),
+    }
+}
+
 /// `DELETE`: cells, rows, partitions, or a range of rows (a range tombstone).
 pub(crate) fn delete(
     cat: &Catalog,
@@ -488,14 +530,18 @@ pub(crate) fn delete(
         // Each bound: the value and whether it is inclusive.
         type SliceBound = Option<(Vec<u8>, bool)>;
         let (mut start, mut end): (SliceBound, SliceBound) = (None, None);
+        // A range tombstone's start comes first in clustering order: on a DESC column that is
+        // the upper bound (`a < 3` starts the range `a > 0 AND a < 3` deletes).
+        let desc = ty.is_reversed() || schema.clustering.get(i).is_some_and(|(_, desc)| *desc);
         for r in &slices {
             let v = bind_values(r, &ty, &name, &b)?.into_iter().next().ok_or_else(|| invalid("missing slice bound"))?;
-            match r.op.as_str() {
-                ">" => start = Some((v, false)),
-                ">=" => start = Some((v, true)),
-                "<" => end = Some((v, false)),
-                _ => end = Some((v, true)),
-            }
+            let (lower, inclusive) = match r.op.as_str() {
+                ">" => (true, false),
+                ">=" => (true, true),
+                "<" => (false, false),
+                _ => (false, true),
+            };
+            *if lower != desc { &mut start } else { &mut end } = Some((v, inclusive));
         }
         for key in &keys {
             for cl in &cks {
@@ -555,8 +601,8 @@ pub(crate) fn delete(
                 let row = row_for(p, cl, &col)?;
                 match element {
                     Some(k) => {
-                        let kt = col.ty().path_type().cloned().unwrap_or(CqlType::Blob);
-                        let Bound::Bytes(kb) = b.bind(k, &kt, name)? else {
+                        let kt = element_type(name, col.ty())?;
+                        let Bound::Bytes(kb) = b.bind(k, kt, name)? else {
                             return Err(invalid("Invalid null element"));
                         };
                         row.add_cell(OwnedCell::tombstone(idx, Some(kb), ts, now_s));
