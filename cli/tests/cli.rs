@@ -1926,3 +1926,56 @@ fn an_unknown_compressor_class_is_refused_at_open() {
     assert_eq!(meta.status.code(), Some(1), "{}", String::from_utf8_lossy(&meta.stderr));
     assert!(String::from_utf8_lossy(&meta.stdout).contains("compressor class 'MZ4Compressor'"));
 }
+
+/// A snapshot's schema.cql lists a dropped column in its CREATE TABLE, then `ALTER TABLE ... DROP
+/// col USING TIMESTAMP t` (and `ADD` when the column was made again): every read leaves out the
+/// column's cells written until `t`, as Cassandra does, so dropped data never comes back.
+#[test]
+fn a_dropped_column_stays_dropped() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let table = common::gen_table(tmp.path(), "sessions", 100, &["--sstables", "1"]);
+    let dir = table.display().to_string();
+    let export = |name: &str, extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = tmp.path().join(name).display().to_string();
+        let args =
+            [&["export", "--now", "1700000000", "--format", "ndjson", "--out", &out][..], extra, &[&dir]].concat();
+        common::ok(cairn(&args), "export");
+        let mut rows = Vec::new();
+        for f in walk(Path::new(&out)).into_iter().filter(|p| p.extension().is_some_and(|e| e == "ndjson")) {
+            let text = std::fs::read_to_string(f).expect("read");
+            rows.extend(text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")));
+        }
+        rows.sort_by_key(|r| r["session_key"].as_str().unwrap_or_default().to_string());
+        rows
+    };
+    let before = export("before", &["--with-writetime"]);
+    let mut times: Vec<i64> = before.iter().filter_map(|r| r["writetime(session_data)"].as_i64()).collect();
+    times.sort_unstable();
+    assert!(times.len() > 10, "{times:?}");
+    let cut = times[times.len() / 2];
+    let schema = table.join("schema.cql");
+    let created = std::fs::read_to_string(&schema).expect("schema");
+    // Dropped for good: no column, no values.
+    let drop = format!("ALTER TABLE cairn.sessions DROP session_data USING TIMESTAMP {cut};\n");
+    std::fs::write(&schema, format!("{created}{drop}")).expect("write");
+    let gone = export("gone", &[]);
+    assert_eq!(gone.len(), before.len());
+    assert!(gone.iter().all(|r| r.get("session_data").is_none()), "{:?}", gone.first());
+    // Added again: the values written after the drop are back, none written before it.
+    std::fs::write(&schema, format!("{created}{drop}ALTER TABLE cairn.sessions ADD session_data text;\n")).expect("w");
+    let again = export("again", &[]);
+    assert_eq!(again.len(), before.len());
+    for (b, a) in before.iter().zip(&again) {
+        let newer = b["writetime(session_data)"].as_i64().is_some_and(|t| t > cut);
+        let kept = if newer { b["session_data"].clone() } else { serde_json::Value::Null };
+        assert_eq!(a["session_data"], kept, "{b}");
+    }
+    // dump reads the same way; a DROP that does not say when is refused.
+    let dump = common::ok(cairn(&["dump", "--ndjson", &dir]), "dump");
+    let cells = String::from_utf8_lossy(&dump.stdout).matches("\"name\":\"session_data\"").count();
+    assert_eq!(cells, times.iter().filter(|t| **t > cut).count());
+    std::fs::write(&schema, format!("{created}ALTER TABLE cairn.sessions DROP session_data;\n")).expect("write");
+    let out = cairn(&["dump", &dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DROP without USING TIMESTAMP"));
+}

@@ -73,10 +73,11 @@ pub(crate) fn columns_of(
         cols.push((name, ty.unreversed().clone(), Source::Clustering(i)));
     }
     let mut others: Vec<(String, CqlType, Source)> = Vec::new();
-    for (i, c) in header.static_columns.iter().enumerate() {
+    // A column dropped from the table (and not added again) is no column of it.
+    for (i, c) in header.static_columns.iter().enumerate().filter(|(_, c)| !schema.dropped_for_good(&c.name)) {
         others.push((c.name.clone(), c.ty.clone(), Source::Static(i as u16)));
     }
-    for (i, c) in header.regular_columns.iter().enumerate() {
+    for (i, c) in header.regular_columns.iter().enumerate().filter(|(_, c)| !schema.dropped_for_good(&c.name)) {
         others.push((c.name.clone(), c.ty.clone(), Source::Regular(i as u16)));
     }
     others.sort_by(|a, b| a.0.cmp(&b.0));

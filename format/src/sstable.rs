@@ -500,11 +500,15 @@ impl SsTable {
     /// [`SsTable::scanner`] feeding `digest` (shared with other scanners of this SSTable).
     pub fn scanner_covering(&self, digest: Option<DigestCoverage>) -> Result<Scanner> {
         let source = self.data_source_covering(digest)?;
-        Ok(Scanner::new(source, Arc::clone(&self.header), self.descriptor.version).with_table_checks(
-            self.partitioner,
-            self.recorded_partitions(),
-            self.statistics.stats.as_ref().map(crate::data::ranges::Recorded::of),
-        ))
+        let (statics, regulars) =
+            (self.schema.dropped_in(&self.header, true), self.schema.dropped_in(&self.header, false));
+        Ok(Scanner::new(source, Arc::clone(&self.header), self.descriptor.version)
+            .with_table_checks(
+                self.partitioner,
+                self.recorded_partitions(),
+                self.statistics.stats.as_ref().map(crate::data::ranges::Recorded::of),
+            )
+            .with_dropped_columns(statics, regulars))
     }
 
     /// A reader over Index.db.

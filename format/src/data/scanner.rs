@@ -116,6 +116,9 @@ pub struct Scanner {
     has_previous: bool,
     open_marker: Option<(DeletionTime, u64)>,
     checks: Checks,
+    /// Dropped columns of the header (static, regular) with when: their cells and deletions at
+    /// or before then are left out of every row ([`Scanner::with_dropped_columns`]).
+    dropped: [Vec<(u16, i64)>; 2],
 }
 
 /// What a scan checks beyond decoding (see the module docs), and its state.
@@ -169,7 +172,16 @@ impl Scanner {
             has_previous: false,
             open_marker: None,
             checks: Checks { on: verify, whole: true, ..Checks::default() },
+            dropped: [Vec::new(), Vec::new()],
         }
+    }
+
+    /// Leave out of every row the cells and complex deletions of dropped columns written at or
+    /// before their drop: `statics` and `regulars` are header column indexes with drop times
+    /// ([`crate::schema::TableSchema::dropped_in`]). The checks see the rows as stored.
+    pub fn with_dropped_columns(mut self, statics: Vec<(u16, i64)>, regulars: Vec<(u16, i64)>) -> Scanner {
+        self.dropped = [statics, regulars];
+        self
     }
 
     /// Also check partition order (with `partitioner`'s tokens) and, at the end of a whole
@@ -387,6 +399,10 @@ impl Scanner {
                     self.failed(e)?;
                 }
             }
+            if !self.dropped[0].is_empty() {
+                leave_out_dropped(&mut self.static_row, &self.dropped[0]);
+                self.has_static_row = !self.static_row.is_empty_row();
+            }
         }
         self.partition.body_position = self.offset();
         Ok(Some(&self.partition))
@@ -509,6 +525,10 @@ impl Scanner {
             }
         }
         self.has_previous = true;
+        if !self.dropped[1].is_empty() {
+            let [a, b] = &mut self.rows;
+            leave_out_dropped(if self.flipped { b } else { a }, &self.dropped[1]);
+        }
         Ok(Some(self.current()))
     }
 
@@ -716,6 +736,14 @@ pub fn decode_unfiltered(
 
 /// [`decode_unfiltered`] with the header's [`Shape`] given; returns the length of the head (up
 /// to and including the size field) and of the whole unfiltered.
+/// Remove from `row` the cells and complex deletions of the `dropped` columns (header index, drop
+/// time) that are not newer than the drop (Cassandra's `SerializationHelper.isDropped`).
+fn leave_out_dropped(row: &mut Unfiltered, dropped: &[(u16, i64)]) {
+    let gone = |column: u16, ts: i64| dropped.iter().any(|&(c, at)| c == column && ts <= at);
+    row.cells.retain(|c| !gone(c.column, c.timestamp));
+    row.complex_deletions.retain(|d| !gone(d.column, d.deletion.marked_for_delete_at));
+}
+
 fn decode_shaped(
     bytes: &[u8],
     position: u64,

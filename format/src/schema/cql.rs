@@ -1,5 +1,10 @@
 //! A small CQL DDL parser: `CREATE TYPE` and `CREATE TABLE`, as found in a snapshot's
-//! `schema.cql` or a `--schema` file. Other statements are skipped. [`parse_map`] reads the
+//! `schema.cql` or a `--schema` file, and the `ALTER TABLE ... DROP col USING TIMESTAMP t` /
+//! `ALTER TABLE ... ADD col type` lines Cassandra writes after a table's CREATE TABLE for every
+//! column dropped (and added again) since it was made (`SchemaCQLHelper.getDroppedColumnsAsCQL`
+//! in Cassandra's `db/`): the CREATE TABLE still lists a dropped column, the DROP takes it out
+//! and says when, since its cells written until then are gone. Other statements (and other
+//! ALTERs: options, renames) are skipped. [`parse_map`] reads the
 //! string maps table options are written as (`compaction = {'class': ...}`).
 
 use std::fmt;
@@ -80,6 +85,22 @@ pub struct CreateTable {
     pub compact_storage: bool,
     /// Other `WITH` options (name, raw value text).
     pub options: Vec<(String, String)>,
+    /// Columns an `ALTER TABLE ... DROP` after it took out, in the order dropped.
+    pub dropped: Vec<DroppedColumn>,
+}
+
+/// A column `ALTER TABLE ... DROP col USING TIMESTAMP t` removed: Cassandra reads none of its
+/// cells written at or before `t` (µs), also when a column of that name was added again since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedColumn {
+    /// Its name.
+    pub name: String,
+    /// Its type text, as the CREATE TABLE gave it.
+    pub type_text: String,
+    /// Whether it was static.
+    pub is_static: bool,
+    /// When it was dropped (µs).
+    pub dropped_at: i64,
 }
 
 /// A parsed `CREATE TYPE`.
@@ -172,7 +193,7 @@ impl DdlCursor {
                 None => break,
                 Some(Tok::Punct('<')) => depth += 1,
                 Some(Tok::Punct('>')) => depth -= 1,
-                Some(Tok::Punct(',')) | Some(Tok::Punct(')')) if depth == 0 => break,
+                Some(Tok::Punct(',' | ')' | ';')) if depth == 0 => break,
                 Some(Tok::Word(w)) if depth == 0 && !s.is_empty() && !s.ends_with('.') && w != "." => break,
                 _ => {}
             }
@@ -235,6 +256,74 @@ impl DdlCursor {
         Ok(CreateType { keyspace, name, fields })
     }
 
+    /// `ALTER TABLE name DROP c USING TIMESTAMP t` or `ADD c type [static]` (one column, or a
+    /// parenthesised list), applied to the CREATE TABLE of `name` before it; any other ALTER is
+    /// skipped. A DROP must say when: which cells it removed depends on it.
+    fn alter_table(&mut self, tables: &mut [CreateTable]) -> Result<(), CqlError> {
+        let at = self.pos();
+        let (keyspace, name) = self.qualified()?;
+        let drop = self.eat_kw("drop");
+        if !drop && !self.eat_kw("add") {
+            self.skip_statement();
+            return Ok(());
+        }
+        let list = self.eat('(');
+        let mut columns = Vec::new();
+        loop {
+            let column = self.ident()?;
+            let spec = if drop { None } else { Some((self.type_text()?, self.eat_kw("static"))) };
+            columns.push((column, spec));
+            if !list || self.eat(')') {
+                break;
+            }
+            self.expect(',')?;
+        }
+        let dropped_at = if drop {
+            if !(self.eat_kw("using") && self.eat_kw("timestamp")) {
+                return self.err("ALTER TABLE ... DROP without USING TIMESTAMP: when a column was dropped decides which of its cells are gone");
+            }
+            match self.next() {
+                Some(Tok::Word(w)) if w.parse::<i64>().is_ok() => w.parse::<i64>().unwrap_or_default(),
+                _ => {
+                    self.i = self.i.saturating_sub(1);
+                    return self.err("expected the drop's timestamp (microseconds)");
+                }
+            }
+        } else {
+            0
+        };
+        if self.peek().is_some() && !self.eat(';') {
+            return self.err("expected ';' or the end of the statement");
+        }
+        let fail = |message: String| Err(CqlError { position: at, message });
+        let same =
+            |t: &CreateTable| t.name == name && (keyspace.is_none() || t.keyspace.is_none() || t.keyspace == keyspace);
+        let Some(t) = tables.iter_mut().rev().find(|t| same(t)) else {
+            return fail(format!("ALTER TABLE {name}: no CREATE TABLE of it comes before"));
+        };
+        for (column, spec) in columns {
+            let key = t.partition_key.contains(&column) || t.clustering.contains(&column);
+            let at = t.columns.iter().position(|c| c.name == column);
+            match (spec, at) {
+                _ if key => return fail(format!("ALTER TABLE {name}: {column} is a primary key column")),
+                (None, Some(i)) => {
+                    let c = t.columns.remove(i);
+                    t.dropped.retain(|d| d.name != column || d.dropped_at > dropped_at);
+                    if !t.dropped.iter().any(|d| d.name == column) {
+                        let (type_text, is_static) = (c.type_text, c.is_static);
+                        t.dropped.push(DroppedColumn { name: column, type_text, is_static, dropped_at });
+                    }
+                }
+                (None, None) => return fail(format!("ALTER TABLE {name} drops {column}, which it does not have")),
+                (Some((type_text, is_static)), None) => {
+                    t.columns.push(ColumnSpec { name: column, type_text, is_static })
+                }
+                (Some(_), Some(_)) => return fail(format!("ALTER TABLE {name} adds {column}, which it has")),
+            }
+        }
+        Ok(())
+    }
+
     fn create_table(&mut self) -> Result<CreateTable, CqlError> {
         if self.eat_kw("if") {
             self.expect_kw("not")?;
@@ -251,6 +340,7 @@ impl DdlCursor {
             descending: vec![],
             compact_storage: false,
             options: vec![],
+            dropped: vec![],
         };
         loop {
             if self.is_kw("primary") {
@@ -345,6 +435,10 @@ pub fn parse(text: &str) -> Result<SchemaFile, CqlError> {
     let mut out = SchemaFile::default();
     while p.peek().is_some() {
         if p.eat(';') {
+            continue;
+        }
+        if p.eat_kw("alter") && (p.eat_kw("table") || p.eat_kw("columnfamily")) {
+            p.alter_table(&mut out.tables)?;
             continue;
         }
         if p.eat_kw("create") {
@@ -457,6 +551,35 @@ mod tests {
         assert!(t.options.iter().any(|(k, v)| k == "gc_grace_seconds" && v == "10"));
         let ut = resolve_udt(&s.types, "ks", "ut").unwrap();
         assert_eq!(ut.fields.len(), 2);
+    }
+
+    #[test]
+    fn drops_and_adds_apply_to_the_table_before_them() {
+        let file = parse(
+            "CREATE TABLE ks.t (k int PRIMARY KEY, a text, b int, s int static);\n\
+             ALTER TABLE ks.t DROP a USING TIMESTAMP 10;\n\
+             ALTER TABLE ks.t DROP (b, s) USING TIMESTAMP 20;\n\
+             ALTER TABLE ks.t ADD a blob;\n\
+             ALTER TABLE ks.t WITH gc_grace_seconds = 5;",
+        )
+        .expect("parses");
+        let t = &file.tables[0];
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["k", "a"]);
+        assert_eq!(t.columns[1].type_text, "blob");
+        let dropped: Vec<(&str, &str, bool, i64)> =
+            t.dropped.iter().map(|d| (d.name.as_str(), d.type_text.as_str(), d.is_static, d.dropped_at)).collect();
+        assert_eq!(dropped, [("a", "text", false, 10), ("b", "int", false, 20), ("s", "int", true, 20)]);
+        for bad in [
+            "ALTER TABLE ks.t DROP a;",
+            "ALTER TABLE ks.t DROP k USING TIMESTAMP 1;",
+            "ALTER TABLE ks.t DROP z USING TIMESTAMP 1;",
+            "ALTER TABLE ks.t ADD a int;",
+            "ALTER TABLE ks.u DROP a USING TIMESTAMP 1;",
+        ] {
+            let text = format!("CREATE TABLE ks.t (k int PRIMARY KEY, a text); {bad}");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

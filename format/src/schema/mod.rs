@@ -4,6 +4,11 @@
 //! and types the key and clustering columns, but does not name the latter. A `CREATE TABLE`
 //! (a snapshot's `schema.cql`, or `--schema FILE.cql`) supplies those names; it must agree with
 //! the header, or [`TableSchema::from_cql_file`] fails naming the column and both types.
+//!
+//! Columns dropped from the table ([`TableSchema::dropped`], from the `ALTER TABLE ... DROP ...
+//! USING TIMESTAMP` lines of a snapshot's schema.cql) may still be in an SSTable's header; every
+//! read leaves out their cells written at or before the drop, as Cassandra's does
+//! (`SerializationHelper.isDropped` in its `db/rows/`), so a dropped column's data never comes back.
 
 pub mod cql;
 pub mod lexer;
@@ -22,6 +27,17 @@ pub struct ColumnDef {
     pub name: String,
     /// Type (without the `ReversedType` wrapper).
     pub ty: CqlType,
+}
+
+/// A column dropped from the table (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropped {
+    /// The column as it was.
+    pub column: ColumnDef,
+    /// Whether it was static.
+    pub is_static: bool,
+    /// When it was dropped (µs): its cells and deletions at or before then are gone.
+    pub dropped_at: i64,
 }
 
 /// Where the key and clustering names came from.
@@ -54,6 +70,8 @@ pub struct TableSchema {
     pub compact_storage: bool,
     /// Where the names came from.
     pub source: SchemaSource,
+    /// Columns dropped since the table was made.
+    pub dropped: Vec<Dropped>,
 }
 
 impl TableSchema {
@@ -83,6 +101,7 @@ impl TableSchema {
             options: vec![],
             compact_storage: false,
             source: SchemaSource::Header,
+            dropped: vec![],
         }
     }
 
@@ -201,7 +220,17 @@ impl TableSchema {
                 return Err(format!("table option {name} = {v} is not a whole number of seconds"));
             }
         }
+        let dropped = t
+            .dropped
+            .iter()
+            .map(|d| {
+                let ty = CqlType::parse_cql(&d.type_text, &ks, &lookup)?;
+                let column = ColumnDef { name: d.name.clone(), ty };
+                Ok(Dropped { column, is_static: d.is_static, dropped_at: d.dropped_at })
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
         Ok(TableSchema {
+            dropped,
             keyspace: ks,
             table: t.name.clone(),
             partition_key,
@@ -259,7 +288,11 @@ impl TableSchema {
             if hidden_compact && (hc.name.is_empty() || hc.name == "value") {
                 continue;
             }
-            let Some(def) = all.iter().find(|d| d.name == hc.name) else {
+            // A column added again after a drop has the type it was added with (Cassandra
+            // refuses an incompatible one); a column dropped for good, the type it had.
+            let current = all.iter().find(|d| d.name == hc.name).copied();
+            let dropped = || self.dropped.iter().rev().find(|d| d.column.name == hc.name).map(|d| &d.column);
+            let Some(def) = current.or_else(dropped) else {
                 return Err(Error::UnknownColumn { column: hc.name.clone(), table });
             };
             if !def.ty.compatible_with(&hc.ty) {
@@ -277,7 +310,12 @@ impl TableSchema {
     /// freezing (CASSANDRA-15035: frozen UDTs written into headers as non-frozen), then restore
     /// Cassandra's column order. Cassandra itself takes column complexity from the schema.
     pub fn fix_header(&self, h: &mut SerializationHeader) {
-        let defs: Vec<&ColumnDef> = self.static_columns.iter().chain(&self.regular_columns).collect();
+        let defs: Vec<&ColumnDef> = self
+            .static_columns
+            .iter()
+            .chain(&self.regular_columns)
+            .chain(self.dropped.iter().map(|d| &d.column))
+            .collect();
         for col in h.static_columns.iter_mut().chain(h.regular_columns.iter_mut()) {
             if let Some(def) = defs.iter().find(|d| d.name == col.name)
                 && def.ty.compatible_with(&col.ty)
@@ -291,6 +329,23 @@ impl TableSchema {
                 a.is_complex().cmp(&b.is_complex()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
             });
         }
+    }
+
+    /// Whether column `name` was dropped and not added again.
+    pub fn dropped_for_good(&self, name: &str) -> bool {
+        self.dropped.iter().any(|d| d.column.name == name)
+            && !self.static_columns.iter().chain(&self.regular_columns).any(|c| c.name == name)
+    }
+
+    /// The header columns of `h` this schema says were dropped, with when: for its static
+    /// columns (`statics`) or its regular ones, each as its index in that list of `h`.
+    pub fn dropped_in(&self, h: &SerializationHeader, statics: bool) -> Vec<(u16, i64)> {
+        let list = if statics { &h.static_columns } else { &h.regular_columns };
+        self.dropped
+            .iter()
+            .filter(|d| d.is_static == statics)
+            .filter_map(|d| list.iter().position(|c| c.name == d.column.name).map(|i| (i as u16, d.dropped_at)))
+            .collect()
     }
 
     /// A table option's raw value.
