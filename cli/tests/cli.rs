@@ -1979,3 +1979,20 @@ fn a_dropped_column_stays_dropped() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DROP without USING TIMESTAMP"));
 }
+
+/// `--where-token (START, END]` with START at or above END wraps around the ring in Cassandra;
+/// it is refused, not exported as an empty range.
+#[test]
+fn a_wrapping_token_range_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let table = common::gen_table(tmp.path(), "timeseries", 50, &[]);
+    let out = tmp.path().join("out");
+    for range in ["5:3", "-9223372036854775808:-9223372036854775808"] {
+        let args = ["export", "--format", "csv", "--where-token", range, "--out", &common::s(&out), &common::s(&table)];
+        let done = cairn(&args);
+        let said = String::from_utf8_lossy(&done.stderr).into_owned();
+        assert_eq!(done.status.code(), Some(2), "{range}: {said}");
+        assert!(said.contains("wraps around the ring"), "{said}");
+        assert!(!out.exists(), "{range}: nothing written");
+    }
+}

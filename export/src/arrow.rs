@@ -10,8 +10,8 @@
 //! | `timestamp` | Timestamp(ms, UTC) |
 //! | `date`, `time` | Date32, Time64(ns) |
 //! | `duration` | Struct{months: Int32, days: Int32, nanoseconds: Int64} — Parquet has no month-day-nano interval, so the three fields are kept apart, unrounded |
-//! | `decimal` | Decimal128(38, s) when every value fits at the column's largest scale, else Decimal256(76, s), else Utf8 (exact text) |
-//! | `varint` | Decimal128(38, 0) / Decimal256(76, 0) when every value fits, else Utf8 |
+//! | `decimal` | Decimal128(38, s) when every value fits at the column's largest scale, else Utf8 (exact text) |
+//! | `varint` | Decimal128(38, 0) when every value fits, else Utf8 |
 //! | `list<T>`, `set<T>` | `List<T>` |
 //! | `map<K, V>` | `Map<K, V>` (entries `key`, `value`) |
 //! | UDT, `tuple` | Struct (tuple fields `f0`, `f1`, ...) |
@@ -28,11 +28,11 @@ use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, Int8Builder, Int16Builder,
     Int32Builder, Int64Builder, StringBuilder, Time64NanosecondBuilder, TimestampMillisecondBuilder,
 };
-use arrow_array::types::{Decimal128Type, Decimal256Type};
+use arrow_array::types::Decimal128Type;
 use arrow_array::{
     Array, ArrayRef, FixedSizeBinaryArray, FixedSizeListArray, ListArray, MapArray, PrimitiveArray, StructArray,
 };
-use arrow_buffer::{NullBuffer, OffsetBuffer, i256};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
 
 use cairn_format::types::CqlType;
@@ -47,9 +47,8 @@ pub const EXTENSION_NAME: &str = "ARROW:extension:name";
 pub enum NumericShape {
     /// Decimal128 with this scale.
     Decimal128(i8),
-    /// Decimal256 with this scale.
-    Decimal256(i8),
-    /// Exact text.
+    /// Exact text: values Decimal128 cannot hold. Not Decimal256, which DuckDB reads as a
+    /// double (losing digits, silently) and Spark refuses, with the whole file.
     Text,
 }
 
@@ -90,8 +89,6 @@ impl NumericSpan {
             NumericShape::Text
         } else if total <= 38 {
             NumericShape::Decimal128(s as i8)
-        } else if total <= 76 {
-            NumericShape::Decimal256(s as i8)
         } else {
             NumericShape::Text
         }
@@ -132,7 +129,6 @@ pub fn data_type(ty: &CqlType, o: TypeOptions, numeric: Option<NumericShape>) ->
         CqlType::Duration => DataType::Struct(duration_fields()),
         CqlType::Decimal | CqlType::Varint => match numeric {
             Some(NumericShape::Decimal128(s)) => DataType::Decimal128(38, s),
-            Some(NumericShape::Decimal256(s)) => DataType::Decimal256(76, s),
             Some(NumericShape::Text) | None => DataType::Utf8,
         },
         CqlType::List { elem, .. } | CqlType::Set { elem, .. } => DataType::List(Arc::new(field("element", elem, o))),
@@ -258,13 +254,6 @@ pub fn to_array<'v, 'a>(ty: &CqlType, dt: &DataType, values: &[Option<&'v Value<
         (_, DataType::Decimal128(p, s)) => {
             let iter = vals.iter().map(|v| v.and_then(|v| rescale(v, i32::from(*s))));
             let a: PrimitiveArray<Decimal128Type> = iter.collect();
-            Arc::new(
-                a.with_precision_and_scale(*p, *s).unwrap_or_else(|_| PrimitiveArray::from(vec![None; vals.len()])),
-            )
-        }
-        (_, DataType::Decimal256(p, s)) => {
-            let iter = vals.iter().map(|v| v.and_then(|v| rescale_256(v, i32::from(*s))));
-            let a: PrimitiveArray<Decimal256Type> = iter.collect();
             Arc::new(
                 a.with_precision_and_scale(*p, *s).unwrap_or_else(|_| PrimitiveArray::from(vec![None; vals.len()])),
             )
@@ -530,27 +519,6 @@ fn rescale(v: &Value<'_>, scale: i32) -> Option<i128> {
     base.checked_mul(10i128.checked_pow(up)?)
 }
 
-fn rescale_256(v: &Value<'_>, scale: i32) -> Option<i256> {
-    let (s, unscaled) = match v {
-        Value::Decimal { scale, unscaled } => (*scale, *unscaled),
-        Value::Varint(b) => (0, *b),
-        _ => return None,
-    };
-    if unscaled.len() > 32 {
-        return None;
-    }
-    let mut bytes = [if unscaled.first().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 }; 32];
-    let start = 32 - unscaled.len();
-    bytes.get_mut(start..)?.copy_from_slice(unscaled);
-    let base = i256::from_be_bytes(bytes);
-    let up = u32::try_from(scale - s).ok()?;
-    let mut factor = i256::ONE;
-    for _ in 0..up {
-        factor = factor.checked_mul(i256::from_i128(10))?;
-    }
-    base.checked_mul(factor)
-}
-
 fn be_to_i128(b: &[u8]) -> Option<i128> {
     if b.len() > 16 {
         return None;
@@ -568,6 +536,20 @@ pub fn same_len(arrays: &[ArrayRef], n: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_beyond_decimal128_are_exact_text() {
+        let shape = |digits: usize| {
+            let text = "9".repeat(digits);
+            let bytes = cairn_format::types::parse::from_string(&CqlType::Varint, &text).expect("varint");
+            let mut span = NumericSpan::default();
+            span.add(&Value::Varint(&bytes));
+            span.shape()
+        };
+        assert_eq!(shape(38), NumericShape::Decimal128(0));
+        assert_eq!(shape(39), NumericShape::Text);
+        assert_eq!(shape(70), NumericShape::Text);
+    }
     use cairn_format::types::value::decode;
 
     /// Byte strings of every length class: the usual lengths, empty, too short and too long,

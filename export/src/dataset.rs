@@ -153,7 +153,15 @@ pub(crate) fn plan(
     let filter = match &opts.where_token {
         None => TokenFilter::default(),
         Some((a, b)) => {
-            TokenFilter { start: Some(parse_token(partitioner, a)?), end: Some(parse_token(partitioner, b)?) }
+            let (start, end) = (parse_token(partitioner, a)?, parse_token(partitioner, b)?);
+            // Cassandra reads (start, end] with start >= end as wrapping around the ring (all of
+            // it when they are equal); exported as an empty range it would lose rows silently.
+            if start >= end {
+                return Err(ExportError::Tokens(format!(
+                    "--where-token ({a}, {b}] wraps around the ring: export ({a}, max] and (min, {b}] apart (or the whole table without --where-token)"
+                )));
+            }
+            TokenFilter { start: Some(start), end: Some(end) }
         }
     };
     let boundaries: Vec<Token> = match opts.token_splits {

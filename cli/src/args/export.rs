@@ -42,7 +42,7 @@ pub struct ExportArgs {
     /// Add ttl(c) for each simple non-key column (seconds left; null without TTL).
     #[arg(long)]
     pub with_ttl: bool,
-    /// Only partitions with token in (START, END].
+    /// Only partitions with token in (START, END], START below END (a range that wraps around the ring is refused: export its two parts).
     #[arg(long, value_name = "START:END", allow_hyphen_values = true)]
     pub where_token: Option<String>,
     /// One token_range=K/ folder per slice of N equal token ranges.
