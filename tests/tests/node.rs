@@ -625,6 +625,17 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
         got.sort_unstable();
         assert_eq!(got, by_token);
         assert_eq!(ints("SELECT k FROM s.m WHERE token(k) = token(3)".into()).await, vec![3]);
+        // Static columns alone: an INSERT without clustering writes the static row only; an
+        // UPDATE of static columns only may not name a row.
+        run("CREATE TABLE s.st (k int, c int, s int static, v int, PRIMARY KEY (k, c))").await.expect("st");
+        run("INSERT INTO s.st (k, s) VALUES (1, 10)").await.expect("static-only INSERT");
+        let rows = run("SELECT k, c, s, v FROM s.st").await.expect("select").into_rows_result();
+        let row = rows.expect("rows").single_row::<(i32, Option<i32>, Option<i32>, Option<i32>)>().expect("row");
+        assert_eq!(row, (1, None, Some(10), None), "a static-only partition");
+        let err = run("UPDATE s.st SET s = 6 WHERE k = 1 AND c = 2").await.expect_err("a row named");
+        assert!(err.contains("modifies only static columns"), "{err}");
+        let err = run("INSERT INTO s.st (k, v) VALUES (1, 1)").await.expect_err("no clustering");
+        assert!(err.contains("Some clustering keys are missing"), "{err}");
         let limited = session.prepare("SELECT a FROM s.d PER PARTITION LIMIT ?").await.expect("prepare");
         let rows = session.execute_unpaged(&limited, (1i32,)).await.expect("PER PARTITION LIMIT ?");
         assert_eq!(rows.into_rows_result().expect("rows").rows_num(), 3, "one row of each of the three partitions");

@@ -341,11 +341,19 @@ pub(crate) fn insert(
         }
     }
     let key = partition_key(t, &keys)?;
-    let clustering = full_clustering(t, &cks)?;
+    // An INSERT naming no clustering and setting static columns only writes the partition's
+    // static row, and no row (Cassandra's `ModificationStatement`: no primary key liveness).
+    let static_only = !cks.is_empty()
+        && cks.iter().all(Option::is_none)
+        && !cells.is_empty()
+        && cells.iter().all(|(c, _)| matches!(c, Col::Static(..)));
+    let clustering = if static_only { vec![] } else { full_clustering(t, &cks)? };
     let header = Arc::clone(&t.header);
     let mut seed = Seed::new(st, params, ts);
     let p = staged.partition_mut(t, key);
-    row_at(p, &clustering)?.add_liveness(liveness(ts, ttl, now_s));
+    if !static_only {
+        row_at(p, &clustering)?.add_liveness(liveness(ts, ttl, now_s));
+    }
     for (col, bound) in cells {
         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
     }
@@ -382,6 +390,11 @@ pub(crate) fn update(
         | Assignment::SetField(c, _, _)) = a;
         matches!(column_in(&header, &schema, c), Ok(Col::Static(..)))
     });
+    if static_only && !t.schema.clustering.is_empty() && cks.iter().any(|cl| cl.iter().any(Option::is_some)) {
+        return Err(invalid(
+            "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns",
+        ));
+    }
     for key in keys {
         for cl in &cks {
             let clustering =
