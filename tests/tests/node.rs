@@ -625,6 +625,25 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
         got.sort_unstable();
         assert_eq!(got, by_token);
         assert_eq!(ints("SELECT k FROM s.m WHERE token(k) = token(3)".into()).await, vec![3]);
+        // `k IN (...)`: partitions in the key's order, each once, also a page at a time.
+        // (Ring order is 5, 1, 2, 4, 3.)
+        let mut listed = session.prepare("SELECT k FROM s.m WHERE k IN (5, 1, 3, 2, 4, 3)").await.expect("prepare");
+        let rows = session.execute_unpaged(&listed, &[]).await.expect("IN").into_rows_result().expect("rows");
+        let ks: Vec<i32> = rows.rows::<(i32,)>().expect("ints").map(|r| r.expect("row").0).collect();
+        let expected = vec![1, 2, 3, 4, 5];
+        assert_eq!(ks, expected, "key order, not ring order");
+        listed.set_page_size(2);
+        let (mut paged, mut state) = (Vec::new(), scylla::response::PagingState::start());
+        loop {
+            let (res, next) = session.execute_single_page(&listed, &[], state).await.expect("page");
+            let rows = res.into_rows_result().expect("rows");
+            paged.extend(rows.rows::<(i32,)>().expect("ints").map(|r| r.expect("row").0));
+            match next {
+                scylla::response::PagingStateResponse::HasMorePages { state: s } => state = s,
+                scylla::response::PagingStateResponse::NoMorePages => break,
+            }
+        }
+        assert_eq!(paged, expected, "paged");
         // Static columns alone: an INSERT without clustering writes the static row only; an
         // UPDATE of static columns only may not name a row.
         run("CREATE TABLE s.st (k int, c int, s int static, v int, PRIMARY KEY (k, c))").await.expect("st");

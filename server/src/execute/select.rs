@@ -339,10 +339,12 @@ pub(crate) fn select_rows(
             None
         } else {
             let (keys, _) = key_restrictions(t, &pk_rels.iter().map(|r| (*r).clone()).collect::<Vec<_>>(), b)?;
+            // In the partition key's type order, each key once, as Cassandra returns the
+            // partitions of `k IN (...)` (the sorted set `MultiCBuilder` builds), not ring order.
             let mut keyed: Vec<(Token, Vec<u8>)> =
                 keys.into_iter().map(|k| (Token::Murmur3(murmur3_token(&k)), k)).collect();
-            keyed.sort();
-            keyed.dedup();
+            keyed.sort_by(|a, b| compare_keys(t, &a.1, &b.1));
+            keyed.dedup_by(|a, b| a.1 == b.1);
             Some(keyed)
         }
     } else {
@@ -440,8 +442,11 @@ pub(crate) fn select_rows(
     };
     match &keyed {
         Some(keys) => {
-            let keys: Vec<(Token, Vec<u8>)> =
-                keys.iter().filter(|k| resume_place.as_ref().is_none_or(|r| *k >= r)).cloned().collect();
+            let keys: Vec<(Token, Vec<u8>)> = keys
+                .iter()
+                .filter(|k| resume_place.as_ref().is_none_or(|r| compare_keys(t, &k.1, &r.1).is_ge()))
+                .cloned()
+                .collect();
             for p in d.partitions(&keys)? {
                 if enough(&rows) {
                     break;
@@ -665,6 +670,23 @@ pub(crate) fn select(
 
 /// The columns of a stored partition key. One that does not split into the table's key columns
 /// is a server error, never a row whose key columns read as null or a filter that drops it.
+/// Two serialized partition keys of `t` in the order of their types, component by component
+/// (a key that does not split sorts by its bytes).
+fn compare_keys(t: &Table, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (key_parts(t, a), key_parts(t, b)) {
+        (Ok(x), Ok(y)) => {
+            let types = t.schema.partition_key.iter().map(|c| &c.ty);
+            x.iter()
+                .zip(&y)
+                .zip(types)
+                .map(|((x, y), ty)| compare_values(ty, x, y))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| x.len().cmp(&y.len()))
+        }
+        _ => a.cmp(b),
+    }
+}
+
 fn key_parts<'k>(t: &Table, key: &'k [u8]) -> Result<Vec<&'k [u8]>, Failure> {
     cairn_format::types::value::key_components(&t.header.key_type, key).map_err(|e| Failure {
         code: code::SERVER,
