@@ -644,6 +644,19 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
             }
         }
         assert_eq!(paged, expected, "paged");
+        // A prepend goes before every element, a later prepend before an earlier one.
+        run("CREATE TABLE s.l (k int PRIMARY KEY, l list<int>)").await.expect("l");
+        for q in [
+            "INSERT INTO s.l (k, l) VALUES (1, [1, 2, 3])",
+            "UPDATE s.l SET l = [0] + l WHERE k = 1",
+            "UPDATE s.l SET l = l + [4, 5] WHERE k = 1",
+            "UPDATE s.l SET l = [-2, -1] + l WHERE k = 1",
+        ] {
+            run(q).await.expect(q);
+        }
+        let rows = run("SELECT l FROM s.l WHERE k = 1").await.expect("select").into_rows_result();
+        let (l,) = rows.expect("rows").single_row::<(Vec<i32>,)>().expect("row");
+        assert_eq!(l, [-2, -1, 0, 1, 2, 3, 4, 5]);
         // Static columns alone: an INSERT without clustering writes the static row only; an
         // UPDATE of static columns only may not name a row.
         run("CREATE TABLE s.st (k int, c int, s int static, v int, PRIMARY KEY (k, c))").await.expect("st");

@@ -91,6 +91,8 @@ pub enum Assignment {
     Add(String, Term),
     /// `c = c - v`.
     Remove(String, Term),
+    /// `c = v + c` (prepend to a list).
+    Prepend(String, Term),
     /// `c[k] = v`.
     SetElement(String, Term, Term),
     /// `c.field = v` (a field of a non-frozen UDT).

@@ -421,7 +421,7 @@ impl StatementCursor<'_> {
                         if self.eat('+') {
                             // v + c (prepend to a list)
                             self.ident()?;
-                            assignments.push(Assignment::Add(col, v));
+                            assignments.push(Assignment::Prepend(col, v));
                         } else {
                             assignments.push(Assignment::Set(col, v));
                         }

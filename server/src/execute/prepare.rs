@@ -166,7 +166,10 @@ pub(crate) fn prepare(state: &Catalog, session: &Session, statement: Statement, 
             using(&mut binds, u);
             for a in assignments {
                 match a {
-                    Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => {
+                    Assignment::Set(c, v)
+                    | Assignment::Add(c, v)
+                    | Assignment::Remove(c, v)
+                    | Assignment::Prepend(c, v) => {
                         let col = column(t, c).ok_or_else(|| invalid(format!("Undefined column name {c}")))?;
                         name_slot(&mut binds, v, c, super::write::operand_type(a, col.ty()));
                     }

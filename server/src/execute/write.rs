@@ -194,10 +194,27 @@ pub(crate) fn write_cell(
         }
         Bound::Bytes(v) => {
             row.delete_column(idx, DeletionTime { marked_for_delete_at: ts - 1, local_deletion_time: now_s });
-            add_elements_to(row, idx, ty, &v, true, ts, ttl, now_s, seed)
+            add_elements_to(row, idx, ty, &v, Elements::Add, ts, ttl, now_s, seed)
         }
     }
 }
+
+/// What a collection operation does with its elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Elements {
+    /// Add them (`c = c + v`; a whole value written).
+    Add,
+    /// Remove them (`c = c - v`).
+    Remove,
+    /// Put them before a list's elements (`l = v + l`).
+    Prepend,
+}
+
+/// Cassandra's reference time for prepended list elements (`Lists.PrecisionTime`'s
+/// `REFERENCE_TIME`, 2010-01-01T00:00:00Z), in microseconds: a prepend at `ts` takes paths at
+/// `2 × REFERENCE - ts`, before every element appended since 2010 and before the elements of
+/// every earlier prepend.
+const PREPEND_REFERENCE_MICROS: i64 = 1_262_304_000_000_000;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add_elements(
@@ -205,7 +222,7 @@ pub(crate) fn add_elements(
     clustering: &[Option<Vec<u8>>],
     col: &Col,
     bound: Bound,
-    add: bool,
+    how: Elements,
     ts: i64,
     ttl: i32,
     now_s: i64,
@@ -218,7 +235,7 @@ pub(crate) fn add_elements(
     }
     let Bound::Bytes(v) = bound else { return Ok(()) };
     let row = row_for(p, clustering, col)?;
-    add_elements_to(row, idx, ty, &v, add, ts, ttl, now_s, seed)
+    add_elements_to(row, idx, ty, &v, how, ts, ttl, now_s, seed)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -227,12 +244,13 @@ pub(crate) fn add_elements_to(
     idx: u16,
     ty: &CqlType,
     v: &[u8],
-    add: bool,
+    how: Elements,
     ts: i64,
     ttl: i32,
     now_s: i64,
     seed: &mut Seed<'_>,
 ) -> Result<(), Failure> {
+    let add = how != Elements::Remove;
     let bad = || invalid(format!("Invalid value for a {ty}"));
     let cell = |path: Vec<u8>, value: Vec<u8>| {
         if add {
@@ -263,8 +281,16 @@ pub(crate) fn add_elements_to(
             if !add {
                 return Err(invalid("Removing list elements by value is not supported yet"));
             }
-            for (i, (e, _)) in split_collection(v, false).ok_or_else(bad)?.into_iter().enumerate() {
-                let path = timeuuid(ts + i as i64, seed.get()).to_vec();
+            let elements = split_collection(v, false).ok_or_else(bad)?;
+            // Paths in the elements' order: from the write time for an append, from its mirror
+            // image about Cassandra's reference time for a prepend.
+            let n = elements.len() as i64;
+            let first = match how {
+                Elements::Prepend => 2 * PREPEND_REFERENCE_MICROS - ts - n,
+                _ => ts,
+            };
+            for (i, (e, _)) in elements.into_iter().enumerate() {
+                let path = timeuuid(first + i as i64, seed.get()).to_vec();
                 row.add_cell(cell(path, e));
             }
         }
@@ -386,6 +412,7 @@ pub(crate) fn update(
         let (Assignment::Set(c, _)
         | Assignment::Add(c, _)
         | Assignment::Remove(c, _)
+        | Assignment::Prepend(c, _)
         | Assignment::SetElement(c, _, _)
         | Assignment::SetField(c, _, _)) = a;
         matches!(column_in(&header, &schema, c), Ok(Col::Static(..)))
@@ -402,7 +429,10 @@ pub(crate) fn update(
             let p = staged.partition_mut(t, key.clone());
             for a in assignments {
                 let (name, term) = match a {
-                    Assignment::Set(c, v) | Assignment::Add(c, v) | Assignment::Remove(c, v) => (c, v),
+                    Assignment::Set(c, v)
+                    | Assignment::Add(c, v)
+                    | Assignment::Remove(c, v)
+                    | Assignment::Prepend(c, v) => (c, v),
                     Assignment::SetElement(c, _, v) | Assignment::SetField(c, _, v) => (c, v),
                 };
                 let col = column_in(&header, &schema, name)?;
@@ -417,10 +447,14 @@ pub(crate) fn update(
                         let bound = b.bind(term, col.ty(), name)?;
                         write_cell(p, &header, &clustering, &col, bound, ts, ttl, now_s, &mut seed)?;
                     }
-                    Assignment::Add(..) | Assignment::Remove(..) => {
+                    Assignment::Add(..) | Assignment::Remove(..) | Assignment::Prepend(..) => {
                         let bound = b.bind(term, &operand_type(a, col.ty()), name)?;
-                        let add = matches!(a, Assignment::Add(..));
-                        add_elements(p, &clustering, &col, bound, add, ts, ttl, now_s, &mut seed)?;
+                        let how = match a {
+                            Assignment::Remove(..) => Elements::Remove,
+                            Assignment::Prepend(..) => Elements::Prepend,
+                            _ => Elements::Add,
+                        };
+                        add_elements(p, &clustering, &col, bound, how, ts, ttl, now_s, &mut seed)?;
                     }
                     Assignment::SetField(_, field, v) => {
                         let CqlType::Udt(udt) = col.ty().unreversed() else {
