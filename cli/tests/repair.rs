@@ -413,3 +413,61 @@ fn what_cannot_run_exits_2_and_help_names_the_verbs() {
     let help = String::from_utf8_lossy(&cairn(&["repair", "--help"]).stdout).to_string();
     assert!(help.contains("diff") && help.contains("sync"), "{help}");
 }
+
+/// A sync writes only what the receiving side can read, all or nothing: the two sides' schemas
+/// of a table must agree (each reads the other's SSTables); a sync that fails on a later table
+/// leaves nothing of the earlier ones; `--out` must be new or empty.
+#[test]
+fn a_sync_writes_all_or_nothing_and_only_what_each_side_reads() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // One ks.sessions on both sides, but B's is another table's data (other key and columns).
+    let a = generate(&tmp.path().join("a"), "sessions", &["--sstables", "2"]);
+    let other = generate(&tmp.path().join("other"), "timeseries", &[]);
+    let b = tmp.path().join("b");
+    copy_dir(&table_dir(&other), &b.join("cairn").join(table_dir(&a).file_name().expect("name")));
+    let out = tmp.path().join("out");
+    let sync = |a: &Path, b: &Path| cairn(&["repair", "sync", "--now", NOW, "--out", &s(&out), &s(a), &s(b)]);
+    let done = sync(&a, &b);
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert_eq!(done.status.code(), Some(2), "{said}");
+    assert!(said.contains("cairn.sessions: the two sides' schemas disagree"), "{said}");
+    assert!(!out.exists(), "nothing written");
+    let diffed = cairn(&["repair", "diff", "--now", NOW, &s(&a), &s(&b)]);
+    assert_eq!(diffed.status.code(), Some(2), "{}", String::from_utf8_lossy(&diffed.stderr));
+    // Two tables that differ; the second one's B side is damaged, so the sync fails after
+    // writing the first one's SSTables: none of them stay.
+    let a2 = tmp.path().join("a2");
+    generate(&a2, "sessions", &["--sstables", "2", "--compression", "none"]);
+    generate(&a2, "tombstones", &["--sstables", "2", "--compression", "none"]);
+    let b2 = tmp.path().join("b2");
+    copy_dir(&a2, &b2);
+    let tables: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> =
+            std::fs::read_dir(b2.join("cairn")).expect("ks").map(|e| e.expect("e").path()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(tables.len(), 2);
+    for t in &tables {
+        std::fs::remove_file(t.join("nb-2-big-Data.db")).expect("rm");
+        for e in std::fs::read_dir(t).expect("dir").map(|e| e.expect("e").path()) {
+            if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with("nb-2-")) {
+                std::fs::remove_file(e).expect("rm");
+            }
+        }
+    }
+    let data = tables[1].join("nb-1-big-Data.db");
+    let mut bytes = std::fs::read(&data).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&data, bytes).expect("write");
+    let done = sync(&a2, &b2);
+    assert_eq!(done.status.code(), Some(2), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(!out.exists(), "the first table's SSTables were removed: {:?}", std::fs::read_dir(&out).map(|d| d.count()));
+    // An --out that holds anything is refused.
+    std::fs::create_dir_all(out.join("old")).expect("mkdir");
+    let done = sync(&a, &a);
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert_eq!(done.status.code(), Some(2), "{said}");
+    assert!(said.contains("sync writes into a new or empty directory"), "{said}");
+}

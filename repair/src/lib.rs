@@ -47,7 +47,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_compact::purge::{PurgeClock, gc_before, gc_grace_seconds};
+use cairn_compact::purge::{PurgeClock, gc_before};
 use cairn_format::location::{TableLocation, group_by_table};
 use cairn_format::merkle::{self};
 use cairn_format::sstable::SsTable;
@@ -76,6 +76,25 @@ pub enum RepairError {
         table: String,
         /// The copies found.
         places: String,
+    },
+    /// The two sides' schemas of one table disagree: one side could not read what the other
+    /// holds (and a sync would write SSTables the receiving table cannot read).
+    #[error("{table}: the two sides' schemas disagree: {side}'s schema cannot read {file}: {error}")]
+    SchemaMismatch {
+        /// `keyspace.table`.
+        table: String,
+        /// `A` or `B`: the side whose schema does not read the other's SSTable.
+        side: &'static str,
+        /// The other side's SSTable.
+        file: String,
+        /// How they disagree (said in this message).
+        error: Box<cairn_format::Error>,
+    },
+    /// `repair sync --out` names a directory that already holds something.
+    #[error("{}: sync writes into a new or empty directory, and this one holds files (a rerun would add its SSTables beside them)", path.display())]
+    OutNotEmpty {
+        /// The directory.
+        path: std::path::PathBuf,
     },
     /// Nothing to compare after `--keyspace`/`--table`.
     #[error("no table{what} in A or B")]
@@ -172,23 +191,72 @@ pub fn pair_tables<'a>(
         }
         return Err(RepairError::NoTables { what });
     }
-    Ok(keys
+    let pairs: Vec<TablePair<'a>> = keys
         .into_iter()
         .map(|k| {
             let a = ga.remove(&k).unwrap_or_default();
             let b = gb.remove(&k).unwrap_or_default();
             TablePair { keyspace: k.0, table: k.1, index: k.2, a, b }
         })
-        .collect())
+        .collect();
+    for pair in &pairs {
+        schemas_agree(pair)?;
+    }
+    Ok(pairs)
+}
+
+/// Each side's schema of a table must read every SSTable of the other side ([`TableSchema::
+/// check_against`]: key and clustering types and order, every column known with a compatible
+/// type): else the diff compares unlike values and a sync writes SSTables the receiving table
+/// cannot read.
+///
+/// [`TableSchema::check_against`]: cairn_format::schema::TableSchema::check_against
+fn schemas_agree(pair: &TablePair<'_>) -> Result<(), RepairError> {
+    for (side, mine, theirs) in [("A", &pair.a, &pair.b), ("B", &pair.b, &pair.a)] {
+        let Some(schema) = side_schema(mine) else { continue };
+        for t in theirs.iter() {
+            schema.check_against(&t.header).map_err(|e| RepairError::SchemaMismatch {
+                table: format!("{}.{}", pair.keyspace, pair.table),
+                side,
+                file: t.path(cairn_format::Component::Data).display().to_string(),
+                error: Box::new(e),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A side's schema of a table: its schema.cql's, or without one, the columns of all its
+/// SSTables' headers (SSTables written before a column was added lack it).
+fn side_schema(side: &[&SsTable]) -> Option<cairn_format::schema::TableSchema> {
+    let mut schema = side.first()?.schema.clone();
+    if schema.source != cairn_format::schema::SchemaSource::Header {
+        return Some(schema);
+    }
+    for t in side.iter().skip(1) {
+        for (known, columns) in [
+            (&mut schema.static_columns, &t.header.static_columns),
+            (&mut schema.regular_columns, &t.header.regular_columns),
+        ] {
+            for c in columns {
+                if !known.iter().any(|k| k.name == c.name) {
+                    known.push(cairn_format::schema::ColumnDef { name: c.name.clone(), ty: c.ty.clone() });
+                }
+            }
+        }
+    }
+    Some(schema)
 }
 
 /// The clock both sides of a pair are purged at.
 pub(crate) fn clock_for(pair: &TablePair<'_>, opts: &RepairOptions) -> PurgeClock {
-    let schema = pair.a.first().or(pair.b.first()).map(|t| &t.schema);
-    let gc_grace = match schema {
-        Some(s) => gc_grace_seconds(opts.gc_grace_seconds, s),
-        None => opts.gc_grace_seconds.unwrap_or(cairn_compact::purge::DEFAULT_GC_GRACE_SECONDS),
-    };
+    // A's schema, else B's (a side without schema.cql has none), else Cassandra's default.
+    let said = |side: &[&SsTable]| side.first().and_then(|t| t.schema.gc_grace_seconds());
+    let gc_grace = opts
+        .gc_grace_seconds
+        .or_else(|| said(&pair.a))
+        .or_else(|| said(&pair.b))
+        .unwrap_or(cairn_compact::purge::DEFAULT_GC_GRACE_SECONDS);
     PurgeClock { now_s: opts.now_s, gc_grace, gc_before: gc_before(opts.now_s, gc_grace), may_purge: true }
 }
 

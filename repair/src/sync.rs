@@ -120,7 +120,34 @@ pub(crate) fn write_partitions(
 
 /// Diff, then write what each side lacks under `out/for-a/` and `out/for-b/`.
 pub fn sync(a: &[SsTable], b: &[SsTable], opts: &RepairOptions, out: &Path) -> Result<Vec<SyncedTable>, RepairError> {
+    // A rerun into the same place would add its SSTables beside the first run's.
+    let holds_anything = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
+    if holds_anything {
+        return Err(RepairError::OutNotEmpty { path: out.to_path_buf() });
+    }
     let mut report = Vec::new();
+    let result = sync_tables(a, b, opts, out, &mut report);
+    if result.is_err() {
+        // A sync that fails leaves none of what it wrote, the tables before the failure too.
+        for w in report.iter().flat_map(|s| [&s.for_a, &s.for_b]).flatten() {
+            if let Ok((d, _)) = cairn_format::descriptor::Descriptor::from_path(&w.data) {
+                for c in Component::BIG {
+                    let _ = std::fs::remove_file(d.path(c));
+                }
+            }
+        }
+    }
+    result.map(|()| report)
+}
+
+/// [`sync`] table by table, each table's report pushed once it is written.
+fn sync_tables(
+    a: &[SsTable],
+    b: &[SsTable],
+    opts: &RepairOptions,
+    out: &Path,
+    report: &mut Vec<SyncedTable>,
+) -> Result<(), RepairError> {
     for pair in pair_tables(a, b, opts)? {
         let d = diff_table(&pair, opts)?;
         let mut synced = SyncedTable {
@@ -154,12 +181,18 @@ pub fn sync(a: &[SsTable], b: &[SsTable], opts: &RepairOptions, out: &Path) -> R
                 Some(k) => k,
                 None => all_of(&pair.b)?,
             };
+            // Reported as soon as written, so that a failure after it removes it too.
             synced.for_b =
                 write_partitions(&pair.a, &pair.b, &to_b, &target_dir(&out.join("for-b"), &pair, &pair.b, &pair.a))?;
-            synced.for_a =
+            report.push(synced);
+            let for_a =
                 write_partitions(&pair.b, &pair.a, &to_a, &target_dir(&out.join("for-a"), &pair, &pair.a, &pair.b))?;
+            if let Some(last) = report.last_mut() {
+                last.for_a = for_a;
+            }
+            continue;
         }
         report.push(synced);
     }
-    Ok(report)
+    Ok(())
 }

@@ -50,6 +50,21 @@ pub(crate) fn select_columns(
     t: &Table,
     selectors: Option<&Vec<(Selector, Option<String>)>>,
 ) -> Result<Columns, Failure> {
+    // writetime() and ttl() are of one cell: not of a key column, nor of a non-frozen
+    // collection or UDT (several cells; Cassandra 4.0 refuses both the same way).
+    for (s, _) in selectors.into_iter().flatten() {
+        let (Selector::WriteTime(c) | Selector::Ttl(c)) = s else { continue };
+        let function = if matches!(s, Selector::WriteTime(_)) { "writeTime" } else { "ttl" };
+        match column(t, c) {
+            Some(Col::Key(..) | Col::Clustering(..)) => {
+                return Err(invalid(format!("Cannot use selection function {function} on PRIMARY KEY part {c}")));
+            }
+            Some(col) if col.ty().is_multi_cell() => {
+                return Err(invalid(format!("Cannot use selection function {function} on non-frozen column {c}")));
+            }
+            _ => {}
+        }
+    }
     project_columns(&all_columns(t), selectors)
 }
 
