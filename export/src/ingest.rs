@@ -164,7 +164,8 @@ pub enum IngestError {
 pub struct IngestOptions {
     /// Write timestamp of every cell and row marker (µs since the epoch).
     pub timestamp_us: i64,
-    /// TTL of every cell and row marker (seconds; `None`: no expiry).
+    /// TTL of every cell and row marker (seconds; `None`: the table's `default_time_to_live`,
+    /// else no expiry).
     pub ttl: Option<i32>,
     /// SSTable format version (`nb`).
     pub version: Version,
@@ -318,8 +319,12 @@ fn bind(schema: &TableSchema, batch: &RecordBatch) -> Result<Vec<Binding>, Inges
         cols.iter().position(|c| c.name == name).map(|i| i as u16)
     };
     let mut out = Vec::with_capacity(batch.num_columns());
-    for f in batch.schema().fields() {
+    for (i, f) in batch.schema().fields().iter().enumerate() {
         let name = f.name();
+        // Two columns of one name: which one a row means is not said.
+        if batch.schema().fields().iter().take(i).any(|g| g.name() == name) {
+            return Err(IngestError::Table { table, reason: format!("the batch has two columns named {name}") });
+        }
         let (ty, target) = if let Some(i) = schema.partition_key.iter().position(|c| c.name == *name) {
             (&schema.partition_key[i].ty, Target::Key(i))
         } else if let Some(i) = schema.clustering.iter().position(|(c, _)| c.name == *name) {
@@ -369,7 +374,8 @@ impl TableWriter<'_> {
     fn add_batch(&mut self, bound: &[Binding], batch: &RecordBatch, b: usize) -> Result<(), IngestError> {
         let ts = self.options.timestamp_us;
         let now_s = ts.div_euclid(1_000_000);
-        let ttl = self.options.ttl.unwrap_or(0);
+        // No TTL given: the table's default, as a CQL INSERT without USING TTL.
+        let ttl = self.options.ttl.or_else(|| self.schema.default_time_to_live()).unwrap_or(0);
         let liveness = if ttl > 0 {
             LivenessInfo { timestamp: ts, ttl, local_expiration_time: now_s + i64::from(ttl) }
         } else {

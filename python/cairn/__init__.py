@@ -91,7 +91,9 @@ def scan(
         start, end = token_range
         token_range = (str(int(start)), str(int(end)))
     if columns is not None:
-        columns = [str(c) for c in columns]
+        columns = _names(columns)
+        if not columns:
+            raise CairnError("columns: an empty list selects no column (None selects them all)")
     native = _native.scan(
         _path(path),
         table=table,
@@ -167,8 +169,8 @@ def dump(
     text = _native.dump(
         _path(path),
         schema=None if schema is None else _path(schema),
-        keys=[str(k) for k in keys],
-        exclude=[str(k) for k in exclude],
+        keys=_names(keys),
+        exclude=_names(exclude),
         keys_only=bool(keys_only),
         tombstones_only=bool(tombstones_only),
         raw_timestamps=timestamps == "raw",
@@ -209,6 +211,14 @@ def _micros(timestamp):
     return timestamp
 
 
+def _names(values):
+    """A name or key given alone (a string) or several (an iterable), as a list of strings: a
+    string is one value, never its characters."""
+    if isinstance(values, (str, bytes)):
+        return [values.decode() if isinstance(values, bytes) else values]
+    return [str(v) for v in values]
+
+
 def _stream(batches):
     """``batches`` as an object with ``__arrow_c_stream__``: a RecordBatchReader, a Table, a
     RecordBatch, anything else exporting an Arrow C stream, or an iterable of RecordBatches
@@ -225,9 +235,24 @@ def _stream(batches):
     if not isinstance(first, _pa.RecordBatch):
         raise TypeError(f"write: expected pyarrow RecordBatches, not {type(first).__name__}")
 
+    columns = [(f.name, f.type) for f in first.schema]
+
     def chain():
+        # The stream declares the first batch's schema, and its reader takes every batch's
+        # buffers as that schema's: a batch with other columns or types would be misread.
         yield first
-        yield from it
+        for i, batch in enumerate(it, start=1):
+            if not isinstance(batch, _pa.RecordBatch):
+                raise TypeError(f"write: batch {i}: expected a pyarrow RecordBatch, not {type(batch).__name__}")
+            got = [(f.name, f.type) for f in batch.schema]
+            if got != columns:
+                j = next(j for j in range(max(len(got), len(columns))) if got[j : j + 1] != columns[j : j + 1])
+                said = lambda c: f"{c[0][0]} {c[0][1]}" if c else "nothing"  # noqa: E731
+                raise CairnError(
+                    f"write: batch {i} has other columns or types than the first batch: column {j} is "
+                    f"{said(got[j : j + 1])} where the first batch has {said(columns[j : j + 1])} (cast it)"
+                )
+            yield batch
 
     return _pa.RecordBatchReader.from_batches(first.schema, chain())
 
@@ -253,7 +278,8 @@ def write(
     over (see the README's type table); every primary-key column must be present and
     non-null. Rows are written as a CQL ``INSERT`` of their non-null columns would write them,
     all at ``timestamp`` (microseconds since the epoch or a datetime; default: now) with
-    ``ttl`` seconds to live if given. ``table``: ``keyspace.table`` or ``table`` (needed when
+    ``ttl`` seconds to live if given (else the table's ``default_time_to_live``, as a CQL
+    INSERT without ``USING TTL``). ``table``: ``keyspace.table`` or ``table`` (needed when
     the file defines several). ``version``: the SSTable format (``"nb"``); ``compression``:
     ``"lz4"`` (Cassandra's default), ``"snappy"``, ``"deflate"``, ``"zstd"`` or ``"none"``.
     At most ``row_budget`` rows are held in memory: past it, another SSTable is started.

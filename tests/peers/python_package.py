@@ -13,6 +13,7 @@ import glob
 import json
 import math
 import os
+import re
 import struct
 import sys
 
@@ -240,6 +241,18 @@ def check_documents(job):
             assert message in str(e), (kw, str(e))
         else:
             raise AssertionError(f"{kw} must raise")
+    try:
+        cairn.scan(path, now=now, columns=[])
+    except cairn.CairnError as e:
+        assert "an empty list selects no column" in str(e), str(e)
+    else:
+        raise AssertionError("columns=[] must raise")
+    # A key given alone is one key, not its characters.
+    merged = cairn.dump(path, now=now, merge=True)
+    first = merged[0]["partition"]["key"] if merged else []
+    if len(first) == 1:
+        alone = cairn.dump(path, now=now, merge=True, keys=first[0])
+        assert alone == cairn.dump(path, now=now, merge=True, keys=[first[0]]) and len(alone) == 1, alone
     print("ok documents")
 
 
@@ -274,6 +287,35 @@ def check_write(job):
         raise AssertionError("a boolean column must not fit")
     left = [f for _, _, fs in os.walk(f"{out}/bad") for f in fs]
     assert left == [], left
+    # Every batch must have the first's columns and types (the stream reads them as the
+    # first's); two columns of one name are refused.
+    batches = original.to_batches(max_chunksize=max(1, original.num_rows // 2))
+    if len(batches) > 1:
+        last = batches[-1]
+        reordered = pa.RecordBatch.from_arrays(list(reversed(last.columns)), names=list(reversed(last.schema.names)))
+        for refused, message in [
+            ([batches[0], reordered], "has other columns or types than the first batch"),
+            (original.append_column(original.schema.names[-1], original.column(original.num_columns - 1)), "two columns named"),
+        ]:
+            try:
+                cairn.write(refused, f"{out}/mixed", schema=schema, timestamp=stamp)
+            except cairn.CairnError as e:
+                assert message in str(e), str(e)
+            else:
+                raise AssertionError(f"{message}: must raise")
+            left = [f for _, _, fs in os.walk(f"{out}/mixed") for f in fs]
+            assert left == [], left
+    # Without ttl=, the table's default_time_to_live applies, as to a CQL INSERT.
+    with open(schema, encoding="utf-8") as f:
+        text = f.read()
+    expiring, n = re.subn(r"default_time_to_live = \d+", "default_time_to_live = 10", text)
+    if n:
+        with open(f"{out}/expiring.cql", "w", encoding="utf-8") as f:
+            f.write(expiring)
+        cairn.write(original, f"{out}/default_ttl", schema=f"{out}/expiring.cql", timestamp=stamp)
+        kept = cairn.scan(f"{out}/default_ttl", schema=f"{out}/expiring.cql", now=now - 25).read_all()
+        assert kept.num_rows == original.num_rows, kept.num_rows
+        assert cairn.scan(f"{out}/default_ttl", schema=f"{out}/expiring.cql", now=now).read_all().num_rows == 0
     print(f"ok write {job['name']} {original.num_rows} rows in {len(written)} SSTables")
 
 

@@ -358,4 +358,10 @@ impl TableSchema {
     pub fn gc_grace_seconds(&self) -> Option<i64> {
         self.option("gc_grace_seconds").and_then(|v| v.trim().parse().ok())
     }
+
+    /// The table's `default_time_to_live` (s): the TTL of a write that names none (Cassandra's
+    /// `Attributes.getTimeToLive`); `None` when unset or 0.
+    pub fn default_time_to_live(&self) -> Option<i32> {
+        self.option("default_time_to_live").and_then(|v| v.trim().parse().ok()).filter(|&ttl: &i32| ttl > 0)
+    }
 }

@@ -81,7 +81,7 @@ pub(crate) fn ttl_of(t: &Table, using: &Using, b: &Binder<'_>) -> Result<i32, Fa
     };
     let ttl = match given {
         Some(ttl) => ttl,
-        None => t.schema.option("default_time_to_live").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+        None => t.schema.default_time_to_live().map_or(0, i64::from),
     };
     if !(0..=630_720_000).contains(&ttl) {
         return Err(invalid(format!("ttl is too large. requested ({ttl}) maximum (630720000)")));
