@@ -50,7 +50,7 @@ fn name_of(p: &Path) -> Option<&str> {
 /// directory is the one the operating system reports, its own symbolic links resolved, so `.`
 /// inside a table directory reached through a link of another name reads that other name. An
 /// absolute `dir`, or one when the current directory is unknown, stands as given.
-fn absolute(dir: &Path) -> PathBuf {
+pub fn absolute(dir: &Path) -> PathBuf {
     use std::path::Component;
     if dir.is_absolute() {
         return dir.to_path_buf();

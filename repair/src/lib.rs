@@ -200,21 +200,37 @@ pub fn pair_tables<'a>(
         })
         .collect();
     for pair in &pairs {
-        schemas_agree(pair)?;
+        schemas_agree(pair, false)?;
     }
     Ok(pairs)
 }
 
-/// Each side's schema of a table must read every SSTable of the other side ([`TableSchema::
-/// check_against`]: key and clustering types and order, every column known with a compatible
-/// type): else the diff compares unlike values and a sync writes SSTables the receiving table
-/// cannot read.
+/// The two sides of a table must be one table ([`TableSchema::check_against`] each side's
+/// schema with every SSTable of the other): the same key and clustering types and order, and
+/// compatible types for the columns both know, else the diff compares unlike values. A column
+/// only one side has is a column added or dropped since the other was taken: a diff compares
+/// them all the same; a sync (`every_column`) needs each side to know every column of what it
+/// receives, or it would write SSTables the receiving table cannot read.
 ///
 /// [`TableSchema::check_against`]: cairn_format::schema::TableSchema::check_against
-fn schemas_agree(pair: &TablePair<'_>) -> Result<(), RepairError> {
+pub(crate) fn schemas_agree(pair: &TablePair<'_>, every_column: bool) -> Result<(), RepairError> {
     for (side, mine, theirs) in [("A", &pair.a, &pair.b), ("B", &pair.b, &pair.a)] {
         let Some(schema) = side_schema(mine) else { continue };
         for t in theirs.iter() {
+            let mut schema = schema.clone();
+            if !every_column {
+                let known = |name: &str, s: &cairn_format::schema::TableSchema| {
+                    s.static_columns.iter().chain(&s.regular_columns).any(|c| c.name == name)
+                        || s.dropped.iter().any(|d| d.column.name == name)
+                };
+                for c in t.header.static_columns.iter().chain(&t.header.regular_columns) {
+                    if !known(&c.name, &schema) {
+                        schema
+                            .regular_columns
+                            .push(cairn_format::schema::ColumnDef { name: c.name.clone(), ty: c.ty.clone() });
+                    }
+                }
+            }
             schema.check_against(&t.header).map_err(|e| RepairError::SchemaMismatch {
                 table: format!("{}.{}", pair.keyspace, pair.table),
                 side,

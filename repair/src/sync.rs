@@ -148,7 +148,12 @@ fn sync_tables(
     out: &Path,
     report: &mut Vec<SyncedTable>,
 ) -> Result<(), RepairError> {
-    for pair in pair_tables(a, b, opts)? {
+    let pairs = pair_tables(a, b, opts)?;
+    // Each side must read what it receives, before anything is written.
+    for pair in &pairs {
+        schemas_agree(pair, true)?;
+    }
+    for pair in pairs {
         let d = diff_table(&pair, opts)?;
         let mut synced = SyncedTable {
             keyspace: pair.keyspace.clone(),

@@ -559,6 +559,8 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
             "CREATE TABLE s.d (k int, a int, v int, PRIMARY KEY (k, a)) WITH CLUSTERING ORDER BY (a DESC)",
             "CREATE TABLE s.m (k int PRIMARY KEY, fm frozen<map<int, int>>, m map<int, text>, v int)",
             "CREATE TABLE s.c (k int PRIMARY KEY, n counter)",
+            "CREATE TYPE s.addr (street text, n int)",
+            "CREATE TABLE s.u (k int PRIMARY KEY, a addr, st set<int>)",
         ] {
             run(q).await.expect(q);
         }
@@ -592,6 +594,8 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
             ("DELETE fm[1] FROM s.m WHERE k = 1", "frozen collection column fm"),
             ("UPDATE s.m SET v = v + 1 WHERE k = 1", "non-collection column v"),
             ("DELETE v[1] FROM s.m WHERE k = 1", "non collection column v"),
+            ("UPDATE s.u SET a = a - {n: 1} WHERE k = 1", "Invalid operation for column a"),
+            ("UPDATE s.u SET st = {9} + st WHERE k = 1", "Invalid operation for column st"),
             ("UPDATE s.c SET n = 3 WHERE k = 1", "Counter columns can only be incremented"),
             ("INSERT INTO s.c (k, n) VALUES (1, 7)", "Counter columns can only be incremented"),
         ] {
@@ -629,11 +633,12 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
         assert_eq!(got, by_token);
         assert_eq!(ints("SELECT k FROM s.m WHERE token(k) = token(3)".into()).await, vec![3]);
         // `k IN (...)`: partitions in the key's order, each once, also a page at a time.
-        // (Ring order is 5, 1, 2, 4, 3.)
-        let mut listed = session.prepare("SELECT k FROM s.m WHERE k IN (5, 1, 3, 2, 4, 3)").await.expect("prepare");
+        // (Ring order is 5, 1, 2, 4, 3; -3's bytes sort after them all.)
+        run("INSERT INTO s.m (k) VALUES (-3)").await.expect("-3");
+        let mut listed = session.prepare("SELECT k FROM s.m WHERE k IN (5, 1, -3, 3, 2, 4, 3)").await.expect("prepare");
         let rows = session.execute_unpaged(&listed, &[]).await.expect("IN").into_rows_result().expect("rows");
         let ks: Vec<i32> = rows.rows::<(i32,)>().expect("ints").map(|r| r.expect("row").0).collect();
-        let expected = vec![1, 2, 3, 4, 5];
+        let expected = vec![-3, 1, 2, 3, 4, 5];
         assert_eq!(ks, expected, "key order, not ring order");
         listed.set_page_size(2);
         let (mut paged, mut state) = (Vec::new(), scylla::response::PagingState::start());
@@ -650,6 +655,7 @@ fn statements_the_driver_sweep_found_answer_as_cassandra_does() {
         for (q, said) in [
             ("SELECT writetime(m) FROM s.m", "writeTime on non-frozen column m"),
             ("SELECT ttl(k) FROM s.m", "ttl on PRIMARY KEY part k"),
+            ("SELECT count(nosuch) FROM s.m", "Undefined column name nosuch"),
         ] {
             let err = run(q).await.expect_err(q);
             assert!(err.contains(said), "{q}: {err}");

@@ -109,7 +109,8 @@ const OUT_DEPTH: usize = 4;
 
 impl NewDirs {
     fn before(root: &Path) -> NewDirs {
-        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        // `..` resolved lexically, so that the walk up from it meets the directories created.
+        let root = cairn_format::location::absolute(root);
         let existing = root.ancestors().find(|a| a.is_dir()).unwrap_or(&root).to_path_buf();
         let mut known = BTreeSet::new();
         dirs_under(&root, OUT_DEPTH, &mut known);

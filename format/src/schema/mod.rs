@@ -290,9 +290,13 @@ impl TableSchema {
             }
             // A column added again after a drop has the type it was added with (Cassandra
             // refuses an incompatible one); a column dropped for good, the type it had.
-            let current = all.iter().find(|d| d.name == hc.name).copied();
-            let dropped = || self.dropped.iter().rev().find(|d| d.column.name == hc.name).map(|d| &d.column);
-            let Some(def) = current.or_else(dropped) else {
+            let Some(def) = all.iter().find(|d| d.name == hc.name).copied() else {
+                // A column dropped for good: its cells up to the drop are never read, so its
+                // type is not checked (Cassandra records a dropped UDT column as the tuple it
+                // expands to, where the header still says the UDT).
+                if self.dropped.iter().any(|d| d.column.name == hc.name) {
+                    continue;
+                }
                 return Err(Error::UnknownColumn { column: hc.name.clone(), table });
             };
             if !def.ty.compatible_with(&hc.ty) {

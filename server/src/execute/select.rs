@@ -53,6 +53,11 @@ pub(crate) fn select_columns(
     // writetime() and ttl() are of one cell: not of a key column, nor of a non-frozen
     // collection or UDT (several cells; Cassandra 4.0 refuses both the same way).
     for (s, _) in selectors.into_iter().flatten() {
+        if let Selector::Count(Some(c)) = s
+            && column(t, c).is_none()
+        {
+            return Err(invalid(format!("Undefined column name {c}")));
+        }
         let (Selector::WriteTime(c) | Selector::Ttl(c)) = s else { continue };
         let function = if matches!(s, Selector::WriteTime(_)) { "writeTime" } else { "ttl" };
         match column(t, c) {

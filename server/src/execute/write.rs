@@ -210,11 +210,8 @@ pub(crate) enum Elements {
     Prepend,
 }
 
-/// Cassandra's reference time for prepended list elements (`Lists.PrecisionTime`'s
-/// `REFERENCE_TIME`, 2010-01-01T00:00:00Z), in microseconds: a prepend at `ts` takes paths at
-/// `2 × REFERENCE - ts`, before every element appended since 2010 and before the elements of
-/// every earlier prepend.
-const PREPEND_REFERENCE_MICROS: i64 = 1_262_304_000_000_000;
+/// The earliest time a timeuuid holds (1582-10-15), in microseconds from the Unix epoch.
+const TIMEUUID_EPOCH_MICROS: i64 = -12_219_292_800_000_000;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add_elements(
@@ -284,9 +281,16 @@ pub(crate) fn add_elements_to(
             let elements = split_collection(v, false).ok_or_else(bad)?;
             // Paths in the elements' order: from the write time for an append, from its mirror
             // image about Cassandra's reference time for a prepend.
+            // A prepend's paths mirror its write time about the Unix epoch (Cassandra mirrors
+            // the server's clock about 2010, `Lists.PrecisionTime`): before every element
+            // appended at a time since 1970, a later prepend before an earlier one.
             let n = elements.len() as i64;
             let first = match how {
-                Elements::Prepend => 2 * PREPEND_REFERENCE_MICROS - ts - n,
+                Elements::Prepend => ts
+                    .checked_neg()
+                    .and_then(|t| t.checked_sub(n))
+                    .filter(|&t| t >= TIMEUUID_EPOCH_MICROS)
+                    .ok_or_else(|| invalid(format!("a list prepend at timestamp {ts} has no timeuuid paths")))?,
                 _ => ts,
             };
             for (i, (e, _)) in elements.into_iter().enumerate() {
@@ -440,7 +444,7 @@ pub(crate) fn update(
                     return Err(invalid(format!("PRIMARY KEY part {name} found in SET part")));
                 }
                 if !matches!(a, Assignment::Set(..)) {
-                    updatable_in_place(name, col.ty())?;
+                    updatable_in_place(a, name, col.ty())?;
                 }
                 match a {
                     Assignment::Set(..) => {
@@ -505,17 +509,34 @@ pub(crate) fn operand_type(a: &Assignment, ty: &CqlType) -> CqlType {
     }
 }
 
-/// Element operations (`c = c + ...`, `c = c - ...`, `c[k] = ...`, `c.f = ...`) update a
-/// non-frozen collection or UDT cell by cell; a frozen one is a single value, so Cassandra refuses
-/// them (`Operation` in Cassandra's `cql3/`), as a column that is no collection.
-fn updatable_in_place(name: &str, ty: &CqlType) -> Result<(), Failure> {
-    match ty.unreversed() {
-        t if t.is_multi_cell() => Ok(()),
-        CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } => {
+/// Element operations update a non-frozen collection or UDT cell by cell, each on what it can:
+/// `c = c + v` and `c = c - v` a list, set or map, `l = v + l` a list, `c[k] = v` a map, `u.f = v`
+/// a UDT. Anything else — a frozen value (one cell), a column that is no collection — Cassandra
+/// refuses (`Operation` in its `cql3/`), and so does this node.
+fn updatable_in_place(a: &Assignment, name: &str, ty: &CqlType) -> Result<(), Failure> {
+    let ty = ty.unreversed();
+    let fits = ty.is_multi_cell()
+        && matches!(
+            (a, ty),
+            (
+                Assignment::Add(..) | Assignment::Remove(..),
+                CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. },
+            ) | (Assignment::Prepend(..), CqlType::List { .. })
+                | (Assignment::SetElement(..), CqlType::Map { .. })
+                | (Assignment::SetField(..), CqlType::Udt(_))
+        );
+    match ty {
+        _ if fits => Ok(()),
+        CqlType::Counter => Err(invalid(format!("Counter updates are not supported: {name}"))),
+        CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } if !ty.is_multi_cell() => {
             Err(invalid(format!("Invalid operation for frozen collection column {name}")))
         }
-        CqlType::Udt(_) => Err(invalid(format!("Invalid operation for frozen UDT column {name}"))),
-        CqlType::Counter => Err(invalid(format!("Counter updates are not supported: {name}"))),
+        CqlType::Udt(_) if !ty.is_multi_cell() => {
+            Err(invalid(format!("Invalid operation for frozen UDT column {name}")))
+        }
+        CqlType::List { .. } | CqlType::Set { .. } | CqlType::Map { .. } | CqlType::Udt(_) => {
+            Err(invalid(format!("Invalid operation for column {name} of type {ty}")))
+        }
         _ => Err(invalid(format!("Invalid operation for non-collection column {name}"))),
     }
 }
