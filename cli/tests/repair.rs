@@ -471,3 +471,50 @@ fn a_sync_writes_all_or_nothing_and_only_what_each_side_reads() {
     assert_eq!(done.status.code(), Some(2), "{said}");
     assert!(said.contains("sync writes into a new or empty directory"), "{said}");
 }
+
+/// A column one side has and the other lacks (added since the backup was taken) is compared like
+/// any other column; `sync` refuses to write it to the side whose schema lacks it.
+#[test]
+fn a_column_added_on_one_side_is_compared_and_not_synced_where_unknown() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = generate(&tmp.path().join("a"), "sessions", &[]);
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    let tb = table_dir(&b);
+    // B's table gained a column, and an SSTable written since: one partition deleted.
+    let schema = tb.join("schema.cql");
+    let text = std::fs::read_to_string(&schema).expect("schema");
+    std::fs::write(&schema, format!("{text}ALTER TABLE cairn.sessions ADD extra int;\n")).expect("alter");
+    let first = std::fs::read_dir(&tb)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with("-Data.db"))
+        .expect("a Data.db");
+    let table = SsTable::open(&first, None).expect("open");
+    let h = &table.header;
+    let mut regulars = h.regular_columns.clone();
+    regulars.insert(0, cairn_format::statistics::HeaderColumn::new("extra", cairn_format::types::CqlType::Int));
+    let header = cairn_format::statistics::SerializationHeader::new(
+        h.stats,
+        h.key_type.clone(),
+        h.clustering_types.clone(),
+        h.static_columns.clone(),
+        regulars,
+    );
+    let key = table.scanner().expect("scanner").next_partition().expect("p").expect("one").key.clone();
+    let options = WriterOptions { version: table.descriptor.version, ..WriterOptions::default() };
+    let mut w = SsTableWriter::create(&tb, next_generation(&tb).expect("gen"), header, options).expect("writer");
+    let del = DeletionTime { marked_for_delete_at: 1_700_000_000_000_000, local_deletion_time: 1_700_000_000 };
+    w.begin_partition(&key, del).expect("begin");
+    w.end_partition().expect("end");
+    w.finish().expect("finish");
+    let (code, doc) = diff(&a, &b, &[]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(statuses(&doc).contains_key(&hex(&key)), "the deleted partition differs: {doc}");
+    let out = tmp.path().join("out");
+    let done = cairn(&["repair", "sync", "--now", NOW, "--out", &s(&out), &s(&a), &s(&b)]);
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert_eq!(done.status.code(), Some(2), "{said}");
+    assert!(said.contains("A's schema cannot read") && said.contains("extra"), "{said}");
+    assert!(!out.exists(), "nothing written");
+}
